@@ -1,0 +1,217 @@
+"""The ``Queue`` and ``Job`` API that the CLI, magics, widgets and server all call."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from . import paths
+from .errors import InvalidJob, PermissionDenied
+from .job import Job
+from .model import TERMINAL, JobRecord, JobSpec, State, check_job_id, parse_memory, parse_states
+from .payloads import dump_function
+from .store import Store
+
+LEASE_S = 3.0     # a worker silent for three heartbeats (1 s each) is presumed dead
+
+
+class Queue:
+    """A job queue: a directory holding ``jobs.db``, ``logs/``, ``data/``, ``outputs/``."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path: Path = paths.resolve_queue_dir(path)
+        self.layout = paths.ensure_layout(self.path)
+        self.store = Store(self.layout)
+        self.user: str = paths.current_user()
+        self.host: str = paths.current_host()
+
+    def __repr__(self) -> str:
+        return f"Queue({str(self.path)!r})"
+
+    # ---- submitting -------------------------------------------------------------------
+    def submit(self, command: Sequence[str] | None = None, *, code: str | None = None,
+               function: Callable[..., Any] | None = None, args: Sequence[Any] = (),
+               kwargs: Mapping[str, Any] | None = None, experiment: str | None = None,
+               config: Mapping[str, Any] | None = None, **options: Any) -> Job:
+        """Submit one job: a ``command`` (argv list), python ``code``, a ``function`` call, or an
+        ``experiment`` ("module:Class" with a JSON ``config``). See ``JobSpec`` for options."""
+        spec, payload = self._spec(command=command, code=code, function=function, args=args,
+                                   kwargs=kwargs, experiment=experiment, config=config, **options)
+        job_id = self.store.submit([spec], self.user, self.host, [payload])[0]
+        return Job(self, job_id)
+
+    def submit_many(self, submissions: Iterable[Mapping[str, Any]]) -> list[Job]:
+        """Submit several jobs in one transaction: all of them are queued, or none."""
+        built = [self._spec(**dict(s)) for s in submissions]
+        if not built:
+            return []
+        ids = self.store.submit([s for s, _ in built], self.user, self.host, [p for _, p in built])
+        return [Job(self, i) for i in ids]
+
+    def _spec(self, *, command: Sequence[str] | None = None, code: str | None = None,
+              function: Callable[..., Any] | None = None, args: Sequence[Any] = (),
+              kwargs: Mapping[str, Any] | None = None, experiment: str | None = None,
+              config: Mapping[str, Any] | None = None, name: str | None = None, priority: int = 0,
+              resources: Sequence[str] | str | None = None, cpus: int = 1,
+              memory: str | int | None = None, after: Sequence[Job | str] | Job | str | None = None,
+              timeout: float | None = None, retries: int = 0, retry_delay: float = 1.0,
+              cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
+              hold: bool = False, backend: str = "local",
+              options: Mapping[str, Any] | None = None) -> tuple[JobSpec, bytes | None]:
+        bodies = [b for b in (command, code, function, experiment) if b is not None]
+        if len(bodies) != 1:
+            raise InvalidJob("give exactly one of command=[...], code='...', function=f or experiment='module:Class'")
+        kind = ("command" if command is not None else "python" if code is not None
+                else "function" if function is not None else "experiment")
+        payload = dump_function(function, args, kwargs or {}) if function is not None else None
+        extra = dict(options or {})
+        if kind in ("python", "function"):
+            extra.setdefault("python", sys.executable)
+        spec = JobSpec(
+            kind=kind, command=list(command) if command is not None and not isinstance(command, str) else command,  # type: ignore[arg-type]
+            code=code, payload=payload,
+            experiment={"target": experiment, "config": dict(config or {})} if experiment else None,
+            name=name, priority=priority,
+            resources=[resources] if isinstance(resources, str) else list(resources or []),
+            cpus=cpus, memory=memory, after=_ids(after), timeout=timeout, retries=retries,  # type: ignore[arg-type]
+            retry_delay=retry_delay, cwd=os.fspath(cwd) if cwd is not None else os.getcwd(),
+            env=dict(env or {}), hold=hold, backend=backend, options=extra)
+        return spec.validate(), payload
+
+    # ---- reading ----------------------------------------------------------------------
+    def get(self, job_id: str) -> Job:
+        record = self.store.get(check_job_id(job_id))
+        return Job(self, job_id, record)
+
+    def jobs(self, state: str | Sequence[str] | None = None, user: str | None = None,
+             name: str | None = None, since: float | None = None, limit: int | None = 100,
+             offset: int = 0) -> list[Job]:
+        """Jobs of every user, newest first, filtered."""
+        records = self.store.find(states=parse_states(state), user=user, name=name, since=since,
+                                  limit=_limit(limit), offset=max(0, int(offset)))
+        return [Job(self, r.id, r) for r in records]
+
+    def count(self, state: str | Sequence[str] | None = None, user: str | None = None,
+              name: str | None = None, since: float | None = None) -> int:
+        return self.store.count(states=parse_states(state), user=user, name=name, since=since)
+
+    def queue(self) -> list[Job]:
+        """Waiting, pending and running jobs: running first, then in the order they will start."""
+        return [Job(self, r.id, r) for r in self.store.active()]
+
+    def history(self, user: str | None = None, state: str | Sequence[str] | None = None,
+                limit: int | None = 50) -> list[Job]:
+        """Finished jobs (completed, failed, cancelled, timeout), newest first."""
+        states = parse_states(state) or sorted(TERMINAL, key=lambda s: s.value)
+        bad = [s.value for s in states if s not in TERMINAL]
+        if bad:
+            raise InvalidJob(f"history holds finished jobs only; {bad[0]} is not a finished state")
+        return self.jobs(state=states, user=user, limit=limit)  # type: ignore[arg-type]
+
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        return self.store.events(check_job_id(job_id))
+
+    def stats(self) -> dict[str, Any]:
+        counts = self.store.state_counts()
+        return {
+            "queue": str(self.path),
+            "states": {s.value: counts.get(s.value, 0) for s in State},
+            "total": sum(counts.values()),
+            "resources": self.store.resources(),
+            "workers": [w.to_dict() | {"alive": w.id in self._alive_ids()} for w in self.store.workers()],
+            "paused": self.store.setting("paused") == 1,
+            "admins": self.admins(),
+        }
+
+    def workers(self, alive_only: bool = True) -> list[dict[str, Any]]:
+        alive = self._alive_ids()
+        return [w.to_dict() for w in self.store.workers() if not alive_only or w.id in alive]
+
+    def _alive_ids(self) -> set[str]:
+        from .liveness import worker_alive
+        now = time.time()
+        return {w.id for w in self.store.workers() if worker_alive(w, now, LEASE_S)}
+
+    def data_version(self) -> int:
+        """A number that changes whenever anyone commits to this queue (for cheap polling)."""
+        return self.store.data_version()
+
+    # ---- acting on jobs ---------------------------------------------------------------
+    def cancel(self, job_id: str) -> State:
+        return self.store.cancel(check_job_id(job_id), self.user)
+
+    def retry(self, job_id: str) -> Job:
+        self.store.retry(check_job_id(job_id), self.user)
+        return self.get(job_id)
+
+    def hold(self, job_id: str) -> None:
+        self.store.hold(check_job_id(job_id), self.user)
+
+    def release(self, job_id: str) -> None:
+        self.store.release(check_job_id(job_id), self.user)
+
+    def delete(self, job_id: str) -> None:
+        self.store.delete(check_job_id(job_id), self.user)
+
+    def pause(self, resource: str | None = None) -> None:
+        """Stop starting jobs (on one resource, or all); running jobs carry on."""
+        self._require_manager("pause")
+        self.store.set_paused(resource, True)
+
+    def resume(self, resource: str | None = None) -> None:
+        self._require_manager("resume")
+        self.store.set_paused(resource, False)
+
+    # ---- administration ---------------------------------------------------------------
+    def admins(self) -> list[str]:
+        return list(self.store.setting("admins", []))
+
+    def is_admin(self, user: str | None = None) -> bool:
+        return (user or self.user) in self.admins()
+
+    def add_admin(self, user: str) -> None:
+        self._require_manager("add admins to")
+        _check_account(user)
+        self.store.set_setting("admins", sorted({*self.admins(), user}))
+
+    def remove_admin(self, user: str) -> None:
+        self._require_manager("remove admins from")
+        self.store.set_setting("admins", [a for a in self.admins() if a != user])
+
+    def _require_manager(self, verb: str) -> None:
+        owner_uid = self.path.stat().st_uid
+        if os.getuid() in (0, owner_uid) or self.is_admin():
+            return
+        raise PermissionDenied(f"{self.user} may not {verb} this queue: only its owner or a queue admin may")
+
+
+def _ids(after: Sequence[Job | str] | Job | str | None) -> list[str]:
+    if after is None:
+        return []
+    items = [after] if isinstance(after, (str, Job)) else list(after)
+    return [a.id if isinstance(a, Job) else a for a in items]
+
+
+def _limit(limit: int | None) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise InvalidJob(f"limit must be a whole number >= 0, not {limit!r}")
+    return limit
+
+
+def _check_account(user: str) -> None:
+    import pwd
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        raise InvalidJob(f"no Unix account {user!r} on this machine") from None
+
+
+def memory_bytes(value: str | int | None) -> int | None:
+    return parse_memory(value)
+
+
+__all__ = ["Queue", "Job", "JobRecord"]

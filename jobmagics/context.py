@@ -1,0 +1,76 @@
+"""Inside a running job: ``jobmagics.progress()`` and ``jobmagics.current_job()``."""
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+from .errors import InvalidJob, NotInJob
+
+if TYPE_CHECKING:
+    from .client import Queue
+    from .job import Job
+
+JOB_ID_VAR = "JOBMAGICS_JOB_ID"
+QUEUE_VAR = "JOBMAGICS_QUEUE"
+_MIN_INTERVAL_S = 0.1   # progress from a tight loop must not hammer the shared database
+
+_current: dict[str, str] = {}        # set by executors that run jobs in a long-lived process
+_throttle: dict[str, object] = {"last_write": 0.0, "stage": None}
+_queues: dict[str, "Queue"] = {}
+
+
+def enter_job(job_id: str, queue_path: str) -> None:
+    """Used by executors that run several jobs in one process (a persistent kernel)."""
+    _current.clear()
+    _current.update(job_id=job_id, queue_path=queue_path)
+    _throttle.update(last_write=0.0, stage=None)
+
+
+def _job_location() -> tuple[str, str] | None:
+    if _current:
+        return _current["job_id"], _current["queue_path"]
+    job_id, queue_path = os.environ.get(JOB_ID_VAR), os.environ.get(QUEUE_VAR)
+    if job_id and queue_path:
+        return job_id, queue_path
+    return None
+
+
+def _queue(queue_path: str) -> Queue:
+    from .client import Queue
+    if queue_path not in _queues:
+        _queues[queue_path] = Queue(queue_path)
+    return _queues[queue_path]
+
+
+def current_job() -> Job:
+    """The job this code runs in; raises ``NotInJob`` outside of one."""
+    location = _job_location()
+    if location is None:
+        raise NotInJob("not inside a jobmagics job (no JOBMAGICS_JOB_ID)")
+    job_id, queue_path = location
+    return _queue(queue_path).get(job_id)
+
+
+def progress(fraction: float | None = None, stage: str | None = None) -> None:
+    """Report how far the job is (0..1) and what it is doing; shown live by widgets and the panel.
+
+    Outside of a job this does nothing, so the same code runs in a plain notebook."""
+    if fraction is not None:
+        try:
+            fraction = float(fraction)
+        except (TypeError, ValueError):
+            raise InvalidJob(f"progress must be a number between 0 and 1, not {fraction!r}") from None
+        if not 0.0 <= fraction <= 1.0:
+            raise InvalidJob(f"progress must be between 0 and 1, not {fraction}")
+    location = _job_location()
+    if location is None:
+        return
+    job_id, queue_path = location
+    now = time.monotonic()
+    last = float(_throttle["last_write"])  # type: ignore[arg-type]
+    changed_stage = stage is not None and stage != _throttle["stage"]
+    if not changed_stage and fraction not in (0.0, 1.0) and now - last < _MIN_INTERVAL_S:
+        return
+    _throttle.update(last_write=now, stage=stage if stage is not None else _throttle["stage"])
+    _queue(queue_path).store.set_progress(job_id, fraction, None if stage is None else str(stage)[:500])

@@ -1,0 +1,60 @@
+"""The one error tree of jobmagics.
+
+Every exception a user can meet derives from :class:`JobmagicsError` and carries a message
+that says what went wrong and what to do. The edges convert them: magics raise IPython's
+``UsageError``, the CLI prints one line and exits 2, the server maps them to HTTP statuses.
+"""
+from __future__ import annotations
+
+
+class JobmagicsError(Exception):
+    """Base class of every error jobmagics raises on purpose."""
+
+
+class QueueError(JobmagicsError):
+    """Raised when the queue directory or its database cannot be opened, read or written."""
+
+
+class JobNotFound(JobmagicsError, LookupError):
+    """Raised when a job id does not exist in the queue."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {job_id!r} in this queue (see `jobmagics history`)")
+        self.job_id = job_id
+
+
+class InvalidJob(JobmagicsError, ValueError):
+    """Raised when a submission or an argument is malformed (bad priority, unknown resource,
+    unparsable memory size, code that does not compile, ...). Nothing is changed."""
+
+
+class InvalidTransition(JobmagicsError):
+    """Raised when a job cannot make the requested move from its current state
+    (cancel a completed job, hold a running one, retry a pending one)."""
+
+
+class PermissionDenied(JobmagicsError, PermissionError):
+    """Raised when a user acts on another user's job without being a queue admin."""
+
+
+class NoWorker(JobmagicsError):
+    """Raised when a job would wait forever because no worker serves the queue and
+    jobmagics may not start one (a shared queue)."""
+
+
+class JobFailed(JobmagicsError):
+    """Raised by ``Job.result()`` when the job did not complete; the job's own exception, if
+    it was a function job, is chained as ``__cause__``."""
+
+    def __init__(self, message: str, job_id: str, state: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.state = state
+
+
+class WaitTimeout(JobmagicsError, TimeoutError):
+    """Raised when ``Job.wait(timeout=...)`` runs out of time before the job ends."""
+
+
+class NotInJob(JobmagicsError):
+    """Raised when ``jobmagics.current_job()`` is called outside of a running job."""

@@ -1,0 +1,165 @@
+"""``Job``: a handle on one job of a queue."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .errors import JobFailed, WaitTimeout
+from .model import TERMINAL, JobRecord, State
+from .payloads import load
+
+if TYPE_CHECKING:
+    from .client import Queue
+
+_FIRST_POLL_S = 0.002
+_MAX_POLL_S = 0.1
+
+
+class Job:
+    """A job in a queue. Attributes read the queue when the job is not finished yet."""
+
+    def __init__(self, queue: Queue, job_id: str, record: JobRecord | None = None) -> None:
+        self.queue = queue
+        self.id = job_id
+        self._record = record
+
+    def __repr__(self) -> str:
+        record = self.record
+        label = f" {record.name!r}" if record.name else ""
+        return f"<Job {self.id}{label} {record.state.value}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Job) and other.id == self.id and other.queue.path == self.queue.path
+
+    def __hash__(self) -> int:
+        return hash((self.id, str(self.queue.path)))
+
+    # ---- state ------------------------------------------------------------------------
+    def refresh(self) -> Job:
+        self._record = self.queue.store.get(self.id)
+        return self
+
+    @property
+    def record(self) -> JobRecord:
+        if self._record is None or self._record.state not in TERMINAL:
+            self.refresh()
+        assert self._record is not None
+        return self._record
+
+    state = property(lambda self: self.record.state, doc="waiting, pending, running, completed, ...")
+    name = property(lambda self: self.record.name)
+    kind = property(lambda self: self.record.kind)
+    user = property(lambda self: self.record.user)
+    progress = property(lambda self: self.record.progress, doc="0..1 as reported by the job, or None")
+    stage = property(lambda self: self.record.stage)
+    exit_code = property(lambda self: self.record.exit_code)
+    error = property(lambda self: self.record.error)
+    attempt = property(lambda self: self.record.attempt)
+    priority = property(lambda self: self.record.priority)
+    worker = property(lambda self: self.record.worker)
+    submitted_at = property(lambda self: self.record.submitted_at)
+    started_at = property(lambda self: self.record.started_at)
+    finished_at = property(lambda self: self.record.finished_at)
+
+    @property
+    def done(self) -> bool:
+        return self.record.state in TERMINAL
+
+    @property
+    def log_path(self) -> Path:
+        return self.queue.layout.log(self.id)
+
+    @property
+    def data_path(self) -> Path:
+        return self.queue.layout.data(self.id)
+
+    @property
+    def outputs_path(self) -> Path:
+        return self.queue.layout.outputs(self.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.record.to_dict() | {"log_path": str(self.log_path), "data_path": str(self.data_path),
+                                        "outputs_path": str(self.outputs_path)}
+
+    def events(self) -> list[dict[str, Any]]:
+        return self.queue.events(self.id)
+
+    # ---- waiting ----------------------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> Job:
+        """Block until the job is finished (any terminal state); returns the job."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval, seen = _FIRST_POLL_S, None
+        while True:
+            version = self.queue.data_version()
+            if version != seen:
+                seen = version
+                if self.refresh().done:
+                    return self
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"{self.id} is still {self.state.value} after {timeout} s")
+            time.sleep(interval)
+            interval = min(interval * 1.5, _MAX_POLL_S)
+
+    async def wait_async(self, timeout: float | None = None) -> Job:
+        """``await job.wait_async()``: the same as ``wait`` without blocking an event loop."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval, seen = _FIRST_POLL_S, None
+        while True:
+            version = self.queue.data_version()
+            if version != seen:
+                seen = version
+                if self.refresh().done:
+                    return self
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"{self.id} is still {self.state.value} after {timeout} s")
+            await anyio.sleep(interval)
+            interval = min(interval * 1.5, _MAX_POLL_S)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait, then return the function's value (or the pulled variables of a python job).
+
+        Raises ``JobFailed`` if the job did not complete; a function's own exception is its
+        ``__cause__``."""
+        self.wait(timeout)
+        stored = self.queue.store.result(self.id)
+        record = self.record
+        if record.state is not State.COMPLETED:
+            cause = load(stored[1]) if stored and not stored[0] else None
+            message = f"{self.id} {record.state.value}: {record.error or f'exit code {record.exit_code}'}"
+            if isinstance(cause, BaseException):
+                raise JobFailed(message, self.id, record.state.value) from cause
+            raise JobFailed(message, self.id, record.state.value)
+        return load(stored[1]) if stored else None
+
+    # ---- acting -----------------------------------------------------------------------
+    def cancel(self) -> Job:
+        self.queue.cancel(self.id)
+        return self.refresh()
+
+    def retry(self) -> Job:
+        self.queue.retry(self.id)
+        return self.refresh()
+
+    def hold(self) -> Job:
+        self.queue.hold(self.id)
+        return self.refresh()
+
+    def release(self) -> Job:
+        self.queue.release(self.id)
+        return self.refresh()
+
+    def log(self, offset: int = 0) -> str:
+        """Captured stdout+stderr so far (from byte ``offset``)."""
+        layout = self.queue.layout
+        texts = []
+        for path in (layout.log(self.id), layout.stdout(self.id), layout.stderr(self.id)):
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(offset)
+                    texts.append(handle.read().decode("utf-8", errors="replace"))
+            except FileNotFoundError:
+                continue
+        return "".join(texts)

@@ -1,0 +1,125 @@
+"""The queue database schema and its forward migrations (SQL lives only here and in store)."""
+from __future__ import annotations
+
+import sqlite3
+
+# Each entry migrates from version i to i+1; PRAGMA user_version records where a db stands.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        name TEXT,
+        user TEXT NOT NULL,
+        host TEXT NOT NULL,
+        state TEXT NOT NULL,
+        held INTEGER NOT NULL DEFAULT 0,
+        priority INTEGER NOT NULL DEFAULT 0,
+        resources TEXT NOT NULL DEFAULT '[]',
+        cpus INTEGER NOT NULL DEFAULT 1,
+        memory INTEGER,
+        after TEXT NOT NULL DEFAULT '[]',
+        timeout REAL,
+        retries INTEGER NOT NULL DEFAULT 0,
+        retry_delay REAL NOT NULL DEFAULT 1.0,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        not_before REAL NOT NULL DEFAULT 0,
+        submitted_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        exit_code INTEGER,
+        error TEXT,
+        worker TEXT,
+        pid INTEGER,
+        pid_started REAL,
+        progress REAL,
+        stage TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        backend TEXT NOT NULL DEFAULT 'local',
+        backend_id TEXT,
+        cwd TEXT NOT NULL,
+        env TEXT NOT NULL DEFAULT '{}',
+        command TEXT,
+        code TEXT,
+        experiment TEXT,
+        options TEXT NOT NULL DEFAULT '{}'
+    );
+    -- The claim path only ever looks at pending jobs; waiting ones stay out of this index.
+    CREATE INDEX jobs_claim ON jobs(priority DESC, seq) WHERE state = 'pending';
+    CREATE INDEX jobs_state ON jobs(state, seq);
+    CREATE INDEX jobs_user ON jobs(user, seq);
+    CREATE INDEX jobs_running ON jobs(worker) WHERE state = 'running';
+    CREATE TABLE deps (
+        child TEXT NOT NULL,
+        parent TEXT NOT NULL,
+        PRIMARY KEY (child, parent)
+    ) WITHOUT ROWID;
+    CREATE INDEX deps_parent ON deps(parent);
+    CREATE TABLE payloads (job_id TEXT PRIMARY KEY, payload BLOB NOT NULL);
+    CREATE TABLE results (job_id TEXT PRIMARY KEY, ok INTEGER NOT NULL, result BLOB NOT NULL);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT
+    );
+    CREATE INDEX events_job ON events(job_id, id);
+    CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        pid_started REAL NOT NULL,
+        user TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL,
+        slots INTEGER NOT NULL,
+        memory INTEGER,
+        resources TEXT NOT NULL DEFAULT '{}',
+        only_user TEXT,
+        state TEXT NOT NULL DEFAULT 'running'
+    );
+    CREATE TABLE resources (
+        name TEXT PRIMARY KEY,
+        capacity INTEGER NOT NULL DEFAULT 1,
+        paused INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE counters (day TEXT PRIMARY KEY, n INTEGER NOT NULL);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO resources(name, capacity) VALUES ('hardware', 1);
+    INSERT INTO settings(key, value) VALUES ('admins', '[]'), ('paused', '0');
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to ``SCHEMA_VERSION``; returns the version it found.
+
+    Runs inside the caller's ``BEGIN IMMEDIATE`` so two processes opening a fresh queue at once
+    cannot both create the tables.
+    """
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"queue database is schema version {found}, newer than this jobmagics ({SCHEMA_VERSION});"
+            " upgrade jobmagics")
+    for version in range(found, SCHEMA_VERSION):
+        for statement in _statements(MIGRATIONS[version]):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {version + 1}")
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    parts, current = [], ""
+    for line in script.splitlines():
+        if line.strip().startswith("--"):
+            continue
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            parts.append(current.strip())
+            current = ""
+    return [p for p in parts if p]

@@ -1,0 +1,131 @@
+"""Run a job as a child process in its own process group, output appended to its log."""
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from typing import IO, Any
+
+from jobmagics.context import JOB_ID_VAR, QUEUE_VAR
+from jobmagics.liveness import process_start_time
+from jobmagics.model import JobRecord
+
+from .base import Ended, Execution, JobContext, Outcome
+
+_RUNNERS = {
+    "python": "kernel_worker.runners.python_job",
+    "function": "kernel_worker.runners.function_job",
+    "experiment": "kernel_worker.runners.experiment_job",
+}
+
+
+def job_environment(job: JobRecord, context: JobContext) -> dict[str, str]:
+    base = {} if job.options.get("env_replace") else dict(os.environ)
+    base.update(job.env)
+    base[JOB_ID_VAR] = job.id
+    base[QUEUE_VAR] = str(context.layout.root)
+    if job.kind != "command":
+        # the runners import jobmagics; make that work whatever the job's cwd
+        here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        base["PYTHONPATH"] = os.pathsep.join(p for p in (here, base.get("PYTHONPATH")) if p)
+    return base
+
+
+def job_argv(job: JobRecord, context: JobContext) -> list[str]:
+    if job.kind == "command":
+        return list(job.command or [])
+    python = job.options.get("python") or sys.executable
+    if not os.access(python, os.X_OK):
+        python = sys.executable
+    return [python, "-m", _RUNNERS[job.kind], str(context.layout.root), job.id]
+
+
+class ProcessExecution:
+    """A child process group; ``fileno()`` is a pidfd, readable once the child exits."""
+
+    backend_id = None
+
+    def __init__(self, job_id: str, process: subprocess.Popen[bytes]) -> None:
+        self.job_id = job_id
+        self.process = process
+        self.pid: int | None = process.pid
+        self.pid_started = process_start_time(process.pid)
+        self._pidfd: int | None = os.pidfd_open(process.pid) if hasattr(os, "pidfd_open") else None
+
+    def fileno(self) -> int | None:
+        return self._pidfd
+
+    def poll(self) -> Outcome | None:
+        code = self.process.poll()
+        if code is None:
+            return None
+        if code < 0:
+            return Outcome(code, f"killed by signal {signal.Signals(-code).name}")
+        return Outcome(code, None if code == 0 else f"exit code {code}")
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def terminate(self) -> None:
+        self._signal_group(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal_group(signal.SIGKILL)
+
+    def close(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
+class SubprocessExecutor:
+    """Runs command, python, function and experiment jobs as local child processes."""
+
+    def accepts(self, job: JobRecord) -> bool:
+        return job.backend == "local"
+
+    def start(self, job: JobRecord, context: JobContext) -> Execution:
+        if not os.path.isdir(job.cwd):
+            return Ended(job.id, Outcome(None, f"working directory {job.cwd} does not exist on this host"))
+        argv = job_argv(job, context)
+        handles = self._open_streams(job, context)
+        try:
+            process = subprocess.Popen(
+                argv, cwd=job.cwd, env=job_environment(job, context), start_new_session=True,
+                stdin=handles["stdin"], stdout=handles["stdout"], stderr=handles["stderr"])
+        except FileNotFoundError:
+            return Ended(job.id, Outcome(127, f"command not found: {argv[0]}"))
+        except PermissionError:
+            return Ended(job.id, Outcome(126, f"permission denied: cannot execute {argv[0]}"))
+        except OSError as exc:
+            return Ended(job.id, Outcome(None, f"cannot start {argv[0]}: {exc.strerror}"))
+        finally:
+            for handle in handles.values():
+                if hasattr(handle, "close"):
+                    handle.close()
+        return ProcessExecution(job.id, process)
+
+    @staticmethod
+    def _open_streams(job: JobRecord, context: JobContext) -> dict[str, Any]:
+        layout = context.layout
+        if job.options.get("capture"):
+            stdout: IO[bytes] = open(layout.stdout(job.id), "ab")
+            stderr: IO[bytes] | int = open(layout.stderr(job.id), "ab")
+        else:
+            stdout = open(layout.log(job.id), "ab")
+            stderr = subprocess.STDOUT
+        stdin: IO[bytes] | int = subprocess.DEVNULL
+        if job.options.get("stdin_b64") is not None:
+            stdin = tempfile.TemporaryFile()
+            stdin.write(base64.b64decode(job.options["stdin_b64"]))
+            stdin.seek(0)
+        return {"stdin": stdin, "stdout": stdout, "stderr": stderr}
+
+    def shutdown(self) -> None:
+        pass

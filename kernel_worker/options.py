@@ -1,0 +1,69 @@
+"""Worker options, shared by ``python -m kernel_worker`` and ``jobmagics worker``."""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+
+import psutil
+
+from jobmagics.model import parse_memory, parse_resource
+
+
+@dataclass
+class WorkerOptions:
+    queue: str | None = None
+    slots: int = field(default_factory=lambda: os.cpu_count() or 1)
+    memory: int = field(default_factory=lambda: psutil.virtual_memory().total)
+    resources: dict[str, int] = field(default_factory=dict)
+    startup: str | None = None
+    drain: bool = False
+    only_user: str | None = None
+    idle_exit: float | None = None
+    grace: float = 3.0              # SIGTERM -> SIGKILL for a cancelled or timed-out job
+    shutdown_grace: float = 10.0    # on SIGTERM/Ctrl-C: how long running jobs may finish
+    poll_interval: float = 0.05     # fallback when no change notification arrives
+    heartbeat: float = 1.0
+    backends: tuple[str, ...] = ("local",)
+    kernel_executor: bool = True
+
+
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--slots", type=int, default=None, help="CPU slots (default: number of cores)")
+    parser.add_argument("--memory", default=None, help="memory budget, e.g. 16G (default: all RAM)")
+    parser.add_argument("--resource", action="append", default=[], metavar="NAME[=CAP]",
+                        help="serve this resource (e.g. hardware, qick0, gpu=2); repeatable")
+    parser.add_argument("--startup", default=None, metavar="FILE",
+                        help="python file run once in the persistent kernel of an exclusive resource")
+    parser.add_argument("--drain", action="store_true", help="exit when there is nothing left to run")
+    parser.add_argument("--only-user", default=None, help="run only this user's jobs")
+    parser.add_argument("--idle-exit", type=float, default=None, metavar="S",
+                        help="exit after S seconds without jobs")
+    parser.add_argument("--grace", type=float, default=3.0,
+                        help="seconds between SIGTERM and SIGKILL when stopping a job")
+    parser.add_argument("--shutdown-grace", type=float, default=10.0,
+                        help="on SIGTERM/Ctrl-C, seconds running jobs get to finish before requeue")
+    parser.add_argument("--slurm", action="store_true", help="also submit --backend slurm jobs to SLURM")
+    parser.add_argument("--no-kernel", action="store_true",
+                        help="run python jobs in plain subprocesses instead of Jupyter kernels")
+
+
+def options_from_args(args: argparse.Namespace) -> WorkerOptions:
+    """Raises ``InvalidJob`` (a ``JobmagicsError``) for bad values, like every user input."""
+    from jobmagics.errors import InvalidJob
+
+    options = WorkerOptions(queue=getattr(args, "queue", None), startup=args.startup, drain=args.drain,
+                            only_user=args.only_user, idle_exit=args.idle_exit, grace=args.grace,
+                            shutdown_grace=args.shutdown_grace, kernel_executor=not args.no_kernel)
+    if args.slots is not None:
+        if args.slots < 1:
+            raise InvalidJob(f"--slots must be at least 1, not {args.slots}")
+        options.slots = args.slots
+    if args.memory is not None:
+        options.memory = parse_memory(args.memory) or options.memory
+    options.resources = dict(parse_resource(r) for r in args.resource)
+    if args.startup is not None and not os.path.isfile(args.startup):
+        raise InvalidJob(f"--startup {args.startup}: no such file")
+    if args.slurm:
+        options.backends = ("local", "slurm")
+    return options

@@ -1,0 +1,34 @@
+"""Run a python job's code in a fresh interpreter; push/pull variables through the queue."""
+from __future__ import annotations
+
+import sys
+import traceback
+
+from jobmagics.client import Queue
+from jobmagics.payloads import dump_result, load
+
+
+def main(queue_path: str, job_id: str) -> int:
+    queue = Queue(queue_path)
+    record = queue.store.get(job_id)
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    pushed = queue.store.payload(job_id)
+    if pushed is not None:
+        namespace.update(load(pushed))
+    try:
+        exec(compile(record.code or "", f"<{job_id}>", "exec"), namespace)
+    except BaseException as exc:  # noqa: BLE001 - the job's own failure, reported as such
+        traceback.print_exc()
+        queue.store.save_result(job_id, False, dump_result(False, exc))
+        return 1
+    pull = record.options.get("pull") or []
+    missing = [name for name in pull if name not in namespace]
+    if missing:
+        print(f"cannot pull {', '.join(missing)}: not defined by the job", file=sys.stderr)
+        return 1
+    queue.store.save_result(job_id, True, dump_result(True, {name: namespace[name] for name in pull}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))

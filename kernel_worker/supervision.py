@@ -1,0 +1,38 @@
+"""Finding workers that died and giving their jobs back, never losing or doubling one."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+
+from jobmagics.client import LEASE_S
+from jobmagics.liveness import same_process, worker_alive
+from jobmagics.store import Store
+
+
+def kill_orphan(pid: int | None, pid_started: float | None) -> None:
+    """A dead worker's job may still run: stop its whole group before it is requeued."""
+    if pid is None or not same_process(pid, pid_started):
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def recover_dead_workers(store: Store, me: str) -> list[tuple[str, str]]:
+    """Requeue (retries left) or fail ("worker lost") the jobs of every dead worker."""
+    now, host = time.time(), socket.gethostname()
+    recovered: list[tuple[str, str]] = []
+    for worker in store.workers():
+        if worker.id == me or worker_alive(worker, now, LEASE_S):
+            continue
+        if worker.host == host:
+            for job in store.running_on(worker.id):
+                pid, started = store.pid_of(job.id)
+                kill_orphan(pid, started)
+        reason = f"worker lost: {worker.id} " + (
+            "exited" if worker.host == host else f"silent for {now - worker.heartbeat_at:.0f} s")
+        recovered += [(job_id, state.value) for job_id, state in store.recover_worker(worker.id, reason)]
+    return recovered

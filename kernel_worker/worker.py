@@ -1,0 +1,317 @@
+"""The worker: claims jobs, runs them through executors, heartbeats, stops them on cancel or
+timeout, and gives everything back cleanly when asked to stop."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import selectors
+import signal
+import socket
+import time
+from dataclasses import dataclass
+
+from jobmagics import paths
+from jobmagics.client import Queue
+from jobmagics.liveness import process_start_time
+from jobmagics.model import JobRecord, State, WorkerRecord
+from jobmagics.store import Capacity
+
+from .executors import Ended, Execution, Executor, JobContext, Outcome
+from .executors.subprocess import SubprocessExecutor
+from .options import WorkerOptions
+from .supervision import recover_dead_workers
+from .waker import Waker
+
+log = logging.getLogger("kernel_worker")
+CLAIM_RETRY_S = 0.5      # re-try claims this often even without a change (retry backoffs end)
+SUPERVISE_S = 0.5        # look for dead workers on this host this often
+
+
+@dataclass
+class Running:
+    job: JobRecord
+    execution: Execution
+    deadline: float | None               # monotonic time the job times out
+    stop_reason: str | None = None       # "cancel" | "timeout" | "shutdown"
+    kill_at: float | None = None
+
+
+class Worker:
+    def __init__(self, options: WorkerOptions, executors: list[Executor] | None = None) -> None:
+        self.options = options
+        self.queue = Queue(options.queue)
+        self.store = self.queue.store
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+        self.context = JobContext(self.queue.layout, self.id)
+        self.executors = executors if executors is not None else default_executors(options, self.context)
+        self.running: dict[str, Running] = {}
+        self.stopping = False
+        self._stop_deadline: float | None = None
+        self._selector = selectors.DefaultSelector()
+        self._waker = Waker(self.queue.path)
+        self._seen_version = -1
+        self._next = {"claim": 0.0, "heartbeat": 0.0, "supervise": 0.0}
+        self._idle_since = time.monotonic()
+        if self.queue.layout.is_shared():
+            os.umask(0o007)
+
+    # ---- lifecycle --------------------------------------------------------------------
+    def run(self) -> int:
+        """Serve the queue until stopped (SIGTERM/SIGINT), drained or idle; returns an exit code."""
+        self._register()
+        wake_read = self._install_signals()
+        try:
+            if self._waker.fileno() is not None:
+                self._selector.register(self._waker.fileno(), selectors.EVENT_READ, "queue")
+            self._selector.register(wake_read, selectors.EVENT_READ, "signal")
+            while self._step():
+                pass
+        finally:
+            self._shutdown_running()
+            for executor in self.executors:
+                with contextlib.suppress(Exception):
+                    executor.shutdown()
+            with contextlib.suppress(Exception):
+                self.store.deregister_worker(self.id)
+            self._waker.close()
+            self._selector.close()
+        return 0
+
+    def _register(self) -> None:
+        now = time.time()
+        self.store.register_worker(WorkerRecord(
+            id=self.id, host=socket.gethostname(), pid=os.getpid(),
+            pid_started=process_start_time(os.getpid()) or now, user=paths.current_user(),
+            started_at=now, heartbeat_at=now, slots=self.options.slots, memory=self.options.memory,
+            resources=self.options.resources, only_user=self.options.only_user, state="running"))
+        log.info("worker %s serving %s (slots %d, resources %s)", self.id, self.queue.path,
+                 self.options.slots, ", ".join(self.options.resources) or "none")
+
+    def _install_signals(self) -> int:
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        signal.set_wakeup_fd(write_fd)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        return read_fd
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        now = time.monotonic()
+        if self.stopping:                      # a second Ctrl-C: stop the jobs now
+            self._stop_deadline = now
+            return
+        self.stopping = True
+        self._stop_deadline = now + self.options.shutdown_grace
+        log.info("stopping: no new jobs; running ones get %.0f s", self.options.shutdown_grace)
+
+    # ---- the loop ---------------------------------------------------------------------
+    def _step(self) -> bool:
+        now = time.monotonic()
+        changed = self._queue_changed()
+        if changed:
+            self._apply_cancel_requests(now)
+        freed = self._reap()
+        self._enforce_deadlines(now)
+        if not self.stopping and (changed or freed or now >= self._next["claim"]):
+            self._claim(now)
+        self._periodic(now)
+        if self._should_exit(now):
+            return False
+        self._wait(now)
+        return True
+
+    def _queue_changed(self) -> bool:
+        version = self.store.db.read("PRAGMA data_version")[0][0]
+        if version == self._seen_version:
+            return False
+        self._seen_version = version
+        return True
+
+    def _wait(self, now: float) -> None:
+        timeout = self.options.poll_interval
+        for run in self.running.values():
+            for moment in (run.deadline, run.kill_at):
+                if moment is not None:
+                    timeout = min(timeout, max(0.0, moment - now))
+        for key, _ in self._selector.select(timeout):
+            if key.data in ("queue", "signal"):
+                with contextlib.suppress(OSError):
+                    os.read(key.fd, 4096) if key.data == "signal" else self._waker.drain()
+
+    def _periodic(self, now: float) -> None:
+        if now >= self._next["heartbeat"]:
+            self._next["heartbeat"] = now + self.options.heartbeat
+            if not self.store.heartbeat(self.id, "stopping" if self.stopping else "running"):
+                self._presumed_dead()
+            self.store.checkpoint()
+        if now >= self._next["supervise"]:
+            self._next["supervise"] = now + SUPERVISE_S
+            for job_id, state in recover_dead_workers(self.store, self.id):
+                log.warning("%s of a lost worker is now %s", job_id, state)
+
+    def _presumed_dead(self) -> None:
+        """Our lease expired and our jobs were given to others: stop them and start afresh."""
+        log.error("this worker was presumed dead; its jobs were requeued elsewhere")
+        for run in self.running.values():
+            run.execution.kill()
+            run.execution.close()
+        self.running.clear()
+        self._register()
+
+    def _should_exit(self, now: float) -> bool:
+        if self.running:
+            return False
+        if self.stopping:
+            return True
+        idle_for = now - self._idle_since
+        if self.options.idle_exit is not None and idle_for >= self.options.idle_exit:
+            log.info("idle for %.0f s: exiting", idle_for)
+            return True
+        return self.options.drain and not self._work_left()
+
+    def _work_left(self) -> bool:
+        return self.store.count(states=[State.PENDING]) > 0 and idle_claimable_soon(self)
+
+    # ---- claiming and starting --------------------------------------------------------
+    def _capacity(self) -> Capacity:
+        local = [r.job for r in self.running.values() if r.job.backend == "local"]
+        return Capacity(slots=self.options.slots - sum(j.cpus for j in local),
+                        memory=self.options.memory - sum(j.memory or 0 for j in local),
+                        resources=self.options.resources, backends=self.options.backends,
+                        only_user=self.options.only_user)
+
+    def _claim(self, now: float) -> None:
+        self._next["claim"] = now + CLAIM_RETRY_S
+        capacity = self._capacity()
+        limit = 64 if "slurm" in capacity.backends else max(0, capacity.slots)
+        if limit == 0:
+            return
+        for job in self.store.claim(self.id, capacity, limit):
+            self._start(job)
+
+    def _start(self, job: JobRecord) -> None:
+        executor = next((e for e in self.executors if e.accepts(job)), None)
+        if executor is None:
+            execution: Execution = Ended(job.id, Outcome(None, f"no executor for {job.kind} jobs on {job.backend}"))
+        else:
+            try:
+                execution = executor.start(job, self.context)
+            except Exception as exc:  # noqa: BLE001 - an executor bug must fail the job, not the worker
+                log.exception("executor failed to start %s", job.id)
+                execution = Ended(job.id, Outcome(None, f"could not start: {type(exc).__name__}: {exc}"))
+        deadline = time.monotonic() + job.timeout if job.timeout else None
+        self.running[job.id] = Running(job, execution, deadline)
+        if execution.pid is not None or execution.backend_id is not None:
+            self.store.set_started(job.id, self.id, execution.pid, execution.pid_started, execution.backend_id)
+        fd = execution.fileno()
+        if fd is not None:
+            self._selector.register(fd, selectors.EVENT_READ, job.id)
+
+    # ---- watching running jobs --------------------------------------------------------
+    def _apply_cancel_requests(self, now: float) -> None:
+        if not self.running:
+            return
+        for job_id in self.store.cancel_requests(self.id):
+            run = self.running.get(job_id)
+            if run is not None and run.stop_reason is None:
+                self._stop(run, "cancel", now)
+
+    def _enforce_deadlines(self, now: float) -> None:
+        for run in self.running.values():
+            if run.deadline is not None and now >= run.deadline and run.stop_reason is None:
+                self._stop(run, "timeout", now)
+            if run.kill_at is not None and now >= run.kill_at:
+                run.execution.kill()
+                run.kill_at = None
+        if self.stopping and self._stop_deadline is not None and now >= self._stop_deadline:
+            for run in self.running.values():
+                if run.stop_reason is None:
+                    self._stop(run, "shutdown", now)
+
+    def _stop(self, run: Running, reason: str, now: float) -> None:
+        log.info("stopping %s (%s)", run.job.id, reason)
+        run.stop_reason = reason
+        run.execution.terminate()
+        run.kill_at = now + self.options.grace
+
+    def _reap(self) -> bool:
+        ended = [(run, outcome) for run in list(self.running.values())
+                 if (outcome := run.execution.poll()) is not None]
+        for run, outcome in ended:
+            del self.running[run.job.id]
+            fd = run.execution.fileno()
+            if fd is not None:
+                with contextlib.suppress(KeyError, ValueError):
+                    self._selector.unregister(fd)
+            run.execution.close()
+            self._record(run, outcome)
+        if ended and not self.running:
+            self._idle_since = time.monotonic()
+        return bool(ended)
+
+    def _record(self, run: Running, outcome: Outcome) -> None:
+        job = run.job
+        if run.stop_reason == "shutdown":
+            self.store.requeue(job.id, self.id, f"worker {self.id} stopped; back in the queue")
+            return
+        if run.stop_reason == "timeout":
+            state, error = State.TIMEOUT, f"timed out after {job.timeout:g} s"
+        elif run.stop_reason == "cancel":
+            state, error = State.CANCELLED, "cancelled while running"
+        elif outcome.ok:
+            state, error = State.COMPLETED, None
+        else:
+            state, error = State.FAILED, self._failure_message(job, outcome)
+        final = self.store.finish(job.id, self.id, state, outcome.exit_code, error)
+        log.info("%s %s%s", job.id, final.value if final else "was taken over", f": {error}" if error else "")
+
+    def _failure_message(self, job: JobRecord, outcome: Outcome) -> str:
+        message = outcome.error or f"exit code {outcome.exit_code}"
+        if job.kind in ("python", "function", "experiment"):
+            last = last_line(self.queue.layout.log(job.id)) or last_line(self.queue.layout.stderr(job.id))
+            if last:
+                message = f"{last} ({message})"
+        return message
+
+    def _shutdown_running(self) -> None:
+        """Leaving with jobs still running (an error in the loop): give them back."""
+        for run in list(self.running.values()):
+            run.execution.kill()
+            with contextlib.suppress(Exception):
+                self.store.requeue(run.job.id, self.id, f"worker {self.id} stopped; back in the queue")
+            run.execution.close()
+        self.running.clear()
+
+
+def idle_claimable_soon(worker: Worker) -> bool:
+    """For --drain: is a pending job of ours only waiting out a retry backoff?"""
+    pending = worker.store.find(states=[State.PENDING], limit=200)
+    return any(job.backend in worker.options.backends and
+               (worker.options.only_user is None or job.user == worker.options.only_user) and
+               set(job.resources) <= set(worker.options.resources) for job in pending)
+
+
+def last_line(path: os.PathLike[str] | str, limit: int = 4096) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - limit))
+            lines = [ln.strip() for ln in handle.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        return None
+    return lines[-1][:500] if lines else None
+
+
+def default_executors(options: WorkerOptions, context: JobContext) -> list[Executor]:
+    executors: list[Executor] = []
+    if options.kernel_executor:
+        with contextlib.suppress(ImportError):
+            from .executors.kernel import KernelExecutor
+            executors.append(KernelExecutor(options, context))
+    if "slurm" in options.backends:
+        from .executors.slurm import SlurmExecutor
+        executors.append(SlurmExecutor(context))
+    executors.append(SubprocessExecutor())
+    return executors
