@@ -18,3 +18,8 @@ def run(*args, **kwargs):  # type: ignore[no-untyped-def]
     """A drop-in for ``subprocess.run`` that goes through the queue (see ``jobmagics.dropin``)."""
     from .dropin import run as _run
     return _run(*args, **kwargs)
+
+
+def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+    from .magics import JobMagics
+    ipython.register_magics(JobMagics)

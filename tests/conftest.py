@@ -1,0 +1,104 @@
+"""Shared fixtures: a real queue in a temp dir and real worker processes."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+import jobmagics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def queue_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh queue folder; also the default queue of this test (``$JOBMAGICS_QUEUE``)."""
+    path = tmp_path / "queue"
+    monkeypatch.setenv("JOBMAGICS_QUEUE", str(path))
+    return path
+
+
+@pytest.fixture
+def queue(queue_dir: Path) -> jobmagics.Queue:
+    return jobmagics.Queue(queue_dir)
+
+
+class WorkerProcess:
+    """A real ``python -m kernel_worker`` process on a queue."""
+
+    def __init__(self, queue_dir: Path, args: list[str], log: Path) -> None:
+        self.log_path = log
+        self._log = open(log, "ab")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kernel_worker", "--queue", str(queue_dir), *args],
+            stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        self.pid = self.process.pid
+        self.queue = jobmagics.Queue(queue_dir)
+        self._wait_registered()
+
+    def _wait_registered(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(w["pid"] == self.pid for w in self.queue.workers(alive_only=False)):
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.output()}")
+            time.sleep(0.02)
+        raise RuntimeError(f"worker did not register within {timeout} s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture
+def start_worker(queue_dir: Path, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real workers: ``start_worker("--slots", "2", "--resource", "hardware")``."""
+    started: list[WorkerProcess] = []
+
+    def start(*args: str) -> WorkerProcess:
+        worker = WorkerProcess(queue_dir, list(args), tmp_path / f"worker-{len(started)}.log")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop(signal.SIGKILL if worker.process.poll() is None else signal.SIGTERM)
+
+
+@pytest.fixture
+def worker(start_worker: Callable[..., WorkerProcess]) -> WorkerProcess:
+    """One running worker with 2 slots that serves ``hardware``, on ``queue_dir``."""
+    return start_worker("--slots", "2", "--resource", "hardware")
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01) -> object:
+    """Poll until ``predicate()`` is truthy; fail the test with a clear message otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s: {predicate}")
