@@ -1,0 +1,147 @@
+/**
+ * Formatting of times, durations, sizes and progress. Pure module (no
+ * JupyterLab imports), unit-tested with `node --test`.
+ */
+
+/** "3s", "4m 05s", "2h 03m", "3d 4h". Negative or NaN -> "0s". */
+export function formatDuration(seconds: number): string {
+  if (!isFinite(seconds) || seconds < 0) {
+    seconds = 0;
+  }
+  const s = Math.floor(seconds);
+  if (s < 60) {
+    return `${s}s`;
+  }
+  const m = Math.floor(s / 60);
+  if (m < 60) {
+    return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  }
+  const h = Math.floor(m / 60);
+  if (h < 24) {
+    return `${h}h ${String(m % 60).padStart(2, '0')}m`;
+  }
+  const d = Math.floor(h / 24);
+  return `${d}d ${h % 24}h`;
+}
+
+/** Seconds since an epoch time, as "5s ago"; "just now" under one second. */
+export function formatAge(epochSeconds: number, nowSeconds: number): string {
+  const age = nowSeconds - epochSeconds;
+  if (age < 1) {
+    return 'just now';
+  }
+  return `${formatDuration(age)} ago`;
+}
+
+/** Fields of a job used to describe its timing. */
+export interface ITimedJob {
+  state: string;
+  submitted_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+/**
+ * The time column of a row: how long it ran (running: so far), or how long it
+ * has been waiting.
+ */
+export function formatTiming(job: ITimedJob, nowSeconds: number): string {
+  if (job.started_at !== null && job.started_at !== undefined) {
+    const end = job.finished_at ?? nowSeconds;
+    const ran = formatDuration(end - job.started_at);
+    if (job.finished_at !== null && job.finished_at !== undefined) {
+      return `ran ${ran}, ${formatAge(job.finished_at, nowSeconds)}`;
+    }
+    return `running ${ran}`;
+  }
+  if (job.finished_at !== null && job.finished_at !== undefined) {
+    return `ended ${formatAge(job.finished_at, nowSeconds)}`;
+  }
+  return `queued ${formatDuration(nowSeconds - job.submitted_at)}`;
+}
+
+/** A progress fraction as a percentage clamped to [0, 100]; null -> null. */
+export function progressPercent(progress: number | null | undefined): number | null {
+  if (progress === null || progress === undefined || !isFinite(progress)) {
+    return null;
+  }
+  return Math.round(Math.min(1, Math.max(0, progress)) * 1000) / 10;
+}
+
+/** The text beside a progress bar: "42% sweep 2/5", "sweep 2/5" or "42%". */
+export function progressText(
+  progress: number | null | undefined,
+  stage: string | null | undefined
+): string {
+  const pct = progressPercent(progress);
+  const parts: string[] = [];
+  if (pct !== null) {
+    parts.push(`${pct % 1 === 0 ? pct.toFixed(0) : pct.toFixed(1)}%`);
+  }
+  if (stage) {
+    parts.push(stage);
+  }
+  return parts.join(' ');
+}
+
+/** Bytes as "512 B", "1.5 KiB", "4.0 GiB"; null -> "". */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !isFinite(bytes)) {
+    return '';
+  }
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** An epoch time as a local "YYYY-MM-DD HH:MM:SS"; null -> "". */
+export function formatTimestamp(epochSeconds: number | null | undefined): string {
+  if (epochSeconds === null || epochSeconds === undefined) {
+    return '';
+  }
+  const d = new Date(epochSeconds * 1000);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
+  );
+}
+
+/** A job's command or code shortened to one line for a tooltip or a row. */
+export function describeSpec(
+  command: string[] | null | undefined,
+  code: string | null | undefined,
+  max = 80
+): string {
+  let text = '';
+  if (command && command.length) {
+    text = command
+      .map(a => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))
+      .join(' ');
+  } else if (code) {
+    text = code.trim().split('\n')[0];
+  }
+  return text.length > max ? text.slice(0, max - 1) + '…' : text;
+}
+
+/**
+ * Delay before the next poll: `base` while the page is visible, growing by
+ * `factor` per consecutive idle poll while hidden, capped at `max`.
+ */
+export function nextPollDelay(
+  hidden: boolean,
+  idleRounds: number,
+  base = 1000,
+  factor = 2,
+  max = 30000
+): number {
+  if (!hidden) {
+    return base;
+  }
+  return Math.min(max, base * Math.pow(factor, Math.max(1, idleRounds)));
+}

@@ -1,0 +1,292 @@
+/**
+ * The live state of the queue as the browser sees it.
+ *
+ * One `JobsModel` per JupyterLab page. It refreshes by itself: change-driven
+ * through the long-poll route `changes` (the server answers as soon as the
+ * queue's data version moves), with a plain poll about once a second as a
+ * fallback, backing off while the browser tab is hidden. Every request is
+ * asynchronous; the UI never waits on it.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import {
+  APIError,
+  IJob,
+  IWhoAmI,
+  listJobs,
+  waitForChange,
+  whoami
+} from './api';
+import { nextPollDelay } from './format';
+import { ACTIVE_STATES, TERMINAL_STATES } from './states';
+
+/** What the panel shows when it cannot show jobs. */
+export interface IModelProblem {
+  kind: 'no-extension' | 'queue' | 'network' | 'other';
+  message: string;
+}
+
+export interface IFilter {
+  /** "all", "active", "history" or one state. */
+  state: string;
+  mine: boolean;
+}
+
+const HISTORY_LIMIT = 50;
+const ACTIVE_LIMIT = 500;
+/** Minimum spacing of two refreshes, so a burst of progress updates stays cheap. */
+const MIN_REFRESH_MS = 200;
+/** Long-poll duration asked of the server (seconds). */
+const LONG_POLL_S = 25;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+export class JobsModel {
+  constructor() {
+    this._onVisibility = () => {
+      if (!document.hidden) {
+        this._idleRounds = 0;
+        this._wake();
+      }
+    };
+    document.addEventListener('visibilitychange', this._onVisibility);
+  }
+
+  /** Emitted after every refresh (successful or not). */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** Emitted with the queue's new data version whenever it moves. */
+  get versionChanged(): ISignal<this, number> {
+    return this._versionChanged;
+  }
+
+  /** Active jobs (waiting/pending/running) in the current filter, queue order. */
+  get active(): IJob[] {
+    return this._active;
+  }
+
+  /** Recent terminal jobs in the current filter, newest first. */
+  get history(): IJob[] {
+    return this._history;
+  }
+
+  /** Every active job of everyone (unfiltered), for notifications. */
+  get allActive(): IJob[] {
+    return this._allActive;
+  }
+
+  get me(): IWhoAmI | null {
+    return this._me;
+  }
+
+  get problem(): IModelProblem | null {
+    return this._problem;
+  }
+
+  get filter(): IFilter {
+    return this._filter;
+  }
+
+  set filter(value: IFilter) {
+    this._filter = { ...value };
+    this._wake();
+  }
+
+  /** Milliseconds the last refresh took (for the curious and for benchmarks). */
+  get lastRefreshMs(): number {
+    return this._lastRefreshMs;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Start the refresh loop (idempotent). */
+  start(): void {
+    if (this._started) {
+      return;
+    }
+    this._started = true;
+    void this._loop();
+  }
+
+  /** Refresh now (e.g. after the user acted on a job). */
+  refresh(): void {
+    this._wake();
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    document.removeEventListener('visibilitychange', this._onVisibility);
+    this._wake();
+    Signal.clearData(this);
+  }
+
+  /** The main loop: refresh, then wait for a change (or a timer), repeat. */
+  private async _loop(): Promise<void> {
+    while (!this._disposed) {
+      const t0 = Date.now();
+      const ok = await this._refresh();
+      this._lastRefreshMs = Date.now() - t0;
+      this._changed.emit();
+      if (this._disposed) {
+        break;
+      }
+      await this._waitForNext(ok);
+      const spent = Date.now() - t0;
+      if (spent < MIN_REFRESH_MS) {
+        await sleep(MIN_REFRESH_MS - spent);
+      }
+    }
+  }
+
+  /** Fetch identity, the active list and the history. True on success. */
+  private async _refresh(): Promise<boolean> {
+    try {
+      if (!this._me) {
+        this._me = await whoami();
+      }
+      const { state, mine } = this._filter;
+      const wantActive =
+        state === 'all' || state === 'active' || (ACTIVE_STATES as readonly string[]).includes(state);
+      const wantHistory =
+        state === 'all' ||
+        state === 'history' ||
+        (TERMINAL_STATES as readonly string[]).includes(state);
+      const single = state !== 'all' && state !== 'active' && state !== 'history';
+      const [all, history] = await Promise.all([
+        listJobs({ state: [...ACTIVE_STATES], limit: ACTIVE_LIMIT }),
+        wantHistory
+          ? listJobs({
+              state: single ? [state] : [...TERMINAL_STATES],
+              mine,
+              limit: HISTORY_LIMIT
+            })
+          : Promise.resolve(null)
+      ]);
+      this._allActive = all.jobs.slice();
+      // The list comes newest first; show the queue in start order (oldest first).
+      let active = wantActive ? all.jobs.slice().reverse() : [];
+      if (single && wantActive) {
+        active = active.filter(j => j.state === state);
+      }
+      if (mine) {
+        active = active.filter(j => j.user === this._me!.user);
+      }
+      this._active = active;
+      this._history = history ? history.jobs : [];
+      this._noteVersion(all.version);
+      this._problem = null;
+      return true;
+    } catch (error) {
+      this._problem = describeProblem(error);
+      if (this._problem.kind === 'no-extension') {
+        this._me = null;
+      }
+      return false;
+    }
+  }
+
+  private _noteVersion(version: number): void {
+    if (version !== this._version) {
+      this._version = version;
+      this._versionChanged.emit(version);
+    }
+  }
+
+  /**
+   * Wait until the next refresh is due: a change reported by the long poll,
+   * a wake-up (filter changed, tab shown, user action), or the poll timer.
+   */
+  private async _waitForNext(lastOk: boolean): Promise<void> {
+    const woken = new Promise<void>(resolve => {
+      this._wakeUp = resolve;
+    });
+    const hidden = document.hidden;
+    if (!lastOk || hidden || !this._longPollWorks) {
+      this._idleRounds = hidden ? this._idleRounds + 1 : 0;
+      const delay = lastOk
+        ? nextPollDelay(hidden, this._idleRounds)
+        : nextPollDelay(hidden, this._idleRounds, 2000);
+      await Promise.race([sleep(delay), woken]);
+      return;
+    }
+    this._idleRounds = 0;
+    const abort = new AbortController();
+    const changed = waitForChange(this._version, LONG_POLL_S, abort.signal).then(
+      reply => {
+        this._noteVersion(reply.version);
+      },
+      async (error: unknown) => {
+        if (abort.signal.aborted) {
+          return;
+        }
+        // An old server without the route, or a proxy cutting long requests:
+        // fall back to polling about once a second.
+        if (error instanceof APIError && (error.status === 404 || error.status === 400)) {
+          this._longPollWorks = false;
+        }
+        await sleep(1000);
+      }
+    );
+    await Promise.race([changed, woken]);
+    // Never leave a long poll hanging: it would hold one of the browser's
+    // few connections to the server.
+    abort.abort();
+  }
+
+  private _wake(): void {
+    const wake = this._wakeUp;
+    this._wakeUp = null;
+    if (wake) {
+      wake();
+    }
+  }
+
+  private _active: IJob[] = [];
+  private _allActive: IJob[] = [];
+  private _history: IJob[] = [];
+  private _me: IWhoAmI | null = null;
+  private _problem: IModelProblem | null = null;
+  private _filter: IFilter = { state: 'all', mine: false };
+  private _version = -1;
+  private _started = false;
+  private _disposed = false;
+  private _longPollWorks = true;
+  private _idleRounds = 0;
+  private _lastRefreshMs = 0;
+  private _wakeUp: (() => void) | null = null;
+  private _onVisibility: () => void;
+  private _changed = new Signal<this, void>(this);
+  private _versionChanged = new Signal<this, number>(this);
+}
+
+/** Turn a failed request into the message the panel shows. */
+export function describeProblem(error: unknown): IModelProblem {
+  if (error instanceof APIError) {
+    if (error.missingExtension) {
+      return {
+        kind: 'no-extension',
+        message:
+          'The jobmagics server extension is not running on this Jupyter server. ' +
+          'Install jobmagics in the server\'s environment and check ' +
+          '"jupyter server extension list", then restart the server.'
+      };
+    }
+    if (error.queueUnavailable) {
+      return { kind: 'queue', message: `The job queue cannot be read: ${error.message}` };
+    }
+    if (error.network) {
+      return { kind: 'network', message: 'The Jupyter server cannot be reached. Retrying…' };
+    }
+    return { kind: 'other', message: `${error.message} (HTTP ${error.status})` };
+  }
+  return { kind: 'other', message: String(error) };
+}

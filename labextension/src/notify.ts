@@ -1,0 +1,128 @@
+/**
+ * "Your job ended" notifications (JupyterLab 4 Notification API), for every
+ * job of the current user, wherever it was submitted (notebook, CLI, panel).
+ */
+import { Notification } from '@jupyterlab/apputils';
+import { CommandRegistry } from '@lumino/commands';
+
+import { getJob, IJob, listJobs } from './api';
+import { JobsModel } from './model';
+import { endedSince, isActive, isTerminal, TERMINAL_STATES } from './states';
+
+const TYPES: Record<string, Notification.TypeOptions> = {
+  completed: 'success',
+  failed: 'error',
+  timeout: 'error',
+  cancelled: 'warning'
+};
+
+/** The notification text for a job that ended. */
+export function endMessage(job: IJob): string {
+  const what = job.name ? `${job.id} (${job.name})` : job.id;
+  switch (job.state) {
+    case 'completed':
+      return `Job ${what} completed.`;
+    case 'failed':
+      return `Job ${what} failed${job.exit_code !== null ? ` with exit code ${job.exit_code}` : ''}${job.error ? `: ${job.error}` : '.'}`;
+    case 'timeout':
+      return `Job ${what} timed out.`;
+    case 'cancelled':
+      return `Job ${what} was cancelled.`;
+    default:
+      return `Job ${what} is ${job.state}.`;
+  }
+}
+
+export class JobNotifier {
+  constructor(
+    private _model: JobsModel,
+    private _commands: CommandRegistry,
+    private _openCommand: string
+  ) {
+    this._model.changed.connect(this._onChanged, this);
+    this._model.versionChanged.connect(this._onVersion, this);
+  }
+
+  dispose(): void {
+    this._model.changed.disconnect(this._onChanged, this);
+    this._model.versionChanged.disconnect(this._onVersion, this);
+  }
+
+  /** Active jobs of mine that disappeared from the active list have ended. */
+  private _onChanged(): void {
+    const me = this._model.me;
+    if (!me || this._model.problem) {
+      return;
+    }
+    const mineNow = this._model.allActive.filter(j => j.user === me.user);
+    const ended = endedSince(this._myActive, mineNow);
+    this._myActive = new Set(mineNow.map(j => j.id));
+    for (const id of this._myActive) {
+      // A retried job may end again: notify again then.
+      this._notified.delete(id);
+    }
+    for (const id of ended) {
+      void getJob(id).then(
+        details => this._maybeNotify(details.job),
+        () => undefined
+      );
+    }
+  }
+
+  /**
+   * Jobs that started and ended between two refreshes never show up as
+   * active: look at my newest finished jobs on every change.
+   */
+  private _onVersion(): void {
+    const me = this._model.me;
+    if (!me || this._checking) {
+      return;
+    }
+    this._checking = true;
+    void listJobs({ state: [...TERMINAL_STATES], mine: true, since: this._since, limit: 20 })
+      .then(
+        list => {
+          for (const job of list.jobs) {
+            this._maybeNotify(job);
+          }
+        },
+        () => undefined
+      )
+      .finally(() => {
+        this._checking = false;
+      });
+  }
+
+  private _maybeNotify(job: IJob): void {
+    const me = this._model.me;
+    if (!me || job.user !== me.user || !isTerminal(job.state) || isActive(job.state)) {
+      return;
+    }
+    if (this._notified.has(job.id)) {
+      return;
+    }
+    // Only jobs that ended while this page was open.
+    if (job.finished_at !== null && job.finished_at < this._since) {
+      return;
+    }
+    this._notified.add(job.id);
+    Notification.emit(endMessage(job), TYPES[job.state] ?? 'info', {
+      autoClose: job.state === 'completed' ? 6000 : false,
+      actions: [
+        {
+          label: 'Show details',
+          caption: `Open the details and log of ${job.id}`,
+          callback: () => {
+            void this._commands.execute(this._openCommand, { id: job.id });
+          }
+        }
+      ]
+    });
+  }
+
+  private _myActive = new Set<string>();
+  private _notified = new Set<string>();
+  private _checking = false;
+  /** Page load time (epoch seconds), minus a little clock skew. */
+  private _since = Date.now() / 1000 - 5;
+}

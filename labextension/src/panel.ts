@@ -1,0 +1,348 @@
+/**
+ * The "Jobs" sidebar: the live queue and recent history of every user.
+ */
+import { Notification } from '@jupyterlab/apputils';
+import { refreshIcon, stopIcon } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { actOnJob, IJob, JobAction } from './api';
+import { describeSpec, formatAge, formatTiming, progressPercent, progressText } from './format';
+import { jobsIcon } from './icons';
+import { JobsModel } from './model';
+import { actionsFor, ALL_STATES, badgeFor, isTerminal } from './states';
+
+/** Renders one job row (and updates it in place). Shared with the detail view. */
+export function renderBadge(el: HTMLElement, job: IJob): void {
+  const badge = badgeFor(job);
+  el.className = `jm-badge ${badge.className}`;
+  el.textContent = badge.label;
+}
+
+export function renderProgress(bar: HTMLElement, text: HTMLElement, job: IJob): void {
+  const pct = progressPercent(job.progress);
+  const show = pct !== null || (!!job.stage && !isTerminal(job.state));
+  bar.parentElement!.style.display = pct !== null ? '' : 'none';
+  bar.style.width = `${pct ?? 0}%`;
+  text.textContent = show ? progressText(job.progress, job.stage) : '';
+  text.style.display = show ? '' : 'none';
+}
+
+export interface IJobsPanelOptions {
+  model: JobsModel;
+  /** Open the detail view of a job. */
+  openJob: (id: string) => void;
+}
+
+export class JobsPanel extends Widget {
+  constructor(options: IJobsPanelOptions) {
+    super();
+    this._model = options.model;
+    this._openJob = options.openJob;
+    this.id = 'jobmagics-jobs';
+    this.addClass('jm-JobsPanel');
+    this.title.icon = jobsIcon;
+    this.title.caption = 'Jobs';
+    this._build();
+    this._model.changed.connect(this._onModelChanged, this);
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._render();
+    this._startClock();
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this._stopClock();
+  }
+
+  dispose(): void {
+    this._stopClock();
+    this._model.changed.disconnect(this._onModelChanged, this);
+    super.dispose();
+  }
+
+  private _build(): void {
+    const node = this.node;
+    node.innerHTML = '';
+
+    const header = document.createElement('div');
+    header.className = 'jm-header';
+    const title = document.createElement('h2');
+    title.className = 'jm-title';
+    title.textContent = 'Jobs';
+    header.appendChild(title);
+
+    const refresh = document.createElement('button');
+    refresh.className = 'jm-icon-button jp-Button jp-mod-minimal';
+    refresh.title = 'Refresh now';
+    refresh.dataset.role = 'refresh';
+    refreshIcon.element({ container: refresh, tag: 'span' });
+    refresh.addEventListener('click', () => this._model.refresh());
+    header.appendChild(refresh);
+    node.appendChild(header);
+
+    const filters = document.createElement('div');
+    filters.className = 'jm-filters';
+    const select = document.createElement('select');
+    select.className = 'jp-mod-styled jm-state-filter';
+    select.dataset.role = 'state-filter';
+    select.title = 'Show jobs in this state';
+    const options: [string, string][] = [
+      ['all', 'All states'],
+      ['active', 'Queued and running'],
+      ['history', 'Finished'],
+      ...ALL_STATES.map(s => [s, s] as [string, string])
+    ];
+    for (const [value, label] of options) {
+      const opt = document.createElement('option');
+      opt.value = value;
+      opt.textContent = label;
+      select.appendChild(opt);
+    }
+    select.addEventListener('change', () => {
+      this._model.filter = { ...this._model.filter, state: select.value };
+    });
+    filters.appendChild(select);
+
+    const mineLabel = document.createElement('label');
+    mineLabel.className = 'jm-mine';
+    const mine = document.createElement('input');
+    mine.type = 'checkbox';
+    mine.dataset.role = 'mine';
+    mine.addEventListener('change', () => {
+      this._model.filter = { ...this._model.filter, mine: mine.checked };
+    });
+    mineLabel.appendChild(mine);
+    mineLabel.appendChild(document.createTextNode(' Mine'));
+    filters.appendChild(mineLabel);
+    node.appendChild(filters);
+
+    this._problemNode = document.createElement('div');
+    this._problemNode.className = 'jm-problem';
+    this._problemNode.dataset.role = 'problem';
+    this._problemNode.style.display = 'none';
+    node.appendChild(this._problemNode);
+
+    this._whoNode = document.createElement('div');
+    this._whoNode.className = 'jm-who';
+    node.appendChild(this._whoNode);
+
+    const body = document.createElement('div');
+    body.className = 'jm-body';
+    this._activeTitle = document.createElement('h3');
+    this._activeTitle.className = 'jm-section-title';
+    body.appendChild(this._activeTitle);
+    this._activeList = document.createElement('ul');
+    this._activeList.className = 'jm-list';
+    this._activeList.dataset.role = 'active-list';
+    body.appendChild(this._activeList);
+    this._historyTitle = document.createElement('h3');
+    this._historyTitle.className = 'jm-section-title';
+    body.appendChild(this._historyTitle);
+    this._historyList = document.createElement('ul');
+    this._historyList.className = 'jm-list';
+    this._historyList.dataset.role = 'history-list';
+    body.appendChild(this._historyList);
+    node.appendChild(body);
+
+    // One delegated listener for every row and button.
+    body.addEventListener('click', event => this._onClick(event));
+  }
+
+  private _onModelChanged(): void {
+    if (this.isVisible) {
+      this._render();
+    }
+  }
+
+  private _onClick(event: MouseEvent): void {
+    const target = event.target as HTMLElement;
+    const button = target.closest('button[data-action]') as HTMLButtonElement | null;
+    const row = target.closest('li[data-job-id]') as HTMLElement | null;
+    if (!row) {
+      return;
+    }
+    const id = row.dataset.jobId!;
+    if (button) {
+      event.stopPropagation();
+      if (!button.disabled) {
+        void this._act(id, button.dataset.action as JobAction, button);
+      }
+      return;
+    }
+    this._openJob(id);
+  }
+
+  private async _act(id: string, action: JobAction, button: HTMLButtonElement): Promise<void> {
+    button.disabled = true;
+    try {
+      const job = await actOnJob(id, action);
+      if (action === 'retry' && job.id !== id) {
+        Notification.info(`Retried ${id} as ${job.id}`, { autoClose: 4000 });
+      }
+    } catch (error) {
+      Notification.error(`Could not ${action} ${id}: ${(error as Error).message}`, {
+        autoClose: 8000
+      });
+    } finally {
+      this._model.refresh();
+    }
+  }
+
+  private _render(): void {
+    const model = this._model;
+    const problem = model.problem;
+    if (problem) {
+      this._problemNode.textContent = problem.message;
+      this._problemNode.dataset.kind = problem.kind;
+      this._problemNode.style.display = '';
+    } else {
+      this._problemNode.style.display = 'none';
+    }
+    const me = model.me;
+    this._whoNode.textContent = me
+      ? `${me.user}${me.admin ? ' (queue admin)' : ''} · ${me.queue}`
+      : '';
+    this._whoNode.title = me ? `Queue directory: ${me.queue}` : '';
+    const state = model.filter.state;
+    const showActive = state === 'all' || state === 'active' || !isTerminal(state) && state !== 'history';
+    const showHistory = state === 'all' || state === 'history' || isTerminal(state);
+    this._activeTitle.textContent = `Queue (${model.active.length})`;
+    this._activeTitle.style.display = showActive ? '' : 'none';
+    this._activeList.style.display = showActive ? '' : 'none';
+    this._historyTitle.textContent = 'Recent history';
+    this._historyTitle.style.display = showHistory ? '' : 'none';
+    this._historyList.style.display = showHistory ? '' : 'none';
+    const now = Date.now() / 1000;
+    this._renderList(this._activeList, model.active, now, 'No queued or running jobs.');
+    this._renderList(this._historyList, model.history, now, 'No finished jobs.');
+  }
+
+  /** Keyed update: rows are reused so that a click is never lost to a re-render. */
+  private _renderList(list: HTMLElement, jobs: IJob[], now: number, empty: string): void {
+    const me = this._model.me;
+    const existing = new Map<string, HTMLElement>();
+    for (const child of Array.from(list.children) as HTMLElement[]) {
+      if (child.dataset.jobId) {
+        existing.set(child.dataset.jobId, child);
+      } else {
+        child.remove();
+      }
+    }
+    const wanted = new Set(jobs.map(j => j.id));
+    for (const [id, row] of existing) {
+      if (!wanted.has(id)) {
+        row.remove();
+        existing.delete(id);
+      }
+    }
+    jobs.forEach((job, index) => {
+      let row = existing.get(job.id);
+      if (!row) {
+        row = this._createRow();
+      }
+      this._updateRow(row, job, now, me ? me.user : '', me ? me.admin : false);
+      const at = list.children[index];
+      if (at !== row) {
+        list.insertBefore(row, at ?? null);
+      }
+    });
+    if (jobs.length === 0) {
+      const li = document.createElement('li');
+      li.className = 'jm-empty';
+      li.textContent = empty;
+      list.appendChild(li);
+    }
+  }
+
+  private _createRow(): HTMLElement {
+    const row = document.createElement('li');
+    row.className = 'jm-job';
+    row.tabIndex = 0;
+    row.innerHTML =
+      '<div class="jm-row1">' +
+      '<span class="jm-badge"></span>' +
+      '<span class="jm-name"></span>' +
+      '<span class="jm-actions">' +
+      '<button class="jm-icon-button jp-Button jp-mod-minimal" data-action="cancel" title="Cancel"></button>' +
+      '<button class="jm-icon-button jp-Button jp-mod-minimal" data-action="retry" title="Retry"></button>' +
+      '</span></div>' +
+      '<div class="jm-row2"><div class="jm-progress"><div class="jm-progress-bar"></div></div>' +
+      '<span class="jm-stage"></span></div>' +
+      '<div class="jm-row3"><span class="jm-user"></span><span class="jm-id"></span>' +
+      '<span class="jm-time"></span></div>';
+    stopIcon.element({ container: row.querySelector('[data-action="cancel"]') as HTMLElement });
+    refreshIcon.element({ container: row.querySelector('[data-action="retry"]') as HTMLElement });
+    row.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        this._openJob(row.dataset.jobId!);
+      }
+    });
+    return row;
+  }
+
+  private _updateRow(row: HTMLElement, job: IJob, now: number, user: string, admin: boolean): void {
+    row.dataset.jobId = job.id;
+    row.dataset.state = job.state;
+    row.dataset.user = job.user;
+    row.classList.toggle('jm-mod-mine', job.user === user);
+    renderBadge(row.querySelector('.jm-badge') as HTMLElement, job);
+    const name = row.querySelector('.jm-name') as HTMLElement;
+    name.textContent = job.name || describeSpec(job.command, job.code, 40) || job.id;
+    name.title = `${job.id}\n${describeSpec(job.command, job.code, 400)}`;
+    renderProgress(
+      row.querySelector('.jm-progress-bar') as HTMLElement,
+      row.querySelector('.jm-stage') as HTMLElement,
+      job
+    );
+    (row.querySelector('.jm-user') as HTMLElement).textContent = job.user;
+    (row.querySelector('.jm-id') as HTMLElement).textContent = job.id;
+    const time = row.querySelector('.jm-time') as HTMLElement;
+    time.textContent = formatTiming(job, now);
+    time.title = `submitted ${formatAge(job.submitted_at, now)}`;
+    const actions = actionsFor(job, user, admin);
+    const cancel = row.querySelector('[data-action="cancel"]') as HTMLButtonElement;
+    const retry = row.querySelector('[data-action="retry"]') as HTMLButtonElement;
+    cancel.disabled = !actions.cancel;
+    cancel.style.display = isTerminal(job.state) ? 'none' : '';
+    cancel.title = actions.cancel
+      ? `Cancel ${job.id}`
+      : job.cancel_requested
+        ? 'Cancellation requested'
+        : `Only ${job.user} or a queue admin may cancel this job`;
+    retry.disabled = !actions.retry;
+    retry.style.display = isTerminal(job.state) ? '' : 'none';
+    retry.title = actions.retry
+      ? `Retry ${job.id}`
+      : job.state === 'completed'
+        ? 'Completed jobs are not retried'
+        : `Only ${job.user} or a queue admin may retry this job`;
+  }
+
+  private _startClock(): void {
+    if (this._clock === null) {
+      // Elapsed times move even when the queue does not.
+      this._clock = window.setInterval(() => this._render(), 1000);
+    }
+  }
+
+  private _stopClock(): void {
+    if (this._clock !== null) {
+      window.clearInterval(this._clock);
+      this._clock = null;
+    }
+  }
+
+  private _model: JobsModel;
+  private _openJob: (id: string) => void;
+  private _clock: number | null = null;
+  private _problemNode!: HTMLElement;
+  private _whoNode!: HTMLElement;
+  private _activeTitle!: HTMLElement;
+  private _activeList!: HTMLElement;
+  private _historyTitle!: HTMLElement;
+  private _historyList!: HTMLElement;
+}

@@ -1,0 +1,74 @@
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+
+import {
+  describeSpec,
+  formatAge,
+  formatBytes,
+  formatDuration,
+  formatTiming,
+  nextPollDelay,
+  progressPercent,
+  progressText
+} from '../src/format';
+
+test('durations read naturally at every scale', () => {
+  assert.equal(formatDuration(0), '0s');
+  assert.equal(formatDuration(59.9), '59s');
+  assert.equal(formatDuration(65), '1m 05s');
+  assert.equal(formatDuration(3600 * 2 + 180), '2h 03m');
+  assert.equal(formatDuration(86400 * 3 + 3600 * 4), '3d 4h');
+  assert.equal(formatDuration(-5), '0s');
+  assert.equal(formatDuration(NaN), '0s');
+});
+
+test('ages under a second read "just now"', () => {
+  assert.equal(formatAge(100, 100.5), 'just now');
+  assert.equal(formatAge(100, 110), '10s ago');
+});
+
+test('timing describes queued, running and finished jobs', () => {
+  const base = { submitted_at: 100, started_at: null, finished_at: null };
+  assert.equal(formatTiming({ ...base, state: 'pending' }, 130), 'queued 30s');
+  assert.equal(formatTiming({ ...base, state: 'running', started_at: 110 }, 175), 'running 1m 05s');
+  assert.equal(
+    formatTiming({ ...base, state: 'completed', started_at: 110, finished_at: 120 }, 150),
+    'ran 10s, 30s ago'
+  );
+  assert.equal(
+    formatTiming({ ...base, state: 'cancelled', finished_at: 120 }, 121.5),
+    'ended 1s ago'
+  );
+});
+
+test('progress is clamped and shown with its stage', () => {
+  assert.equal(progressPercent(null), null);
+  assert.equal(progressPercent(0.4211), 42.1);
+  assert.equal(progressPercent(1.7), 100);
+  assert.equal(progressPercent(-1), 0);
+  assert.equal(progressText(0.4, 'sweep 2/5'), '40% sweep 2/5');
+  assert.equal(progressText(null, 'warming up'), 'warming up');
+  assert.equal(progressText(0.125, null), '12.5%');
+  assert.equal(progressText(null, null), '');
+});
+
+test('bytes use binary units', () => {
+  assert.equal(formatBytes(512), '512 B');
+  assert.equal(formatBytes(1536), '1.5 KiB');
+  assert.equal(formatBytes(4 * 1024 ** 3), '4.0 GiB');
+  assert.equal(formatBytes(null), '');
+});
+
+test('a command is quoted like a shell would need it, code shows its first line', () => {
+  assert.equal(describeSpec(['python', 'fit.py', '--n', '3'], null), 'python fit.py --n 3');
+  assert.equal(describeSpec(['sh', '-c', 'echo hi; sleep 1'], null), "sh -c 'echo hi; sleep 1'");
+  assert.equal(describeSpec(null, '\nimport numpy\nprint(1)'), 'import numpy');
+  assert.equal(describeSpec(['x'.repeat(100)], null, 10), 'xxxxxxxxx…');
+});
+
+test('polling backs off only while the page is hidden', () => {
+  assert.equal(nextPollDelay(false, 10), 1000);
+  assert.equal(nextPollDelay(true, 1), 2000);
+  assert.equal(nextPollDelay(true, 3), 8000);
+  assert.equal(nextPollDelay(true, 50), 30000);
+});
