@@ -1,0 +1,56 @@
+# The two commands of the README: `make lab` and `make test`. Both work from a fresh clone.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.stamp
+ROOT_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
+LAB_PORT ?= 8888
+PYTEST_ARGS ?=
+
+.PHONY: lab test bench bench-peers soak worker stop-worker setup setup-test clean lint
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q -U pip
+
+$(STAMP)-lab: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[lab]"
+	touch $@
+
+$(STAMP)-test: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[test]"
+	touch $@
+
+setup: $(STAMP)-lab
+setup-test: $(STAMP)-test
+
+## make lab: set up, start a worker on the default queue in the background, open JupyterLab on notebooks/
+lab: setup worker
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port $(LAB_PORT) $(ROOT_FLAGS)
+
+## a background worker on the default queue ($$JOBMAGICS_QUEUE or ~/.jobmagics/queue); kept if already running
+worker: setup
+	@mkdir -p .lab
+	@if [ -f .lab/worker.pid ] && kill -0 $$(cat .lab/worker.pid) 2>/dev/null; then \
+		echo "worker already running (pid $$(cat .lab/worker.pid))"; \
+	else \
+		nohup setsid $(PY) -m kernel_worker --slots 2 --resource hardware > .lab/worker.log 2>&1 & echo $$! > .lab/worker.pid; \
+		echo "worker started (pid $$(cat .lab/worker.pid), log .lab/worker.log)"; \
+	fi
+
+stop-worker:
+	@if [ -f .lab/worker.pid ]; then kill $$(cat .lab/worker.pid) 2>/dev/null || true; rm -f .lab/worker.pid; fi
+
+## make test: set up with test extras and run the whole suite (unit, integration, notebooks, browser, slurm)
+test: setup-test
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+bench: setup-test
+	$(PY) bench/bench_core.py
+
+lint: setup-test
+	$(VENV)/bin/ruff check jobmagics kernel_worker tests bench
+
+clean: stop-worker
+	rm -rf $(VENV) .lab build dist *.egg-info jobmagics/labextension labextension/node_modules labextension/lib

@@ -1,0 +1,89 @@
+"""The ``jobmagics`` argument parser (one line on stderr and exit 2 for a user mistake)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from ..model import STATE_NAMES
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _job_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", help="a short name for the job")
+    p.add_argument("--priority", default=0, help="higher starts first (default 0)")
+    p.add_argument("--resource", action="append", default=[], metavar="R",
+                   help="a resource the job holds while it runs (e.g. hardware); repeatable")
+    p.add_argument("--cpus", default=1, help="CPU slots the job needs (default 1)")
+    p.add_argument("--memory", help="memory the job needs, e.g. 4G")
+    p.add_argument("--after", action="append", default=[], metavar="ID", help="start only after this job completed")
+    p.add_argument("--timeout", help="seconds before the job is stopped (state timeout)")
+    p.add_argument("--retries", default=0, help="times to retry a failure (exponential backoff)")
+    p.add_argument("--cwd", help="working directory (default: here)")
+    p.add_argument("--env", action="append", default=[], metavar="K=V", help="environment variable; repeatable")
+    p.add_argument("--hold", action="store_true", help="submit held: it waits until released")
+    p.add_argument("--backend", default="local", choices=["local", "slurm"], help="where it runs")
+
+
+def _listing(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="jobmagics", description="A job queue for labs, shared through a folder.")
+    parser.add_argument("--queue", metavar="DIR", help="queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
+
+    p = sub.add_parser("init", help="prepare a queue folder (shared by a Unix group with --group)")
+    p.add_argument("dir")
+    p.add_argument("--group", help="Unix group whose members share the queue")
+    p.add_argument("--admin", action="append", default=[], metavar="USER", help="queue admin; repeatable")
+    p.add_argument("--journal", choices=["wal", "delete"], help="force the SQLite journal mode")
+
+    p = sub.add_parser("submit", help="queue a command (after --), python --code or --file; prints the id")
+    _job_options(p)
+    p.add_argument("--code", help="python code to run")
+    p.add_argument("--file", help="python file to run (its text is queued)")
+    p.add_argument("--wait", action="store_true", help="wait for the job; exit status 0 only if it completed")
+    p.add_argument("argv", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+
+    p = sub.add_parser("queue", help="waiting, pending and running jobs of everyone")
+    _listing(p)
+    p = sub.add_parser("history", help="finished jobs, newest first")
+    p.add_argument("--user")
+    p.add_argument("--state", choices=[s for s in STATE_NAMES if s not in ("waiting", "pending", "running")])
+    p.add_argument("--limit", type=int, default=20)
+    _listing(p)
+    p = sub.add_parser("status", help="one job in detail, with its history of states")
+    p.add_argument("id")
+    _listing(p)
+    p = sub.add_parser("logs", help="the job's output")
+    p.add_argument("id")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing until the job ends")
+    for verb, text in (("cancel", "cancel jobs (a running one is stopped)"),):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("ids", nargs="+", metavar="ID")
+    for verb, text in (("retry", "run a failed/cancelled/timed-out job again"), ("hold", "keep a job from starting"),
+                       ("release", "let a held job start"), ("delete", "remove a finished job")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("id")
+    for verb in ("pause", "resume"):
+        p = sub.add_parser(verb, help=f"{verb} starting jobs (all, or of one resource)")
+        p.add_argument("--resource")
+    p = sub.add_parser("wait", help="wait for jobs; exit status 0 only if all completed")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--timeout", type=float)
+    p = sub.add_parser("worker", help="run a worker on this queue (Ctrl-C to stop)")
+    from kernel_worker.options import add_worker_arguments  # the CLI starts workers; nothing else
+    add_worker_arguments(p)
+    p = sub.add_parser("stats", help="counts per state, resources, workers")
+    _listing(p)
+    p = sub.add_parser("admin", help="list, add or remove queue admins")
+    p.add_argument("action", choices=["list", "add", "remove"])
+    p.add_argument("user", nargs="?")
+    return parser

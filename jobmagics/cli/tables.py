@@ -1,0 +1,87 @@
+"""Human-readable output of the CLI: tables, durations, one job in detail."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from ..job import Job
+from ..model import format_memory
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours < 48 else f"{hours // 24}d{hours % 24:02d}h"
+
+
+def timestamp(epoch: float | None) -> str:
+    return "-" if epoch is None else datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def elapsed(job: Job, now: float) -> str:
+    record = job.record
+    if record.started_at is None:
+        return f"waiting {duration(now - record.submitted_at)}"
+    return duration((record.finished_at or now) - record.started_at)
+
+
+def progress_text(job: Job) -> str:
+    record = job.record
+    if record.progress is None:
+        return "-"
+    return f"{record.progress * 100:.0f}%"
+
+
+def job_row(job: Job, now: float) -> list[str]:
+    record = job.record
+    state = record.state.value + (" (held)" if record.held else "")
+    return [record.id, state, record.user, record.name or "-", str(record.priority),
+            ",".join(record.resources) or "-", progress_text(job), elapsed(job, now),
+            (record.stage or record.error or "")[:60]]
+
+
+JOB_HEADERS = ["ID", "STATE", "USER", "NAME", "PRI", "RESOURCES", "PROG", "TIME", "STAGE/ERROR"]
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    rows = [list(map(str, r)) for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def jobs_table(jobs: Sequence[Job]) -> str:
+    if not jobs:
+        return "no jobs"
+    now = time.time()
+    return table(JOB_HEADERS, (job_row(j, now) for j in jobs))
+
+
+def job_detail(job: Job, events: Sequence[dict[str, Any]]) -> str:
+    r = job.record
+    body = r.command and " ".join(r.command) or (r.code or "").strip().splitlines()[0:1] or r.experiment
+    fields = [
+        ("id", r.id), ("name", r.name or "-"), ("kind", r.kind), ("state", r.state.value + (" (held)" if r.held else "")),
+        ("user", f"{r.user}@{r.host}"), ("priority", r.priority), ("resources", ", ".join(r.resources) or "-"),
+        ("cpus", r.cpus), ("memory", format_memory(r.memory)), ("after", ", ".join(r.after) or "-"),
+        ("timeout", f"{r.timeout:g} s" if r.timeout else "-"), ("attempt", f"{r.attempt} of {r.retries + 1}"),
+        ("submitted", timestamp(r.submitted_at)), ("started", timestamp(r.started_at)),
+        ("finished", timestamp(r.finished_at)), ("exit code", "-" if r.exit_code is None else r.exit_code),
+        ("error", r.error or "-"), ("worker", r.worker or "-"), ("backend", r.backend + (f" {r.backend_id}" if r.backend_id else "")),
+        ("progress", progress_text(job) + (f"  {r.stage}" if r.stage else "")), ("cwd", r.cwd),
+        ("runs", body if isinstance(body, str) else str(body[0] if isinstance(body, list) and body else body)),
+        ("log", job.log_path),
+    ]
+    lines = [f"{name:>10}  {value}" for name, value in fields]
+    lines.append("")
+    lines.append(table(["TIME", "STATE", "DETAIL"], ([timestamp(e["at"]), e["state"], e["detail"] or ""] for e in events)))
+    return "\n".join(lines)

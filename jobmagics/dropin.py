@@ -1,0 +1,151 @@
+"""``jobmagics.run``: a drop-in for ``subprocess.run`` that runs the command through the queue."""
+from __future__ import annotations
+
+import base64
+import errno
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from typing import Any, Mapping, Sequence
+
+from . import paths
+from .client import Queue
+from .errors import InvalidJob, NoWorker
+from .job import Job
+from .model import State
+
+_queues: dict[str, Queue] = {}
+_live_until: dict[str, float] = {}   # queue path -> monotonic time until which we trust a live worker
+AUTO_WORKER_IDLE_S = 120.0
+
+
+def run(args: str | Sequence[str], *, stdin: Any = None, input: bytes | str | None = None,
+        stdout: Any = None, stderr: Any = None, capture_output: bool = False, shell: bool = False,
+        cwd: str | os.PathLike[str] | None = None, timeout: float | None = None, check: bool = False,
+        encoding: str | None = None, errors: str | None = None, text: bool | None = None,
+        env: Mapping[str, str] | None = None, universal_newlines: bool | None = None,
+        dry_run: bool = False, wait: bool = True, queue: str | os.PathLike[str] | Queue | None = None,
+        **job_options: Any) -> subprocess.CompletedProcess[Any] | Job:
+    """Run ``args`` as a queued job and wait for it, returning ``subprocess.CompletedProcess``.
+
+    Same meaning as ``subprocess.run`` for ``capture_output``, ``stdout/stderr=PIPE``,
+    ``stderr=STDOUT``, ``text``, ``encoding``, ``input``, ``cwd``, ``env`` (replaces the whole
+    environment, as in subprocess), ``timeout`` (of the run, enforced by the worker; raises
+    ``TimeoutExpired``) and ``check`` (raises ``CalledProcessError``). Extra keywords (``name``,
+    ``priority``, ``resources``, ``cpus``, ``memory``, ``retries``, ``after``, ``backend``) go
+    to the job. ``wait=False`` returns the ``Job``; ``dry_run=True`` runs nothing and says what
+    would run."""
+    if stdin is not None and input is not None:
+        raise ValueError("stdin and input arguments may not both be used.")
+    if stdin is not None and stdin is not subprocess.DEVNULL:
+        raise InvalidJob("jobmagics.run cannot pass a stdin stream to a queued job; use input=...")
+    text_mode = bool(text or universal_newlines or encoding or errors)
+    argv = _argv(args, shell)
+    merged = stderr is subprocess.STDOUT
+    capture = capture_output or stdout is subprocess.PIPE or (stderr is subprocess.PIPE)
+    options: dict[str, Any] = {"capture": bool(capture and not merged), "env_replace": env is not None}
+    if input is not None:
+        raw = input.encode(encoding or "utf-8") if isinstance(input, str) else bytes(input)
+        options["stdin_b64"] = base64.b64encode(raw).decode()
+    q = _queue(queue)
+    if dry_run:
+        return _dry_run(q, argv, cwd, job_options)
+    ensure_worker(q)
+    job = q.submit(command=argv, cwd=cwd, env=dict(env) if env is not None else None, timeout=timeout,
+                   options=options, **job_options)
+    if not wait:
+        return job
+    job.wait()
+    return _completed(job, argv, capture, merged, text_mode, encoding, errors, check, timeout)
+
+
+def _argv(args: str | Sequence[str], shell: bool) -> list[str]:
+    if shell:
+        line = args if isinstance(args, str) else " ".join(map(str, args))
+        return ["/bin/sh", "-c", line]
+    if isinstance(args, (str, bytes, os.PathLike)):
+        return [os.fsdecode(args)]
+    return [os.fsdecode(a) if isinstance(a, (bytes, os.PathLike)) else str(a) for a in args]
+
+
+def _queue(queue: str | os.PathLike[str] | Queue | None) -> Queue:
+    if isinstance(queue, Queue):
+        return queue
+    key = str(paths.resolve_queue_dir(queue))
+    if key not in _queues:
+        _queues[key] = Queue(key)
+    return _queues[key]
+
+
+def _dry_run(q: Queue, argv: list[str], cwd: Any, job_options: Mapping[str, Any]) -> subprocess.CompletedProcess[Any]:
+    extras = " ".join(f"{k}={v!r}" for k, v in sorted(job_options.items()))
+    where = os.fspath(cwd) if cwd is not None else os.getcwd()
+    print(f"[jobmagics dry run] would queue {subprocess.list2cmdline(argv)} in {where} on {q.path}"
+          + (f" ({extras})" if extras else ""), file=sys.stderr)
+    return subprocess.CompletedProcess(argv, 0)
+
+
+def _completed(job: Job, argv: list[str], capture: bool, merged: bool, text_mode: bool,
+               encoding: str | None, errors: str | None, check: bool,
+               timeout: float | None) -> subprocess.CompletedProcess[Any]:
+    record = job.record
+    layout = job.queue.layout
+    out = err = None
+    if capture and merged:
+        out = _read(layout.log(job.id))
+    elif capture:
+        out, err = _read(layout.stdout(job.id)), _read(layout.stderr(job.id))
+    if text_mode:
+        out, err = (None if b is None else b.decode(encoding or "utf-8", errors or "strict") for b in (out, err))
+    if record.exit_code == 127 and (record.error or "").startswith("command not found"):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+    if record.state is State.TIMEOUT:
+        raise subprocess.TimeoutExpired(argv, timeout or 0.0, output=out, stderr=err)
+    code = record.exit_code if record.exit_code is not None else (-15 if record.state is State.CANCELLED else 1)
+    if check and code != 0:
+        raise subprocess.CalledProcessError(code, argv, output=out, stderr=err)
+    return subprocess.CompletedProcess(argv, code, out, err)
+
+
+def _read(path: os.PathLike[str]) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return b""
+
+
+def ensure_worker(q: Queue) -> None:
+    """A job needs a worker. On the user's personal default queue, start a background worker
+    that runs only this user's jobs and leaves when idle; on a shared queue, never (it would
+    run other people's code as you): say that one is needed."""
+    key = str(q.path)
+    if time.monotonic() < _live_until.get(key, 0.0):
+        return
+    if q.workers():
+        _live_until[key] = time.monotonic() + 1.0
+        return
+    if not paths.is_personal_default(q.path):
+        raise NoWorker(f"no worker serves the queue {q.path}; start one with "
+                       f"`jobmagics worker --queue {q.path}` (jobmagics never starts one on a shared queue)")
+    with open(q.path / ".auto-worker.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not q.workers():
+            start_personal_worker(q)
+    _live_until[key] = time.monotonic() + 1.0
+
+
+def start_personal_worker(q: Queue, timeout: float = 15.0) -> None:
+    log = open(q.layout.root / "logs" / "auto-worker.log", "ab")
+    subprocess.Popen([sys.executable, "-m", "kernel_worker", "--queue", str(q.path), "--only-user", q.user,
+                      "--idle-exit", str(AUTO_WORKER_IDLE_S)],
+                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    log.close()
+    deadline = time.monotonic() + timeout
+    while not q.workers():
+        if time.monotonic() > deadline:
+            raise NoWorker(f"started a background worker for {q.path} but it did not come up; "
+                           f"see {q.layout.root / 'logs' / 'auto-worker.log'}")
+        time.sleep(0.02)
