@@ -1,0 +1,197 @@
+"""Run ``--backend slurm`` jobs on a SLURM cluster: sbatch a script that runs the job exactly
+as the subprocess executor would, track it with one shared squeue poller, scancel to stop it.
+
+The queue folder must be visible at the same path on the compute nodes (a shared
+filesystem): the job's log is written there, and python/function jobs read their code and
+store their result in the queue's database."""
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import shlex
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobmagics.errors import JobmagicsError
+from jobmagics.model import JobRecord
+from jobmagics.store import Store
+
+from .base import Ended, Execution, JobContext, Outcome
+from .slurm_commands import SlurmError, cancel, cancel_orphan, sbatch_options, submit_batch
+from .slurm_tracker import SlurmStatus, SlurmTracker
+from .subprocess import job_argv, job_environment
+
+log = logging.getLogger("kernel_worker.slurm")
+
+__all__ = ["SlurmExecutor", "SlurmExecution", "SlurmOutcome", "cancel_orphan", "outcome_for"]
+
+_WAITING_STATES = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "SUSPENDED",
+                             "RESV_DEL_HOLD", "STOPPED"})
+_TIMEOUT_STATES = frozenset({"TIMEOUT", "DEADLINE"})
+
+
+@dataclass(frozen=True)
+class SlurmOutcome(Outcome):
+    """An outcome with a hint for the worker: ``state`` is "timeout" or "cancelled" when SLURM
+    itself ended the job so (time limit, an scancel outside jobmagics); None otherwise."""
+
+    state: str | None = None
+
+
+def outcome_for(status: SlurmStatus, slurm_id: str) -> SlurmOutcome | None:
+    """Map a SLURM state onto how the attempt ended; None while the job is not finished."""
+    if not status.terminal:
+        return None
+    code, where = status.exit_code, f"SLURM job {slurm_id}"
+    if status.state == "COMPLETED" and not code:
+        return SlurmOutcome(0)
+    if status.state == "FAILED" or status.state == "COMPLETED":
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        return SlurmOutcome(code, f"{how} ({where} FAILED)")
+    if status.state in _TIMEOUT_STATES:
+        return SlurmOutcome(code, f"SLURM: {status.state} ({where} reached its time limit)", "timeout")
+    if status.state == "CANCELLED":
+        return SlurmOutcome(code, f"SLURM: CANCELLED ({where} was cancelled in SLURM)", "cancelled")
+    detail = f": {status.reason}" if status.reason else ""
+    return SlurmOutcome(code, f"SLURM: {status.state} ({where}{detail})")
+
+
+def stage_text(status: SlurmStatus, slurm_id: str) -> str:
+    """What the job's stage shows while SLURM holds it: ``slurm 42: PENDING (Resources)``."""
+    if status.state in ("RUNNING", "COMPLETING") and status.node:
+        return f"slurm {slurm_id}: {status.state} on {status.node}"
+    reason = f" ({status.reason})" if status.reason else ""
+    return f"slurm {slurm_id}: {status.state}{reason}"
+
+
+class SlurmExecution:
+    """One attempt as a SLURM batch job. Polled (no file descriptor); ``poll()`` only reads
+    the tracker's last answer, so it is cheap however often the worker calls it."""
+
+    pid = None
+    pid_started = None
+
+    def __init__(self, job_id: str, slurm_id: str, executor: SlurmExecutor) -> None:
+        self.job_id = job_id
+        self.backend_id: str | None = slurm_id
+        self._executor = executor
+        self._reported: str | None = None
+
+    def fileno(self) -> int | None:
+        return None
+
+    def poll(self) -> Outcome | None:
+        status = self._executor.tracker.status(self._slurm_id)
+        if status is None:
+            return None
+        if status.state != self._reported and status.state != "COMPLETING":
+            self._reported = status.state
+            self._executor.report_stage(self.job_id, stage_text(status, self._slurm_id),
+                                        replace_job_stage=status.state in _WAITING_STATES)
+        return outcome_for(status, self._slurm_id)
+
+    @property
+    def _slurm_id(self) -> str:
+        assert self.backend_id is not None
+        return self.backend_id
+
+    def terminate(self) -> None:
+        status = self._executor.tracker.status(self._slurm_id)
+        started = status is not None and status.state not in _WAITING_STATES
+        # a pending job has no process to signal: cancel it outright
+        cancel(self._slurm_id, gently=started)
+
+    def kill(self) -> None:
+        cancel(self._slurm_id)
+
+    def close(self) -> None:
+        self._executor.tracker.forget(self._slurm_id)
+
+
+class SlurmExecutor:
+    """Submits ``backend == "slurm"`` jobs of every kind with ``sbatch``."""
+
+    def __init__(self, context: JobContext | None = None, tracker: SlurmTracker | None = None) -> None:
+        self.context = context
+        self.tracker = tracker or SlurmTracker()
+        self._store: Store | None = None
+
+    def accepts(self, job: JobRecord) -> bool:
+        return job.backend == "slurm"
+
+    def start(self, job: JobRecord, context: JobContext) -> Execution:
+        if not os.path.isdir(job.cwd):
+            return Ended(job.id, Outcome(None, f"working directory {job.cwd} does not exist on this host"))
+        try:
+            script, options = self._prepare(job, context)
+            slurm_id = submit_batch(script, options, sbatch_environment(job, context))
+        except SlurmError as exc:
+            return Ended(job.id, Outcome(None, str(exc)))
+        except OSError as exc:
+            return Ended(job.id, Outcome(None, f"cannot write the SLURM batch script: {exc}"))
+        log.info("%s submitted to SLURM as job %s", job.id, slurm_id)
+        self.tracker.watch(slurm_id)
+        return SlurmExecution(job.id, slurm_id, self)
+
+    @staticmethod
+    def _prepare(job: JobRecord, context: JobContext) -> tuple[str, list[str]]:
+        """Write ``<queue>/slurm/<id>.sh`` (and the stdin file); return it and sbatch's options."""
+        layout = context.layout
+        script = script_path(context, job.id)
+        folder = script.parent
+        folder.mkdir(exist_ok=True)
+        script.write_text(batch_script(job, context))
+        stdin = None
+        if job.options.get("stdin_b64") is not None:
+            stdin_path = folder / f"{job.id}.stdin"
+            stdin_path.write_bytes(base64.b64decode(job.options["stdin_b64"]))
+            stdin = str(stdin_path)
+        if job.options.get("capture"):
+            output, errors = str(layout.stdout(job.id)), str(layout.stderr(job.id))
+        else:
+            output, errors = str(layout.log(job.id)), None
+        return str(script), sbatch_options(job, output, errors, stdin)
+
+    def report_stage(self, job_id: str, text: str, *, replace_job_stage: bool) -> None:
+        """Show SLURM's state as the job's stage; never hide a stage the job reported itself."""
+        try:
+            if self._store is None:
+                assert self.context is not None
+                self._store = Store(self.context.layout)
+            if not replace_job_stage:
+                current = self._store.get(job_id).stage
+                if current and not current.startswith("slurm "):
+                    return
+            self._store.set_progress(job_id, None, text)
+        except (JobmagicsError, AssertionError, OSError, sqlite3.Error) as exc:
+            log.debug("could not show the SLURM state of %s: %s", job_id, exc)
+
+    def shutdown(self) -> None:
+        self.tracker.stop()
+        if self._store is not None:
+            self._store.close()
+
+
+def batch_script(job: JobRecord, context: JobContext) -> str:
+    """A POSIX shell script that replaces itself with the job's process (``exec``), so
+    scancel's signals reach the job directly."""
+    argv = " ".join(shlex.quote(arg) for arg in job_argv(job, context))
+    return (f"#!/bin/sh\n"
+            f"# jobmagics {job.id} attempt {job.attempt}, submitted by worker {context.worker_id}\n"
+            f"exec {argv}\n")
+
+
+def sbatch_environment(job: JobRecord, context: JobContext) -> dict[str, str]:
+    """The job's environment (exported to the job by ``--export=ALL``) plus what sbatch itself
+    needs to find the cluster, even when the job replaces its environment."""
+    env = job_environment(job, context)
+    for name in ("SLURM_CONF", "PATH"):
+        if name in os.environ and name not in env:
+            env[name] = os.environ[name]
+    return env
+
+
+def script_path(context: JobContext, job_id: str) -> Path:
+    return context.layout.root / "slurm" / f"{job_id}.sh"
