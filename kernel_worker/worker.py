@@ -271,7 +271,7 @@ class Worker:
         message = outcome.error or f"exit code {outcome.exit_code}"
         if job.kind in ("python", "function", "experiment"):
             last = last_line(self.queue.layout.log(job.id)) or last_line(self.queue.layout.stderr(job.id))
-            if last:
+            if last and last not in message:     # a kernel job's error already is that line
                 message = f"{last} ({message})"
         return message
 

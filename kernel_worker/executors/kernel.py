@@ -1,0 +1,273 @@
+"""Python jobs in Jupyter kernels (jupyter_client + ipykernel).
+
+A worker that serves an exclusive resource keeps ONE persistent kernel for it, prepared by
+``--startup FILE``, so consecutive jobs share live state (the instrument connection). Other
+python jobs get a fresh kernel each (a warm spare is kept to hide the ~1 s start). All kernel
+I/O runs on one asyncio loop in a background thread; the worker's single-threaded loop only
+sees non-blocking ``poll()`` and a pipe that becomes readable when a job ends."""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Coroutine
+
+from jobmagics.model import JobRecord
+
+from ..options import WorkerOptions
+from .base import Execution, JobContext, Outcome
+from .kernel_capture import OutputRecorder, strip_ansi
+from .kernel_session import KernelDied, ManagedKernel, error_line, prelude_call
+
+log = logging.getLogger("kernel_worker")
+
+
+class StartupFailed(RuntimeError):
+    """The ``--startup`` file raised in the persistent kernel."""
+
+
+class PersistentKernel:
+    """The long-lived kernel of one exclusive resource; (re)prepared by the startup file."""
+
+    def __init__(self, resource: str, startup: str | None, queue_root: str) -> None:
+        self.resource = resource
+        self.startup = startup
+        self.queue_root = queue_root
+        self.lock = asyncio.Lock()          # one job at a time, even if capacities were misconfigured
+        self.kernel: ManagedKernel | None = None
+
+    async def ready(self, note: Callable[[str], None]) -> ManagedKernel:
+        """The live kernel; started and prepared again if it is new or died. Hold ``lock``."""
+        if self.kernel is not None and await self.kernel.alive():
+            return self.kernel
+        if self.kernel is not None:
+            await self.kernel.kill()
+            note(f"[jobmagics] restarting the persistent kernel of {self.resource}")
+        self.kernel = None
+        kernel = await ManagedKernel.start(self.queue_root)
+        if self.startup:
+            await self._run_startup(kernel, note)
+        self.kernel = kernel
+        return kernel
+
+    async def _run_startup(self, kernel: ManagedKernel, note: Callable[[str], None]) -> None:
+        with open(self.startup or "", encoding="utf-8") as handle:
+            source = handle.read()
+        code = f"exec(compile({source!r}, {self.startup!r}, 'exec'), globals())\n"
+
+        def show(msg_type: str, content: dict[str, Any]) -> None:
+            if msg_type == "stream":
+                note(str(content.get("text", "")).rstrip("\n"))
+
+        reply = await kernel.execute(code, show, silent=True)
+        if reply.get("status") != "ok":
+            note(strip_ansi("\n".join(reply.get("traceback") or [])))
+            await kernel.kill()
+            raise StartupFailed(f"startup file {self.startup} failed: {error_line(reply)}")
+        note(f"[jobmagics] persistent kernel of {self.resource} prepared by {self.startup}")
+
+    async def prepare_in_background(self) -> None:
+        async with self.lock:
+            with contextlib.suppress(Exception):
+                await self.ready(lambda line: log.info("%s: %s", self.resource, line))
+
+    async def shutdown(self) -> None:
+        if self.kernel is not None:
+            await self.kernel.shutdown()
+            self.kernel = None
+
+
+@dataclass
+class RunState:
+    """Shared between the worker's thread (terminate/kill) and the loop (the run)."""
+
+    job: JobRecord
+    kernel: ManagedKernel | None = None
+    stop: str | None = None              # "interrupt" | "kill"
+
+
+class KernelExecution:
+    """One job running in a kernel. ``fileno()`` is a pipe written when the run ends."""
+
+    backend_id = None
+    pid_started = None
+
+    def __init__(self, executor: KernelExecutor, state: RunState, pid: int | None) -> None:
+        self.job_id = state.job.id
+        self.pid = pid
+        self._executor = executor
+        self._state = state
+        self._read_fd, self._write_fd = os.pipe()
+        self._future = executor.submit(executor.run_job(state))
+        self._future.add_done_callback(self._signal_end)
+
+    def _signal_end(self, _future: concurrent.futures.Future[Outcome]) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._write_fd, b"x")
+
+    def fileno(self) -> int | None:
+        return self._read_fd
+
+    def poll(self) -> Outcome | None:
+        if not self._future.done():
+            return None
+        if self._future.cancelled():
+            return Outcome(None, "stopped before it started")
+        error = self._future.exception()
+        if error is not None:
+            return Outcome(None, f"kernel executor error: {type(error).__name__}: {error}")
+        return self._future.result()
+
+    def terminate(self) -> None:
+        """Interrupt the kernel (KeyboardInterrupt in the job's code)."""
+        self._state.stop = self._state.stop or "interrupt"
+        kernel = self._state.kernel
+        if kernel is not None:
+            self._executor.submit(kernel.interrupt())
+
+    def kill(self) -> None:
+        """The job did not stop in the grace period: kill its kernel (restarted for the next job)."""
+        self._state.stop = "kill"
+        kernel = self._state.kernel
+        if kernel is not None:
+            self._executor.submit(kernel.kill())
+
+    def close(self) -> None:
+        for fd in (self._read_fd, self._write_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class KernelExecutor:
+    """Runs ``python`` jobs of the ``local`` backend in Jupyter kernels."""
+
+    def __init__(self, options: WorkerOptions, context: JobContext) -> None:
+        self.options = options
+        self.context = context
+        self.queue_root = str(context.layout.root)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="kernel-executor", daemon=True)
+        self._thread.start()
+        self._persistent: dict[str, PersistentKernel] = {}
+        self._spare: asyncio.Task[ManagedKernel] | None = None
+        self.submit(self._create_persistent()).result()
+
+    def submit(self, coroutine: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    async def _create_persistent(self) -> None:
+        for name, capacity in sorted(self.options.resources.items()):
+            if capacity == 1:
+                holder = PersistentKernel(name, self.options.startup, self.queue_root)
+                self._persistent[name] = holder
+                if self.options.startup:       # connect the station now, not at the first job
+                    asyncio.get_running_loop().create_task(holder.prepare_in_background())
+
+    # ---- the Executor interface -------------------------------------------------------
+    def accepts(self, job: JobRecord) -> bool:
+        return job.kind == "python" and job.backend == "local"
+
+    def start(self, job: JobRecord, context: JobContext) -> Execution:
+        holder = self._holder_for(job)
+        kernel = holder.kernel if holder is not None else None
+        pid = kernel.pid if kernel is not None and not kernel.dead else None
+        return KernelExecution(self, RunState(job), pid)
+
+    def shutdown(self) -> None:
+        with contextlib.suppress(Exception):
+            self.submit(self._shutdown()).result(timeout=15)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    async def _shutdown(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            with contextlib.suppress(BaseException):
+                await (await spare).kill()
+        await asyncio.gather(*(h.shutdown() for h in self._persistent.values()), return_exceptions=True)
+
+    def _holder_for(self, job: JobRecord) -> PersistentKernel | None:
+        names = sorted(r for r in job.resources if r in self._persistent)
+        return self._persistent[names[0]] if names else None
+
+    # ---- one run, on the loop ---------------------------------------------------------
+    async def run_job(self, state: RunState) -> Outcome:
+        job = state.job
+        recorder = OutputRecorder(self.context.layout, job)
+        outcome = Outcome(None, "the job did not run")
+        try:
+            outcome = await self._run_somewhere(state, recorder)
+            return outcome
+        except StartupFailed as exc:
+            outcome = _failed(recorder, str(exc))
+            return outcome
+        finally:
+            with contextlib.suppress(Exception):
+                recorder.save_notebook("completed" if outcome.ok else "failed", outcome.error)
+            recorder.close()
+
+    async def _run_somewhere(self, state: RunState, recorder: OutputRecorder) -> Outcome:
+        holder = self._holder_for(state.job)
+        if holder is not None:
+            async with holder.lock:
+                kernel = await holder.ready(recorder.note)
+                outcome = await self._execute(state, kernel, recorder, persistent=True)
+            if kernel.dead:                    # crashed or killed: prepare it again for the next job
+                asyncio.get_running_loop().create_task(holder.prepare_in_background())
+            return outcome
+        kernel = await self._fresh_kernel()
+        try:
+            return await self._execute(state, kernel, recorder, persistent=False)
+        finally:
+            asyncio.get_running_loop().create_task(kernel.kill())     # a batch kernel serves one job
+
+    async def _fresh_kernel(self) -> ManagedKernel:
+        spare, self._spare = self._spare, None
+        kernel: ManagedKernel | None = None
+        if spare is not None:
+            with contextlib.suppress(Exception):
+                kernel = await spare
+            if kernel is not None and not await kernel.alive():
+                kernel = None
+        if kernel is None:
+            kernel = await ManagedKernel.start(self.queue_root)
+        self._spare = asyncio.get_running_loop().create_task(ManagedKernel.start(self.queue_root))
+        return kernel
+
+    async def _execute(self, state: RunState, kernel: ManagedKernel, recorder: OutputRecorder,
+                       persistent: bool) -> Outcome:
+        job = state.job
+        if state.stop is not None:
+            return _failed(recorder, "stopped before it started")
+        state.kernel = kernel
+        try:
+            begin = await kernel.execute(
+                prelude_call("begin_job", job.id, self.queue_root, job.cwd, job.env), silent=True)
+            if begin.get("status") != "ok":
+                return _failed(recorder, f"could not prepare the job: {error_line(begin)}")
+            reply = await kernel.execute(job.code or "", recorder.record)
+            failed = reply.get("status") != "ok"
+            pull = [str(n) for n in job.options.get("pull") or []]
+            finish = await kernel.execute(
+                prelude_call("finish_job", job.id, self.queue_root, pull, failed), silent=True)
+            if failed:
+                return _failed(recorder, error_line(reply), already_logged=True)
+            if finish.get("status") != "ok":
+                return _failed(recorder, error_line(finish))
+            return Outcome(0)
+        except KernelDied:
+            again = " (it is restarted, and its startup file re-run, before the next job)" if persistent else ""
+            return _failed(recorder, f"the Jupyter kernel died while running the job{again}")
+        finally:
+            state.kernel = None
+
+
+def _failed(recorder: OutputRecorder, message: str, already_logged: bool = False) -> Outcome:
+    """A failed attempt: the message is the last line of the log and the job's error."""
+    if not already_logged or not message:
+        recorder.note(message)
+    return Outcome(1, message)

@@ -1,0 +1,139 @@
+"""One Jupyter kernel owned by the worker: start, execute code while streaming its IOPub
+messages, interrupt, kill. Everything here runs on the KernelExecutor's event loop."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import signal
+from pathlib import Path
+from typing import Any, Callable
+
+from jupyter_client import AsyncKernelManager
+
+from jobmagics.context import JOB_ID_VAR, QUEUE_VAR
+
+READY_TIMEOUT_S = 60.0
+POLL_S = 0.2                      # how often a quiet kernel is checked for being alive
+_REPO_ROOT = str(Path(__file__).resolve().parents[2])
+
+OutputCallback = Callable[[str, dict[str, Any]], None]
+
+
+class KernelDied(RuntimeError):
+    """The kernel process exited (crash, os._exit, killed) while we waited for it."""
+
+
+def kernel_environment(queue_root: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop(JOB_ID_VAR, None)
+    env[QUEUE_VAR] = queue_root
+    # the prelude imports jobmagics/kernel_worker: make that work whatever the kernel's cwd
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_REPO_ROOT, env.get("PYTHONPATH")) if p)
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"   # figures become image/png outputs
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    return env
+
+
+class ManagedKernel:
+    """A started kernel plus the client the worker talks to it through."""
+
+    def __init__(self, manager: AsyncKernelManager) -> None:
+        self.manager = manager
+        self.client = manager.client()
+        self.dead = False
+
+    @classmethod
+    async def start(cls, queue_root: str, cwd: str | None = None) -> ManagedKernel:
+        manager = AsyncKernelManager(kernel_name="python3")
+        # the kernel's own log (e.g. its warning about TCP without encryption) is noise in the
+        # worker's log; the job's output, warnings included, arrives over IOPub anyway
+        await manager.start_kernel(cwd=cwd or os.getcwd(), env=kernel_environment(queue_root),
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        kernel = cls(manager)
+        try:
+            kernel.client.start_channels()
+            await kernel.client.wait_for_ready(timeout=READY_TIMEOUT_S)
+        except BaseException:
+            await kernel.kill()
+            raise
+        return kernel
+
+    @property
+    def pid(self) -> int | None:
+        provisioner = self.manager.provisioner
+        return getattr(provisioner, "pid", None) if provisioner is not None else None
+
+    async def alive(self) -> bool:
+        if self.dead:
+            return False
+        self.dead = not await self.manager.is_alive()
+        return not self.dead
+
+    async def execute(self, code: str, on_output: OutputCallback | None = None, *,
+                      silent: bool = False) -> dict[str, Any]:
+        """Run ``code``; each of its IOPub messages goes to ``on_output``; returns the reply content.
+
+        Raises ``KernelDied`` if the kernel goes away before replying."""
+        msg_id = self.client.execute(code, silent=silent, store_history=not silent,
+                                     allow_stdin=False, stop_on_error=False)
+        while True:
+            msg = await self._next(self.client.get_iopub_msg)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status":
+                if msg["content"].get("execution_state") == "idle":
+                    break
+            elif on_output is not None:
+                on_output(msg["msg_type"], msg["content"])
+        while True:
+            reply = await self._next(self.client.get_shell_msg)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return dict(reply["content"])
+
+    async def _next(self, receive: Callable[..., Any]) -> dict[str, Any]:
+        while True:
+            try:
+                return await receive(timeout=POLL_S)
+            except queue.Empty:
+                if not await self.alive():
+                    raise KernelDied("the Jupyter kernel died") from None
+
+    async def interrupt(self) -> None:
+        if not self.dead:
+            with contextlib.suppress(Exception):
+                await self.manager.interrupt_kernel()
+
+    async def kill(self) -> None:
+        """Stop the kernel now, with everything it started (its own process group)."""
+        pid = self.pid
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+        self.dead = True
+        with contextlib.suppress(Exception):
+            self.client.stop_channels()
+        with contextlib.suppress(Exception):
+            await self.manager.shutdown_kernel(now=True)
+
+    async def shutdown(self, grace: float = 2.0) -> None:
+        """Ask politely (a station's startup code may close connections on exit), then kill."""
+        if not self.dead:
+            with contextlib.suppress(Exception):
+                self.manager.shutdown_wait_time = grace
+                await asyncio.wait_for(self.manager.shutdown_kernel(now=False), grace + 1.0)
+        await self.kill()
+
+
+def error_line(reply: dict[str, Any]) -> str:
+    """'ZeroDivisionError: division by zero' from an execute_reply (or an error output)."""
+    name, value = reply.get("ename") or "Error", reply.get("evalue") or ""
+    return f"{name}: {value}" if value else str(name)
+
+
+def prelude_call(function: str, *args: Any) -> str:
+    """Source of a silent call into kernel_prelude (arguments are literals, via repr)."""
+    arguments = ", ".join(repr(a) for a in args)
+    # one expression: leaves no name behind in the user's namespace
+    return f"__import__('kernel_worker.executors.kernel_prelude', fromlist=['_']).{function}({arguments})\n"
