@@ -11,7 +11,7 @@ from . import paths
 from .errors import InvalidJob, PermissionDenied
 from .job import Job
 from .model import TERMINAL, JobRecord, JobSpec, State, check_job_id, parse_memory, parse_states
-from .payloads import dump_function
+from .payloads import dump_function, dump_variables
 from .store import Store
 
 LEASE_S = 3.0     # a worker silent for three heartbeats (1 s each) is presumed dead
@@ -29,6 +29,10 @@ class Queue:
 
     def __repr__(self) -> str:
         return f"Queue({str(self.path)!r})"
+
+    def _repr_html_(self) -> str:
+        from .display import queue_html
+        return queue_html(self)
 
     # ---- submitting -------------------------------------------------------------------
     def submit(self, command: Sequence[str] | None = None, *, code: str | None = None,
@@ -58,14 +62,18 @@ class Queue:
               memory: str | int | None = None, after: Sequence[Job | str] | Job | str | None = None,
               timeout: float | None = None, retries: int = 0, retry_delay: float = 1.0,
               cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
-              hold: bool = False, backend: str = "local",
-              options: Mapping[str, Any] | None = None) -> tuple[JobSpec, bytes | None]:
+              hold: bool = False, backend: str = "local", options: Mapping[str, Any] | None = None,
+              push: Mapping[str, Any] | None = None) -> tuple[JobSpec, bytes | None]:
         bodies = [b for b in (command, code, function, experiment) if b is not None]
         if len(bodies) != 1:
             raise InvalidJob("give exactly one of command=[...], code='...', function=f or experiment='module:Class'")
         kind = ("command" if command is not None else "python" if code is not None
                 else "function" if function is not None else "experiment")
         payload = dump_function(function, args, kwargs or {}) if function is not None else None
+        if push:          # variables loaded into a python job's namespace before its code runs
+            if kind != "python":
+                raise InvalidJob("push= sends variables into python code jobs only")
+            payload = dump_variables(list(push), push)
         extra = dict(options or {})
         if kind in ("python", "function"):
             extra.setdefault("python", sys.executable)

@@ -31,6 +31,15 @@ class Job:
         label = f" {record.name!r}" if record.name else ""
         return f"<Job {self.id}{label} {record.state.value}>"
 
+    def _repr_html_(self) -> str:
+        from .display import job_html
+        return job_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
+        """A job shown by ``%%job submit`` displays as its live widget (see jobmagics.display)."""
+        from .display import job_mimebundle
+        return job_mimebundle(self, include, exclude)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Job) and other.id == self.id and other.queue.path == self.queue.path
 
