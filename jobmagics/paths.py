@@ -108,6 +108,8 @@ def ensure_layout(root: Path) -> QueueLayout:
             root.mkdir(parents=True, mode=0o700 if is_personal_default(root) else 0o755)
         except OSError as exc:
             raise QueueError(f"cannot create queue folder {root}: {exc.strerror}") from None
+    if not os.access(root, os.R_OK | os.W_OK | os.X_OK):
+        raise QueueError(_not_writable_message(layout, root))
     shared = layout.is_shared()
     for name in SUBDIRS:
         sub = root / name
@@ -129,8 +131,6 @@ def check_writable(layout: QueueLayout) -> None:
     for path in candidates:
         if path.exists() and not os.access(path, os.W_OK):
             raise QueueError(_not_writable_message(layout, path))
-    if not os.access(layout.root, os.R_OK | os.X_OK):
-        raise QueueError(_not_writable_message(layout, layout.root))
 
 
 def _not_writable_message(layout: QueueLayout, path: Path) -> str:
