@@ -1,0 +1,116 @@
+"""Small, dependable fits for the built-in experiments (numpy only: no scipy in the stack).
+
+Each model is linear in its amplitudes once its shape parameters (centre, width, frequency,
+decay time) are fixed, so we search the shape parameters on a grid, solve the amplitudes in
+closed form for every candidate at once, and refine the grid around the best one."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+Shapes = Callable[[np.ndarray, np.ndarray], list[np.ndarray]]   # (param a, param b) -> basis columns
+
+
+def principal_component(iq: np.ndarray) -> np.ndarray:
+    """Project IQ points onto the line they spread along: one real signal per point."""
+    centred = np.asarray(iq) - np.mean(iq)
+    points = np.stack([centred.real, centred.imag], axis=1)
+    direction = np.linalg.svd(points, full_matrices=False)[2][0]
+    return points @ direction
+
+
+def _best_candidate(y: np.ndarray, bases: np.ndarray) -> tuple[int, np.ndarray, float]:
+    """bases: (candidates, points, columns). Least squares for all candidates at once."""
+    gram = np.einsum("kni,knj->kij", bases, bases) + 1e-12 * np.eye(bases.shape[2])
+    coefficients = np.linalg.solve(gram, np.einsum("kni,n->ki", bases, y)[..., None])[..., 0]
+    residuals = np.sum((np.einsum("kni,ki->kn", bases, coefficients) - y) ** 2, axis=1)
+    best = int(np.argmin(residuals))
+    return best, coefficients[best], float(residuals[best])
+
+
+def _two_parameter_fit(y: np.ndarray, shapes: Shapes, first: np.ndarray, second: np.ndarray,
+                       rounds: int = 3) -> tuple[float, float, np.ndarray, float]:
+    """Grid search over two shape parameters, zooming in around the best pair each round."""
+    for round_ in range(rounds):
+        a, b = (grid.ravel() for grid in np.meshgrid(first, second, indexing="ij"))
+        columns = shapes(a[:, None], b[:, None])
+        bases = np.stack([np.broadcast_to(c, (len(a), len(y))) for c in columns], axis=2)
+        best, coefficients, residual = _best_candidate(y, bases)
+        best_a, best_b = a[best], b[best]
+        if round_ < rounds - 1:
+            first = _zoom(first, best_a)
+            second = _zoom(second, best_b)
+    return float(best_a), float(best_b), coefficients, residual
+
+
+def _zoom(grid: np.ndarray, centre: float) -> np.ndarray:
+    step = (grid.max() - grid.min()) / max(len(grid) - 1, 1)
+    return np.linspace(centre - 2 * step, centre + 2 * step, len(grid))
+
+
+def lorentzian_dip(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Centre, full width at half depth and depth of a dip in y(x)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    span, step = x.max() - x.min(), (x.max() - x.min()) / max(len(x) - 1, 1)
+    guess = x[np.argmin(np.convolve(y, np.ones(3) / 3, mode="same"))]
+    centres = np.linspace(guess - 5 * step, guess + 5 * step, 41)
+    widths = np.geomspace(step, span, 40)
+
+    def shapes(centre: np.ndarray, width: np.ndarray) -> list[np.ndarray]:
+        return [np.ones_like(x[None, :] * centre), 1 / (1 + (2 * (x[None, :] - centre) / width) ** 2)]
+
+    centre, width, coefficients, _ = _two_parameter_fit(y, shapes, centres, widths)
+    return {"centre": centre, "width": abs(width), "depth": float(-coefficients[1]),
+            "baseline": float(coefficients[0])}
+
+
+def lorentzian_peak(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Like ``lorentzian_dip`` for a peak (either sign: IQ projections have no fixed sign)."""
+    y = np.asarray(y, float)
+    flipped = -y if abs(y.max() - np.median(y)) >= abs(y.min() - np.median(y)) else y
+    fit = lorentzian_dip(x, flipped)
+    return {"centre": fit["centre"], "width": fit["width"], "height": fit["depth"]}
+
+
+def exponential_decay(t: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """y = offset + amplitude * exp(-t / decay_time)."""
+    t, y = np.asarray(t, float), np.asarray(y, float)
+    span = t.max() - t.min()
+    times = np.geomspace(span / 100, span * 10, 120)
+    bases = np.stack([np.ones((len(times), len(t))), np.exp(-t[None, :] / times[:, None])], axis=2)
+    best, _, _ = _best_candidate(y, bases)
+    fine = np.linspace(times[max(best - 1, 0)], times[min(best + 1, len(times) - 1)], 200)
+    bases = np.stack([np.ones((len(fine), len(t))), np.exp(-t[None, :] / fine[:, None])], axis=2)
+    best, coefficients, _ = _best_candidate(y, bases)
+    return {"decay_time": float(fine[best]), "amplitude": float(coefficients[1]),
+            "offset": float(coefficients[0])}
+
+
+def dominant_frequency(t: np.ndarray, y: np.ndarray) -> float:
+    """The strongest non-zero frequency of evenly sampled y(t) (zero-padded FFT)."""
+    t, y = np.asarray(t, float), np.asarray(y, float)
+    step = (t.max() - t.min()) / max(len(t) - 1, 1)
+    padded = 16 * len(t)
+    spectrum = np.abs(np.fft.rfft(y - y.mean(), n=padded))
+    frequencies = np.fft.rfftfreq(padded, d=step)
+    spectrum[frequencies < 1 / (t.max() - t.min())] = 0     # below one period: not an oscillation
+    return float(frequencies[int(np.argmax(spectrum))])
+
+
+def damped_cosine(t: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """y = offset + exp(-t / decay_time) * (a cos 2 pi f t + b sin 2 pi f t)."""
+    t, y = np.asarray(t, float), np.asarray(y, float)
+    span = t.max() - t.min()
+    guess = dominant_frequency(t, y)
+    frequencies = np.linspace(0.7 * guess, 1.3 * guess, 61)
+    decays = np.geomspace(span / 5, span * 100, 30)
+
+    def shapes(frequency: np.ndarray, decay: np.ndarray) -> list[np.ndarray]:
+        envelope = np.exp(-t[None, :] / decay)
+        phase = 2 * np.pi * frequency * t[None, :]
+        return [np.ones_like(envelope), envelope * np.cos(phase), envelope * np.sin(phase)]
+
+    frequency, decay, coefficients, _ = _two_parameter_fit(y, shapes, frequencies, decays)
+    return {"frequency": frequency, "decay_time": decay,
+            "amplitude": float(np.hypot(coefficients[1], coefficients[2])), "offset": float(coefficients[0])}

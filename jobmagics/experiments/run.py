@@ -1,0 +1,112 @@
+"""``run_experiment``: run one experiment job against a station, end to end.
+
+Used by the subprocess runner (``python -m kernel_worker.runners.experiment_job``), which
+opens the station itself, and by a persistent-kernel executor, which passes the station its
+``--startup`` file connected. Steps: load the class, check the config (before touching the
+instrument), snapshot config + code identity to ``configs/<id>.json``, run with a live
+``data/<id>.h5`` writer, store the summary as the job's result."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Mapping
+
+from .. import paths
+from ..configs import ConfigStore
+from ..context import enter_job, progress
+from ..data import DataWriter
+from ..errors import InvalidJob
+from ..model import JobRecord
+from ..payloads import dump_result
+from .identity import code_identity, environment_identity
+from .loading import load_experiment_class
+
+
+def run_experiment(job_id: str, queue_path: str | os.PathLike[str] | None = None,
+                   station: Any = None) -> dict[str, Any]:
+    """Run experiment job ``job_id``; returns its summary, which is also the job's result.
+
+    With ``station=None`` the worker's station is opened (see ``jobmagics.instruments``) and
+    closed afterwards; a given station is used as is and left connected."""
+    from ..client import Queue
+
+    queue = Queue(queue_path)
+    enter_job(job_id, str(queue.path))     # progress() must reach this job inside a long-lived kernel
+    record = queue.store.get(job_id)
+    try:
+        summary = _run(queue, record, station)
+    except BaseException as exc:
+        queue.store.save_result(job_id, False, dump_result(False, exc))
+        raise
+    queue.store.save_result(job_id, True, dump_result(True, summary))
+    return summary
+
+
+def _run(queue: Any, record: JobRecord, station: Any) -> dict[str, Any]:
+    if record.kind != "experiment" or not record.experiment:
+        raise InvalidJob(f"{record.id} is a {record.kind} job, not an experiment")
+    progress(0.0, "loading experiment")
+    cls = load_experiment_class(record.experiment["target"])
+    experiment = cls(dict(record.experiment.get("config") or {}))
+    opened_here = station is None
+    if opened_here:
+        from ..instruments import open_station
+        progress(0.0, "connecting station")
+        station, origin = open_station(queue.layout)
+    else:
+        origin = {"provided_by": "worker kernel"}
+    try:
+        snapshot = build_snapshot(record, cls, experiment, station, origin)
+        ConfigStore(queue.layout).write_snapshot(record.id, snapshot)
+        summary = _measure(queue, record, experiment, station, snapshot)
+    finally:
+        if opened_here and callable(getattr(station, "close", None)):
+            station.close()
+    progress(1.0, "done")
+    return summary
+
+
+def _measure(queue: Any, record: JobRecord, experiment: Any, station: Any,
+             snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    attrs = {"job_id": record.id, "experiment": snapshot["experiment"], "config": snapshot["config"],
+             "user": record.user, "station": snapshot["station"].get("name", ""),
+             "snapshot": f"configs/{record.id}.json", "run_started_at": time.time(),
+             "run_finished_at": float("nan")}
+    with DataWriter(queue.layout.data(record.id), attrs=attrs) as data:
+        setup = getattr(experiment, "setup", None)
+        if callable(setup):
+            setup(station)
+        summary = _jsonable(experiment.run(station, data) or {})
+        data.set_attrs(run_finished_at=time.time())
+        data.close(summary=summary)
+    return summary
+
+
+def build_snapshot(record: JobRecord, cls: type, experiment: Any, station: Any,
+                   origin: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything needed to know, later and from anywhere, what produced the data."""
+    describe = getattr(station, "describe", None)
+    return {
+        "job_id": record.id, "attempt": record.attempt, "name": record.name,
+        "experiment": record.experiment["target"] if record.experiment else None,
+        "config": _jsonable(getattr(experiment, "config", record.experiment)),
+        "submitted_config": dict((record.experiment or {}).get("config") or {}),
+        "defaults": _jsonable(getattr(cls, "defaults", {}) or {}),
+        "code": code_identity(cls), "environment": environment_identity(),
+        "station": _jsonable(describe()) if callable(describe) else {"name": type(station).__name__},
+        "station_origin": dict(origin),
+        "submitted_by": record.user, "submitted_from": record.host, "submitted_at": record.submitted_at,
+        "cwd": record.cwd, "run_by": paths.current_user(), "run_on": paths.current_host(),
+        "started_at": time.time(), "data": f"data/{record.id}.h5",
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Numpy numbers and arrays from fits become plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value

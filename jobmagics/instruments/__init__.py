@@ -1,0 +1,14 @@
+"""Instruments: the station experiments run against.
+
+``SimulatedStation`` is the built-in stand-in for a lab's FPGA-driven qubit setup; a real
+station is any object with ``connect()``, ``close()`` and the methods its experiments call.
+``open_station`` picks the station a worker's experiment jobs use."""
+from __future__ import annotations
+
+from .guard import ExclusiveGuard
+from .physics import DeviceParameters
+from .simulated import SimulatedStation
+from .selection import STATION_CONFIG, STATION_VAR, open_station
+
+__all__ = ["SimulatedStation", "DeviceParameters", "ExclusiveGuard", "open_station", "STATION_VAR",
+           "STATION_CONFIG"]
