@@ -1,0 +1,80 @@
+"""Following a job's output files as they grow: ``outputs/<id>.jsonl`` for kernel jobs,
+``logs/<id>.log`` for the others. Returns nbformat outputs for an ``ipywidgets.Output``."""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from ..display import fold_outputs, read_output_events
+
+if TYPE_CHECKING:
+    from ..job import Job
+
+MAX_TEXT = 64 * 1024      # the widget keeps the tail of long streams
+MAX_OUTPUTS = 200
+
+
+class OutputFollower:
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.reset()
+
+    def reset(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._offset = 0
+        self._size = -1
+        self._source: str | None = None
+
+    def _pick_source(self, terminal: bool) -> str | None:
+        layout = self.job.queue.layout
+        if os.path.exists(layout.outputs(self.job.id)):
+            return "jsonl"
+        if self.job.record.kind != "python" or terminal:
+            return "log"              # python jobs wait for the kernel's outputs file
+        return None
+
+    def read(self, terminal: bool = False) -> list[dict[str, Any]] | None:
+        """The outputs so far if anything new arrived, else None. Cheap when nothing changed."""
+        if self._source is None:
+            self._source = self._pick_source(terminal)
+            if self._source is None:
+                return None
+        layout = self.job.queue.layout
+        path = layout.outputs(self.job.id) if self._source == "jsonl" else layout.log(self.job.id)
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            return None
+        if size == self._size:
+            return None
+        if size < self._offset:           # a new attempt started the file again
+            self.events, self._offset = [], 0
+        self._size = size
+        if self._source == "jsonl":
+            events, self._offset = read_output_events(path, self._offset)
+        else:
+            events = self._read_log(path)
+        if not events:
+            return None
+        self.events.extend(events)
+        return self.outputs()
+
+    def _read_log(self, path: os.PathLike[str] | str) -> list[dict[str, Any]]:
+        with open(path, "rb") as handle:
+            handle.seek(self._offset)
+            chunk = handle.read()
+        self._offset += len(chunk)
+        text = chunk.decode("utf-8", errors="replace")
+        return [{"output_type": "stream", "name": "stdout", "text": text}] if text else []
+
+    def outputs(self) -> list[dict[str, Any]]:
+        outputs = fold_outputs(self.events)[-MAX_OUTPUTS:]
+        self.events = list(outputs)            # folding is idempotent: keep the short form
+        return [_trimmed(o) for o in outputs]
+
+
+def _trimmed(output: dict[str, Any]) -> dict[str, Any]:
+    output = {k: v for k, v in output.items() if k != "transient"}
+    if output.get("output_type") == "stream" and len(output.get("text", "")) > MAX_TEXT:
+        output["text"] = "…" + output["text"][-MAX_TEXT:]
+    return output

@@ -1,0 +1,149 @@
+"""The live job widget: id, name, user, state, progress and stage, elapsed time, the job's
+output as it is produced, and cancel / retry buttons. Plain ipywidgets, no custom JavaScript."""
+from __future__ import annotations
+
+import contextlib
+import html
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from ..display import STATE_COLOURS, elapsed, format_duration, state_badge
+from ..errors import JobmagicsError
+from ..model import TERMINAL, State
+from .follow import OutputFollower
+from .poller import shared_poller
+
+if TYPE_CHECKING:
+    from ..job import Job
+
+INDETERMINATE = "jobmagics-indeterminate"
+# a striped, moving bar for running jobs that report no progress (CSS only)
+_STYLE = ("<style>.jobmagics-indeterminate .progress-bar{background-image:linear-gradient(45deg,"
+          "rgba(255,255,255,.35) 25%,transparent 25%,transparent 50%,rgba(255,255,255,.35) 50%,"
+          "rgba(255,255,255,.35) 75%,transparent 75%,transparent);background-size:1rem 1rem;"
+          "animation:jobmagics-stripes 1s linear infinite}@keyframes jobmagics-stripes{from{"
+          "background-position:1rem 0}to{background-position:0 0}}</style>")
+_BAR_STYLES = {"completed": "success", "failed": "danger", "timeout": "danger", "cancelled": "warning"}
+
+
+class JobWidget(w.VBox):
+    """Shows one job and keeps itself up to date through the kernel's shared poller."""
+
+    def __init__(self, job: Job, **kwargs: Any) -> None:
+        self.job = job
+        self.header = w.HTML()
+        self.bar = w.FloatProgress(min=0.0, max=1.0, value=0.0, layout=w.Layout(width="50%"))
+        self.stage = w.Label()
+        self.output = w.Output(layout=w.Layout(max_height="24em", overflow="auto"))
+        self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="warning",
+                                      layout=w.Layout(width="auto"))
+        self.retry_button = w.Button(description="Retry", icon="redo", layout=w.Layout(width="auto"))
+        self.message = w.HTML()
+        self.cancel_button.on_click(lambda _b: self._act(self.job.queue.cancel))
+        self.retry_button.on_click(lambda _b: self._act(self.job.queue.retry, new_attempt=True))
+        super().__init__(children=[
+            self.header, w.HBox([self.bar, self.stage]), self.output,
+            w.HBox([self.cancel_button, self.retry_button, self.message])], **kwargs)
+        self.add_class("jobmagics-job-widget")
+        self._lock = threading.RLock()          # the poller thread and button clicks both update
+        self._follower = OutputFollower(job)
+        self._last_second = -1
+        self.state = ""
+        self.refresh()
+        if not self._finished():
+            shared_poller().subscribe(self)
+
+    # ---- updating ---------------------------------------------------------------------
+    @property
+    def queue(self) -> Any:
+        return self.job.queue
+
+    def poll(self, changed: bool) -> bool:
+        """Called by the poller: re-read the job if the queue changed; follow the output."""
+        if self.comm is None:                   # closed
+            return False
+        with self._lock:
+            second = int(time.time())
+            if changed or second != self._last_second:
+                self.refresh(reread=changed)
+            else:
+                self._follow_output()
+            return not self._finished()
+
+    def refresh(self, reread: bool = True) -> None:
+        with self._lock:
+            if reread:
+                self.job.refresh()
+            record = self.job.record
+            self._last_second = int(time.time())
+            with self._held():
+                self._show_record(record)
+                self._follow_output(terminal=record.state in TERMINAL)
+
+    def _show_record(self, record: Any) -> None:
+        state = record.state.value
+        self.state = state
+        name = f" <b>{html.escape(record.name)}</b>" if record.name else ""
+        self.header.value = (
+            f"{_STYLE}<code>{html.escape(self.job.id)}</code>{name} · {html.escape(record.user)} · "
+            f"{state_badge(state)} · <span class='jobmagics-elapsed'>{format_duration(elapsed(self.job))}</span>"
+            + (f"<br><span style='color:{STATE_COLOURS['failed']}'>{html.escape(record.error)}</span>"
+               if record.error else ""))
+        self._show_progress(record)
+        self.cancel_button.disabled = record.state in TERMINAL
+        self.retry_button.disabled = record.state not in (State.FAILED, State.CANCELLED, State.TIMEOUT)
+
+    def _show_progress(self, record: Any) -> None:
+        indeterminate = record.state is State.RUNNING and record.progress is None
+        if indeterminate:
+            self.bar.value = 1.0
+            self.bar.add_class(INDETERMINATE)
+        else:
+            self.bar.remove_class(INDETERMINATE)
+            self.bar.value = 1.0 if record.state is State.COMPLETED else float(record.progress or 0.0)
+        self.bar.bar_style = _BAR_STYLES.get(record.state.value, "info")
+        percent = "" if record.progress is None else f"{record.progress:.0%} "
+        self.stage.value = f"{percent}{record.stage or ''}".strip() or record.state.value
+
+    def _follow_output(self, terminal: bool = False) -> None:
+        outputs = self._follower.read(terminal)
+        if outputs is not None:
+            self.output.outputs = tuple(outputs)
+
+    def _finished(self) -> bool:
+        return self.job.record.state in TERMINAL
+
+    @contextlib.contextmanager
+    def _held(self) -> Any:
+        """One batch of state updates per widget instead of one message per trait."""
+        with contextlib.ExitStack() as stack:
+            for widget in (self, self.header, self.bar, self.stage, self.output,
+                           self.cancel_button, self.retry_button):
+                stack.enter_context(widget.hold_sync())
+            yield
+
+    # ---- buttons ----------------------------------------------------------------------
+    def _act(self, action: Any, new_attempt: bool = False) -> None:
+        try:
+            action(self.job.id)
+        except JobmagicsError as exc:
+            self.message.value = f"<span style='color:{STATE_COLOURS['failed']}'>{html.escape(str(exc))}</span>"
+            return
+        self.message.value = ""
+        with self._lock:
+            if new_attempt:                      # a retry starts with an empty output
+                self._follower.reset()
+                self.output.outputs = ()
+            self.refresh()
+        if not self._finished():
+            shared_poller().subscribe(self)
+
+    def close(self) -> None:
+        shared_poller().unsubscribe(self)
+        for child in (self.header, self.bar, self.stage, self.output, self.cancel_button,
+                      self.retry_button, self.message, *self.children):
+            child.close()
+        super().close()
