@@ -11,7 +11,7 @@ from .jobs import fetch_job, record_event, settle_dependants
 from .rows import JOB_COLUMNS, dumps, job_from_row, worker_from_row
 
 _CLAIM_SQL = f"""
-SELECT {JOB_COLUMNS}, seq FROM jobs
+SELECT {JOB_COLUMNS}, seq FROM jobs INDEXED BY jobs_claim
 WHERE state = 'pending' AND not_before <= :now AND cpus <= :slots
   AND (memory IS NULL OR memory <= :memory)
   AND backend IN (SELECT value FROM json_each(:backends))

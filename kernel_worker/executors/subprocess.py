@@ -22,8 +22,11 @@ _RUNNERS = {
 }
 
 
+_WORKER_ENV = dict(os.environ)   # read once: copying os.environ per job costs more than the claim
+
+
 def job_environment(job: JobRecord, context: JobContext) -> dict[str, str]:
-    base = {} if job.options.get("env_replace") else dict(os.environ)
+    base = {} if job.options.get("env_replace") else dict(_WORKER_ENV)
     base.update(job.env)
     base[JOB_ID_VAR] = job.id
     base[QUEUE_VAR] = str(context.layout.root)

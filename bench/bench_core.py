@@ -1,0 +1,169 @@
+"""`make bench`: the core figures of jobmagics on this machine, printed and saved to bench/results.json.
+
+Each figure is printed next to its target (2-core machine) and, where one exists, its floor."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import jobmagics  # noqa: E402
+from jobmagics.store import Capacity  # noqa: E402
+
+RESULTS = Path(__file__).with_name("results.json")
+
+
+def fresh_queue(base: Path, name: str) -> jobmagics.Queue:
+    return jobmagics.Queue(base / name)
+
+
+def start_worker(q: jobmagics.Queue, *args: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "kernel_worker", "--queue", str(q.path), "--no-kernel", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not q.workers():
+        time.sleep(0.01)
+    return proc
+
+
+def rate(count: int, fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return count / (time.perf_counter() - started)
+
+
+def bench_submits(base: Path, n: int = 3000) -> dict[str, float]:
+    q = fresh_queue(base, "submits")
+    single = rate(n, lambda: [q.submit(command=["true"]) for _ in range(n)])
+    bulk_n = 20000
+    bulk = rate(bulk_n, lambda: q.submit_many([{"command": ["true"]}] * bulk_n))
+    return {"api_submits_per_s": single, "bulk_submits_per_s": bulk}
+
+
+def _claimer(path: str, out: Any) -> None:
+    q = jobmagics.Queue(path)
+    capacity = Capacity(slots=1, memory=1 << 40)
+    count = 0
+    while q.store.claim(f"bench-{os.getpid()}", capacity, limit=1):
+        count += 1
+    out.put(count)
+
+
+def bench_claims(base: Path, n: int = 6000) -> dict[str, float]:
+    results = {}
+    for workers in (1, 2, 4):
+        q = fresh_queue(base, f"claims{workers}")
+        q.submit_many([{"command": ["true"]}] * n)
+        out: Any = multiprocessing.Queue()
+        procs = [multiprocessing.Process(target=_claimer, args=(str(q.path), out)) for _ in range(workers)]
+        started = time.perf_counter()
+        for p in procs:
+            p.start()
+        claimed = sum(out.get() for _ in procs)
+        elapsed = time.perf_counter() - started
+        for p in procs:
+            p.join()
+        assert claimed == n, (claimed, n)
+        results[f"claims_per_s_{workers}_workers"] = n / elapsed
+    return results
+
+
+def bench_tiny_jobs(base: Path, n: int = 1000) -> dict[str, float]:
+    floor = rate(n, lambda: [subprocess.run(["true"]) for _ in range(n)])
+    q = fresh_queue(base, "tiny")
+    worker = start_worker(q, "--slots", "2")
+    try:
+        def drain() -> None:
+            q.submit_many([{"command": ["true"]}] * n)
+            while q.count(state=["pending", "running"]):
+                time.sleep(0.005)
+        throughput = rate(n, drain)
+    finally:
+        worker.terminate()
+        worker.wait()
+    return {"tiny_jobs_per_s_2_slots": throughput, "floor_subprocess_run_per_s": floor,
+            "tiny_jobs_ratio_to_floor": throughput / floor}
+
+
+def bench_latency(base: Path, n: int = 300) -> dict[str, float]:
+    q = fresh_queue(base, "latency")
+    worker = start_worker(q, "--slots", "2")
+    delays = []
+    try:
+        for _ in range(n):
+            job = q.submit(command=["true"])
+            job.wait(30)
+            delays.append((job.started_at - job.submitted_at) * 1000)
+            time.sleep(0.01)   # an idle worker: let it settle back into waiting
+    finally:
+        worker.terminate()
+        worker.wait()
+    delays.sort()
+    return {"submit_to_start_p50_ms": statistics.median(delays),
+            "submit_to_start_p99_ms": delays[int(len(delays) * 0.99) - 1]}
+
+
+def bench_run_overhead(base: Path, n: int = 200) -> dict[str, float]:
+    q = fresh_queue(base, "run")
+    worker = start_worker(q, "--slots", "2")
+    plain, queued = [], []
+    try:
+        for _ in range(n):
+            t = time.perf_counter()
+            subprocess.run(["true"])
+            plain.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            jobmagics.run(["true"], queue=q)
+            queued.append(time.perf_counter() - t)
+    finally:
+        worker.terminate()
+        worker.wait()
+    return {"subprocess_run_median_ms": statistics.median(plain) * 1000,
+            "jobmagics_run_median_ms": statistics.median(queued) * 1000,
+            "run_overhead_median_ms": (statistics.median(queued) - statistics.median(plain)) * 1000}
+
+
+TARGETS = {
+    "api_submits_per_s": (">=", 5000), "bulk_submits_per_s": (">=", 5000),
+    "claims_per_s_1_workers": (">=", 5000), "claims_per_s_2_workers": (">=", 5000),
+    "claims_per_s_4_workers": (">=", 5000), "tiny_jobs_per_s_2_slots": (">=", 300),
+    "submit_to_start_p50_ms": ("<=", 5), "submit_to_start_p99_ms": ("<=", 20), "run_overhead_median_ms": ("<=", 10),
+}
+
+
+def report(results: dict[str, float]) -> None:
+    print(f"{'figure':34} {'value':>12}  target")
+    for key, value in results.items():
+        target = TARGETS.get(key)
+        verdict = ""
+        if target:
+            op, goal = target
+            met = value >= goal if op == ">=" else value <= goal
+            verdict = f"{op} {goal:<6} {'met' if met else 'MISSED'}"
+        print(f"{key:34} {value:12.2f}  {verdict}")
+
+
+def main() -> None:
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="jobmagics-bench-") as tmp:
+        base = Path(tmp)
+        for bench in (bench_submits, bench_claims, bench_tiny_jobs, bench_latency, bench_run_overhead):
+            results.update(bench(base))
+    report(results)
+    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    saved["core"] = {k: round(v, 3) for k, v in results.items()} | {"machine": f"{os.cpu_count()} cores",
+                                                                     "at": time.strftime("%Y-%m-%d %H:%M")}
+    RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
+    print(f"\nsaved to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
