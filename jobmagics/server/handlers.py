@@ -326,6 +326,16 @@ class ActionHandler(JobmagicsHandler):
         self.reply({"job": job.to_dict()})
 
 
+class NoRouteHandler(JobmagicsHandler):
+    """Anything else under /jobmagics/api/: a JSON 404 (after authentication)."""
+
+    @web.authenticated
+    def get(self, rest: str) -> None:
+        raise web.HTTPError(404, f"no route /jobmagics/api/{rest} (see jobmagics.server.handlers)")
+
+    post = get
+
+
 def route_table() -> list[tuple[str, type[JobmagicsHandler]]]:
     job = r"(?P<job_id>[^/]+)"
     return [
@@ -336,4 +346,5 @@ def route_table() -> list[tuple[str, type[JobmagicsHandler]]]:
         (rf"/{API}/stats", StatsHandler),
         (rf"/{API}/whoami", WhoAmIHandler),
         (rf"/{API}/changes", ChangesHandler),
+        (rf"/{API}/(?P<rest>.*)", NoRouteHandler),
     ]
