@@ -37,8 +37,10 @@ def load_experiment_class(target: str) -> type:
 
 
 def experiment_names(module: Any) -> list[str]:
+    from .base import Experiment
     return sorted(name for name, value in vars(module).items()
-                  if inspect.isclass(value) and not name.startswith("_") and callable(getattr(value, "run", None)))
+                  if inspect.isclass(value) and not name.startswith("_") and value is not Experiment
+                  and callable(getattr(value, "run", None)))
 
 
 def check_target(target: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from .guard import ExclusiveGuard
 from .physics import DeviceParameters
 from .simulated import SimulatedStation
-from .selection import STATION_CONFIG, STATION_VAR, open_station
+from .selection import STATION_CONFIG, STATION_VAR, connect_station, open_station
 
-__all__ = ["SimulatedStation", "DeviceParameters", "ExclusiveGuard", "open_station", "STATION_VAR",
+__all__ = ["SimulatedStation", "DeviceParameters", "ExclusiveGuard", "open_station", "connect_station", "STATION_VAR",
            "STATION_CONFIG"]

@@ -35,6 +35,15 @@ def open_station(layout: QueueLayout) -> tuple[Any, dict[str, Any]]:
     return station, origin
 
 
+def connect_station(queue: Any = None) -> Any:
+    """For a worker's ``--startup`` file: the station experiment jobs of this queue would
+    open (same settings, same lock), connected, to keep for the kernel's lifetime."""
+    from ..client import Queue
+
+    layout = queue.layout if hasattr(queue, "layout") else Queue(queue).layout
+    return open_station(layout)[0]
+
+
 def _station_from_factory(target: str) -> Any:
     from ..experiments.loading import split_target
     import importlib

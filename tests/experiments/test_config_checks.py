@@ -1,0 +1,42 @@
+"""An experiment's config: defaults, types and ranges checked before the station is touched."""
+from __future__ import annotations
+
+import pytest
+
+from jobmagics.errors import InvalidJob
+from jobmagics.experiments import Experiment, Rabi
+
+
+def test_the_config_is_the_defaults_overlaid_with_what_was_submitted():
+    rabi = Rabi({"amplitude": 0.3, "points": 41})
+    assert rabi.config["amplitude"] == 0.3 and rabi.config["points"] == 41
+    assert rabi.config["reps"] == Rabi.defaults["reps"]
+    assert rabi.submitted == {"amplitude": 0.3, "points": 41}
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"pionts": 3}, "unknown key 'pionts'; did you mean 'points'?"),
+    ({"points": "many"}, "'points' must be a whole number, not 'many'"),
+    ({"points": 2.5}, "'points' must be a whole number"),
+    ({"amplitude": True}, "'amplitude' must be a number"),
+    ({"amplitude": 3.0}, "amplitude must be in (0, 1]"),
+    ({"start": 1e-6, "stop": 0.0}, "stop must be greater than start"),
+    ({"points": 1}, "points must be at least 3"),
+])
+def test_bad_config_values_get_one_clear_error(config, message):
+    with pytest.raises(InvalidJob) as caught:
+        Rabi(config)
+    assert str(caught.value).startswith("bad config for Rabi: ")
+    assert message in str(caught.value)
+
+
+def test_whole_floats_are_accepted_where_a_whole_number_is_expected():
+    assert Rabi({"points": 41.0}).config["points"] == 41
+
+
+def test_an_experiment_without_defaults_accepts_any_keys():
+    class Free(Experiment):
+        def run(self, station, data):
+            return None
+
+    assert Free({"anything": [1, 2]}).config == {"anything": [1, 2]}
