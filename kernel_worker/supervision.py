@@ -10,6 +10,8 @@ from jobmagics.client import LEASE_S
 from jobmagics.liveness import same_process, worker_alive
 from jobmagics.store import Store
 
+from .executors.slurm_commands import cancel_orphan as cancel_slurm_orphan
+
 
 def kill_orphan(pid: int | None, pid_started: float | None) -> None:
     """A dead worker's job may still run: stop its whole group before it is requeued."""
@@ -28,8 +30,10 @@ def recover_dead_workers(store: Store, me: str) -> list[tuple[str, str]]:
     for worker in store.workers():
         if worker.id == me or worker_alive(worker, now, LEASE_S):
             continue
-        if worker.host == host:
-            for job in store.running_on(worker.id):
+        for job in store.running_on(worker.id):
+            if job.backend == "slurm":
+                cancel_slurm_orphan(job)      # it outlives its worker, on any host: never run it twice
+            elif worker.host == host:
                 pid, started = store.pid_of(job.id)
                 kill_orphan(pid, started)
         reason = f"worker lost: {worker.id} " + (
