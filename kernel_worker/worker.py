@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from jobmagics import paths
 from jobmagics.client import Queue
 from jobmagics.liveness import process_start_time
-from jobmagics.model import JobRecord, State, WorkerRecord
+from jobmagics.model import JobRecord, State, WorkerRecord, format_memory
 from jobmagics.store import Capacity
 
 from .executors import Ended, Execution, Executor, JobContext, Outcome
 from .executors.subprocess import SubprocessExecutor
+from .limits import group_rss
 from .options import WorkerOptions
 from .supervision import recover_dead_workers
 from .waker import Waker
@@ -27,6 +28,7 @@ from .waker import Waker
 log = logging.getLogger("kernel_worker")
 CLAIM_RETRY_S = 0.5      # re-try claims this often even without a change (retry backoffs end)
 SUPERVISE_S = 0.5        # look for dead workers on this host this often
+MEMORY_CHECK_S = 0.25    # how often jobs with a memory request are measured
 
 
 @dataclass
@@ -34,8 +36,9 @@ class Running:
     job: JobRecord
     execution: Execution
     deadline: float | None               # monotonic time the job times out
-    stop_reason: str | None = None       # "cancel" | "timeout" | "shutdown"
+    stop_reason: str | None = None       # "cancel" | "timeout" | "shutdown" | "memory"
     kill_at: float | None = None
+    stop_detail: str | None = None
 
 
 class Worker:
@@ -52,7 +55,7 @@ class Worker:
         self._selector = selectors.DefaultSelector()
         self._waker = Waker(self.queue.path)
         self._seen_version = -1
-        self._next = {"claim": 0.0, "heartbeat": 0.0, "supervise": 0.0}
+        self._next = {"claim": 0.0, "heartbeat": 0.0, "supervise": 0.0, "memory": 0.0}
         self._idle_since = time.monotonic()
         if self.queue.layout.is_shared():
             os.umask(0o007)
@@ -146,6 +149,9 @@ class Worker:
             if not self.store.heartbeat(self.id, "stopping" if self.stopping else "running"):
                 self._presumed_dead()
             self.store.checkpoint()
+        if now >= self._next["memory"]:
+            self._next["memory"] = now + MEMORY_CHECK_S
+            self._enforce_memory(now)
         if now >= self._next["supervise"]:
             self._next["supervise"] = now + SUPERVISE_S
             for job_id, state in recover_dead_workers(self.store, self.id):
@@ -230,6 +236,17 @@ class Worker:
                 if run.stop_reason is None:
                     self._stop(run, "shutdown", now)
 
+    def _enforce_memory(self, now: float) -> None:
+        for run in self.running.values():
+            limit, pid = run.job.memory, run.execution.pid
+            if limit is None or pid is None or run.stop_reason is not None:
+                continue
+            used = group_rss(pid)
+            if used > limit:
+                run.stop_detail = (f"exceeded its memory limit of {format_memory(limit)}"
+                                   f" (using {format_memory(used)})")
+                self._stop(run, "memory", now)
+
     def _stop(self, run: Running, reason: str, now: float) -> None:
         log.info("stopping %s (%s)", run.job.id, reason)
         run.stop_reason = reason
@@ -260,6 +277,8 @@ class Worker:
             state, error = State.TIMEOUT, f"timed out after {job.timeout:g} s"
         elif run.stop_reason == "cancel":
             state, error = State.CANCELLED, "cancelled while running"
+        elif run.stop_reason == "memory":
+            state, error = State.FAILED, run.stop_detail
         elif outcome.ok:
             state, error = State.COMPLETED, None
         else:
@@ -269,10 +288,12 @@ class Worker:
 
     def _failure_message(self, job: JobRecord, outcome: Outcome) -> str:
         message = outcome.error or f"exit code {outcome.exit_code}"
-        if job.kind in ("python", "function", "experiment"):
-            last = last_line(self.queue.layout.log(job.id)) or last_line(self.queue.layout.stderr(job.id))
-            if last and last not in message:     # a kernel job's error already is that line
-                message = f"{last} ({message})"
+        last = last_line(self.queue.layout.log(job.id)) or last_line(self.queue.layout.stderr(job.id))
+        out_of_memory = bool(last and any(word in last for word in ("MemoryError", "Cannot allocate memory")))
+        if last and last not in message and (job.kind != "command" or out_of_memory):
+            message = f"{last} ({message})"     # a kernel job's error already is that line
+        if job.memory is not None and (out_of_memory or "SIGKILL" in message):
+            message += f"; the job asked for {format_memory(job.memory)} of memory"
         return message
 
     def _shutdown_running(self) -> None:

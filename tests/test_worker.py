@@ -253,3 +253,17 @@ def test_a_dead_worker_on_this_host_is_noticed_quickly(queue: jobmagics.Queue, s
     wait_for(lambda: job.refresh().state != "running", 20)
     print(f"recovered after {time.monotonic() - started:.2f} s")  # a number for the curious; bench measures it
     assert job.state == "failed" and "worker lost" in job.error
+
+
+def test_a_job_that_outgrows_its_memory_request_fails_and_says_so(queue: jobmagics.Queue, worker: WorkerProcess) -> None:
+    hog = ("import time\nblocks = []\nfor _ in range(60):\n    blocks.append(bytearray(16 << 20))\n"
+           "    time.sleep(0.05)\ntime.sleep(30)")
+    job = queue.submit(command=[sys.executable, "-c", hog], memory="200M")
+    assert job.wait(60).state == "failed"
+    assert "200M" in job.error and ("memory limit" in job.error or "MemoryError" in job.error)
+    assert queue.submit(command=["true"]).wait(30).state == "completed"  # the worker keeps serving
+
+
+def test_a_job_within_its_memory_request_is_left_alone(queue: jobmagics.Queue, worker: WorkerProcess) -> None:
+    job = queue.submit(command=[sys.executable, "-c", "x = bytearray(20 << 20); print(len(x))"], memory="500M")
+    assert job.wait(30).state == "completed", job.error

@@ -13,6 +13,7 @@ from jobmagics.context import JOB_ID_VAR, QUEUE_VAR
 from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord
 
+from ..limits import apply_memory_limit
 from .base import Ended, Execution, JobContext, Outcome
 
 _RUNNERS = {
@@ -112,6 +113,8 @@ class SubprocessExecutor:
             for handle in handles.values():
                 if hasattr(handle, "close"):
                     handle.close()
+        if job.memory is not None:
+            apply_memory_limit(process.pid, job.memory)
         return ProcessExecution(job.id, process)
 
     @staticmethod
