@@ -1,0 +1,248 @@
+"""``%job`` and ``%%job``: thin magics that parse, call the client and display.
+
+Every ``JobmagicsError`` (and every bad argument) becomes one ``UsageError`` line, in one
+place: ``JobMagics.job``."""
+from __future__ import annotations
+
+import html
+import inspect
+import sys
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import parse_argstring
+from IPython.display import HTML, display
+
+from ..client import Queue
+from ..display import job_outputs, jobs_table_html
+from ..errors import JobmagicsError
+from ..job import Job
+from ..model import State
+from . import owned_worker
+from .parsers import PARSERS, help_text
+
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+@magics_class
+class JobMagics(Magics):
+    """The notebook face of jobmagics."""
+
+    def __init__(self, shell: Any = None) -> None:
+        super().__init__(shell)
+        self._queues: dict[str, Queue] = {}
+        self._last_job: Job | None = None
+
+    @line_cell_magic
+    def job(self, line: str, cell: str | None = None) -> Any:
+        """Send work to the jobmagics queue and watch it live.
+
+        ``%%job submit [options]`` sends the cell; ``%job SUBCOMMAND ...`` does the rest:
+        submit, queue, status, logs, output, pull, cancel, retry, hold, release, wait, history,
+        worker. The options of each:
+        """
+        subcommand, _, rest = line.strip().partition(" ")
+        if subcommand not in PARSERS:
+            raise UsageError(f"unknown %job subcommand {subcommand!r}; use one of {', '.join(PARSERS)}"
+                             " (see %job?)" if subcommand else f"%job needs a subcommand: {', '.join(PARSERS)}")
+        if cell is not None and subcommand != "submit":
+            raise UsageError(f"%%job {subcommand} is not a cell magic; use %job {subcommand}")
+        args = parse_argstring(PARSERS[subcommand], rest)   # raises UsageError itself
+        try:
+            return getattr(self, f"_cmd_{subcommand}")(args, cell)
+        except JobmagicsError as exc:
+            raise UsageError(str(exc)) from None
+
+    # ---- helpers ----------------------------------------------------------------------
+    def _queue(self, path: str | None) -> Queue:
+        key = path or ""
+        if key not in self._queues:
+            self._queues[key] = Queue(path)
+        return self._queues[key]
+
+    def _get(self, args: Any, job_id: str | None = None) -> Job:
+        job_id = job_id or getattr(args, "id", None)
+        if job_id is None:
+            if self._last_job is None:
+                raise UsageError("give a job id: no job was submitted from this notebook yet")
+            job_id = self._last_job.id
+        return self._queue(args.queue).get(job_id)
+
+    def _ids(self, args: Any) -> list[str]:
+        ids = [i for part in args.ids for i in _names(part)]
+        if ids:
+            return ids
+        if self._last_job is None:
+            raise UsageError("give a job id: no job was submitted from this notebook yet")
+        return [self._last_job.id]
+
+    def _remember(self, job: Job, out: str | None) -> None:
+        self._last_job = job
+        self.shell.user_ns["_job"] = job
+        if out:
+            if not out.isidentifier():
+                raise UsageError(f"--out {out!r} is not a valid variable name")
+            self.shell.user_ns[out] = job
+
+    @staticmethod
+    def _live(job: Job) -> Job:
+        from ..widgets import JobWidget
+        job._live_view = JobWidget(job)  # type: ignore[attr-defined]
+        return job
+
+    def _pull_into_notebook(self, job: Job) -> list[str]:
+        values = job.result() or {}
+        self.shell.user_ns.update(values)
+        return sorted(values)
+
+    # ---- submitting -------------------------------------------------------------------
+    def _cmd_submit(self, args: Any, cell: str | None) -> Job | None:
+        queue = self._queue(args.queue)
+        common: dict[str, Any] = dict(
+            name=args.name, priority=args.priority, resources=args.resource, cpus=args.cpus,
+            memory=args.memory, after=[i for a in args.after for i in _names(a)], timeout=args.timeout,
+            retries=args.retries, backend=args.backend, hold=args.hold)
+        if cell is not None:
+            job = queue.submit(code=self._cell_code(args, cell), push=self._push(args),
+                               options={"pull": _names(args.pull)} if args.pull else None, **common)
+        else:
+            if not args.command:
+                raise UsageError("give the command after --, e.g. %job submit -- python fit.py"
+                                 " (or use %%job submit to send a cell)")
+            if args.push or args.pull:
+                raise UsageError("--push and --pull work with %%job submit cells, not with commands")
+            job = queue.submit(command=args.command, **common)
+        self._remember(job, args.out)
+        self._live(job)
+        if not args.wait:
+            return job
+        display(job)                 # watch it while we wait
+        job._live_view = None        # type: ignore[attr-defined]  # the cell's value: the final card
+        return self._finish_wait(job, None)
+
+    @staticmethod
+    def _cell_code(args: Any, cell: str) -> str:
+        if args.command:
+            raise UsageError("%%job submit sends the cell body; put no command on the magic line")
+        if not cell.strip():
+            raise UsageError("the cell is empty: write the job's code below %%job submit")
+        return cell
+
+    def _push(self, args: Any) -> dict[str, Any] | None:
+        names = _names(args.push)
+        missing = [n for n in names if n not in self.shell.user_ns]
+        if missing:
+            raise UsageError(f"cannot push {missing[0]!r}: no such variable in the notebook")
+        return {n: self.shell.user_ns[n] for n in names} or None
+
+    def _finish_wait(self, job: Job, timeout: float | None) -> Job:
+        job.wait(timeout)
+        if job.state is not State.COMPLETED:
+            raise UsageError(f"{job.id} {job.state.value}: {job.error or f'exit code {job.exit_code}'}")
+        if job.record.options.get("pull"):
+            print(f"pulled {', '.join(self._pull_into_notebook(job))}")
+        return job
+
+    # ---- looking at jobs --------------------------------------------------------------
+    def _cmd_queue(self, args: Any, cell: str | None) -> Any:
+        from ..widgets import QueuePanel
+        return QueuePanel(self._queue(args.queue), history=args.history)
+
+    def _cmd_status(self, args: Any, cell: str | None) -> Job:
+        return self._get(args)
+
+    def _cmd_logs(self, args: Any, cell: str | None) -> None:
+        print(self._get(args).log(), end="")
+
+    def _cmd_output(self, args: Any, cell: str | None) -> None:
+        job = self._get(args)
+        outputs = job_outputs(job)
+        if not outputs:
+            print(job.log(), end="")     # command jobs (and jobs run without a kernel): their log
+            return
+        for output in outputs:
+            _show(output)
+
+    def _cmd_history(self, args: Any, cell: str | None) -> None:
+        jobs = self._queue(args.queue).history(user=args.user, state=args.state, limit=args.limit)
+        display(HTML(jobs_table_html(jobs, "History", "no finished jobs")))
+
+    # ---- acting on jobs ---------------------------------------------------------------
+    def _cmd_pull(self, args: Any, cell: str | None) -> None:
+        job = self._get(args)
+        if not job.done:
+            raise UsageError(f"{job.id} is {job.state.value}; wait for it (%job wait {job.id}) before pulling")
+        names = self._pull_into_notebook(job)
+        print(f"pulled {', '.join(names)}" if names else f"{job.id} has no variables to pull (submit it with --pull)")
+
+    def _cmd_cancel(self, args: Any, cell: str | None) -> None:
+        queue = self._queue(args.queue)
+        for job_id in self._ids(args):
+            state = queue.cancel(job_id)
+            print(f"{job_id}: cancel requested (it stops within about a second)" if state is State.RUNNING
+                  else f"{job_id}: {state.value}")
+
+    def _cmd_retry(self, args: Any, cell: str | None) -> Job:
+        job = self._get(args)
+        job.retry()
+        self._remember(job, None)
+        return self._live(job)
+
+    def _cmd_hold(self, args: Any, cell: str | None) -> None:
+        job = self._get(args)
+        job.hold()
+        print(f"{job.id}: held")
+
+    def _cmd_release(self, args: Any, cell: str | None) -> None:
+        job = self._get(args)
+        job.release()
+        print(f"{job.id}: {job.state.value}")
+
+    def _cmd_wait(self, args: Any, cell: str | None) -> Job:
+        jobs = [self._get(args, job_id) for job_id in self._ids(args)]
+        for job in jobs[:-1]:
+            job.wait(args.timeout)
+        return self._finish_wait(jobs[-1], args.timeout)
+
+    def _cmd_worker(self, args: Any, cell: str | None) -> None:
+        queue = self._queue(args.queue)
+        if args.action == "start":
+            worker = owned_worker.start_worker(queue, args.slots, args.resource, args.startup)
+            print(f"worker {worker.pid} serves {queue.path} until this kernel exits (%job worker stop)")
+        elif args.action == "stop":
+            stopped = owned_worker.stop_workers(queue)
+            print(f"stopped worker {', '.join(str(w.pid) for w in stopped)}" if stopped
+                  else "this kernel runs no worker on this queue")
+        else:
+            display(HTML(_workers_html(queue)))
+
+
+JobMagics.job.__doc__ = inspect.cleandoc(JobMagics.job.__doc__ or "") + "\n\n" + help_text()
+
+
+def _show(output: dict[str, Any]) -> None:
+    """Re-display one captured nbformat output in this cell."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        stream = sys.stderr if output.get("name") == "stderr" else sys.stdout
+        stream.write(output.get("text", ""))
+        stream.flush()
+    elif kind == "error":
+        sys.stderr.write("\n".join(output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"]) + "\n")
+        sys.stderr.flush()
+    elif kind in ("display_data", "execute_result"):
+        display(output.get("data", {}), raw=True, metadata=output.get("metadata") or {})
+
+
+def _workers_html(queue: Queue) -> str:
+    mine = {w.pid for w in owned_worker.owned_workers(queue)}
+    rows = "".join(
+        f"<tr><td><code>{html.escape(w['id'])}</code></td><td>{w['slots']}</td>"
+        f"<td>{html.escape(', '.join(f'{k}={v}' for k, v in w['resources'].items()) or '-')}</td>"
+        f"<td>{html.escape(w['user'])}</td><td>{'this kernel' if w['pid'] in mine else ''}</td></tr>"
+        for w in queue.workers())
+    return ("<table class='jobmagics-workers'><thead><tr><th>worker</th><th>slots</th><th>resources</th>"
+            "<th>user</th><th>owner</th></tr></thead><tbody>"
+            + (rows or "<tr><td colspan='5'><i>no worker serves this queue</i></td></tr>") + "</tbody></table>")

@@ -1,0 +1,130 @@
+"""The arguments of every ``%job`` subcommand, declared with IPython's ``magic_arguments``
+so that ``%job?`` help is generated from them."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from IPython.core.magic_arguments import argument, magic_arguments
+
+_queue = argument("--queue", metavar="DIR", help="the queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)")
+_job_id = argument("id", nargs="?", metavar="ID", help="a job id (default: the last job submitted here)")
+
+
+@magic_arguments("job submit")
+@argument("--name", help="a name for the job")
+@argument("--priority", type=int, default=0, help="higher starts first (default 0)")
+@argument("--resource", action="append", default=[], metavar="R", help="a resource the job needs (repeatable)")
+@argument("--cpus", type=int, default=1, help="CPU slots the job takes (default 1)")
+@argument("--memory", metavar="SIZE", help="memory the job needs, e.g. 4G")
+@argument("--after", action="append", default=[], metavar="ID", help="start only after this job completed (repeatable, or a,b)")
+@argument("--timeout", type=float, metavar="S", help="stop the job after S seconds")
+@argument("--retries", type=int, default=0, metavar="K", help="run a failed job again up to K times")
+@argument("--push", metavar="a,b", help="notebook variables sent into the job (cloudpickle)")
+@argument("--pull", metavar="x,y", help="job variables brought back on --wait or by %%job pull")
+@argument("--wait", action="store_true", help="block until the job ends (and pull its variables)")
+@argument("--out", metavar="NAME", help="also keep the Job in this notebook variable")
+@argument("--backend", default="local", choices=["local", "slurm"], help="where the job runs")
+@argument("--hold", action="store_true", help="submit it held (start it with %%job release)")
+@_queue
+@argument("command", nargs="*", metavar="-- CMD ARGS", help="a command job (line magic only)")
+def submit() -> None:
+    """Submit the cell body as a python job (``%%job submit``) or a command (``%job submit -- CMD``)."""
+
+
+@magic_arguments("job queue")
+@argument("--history", type=int, default=10, metavar="N", help="how many finished jobs to list")
+@_queue
+def queue() -> None:
+    """The live queue panel: waiting, pending and running jobs of every user, and recent history."""
+
+
+@magic_arguments("job status")
+@_job_id
+@_queue
+def status() -> None:
+    """The job's state, progress, times and error."""
+
+
+@magic_arguments("job logs")
+@_job_id
+@_queue
+def logs() -> None:
+    """Print what the job wrote to stdout and stderr so far."""
+
+
+@magic_arguments("job output")
+@_job_id
+@_queue
+def output() -> None:
+    """Show the job's captured rich outputs (text, images, errors) as if the cell had run here."""
+
+
+@magic_arguments("job pull")
+@_job_id
+@_queue
+def pull() -> None:
+    """Bring the job's --pull variables into the notebook."""
+
+
+@magic_arguments("job cancel")
+@argument("ids", nargs="*", metavar="ID", help="job ids (default: the last job submitted here)")
+@_queue
+def cancel() -> None:
+    """Cancel jobs; a running one stops within about a second."""
+
+
+@magic_arguments("job retry")
+@_job_id
+@_queue
+def retry() -> None:
+    """Run a failed, cancelled or timed-out job again (same id)."""
+
+
+@magic_arguments("job hold")
+@_job_id
+@_queue
+def hold() -> None:
+    """Keep a pending job from starting."""
+
+
+@magic_arguments("job release")
+@_job_id
+@_queue
+def release() -> None:
+    """Let a held job start."""
+
+
+@magic_arguments("job wait")
+@argument("ids", nargs="*", metavar="ID", help="job ids (default: the last job submitted here)")
+@argument("--timeout", type=float, metavar="S", help="give up after S seconds")
+@_queue
+def wait() -> None:
+    """Block until the jobs end; pulls the variables of jobs submitted with --pull."""
+
+
+@magic_arguments("job history")
+@argument("--user", help="only this user's jobs")
+@argument("--state", help="only jobs in these states (a,b)")
+@argument("--limit", type=int, default=20, help="at most this many (default 20)")
+@_queue
+def history() -> None:
+    """Finished jobs of every user, newest first."""
+
+
+@magic_arguments("job worker")
+@argument("action", choices=["start", "stop", "status"], help="start or stop this kernel's worker, or list workers")
+@argument("--slots", type=int, help="CPU slots (default: number of cores)")
+@argument("--resource", action="append", default=[], metavar="NAME[=CAP]", help="serve this resource (repeatable)")
+@argument("--startup", metavar="FILE", help="python file run once in the persistent kernel of an exclusive resource")
+@_queue
+def worker() -> None:
+    """A worker owned by this kernel (stopped when the kernel exits)."""
+
+
+PARSERS: dict[str, Callable[..., Any]] = {f.__name__: f for f in (
+    submit, queue, status, logs, output, pull, cancel, retry, hold, release, wait, history, worker)}
+
+
+def help_text() -> str:
+    """Every subcommand's usage, for ``%job?``."""
+    return "\n".join(f.__doc__ or "" for f in PARSERS.values())
