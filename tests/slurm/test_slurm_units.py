@@ -1,0 +1,131 @@
+"""The SLURM executor's pure parts: reading squeue/sacct/jobcomp answers, mapping SLURM
+states to outcomes, batching the tracker's queries, sbatch options, a missing sbatch."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import pytest
+
+import jobmagics
+from jobmagics.model import JobRecord
+from kernel_worker.executors import JobContext
+from kernel_worker.executors.slurm import SlurmExecution, SlurmExecutor, batch_script, outcome_for
+from kernel_worker.executors.slurm_commands import sbatch_options, slurm_job_name
+from kernel_worker.executors.slurm_tracker import (
+    JobCompFile, SlurmStatus, SlurmTracker, exit_code_from_pair, exit_code_from_wait_status,
+    parse_squeue)
+
+
+def test_squeue_answers_are_read_with_exit_status_and_reason() -> None:
+    text = "12|FAILED|768|NonZeroExitCode|localhost|\n13|PENDING|0|Resources||\n14|CANCELLED|15|None|n1|\n"
+    statuses = parse_squeue(text)
+    assert statuses["12"] == SlurmStatus("FAILED", 3, "NonZeroExitCode", "localhost")
+    assert statuses["13"].state == "PENDING" and statuses["13"].reason == "Resources"
+    assert statuses["14"].exit_code == -15 and statuses["14"].reason == ""
+    assert parse_squeue("garbage\n") == {}
+
+
+def test_exit_codes_from_wait_statuses_and_pairs() -> None:
+    assert exit_code_from_wait_status(0) == 0
+    assert exit_code_from_wait_status(3 << 8) == 3
+    assert exit_code_from_wait_status(9) == -9
+    assert exit_code_from_pair("3:0") == 3
+    assert exit_code_from_pair("0:15") == -15
+    assert exit_code_from_pair("") is None
+
+
+@pytest.mark.parametrize("state, code, ok, hint, words", [
+    ("COMPLETED", 0, True, None, None),
+    ("FAILED", 3, False, None, "exit code 3"),
+    ("FAILED", -9, False, None, "killed by signal 9"),
+    ("TIMEOUT", -15, False, "timeout", "SLURM: TIMEOUT"),
+    ("DEADLINE", None, False, "timeout", "SLURM: DEADLINE"),
+    ("CANCELLED", -15, False, "cancelled", "SLURM: CANCELLED"),
+    ("OUT_OF_MEMORY", 0, False, None, "SLURM: OUT_OF_MEMORY"),
+    ("NODE_FAIL", None, False, None, "SLURM: NODE_FAIL"),
+    ("LOST", None, False, None, "SLURM: LOST"),
+])
+def test_slurm_states_map_onto_outcomes(state: str, code: int | None, ok: bool, hint: str | None,
+                                        words: str | None) -> None:
+    outcome = outcome_for(SlurmStatus(state, code), "42")
+    assert outcome is not None
+    assert outcome.ok is ok
+    assert outcome.state == hint
+    if words:
+        assert words in (outcome.error or "")
+
+
+@pytest.mark.parametrize("state", ["PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED"])
+def test_unfinished_slurm_states_have_no_outcome(state: str) -> None:
+    assert outcome_for(SlurmStatus(state), "42") is None
+
+
+def test_the_tracker_asks_squeue_once_for_all_jobs() -> None:
+    calls: list[list[str]] = []
+
+    def fake_squeue(ids: Sequence[str]) -> dict[str, SlurmStatus]:
+        calls.append(list(ids))
+        return {i: SlurmStatus("RUNNING") for i in ids}
+
+    tracker = SlurmTracker(squeue=fake_squeue)
+    tracker._statuses = {str(i): None for i in range(100)}    # watched, without the thread
+    tracker.refresh([str(i) for i in range(100)])
+    assert len(calls) == 1 and len(calls[0]) == 100
+    assert tracker.status("57") == SlurmStatus("RUNNING")
+
+
+def test_polling_an_execution_only_reads_the_tracker() -> None:
+    def no_squeue(ids: Sequence[str]) -> dict[str, SlurmStatus]:
+        raise AssertionError("poll() must not query SLURM")
+
+    executor = SlurmExecutor(tracker=SlurmTracker(squeue=no_squeue))
+    execution = SlurmExecution("JOB-20261121-00001", "7", executor)
+    for _ in range(1000):
+        assert execution.poll() is None
+    executor.tracker._statuses["7"] = SlurmStatus("COMPLETED", 0)
+    outcome = execution.poll()
+    assert outcome is not None and outcome.ok
+
+
+def test_jobs_that_left_slurmctld_are_found_in_the_jobcomp_file(tmp_path: Path) -> None:
+    log = tmp_path / "jobcomp.txt"
+    log.write_text("JobId=5 UserId=root(0) Name=wrap JobState=COMPLETED NodeList=localhost ExitCode=0:0\n"
+                   "JobId=51 UserId=root(0) Name=wrap JobState=FAILED NodeList=localhost ExitCode=3:0\n")
+    jobcomp = JobCompFile()
+    jobcomp._path = str(log)
+    assert jobcomp.lookup("51") == SlurmStatus("FAILED", 3, "", "localhost", "jobcomp")
+    assert jobcomp.lookup("5") == SlurmStatus("COMPLETED", 0, "", "localhost", "jobcomp")
+    assert jobcomp.lookup("6") is None
+
+
+def _job(queue: jobmagics.Queue, **options: object) -> JobRecord:
+    return queue.store.get(queue.submit(backend="slurm", **options).id)  # type: ignore[arg-type]
+
+
+def test_sbatch_options_carry_name_cpus_memory_time_and_folder(queue: jobmagics.Queue) -> None:
+    job = _job(queue, command=["true"], name="fit  v2", cpus=2, memory="1.5G", timeout=61, cwd="/tmp",
+               options={"sbatch_args": ["--partition=debug"]})
+    options = sbatch_options(job, "/q/logs/x.log", None, None)
+    assert f"--job-name=fit v2 [{job.id}]" in options
+    assert {"--cpus-per-task=2", "--mem=1536M", "--time=2", "--chdir=/tmp", "--output=/q/logs/x.log",
+            "--open-mode=append", "--parsable", "--partition=debug"} <= set(options)
+    assert slurm_job_name(_job(queue, command=["true"])).startswith("JOB-")
+
+
+def test_the_batch_script_runs_the_job_like_the_subprocess_executor(queue: jobmagics.Queue) -> None:
+    job = _job(queue, command=["echo", "it's $HOME; rm -rf /"])
+    script = batch_script(job, JobContext(queue.layout, "w"))
+    assert script.startswith("#!/bin/sh\n")
+    assert "exec echo 'it'\"'\"'s $HOME; rm -rf /'\n" in script
+
+
+def test_a_missing_sbatch_fails_the_job_with_a_clear_message(
+        queue: jobmagics.Queue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))          # no sbatch anywhere on it
+    job = _job(queue, command=["true"], env={"PATH": str(tmp_path)})
+    executor = SlurmExecutor(JobContext(queue.layout, "w"))
+    execution = executor.start(job, JobContext(queue.layout, "w"))
+    outcome = execution.poll()
+    assert outcome is not None and not outcome.ok
+    assert "sbatch not found" in (outcome.error or "") and "install" in (outcome.error or "")
