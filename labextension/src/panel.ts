@@ -104,6 +104,7 @@ export class JobsPanel extends Widget {
     }
     select.addEventListener('change', () => {
       this._model.filter = { ...this._model.filter, state: select.value };
+      this._render();
     });
     filters.appendChild(select);
 
@@ -114,6 +115,7 @@ export class JobsPanel extends Widget {
     mine.dataset.role = 'mine';
     mine.addEventListener('change', () => {
       this._model.filter = { ...this._model.filter, mine: mine.checked };
+      this._render();
     });
     mineLabel.appendChild(mine);
     mineLabel.appendChild(document.createTextNode(' Mine'));
