@@ -25,7 +25,7 @@ from .subprocess import job_argv, job_environment
 
 log = logging.getLogger("kernel_worker.slurm")
 
-__all__ = ["SlurmExecutor", "SlurmExecution", "SlurmOutcome", "cancel_orphan", "outcome_for"]
+__all__ = ["SlurmExecution", "SlurmExecutor", "SlurmOutcome", "cancel_orphan", "outcome_for"]
 
 _WAITING_STATES = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "SUSPENDED",
                              "RESV_DEL_HOLD", "STOPPED"})

@@ -8,7 +8,7 @@ import math
 import os
 import shutil
 import subprocess
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from jobmagics.errors import JobmagicsError
 from jobmagics.model import JobRecord
@@ -33,7 +33,8 @@ def run_slurm(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
         raise SlurmError(f"{tool} not found: {INSTALL_HINT}")
     try:
         return subprocess.run([path, *argv[1:]], capture_output=True, text=True, timeout=timeout,
-                              env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL)
+                              check=False, env=dict(env) if env is not None else None,
+                              stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise SlurmError(f"{tool} did not answer within {timeout:g} s: is slurmctld running?") from None
     except OSError as exc:

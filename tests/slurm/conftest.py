@@ -6,8 +6,8 @@ import importlib.util
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -20,7 +20,7 @@ INSTALL = "apt-get install -y slurm-wlm slurmctld slurmd slurm-client munge"
 def _node_state(env: dict[str, str]) -> str:
     try:
         result = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True,
-                                timeout=10, env=env)
+                                timeout=10, env=env, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return result.stdout.strip() if result.returncode == 0 else ""
@@ -53,7 +53,7 @@ def slurm() -> Iterator[str]:
 def _start_slurm() -> str:
     if os.geteuid() != 0:
         pytest.fail(f"no SLURM answers and {SLURM_UP} needs root to start one", pytrace=False)
-    result = subprocess.run([str(SLURM_UP)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([str(SLURM_UP)], capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
         pytest.fail(f"{SLURM_UP} failed:\n{result.stderr}", pytrace=False)
     conf = result.stdout.strip().splitlines()[-1].removeprefix("export SLURM_CONF=")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -18,13 +19,13 @@ LONG = 120.0        # SLURM takes seconds per job; never assert on timing
 def squeue_lists(slurm_id: str) -> bool:
     """True while squeue still shows the job pending, running or completing."""
     result = subprocess.run(["squeue", "-h", "-j", slurm_id, "-o", "%i %T"], capture_output=True,
-                            text=True, timeout=30)
+                            text=True, timeout=30, check=False)
     return result.returncode == 0 and bool(result.stdout.strip())
 
 
 def slurm_state(slurm_id: str) -> str:
     result = subprocess.run(["scontrol", "-o", "show", "job", slurm_id], capture_output=True,
-                            text=True, timeout=30)
+                            text=True, timeout=30, check=False)
     fields = dict(p.partition("=")[::2] for p in result.stdout.split() if "=" in p)
     return fields.get("JobState", "")
 

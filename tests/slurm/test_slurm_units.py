@@ -2,8 +2,8 @@
 states to outcomes, batching the tracker's queries, sbatch options, a missing sbatch."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pytest
 
@@ -13,8 +13,13 @@ from kernel_worker.executors import JobContext
 from kernel_worker.executors.slurm import SlurmExecution, SlurmExecutor, batch_script, outcome_for
 from kernel_worker.executors.slurm_commands import sbatch_options, slurm_job_name
 from kernel_worker.executors.slurm_tracker import (
-    JobCompFile, SlurmStatus, SlurmTracker, exit_code_from_pair, exit_code_from_wait_status,
-    parse_squeue)
+    JobCompFile,
+    SlurmStatus,
+    SlurmTracker,
+    exit_code_from_pair,
+    exit_code_from_wait_status,
+    parse_squeue,
+)
 
 
 def test_squeue_answers_are_read_with_exit_status_and_reason() -> None:
