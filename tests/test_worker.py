@@ -267,3 +267,34 @@ def test_a_job_that_outgrows_its_memory_request_fails_and_says_so(queue: jobmagi
 def test_a_job_within_its_memory_request_is_left_alone(queue: jobmagics.Queue, worker: WorkerProcess) -> None:
     job = queue.submit(command=[sys.executable, "-c", "x = bytearray(20 << 20); print(len(x))"], memory="500M")
     assert job.wait(30).state == "completed", job.error
+
+
+def test_a_silent_worker_on_another_host_loses_its_jobs_after_its_lease(queue: jobmagics.Queue, queue_dir: Path, start_worker: Callable[..., WorkerProcess], tmp_path: Path) -> None:
+    """A real worker that believes it runs on another host (its own UTS namespace), frozen with
+    SIGSTOP: it cannot be checked by pid, so its jobs come back when its lease expires; when it
+    wakes up, it finds itself presumed dead and stops its stale copy of the job."""
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip("a second hostname needs a UTS namespace, which needs root (CI runs as root)")
+    out = tmp_path / "spans.txt"
+    log = open(tmp_path / "remote.log", "wb")
+    remote = subprocess.Popen(
+        ["unshare", "--uts", "sh", "-c", f"hostname far-away-host && exec {sys.executable} -m kernel_worker "
+         f"--queue {queue_dir} --slots 1"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: any(w["host"] == "far-away-host" for w in queue.workers(alive_only=False)), 30)
+        job = stamp_job(queue, out, 8.0, retries=1)
+        wait_for(lambda: job.refresh().record.pid is not None, 20)
+        remote.send_signal(signal.SIGSTOP)
+        start_worker("--slots", "1")
+        wait_for(lambda: job.refresh().attempt == 2 and job.state == "running", 30)
+        assert any("silent for" in (e["detail"] or "") for e in job.events())
+        remote.send_signal(signal.SIGCONT)   # it wakes, finds itself presumed dead, stops its stale copy
+        assert job.wait(60).state == "completed"
+        assert [span[0] for span in intervals(out)] == [job.id]   # the stale first attempt never finished
+        assert "presumed dead" in (tmp_path / "remote.log").read_text()
+    finally:
+        remote.send_signal(signal.SIGCONT)
+        remote.kill()
+        remote.wait()
+        log.close()
