@@ -4,13 +4,14 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import paths
 from .errors import InvalidJob, PermissionDenied
 from .job import Job
-from .model import TERMINAL, JobRecord, JobSpec, State, check_job_id, parse_memory, parse_states
+from .model import TERMINAL, JobSpec, State, check_job_id, parse_states
 from .payloads import dump_function, dump_variables
 from .store import Store
 
@@ -123,12 +124,13 @@ class Queue:
 
     def stats(self) -> dict[str, Any]:
         counts = self.store.state_counts()
+        alive = self._alive_ids()
         return {
             "queue": str(self.path),
             "states": {s.value: counts.get(s.value, 0) for s in State},
             "total": sum(counts.values()),
             "resources": self.store.resources(),
-            "workers": [w.to_dict() | {"alive": w.id in self._alive_ids()} for w in self.store.workers()],
+            "workers": [w.to_dict() | {"alive": w.id in alive} for w in self.store.workers()],
             "paused": self.store.setting("paused") == 1,
             "admins": self.admins(),
         }
@@ -218,8 +220,4 @@ def _check_account(user: str) -> None:
         raise InvalidJob(f"no Unix account {user!r} on this machine") from None
 
 
-def memory_bytes(value: str | int | None) -> int | None:
-    return parse_memory(value)
-
-
-__all__ = ["Queue", "Job", "JobRecord"]
+__all__ = ["Job", "Queue"]

@@ -17,7 +17,7 @@ _MIN_INTERVAL_S = 0.1   # progress from a tight loop must not hammer the shared 
 
 _current: dict[str, str] = {}        # set by executors that run jobs in a long-lived process
 _throttle: dict[str, object] = {"last_write": 0.0, "stage": None}
-_queues: dict[str, "Queue"] = {}
+_queues: dict[str, Queue] = {}
 
 
 def enter_job(job_id: str, queue_path: str) -> None:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import enum
+import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .errors import InvalidJob
 
@@ -60,7 +62,7 @@ def parse_states(value: str | State | Sequence[str | State] | None) -> list[Stat
     return [v if isinstance(v, State) else parse_state(v.strip()) for v in items]
 
 
-def parse_memory(value: str | int | float | None) -> int | None:
+def parse_memory(value: str | float | None) -> int | None:
     """'4G', '512M', '1.5GiB', 2048 (bytes) -> bytes. None stays None."""
     if value is None:
         return None
@@ -156,7 +158,7 @@ class JobSpec:
     backend: str = "local"
     options: dict[str, Any] = field(default_factory=dict)   # kind-specific extras (capture, stdin, push/pull)
 
-    def validate(self) -> "JobSpec":
+    def validate(self) -> JobSpec:
         if self.kind not in KINDS:
             raise InvalidJob(f"unknown job kind {self.kind!r}; kinds are {', '.join(KINDS)}")
         self._validate_body()
@@ -214,7 +216,7 @@ class JobSpec:
             number = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise InvalidJob(f"{name} must be a number of seconds, not {value!r}") from None
-        if not number > 0 or number != number or number == float("inf"):
+        if not (math.isfinite(number) and number > 0):
             raise InvalidJob(f"{name} must be a positive number of seconds, not {value!r}")
         return number
 

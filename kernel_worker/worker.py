@@ -204,7 +204,7 @@ class Worker:
         else:
             try:
                 execution = executor.start(job, self.context)
-            except Exception as exc:  # noqa: BLE001 - an executor bug must fail the job, not the worker
+            except Exception as exc:  # an executor bug must fail the job, not the worker
                 log.exception("executor failed to start %s", job.id)
                 execution = Ended(job.id, Outcome(None, f"could not start: {type(exc).__name__}: {exc}"))
         deadline = time.monotonic() + job.timeout if job.timeout else None

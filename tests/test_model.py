@@ -3,7 +3,14 @@ from __future__ import annotations
 import pytest
 
 from jobmagics.errors import InvalidJob
-from jobmagics.model import JobSpec, check_job_id, format_job_id, format_memory, parse_memory, parse_resource
+from jobmagics.model import (
+    JobSpec,
+    check_job_id,
+    format_job_id,
+    format_memory,
+    parse_memory,
+    parse_resource,
+)
 
 
 @pytest.mark.parametrize("text, size", [("4G", 4 << 30), ("512M", 512 << 20), ("1.5GiB", 3 << 29),

@@ -6,8 +6,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
@@ -279,8 +279,9 @@ def test_a_silent_worker_on_another_host_loses_its_jobs_after_its_lease(queue: j
     out = tmp_path / "spans.txt"
     log = open(tmp_path / "remote.log", "wb")
     remote = subprocess.Popen(
-        ["unshare", "--uts", "sh", "-c", f"hostname far-away-host && exec {sys.executable} -m kernel_worker "
-         f"--queue {queue_dir} --slots 1"], stdout=log, stderr=subprocess.STDOUT)
+        ["unshare", "--uts", "sh", "-c",
+         f"hostname far-away-host && exec {sys.executable} -m kernel_worker --queue {queue_dir} --slots 1"],
+        stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: any(w["host"] == "far-away-host" for w in queue.workers(alive_only=False)), 30)
         job = stamp_job(queue, out, 8.0, retries=1)

@@ -6,7 +6,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .. import paths
 from ..client import Queue
@@ -184,7 +185,9 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from kernel_worker.cli import serve  # the CLI starts workers; nothing else imports kernel_worker
+    from kernel_worker.cli import (
+        serve,  # the CLI starts workers; nothing else imports kernel_worker
+    )
     return serve(args)
 
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ..job import Job
 from ..model import format_memory
@@ -66,9 +67,18 @@ def jobs_table(jobs: Sequence[Job]) -> str:
     return table(JOB_HEADERS, (job_row(j, now) for j in jobs))
 
 
+def _body(job: Job) -> str:
+    r = job.record
+    if r.command is not None:
+        return " ".join(r.command)
+    if r.experiment is not None:
+        return str(r.experiment.get("target"))
+    lines = (r.code or "").strip().splitlines()
+    return (lines[0] + (" ..." if len(lines) > 1 else "")) if lines else f"({r.kind})"
+
+
 def job_detail(job: Job, events: Sequence[dict[str, Any]]) -> str:
     r = job.record
-    body = r.command and " ".join(r.command) or (r.code or "").strip().splitlines()[0:1] or r.experiment
     fields = [
         ("id", r.id), ("name", r.name or "-"), ("kind", r.kind), ("state", r.state.value + (" (held)" if r.held else "")),
         ("user", f"{r.user}@{r.host}"), ("priority", r.priority), ("resources", ", ".join(r.resources) or "-"),
@@ -78,7 +88,7 @@ def job_detail(job: Job, events: Sequence[dict[str, Any]]) -> str:
         ("finished", timestamp(r.finished_at)), ("exit code", "-" if r.exit_code is None else r.exit_code),
         ("error", r.error or "-"), ("worker", r.worker or "-"), ("backend", r.backend + (f" {r.backend_id}" if r.backend_id else "")),
         ("progress", progress_text(job) + (f"  {r.stage}" if r.stage else "")), ("cwd", r.cwd),
-        ("runs", body if isinstance(body, str) else str(body[0] if isinstance(body, list) and body else body)),
+        ("runs", _body(job)),
         ("log", job.log_path),
     ]
     lines = [f"{name:>10}  {value}" for name, value in fields]

@@ -6,7 +6,7 @@ from .db import Database
 from .dispatch import Capacity, DispatchMixin
 from .jobs import JobsMixin
 
-__all__ = ["Store", "Capacity"]
+__all__ = ["Capacity", "Store"]
 
 
 class Store(JobsMixin, DispatchMixin):

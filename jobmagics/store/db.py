@@ -5,7 +5,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..errors import QueueError
 from ..paths import QueueLayout, fix_shared_file_modes, journal_mode_for

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..errors import InvalidJob, InvalidTransition, JobNotFound, PermissionDenied
 from ..model import ACTIVE, TERMINAL, JobRecord, JobSpec, State, format_job_id
