@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Coroutine
 
 from jobmagics.model import JobRecord
@@ -83,11 +83,40 @@ class PersistentKernel:
 
 @dataclass
 class RunState:
-    """Shared between the worker's thread (terminate/kill) and the loop (the run)."""
+    """Shared between the worker's thread (terminate/kill) and the loop (the run).
+
+    A SIGINT that reaches ipykernel outside of running code can kill the kernel, so the
+    interrupt is only sent while the job's code runs (after its ``execute_input``); a stop
+    asked for earlier makes the run skip the code instead."""
 
     job: JobRecord
     kernel: ManagedKernel | None = None
     stop: str | None = None              # "interrupt" | "kill"
+    running_code: bool = False
+    interrupted: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def want_interrupt(self) -> bool:
+        """The worker asks to stop; True if the caller should interrupt the kernel now."""
+        with self.lock:
+            self.stop = self.stop or "interrupt"
+            return self._claim_interrupt()
+
+    def code_started(self) -> bool:
+        """The code began; True if a stop was already asked for (interrupt it now)."""
+        with self.lock:
+            self.running_code = True
+            return self.stop is not None and self._claim_interrupt()
+
+    def code_ended(self) -> None:
+        with self.lock:
+            self.running_code = False
+
+    def _claim_interrupt(self) -> bool:
+        if self.running_code and not self.interrupted:
+            self.interrupted = True
+            return True
+        return False
 
 
 class KernelExecution:
@@ -124,9 +153,8 @@ class KernelExecution:
 
     def terminate(self) -> None:
         """Interrupt the kernel (KeyboardInterrupt in the job's code)."""
-        self._state.stop = self._state.stop or "interrupt"
         kernel = self._state.kernel
-        if kernel is not None:
+        if self._state.want_interrupt() and kernel is not None:
             self._executor.submit(kernel.interrupt())
 
     def kill(self) -> None:
@@ -249,7 +277,8 @@ class KernelExecutor:
                 prelude_call("begin_job", job.id, self.queue_root, job.cwd, job.env), silent=True)
             if begin.get("status") != "ok":
                 return _failed(recorder, f"could not prepare the job: {error_line(begin)}")
-            reply = await kernel.execute(job.code or "", recorder.record)
+            reply = await kernel.execute(job.code or "", self._watching(state, kernel, recorder))
+            state.code_ended()
             failed = reply.get("status") != "ok"
             pull = [str(n) for n in job.options.get("pull") or []]
             finish = await kernel.execute(
@@ -263,7 +292,16 @@ class KernelExecutor:
             again = " (it is restarted, and its startup file re-run, before the next job)" if persistent else ""
             return _failed(recorder, f"the Jupyter kernel died while running the job{again}")
         finally:
+            state.code_ended()
             state.kernel = None
+
+    @staticmethod
+    def _watching(state: RunState, kernel: ManagedKernel, recorder: OutputRecorder) -> Callable[[str, dict[str, Any]], None]:
+        def on_output(msg_type: str, content: dict[str, Any]) -> None:
+            if msg_type == "execute_input" and state.code_started():
+                asyncio.get_running_loop().create_task(kernel.interrupt())
+            recorder.record(msg_type, content)
+        return on_output
 
 
 def _failed(recorder: OutputRecorder, message: str, already_logged: bool = False) -> Outcome:
