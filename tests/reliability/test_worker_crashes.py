@@ -1,0 +1,117 @@
+"""Scenario 2: workers SIGKILLed mid-job, again and again, while others keep serving."""
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import jobmagics
+from tests.conftest import WorkerProcess, wait_for
+from tests.reliability.invariants import Evidence, check_invariants, figure, sized
+
+KILLS = sized(10, 50)
+WORKER_ARGS = ("--slots", "2", "--resource", "hardware", "--no-kernel")
+
+
+@dataclass
+class Kill:
+    at: float
+    worker: str
+    jobs: list[str]
+
+
+def submit_batch(queue: jobmagics.Queue, evidence: Evidence, n: int, offset: int) -> list[str]:
+    specs = []
+    for i in range(offset, offset + n):
+        hardware = i % 5 == 0
+        specs.append({"command": evidence.command(0.4, "hardware" if hardware else None),
+                      "resources": ["hardware"] if hardware else [],
+                      "retries": 0 if i % 4 == 0 else 3, "retry_delay": 0.05})
+    return [j.id for j in queue.submit_many(specs)]
+
+
+def pick_victim(queue: jobmagics.Queue, workers: list[WorkerProcess], rng: random.Random) -> tuple[WorkerProcess, Kill] | None:
+    """A live worker with at least one job that has started its process."""
+    by_pid = {w["pid"]: w["id"] for w in queue.workers(alive_only=True)}
+    busy = []
+    for w in workers:
+        worker_id = by_pid.get(w.pid)
+        jobs = [j.id for j in queue.store.running_on(worker_id)] if worker_id else []
+        if jobs and all(queue.store.pid_of(j)[0] for j in jobs):
+            busy.append((w, worker_id, jobs))
+    if not busy:
+        return None
+    w, worker_id, jobs = rng.choice(busy)
+    return w, Kill(0.0, worker_id, jobs)
+
+
+def recovery_latencies(queue: jobmagics.Queue, kills: list[Kill]) -> list[float]:
+    """Every job a killed worker held got a "worker lost" transition (requeued or failed)."""
+    latencies = []
+    for kill in kills:
+        for job_id in kill.jobs:
+            lost = [e for e in queue.events(job_id) if e["at"] >= kill.at
+                    and (e["detail"] or "").startswith(f"worker lost: {kill.worker}")]
+            assert lost, f"{job_id} of killed worker {kill.worker} was never recovered: {queue.events(job_id)}"
+            assert lost[0]["state"] in ("pending", "failed"), lost[0]
+            latencies.append(lost[0]["at"] - kill.at)
+    return latencies
+
+
+def test_workers_killed_mid_job_have_every_job_requeued_or_failed_as_worker_lost(
+        queue: jobmagics.Queue, start_worker: Callable[..., WorkerProcess], evidence: Evidence) -> None:
+    rng = random.Random(2)
+    workers = [start_worker(*WORKER_ARGS) for _ in range(3)]
+    ids = submit_batch(queue, evidence, 40, 0)
+    kills: list[Kill] = []
+    while len(kills) < KILLS:
+        if queue.count(state="pending") < 6:
+            ids += submit_batch(queue, evidence, 20, len(ids))
+        chosen = pick_victim(queue, workers, rng)
+        if chosen is None:
+            time.sleep(0.05)
+            continue
+        victim, kill = chosen
+        kill.at = time.time()
+        victim.kill()
+        kills.append(kill)
+        workers = [w for w in workers if w is not victim] + [start_worker(*WORKER_ARGS)]
+        time.sleep(rng.uniform(0, 0.3))
+    wait_for(lambda: queue.count(state=["waiting", "pending", "running"]) == 0, timeout=300, interval=0.1)
+    verdict = check_invariants(queue, ids, evidence=evidence, slots=2)
+    latencies = recovery_latencies(queue, kills)
+    affected = {j for k in kills for j in k.jobs}
+    for job in queue.jobs(state="failed", limit=None):
+        assert job.id in affected and job.error.startswith("worker lost"), (job.id, job.error)
+    figure("worker crashes: kills / affected jobs / final states", f"{len(kills)} / {len(affected)} / {dict(verdict.states)}")
+    figure("worker crashes: recovery latency (kill -> requeued or failed)",
+           f"p50 {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
+
+
+KILLS_ITS_WORKER = r"""
+dir=$1; id=$JOBMAGICS_JOB_ID
+exec 8>"$dir/locks/$id"
+flock -n 8 || { echo "twice $id" >> "$dir/violations"; exit 98; }
+if mkdir "$dir/first-$id" 2>/dev/null; then kill -9 $PPID; fi
+echo "$id" >> "$dir/starts"
+sleep 2
+"""
+
+
+def test_a_worker_killed_the_instant_its_job_starts_never_lets_that_job_run_twice(
+        queue: jobmagics.Queue, start_worker: Callable[..., WorkerProcess], evidence: Evidence) -> None:
+    script = evidence.root / "kills_its_worker.sh"
+    script.write_text(KILLS_ITS_WORKER)
+    rounds = sized(6, 30)
+    ids = []
+    workers = [start_worker("--slots", "1", "--no-kernel") for _ in range(2)]
+    for _ in range(rounds):
+        job = queue.submit(command=["sh", str(script), str(evidence.root)], retries=2, retry_delay=0.05)
+        ids.append(job.id)
+        job.wait(120)
+        workers = [w for w in workers if w.process.poll() is None]
+        workers += [start_worker("--slots", "1", "--no-kernel") for _ in range(2 - len(workers))]
+    check_invariants(queue, ids, evidence=evidence, slots=1)
+    assert all(queue.get(i).state == "completed" for i in ids)
