@@ -15,9 +15,10 @@ import json
 import os
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import paths
 from .errors import InvalidJob
@@ -61,7 +62,7 @@ def canonical_json(data: Mapping[str, Any], what: str) -> str:
 class ConfigStore:
     """The configs of one queue (a ``Queue``, a queue folder, or the default queue)."""
 
-    def __init__(self, queue: "Queue | paths.QueueLayout | str | os.PathLike[str] | None" = None) -> None:
+    def __init__(self, queue: Queue | paths.QueueLayout | str | os.PathLike[str] | None = None) -> None:
         if isinstance(queue, paths.QueueLayout):
             self.layout = queue
         elif hasattr(queue, "layout"):
@@ -214,26 +215,26 @@ def _write_atomically(path: Path, text: str, mode: int) -> None:
 
 # ---- the short forms of the notebook ----------------------------------------------------
 def save_config(name: str, data: Mapping[str, Any], *, note: str | None = None, main: bool = True,
-                queue: "Queue | str | os.PathLike[str] | None" = None) -> int:
+                queue: Queue | str | os.PathLike[str] | None = None) -> int:
     """``push``: save a new version of a named config; returns its version number."""
     return ConfigStore(queue).save(name, data, note=note, main=main)
 
 
 def load_config(name: str, version: int | None = None,
-                queue: "Queue | str | os.PathLike[str] | None" = None) -> dict[str, Any]:
+                queue: Queue | str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """``pull``: the main version of a named config (or the given version)."""
     return ConfigStore(queue).load(name, version)
 
 
-def config_history(name: str, queue: "Queue | str | os.PathLike[str] | None" = None) -> list[ConfigVersion]:
+def config_history(name: str, queue: Queue | str | os.PathLike[str] | None = None) -> list[ConfigVersion]:
     return ConfigStore(queue).history(name)
 
 
-def set_main_config(name: str, version: int, queue: "Queue | str | os.PathLike[str] | None" = None) -> None:
+def set_main_config(name: str, version: int, queue: Queue | str | os.PathLike[str] | None = None) -> None:
     ConfigStore(queue).set_main(name, version)
 
 
-def job_snapshot(job_id: str, queue: "Queue | str | os.PathLike[str] | None" = None) -> dict[str, Any]:
+def job_snapshot(job_id: str, queue: Queue | str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The config snapshot of an experiment job: exactly what produced its data."""
     return ConfigStore(queue).snapshot(job_id)
 

@@ -10,9 +10,10 @@ import json
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -21,6 +22,8 @@ from .errors import InvalidJob
 from .model import JOB_ID_RE
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .client import Queue
     from .job import Job
 
@@ -62,10 +65,10 @@ class DataWriter:
         self.points = 0
         self.closed = False
 
-    def __enter__(self) -> "DataWriter":
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type | None, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         interrupted = exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, SystemExit))
         self.close(status="completed" if exc_type is None else "stopped" if interrupted else "failed")
 
@@ -148,7 +151,7 @@ class DataWriter:
         self._file = None
 
 
-@dataclass
+@dataclass(repr=False)
 class ExperimentData:
     """The arrays of one run, its attributes, and the config snapshot of the job."""
 
@@ -158,6 +161,11 @@ class ExperimentData:
     units: dict[str, str] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
     snapshot: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        label = self.job_id or self.path.name
+        what = self.attrs.get("experiment") or ""
+        return f"<ExperimentData {label} {what}: {self.points} points of {', '.join(self.arrays) or 'nothing yet'}; {self.status}>"
 
     def __getitem__(self, name: str) -> np.ndarray:
         try:
@@ -183,7 +191,7 @@ class ExperimentData:
 
     @property
     def status(self) -> str:
-        """running, completed, failed or stopped (cancelled / timed out)."""
+        """running, completed, failed, stopped (cancelled / timed out) or interrupted (killed)."""
         return str(self.attrs.get("status", "running"))
 
     @property
@@ -202,7 +210,7 @@ class ExperimentData:
         import matplotlib.pyplot as plt
 
         ax = ax if ax is not None else plt.subplots()[1]
-        x_name = self.attrs.get("plot_x") or next(iter(self.arrays), None)
+        x_name = str(self.attrs.get("plot_x") or next(iter(self.arrays), ""))
         for name in [y] if y else (self.attrs.get("plot_y") or [k for k in self.arrays if k != x_name]):
             ax.plot(self[x_name], self[name], ".-", label=name)
         ax.set_xlabel(f"{x_name} ({self.units.get(x_name, '')})" if self.units.get(x_name) else x_name)
@@ -211,7 +219,7 @@ class ExperimentData:
         return ax
 
 
-def load(job: "Job | str | os.PathLike[str]", queue: "Queue | str | os.PathLike[str] | None" = None) -> ExperimentData:
+def load(job: Job | str | os.PathLike[str], queue: Queue | str | os.PathLike[str] | None = None) -> ExperimentData:
     """The data of an experiment job, by job (id) or by path; works while the job still runs
     (you get the points so far; ``.complete`` says whether it finished)."""
     path, job_id, the_queue = _locate(job, queue)
@@ -222,10 +230,13 @@ def load(job: "Job | str | os.PathLike[str]", queue: "Queue | str | os.PathLike[
             return data     # not started yet, or no point taken yet
         raise InvalidJob(f"{job_id or path} has no data: {path} does not exist")
     _read_into(data)
+    if data.status == "running" and the_queue is not None and job_id is not None and the_queue.get(job_id).done:
+        # the run was killed before it could close its file (SIGKILL, power cut): say so
+        data.attrs["status"] = "interrupted"
     return data
 
 
-def _locate(job: Any, queue: Any) -> tuple[Path, str | None, "Queue | None"]:
+def _locate(job: Any, queue: Any) -> tuple[Path, str | None, Queue | None]:
     from .client import Queue
     from .job import Job
 
@@ -239,11 +250,11 @@ def _locate(job: Any, queue: Any) -> tuple[Path, str | None, "Queue | None"]:
     job_id = path.stem if JOB_ID_RE.match(path.stem) else None
     if queue is None and job_id is not None and path.parent.name == "data":
         queue = path.parent.parent
-    the_queue = queue if isinstance(queue, Queue) or queue is None else Queue(queue)
-    return path, job_id, the_queue
+    found = queue if isinstance(queue, Queue) or queue is None else Queue(queue)
+    return path, job_id, found
 
 
-def _snapshot(queue: "Queue | None", job_id: str | None) -> dict[str, Any] | None:
+def _snapshot(queue: Queue | None, job_id: str | None) -> dict[str, Any] | None:
     if queue is None or job_id is None:
         return None
     path = queue.layout.config(job_id)

@@ -8,9 +8,21 @@ box. ``run_experiment`` is what workers call to run one experiment job."""
 from __future__ import annotations
 
 from .base import Experiment, merged_config
-from .builtin import BUILTIN, QubitSpectroscopy, Rabi, Ramsey, ResonatorSpectroscopy, T1
+from .builtin import BUILTIN, T1, QubitSpectroscopy, Rabi, Ramsey, ResonatorSpectroscopy
 from .loading import check_target, load_experiment_class
 from .run import build_snapshot, run_experiment
 
-__all__ = ["Experiment", "ResonatorSpectroscopy", "QubitSpectroscopy", "Rabi", "T1", "Ramsey", "BUILTIN",
-           "run_experiment", "build_snapshot", "load_experiment_class", "check_target", "merged_config"]
+__all__ = [
+    "BUILTIN",
+    "T1",
+    "Experiment",
+    "QubitSpectroscopy",
+    "Rabi",
+    "Ramsey",
+    "ResonatorSpectroscopy",
+    "build_snapshot",
+    "check_target",
+    "load_experiment_class",
+    "merged_config",
+    "run_experiment",
+]

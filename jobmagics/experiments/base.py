@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, ClassVar, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 

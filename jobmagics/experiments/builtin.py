@@ -5,7 +5,7 @@ pi pulse, T1 and Ramsey the coherence. Frequencies in Hz, times in seconds; ever
 has a default that suits ``SimulatedStation``, so ``config={}`` runs."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -54,7 +54,7 @@ class _SweepExperiment(Experiment):
 class ResonatorSpectroscopy(_SweepExperiment):
     """Transmission vs probe frequency: a Lorentzian dip at the readout resonator."""
 
-    defaults = {"start": 7.000e9, "stop": 7.025e9, "points": 201, **_COMMON}
+    defaults: ClassVar[dict[str, Any]] = {"start": 7.000e9, "stop": 7.025e9, "points": 201, **_COMMON}
     axis, axis_unit = "frequency", "Hz"
 
     def measure(self, station: Any, points: np.ndarray) -> np.ndarray:
@@ -68,7 +68,7 @@ class ResonatorSpectroscopy(_SweepExperiment):
 class QubitSpectroscopy(_SweepExperiment):
     """Readout signal vs drive frequency under a weak saturating drive: a peak at the qubit."""
 
-    defaults = {"start": 5.08e9, "stop": 5.17e9, "points": 181, "amplitude": 0.02, **_COMMON}
+    defaults: ClassVar[dict[str, Any]] = {"start": 5.08e9, "stop": 5.17e9, "points": 181, "amplitude": 0.02, **_COMMON}
     axis, axis_unit, plotted = "frequency", "Hz", "i"
 
     def validate(self) -> None:
@@ -87,7 +87,7 @@ class QubitSpectroscopy(_SweepExperiment):
 class Rabi(_SweepExperiment):
     """Readout signal vs drive pulse length: oscillations at the Rabi frequency."""
 
-    defaults = {"start": 0.0, "stop": 200e-9, "points": 81, "amplitude": 0.5, "frequency": None, **_COMMON}
+    defaults: ClassVar[dict[str, Any]] = {"start": 0.0, "stop": 200e-9, "points": 81, "amplitude": 0.5, "frequency": None, **_COMMON}
     axis, axis_unit, plotted = "length", "s", "i"
 
     def validate(self) -> None:
@@ -110,7 +110,7 @@ class Rabi(_SweepExperiment):
 class T1(_SweepExperiment):
     """Readout signal vs delay after a pi pulse: exponential relaxation."""
 
-    defaults = {"start": 0.0, "stop": 150e-6, "points": 61, **_COMMON}
+    defaults: ClassVar[dict[str, Any]] = {"start": 0.0, "stop": 150e-6, "points": 61, **_COMMON}
     axis, axis_unit, plotted = "delay", "s", "i"
 
     def validate(self) -> None:
@@ -128,7 +128,7 @@ class T1(_SweepExperiment):
 class Ramsey(_SweepExperiment):
     """Two pi/2 pulses driven ``detuning`` off the qubit: fringes decaying with T2*."""
 
-    defaults = {"start": 0.0, "stop": 20e-6, "points": 101, "detuning": 1.0e6, "frequency": None, **_COMMON}
+    defaults: ClassVar[dict[str, Any]] = {"start": 0.0, "stop": 20e-6, "points": 101, "detuning": 1.0e6, "frequency": None, **_COMMON}
     axis, axis_unit, plotted = "delay", "s", "i"
 
     def validate(self) -> None:

@@ -5,7 +5,7 @@ decay time) are fixed, so we search the shape parameters on a grid, solve the am
 closed form for every candidate at once, and refine the grid around the best one."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -63,9 +63,10 @@ def _git(folder: Path, *args: str) -> str | None:
 
 
 def environment_identity() -> dict[str, Any]:
-    from .. import __version__
     import h5py
     import numpy
+
+    from .. import __version__
 
     return {"jobmagics": __version__, "python": sys.version.split()[0], "executable": sys.executable,
             "platform": platform.platform(), "numpy": numpy.__version__, "h5py": h5py.__version__}

@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from .guard import ExclusiveGuard
 from .physics import DeviceParameters
-from .simulated import SimulatedStation
 from .selection import STATION_CONFIG, STATION_VAR, connect_station, open_station
+from .simulated import SimulatedStation
 
-__all__ = ["SimulatedStation", "DeviceParameters", "ExclusiveGuard", "open_station", "connect_station", "STATION_VAR",
-           "STATION_CONFIG"]
+__all__ = [
+    "STATION_CONFIG",
+    "STATION_VAR",
+    "DeviceParameters",
+    "ExclusiveGuard",
+    "SimulatedStation",
+    "connect_station",
+    "open_station",
+]

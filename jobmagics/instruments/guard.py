@@ -12,9 +12,9 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ..context import _job_location
 from ..errors import InvalidJob

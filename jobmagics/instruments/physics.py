@@ -4,8 +4,9 @@ Pure functions of the device parameters, so experiments, fits and tests can all 
 the same model. Frequencies in Hz, times in seconds."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class DeviceParameters:
     spectroscopy_noise: float = 0.25            # single-shot noise / transmission off resonance
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> "DeviceParameters":
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> DeviceParameters:
         """Build from a (named, versioned) config; unknown names are a clear error."""
         values = dict(values or {})
         known = {f.name for f in fields(cls)}

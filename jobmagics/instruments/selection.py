@@ -45,8 +45,9 @@ def connect_station(queue: Any = None) -> Any:
 
 
 def _station_from_factory(target: str) -> Any:
-    from ..experiments.loading import split_target
     import importlib
+
+    from ..experiments.loading import split_target
 
     module_name, name = split_target(target)
     try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +15,9 @@ from ..errors import InvalidJob
 from . import physics
 from .guard import ExclusiveGuard
 from .physics import DeviceParameters
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 _PULSE_LENGTH_FOR_SPECTROSCOPY = 10e-6   # long enough to saturate the qubit
 
@@ -48,7 +53,7 @@ class SimulatedStation:
     def connected(self) -> bool:
         return self.guard.held
 
-    def connect(self) -> "SimulatedStation":
+    def connect(self) -> Self:
         """Take the instrument; raises if another process holds it."""
         self.guard.acquire()
         self.connected_at = time.time()
@@ -57,7 +62,7 @@ class SimulatedStation:
     def close(self) -> None:
         self.guard.release()
 
-    def __enter__(self) -> "SimulatedStation":
+    def __enter__(self) -> Self:
         return self.connect()
 
     def __exit__(self, *exc: object) -> None:
@@ -156,9 +161,10 @@ class _Acquisition:
             self._operation.__exit__(None, None, None)   # a cancelled job must not leave it busy
             raise
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         self.station.last_used_at = time.time()
-        self._operation.__exit__(*exc)
+        self._operation.__exit__(exc_type, exc, traceback)
 
 
 def _points(values: np.ndarray | list[float]) -> np.ndarray:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -12,7 +13,6 @@ import jobmagics
 from jobmagics.configs import job_snapshot, save_config
 from jobmagics.data import load
 from jobmagics.errors import JobFailed
-
 from tests.conftest import wait_for
 
 RABI = "jobmagics.experiments:Rabi"
@@ -83,7 +83,7 @@ def test_two_experiments_never_overlap_on_the_station_with_two_workers(queue, st
     for job in jobs:
         assert job.wait(120).state is jobmagics.State.COMPLETED, job.log()
     spans = sorted((load(j).attrs["run_started_at"], load(j).attrs["run_finished_at"]) for j in jobs)
-    for (_, previous_end), (next_start, _) in zip(spans, spans[1:]):
+    for (_, previous_end), (next_start, _) in itertools.pairwise(spans):
         assert next_start >= previous_end
     assert len({j.refresh().worker for j in jobs}) >= 1
 

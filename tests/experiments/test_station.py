@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jobmagics.errors import InvalidJob
-from jobmagics.experiments import QubitSpectroscopy, Rabi, Ramsey, ResonatorSpectroscopy, T1
 from jobmagics.data import DataWriter, load
+from jobmagics.errors import InvalidJob
+from jobmagics.experiments import T1, QubitSpectroscopy, Rabi, Ramsey, ResonatorSpectroscopy
 from jobmagics.instruments import SimulatedStation
 
 
