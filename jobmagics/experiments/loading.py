@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
+import importlib.machinery
 import inspect
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import InvalidJob
@@ -16,13 +19,36 @@ def split_target(target: str) -> tuple[str, str]:
     return module_name, class_name
 
 
-def load_experiment_class(target: str) -> type:
-    """Import ``module:Class``; the class needs a ``run(station, data)`` method."""
-    module_name, class_name = split_target(target)
+@contextmanager
+def _searching(folders: Sequence[str]) -> Iterator[None]:
+    """The job's folder first on the path, as ``python -m`` would have it, for this import only."""
+    added = [f for f in folders if f and f not in sys.path]
+    sys.path[:0] = added
     try:
-        module = importlib.import_module(module_name)
+        yield
+    finally:
+        for folder in added:
+            if folder in sys.path:
+                sys.path.remove(folder)
+
+
+def import_fresh(module_name: str, folders: Sequence[str] = ()) -> Any:
+    """Import a module; one imported earlier in this process is reloaded, so a long-lived
+    kernel runs the code as it is on disk now (the snapshot hashes that file)."""
+    try:
+        with _searching(folders):
+            already = sys.modules.get(module_name)
+            if already is not None and not module_name.startswith("jobmagics"):
+                return importlib.reload(already)
+            return importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - whatever the import raised, the user must read it
         raise InvalidJob(f"cannot import module {module_name}: {type(exc).__name__}: {exc}") from None
+
+
+def load_experiment_class(target: str, folders: Sequence[str] = ()) -> type:
+    """Import ``module:Class`` (looking in ``folders`` first); it needs ``run(station, data)``."""
+    module_name, class_name = split_target(target)
+    module = import_fresh(module_name, folders)
     found: Any = module
     for part in class_name.split("."):
         found = getattr(found, part, None)
@@ -43,17 +69,16 @@ def experiment_names(module: Any) -> list[str]:
                   and callable(getattr(value, "run", None)))
 
 
-def check_target(target: str) -> None:
-    """Submit-time check: the module can be found here (it is imported only by the worker).
-
-    Only the module is looked for, without running its code; the class is checked when the
-    job starts. Packages on the worker's path but not the submitter's are rare in a lab that
-    shares one machine; when they happen, skip this check."""
+def check_target(target: str, cwd: str | None = None) -> None:
+    """Submit-time check that the experiment's top-level module exists, seen from ``cwd`` (the
+    job's folder) and this environment. Nothing is imported: no lab code runs in the notebook
+    at submit time. The class, and submodules, are checked when the job starts."""
     module_name, _ = split_target(target)
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except Exception as exc:  # noqa: BLE001 - a broken parent package is the user's to see
-        raise InvalidJob(f"cannot import module {module_name}: {type(exc).__name__}: {exc}") from None
-    if spec is None:
-        raise InvalidJob(f"cannot import module {module_name}: no module named {module_name!r}"
-                         " (is it in the notebook's folder or installed in this environment?)")
+    top = module_name.split(".")[0]
+    if top in sys.modules or top in sys.builtin_module_names:
+        return
+    search = [cwd, *sys.path] if cwd else list(sys.path)
+    if importlib.machinery.PathFinder.find_spec(top, [p or "." for p in search]) is None:
+        where = f" in {cwd} or" if cwd else ""
+        raise InvalidJob(f"cannot import module {module_name}: no module named {top!r}{where} in this"
+                         " Python environment")

@@ -47,7 +47,7 @@ def _run(queue: Any, record: JobRecord, station: Any) -> dict[str, Any]:
     if record.kind != "experiment" or not record.experiment:
         raise InvalidJob(f"{record.id} is a {record.kind} job, not an experiment")
     progress(0.0, "loading experiment")
-    cls = load_experiment_class(record.experiment["target"])
+    cls = load_experiment_class(record.experiment["target"], [record.cwd])
     experiment = cls(dict(record.experiment.get("config") or {}))
     opened_here = station is None
     if opened_here:

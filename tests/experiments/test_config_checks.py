@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from jobmagics.errors import InvalidJob
-from jobmagics.experiments import Experiment, Rabi
+from jobmagics.experiments import Experiment, Rabi, check_target, load_experiment_class
 
 
 def test_the_config_is_the_defaults_overlaid_with_what_was_submitted():
@@ -40,3 +40,20 @@ def test_an_experiment_without_defaults_accepts_any_keys():
             return None
 
     assert Free({"anything": [1, 2]}).config == {"anything": [1, 2]}
+
+
+def test_the_submit_time_check_finds_modules_in_the_job_folder_without_importing_them(tmp_path):
+    (tmp_path / "lab_module_never_imported.py").write_text("raise SystemExit('imported at submit time')\n")
+    check_target("lab_module_never_imported:Sweep", cwd=str(tmp_path))
+    check_target("jobmagics.experiments:Rabi")
+    with pytest.raises(InvalidJob, match="cannot import module no_such_lab_code.sub: no module named 'no_such_lab_code'"):
+        check_target("no_such_lab_code.sub:Sweep", cwd=str(tmp_path))
+
+
+def test_a_module_imported_earlier_is_reloaded_so_edits_are_run(tmp_path):
+    module = tmp_path / "edited_lab_module.py"
+    module.write_text("from jobmagics.experiments import Experiment\nclass E(Experiment):\n    version = 1\n"
+                      "    def run(self, station, data):\n        return None\n")
+    assert load_experiment_class("edited_lab_module:E", [str(tmp_path)]).version == 1
+    module.write_text(module.read_text().replace("version = 1", "version = 20"))  # new size: a stale .pyc cannot match
+    assert load_experiment_class("edited_lab_module:E", [str(tmp_path)]).version == 20

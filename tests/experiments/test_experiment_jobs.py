@@ -13,6 +13,8 @@ import jobmagics
 from jobmagics.configs import job_snapshot, save_config
 from jobmagics.data import load
 from jobmagics.errors import JobFailed
+from jobmagics.experiments import run_experiment
+from jobmagics.instruments import SimulatedStation
 from tests.conftest import wait_for
 
 RABI = "jobmagics.experiments:Rabi"
@@ -182,3 +184,17 @@ def test_the_snapshot_file_is_plain_json_readable_without_jobmagics(queue, worke
     job = queue.submit(experiment="jobmagics.experiments:Ramsey", config={"points": 21}).wait(60)
     text = (queue.path / "configs" / f"{job.id}.json").read_text()
     assert json.loads(text)["config"]["points"] == 21
+
+
+def test_run_experiment_uses_a_live_station_it_is_given_and_leaves_it_connected(queue, start_worker, tmp_path):
+    # what a persistent-kernel executor does with the station its --startup file connected
+    start_worker("--slots", "1", "--resource", "hardware")
+    job = queue.submit(experiment="jobmagics.experiments:T1", config={"points": 11, "seed": 1}, hold=True)
+    with SimulatedStation("kernel-station", time_scale=0.0, lock_path=tmp_path / "k.lock") as station:
+        summary = run_experiment(job.id, queue.path, station=station)
+        assert station.connected
+    assert load(job.id).points == 11 and summary["t1"] > 0
+    snapshot = job_snapshot(job.id)
+    assert snapshot["station"]["name"] == "kernel-station"
+    assert snapshot["station_origin"] == {"provided_by": "worker kernel"}
+    assert queue.store.result(job.id) is not None
