@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -188,9 +189,16 @@ class SlurmTracker:
                 ids = [i for i, s in self._statuses.items() if s is None or not s.terminal]
             if ids:
                 self.refresh(ids)
-                self._wake.wait(self.interval)
+                # at most one squeue per interval, however many jobs a burst submits
+                self._stopped_while(self.interval)
             else:
                 self._wake.wait()              # nothing to track: sleep until watch()
+                self._wake.clear()
+
+    def _stopped_while(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stopping and (left := deadline - time.monotonic()) > 0:
+            self._wake.wait(left)
             self._wake.clear()
 
     def refresh(self, ids: Sequence[str]) -> None:
