@@ -1,0 +1,79 @@
+"""Every user mistake in a magic is one UsageError line, and nothing is submitted."""
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+from IPython import get_ipython
+from IPython.testing.globalipapp import start_ipython
+
+from jobmagics import Queue
+
+
+@pytest.fixture
+def shell(queue_dir):  # type: ignore[no-untyped-def]
+    start_ipython()            # once per process; later calls keep the same shell
+    ip = get_ipython()
+    ip.run_line_magic("load_ext", "jobmagics")
+    ip.user_ns.pop("_job", None)
+    magics = ip.magics_manager.registry["JobMagics"]
+    magics._last_job, magics._queues = None, {}
+    return ip
+
+
+@pytest.mark.parametrize("line, message", [
+    ("", "needs a subcommand"),
+    ("frobnicate", "unknown %job subcommand 'frobnicate'"),
+    ("submit", "give the command after --"),
+    ("submit --priority high -- echo", "invalid int value: 'high'"),
+    ("submit --memory lots -- echo", "cannot read memory size 'lots'"),
+    ("submit --resource no_such_thing -- echo", "unknown resource 'no_such_thing'"),
+    ("submit --after JOB-20200101-00001 -- echo", "no such job"),
+    ("submit --push x -- echo", "--push and --pull work with %%job submit cells"),
+    ("submit --timeout -3 -- echo", "timeout must be a positive number"),
+    ("submit --bogus -- echo", "unrecognized arguments: --bogus"),
+    ("status JOB-bad", "is not a job id"),
+    ("status JOB-20200101-00001", "no job 'JOB-20200101-00001'"),
+    ("status", "no job was submitted from this notebook yet"),
+    ("cancel", "no job was submitted from this notebook yet"),
+    ("history --state running", "history holds finished jobs only"),
+    ("history --state sleeping", "unknown state 'sleeping'"),
+    ("worker restart", "invalid choice: 'restart'"),
+    ("worker start --startup /no/such/file.py", "no such file"),
+])
+def test_a_mistaken_line_magic_raises_usage_error(shell, queue_dir, line, message):
+    with pytest.raises(UsageError, match=None) as raised:
+        shell.run_line_magic("job", line)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value).strip()
+    assert Queue(queue_dir).count() == 0
+
+
+@pytest.mark.parametrize("line, cell, message", [
+    ("submit", "   \n", "the cell is empty"),
+    ("submit -- echo hi", "print(1)", "put no command on the magic line"),
+    ("submit", "def broken(:\n", "does not compile"),
+    ("submit --push nowhere", "print(1)", "cannot push 'nowhere': no such variable"),
+    ("submit --out 2bad", "print(1)", "not a valid variable name"),
+    ("status", "print(1)", "%%job status is not a cell magic"),
+])
+def test_a_mistaken_cell_magic_raises_usage_error(shell, queue_dir, line, cell, message):
+    with pytest.raises(UsageError) as raised:
+        shell.run_cell_magic("job", line, cell)
+    assert message in str(raised.value)
+    if "--out" not in line:
+        assert Queue(queue_dir).count() == 0
+
+
+def test_job_help_lists_every_subcommand_and_its_options(shell):
+    doc = shell.find_line_magic("job").__doc__
+    for usage in ("%job submit", "%job queue", "%job status", "%job logs", "%job output", "%job cancel",
+                  "%job retry", "%job wait", "%job history", "%job worker", "--push", "--pull", "--slots"):
+        assert usage in doc
+
+
+def test_the_repr_of_jobs_and_queues_is_html_for_nbconvert(shell, queue_dir):
+    queue = Queue(queue_dir)
+    job = queue.submit(command=["echo", "<hi>"], name="a <b>")
+    assert job.id in job._repr_html_() and "a &lt;b&gt;" in job._repr_html_()
+    assert job._repr_mimebundle_() is None, "a plain Job has no live widget: _repr_html_ is used"
+    assert job.id in queue._repr_html_() and "pending" in queue._repr_html_()
