@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import time
 from http.client import responses
@@ -28,9 +29,15 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ..errors import (InvalidJob, InvalidTransition, JobmagicsError, JobNotFound,
-                      PermissionDenied, QueueError)
-from ..model import TERMINAL, State
+from ..errors import (
+    InvalidJob,
+    InvalidTransition,
+    JobmagicsError,
+    JobNotFound,
+    PermissionDenied,
+    QueueError,
+)
+from ..model import State
 
 if TYPE_CHECKING:
     import jobmagics
@@ -128,7 +135,7 @@ class JobmagicsHandler(APIHandler):
             value = float(raw)
         except ValueError:
             raise BadRequest(f"{name} must be a number, not {raw!r}") from None
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise BadRequest(f"{name} must be a finite number, not {raw!r}")
         return value
 

@@ -35,7 +35,7 @@ export interface IFilter {
 const HISTORY_LIMIT = 50;
 const ACTIVE_LIMIT = 500;
 /** Minimum spacing of two refreshes, so a burst of progress updates stays cheap. */
-const MIN_REFRESH_MS = 200;
+const MIN_REFRESH_MS = 100;
 /** Long-poll duration asked of the server (seconds). */
 const LONG_POLL_S = 25;
 

@@ -12,10 +12,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import jobmagics
 
@@ -65,13 +67,12 @@ class LabServer:
                    JUPYTER_RUNTIME_DIR=str(self.home / "runtime"),
                    JOBMAGICS_QUEUE=str(self.queue),
                    PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [jupyter_lab, "--no-browser", "--ip", "127.0.0.1", "--port", str(self.port),
-             "--port-retries", "0", f"--IdentityProvider.token={TOKEN}", "--allow-root",
-             "--LabApp.news_url=None", f"--ServerApp.root_dir={self.root_dir}", *self.extra],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.root_dir)
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [jupyter_lab, "--no-browser", "--ip", "127.0.0.1", "--port", str(self.port),
+                 "--port-retries", "0", f"--IdentityProvider.token={TOKEN}", "--allow-root",
+                 "--LabApp.news_url=None", f"--ServerApp.root_dir={self.root_dir}", *self.extra],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.root_dir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -100,11 +101,11 @@ class LabServer:
 
 class Worker:
     def __init__(self, queue: Path, log: Path, *args: str) -> None:
-        self.log = open(log, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "kernel_worker", "--queue", str(queue), *args],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        with open(log, "ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "kernel_worker", "--queue", str(queue), *args],
+                stdout=output, stderr=subprocess.STDOUT, cwd=ROOT,
+                env=dict(os.environ, PYTHONUNBUFFERED="1"))
         q = jobmagics.Queue(queue)
         deadline = time.monotonic() + 30
         while not any(w["pid"] == self.process.pid for w in q.workers(alive_only=False)):
@@ -121,13 +122,12 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.log.close()
 
 
 def cli(queue: Path, *args: str) -> str:
     """Run the `jobmagics` CLI on the queue; returns its stdout (stripped)."""
     result = subprocess.run([sys.executable, "-m", "jobmagics", "--queue", str(queue), *args],
-                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+                            capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
     assert result.returncode == 0, f"jobmagics {' '.join(args)} failed: {result.stderr}"
     return result.stdout.strip()
 
@@ -168,10 +168,7 @@ def chromium() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install it (`apt-get install -y chromium "
                     "chromium-driver`) or point $JOBMAGICS_CHROMIUM at a Chromium binary")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("Python Playwright is missing: pip install playwright (see the test extra)")
+    from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, headless=True,
@@ -189,7 +186,7 @@ def lab_page(chromium: Any, lab_server: LabServer, request: pytest.FixtureReques
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{lab_server.url}/lab?token={TOKEN}")
+    page.goto(f"{lab_server.url}/lab?reset&token={TOKEN}")   # a fresh layout per test
     open_jobs_panel(page)
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
@@ -201,11 +198,18 @@ def lab_page(chromium: Any, lab_server: LabServer, request: pytest.FixtureReques
 
 
 def open_jobs_panel(page: Any) -> None:
+    """Show the Jobs panel (the left-bar tab toggles it, and the restored layout may
+    already show it: click until it is visible)."""
     tab = page.locator('.jp-SideBar [data-id="jobmagics-jobs"]')
     tab.wait_for(timeout=60_000)
-    if not page.locator(".jm-JobsPanel").is_visible():
-        tab.click()
-    page.locator(".jm-JobsPanel").wait_for(state="visible", timeout=10_000)
+    panel = page.locator(".jm-JobsPanel")
+    for _ in range(5):
+        try:
+            panel.wait_for(state="visible", timeout=1_000)
+            break
+        except PlaywrightTimeout:
+            tab.click()
+    panel.wait_for(state="visible", timeout=10_000)
     page.locator(".jm-who").filter(has_text=str(Path("/"))).wait_for(timeout=10_000)
 
 

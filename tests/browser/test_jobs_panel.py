@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -189,6 +190,12 @@ def test_submit_cell_as_job_queues_the_cell_through_the_server(
     row(lab_page, job_id).wait_for(timeout=5_000)
 
 
+def choose_theme(page: Any, theme: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Theme$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{theme}$")).click()
+
+
 def test_screenshots_of_the_panel_are_saved_in_light_and_dark_themes(
         lab_page: Any, lab_queue: Path, lab_worker: Any) -> None:
     code = ("import time, jobmagics\n"
@@ -201,9 +208,7 @@ def test_screenshots_of_the_panel_are_saved_in_light_and_dark_themes(
     ARTIFACTS.mkdir(exist_ok=True)
     light = ARTIFACTS / "jobs-panel.png"
     lab_page.locator(".jm-JobsPanel").screenshot(path=str(light))
-    lab_page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
-    lab_page.locator(".lm-Menu-itemLabel", has_text="Theme").click()
-    lab_page.locator(".lm-Menu-itemLabel", has_text="JupyterLab Dark").click()
+    choose_theme(lab_page, "JupyterLab Dark")
     lab_page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
                                timeout=20_000)
     time.sleep(0.5)
@@ -211,9 +216,7 @@ def test_screenshots_of_the_panel_are_saved_in_light_and_dark_themes(
     lab_page.locator(".jm-JobsPanel").screenshot(path=str(dark))
     background = lab_page.evaluate(
         "() => getComputedStyle(document.querySelector('.jm-JobsPanel')).backgroundColor")
-    lab_page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
-    lab_page.locator(".lm-Menu-itemLabel", has_text="Theme").click()
-    lab_page.locator(".lm-Menu-itemLabel", has_text="JupyterLab Light").click()
+    choose_theme(lab_page, "JupyterLab Light")
     lab_page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'",
                                timeout=20_000)
     cli(lab_queue, "cancel", running)

@@ -12,15 +12,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-from traitlets.config import Config
 
 # pytest_jupyter's fixtures (jp_fetch, jp_serverapp, ...), for this folder only. A
 # `pytest_plugins` line is only allowed in the rootdir's conftest, which is not ours.
-from pytest_jupyter.jupyter_server import *  # noqa: F401,F403
+from pytest_jupyter.jupyter_server import *
+from traitlets.config import Config
 
 import jobmagics
 
@@ -41,7 +42,7 @@ def open_queue_dir(group: str | None) -> Path:
         jobmagics.Queue(path)
         return path
     result = subprocess.run([sys.executable, "-m", "jobmagics", "init", str(path), "--group", group],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, f"jobmagics init failed: {result.stderr}"
     return path
 
@@ -136,7 +137,7 @@ def submit_as(other_user: str) -> Callable[..., str]:
     def submit(queue_dir: Path, **spec: Any) -> str:
         result = subprocess.run(
             [sys.executable, "-c", SUBMIT_AS, other_user, str(queue_dir), json.dumps(spec)],
-            capture_output=True, text=True, cwd="/", timeout=60)
+            capture_output=True, text=True, cwd="/", timeout=60, check=False)
         assert result.returncode == 0, f"submit as {other_user} failed:\n{result.stderr}"
         job_id = result.stdout.strip()
         assert jobmagics.Queue(queue_dir).get(job_id).user == other_user
@@ -148,10 +149,11 @@ def submit_as(other_user: str) -> Callable[..., str]:
 @pytest.fixture
 def server_worker(server_queue: Path, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A real worker process (2 slots) on the server's queue."""
-    log = open(tmp_path / "worker.log", "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kernel_worker", "--queue", str(server_queue), "--slots", "2"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    with open(tmp_path / "worker.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kernel_worker", "--queue", str(server_queue), "--slots", "2"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"))
     q = jobmagics.Queue(server_queue)
     deadline = time.monotonic() + 20
     while not any(w["pid"] == process.pid for w in q.workers(alive_only=False)):
@@ -166,4 +168,3 @@ def server_worker(server_queue: Path, tmp_path: Path) -> Iterator[subprocess.Pop
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    log.close()

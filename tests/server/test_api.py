@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import pwd
 import os
+import pwd
 import time
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ async def test_every_route_refuses_an_unauthenticated_request(
 
 
 async def test_a_route_answers_an_authenticated_request(api: Any) -> None:
-    status, body = await api("GET", "whoami")
+    status, _ = await api("GET", "whoami")
     assert status == 200
 
 
@@ -148,9 +148,9 @@ async def test_jobs_are_filtered_by_user_and_mine(
 
 async def test_jobs_are_filtered_by_name_and_submission_time(api: Any, q: jobmagics.Queue) -> None:
     old = sleeper(q, name="fit").id
-    time.sleep(0.05)
+    await asyncio.sleep(0.05)
     cut = time.time()
-    time.sleep(0.05)
+    await asyncio.sleep(0.05)
     new = sleeper(q, name="fit").id
     sleeper(q, name="other")
     _, body = await api("GET", "jobs", params={"name": "fit"})
@@ -200,7 +200,7 @@ async def test_one_job_comes_with_its_events_and_whether_i_may_act(
     assert status == 200
     assert body["job"]["id"] == job.id and body["job"]["name"] == "one"
     assert body["job"]["held"] is True
-    assert [e["state"] for e in body["events"]][0] == "pending"
+    assert body["events"][0]["state"] == "pending"
     assert all({"at", "state", "detail"} <= set(e) for e in body["events"])
     assert body["can_act"] is True
 
@@ -326,7 +326,7 @@ async def test_cancelling_a_finished_job_is_a_conflict(api: Any, q: jobmagics.Qu
 
 async def test_retrying_a_pending_job_is_a_conflict(api: Any, q: jobmagics.Queue) -> None:
     job = sleeper(q)
-    status, body = await api("POST", f"jobs/{job.id}/retry")
+    status, _ = await api("POST", f"jobs/{job.id}/retry")
     assert status == 409
     assert q.get(job.id).state.value == "pending"
 
@@ -526,7 +526,7 @@ async def test_the_server_keeps_answering_while_a_long_poll_waits(api: Any) -> N
 
 
 async def test_a_bad_changes_version_is_400(api: Any) -> None:
-    status, body = await api("GET", "changes", params={"version": "latest"})
+    status, _ = await api("GET", "changes", params={"version": "latest"})
     assert status == 400
 
 
