@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from typing import IO, Any
 
 import jobmagics
@@ -59,12 +60,13 @@ def single(q: jobmagics.Queue, out: IO[str], tag: str) -> None:
     k = 0
     while True:
         write(out, [f"# begin {k}"])
-        if k % 2:
+        if k % 10 == 1:
             job = q.submit(function=square, args=(k,), name=f"{tag}-{k}")
         else:
             job = q.submit(command=["true"], name=f"{tag}-{k}")
         write(out, [job.id, f"# acked {k}"])
         k += 1
+        time.sleep(0.002)     # keep the number of jobs (which a worker then runs) modest
 
 
 def main(argv: list[str]) -> None:
