@@ -92,7 +92,13 @@ def job_mimebundle(job: Job, include: Any = None, exclude: Any = None) -> dict[s
     if view is None or getattr(view, "comm", None) is None:
         return None
     bundle = view._repr_mimebundle_(include=include, exclude=exclude) or {}
-    bundle["text/plain"] = repr(job)
+    record = job.record
+    name = f" {record.name!r}" if record.name else ""
+    # the state lives in the widget; these fallbacks (nbconvert, plain front ends) name the job only
+    bundle["text/plain"] = f"<Job {job.id}{name} (live widget)>"
+    bundle["text/html"] = (f"<div class='jobmagics-job'><code>{html.escape(job.id)}</code> "
+                           f"{html.escape(record.name or '')} · {html.escape(record.user)}: "
+                           f"<code>%job status {html.escape(job.id)}</code> shows its state</div>")
     return bundle
 
 

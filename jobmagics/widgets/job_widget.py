@@ -56,6 +56,9 @@ class JobWidget(w.VBox):
         if not self._finished():
             shared_poller().subscribe(self)
 
+    def __repr__(self) -> str:
+        return f"JobWidget({self.job.id!r})"
+
     # ---- updating ---------------------------------------------------------------------
     @property
     def queue(self) -> Any:

@@ -76,6 +76,9 @@ class QueuePanel(w.VBox):
         self.refresh()
         shared_poller().subscribe(self)
 
+    def __repr__(self) -> str:
+        return f"QueuePanel({str(self.queue.path)!r})"
+
     def poll(self, changed: bool) -> bool:
         if self.comm is None:
             return False
