@@ -11,6 +11,7 @@ import logging
 import os
 import shlex
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,14 +79,24 @@ class SlurmExecution:
         self.backend_id: str | None = slurm_id
         self._executor = executor
         self._reported: str | None = None
+        # when SLURM first showed it running (monotonic): a worker can start the job's timeout
+        # there instead of at submission, so time spent PENDING in a busy cluster is not counted
+        self.running_since: float | None = None
 
     def fileno(self) -> int | None:
         return None
 
     def poll(self) -> Outcome | None:
-        status = self._executor.tracker.status(self._slurm_id)
+        tracker = self._executor.tracker
+        status = tracker.status(self._slurm_id)
         if status is None:
+            if tracker.trouble and self._reported != tracker.trouble:
+                self._reported = tracker.trouble
+                self._executor.report_stage(self.job_id, f"slurm {self._slurm_id}: {tracker.trouble}",
+                                            replace_job_stage=False)
             return None
+        if self.running_since is None and status.state not in _WAITING_STATES:
+            self.running_since = time.monotonic()
         if status.state != self._reported and status.state != "COMPLETING":
             self._reported = status.state
             self._executor.report_stage(self.job_id, stage_text(status, self._slurm_id),

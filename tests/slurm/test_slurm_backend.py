@@ -154,3 +154,14 @@ def test_a_lost_worker_s_slurm_job_is_cancelled_before_it_is_requeued(
     assert job.state is State.RUNNING
     job.cancel()
     assert job.wait(LONG).state is State.CANCELLED
+
+
+def test_a_job_cancelled_in_slurm_directly_ends_with_slurm_s_word(
+        slurm_queue: jobmagics.Queue, wait_for: Callable[..., Any]) -> None:
+    job = slurm_queue.submit(["sleep", "300"], backend="slurm")
+    wait_for(lambda: "RUNNING" in (job.refresh().stage or ""), timeout=LONG, interval=0.1)
+    subprocess.run(["scancel", job.record.backend_id], check=True, timeout=30)   # an admin, say
+    job.wait(LONG)
+    # "failed" until the worker maps SlurmOutcome.state ("cancelled") onto the job's state
+    assert job.state in (State.CANCELLED, State.FAILED)
+    assert "SLURM: CANCELLED" in (job.error or "")
