@@ -39,7 +39,7 @@ def ensure_slurm() -> None:
     conf = Path("/tmp/jobmagics-slurm/slurm.conf")
     if "SLURM_CONF" not in os.environ and conf.exists():
         os.environ["SLURM_CONF"] = str(conf)
-    if run(["sinfo", "-h", "-o", "%t"]).stdout.strip().startswith(("idle", "mix", "alloc")):
+    if run(["sinfo", "-h", "-o", "%t"]).stdout.strip() in ("idle", "mix", "alloc", "comp"):
         return
     started = run([str(ROOT / ".ci" / "slurm-up")], timeout=120)
     if started.returncode != 0:
