@@ -127,12 +127,21 @@ class KernelExecution:
 
     def __init__(self, executor: KernelExecutor, state: RunState, pid: int | None) -> None:
         self.job_id = state.job.id
-        self.pid = pid
+        self._start_pid = pid
         self._executor = executor
         self._state = state
         self._read_fd, self._write_fd = os.pipe()
         self._future = executor.submit(executor.run_job(state))
         self._future.add_done_callback(self._signal_end)
+
+    @property
+    def pid(self) -> int | None:
+        """The kernel running the job. A fresh kernel is only taken when the run begins, so
+        read it live: the worker's memory watchdog measures this process."""
+        kernel = self._state.kernel
+        if kernel is not None and not kernel.dead:
+            return kernel.pid
+        return self._start_pid
 
     def _signal_end(self, _future: concurrent.futures.Future[Outcome]) -> None:
         with contextlib.suppress(OSError):
