@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from .. import paths
+from .. import context, paths
 from ..configs import ConfigStore
-from ..context import enter_job, progress
+from ..context import progress
 from ..data import DataWriter
 from ..errors import InvalidJob
 from ..model import JobRecord
@@ -32,15 +33,28 @@ def run_experiment(job_id: str, queue_path: str | os.PathLike[str] | None = None
     from ..client import Queue
 
     queue = Queue(queue_path)
-    enter_job(job_id, str(queue.path))     # progress() must reach this job inside a long-lived kernel
     record = queue.store.get(job_id)
-    try:
-        summary = _run(queue, record, station)
-    except BaseException as exc:
-        queue.store.save_result(job_id, False, dump_result(False, exc))
-        raise
+    with _inside_job(job_id, str(queue.path)):
+        try:
+            summary = _run(queue, record, station)
+        except BaseException as exc:
+            queue.store.save_result(job_id, False, dump_result(False, exc))
+            raise
     queue.store.save_result(job_id, True, dump_result(True, summary))
     return summary
+
+
+@contextmanager
+def _inside_job(job_id: str, queue_path: str) -> Iterator[None]:
+    """progress() must reach this job even in a long-lived kernel; whoever called us gets
+    their own job context back afterwards."""
+    previous = dict(context._current)
+    context.enter_job(job_id, queue_path)
+    try:
+        yield
+    finally:
+        context._current.clear()
+        context._current.update(previous)
 
 
 def _run(queue: Any, record: JobRecord, station: Any) -> dict[str, Any]:

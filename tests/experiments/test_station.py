@@ -111,3 +111,12 @@ def test_acquisition_time_grows_with_points_and_shots():
 def test_unknown_device_parameters_are_refused():
     with pytest.raises(InvalidJob, match="unknown device parameter 'qubit_freq'"):
         SimulatedStation(parameters={"qubit_freq": 5e9})
+
+
+def test_the_holder_named_in_the_refusal_is_the_job_that_holds_the_station(tmp_path, monkeypatch):
+    monkeypatch.setenv("JOBMAGICS_JOB_ID", "JOB-20261121-00042")
+    monkeypatch.setenv("JOBMAGICS_QUEUE", str(tmp_path))
+    first = SimulatedStation(lock_path=tmp_path / "station.lock").connect()
+    with pytest.raises(InvalidJob, match=r"in use by JOB-20261121-00042, pid \d+ on "):
+        SimulatedStation(lock_path=tmp_path / "station.lock").connect()
+    first.close()
