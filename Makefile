@@ -45,9 +45,21 @@ stop-worker:
 ## make test: set up with test extras and run the whole suite (unit, integration, notebooks, browser, slurm)
 test: setup-test
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest --nbval notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
 
+## make bench: the core figures (and the notebook ones) -> bench/results.json
 bench: setup-test
 	$(PY) bench/bench_core.py
+	$(PY) bench/bench_notebook.py
+
+## make soak: the reliability scenarios with long loads (50+ worker kills, bigger submit storms)
+soak: setup-test
+	JOBMAGICS_SOAK=1 $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
+
+## make bench-peers: jobmagics next to SLURM, huey, submitit, ProcessPoolExecutor (not in CI)
+bench-peers: setup-test
+	$(PIP) install -q -e ".[test,bench]"
+	$(PY) bench/bench_peers.py
 
 lint: setup-test
 	$(VENV)/bin/ruff check jobmagics kernel_worker tests bench

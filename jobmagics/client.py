@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import paths
 from .errors import InvalidJob, PermissionDenied
@@ -14,6 +14,9 @@ from .job import Job
 from .model import TERMINAL, JobSpec, State, check_job_id, parse_states
 from .payloads import dump_function, dump_variables
 from .store import Store
+
+if TYPE_CHECKING:
+    from .configs import ConfigStore
 
 LEASE_S = 3.0     # a worker silent for three heartbeats (1 s each) is presumed dead
 
@@ -30,6 +33,12 @@ class Queue:
 
     def __repr__(self) -> str:
         return f"Queue({str(self.path)!r})"
+
+    @property
+    def configs(self) -> ConfigStore:
+        """Versioned named configs of this queue (``save_config``, ``load_config``, history)."""
+        from .configs import ConfigStore
+        return ConfigStore(self)
 
     def _repr_html_(self) -> str:
         from .display import queue_html
@@ -70,6 +79,9 @@ class Queue:
             raise InvalidJob("give exactly one of command=[...], code='...', function=f or experiment='module:Class'")
         kind = ("command" if command is not None else "python" if code is not None
                 else "function" if function is not None else "experiment")
+        if experiment is not None:
+            from .experiments.loading import check_target   # finds the module; imports nothing
+            check_target(experiment, os.fspath(cwd) if cwd is not None else os.getcwd())
         payload = dump_function(function, args, kwargs or {}) if function is not None else None
         if push:          # variables loaded into a python job's namespace before its code runs
             if kind != "python":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -134,6 +135,19 @@ def _check_text(name: str, value: object, limit: int = MAX_NAME) -> str:
     return value
 
 
+def plain_json(value: Any, what: str) -> Any:
+    """``value`` as plain JSON data; numpy scalars and arrays become numbers and lists."""
+    def convert(item: Any) -> Any:
+        for method in ("tolist", "item"):
+            if callable(getattr(item, method, None)):
+                return getattr(item, method)()
+        raise TypeError(f"{type(item).__name__} {item!r:.80}")
+    try:
+        return json.loads(json.dumps(value, default=convert, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidJob(f"the {what} must be JSON data (numbers, text, lists, dicts): {exc}") from None
+
+
 @dataclass
 class JobSpec:
     """What a user asks for. ``validate()`` checks everything that needs no I/O."""
@@ -177,6 +191,7 @@ class JobSpec:
             raise InvalidJob("env must be a mapping of names to text values")
         self.env = {_check_text("env name", k, 1024): _check_text(f"env {k}", v, 1 << 20)
                     for k, v in self.env.items()}
+        self.options = plain_json(self.options, "options")
         if self.backend not in BACKENDS:
             raise InvalidJob(f"unknown backend {self.backend!r}; backends are {', '.join(BACKENDS)}")
         if self.backend == "slurm" and (self.kind == "experiment" or "hardware" in self.resources):
@@ -205,6 +220,7 @@ class JobSpec:
             target = exp.get("target", "")
             if not isinstance(target, str) or not re.match(r"^[\w.]+:[\w.]+$", target):
                 raise InvalidJob(f"an experiment names its class as 'module:Class', not {target!r}")
+            exp["config"] = plain_json(exp.get("config") or {}, "config")
             if "hardware" not in self.resources:
                 self.resources = [*self.resources, "hardware"]
 
