@@ -20,9 +20,12 @@ export function renderBadge(el: HTMLElement, job: IJob): void {
 }
 
 export function renderProgress(bar: HTMLElement, text: HTMLElement, job: IJob): void {
-  const pct = progressPercent(job.progress);
-  const show = pct !== null || (!!job.stage && !isTerminal(job.state));
+  // Progress matters while a job runs; a finished job's badge says it all.
+  const active = !isTerminal(job.state);
+  const pct = active ? progressPercent(job.progress) : null;
+  const show = pct !== null || (!!job.stage && active);
   bar.parentElement!.style.display = pct !== null ? '' : 'none';
+  bar.parentElement!.parentElement!.style.display = show ? '' : 'none';
   bar.style.width = `${pct ?? 0}%`;
   text.textContent = show ? progressText(job.progress, job.stage) : '';
   text.style.display = show ? '' : 'none';
@@ -316,12 +319,10 @@ export class JobsPanel extends Widget {
         ? 'Cancellation requested'
         : `Only ${job.user} or a queue admin may cancel this job`;
     retry.disabled = !actions.retry;
-    retry.style.display = isTerminal(job.state) ? '' : 'none';
+    retry.style.display = isTerminal(job.state) && job.state !== 'completed' ? '' : 'none';
     retry.title = actions.retry
       ? `Retry ${job.id}`
-      : job.state === 'completed'
-        ? 'Completed jobs are not retried'
-        : `Only ${job.user} or a queue admin may retry this job`;
+      : `Only ${job.user} or a queue admin may retry this job`;
   }
 
   private _startClock(): void {

@@ -2,8 +2,10 @@
 against a real `jupyter lab` started here, with a real queue and a real worker."""
 from __future__ import annotations
 
+import grp
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -126,7 +128,10 @@ class Worker:
 
 def cli(queue: Path, *args: str) -> str:
     """Run the `jobmagics` CLI on the queue; returns its stdout (stripped)."""
-    result = subprocess.run([sys.executable, "-m", "jobmagics", "--queue", str(queue), *args],
+    command = [sys.executable, "-m", "jobmagics", "--queue", str(queue), *args]
+    if args and args[0] == "init":
+        command = [sys.executable, "-m", "jobmagics", *args]
+    result = subprocess.run(command,
                             capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
     assert result.returncode == 0, f"jobmagics {' '.join(args)} failed: {result.stderr}"
     return result.stdout.strip()
@@ -139,11 +144,63 @@ def lab_home() -> Iterator[Path]:
     shutil.rmtree(home, ignore_errors=True)
 
 
+LAB_GROUP = "jmtest_lab"
+OTHER_USER = "jmtest_alice"
+
+
+@pytest.fixture(scope="session")
+def lab_group() -> str | None:
+    """A Unix group with a second real user in it (root only; None otherwise)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        grp.getgrnam(LAB_GROUP)
+    except KeyError:
+        subprocess.run(["groupadd", LAB_GROUP], check=True)
+    try:
+        pwd.getpwnam(OTHER_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        "--groups", LAB_GROUP, OTHER_USER], check=True)
+    if OTHER_USER not in grp.getgrnam(LAB_GROUP).gr_mem:
+        subprocess.run(["usermod", "-aG", LAB_GROUP, OTHER_USER], check=True)
+    return LAB_GROUP
+
+
 @pytest.fixture(scope="module")
-def lab_queue(lab_home: Path) -> Path:
+def lab_queue(lab_home: Path, lab_group: str | None) -> Path:
+    """The queue of the lab, shared with the lab group the product's way when root."""
     path = lab_home / "queue"
-    jobmagics.Queue(path)
+    lab_home.chmod(0o755)
+    if lab_group is None:
+        jobmagics.Queue(path)
+    else:
+        cli(path, "init", str(path), "--group", lab_group)
     return path
+
+
+# Imports as root, then really becomes the other user (setgid/setuid) before touching the
+# queue: the venv's interpreter may be where that user cannot exec it (/root/.pyenv).
+SUBMIT_AS = """
+import json, os, pwd, sys
+import jobmagics, jobmagics.client, jobmagics.store, jobmagics.model, jobmagics.paths
+entry = pwd.getpwnam(sys.argv[1])
+os.setgroups(os.getgrouplist(entry.pw_name, entry.pw_gid))
+os.setgid(entry.pw_gid)
+os.setuid(entry.pw_uid)
+os.environ["HOME"] = "/"
+print(jobmagics.Queue(sys.argv[2]).submit(**json.loads(sys.argv[3])).id)
+"""
+
+
+def submit_as_other_user(lab_group: str | None, queue: Path, **spec: Any) -> str:
+    if lab_group is None:
+        pytest.fail(f"this test needs a second Unix user ({OTHER_USER}): run the suite as root")
+    result = subprocess.run([sys.executable, "-c", SUBMIT_AS, OTHER_USER, str(queue),
+                             json.dumps(spec)], capture_output=True, text=True, cwd="/",
+                            timeout=60, check=False)
+    assert result.returncode == 0, f"submit as {OTHER_USER} failed:\n{result.stderr}"
+    return result.stdout.strip()
 
 
 @pytest.fixture(scope="module")

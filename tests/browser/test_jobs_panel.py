@@ -10,7 +10,15 @@ from typing import Any
 
 import jobmagics
 
-from .conftest import ARTIFACTS, TOKEN, LabServer, cli, open_jobs_panel
+from .conftest import (
+    ARTIFACTS,
+    OTHER_USER,
+    TOKEN,
+    LabServer,
+    cli,
+    open_jobs_panel,
+    submit_as_other_user,
+)
 
 # Records, per job id, every state a row showed (MutationObserver on data-state).
 RECORD_STATES = """
@@ -59,6 +67,42 @@ def test_the_jobs_panel_opens_from_the_left_bar(lab_page: Any, lab_queue: Path) 
     assert str(lab_queue) in lab_page.locator(".jm-who").inner_text()
     assert lab_page.locator('.jm-JobsPanel [data-role="problem"]').is_hidden()
     assert lab_page.locator('.jm-JobsPanel [data-role="state-filter"]').is_visible()
+
+
+def test_the_command_palette_offers_the_jobs_commands(lab_page: Any) -> None:
+    lab_page.keyboard.press("Control+Shift+C")
+    palette = lab_page.locator(".lm-CommandPalette")
+    palette.locator("input").fill("Jobs")
+    palette.locator(".lm-CommandPalette-item", has_text="Show Jobs Panel").wait_for(timeout=5_000)
+    palette.locator(".lm-CommandPalette-item", has_text="Refresh Jobs").wait_for(timeout=5_000)
+    palette.locator(".lm-CommandPalette-item", has_text="Show Jobs Panel").click()
+    lab_page.locator(".jm-JobsPanel").wait_for(state="visible", timeout=5_000)
+
+
+def test_another_users_job_cannot_be_cancelled_from_the_panel(
+        lab_page: Any, lab_queue: Path, lab_group: Any) -> None:
+    theirs = submit_as_other_user(lab_group, lab_queue, command=["sleep", "120"],
+                                  hold=True, name="alices")
+    row(lab_page, theirs).wait_for(timeout=5_000)
+    assert row(lab_page, theirs).locator(".jm-user").inner_text() == OTHER_USER
+    cancel = row(lab_page, theirs).locator('button[data-action="cancel"]')
+    assert cancel.is_disabled()
+    assert "Only jmtest_alice or a queue admin" in (cancel.get_attribute("title") or "")
+    mine = cli(lab_queue, "submit", "--name", "mine", "--hold", "--", "sleep", "120")
+    row(lab_page, mine).wait_for(timeout=5_000)
+    assert row(lab_page, mine).locator('button[data-action="cancel"]').is_enabled()
+    cli(lab_queue, "cancel", mine)
+    q = jobmagics.Queue(lab_queue)
+    q.add_admin(q.user)                 # root manages the queue; admins may act on any job
+    try:
+        lab_page.reload()
+        open_jobs_panel(lab_page)
+        enabled = row(lab_page, theirs).locator('button[data-action="cancel"]:not([disabled])')
+        enabled.wait_for(timeout=10_000)
+        enabled.click()
+        wait_state(lab_page, theirs, "cancelled", timeout=10_000)
+    finally:
+        q.remove_admin(q.user)
 
 
 def test_a_cli_job_appears_within_two_seconds_and_goes_pending_running_completed(
@@ -131,6 +175,9 @@ def test_the_log_view_shows_lines_as_they_are_written(
     lab_page.locator(f'.jm-JobView[data-job-id="{job_id}"][data-state="completed"]').wait_for(
         timeout=10_000)
     assert log.inner_text() == "first line\nsecond line\n"
+    ARTIFACTS.mkdir(exist_ok=True)
+    lab_page.locator(f'.jp-MainAreaWidget:has(.jm-JobView[data-job-id="{job_id}"])').screenshot(
+        path=str(ARTIFACTS / "job-view.png"))
 
 
 def test_my_finished_job_raises_a_notification_that_opens_its_details(
@@ -176,7 +223,17 @@ def test_submit_cell_as_job_queues_the_cell_through_the_server(
     lab_page.goto(f"{lab_server.url}/lab/tree/submit-me.ipynb?token={TOKEN}")
     cell = lab_page.locator(".jp-Notebook .jp-CodeCell").first
     cell.wait_for(timeout=60_000)
+    cell.locator(".jp-InputPrompt").click(button="right")
+    lab_page.locator(".lm-Menu-itemLabel", has_text="Submit Cell as Job").wait_for(
+        timeout=5_000)
+    lab_page.keyboard.press("Escape")
     cell.locator(".jp-InputPrompt").click()
+    lab_page.keyboard.press("Control+Shift+C")
+    palette = lab_page.locator(".lm-CommandPalette")
+    palette.locator("input").fill("Submit Cell")
+    palette.locator(".lm-CommandPalette-item:not(.lm-mod-disabled)",
+                    has_text="Submit Cell as Job").wait_for(timeout=5_000)
+    lab_page.keyboard.press("Escape")
     lab_page.locator(".jm-submit-cell-button button, button.jm-submit-cell-button").first.click()
     toast = lab_page.locator(".Toastify__toast", has_text="Submitted JOB-")
     toast.first.wait_for(timeout=15_000)
@@ -238,18 +295,12 @@ def test_the_panel_shows_the_truth_after_the_server_restarts(
     # While the server is down, the job finishes and another one is submitted and cancelled.
     gate.touch()
     jobmagics.Queue(lab_queue).get(job_id).wait(timeout=30)
-    later = cli(lab_queue, "submit", "--name", "while-down", "--hold", "--", "true") \
-        if "--hold" in cli_help(lab_queue) else cli(lab_queue, "submit", "--name", "while-down",
-                                                     "--", "sleep", "100")
+    later = cli(lab_queue, "submit", "--name", "while-down", "--hold", "--", "true")
     cli(lab_queue, "cancel", later)
     lab_server.start()
     problem.wait_for(state="hidden", timeout=30_000)
     wait_state(lab_page, job_id, "completed", timeout=20_000)
     wait_state(lab_page, later, "cancelled", timeout=20_000)
-
-
-def cli_help(queue: Path) -> str:
-    return cli(queue, "submit", "--help")
 
 
 def test_a_missing_server_extension_is_explained_in_the_panel(
