@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 if TYPE_CHECKING:
     from .client import Queue
     from .job import Job
+    from .model import JobRecord
 
 STATE_COLOURS = {
     "waiting": "#9e9e9e", "pending": "#f0ad4e", "running": "#1976d2", "completed": "#2e7d32",
@@ -33,8 +34,9 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def elapsed(job: Job, now: float | None = None) -> float | None:
-    record = job.record
+def elapsed(job: Job, now: float | None = None, record: JobRecord | None = None) -> float | None:
+    """Seconds the job has run (so far); pass ``record`` to use one already read."""
+    record = record or job.record
     if record.started_at is None:
         return None
     return (record.finished_at or now or time.time()) - record.started_at

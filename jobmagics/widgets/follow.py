@@ -25,18 +25,18 @@ class OutputFollower:
         self._size = -1
         self._source: str | None = None
 
-    def _pick_source(self, terminal: bool) -> str | None:
+    def _pick_source(self, terminal: bool, kind: str) -> str | None:
         layout = self.job.queue.layout
         if os.path.exists(layout.outputs(self.job.id)):
             return "jsonl"
-        if self.job.record.kind != "python" or terminal:
+        if kind != "python" or terminal:
             return "log"              # python jobs wait for the kernel's outputs file
         return None
 
-    def read(self, terminal: bool = False) -> list[dict[str, Any]] | None:
+    def read(self, terminal: bool = False, kind: str = "python") -> list[dict[str, Any]] | None:
         """The outputs so far if anything new arrived, else None. Cheap when nothing changed."""
         if self._source is None:
-            self._source = self._pick_source(terminal)
+            self._source = self._pick_source(terminal, kind)
             if self._source is None:
                 return None
         layout = self.job.queue.layout

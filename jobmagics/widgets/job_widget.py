@@ -50,6 +50,7 @@ class JobWidget(w.VBox):
         self.add_class("jobmagics-job-widget")
         self._lock = threading.RLock()          # the poller thread and button clicks both update
         self._follower = OutputFollower(job)
+        self._record: Any = None                # the job as last read: polling reads only on change
         self._last_second = -1
         self.state = ""
         self.refresh()
@@ -65,12 +66,13 @@ class JobWidget(w.VBox):
         return self.job.queue
 
     def poll(self, changed: bool) -> bool:
-        """Called by the poller: re-read the job if the queue changed; follow the output."""
+        """Called by the poller: re-read the job only if the queue changed; tick the elapsed
+        time of a running job once a second; follow the output files (a stat when idle)."""
         if self.comm is None:                   # closed
             return False
         with self._lock:
-            second = int(time.time())
-            if changed or second != self._last_second:
+            ticking = self._record.state is State.RUNNING and int(time.time()) != self._last_second
+            if changed or ticking:
                 self.refresh(reread=changed)
             else:
                 self._follow_output()
@@ -78,9 +80,9 @@ class JobWidget(w.VBox):
 
     def refresh(self, reread: bool = True) -> None:
         with self._lock:
-            if reread:
-                self.job.refresh()
-            record = self.job.record
+            if reread or self._record is None:
+                self._record = self.job.refresh().record
+            record = self._record
             self._last_second = int(time.time())
             with self._held():
                 self._show_record(record)
@@ -92,7 +94,7 @@ class JobWidget(w.VBox):
         name = f" <b>{html.escape(record.name)}</b>" if record.name else ""
         self.header.value = (
             f"{_STYLE}<code>{html.escape(self.job.id)}</code>{name} · {html.escape(record.user)} · "
-            f"{state_badge(state)} · <span class='jobmagics-elapsed'>{format_duration(elapsed(self.job))}</span>"
+            f"{state_badge(state)} · <span class='jobmagics-elapsed'>{format_duration(elapsed(self.job, record=record))}</span>"
             + (f"<br><span style='color:{STATE_COLOURS['failed']}'>{html.escape(record.error)}</span>"
                if record.error else ""))
         self._show_progress(record)
@@ -112,12 +114,12 @@ class JobWidget(w.VBox):
         self.stage.value = f"{percent}{record.stage or ''}".strip() or record.state.value
 
     def _follow_output(self, terminal: bool = False) -> None:
-        outputs = self._follower.read(terminal)
+        outputs = self._follower.read(terminal, kind=self._record.kind)
         if outputs is not None:
             self.output.outputs = tuple(outputs)
 
     def _finished(self) -> bool:
-        return self.job.record.state in TERMINAL
+        return self._record is not None and self._record.state in TERMINAL
 
     @contextlib.contextmanager
     def _held(self) -> Any:

@@ -17,9 +17,15 @@ from .poller import shared_poller
 if TYPE_CHECKING:
     from ..client import Queue
     from ..job import Job
+    from ..model import JobRecord
 
 EVERYONE = ""
 ACTIVE_AND_RECENT = ""
+
+
+def snapshot(job: Job) -> JobRecord:
+    """The record the listing just read (``Job.record`` would read an active job again)."""
+    return job._record if job._record is not None else job.record
 
 
 class JobRow(w.HBox):
@@ -37,13 +43,13 @@ class JobRow(w.HBox):
         self.update(job)
 
     def update(self, job: Job) -> None:
-        record = job.record
+        record = snapshot(job)
         self.state = record.state.value
         progress = "" if record.progress is None else f" {record.progress:.0%}"
         stage = f" {html.escape(record.stage)}" if record.stage else ""
         self.cells.value = (f"<code>{html.escape(job.id)}</code> {html.escape(record.name or '')} · "
                             f"{html.escape(record.user)} · {state_badge(record.state.value)}{progress}{stage}"
-                            f" · {format_duration(elapsed(job))}")
+                            f" · {format_duration(elapsed(job, record=record))}")
         self.bar.value = 1.0 if record.state is State.COMPLETED else float(record.progress or 0.0)
         self.bar.bar_style = {"completed": "success", "failed": "danger", "timeout": "danger",
                               "cancelled": "warning"}.get(record.state.value, "info")
@@ -91,7 +97,7 @@ class QueuePanel(w.VBox):
         user, state = self.user_filter.value or None, self.state_filter.value or None
         if state is not None:
             return self.queue.jobs(state=state, user=user, limit=self.history_limit * 5)
-        active = [j for j in self.queue.queue() if user is None or j.record.user == user]
+        active = [j for j in self.queue.queue() if user is None or snapshot(j).user == user]
         return active + self.queue.history(user=user, limit=self.history_limit)
 
     def refresh(self) -> None:
@@ -124,7 +130,7 @@ class QueuePanel(w.VBox):
             self.rows_box.children = order
 
     def _update_users(self, jobs: list[Job]) -> None:
-        users = self._users | {job.record.user for job in jobs}
+        users = self._users | {snapshot(job).user for job in jobs}
         if users != self._users or len(self.user_filter.options) == 1:
             self._users = users
             options = [("everyone", EVERYONE)] + [(u, u) for u in sorted(users)]

@@ -1,0 +1,167 @@
+"""`make bench`, notebook figures: ``%%job submit`` cell latency, widget update lag after a
+state change, and the idle CPU of a kernel with an open queue panel. Measured through a real
+IPython kernel (jupyter_client), as a notebook front end sees them. Printed, and merged into
+bench/results.json under "notebook"."""
+from __future__ import annotations
+
+import json
+import os
+import queue as queue_module
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+from jupyter_client.manager import start_new_kernel
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import jobmagics  # noqa: E402
+
+RESULTS = Path(__file__).with_name("results.json")
+TARGETS = {"cell_latency_p50_ms": "well under 1000", "widget_lag_p50_ms": "< 250", "idle_cpu_percent": "< 1"}
+
+
+class Kernel:
+    """A kernel driven like a front end; keeps the widget models it is sent, with arrival times."""
+
+    def __init__(self, queue_dir: Path) -> None:
+        env = dict(os.environ, JOBMAGICS_QUEUE=str(queue_dir), PYTHONPATH=str(ROOT))
+        self.manager, self.client = start_new_kernel(kernel_name="python3", env=env, startup_timeout=60)
+        self.models: dict[str, dict[str, Any]] = {}
+        self.run("%load_ext jobmagics")
+
+    def run(self, code: str) -> float:
+        """Execute a cell; returns seconds from request to reply (what the user waits)."""
+        started = time.perf_counter()
+        msg_id = self.client.execute(code)
+        while True:
+            reply = self.client.get_shell_msg(timeout=120)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        elapsed = time.perf_counter() - started
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"{code!r}: {reply['content'].get('evalue')}")
+        self.pump(0.05)
+        return elapsed
+
+    def pump(self, seconds: float) -> None:
+        deadline = time.perf_counter() + seconds
+        while (left := deadline - time.perf_counter()) > 0:
+            try:
+                self._track(self.client.get_iopub_msg(timeout=left))
+            except queue_module.Empty:
+                return
+
+    def wait_for_text(self, text: str, timeout: float = 30.0) -> float:
+        """Seconds until some widget model's value contains ``text``, measured at arrival."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            try:
+                msg = self.client.get_iopub_msg(timeout=0.5)
+            except queue_module.Empty:
+                continue
+            arrived = time.perf_counter()
+            if text in str(self._track(msg)):
+                return arrived
+        raise TimeoutError(f"no widget showed {text!r} within {timeout} s")
+
+    def _track(self, msg: dict[str, Any]) -> Any:
+        content = msg["content"]
+        if msg["msg_type"] == "comm_open":
+            self.models[content["comm_id"]] = dict(content["data"].get("state", {}))
+            return self.models[content["comm_id"]].get("value")
+        if msg["msg_type"] == "comm_msg" and content["data"].get("method") == "update":
+            return content["data"].get("state", {}).get("value")
+        return None
+
+    def cpu_seconds(self) -> float:
+        process = psutil.Process(self.manager.provisioner.pid)
+        times = process.cpu_times()
+        return times.user + times.system
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def bench_cell_latency(kernel: Kernel, n: int = 20) -> dict[str, float]:
+    kernel.run("%%job submit --hold\npass")        # warm up imports and the widget machinery
+    times = [kernel.run(f"%%job submit --hold --name cell{i}\nx = {i}") * 1000 for i in range(n)]
+    return {"cell_latency_p50_ms": statistics.median(times), "cell_latency_p95_ms": percentile(times, 0.95)}
+
+
+def bench_widget_lag(kernel: Kernel, q: jobmagics.Queue, n: int = 20) -> dict[str, float]:
+    """A job's state changes in another process's write; how long until its widget shows it."""
+    lags = []
+    for i in range(n):
+        kernel.run(f"%%job submit --hold --name lag{i}\npass")
+        job = q.jobs(name=f"lag{i}", limit=1)[0]
+        kernel.pump(0.3)                             # the widget is up and idle
+        changed = time.perf_counter()
+        q.cancel(job.id)
+        shown = kernel.wait_for_text("jobmagics-state-cancelled")
+        lags.append((shown - changed) * 1000)
+        kernel.run("_job._live_view.close()")
+    return {"widget_lag_p50_ms": statistics.median(lags), "widget_lag_max_ms": max(lags)}
+
+
+def idle_cpu_percent(kernel: Kernel, seconds: float) -> float:
+    before, started = kernel.cpu_seconds(), time.perf_counter()
+    kernel.pump(seconds)                             # reading (nothing) as a front end would
+    return 100 * (kernel.cpu_seconds() - before) / (time.perf_counter() - started)
+
+
+def bench_idle_cpu(kernel: Kernel, seconds: float = 10.0) -> dict[str, float]:
+    """The kernel's CPU use while idle: with no widget, then with an open queue panel."""
+    kernel.run("from jobmagics.widgets import shared_poller\n"
+               "for _w in shared_poller().subscribers():\n    _w.close()")
+    kernel.pump(1.0)
+    baseline = idle_cpu_percent(kernel, seconds)
+    kernel.run("panel = %job queue")
+    kernel.pump(1.0)
+    with_panel = idle_cpu_percent(kernel, seconds)
+    kernel.run("panel.close()")
+    return {"idle_cpu_percent_no_widget": baseline, "idle_cpu_percent": with_panel,
+            "idle_cpu_percent_of_panel": with_panel - baseline}
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="jobmagics-bench-nb-") as folder:
+        queue_dir = Path(folder) / "queue"
+        q = jobmagics.Queue(queue_dir)
+        worker = subprocess.Popen([sys.executable, "-m", "kernel_worker", "--queue", str(queue_dir), "--slots", "2"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        kernel = Kernel(queue_dir)
+        try:
+            figures: dict[str, Any] = {}
+            figures.update(bench_cell_latency(kernel))
+            figures.update(bench_widget_lag(kernel, q))
+            figures.update(bench_idle_cpu(kernel))
+        finally:
+            kernel.close()
+            worker.terminate()
+            worker.wait(30)
+    figures = {k: round(v, 3) for k, v in figures.items()}
+    for key, value in figures.items():
+        target = TARGETS.get(key)
+        print(f"{key:28s} {value:10.3f}" + (f"   (target {target})" if target else ""))
+    figures.update(machine=f"{os.cpu_count()} cores", at=time.strftime("%Y-%m-%d %H:%M"))
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["notebook"] = figures
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
