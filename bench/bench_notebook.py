@@ -21,7 +21,7 @@ from jupyter_client.manager import start_new_kernel
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import jobmagics  # noqa: E402
+import jobmagics
 
 RESULTS = Path(__file__).with_name("results.json")
 TARGETS = {"cell_latency_p50_ms": "well under 1000", "widget_lag_p50_ms": "< 250", "idle_cpu_percent": "< 1"}
@@ -92,7 +92,7 @@ class Kernel:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def bench_cell_latency(kernel: Kernel, n: int = 20) -> dict[str, float]:

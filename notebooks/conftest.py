@@ -25,7 +25,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     folder = Path(tempfile.mkdtemp(prefix="jobmagics-notebooks-"))
     queue_dir = folder / "queue"
     os.environ["JOBMAGICS_QUEUE"] = str(queue_dir)
-    log = open(folder / "worker.log", "ab")
+    log = open(folder / "worker.log", "ab")  # noqa: SIM115 - open for the session, closed at its end
     worker = subprocess.Popen(
         [sys.executable, "-m", "kernel_worker", "--queue", str(queue_dir), "--slots", "2",
          "--resource", "hardware"], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,

@@ -22,6 +22,7 @@ from ..model import State
 from . import owned_worker
 from .parsers import PARSERS, help_text
 
+
 def _names(text: str | None) -> list[str]:
     return [n.strip() for n in (text or "").split(",") if n.strip()]
 
@@ -100,10 +101,10 @@ class JobMagics(Magics):
     # ---- submitting -------------------------------------------------------------------
     def _cmd_submit(self, args: Any, cell: str | None) -> Job | None:
         queue = self._queue(args.queue)
-        common: dict[str, Any] = dict(
-            name=args.name, priority=args.priority, resources=args.resource, cpus=args.cpus,
-            memory=args.memory, after=[i for a in args.after for i in _names(a)], timeout=args.timeout,
-            retries=args.retries, backend=args.backend, hold=args.hold)
+        common: dict[str, Any] = {
+            "name": args.name, "priority": args.priority, "resources": args.resource, "cpus": args.cpus,
+            "memory": args.memory, "after": [i for a in args.after for i in _names(a)],
+            "timeout": args.timeout, "retries": args.retries, "backend": args.backend, "hold": args.hold}
         if cell is not None:
             job = queue.submit(code=self._cell_code(args, cell), push=self._push(args),
                                options={"pull": _names(args.pull)} if args.pull else None, **common)

@@ -2,12 +2,12 @@
 
 It runs in its own session (interrupting the kernel must not stop it) and is stopped when
 the kernel exits: by ``atexit`` on a clean shutdown, and by the kernel's death signal
-(Linux ``PR_SET_PDEATHSIG``) when the kernel is killed."""
+(Linux ``PR_SET_PDEATHSIG``, set by a tiny launcher that then execs the worker: no
+``preexec_fn``, which is unsafe in a kernel that runs threads) when the kernel is killed."""
 from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -19,12 +19,17 @@ from ..client import Queue
 from ..errors import JobmagicsError
 
 REGISTER_TIMEOUT_S = 30.0
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+# the death signal survives exec; if the kernel died before it was set, do not start at all
+_LAUNCHER = """
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+except OSError:
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)
+os.execv(sys.executable, [sys.executable, "-m", "kernel_worker", *sys.argv[2:]])
+"""
 
 
 class OwnedWorker:
@@ -33,9 +38,8 @@ class OwnedWorker:
         self.log_path: Path = queue.layout.root / "logs" / f"worker-kernel-{os.getpid()}-{time.time_ns()}.log"
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "kernel_worker", "--queue", str(queue.path), *args],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                [sys.executable, "-c", _LAUNCHER, str(os.getpid()), "--queue", str(queue.path), *args],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 env=dict(os.environ, PYTHONUNBUFFERED="1"))
         self.pid = self.process.pid
 
@@ -102,6 +106,6 @@ def stop_workers(queue: Queue | None = None) -> list[OwnedWorker]:
 
 @atexit.register
 def _stop_all_on_exit() -> None:
-    for worker in list(_owned):
+    for worker in _owned:
         with contextlib.suppress(Exception):
             worker.stop(timeout=5.0)

@@ -2,7 +2,8 @@
 so that ``%job?`` help is generated from them."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from IPython.core.magic_arguments import argument, magic_arguments
 

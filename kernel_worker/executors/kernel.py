@@ -13,8 +13,10 @@ import contextlib
 import logging
 import os
 import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Callable, Coroutine
+from pathlib import Path
+from typing import Any
 
 from jobmagics.model import JobRecord
 
@@ -55,8 +57,7 @@ class PersistentKernel:
         return kernel
 
     async def _run_startup(self, kernel: ManagedKernel, note: Callable[[str], None]) -> None:
-        with open(self.startup or "", encoding="utf-8") as handle:
-            source = handle.read()
+        source = await asyncio.to_thread(Path(self.startup or "").read_text, encoding="utf-8")
         code = f"exec(compile({source!r}, {self.startup!r}, 'exec'), globals())\n"
 
         def show(msg_type: str, content: dict[str, Any]) -> None:

@@ -50,8 +50,9 @@ class OutputRecorder:
         self.job = job
         self.events: list[dict[str, Any]] = []
         self.execution_count: int | None = None
-        self._jsonl = open(layout.outputs(job.id), "w", encoding="utf-8")   # one attempt's outputs
-        self._log = open(layout.log(job.id), "ab")
+        # open for the whole run (closed by close()); the jsonl holds one attempt's outputs
+        self._jsonl = open(layout.outputs(job.id), "w", encoding="utf-8")  # noqa: SIM115
+        self._log = open(layout.log(job.id), "ab")  # noqa: SIM115
 
     def record(self, msg_type: str, content: dict[str, Any]) -> None:
         if msg_type == "execute_input":
