@@ -133,7 +133,18 @@ def check_writable(layout: QueueLayout) -> None:
             raise QueueError(_not_writable_message(layout, path))
 
 
+def read_only_filesystem(path: Path) -> bool:
+    """True if the filesystem holding ``path`` is mounted read-only (root cannot write it either)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def _not_writable_message(layout: QueueLayout, path: Path) -> str:
+    if read_only_filesystem(path):
+        return (f"cannot write {path}: the filesystem holding it is mounted read-only; nothing was"
+                " changed (remount it read-write, or use another queue with --queue DIR)")
     try:
         info = path.stat()
         owner = _name(pwd.getpwuid, info.st_uid)

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 
 from ..errors import QueueError
-from ..paths import QueueLayout, fix_shared_file_modes, journal_mode_for
+from ..paths import QueueLayout, fix_shared_file_modes, journal_mode_for, read_only_filesystem
 from .schema import migrate
 
 BUSY_TIMEOUT_S = 60.0
@@ -16,7 +16,9 @@ BUSY_TIMEOUT_S = 60.0
 
 def _explain(exc: sqlite3.Error, layout: QueueLayout) -> QueueError:
     text = str(exc)
-    if "locked" in text or "busy" in text:
+    if read_only_filesystem(layout.root) and ("readonly" in text or "read-only" in text or "unable to open" in text):
+        hint = "the filesystem holding the queue is mounted read-only; nothing was changed"
+    elif "locked" in text or "busy" in text:
         hint = f"another process held the queue's write lock for over {BUSY_TIMEOUT_S:.0f} s"
     elif "readonly" in text or "read-only" in text:
         hint = "the queue files are read-only for you (check the folder's permissions)"
