@@ -6,4 +6,4 @@ from .job_widget import JobWidget
 from .poller import Poller, shared_poller
 from .queue_panel import QueuePanel
 
-__all__ = ["JobWidget", "QueuePanel", "Poller", "shared_poller"]
+__all__ = ["JobWidget", "Poller", "QueuePanel", "shared_poller"]

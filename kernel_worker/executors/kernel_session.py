@@ -7,8 +7,9 @@ import contextlib
 import os
 import queue
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from jupyter_client import AsyncKernelManager
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import queue as queue_module
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel

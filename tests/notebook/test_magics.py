@@ -7,11 +7,9 @@ import signal
 
 import nbformat
 import psutil
-import pytest
 
 from jobmagics import Queue, State
 from jobmagics.display import job_outputs
-
 from tests.conftest import wait_for
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"

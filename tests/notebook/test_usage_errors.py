@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from IPython.core.error import UsageError
 from IPython import get_ipython
+from IPython.core.error import UsageError
 from IPython.testing.globalipapp import start_ipython
 
 from jobmagics import Queue
