@@ -157,3 +157,22 @@ def test_in_a_kernel_clicking_cancel_cancels_the_job_and_closing_stops_the_polle
     wait_for(lambda: kernel.value("__import__('jobmagics.widgets').widgets.shared_poller().running") is False,
              timeout=10)
     kernel.run("%job cancel")
+
+
+def test_the_widget_shows_output_while_the_job_is_still_running(queue, worker):
+    job = queue.submit(code="import time\nprint('first line', flush=True)\ntime.sleep(30)")
+    widget = JobWidget(job)
+    wait_for(lambda: any("first line" in o.get("text", "") for o in widget.output.outputs), timeout=60)
+    assert job.refresh().state is State.RUNNING
+    job.cancel()
+    wait_for(lambda: widget.state == "cancelled", timeout=60)
+
+
+def test_in_a_kernel_the_queue_panel_shows_every_active_job(kernel, queue):
+    held = queue.submit(command=["true"], hold=True, name="someone else's")
+    cell = kernel.run("%job queue")
+    assert cell.error is None
+    assert cell.data("application/vnd.jupyter.widget-view+json")
+    kernel.wait_for_model(lambda s: held.id in str(s.get("value", "")) and "jobmagics-state-waiting" in str(s.get("value", "")))
+    later = queue.submit(command=["true"], hold=True)
+    kernel.wait_for_model(lambda s: later.id in str(s.get("value", "")), timeout=30)
