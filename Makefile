@@ -43,8 +43,11 @@ stop-worker:
 	@if [ -f .lab/worker.pid ]; then kill $$(cat .lab/worker.pid) 2>/dev/null || true; rm -f .lab/worker.pid; fi
 
 ## make test: set up with test extras and run the whole suite (unit, integration, notebooks, browser, slurm)
+# The browser tests run in their own pytest process: Playwright's sync API and pytest_jupyter's
+# event loop cannot share one.
 test: setup-test
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests --ignore=tests/browser $(PYTEST_ARGS)
+	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 	$(PY) -m pytest --nbval notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
 
 ## make bench: the core figures (and the notebook ones) -> bench/results.json
