@@ -192,10 +192,18 @@ class KernelExecutor:
         self._thread.start()
         self._persistent: dict[str, PersistentKernel] = {}
         self._spare: asyncio.Task[ManagedKernel] | None = None
+        self._background: set[asyncio.Task[Any]] = set()   # asyncio keeps only weak references
         self.submit(self._create_persistent()).result()
 
     def submit(self, coroutine: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Background work on the loop (kill a used kernel, prepare one), awaited at shutdown."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     async def _create_persistent(self) -> None:
         for name, capacity in sorted(self.options.resources.items()):
@@ -203,7 +211,7 @@ class KernelExecutor:
                 holder = PersistentKernel(name, self.options.startup, self.queue_root)
                 self._persistent[name] = holder
                 if self.options.startup:       # connect the station now, not at the first job
-                    asyncio.get_running_loop().create_task(holder.prepare_in_background())
+                    self._spawn(holder.prepare_in_background())
 
     # ---- the Executor interface -------------------------------------------------------
     def accepts(self, job: JobRecord) -> bool:
@@ -222,6 +230,8 @@ class KernelExecutor:
         self._thread.join(timeout=5)
 
     async def _shutdown(self) -> None:
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=10)
         spare, self._spare = self._spare, None
         if spare is not None:
             with contextlib.suppress(BaseException):
@@ -255,13 +265,13 @@ class KernelExecutor:
                 kernel = await holder.ready(recorder.note)
                 outcome = await self._execute(state, kernel, recorder, persistent=True)
             if kernel.dead:                    # crashed or killed: prepare it again for the next job
-                asyncio.get_running_loop().create_task(holder.prepare_in_background())
+                self._spawn(holder.prepare_in_background())
             return outcome
         kernel = await self._fresh_kernel()
         try:
             return await self._execute(state, kernel, recorder, persistent=False)
         finally:
-            asyncio.get_running_loop().create_task(kernel.kill())     # a batch kernel serves one job
+            self._spawn(kernel.kill())     # a batch kernel serves one job
 
     async def _fresh_kernel(self) -> ManagedKernel:
         spare, self._spare = self._spare, None
@@ -273,7 +283,7 @@ class KernelExecutor:
                 kernel = None
         if kernel is None:
             kernel = await ManagedKernel.start(self.queue_root)
-        self._spare = asyncio.get_running_loop().create_task(ManagedKernel.start(self.queue_root))
+        self._spare = self._spawn(ManagedKernel.start(self.queue_root))
         return kernel
 
     async def _execute(self, state: RunState, kernel: ManagedKernel, recorder: OutputRecorder,
@@ -305,11 +315,10 @@ class KernelExecutor:
             state.code_ended()
             state.kernel = None
 
-    @staticmethod
-    def _watching(state: RunState, kernel: ManagedKernel, recorder: OutputRecorder) -> Callable[[str, dict[str, Any]], None]:
+    def _watching(self, state: RunState, kernel: ManagedKernel, recorder: OutputRecorder) -> Callable[[str, dict[str, Any]], None]:
         def on_output(msg_type: str, content: dict[str, Any]) -> None:
             if msg_type == "execute_input" and state.code_started():
-                asyncio.get_running_loop().create_task(kernel.interrupt())
+                self._spawn(kernel.interrupt())
             recorder.record(msg_type, content)
         return on_output
 
