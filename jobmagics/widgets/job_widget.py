@@ -13,6 +13,7 @@ import ipywidgets as w
 from ..display import STATE_COLOURS, elapsed, format_duration, state_badge
 from ..errors import JobmagicsError
 from ..model import TERMINAL, State
+from .data_plot import DataPlot
 from .follow import OutputFollower
 from .poller import shared_poller
 
@@ -38,6 +39,7 @@ class JobWidget(w.VBox):
         self.bar = w.FloatProgress(min=0.0, max=1.0, value=0.0, layout=w.Layout(width="50%"))
         self.stage = w.Label()
         self.output = w.Output(layout=w.Layout(max_height="24em", overflow="auto"))
+        self.plot = DataPlot(job)               # shown once the job writes data/<id>.h5
         self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="warning",
                                       layout=w.Layout(width="auto"))
         self.retry_button = w.Button(description="Retry", icon="redo", layout=w.Layout(width="auto"))
@@ -45,7 +47,7 @@ class JobWidget(w.VBox):
         self.cancel_button.on_click(lambda _b: self._act(self.job.queue.cancel))
         self.retry_button.on_click(lambda _b: self._act(self.job.queue.retry, new_attempt=True))
         super().__init__(children=[
-            self.header, w.HBox([self.bar, self.stage]), self.output,
+            self.header, w.HBox([self.bar, self.stage]), self.plot.image, self.output,
             w.HBox([self.cancel_button, self.retry_button, self.message])], **kwargs)
         self.add_class("jobmagics-job-widget")
         self._lock = threading.RLock()          # the poller thread and button clicks both update
@@ -76,6 +78,8 @@ class JobWidget(w.VBox):
                 self.refresh(reread=changed)
             else:
                 self._follow_output()
+            with self.plot.image.hold_sync():
+                self.plot.update(final=self._finished())
             return not self._finished()
 
     def refresh(self, reread: bool = True) -> None:
@@ -87,6 +91,8 @@ class JobWidget(w.VBox):
             with self._held():
                 self._show_record(record)
                 self._follow_output(terminal=record.state in TERMINAL)
+                if record.state in TERMINAL:
+                    self.plot.update(final=True)
 
     def _show_record(self, record: Any) -> None:
         state = record.state.value
@@ -148,6 +154,7 @@ class JobWidget(w.VBox):
 
     def close(self) -> None:
         shared_poller().unsubscribe(self)
+        self.plot.close()
         for child in (self.header, self.bar, self.stage, self.output, self.cancel_button,
                       self.retry_button, self.message, *self.children):
             child.close()

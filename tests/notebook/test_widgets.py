@@ -176,3 +176,26 @@ def test_in_a_kernel_the_queue_panel_shows_every_active_job(kernel, queue):
     kernel.wait_for_model(lambda s: held.id in str(s.get("value", "")) and "jobmagics-state-waiting" in str(s.get("value", "")))
     later = queue.submit(command=["true"], hold=True)
     kernel.wait_for_model(lambda s: later.id in str(s.get("value", "")), timeout=30)
+
+
+def test_the_widget_plots_the_jobs_data_as_it_is_written(queue, worker):
+    job = queue.submit(code=(
+        "import time, jobmagics\nfrom jobmagics.data import DataWriter\n"
+        "with DataWriter(jobmagics.current_job().data_path) as data:\n"
+        "    data.set_plot('x', 'y')\n"
+        "    for i in range(20):\n"
+        "        data.append(x=i, y=i * i)\n"
+        "        time.sleep(0.1)\n"))
+    widget = JobWidget(job)
+    wait_for(lambda: bytes(widget.plot.image.value).startswith(b"\x89PNG"), timeout=60)
+    assert widget.plot.image.layout.display == ""
+    assert job.wait(60).state is State.COMPLETED
+    wait_for(lambda: widget.state == "completed", timeout=10)
+    assert widget.plot.error == ""
+
+
+def test_a_job_without_data_shows_no_plot(queue, worker):
+    job = queue.submit(command=["true"])
+    widget = JobWidget(job)
+    wait_for(lambda: widget.state == "completed", timeout=30)
+    assert widget.plot.image.layout.display == "none" and bytes(widget.plot.image.value) == b""

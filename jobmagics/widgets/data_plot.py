@@ -1,0 +1,69 @@
+"""The live plot in a job widget: the job's data (``data/<id>.h5``, written live by
+experiments) drawn with matplotlib into a PNG ``ipywidgets.Image`` as points arrive.
+
+Drawn on the poller thread with a bare ``Figure`` (no pyplot state, so it never touches the
+notebook's figures), at most once a second, and only when the file changed: a job without
+a data file costs one ``stat`` per tick."""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+
+if TYPE_CHECKING:
+    from ..job import Job
+
+MIN_INTERVAL_S = 1.0
+
+
+class DataPlot:
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.image = w.Image(format="png", layout=w.Layout(display="none", max_width="32em"))
+        self.error = ""
+        self._stamp: tuple[int, int] | None = None
+        self._next = 0.0
+
+    def update(self, final: bool = False) -> bool:
+        """Redraw if the data changed (and a second passed, unless ``final``); True if drawn."""
+        try:
+            stat = os.stat(self.job.data_path)
+        except FileNotFoundError:
+            return False
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        if stamp == self._stamp or (not final and time.monotonic() < self._next):
+            return False
+        self._stamp, self._next = stamp, time.monotonic() + MIN_INTERVAL_S
+        png = self._render()
+        if png is None:
+            return False
+        self.image.value = png
+        self.image.layout.display = ""
+        return True
+
+    def _render(self) -> bytes | None:
+        from matplotlib.figure import Figure
+
+        from ..data import load
+        try:
+            data = load(self.job)
+            if data.points == 0:
+                return None
+            figure = Figure(figsize=(5, 3), dpi=80)
+            data.plot(ax=figure.subplots())
+            with contextlib.suppress(Exception):
+                figure.tight_layout()
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png")
+            return buffer.getvalue()
+        except Exception as exc:  # noqa: BLE001 - a half-written file is read again next time
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._stamp = None
+            return None
+
+    def close(self) -> None:
+        self.image.close()
