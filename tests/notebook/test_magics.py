@@ -140,3 +140,10 @@ def test_worker_stop_stops_the_kernels_worker(kernel, queue):
     cell = kernel.run("%job worker stop")
     assert f"stopped worker {pid}" in cell.stdout
     assert not any(w["pid"] == pid for w in queue.workers())
+
+
+def test_submitting_with_no_worker_says_how_to_start_one(kernel, queue):
+    cell = kernel.run("%%job submit\nx = 1")
+    assert cell.error is None
+    assert "no worker serves" in cell.stderr and "%job worker start" in cell.stderr
+    assert submitted(kernel, queue).state is State.PENDING
