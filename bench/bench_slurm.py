@@ -170,6 +170,7 @@ def main() -> None:
     args = parser.parse_args()
     ensure_slurm()
     settings = slurm_settings()
+    load_before = os.getloadavg()[0]     # other work on the machine shows in these figures
     rounds: dict[str, list[dict[str, Any]]] = {"direct": [], "jobmagics": []}
     routes = {"direct": bench_direct, "jobmagics": bench_jobmagics}
     for number in range(args.rounds):
@@ -183,7 +184,9 @@ def main() -> None:
     results = {"sbatch_direct": direct, "jobmagics": through,
                "jobmagics_to_direct_throughput": round(through["jobs_per_s"] / direct["jobs_per_s"], 2),
                "jobmagics_tracker_refresh_s": REFRESH_S, "slurm_settings": settings,
-               "machine": f"{os.cpu_count()} cores", "at": time.strftime("%Y-%m-%d %H:%M")}
+               "machine": f"{os.cpu_count()} cores",
+               "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+               "at": time.strftime("%Y-%m-%d %H:%M")}
     print(json.dumps(results, indent=2))
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     saved["slurm"] = results
