@@ -180,7 +180,10 @@ export class JobsModel {
       if (mine) {
         active = active.filter(j => j.user === this._me!.user);
       }
-      this._active = active;
+      // The two lists are fetched side by side: a job that ended in between can be in
+      // both. Its terminal state is the newer one.
+      const ended = new Set((history ? history.jobs : []).map(j => j.id));
+      this._active = active.filter(j => !ended.has(j.id));
       this._history = history ? history.jobs : [];
       this._noteVersion(all.version);
       this._problem = null;

@@ -219,9 +219,12 @@ def lab_server(lab_home: Path, lab_queue: Path) -> Iterator[LabServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Chromium, launched by Playwright. Missing browser = failure, never a skip."""
+    """Chromium, launched by Playwright. Missing browser = failure, never a skip.
+
+    Module-scoped: Playwright's sync API keeps an asyncio loop running in this thread, which
+    must be gone before other suites (pytest_jupyter, anyio) run their own loops."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install it (`apt-get install -y chromium "
                     "chromium-driver`) or point $JOBMAGICS_CHROMIUM at a Chromium binary")

@@ -228,12 +228,6 @@ def test_submit_cell_as_job_queues_the_cell_through_the_server(
         timeout=5_000)
     lab_page.keyboard.press("Escape")
     cell.locator(".jp-InputPrompt").click()
-    lab_page.keyboard.press("Control+Shift+C")
-    palette = lab_page.locator(".lm-CommandPalette")
-    palette.locator("input").fill("Submit Cell")
-    palette.locator(".lm-CommandPalette-item:not(.lm-mod-disabled)",
-                    has_text="Submit Cell as Job").wait_for(timeout=5_000)
-    lab_page.keyboard.press("Escape")
     lab_page.locator(".jm-submit-cell-button button, button.jm-submit-cell-button").first.click()
     toast = lab_page.locator(".Toastify__toast", has_text="Submitted JOB-")
     toast.first.wait_for(timeout=15_000)
