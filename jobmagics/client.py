@@ -74,9 +74,14 @@ class Queue:
               cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
               hold: bool = False, backend: str = "local", options: Mapping[str, Any] | None = None,
               push: Mapping[str, Any] | None = None) -> tuple[JobSpec, bytes | None]:
+        for label, mapping in (("env", env), ("kwargs", kwargs), ("config", config)):
+            if mapping is not None and not isinstance(mapping, Mapping):
+                raise InvalidJob(f"{label} must be a mapping (a dict), not {type(mapping).__name__}")
         bodies = [b for b in (command, code, function, experiment) if b is not None]
         if len(bodies) != 1:
             raise InvalidJob("give exactly one of command=[...], code='...', function=f or experiment='module:Class'")
+        if command is not None and not isinstance(command, (str, list, tuple)):
+            raise InvalidJob(f"command must be a list of arguments, e.g. ['python', 'fit.py'], not {command!r}")
         kind = ("command" if command is not None else "python" if code is not None
                 else "function" if function is not None else "experiment")
         if experiment is not None:
@@ -95,7 +100,7 @@ class Queue:
             code=code, payload=payload,
             experiment={"target": experiment, "config": dict(config or {})} if experiment else None,
             name=name, priority=priority,
-            resources=[resources] if isinstance(resources, str) else list(resources or []),
+            resources=_listing("resources", resources),
             cpus=cpus, memory=memory, after=_ids(after), timeout=timeout, retries=retries,  # type: ignore[arg-type]
             retry_delay=retry_delay, cwd=os.fspath(cwd) if cwd is not None else os.getcwd(),
             env=dict(env or {}), hold=hold, backend=backend, options=extra)
@@ -111,7 +116,7 @@ class Queue:
              offset: int = 0) -> list[Job]:
         """Jobs of every user, newest first, filtered."""
         records = self.store.find(states=parse_states(state), user=user, name=name, since=since,
-                                  limit=_limit(limit), offset=max(0, int(offset)))
+                                  limit=_limit(limit), offset=_limit(offset, "offset") or 0)
         return [Job(self, r.id, r) for r in records]
 
     def count(self, state: str | Sequence[str] | None = None, user: str | None = None,
@@ -209,18 +214,26 @@ class Queue:
         raise PermissionDenied(f"{self.user} may not {verb} this queue: only its owner or a queue admin may")
 
 
-def _ids(after: Sequence[Job | str] | Job | str | None) -> list[str]:
-    if after is None:
+def _listing(label: str, value: Any) -> list[Any]:
+    """One item or a list of them; anything else is a user mistake, said as such."""
+    if value is None:
         return []
-    items = [after] if isinstance(after, (str, Job)) else list(after)
-    return [a.id if isinstance(a, Job) else a for a in items]
+    if isinstance(value, (str, Job)):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    raise InvalidJob(f"{label} must be one name or a list of them, not {value!r}")
 
 
-def _limit(limit: int | None) -> int | None:
+def _ids(after: Sequence[Job | str] | Job | str | None) -> list[str]:
+    return [a.id if isinstance(a, Job) else a for a in _listing("after", after)]
+
+
+def _limit(limit: int | None, label: str = "limit") -> int | None:
     if limit is None:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise InvalidJob(f"limit must be a whole number >= 0, not {limit!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit < 1 << 62:
+        raise InvalidJob(f"{label} must be a whole number >= 0, not {limit!r}")
     return limit
 
 

@@ -37,6 +37,7 @@ _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORE
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 MAX_NAME = 200
 MAX_PRIORITY = 10**9
+MAX_MEMORY = 1 << 60
 
 
 def format_job_id(day: str, number: int) -> str:
@@ -59,8 +60,10 @@ def parse_state(value: str) -> State:
 def parse_states(value: str | State | Sequence[str | State] | None) -> list[State] | None:
     if value is None:
         return None
+    if not isinstance(value, (str, list, tuple, set, frozenset)):
+        raise InvalidJob(f"a state filter is a state name or a list of them, not {value!r}")
     items = value.split(",") if isinstance(value, str) else list(value)
-    return [v if isinstance(v, State) else parse_state(v.strip()) for v in items]
+    return [v if isinstance(v, State) else parse_state(v.strip() if isinstance(v, str) else v) for v in items]
 
 
 def parse_memory(value: str | float | None) -> int | None:
@@ -70,16 +73,16 @@ def parse_memory(value: str | float | None) -> int | None:
     if isinstance(value, bool):
         raise InvalidJob(f"memory must be a size like '4G', not {value!r}")
     if isinstance(value, (int, float)):
-        if value <= 0:
-            raise InvalidJob(f"memory must be positive, not {value!r}")
+        if not 0 < value <= MAX_MEMORY:     # also NaN; the database holds 64-bit integers
+            raise InvalidJob(f"memory must be between 1 byte and 1 EiB, not {value!r}")
         return int(value)
     match = _MEMORY_RE.match(str(value))
     if not match:
         raise InvalidJob(f"cannot read memory size {value!r}; write it like 512M, 4G or 1.5GiB")
     number, unit = float(match.group(1)), match.group(2).lower()
     size = int(number * _UNITS[unit])
-    if size <= 0:
-        raise InvalidJob(f"memory must be positive, not {value!r}")
+    if not 0 < size <= MAX_MEMORY:
+        raise InvalidJob(f"memory must be between 1 byte and 1 EiB, not {value!r}")
     return size
 
 

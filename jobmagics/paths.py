@@ -101,9 +101,13 @@ class QueueLayout:
 def ensure_layout(root: Path) -> QueueLayout:
     """Create the queue folder on first use; check it is usable; explain what to do if not."""
     layout = QueueLayout(root)
-    if root.exists() and not root.is_dir():
+    try:
+        exists = root.exists()
+    except OSError as exc:          # a name too long, a component that is a file, ...
+        raise QueueError(f"cannot use {root} as a queue folder: {exc.strerror}") from None
+    if exists and not root.is_dir():
         raise QueueError(f"queue path {root} exists and is not a folder")
-    if not root.exists():
+    if not exists:
         try:
             root.mkdir(parents=True, mode=0o700 if is_personal_default(root) else 0o755)
         except OSError as exc:
