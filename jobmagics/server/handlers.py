@@ -79,6 +79,13 @@ class JobmagicsHandler(APIHandler):
     auth_resource = "jobmagics"
 
     @property
+    def _track_activity(self) -> bool:  # type: ignore[override]
+        # The sidebar reads the queue in the background: reading is not user activity, so
+        # an idle server can still be culled (the jobs live in the queue, not here).
+        # Acting on jobs (POST) is.
+        return self.request.method != "GET"
+
+    @property
     def app(self) -> JobmagicsApp:
         return self.settings["jobmagics"]  # type: ignore[no-any-return]
 

@@ -530,6 +530,18 @@ async def test_a_bad_changes_version_is_400(api: Any) -> None:
     assert status == 400
 
 
+async def test_background_reads_do_not_count_as_activity_but_actions_do(
+        api: Any, jp_serverapp: Any, q: jobmagics.Queue) -> None:
+    settings = jp_serverapp.web_app.settings
+    settings.pop("api_last_activity", None)
+    for route in ("jobs", "stats", "whoami"):
+        await api("GET", route)
+    await api("GET", "changes", params={"version": "-5", "timeout": "0"})
+    assert "api_last_activity" not in settings
+    await api("POST", "jobs", {"command": ["true"]})
+    assert "api_last_activity" in settings
+
+
 # ---- unreadable queue ---------------------------------------------------------------------
 
 async def test_an_unreadable_queue_is_503_with_a_message(
