@@ -165,3 +165,12 @@ def test_a_job_cancelled_in_slurm_directly_ends_with_slurm_s_word(
     # "failed" until the worker maps SlurmOutcome.state ("cancelled") onto the job's state
     assert job.state in (State.CANCELLED, State.FAILED)
     assert "SLURM: CANCELLED" in (job.error or "")
+
+
+def test_slurm_s_own_time_limit_ends_the_job_with_slurm_timeout(slurm_queue: jobmagics.Queue) -> None:
+    # No jobmagics timeout: SLURM's limit (rounded up to a minute by SLURM) ends it. About 60 s.
+    job = slurm_queue.submit(["sleep", "300"], backend="slurm", options={"sbatch_args": ["--time=0:05"]})
+    job.wait(LONG + 60)
+    # "failed" until the worker maps SlurmOutcome.state ("timeout") onto the job's state
+    assert job.state in (State.TIMEOUT, State.FAILED)
+    assert "SLURM: TIMEOUT" in (job.error or "")
