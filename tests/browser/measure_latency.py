@@ -15,32 +15,40 @@ import jobmagics
 
 from .conftest import CHROMIUM, TOKEN, LabServer, open_jobs_panel
 
-home = Path(tempfile.mkdtemp())
-queue = home / "queue"
-q = jobmagics.Queue(queue)
-server = LabServer(home, queue)
-t = time.monotonic(); server.start(); print(f"jupyter lab ready in {time.monotonic()-t:.1f} s")
-try:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox","--disable-gpu"])
-        page = b.new_page()
-        t = time.monotonic()
-        page.goto(f"{server.url}/lab?reset&token={TOKEN}")
-        open_jobs_panel(page)
-        print(f"page + panel ready in {time.monotonic()-t:.1f} s")
-        page.evaluate("""() => { window.__seen = {}; new MutationObserver(() => {
-            document.querySelectorAll('.jm-JobsPanel li[data-job-id]').forEach(li => {
-              if (!(li.dataset.jobId in window.__seen)) window.__seen[li.dataset.jobId] = Date.now(); }); })
-            .observe(document.querySelector('.jm-JobsPanel'), {subtree: true, childList: true}); }""")
-        samples = []
-        for i in range(15):
-            time.sleep(0.7)
-            t0 = time.time() * 1000
-            job = q.submit(["sleep", "100"])
-            page.locator(f'li[data-job-id="{job.id}"]').wait_for(timeout=5000)
-            seen = page.evaluate(f"window.__seen['{job.id}']")
-            samples.append(seen - t0)
-        print("submit -> row in DOM (ms):", [round(s) for s in samples])
-        print(f"median {statistics.median(samples):.0f} ms, max {max(samples):.0f} ms")
-finally:
-    server.stop()
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp())
+    queue = home / "queue"
+    q = jobmagics.Queue(queue)
+    server = LabServer(home, queue)
+    t = time.monotonic()
+    server.start()
+    print(f"jupyter lab ready in {time.monotonic() - t:.1f} s")
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+            page = b.new_page()
+            t = time.monotonic()
+            page.goto(f"{server.url}/lab?reset&token={TOKEN}")
+            open_jobs_panel(page)
+            print(f"page + panel ready in {time.monotonic()-t:.1f} s")
+            page.evaluate("""() => { window.__seen = {}; new MutationObserver(() => {
+                document.querySelectorAll('.jm-JobsPanel li[data-job-id]').forEach(li => {
+                  if (!(li.dataset.jobId in window.__seen)) window.__seen[li.dataset.jobId] = Date.now(); }); })
+                .observe(document.querySelector('.jm-JobsPanel'), {subtree: true, childList: true}); }""")
+            samples = []
+            for i in range(15):
+                time.sleep(0.7)
+                t0 = time.time() * 1000
+                job = q.submit(["sleep", "100"])
+                page.locator(f'li[data-job-id="{job.id}"]').wait_for(timeout=5000)
+                seen = page.evaluate(f"window.__seen['{job.id}']")
+                samples.append(seen - t0)
+            print("submit -> row in DOM (ms):", [round(s) for s in samples])
+            print(f"median {statistics.median(samples):.0f} ms, max {max(samples):.0f} ms")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
