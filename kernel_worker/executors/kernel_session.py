@@ -9,11 +9,12 @@ import queue
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from jupyter_client import AsyncKernelManager
+from typing import TYPE_CHECKING, Any
 
 from jobmagics.context import JOB_ID_VAR, QUEUE_VAR
+
+if TYPE_CHECKING:
+    from jupyter_client import AsyncKernelManager
 
 READY_TIMEOUT_S = 60.0
 POLL_S = 0.2                      # how often a quiet kernel is checked for being alive
@@ -47,6 +48,8 @@ class ManagedKernel:
 
     @classmethod
     async def start(cls, queue_root: str, cwd: str | None = None) -> ManagedKernel:
+        from jupyter_client import AsyncKernelManager  # not at import: workers start fast
+
         manager = AsyncKernelManager(kernel_name="python3")
         # the kernel's own log (e.g. its warning about TCP without encryption) is noise in the
         # worker's log; the job's output, warnings included, arrives over IOPub anyway
