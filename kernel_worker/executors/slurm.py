@@ -49,7 +49,8 @@ def outcome_for(status: SlurmStatus, slurm_id: str) -> SlurmOutcome | None:
     if status.state == "COMPLETED" and not code:
         return SlurmOutcome(0)
     if status.state == "FAILED" or status.state == "COMPLETED":
-        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        how = ("no exit code" if code is None else
+               f"killed by signal {-code}" if code < 0 else f"exit code {code}")
         return SlurmOutcome(code, f"{how} ({where} FAILED)")
     if status.state in _TIMEOUT_STATES:
         return SlurmOutcome(code, f"SLURM: {status.state} ({where} reached its time limit)", "timeout")

@@ -125,7 +125,7 @@ def test_instrument_jobs_are_refused_for_slurm(queue: jobmagics.Queue) -> None:
     with pytest.raises(InvalidJob, match="SLURM"):
         queue.submit(["true"], backend="slurm", resources=["hardware"])
     with pytest.raises(InvalidJob, match="SLURM"):
-        queue.submit(experiment="mylab.experiments:Rabi", backend="slurm")
+        queue.submit(experiment="jobmagics.experiments.builtin:Rabi", backend="slurm")
     assert queue.count() == 0
 
 
