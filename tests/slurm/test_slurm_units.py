@@ -134,3 +134,16 @@ def test_a_missing_sbatch_fails_the_job_with_a_clear_message(
     outcome = execution.poll()
     assert outcome is not None and not outcome.ok
     assert "sbatch not found" in (outcome.error or "") and "install" in (outcome.error or "")
+
+
+def test_a_lost_attempt_is_cancelled_by_id_or_else_by_its_unique_name(
+        queue: jobmagics.Queue, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kernel_worker.executors import slurm_commands
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(slurm_commands, "run_slurm", lambda argv, **_: calls.append(list(argv)))
+    job = _job(queue, command=["true"], name="fit")
+    assert slurm_commands.cancel_orphan(job)
+    job.backend_id = "77"
+    assert slurm_commands.cancel_orphan(job)
+    assert calls == [["scancel", f"--name=fit [{job.id}]", f"--user={job.user}"], ["scancel", "77"]]
