@@ -83,8 +83,6 @@ class JobMagics(Magics):
         self._last_job = job
         self.shell.user_ns["_job"] = job
         if out:
-            if not out.isidentifier():
-                raise UsageError(f"--out {out!r} is not a valid variable name")
             self.shell.user_ns[out] = job
 
     @staticmethod
@@ -100,6 +98,8 @@ class JobMagics(Magics):
 
     # ---- submitting -------------------------------------------------------------------
     def _cmd_submit(self, args: Any, cell: str | None) -> Job | None:
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"--out {args.out!r} is not a valid variable name")
         queue = self._queue(args.queue)
         common: dict[str, Any] = {
             "name": args.name, "priority": args.priority, "resources": args.resource, "cpus": args.cpus,

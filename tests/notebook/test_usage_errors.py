@@ -60,8 +60,7 @@ def test_a_mistaken_cell_magic_raises_usage_error(shell, queue_dir, line, cell, 
     with pytest.raises(UsageError) as raised:
         shell.run_cell_magic("job", line, cell)
     assert message in str(raised.value)
-    if "--out" not in line:
-        assert Queue(queue_dir).count() == 0
+    assert Queue(queue_dir).count() == 0
 
 
 def test_job_help_lists_every_subcommand_and_its_options(shell):
