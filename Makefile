@@ -48,6 +48,7 @@ stop-worker:
 test: setup-test
 	$(PY) -m pytest tests --ignore=tests/browser $(PYTEST_ARGS)
 	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
+	cd labextension && PATH=$(abspath $(VENV))/bin:$$PATH jlpm install && PATH=$(abspath $(VENV))/bin:$$PATH jlpm test
 	$(PY) -m pytest --nbval notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
 
 ## make bench: the core figures (and the notebook ones) -> bench/results.json

@@ -18,3 +18,8 @@ __all__ = ["Queue", "Job", "State", "run", "progress", "current_job", "Jobmagics
 def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
     from .magics import JobMagics
     ipython.register_magics(JobMagics)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the built "Jobs" sidebar lives (for ``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "jobmagics"}]

@@ -97,7 +97,7 @@ def _completed(job: Job, argv: list[str], capture: bool, merged: bool, text_mode
     if capture and merged:
         out = _read(layout.log(job.id))
     elif capture:
-        out, err = _read(layout.stdout(job.id)), _read(layout.stderr(job.id))
+        out, err = _read(layout.log(job.id)), _read(layout.stderr(job.id))
     if text_mode:
         out, err = (None if b is None else b.decode(encoding or "utf-8", errors or "strict") for b in (out, err))
     if record.exit_code == 127 and (record.error or "").startswith("command not found"):

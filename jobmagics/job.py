@@ -161,10 +161,11 @@ class Job:
         return self.refresh()
 
     def log(self, offset: int = 0) -> str:
-        """Captured stdout+stderr so far (from byte ``offset``)."""
+        """Captured stdout+stderr so far (from byte ``offset``). Jobs that keep stderr apart
+        (``run(capture_output=True)``) have it appended after stdout."""
         layout = self.queue.layout
         texts = []
-        for path in (layout.log(self.id), layout.stdout(self.id), layout.stderr(self.id)):
+        for path in (layout.log(self.id), layout.stderr(self.id)):
             try:
                 with open(path, "rb") as handle:
                     handle.seek(offset)

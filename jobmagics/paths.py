@@ -60,9 +60,6 @@ class QueueLayout:
     def log(self, job_id: str) -> Path:
         return self.root / "logs" / f"{job_id}.log"
 
-    def stdout(self, job_id: str) -> Path:
-        return self.root / "logs" / f"{job_id}.stdout"
-
     def stderr(self, job_id: str) -> Path:
         return self.root / "logs" / f"{job_id}.stderr"
 

@@ -161,7 +161,7 @@ class SlurmExecutor:
             stdin_path.write_bytes(base64.b64decode(job.options["stdin_b64"]))
             stdin = str(stdin_path)
         if job.options.get("capture"):
-            output, errors = str(layout.stdout(job.id)), str(layout.stderr(job.id))
+            output, errors = str(layout.log(job.id)), str(layout.stderr(job.id))
         else:
             output, errors = str(layout.log(job.id)), None
         return str(script), sbatch_options(job, output, errors, stdin)

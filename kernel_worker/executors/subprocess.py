@@ -120,12 +120,10 @@ class SubprocessExecutor:
     @staticmethod
     def _open_streams(job: JobRecord, context: JobContext) -> dict[str, Any]:
         layout = context.layout
-        if job.options.get("capture"):
-            stdout: IO[bytes] = open(layout.stdout(job.id), "ab")
-            stderr: IO[bytes] | int = open(layout.stderr(job.id), "ab")
-        else:
-            stdout = open(layout.log(job.id), "ab")
-            stderr = subprocess.STDOUT
+        stdout: IO[bytes] = open(layout.log(job.id), "ab")
+        stderr: IO[bytes] | int = subprocess.STDOUT
+        if job.options.get("capture"):      # run(capture_output=True): keep stderr apart
+            stderr = open(layout.stderr(job.id), "ab")
         stdin: IO[bytes] | int = subprocess.DEVNULL
         if job.options.get("stdin_b64") is not None:
             stdin = tempfile.TemporaryFile()
