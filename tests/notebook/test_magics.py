@@ -20,10 +20,11 @@ def submitted(kernel, queue: Queue):  # type: ignore[no-untyped-def]
 
 
 def test_a_submitted_cell_returns_at_once_and_the_job_completes_with_its_outputs_captured(kernel, queue, worker):
-    cell = kernel.run("%%job submit --name hello\nprint('hello from the job')\n21 * 2")
+    cell = kernel.run("%%job submit --name hello\nimport time\ntime.sleep(3)\nprint('hello from the job')\n21 * 2")
     assert cell.error is None
     assert cell.data(WIDGET_VIEW), "the cell's value shows as the live job widget"
     job = submitted(kernel, queue)
+    assert not job.done, "the cell returned without waiting for the job"
     assert job.name == "hello"
     assert job.wait(120).state is State.COMPLETED
     assert "hello from the job" in job.log()
