@@ -148,3 +148,11 @@ def test_submitting_with_no_worker_says_how_to_start_one(kernel, queue):
     assert cell.error is None
     assert "no worker serves" in cell.stderr and "%job worker start" in cell.stderr
     assert submitted(kernel, queue).state is State.PENDING
+
+
+def test_the_kernels_worker_stops_when_the_kernel_shuts_down_cleanly(kernel, queue):
+    pid = int(kernel.run("%job worker start --slots 1").stdout.split()[1])
+    kernel.manager.shutdown_kernel(now=False)
+    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+             timeout=60)
+    assert not any(w["pid"] == pid for w in queue.workers()), "it deregistered: a clean stop"
