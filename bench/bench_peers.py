@@ -37,6 +37,11 @@ def stamp(x: int = 0) -> float:
     return time.time()
 
 
+if __name__ != "__main__":                    # imported: send stamp by value, as when run as a script
+    import cloudpickle
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
 def rate(n: int, burst: Callable[[], None]) -> float:
     started = time.perf_counter()
     burst()

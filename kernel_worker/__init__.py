@@ -1,10 +1,25 @@
 """kernel_worker: claims jobs from a jobmagics queue and executes them."""
 from __future__ import annotations
 
-from .options import WorkerOptions
-from .worker import Worker
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .options import WorkerOptions
+    from .worker import Worker
 
 __all__ = ["Worker", "WorkerOptions", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the worker only when asked: the job runners (kernel_worker.runners.*) start in
+    every python and function job's own process and need none of it (~50 ms per job)."""
+    if name == "Worker":
+        from .worker import Worker
+        return Worker
+    if name == "WorkerOptions":
+        from .options import WorkerOptions
+        return WorkerOptions
+    raise AttributeError(f"module 'kernel_worker' has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
