@@ -107,20 +107,22 @@ def test_cancel_interrupts_a_running_kernel_job_and_the_kernel_serves_the_next(q
     start_worker("--resource", "hardware")
     setup = queue.submit(code="kept = 'alive'", resources=["hardware"])
     setup.wait(120)
-    job = queue.submit(code="import time\nwhile True:\n    time.sleep(0.05)", resources=["hardware"])
-    wait_for(lambda: job.refresh().state is State.RUNNING, timeout=60)
+    job = queue.submit(code="import time\nprint('looping', flush=True)\nwhile True:\n    time.sleep(0.05)",
+                       resources=["hardware"])
+    wait_for(lambda: "looping" in job.log(), timeout=60)        # the code runs: cancel interrupts it
     job.cancel()
     assert job.wait(60).state is State.CANCELLED
     after = queue.submit(code="print(kept)", resources=["hardware"])
     assert after.wait(120).state is State.COMPLETED, (after.error, after.log())
-    assert after.log() == "alive\n", "an interrupt keeps the persistent kernel and its state"
+    assert after.log().endswith("alive\n"), "an interrupt keeps the persistent kernel and its state"
+    assert "KeyboardInterrupt" in job.log()
 
 
 def test_a_job_that_ignores_the_interrupt_is_stopped_by_restarting_its_kernel(queue, start_worker):
     start_worker("--grace", "1")
-    job = queue.submit(code="import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
-                            "    except KeyboardInterrupt:\n        pass")
-    wait_for(lambda: job.refresh().state is State.RUNNING, timeout=60)
+    job = queue.submit(code="import time\nprint('looping', flush=True)\nwhile True:\n    try:\n"
+                            "        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass")
+    wait_for(lambda: "looping" in job.log(), timeout=60)
     job.cancel()
     assert job.wait(60).state is State.CANCELLED
 
@@ -136,3 +138,18 @@ def test_pushed_variables_and_pulled_results_through_the_api(queue: Queue, worke
     missing = queue.submit(code="z = 1", options={"pull": ["nope"]})
     assert missing.wait(120).state is State.FAILED
     assert "cannot pull nope" in missing.error
+
+
+def test_a_persistent_kernel_killed_after_the_grace_period_is_prepared_again(queue, start_worker, tmp_path):
+    startup, marker = startup_file(tmp_path)
+    start_worker("--grace", "1", "--resource", "hardware", "--startup", str(startup))
+    stubborn = queue.submit(code="import time\nprint('looping', flush=True)\nwhile True:\n    try:\n"
+                                 "        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass",
+                            resources=["hardware"])
+    wait_for(lambda: "looping" in stubborn.log(), timeout=60)      # its code runs: it must be killed
+    stubborn.cancel()
+    assert stubborn.wait(60).state is State.CANCELLED
+    after = queue.submit(code="print('station' in globals())", resources=["hardware"])
+    assert after.wait(120).state is State.COMPLETED, after.error
+    assert after.log().endswith("True\n")
+    assert marker.read_text() == "prepared\nprepared\n"

@@ -100,9 +100,10 @@ def test_a_command_job_from_the_line_magic_and_its_logs(kernel, queue, worker):
 
 
 def test_cancel_of_a_running_kernel_job(kernel, queue, worker):
-    kernel.run("%%job submit --name forever\nimport time\nwhile True:\n    time.sleep(0.05)")
+    kernel.run("%%job submit --name forever\nimport time\nprint('looping', flush=True)\nwhile True:\n"
+               "    time.sleep(0.05)")
     job = submitted(kernel, queue)
-    wait_for(lambda: job.refresh().state is State.RUNNING, timeout=60)
+    wait_for(lambda: "looping" in job.log(), timeout=60)
     cell = kernel.run("%job cancel")
     assert cell.error is None and "cancel requested" in cell.stdout
     assert job.wait(60).state is State.CANCELLED
