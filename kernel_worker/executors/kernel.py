@@ -297,6 +297,8 @@ class KernelExecutor:
                 prelude_call("begin_job", job.id, self.queue_root, job.cwd, job.env), silent=True)
             if begin.get("status") != "ok":
                 return _failed(recorder, f"could not prepare the job: {error_line(begin)}")
+            if state.stop is not None:          # cancelled while it was being prepared
+                return _failed(recorder, "stopped before it started")
             reply = await kernel.execute(job.code or "", self._watching(state, kernel, recorder))
             state.code_ended()
             failed = reply.get("status") != "ok"
