@@ -207,7 +207,8 @@ class Worker:
             except Exception as exc:  # an executor bug must fail the job, not the worker
                 log.exception("executor failed to start %s", job.id)
                 execution = Ended(job.id, Outcome(None, f"could not start: {type(exc).__name__}: {exc}"))
-        deadline = time.monotonic() + job.timeout if job.timeout else None
+        started = getattr(execution, "running_since", time.monotonic())   # None: queued elsewhere
+        deadline = started + job.timeout if job.timeout and started is not None else None
         self.running[job.id] = Running(job, execution, deadline)
         if execution.pid is not None or execution.backend_id is not None:
             self.store.set_started(job.id, self.id, execution.pid, execution.pid_started, execution.backend_id)
@@ -226,6 +227,9 @@ class Worker:
 
     def _enforce_deadlines(self, now: float) -> None:
         for run in self.running.values():
+            if run.deadline is None and run.job.timeout:
+                started = getattr(run.execution, "running_since", None)
+                run.deadline = None if started is None else started + run.job.timeout
             if run.deadline is not None and now >= run.deadline and run.stop_reason is None:
                 self._stop(run, "timeout", now)
             if run.kill_at is not None and now >= run.kill_at:
@@ -279,6 +283,8 @@ class Worker:
             state, error = State.CANCELLED, "cancelled while running"
         elif run.stop_reason == "memory":
             state, error = State.FAILED, run.stop_detail
+        elif outcome.state in ("timeout", "cancelled"):     # the backend (SLURM) ended it so
+            state, error = State(outcome.state), outcome.error
         elif outcome.ok:
             state, error = State.COMPLETED, None
         else:

@@ -114,3 +114,11 @@ def test_the_integrity_check_passes_on_a_used_queue(queue: jobmagics.Queue) -> N
     for _ in range(10):
         queue.submit(command=["true"])
     assert queue.store.integrity_check() == "ok"
+
+
+def test_slurm_jobs_are_not_bound_by_the_workers_local_slots_or_memory(queue: jobmagics.Queue) -> None:
+    wide = queue.submit(command=["true"], backend="slurm", cpus=64, memory="512G")
+    local = queue.submit(command=["true"], cpus=64)
+    claimed = queue.store.claim("w", Capacity(slots=0, memory=0, backends=("local", "slurm")), limit=8)
+    assert [j.id for j in claimed] == [wide.id]
+    assert local.state == "pending"

@@ -148,7 +148,7 @@ def test_a_failed_parent_cancels_its_dependants_naming_it(queue: jobmagics.Queue
 def test_a_killed_workers_job_is_requeued_and_never_runs_twice_at_once(queue: jobmagics.Queue, start_worker: Callable[..., WorkerProcess], tmp_path: Path) -> None:
     out = tmp_path / "spans.txt"
     first = start_worker("--slots", "1")
-    job = stamp_job(queue, out, 2.0, retries=1)
+    job = stamp_job(queue, out, 8.0, retries=1)   # long enough to still run when the next worker starts
     wait_for(lambda: job.refresh().record.pid is not None, 20)
     orphan = job.record.pid
     first.kill()
@@ -156,6 +156,7 @@ def test_a_killed_workers_job_is_requeued_and_never_runs_twice_at_once(queue: jo
     assert job.wait(60).state == "completed"
     assert job.attempt == 2
     assert not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == psutil.STATUS_ZOMBIE
+    assert max_overlap(intervals(out)) == 1
     assert len(intervals(out)) == 1  # the first attempt was stopped, not left to finish beside the second
     assert any("worker lost" in (e["detail"] or "") for e in job.events())
 

@@ -12,8 +12,8 @@ from .rows import JOB_COLUMNS, dumps, job_from_row, worker_from_row
 
 _CLAIM_SQL = f"""
 SELECT {JOB_COLUMNS}, seq FROM jobs INDEXED BY jobs_claim
-WHERE state = 'pending' AND not_before <= :now AND cpus <= :slots
-  AND (memory IS NULL OR memory <= :memory)
+WHERE state = 'pending' AND not_before <= :now
+  AND (backend <> 'local' OR (cpus <= :slots AND (memory IS NULL OR memory <= :memory)))
   AND backend IN (SELECT value FROM json_each(:backends))
   AND (:only_user IS NULL OR user = :only_user)
   AND (resources = '[]' OR NOT EXISTS (
@@ -76,7 +76,8 @@ class DispatchMixin:
                 return []
             free = self._free_resources(conn, capacity.resources)
             slots, memory = capacity.slots, capacity.memory
-            while len(claimed) < limit and slots > 0:
+            remote = any(b != "local" for b in capacity.backends)   # not bound by local slots
+            while len(claimed) < limit and (slots > 0 or remote):
                 row = conn.execute(_CLAIM_SQL, {
                     "now": now, "slots": slots, "memory": memory, "only_user": capacity.only_user,
                     "backends": json.dumps(list(capacity.backends)),

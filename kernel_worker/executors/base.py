@@ -14,6 +14,7 @@ class Outcome:
 
     exit_code: int | None
     error: str | None = None
+    state: str | None = None    # "timeout" | "cancelled" when the backend itself ended it so
 
     @property
     def ok(self) -> bool:
@@ -35,6 +36,8 @@ class Execution(Protocol):
     pid: int | None           # process whose group is the job (None when not local)
     pid_started: float | None
     backend_id: str | None    # e.g. the SLURM job id
+    # Executions that wait in another scheduler's queue also have ``running_since``: the
+    # monotonic time the job's code started, None until then (its timeout counts from there).
 
     def fileno(self) -> int | None:
         """A file descriptor that becomes readable when the attempt ends, or None to be polled."""

@@ -12,7 +12,6 @@ import os
 import shlex
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from jobmagics.errors import JobmagicsError
@@ -26,38 +25,30 @@ from .subprocess import job_argv, job_environment
 
 log = logging.getLogger("kernel_worker.slurm")
 
-__all__ = ["SlurmExecution", "SlurmExecutor", "SlurmOutcome", "cancel_orphan", "outcome_for"]
+__all__ = ["Outcome", "SlurmExecution", "SlurmExecutor", "cancel_orphan", "outcome_for"]
 
 _WAITING_STATES = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "SUSPENDED",
                              "RESV_DEL_HOLD", "STOPPED"})
 _TIMEOUT_STATES = frozenset({"TIMEOUT", "DEADLINE"})
 
 
-@dataclass(frozen=True)
-class SlurmOutcome(Outcome):
-    """An outcome with a hint for the worker: ``state`` is "timeout" or "cancelled" when SLURM
-    itself ended the job so (time limit, an scancel outside jobmagics); None otherwise."""
-
-    state: str | None = None
-
-
-def outcome_for(status: SlurmStatus, slurm_id: str) -> SlurmOutcome | None:
+def outcome_for(status: SlurmStatus, slurm_id: str) -> Outcome | None:
     """Map a SLURM state onto how the attempt ended; None while the job is not finished."""
     if not status.terminal:
         return None
     code, where = status.exit_code, f"SLURM job {slurm_id}"
     if status.state == "COMPLETED" and not code:
-        return SlurmOutcome(0)
+        return Outcome(0)
     if status.state == "FAILED" or status.state == "COMPLETED":
         how = ("no exit code" if code is None else
                f"killed by signal {-code}" if code < 0 else f"exit code {code}")
-        return SlurmOutcome(code, f"{how} ({where} FAILED)")
+        return Outcome(code, f"{how} ({where} FAILED)")
     if status.state in _TIMEOUT_STATES:
-        return SlurmOutcome(code, f"SLURM: {status.state} ({where} reached its time limit)", "timeout")
+        return Outcome(code, f"SLURM: {status.state} ({where} reached its time limit)", "timeout")
     if status.state == "CANCELLED":
-        return SlurmOutcome(code, f"SLURM: CANCELLED ({where} was cancelled in SLURM)", "cancelled")
+        return Outcome(code, f"SLURM: CANCELLED ({where} was cancelled in SLURM)", "cancelled")
     detail = f": {status.reason}" if status.reason else ""
-    return SlurmOutcome(code, f"SLURM: {status.state} ({where}{detail})")
+    return Outcome(code, f"SLURM: {status.state} ({where}{detail})")
 
 
 def stage_text(status: SlurmStatus, slurm_id: str) -> str:
