@@ -8,7 +8,7 @@ ROOT_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 PYTEST_ARGS ?=
 
-.PHONY: lab test bench bench-peers soak worker stop-worker setup setup-test clean lint
+.PHONY: lab test bench bench-peers bench-slurm soak worker stop-worker setup setup-test clean lint slurm-up slurm-down
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -70,3 +70,13 @@ lint: setup-test
 
 clean: stop-worker
 	rm -rf $(VENV) .lab build dist *.egg-info jobmagics/labextension labextension/node_modules labextension/lib
+
+## a single-node SLURM on this machine (root; the slurm tests start it themselves when needed)
+slurm-up:
+	.ci/slurm-up
+
+slurm-down:
+	.ci/slurm-down
+
+bench-slurm: setup-test
+	$(PY) bench/bench_slurm.py
