@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import anyio
 
@@ -97,8 +97,9 @@ class Job:
         return self.queue.events(self.id)
 
     # ---- waiting ----------------------------------------------------------------------
-    def wait(self, timeout: float | None = None) -> Job:
-        """Block until the job is finished (any terminal state); returns the job."""
+    def _pauses(self, timeout: float | None) -> Iterator[float]:
+        """How long to sleep before each next look, until the job is finished (then it stops);
+        a look is one cheap ``data_version`` read unless something changed."""
         deadline = None if timeout is None else time.monotonic() + timeout
         interval, seen = _FIRST_POLL_S, None
         while True:
@@ -106,26 +107,23 @@ class Job:
             if version != seen:
                 seen = version
                 if self.refresh().done:
-                    return self
+                    return
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimeout(f"{self.id} is still {self.state.value} after {timeout} s")
-            time.sleep(interval)
+            yield interval
             interval = min(interval * 1.5, _MAX_POLL_S)
+
+    def wait(self, timeout: float | None = None) -> Job:
+        """Block until the job is finished (any terminal state); returns the job."""
+        for pause in self._pauses(timeout):
+            time.sleep(pause)
+        return self
 
     async def wait_async(self, timeout: float | None = None) -> Job:
         """``await job.wait_async()``: the same as ``wait`` without blocking an event loop."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        interval, seen = _FIRST_POLL_S, None
-        while True:
-            version = self.queue.data_version()
-            if version != seen:
-                seen = version
-                if self.refresh().done:
-                    return self
-            if deadline is not None and time.monotonic() >= deadline:
-                raise WaitTimeout(f"{self.id} is still {self.state.value} after {timeout} s")
-            await anyio.sleep(interval)
-            interval = min(interval * 1.5, _MAX_POLL_S)
+        for pause in self._pauses(timeout):
+            await anyio.sleep(pause)
+        return self
 
     def result(self, timeout: float | None = None) -> Any:
         """Wait, then return the function's value (or the pulled variables of a python job).

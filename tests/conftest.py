@@ -48,6 +48,8 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if any(w["pid"] == self.pid for w in self.queue.workers(alive_only=False)):
                 return
+            if self.process.poll() == 0:     # e.g. --drain with little to do: done already
+                return
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.output()}")
             time.sleep(0.02)

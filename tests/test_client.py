@@ -171,3 +171,16 @@ def test_an_experiment_whose_module_cannot_be_found_is_refused_at_submit(queue: 
     with pytest.raises(InvalidJob, match="no_such_lab_module"):
         queue.submit(experiment="no_such_lab_module:Rabi")
     assert queue.count() == 0
+
+
+def test_wait_async_returns_the_finished_job_without_blocking_the_loop(queue: jobmagics.Queue) -> None:
+    import anyio
+    job = queue.submit(command=["true"])
+
+    async def main() -> str:
+        async with anyio.create_task_group() as group:
+            group.start_soon(anyio.to_thread.run_sync, job.cancel)
+            finished = await job.wait_async(timeout=10)
+        return finished.state.value
+
+    assert anyio.run(main) == "cancelled"

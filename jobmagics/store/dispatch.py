@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..model import JobRecord, State, WorkerRecord
 from .db import Database
-from .jobs import fetch_job, record_event, settle_dependants
+from .jobs import end_job, fetch_job, record_event
 from .rows import JOB_COLUMNS, dumps, job_from_row, worker_from_row
 
 _CLAIM_SQL = f"""
@@ -148,11 +148,7 @@ class DispatchMixin:
                               detail=f"attempt {job.attempt} {outcome.value}"
                                      f" ({error or f'exit {exit_code}'}); retry in {delay:.1f} s")
                 return State.PENDING
-            conn.execute("UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ?,"
-                         " progress = CASE WHEN ? = 'completed' THEN 1.0 ELSE progress END WHERE id = ?",
-                         (outcome.value, now, exit_code, error, outcome.value, job_id))
-            record_event(conn, job_id, now, outcome.value, error or (f"exit {exit_code}" if exit_code is not None else None))
-            settle_dependants(conn, job_id, outcome, now)
+            end_job(conn, job_id, outcome, now, error, exit_code)
             return outcome
 
     @staticmethod
@@ -171,10 +167,7 @@ class DispatchMixin:
             if job.state is not State.RUNNING or job.worker != worker_id:
                 return False
             if job.cancel_requested:
-                conn.execute("UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ? WHERE id = ?",
-                             (now, "cancelled while running", job_id))
-                record_event(conn, job_id, now, "cancelled", "cancelled while running")
-                settle_dependants(conn, job_id, State.CANCELLED, now)
+                end_job(conn, job_id, State.CANCELLED, now, "cancelled while running")
                 return True
             self._requeue(conn, job, now, 0.0, consume_attempt=False, detail=reason)
             return True
@@ -190,10 +183,7 @@ class DispatchMixin:
                 if job.cancel_requested or job.attempt > job.retries:
                     state = State.CANCELLED if job.cancel_requested else State.FAILED
                     message = "cancelled while running" if job.cancel_requested else reason
-                    conn.execute("UPDATE jobs SET state = ?, finished_at = ?, error = ? WHERE id = ?",
-                                 (state.value, now, message, job.id))
-                    record_event(conn, job.id, now, state.value, message)
-                    settle_dependants(conn, job.id, state, now)
+                    end_job(conn, job.id, state, now, message)
                 else:
                     state = State.PENDING
                     self._requeue(conn, job, now, 0.0, consume_attempt=True, detail=reason)

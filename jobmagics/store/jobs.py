@@ -27,6 +27,17 @@ def fetch_job(conn: sqlite3.Connection, job_id: str) -> JobRecord:
     return job_from_row(row)
 
 
+def end_job(conn: sqlite3.Connection, job_id: str, state: State, now: float, error: str | None,
+            exit_code: int | None = None) -> None:
+    """Move a job to a terminal state, record it, and settle the jobs that wait on it."""
+    conn.execute("UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ?,"
+                 " progress = CASE WHEN ? = 'completed' THEN 1.0 ELSE progress END WHERE id = ?",
+                 (state.value, now, exit_code, error, state.value, job_id))
+    detail = error or (f"exit {exit_code}" if exit_code is not None else None)
+    record_event(conn, job_id, now, state.value, detail)
+    settle_dependants(conn, job_id, state, now)
+
+
 def settle_dependants(conn: sqlite3.Connection, parent: str, parent_state: State, now: float) -> None:
     """A parent reached a terminal state: start the children it was holding back, or cancel
     (recursively) those that can now never start."""
@@ -43,11 +54,7 @@ def settle_dependants(conn: sqlite3.Connection, parent: str, parent_state: State
                 conn.execute("UPDATE jobs SET state = 'pending' WHERE id = ?", (child,))
                 record_event(conn, child, now, "pending", f"dependency {parent} completed")
         else:
-            message = f"dependency {parent} {parent_state.value}"
-            conn.execute("UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?"
-                         " WHERE id = ?", (now, message, child))
-            record_event(conn, child, now, "cancelled", message)
-            settle_dependants(conn, child, State.CANCELLED, now)
+            end_job(conn, child, State.CANCELLED, now, f"dependency {parent} {parent_state.value}")
 
 
 class JobsMixin:
@@ -232,10 +239,7 @@ class JobsMixin:
                 conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
                 record_event(conn, job_id, now, "running", f"cancel requested by {actor}")
                 return State.RUNNING
-            conn.execute("UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ? WHERE id = ?",
-                         (now, f"cancelled by {actor}", job_id))
-            record_event(conn, job_id, now, "cancelled", f"cancelled by {actor}")
-            settle_dependants(conn, job_id, State.CANCELLED, now)
+            end_job(conn, job_id, State.CANCELLED, now, f"cancelled by {actor}")
             return State.CANCELLED
 
     def hold(self, job_id: str, actor: str) -> None:
