@@ -151,6 +151,22 @@ def plain_json(value: Any, what: str) -> Any:
         raise InvalidJob(f"the {what} must be JSON data (numbers, text, lists, dicts): {exc}") from None
 
 
+def check_cell(code: str) -> str:
+    """Python jobs are notebook cells: plain Python, or IPython syntax (``%magic``, ``!cmd``)
+    that IPython's own input transformer turns into Python."""
+    try:
+        compile(code, "<job>", "exec")
+        return code
+    except SyntaxError as exc:
+        error = exc
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+        compile(TransformerManager().transform_cell(code), "<job>", "exec")
+        return code
+    except SyntaxError:
+        raise InvalidJob(f"the code does not compile: {error.msg} (line {error.lineno})") from None
+
+
 @dataclass
 class JobSpec:
     """What a user asks for. ``validate()`` checks everything that needs no I/O."""
@@ -213,11 +229,7 @@ class JobSpec:
             self.command = [_check_text("command argument", str(a) if not isinstance(a, str) else a, 1 << 20)
                             for a in self.command]
         if self.kind == "python":
-            self.code = _check_text("code", self.code, 16 << 20)
-            try:
-                compile(self.code, "<job>", "exec")
-            except SyntaxError as exc:
-                raise InvalidJob(f"the code does not compile: {exc.msg} (line {exc.lineno})") from None
+            self.code = check_cell(_check_text("code", self.code, 16 << 20))
         if self.kind == "experiment":
             exp = self.experiment or {}
             target = exp.get("target", "")

@@ -81,3 +81,9 @@ def test_experiments_always_hold_the_hardware() -> None:
 def test_instrument_jobs_cannot_go_to_slurm() -> None:
     with pytest.raises(InvalidJob, match="SLURM"):
         JobSpec(kind="command", command=["true"], resources=["hardware"], backend="slurm").validate()
+
+
+def test_python_jobs_may_use_ipython_syntax_but_not_broken_code() -> None:
+    assert JobSpec(kind="python", code="%matplotlib inline\n!ls\nx = 1").validate().code.startswith("%matplotlib")
+    with pytest.raises(InvalidJob, match="does not compile"):
+        JobSpec(kind="python", code="%time\nif:\n").validate()

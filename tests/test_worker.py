@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import pytest
 
 import jobmagics
 from tests.conftest import WorkerProcess, wait_for
@@ -275,7 +276,6 @@ def test_a_silent_worker_on_another_host_loses_its_jobs_after_its_lease(queue: j
     SIGSTOP: it cannot be checked by pid, so its jobs come back when its lease expires; when it
     wakes up, it finds itself presumed dead and stops its stale copy of the job."""
     if os.geteuid() != 0:
-        import pytest
         pytest.skip("a second hostname needs a UTS namespace, which needs root (CI runs as root)")
     out = tmp_path / "spans.txt"
     log = open(tmp_path / "remote.log", "wb")
@@ -300,3 +300,11 @@ def test_a_silent_worker_on_another_host_loses_its_jobs_after_its_lease(queue: j
         remote.kill()
         remote.wait()
         log.close()
+
+
+@pytest.mark.parametrize("executor", [[], ["--no-kernel"]], ids=["kernel", "subprocess"])
+def test_python_jobs_accept_ipython_syntax(queue: jobmagics.Queue, start_worker: Callable[..., WorkerProcess], executor: list[str]) -> None:
+    start_worker("--slots", "1", *executor)
+    job = queue.submit(code="files = !echo shell-says-hi\nprint(files[0])\n%time x = 1")
+    assert job.wait(60).state == "completed", job.log()
+    assert "shell-says-hi" in job.log()

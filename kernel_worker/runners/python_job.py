@@ -8,6 +8,20 @@ from jobmagics.client import Queue
 from jobmagics.payloads import dump_result, load
 
 
+def run_cell(code: str, job_id: str, namespace: dict[str, object]) -> None:
+    """Plain Python runs as it is; a cell with IPython syntax (``%magic``, ``!cmd``) runs in an
+    IPython shell, as it would in a kernel."""
+    try:
+        compiled = compile(code, f"<{job_id}>", "exec")
+    except SyntaxError:
+        from IPython.core.interactiveshell import InteractiveShell
+        shell = InteractiveShell.instance(user_ns=namespace)
+        result = shell.run_cell(code, store_history=False)
+        result.raise_error()
+        return
+    exec(compiled, namespace)
+
+
 def main(queue_path: str, job_id: str) -> int:
     queue = Queue(queue_path)
     record = queue.store.get(job_id)
@@ -16,7 +30,7 @@ def main(queue_path: str, job_id: str) -> int:
     if pushed is not None:
         namespace.update(load(pushed))
     try:
-        exec(compile(record.code or "", f"<{job_id}>", "exec"), namespace)
+        run_cell(record.code or "", job_id, namespace)
     except BaseException as exc:  # noqa: BLE001 - the job's own failure, reported as such
         traceback.print_exc()
         queue.store.save_result(job_id, False, dump_result(False, exc))
