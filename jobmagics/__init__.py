@@ -14,6 +14,17 @@ __all__ = ["Queue", "Job", "State", "run", "progress", "current_job", "Jobmagics
            "InvalidJob", "InvalidTransition", "PermissionDenied", "QueueError", "NoWorker", "JobFailed",
            "WaitTimeout", "NotInJob"]
 
+_SUBMODULES = ("configs", "data", "experiments", "instruments")
+
+
+def __getattr__(name: str) -> object:
+    """``jobmagics.data`` and friends on first use: they import h5py/numpy, which plain queue
+    users (the CLI, ``run()``) should not pay for."""
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'jobmagics' has no attribute {name!r}")
+
 
 def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
     from .magics import JobMagics
