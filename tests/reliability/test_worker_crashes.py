@@ -115,3 +115,36 @@ def test_a_worker_killed_the_instant_its_job_starts_never_lets_that_job_run_twic
         workers += [start_worker("--slots", "1", "--no-kernel") for _ in range(2 - len(workers))]
     check_invariants(queue, ids, evidence=evidence, slots=1)
     assert all(queue.get(i).state == "completed" for i in ids)
+
+
+LOCKED_PYTHON_JOB = """
+import fcntl, os, time
+root = {root!r}
+fd = os.open(os.path.join(root, "locks", os.environ["JOBMAGICS_JOB_ID"]), os.O_WRONLY | os.O_CREAT)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except BlockingIOError:
+    open(os.path.join(root, "violations"), "a").write("twice " + os.environ["JOBMAGICS_JOB_ID"] + "\\n")
+    raise SystemExit("an earlier attempt of this job is still running")
+open(os.path.join(root, "starts"), "a").write(os.environ["JOBMAGICS_JOB_ID"] + "\\n")
+time.sleep(3)
+os.close(fd)
+"""
+
+
+def test_a_worker_killed_under_a_python_job_in_a_fresh_kernel_never_lets_that_job_run_twice(
+        queue: jobmagics.Queue, start_worker: Callable[..., WorkerProcess], evidence: Evidence) -> None:
+    """The default worker runs python jobs in Jupyter kernels; a lost worker's kernel must not
+    keep running the job while its next attempt starts elsewhere."""
+    workers = [start_worker("--slots", "1") for _ in range(2)]
+    job = queue.submit(code=LOCKED_PYTHON_JOB.format(root=str(evidence.root)), retries=2, retry_delay=0.05)
+    wait_for(lambda: sum(evidence.starts().values()) >= 1, 120, 0.05)
+    holder = job.refresh().worker
+    victim = next(w for w in workers if holder and holder.split(":")[1] == str(w.pid))
+    victim.kill()
+    assert job.wait(120).state == "completed", (job.error, job.events())
+    check_invariants(queue, [job.id], evidence=evidence, slots=1)
+    assert job.attempt == 2 and sum(evidence.starts().values()) == 2, job.events()
+    lost = [e for e in job.events() if (e["detail"] or "").startswith("worker lost")]
+    rerun = [e for e in job.events() if e["state"] == "running" and e["at"] > lost[0]["at"]]
+    figure("fresh-kernel job of a killed worker: lost -> next attempt", f"{(rerun[0]['at'] - lost[0]['at']) * 1000:.0f} ms")
