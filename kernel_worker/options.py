@@ -34,7 +34,9 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resource", action="append", default=[], metavar="NAME[=CAP]",
                         help="serve this resource (e.g. hardware, qick0, gpu=2); repeatable")
     parser.add_argument("--startup", default=None, metavar="FILE",
-                        help="python file run once in the persistent kernel of an exclusive resource")
+                        help="python file run once in the persistent kernel of an exclusive resource;"
+                             " experiment jobs run in that kernel against its global `station`"
+                             " (e.g. `station = jobmagics.instruments.connect_station()`)")
     parser.add_argument("--drain", action="store_true", help="exit when there is nothing left to run")
     parser.add_argument("--only-user", default=None, help="run only this user's jobs")
     parser.add_argument("--idle-exit", type=float, default=None, metavar="S",

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from .guard import ExclusiveGuard
 from .physics import DeviceParameters
-from .selection import STATION_CONFIG, STATION_VAR, connect_station, open_station
+from .selection import STATION_CONFIG, STATION_GLOBAL, STATION_VAR, connect_station, open_station
 from .simulated import SimulatedStation
 
 __all__ = [
     "STATION_CONFIG",
+    "STATION_GLOBAL",
     "STATION_VAR",
     "DeviceParameters",
     "ExclusiveGuard",

@@ -5,8 +5,9 @@
 - otherwise a ``SimulatedStation`` whose settings come from the main version of the queue's
   named config ``station`` (``save_config("station", {...})``), so the device parameters
   an experiment ran with are versioned like any other config.
-A persistent-kernel worker connects its station once (``--startup FILE``) and passes it to
-``run_experiment``, which then does not call this."""
+A persistent-kernel worker connects its station once (``--startup FILE`` with
+``station = connect_station()``) and passes that global to ``run_experiment``, which then does
+not call this."""
 from __future__ import annotations
 
 import os
@@ -18,6 +19,7 @@ from ..paths import QueueLayout
 from .simulated import SimulatedStation
 
 STATION_VAR = "JOBMAGICS_STATION"
+STATION_GLOBAL = "station"   # the persistent kernel's global experiment jobs run against
 STATION_CONFIG = "station"
 _SIMULATED_SETTINGS = {"name", "parameters", "rep_time", "time_scale", "seed"}
 
@@ -37,7 +39,9 @@ def open_station(layout: QueueLayout) -> tuple[Any, dict[str, Any]]:
 
 def connect_station(queue: Any = None) -> Any:
     """For a worker's ``--startup`` file: the station experiment jobs of this queue would
-    open (same settings, same lock), connected, to keep for the kernel's lifetime."""
+    open (same settings, same lock), connected, to keep for the kernel's lifetime. Name it
+    ``station = connect_station()``: experiment jobs in that kernel run against the global
+    ``station`` (``STATION_GLOBAL``), and python jobs on ``hardware`` see it too."""
     from ..client import Queue
 
     layout = queue.layout if hasattr(queue, "layout") else Queue(queue).layout

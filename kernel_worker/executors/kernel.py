@@ -15,71 +15,18 @@ import os
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from jobmagics.model import JobRecord
 
 from ..options import WorkerOptions
 from .base import Execution, JobContext, Outcome
-from .kernel_capture import OutputRecorder, strip_ansi
+from .kernel_capture import OutputRecorder
+from .kernel_persistent import PersistentKernel, StartupFailed
 from .kernel_session import KernelDied, ManagedKernel, error_line, prelude_call
+from .kernel_work import work_for
 
 log = logging.getLogger("kernel_worker")
-
-
-class StartupFailed(RuntimeError):
-    """The ``--startup`` file raised in the persistent kernel."""
-
-
-class PersistentKernel:
-    """The long-lived kernel of one exclusive resource; (re)prepared by the startup file."""
-
-    def __init__(self, resource: str, startup: str | None, queue_root: str) -> None:
-        self.resource = resource
-        self.startup = startup
-        self.queue_root = queue_root
-        self.lock = asyncio.Lock()          # one job at a time, even if capacities were misconfigured
-        self.kernel: ManagedKernel | None = None
-
-    async def ready(self, note: Callable[[str], None]) -> ManagedKernel:
-        """The live kernel; started and prepared again if it is new or died. Hold ``lock``."""
-        if self.kernel is not None and await self.kernel.alive():
-            return self.kernel
-        if self.kernel is not None:
-            await self.kernel.kill()
-            note(f"[jobmagics] restarting the persistent kernel of {self.resource}")
-        self.kernel = None
-        kernel = await ManagedKernel.start(self.queue_root)
-        if self.startup:
-            await self._run_startup(kernel, note)
-        self.kernel = kernel
-        return kernel
-
-    async def _run_startup(self, kernel: ManagedKernel, note: Callable[[str], None]) -> None:
-        source = await asyncio.to_thread(Path(self.startup or "").read_text, encoding="utf-8")
-        code = f"exec(compile({source!r}, {self.startup!r}, 'exec'), globals())\n"
-
-        def show(msg_type: str, content: dict[str, Any]) -> None:
-            if msg_type == "stream":
-                note(str(content.get("text", "")).rstrip("\n"))
-
-        reply = await kernel.execute(code, show, silent=True)
-        if reply.get("status") != "ok":
-            note(strip_ansi("\n".join(reply.get("traceback") or [])))
-            await kernel.kill()
-            raise StartupFailed(f"startup file {self.startup} failed: {error_line(reply)}")
-        note(f"[jobmagics] persistent kernel of {self.resource} prepared by {self.startup}")
-
-    async def prepare_in_background(self) -> None:
-        async with self.lock:
-            with contextlib.suppress(Exception):
-                await self.ready(lambda line: log.info("%s: %s", self.resource, line))
-
-    async def shutdown(self) -> None:
-        if self.kernel is not None:
-            await self.kernel.shutdown()
-            self.kernel = None
 
 
 @dataclass
@@ -181,7 +128,9 @@ class KernelExecution:
 
 
 class KernelExecutor:
-    """Runs ``python`` jobs of the ``local`` backend in Jupyter kernels."""
+    """Runs ``python`` jobs of the ``local`` backend in Jupyter kernels, and ``experiment``
+    jobs in the persistent kernel of the exclusive resource they need (``hardware``), so they
+    use the station its ``--startup`` file connected instead of opening their own."""
 
     def __init__(self, options: WorkerOptions, context: JobContext) -> None:
         self.options = options
@@ -215,7 +164,10 @@ class KernelExecutor:
 
     # ---- the Executor interface -------------------------------------------------------
     def accepts(self, job: JobRecord) -> bool:
-        return job.kind == "python" and job.backend == "local"
+        if job.backend != "local":
+            return False
+        # an experiment with no persistent kernel to go to (e.g. hardware=2) keeps its subprocess
+        return job.kind == "python" or (job.kind == "experiment" and self._holder_for(job) is not None)
 
     def start(self, job: JobRecord, context: JobContext) -> Execution:
         holder = self._holder_for(job)
@@ -245,7 +197,7 @@ class KernelExecutor:
     # ---- one run, on the loop ---------------------------------------------------------
     async def run_job(self, state: RunState) -> Outcome:
         job = state.job
-        recorder = OutputRecorder(self.context.layout, job)
+        recorder = OutputRecorder(self.context.layout, job, work_for(job, self.queue_root).notebook_source)
         outcome = Outcome(None, "the job did not run")
         try:
             outcome = await self._run_somewhere(state, recorder)
@@ -299,12 +251,12 @@ class KernelExecutor:
                 return _failed(recorder, f"could not prepare the job: {error_line(begin)}")
             if state.stop is not None:          # cancelled while it was being prepared
                 return _failed(recorder, "stopped before it started")
-            reply = await kernel.execute(job.code or "", self._watching(state, kernel, recorder))
+            work = work_for(job, self.queue_root)
+            reply = await kernel.execute(work.code, self._watching(state, kernel, recorder),
+                                         store_history=work.store_history)
             state.code_ended()
             failed = reply.get("status") != "ok"
-            pull = [str(n) for n in job.options.get("pull") or []]
-            finish = await kernel.execute(
-                prelude_call("finish_job", job.id, self.queue_root, pull, failed), silent=True)
+            finish = await kernel.execute(work.finish_call(job, self.queue_root, failed), silent=True)
             if failed:
                 return _failed(recorder, error_line(reply), already_logged=True)
             if finish.get("status") != "ok":

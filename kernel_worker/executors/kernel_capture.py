@@ -43,9 +43,10 @@ def output_from_message(msg_type: str, content: dict[str, Any]) -> dict[str, Any
 class OutputRecorder:
     """Appends each output as it arrives, so widgets and ``%job output`` see it live."""
 
-    def __init__(self, layout: QueueLayout, job: JobRecord) -> None:
+    def __init__(self, layout: QueueLayout, job: JobRecord, source: str | None = None) -> None:
         self.layout = layout
         self.job = job
+        self.source = source if source is not None else job.code or ""   # the notebook cell's code
         self.events: list[dict[str, Any]] = []
         self.execution_count: int | None = None
         # open for the whole run (closed by close()); the jsonl holds one attempt's outputs
@@ -76,8 +77,8 @@ class OutputRecorder:
     def save_notebook(self, state: str, error: str | None) -> None:
         """The code and its outputs as a one-cell notebook (nbformat 4.5) that opens in
         JupyterLab. Plain JSON: importing nbformat would cost the worker over a second."""
-        cell = {"cell_type": "code", "id": "job", "metadata": {}, "execution_count": self.execution_count,
-                "source": self.job.code or "", "outputs": [_for_notebook(o) for o in fold_outputs(self.events)]}
+        cell: dict[str, Any] = {"cell_type": "code", "id": "job", "metadata": {}, "execution_count": self.execution_count,
+                "source": self.source, "outputs": [_for_notebook(o) for o in fold_outputs(self.events)]}
         notebook = {"nbformat": 4, "nbformat_minor": 5, "cells": [cell], "metadata": {
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},

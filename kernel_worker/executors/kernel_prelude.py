@@ -48,5 +48,37 @@ def finish_job(job_id: str, queue_path: str, pull: list[str], failed: bool) -> N
             raise NameError(f"cannot pull {', '.join(missing)}: not defined by the job")
         store.save_result(job_id, True, dump_result(True, {name: namespace[name] for name in pull}))
     finally:
-        context._current.clear()
-        os.environ.pop(JOB_ID_VAR, None)
+        end_job()
+
+
+def end_job() -> None:
+    """The job is over: ``progress()`` and ``$JOBMAGICS_JOB_ID`` no longer point at it."""
+    context._current.clear()
+    os.environ.pop(JOB_ID_VAR, None)
+
+
+def run_experiment_job(job_id: str, queue_path: str) -> None:
+    """Run experiment job ``job_id`` against the station the ``--startup`` file left in the
+    global ``station`` (``run_experiment`` opens, and closes, one of its own if there is none).
+
+    ``run_experiment`` saves the summary (or the exception) as the job's result itself, so the
+    executor ends these jobs with ``end_job``, not ``finish_job``. Returns None: a non-silent
+    execution would otherwise display the summary as an ``execute_result``."""
+    from jobmagics.errors import JobmagicsError
+    from jobmagics.experiments import run_experiment
+    from jobmagics.instruments import STATION_GLOBAL
+
+    try:
+        run_experiment(job_id, queue_path, station=_user_namespace().get(STATION_GLOBAL))
+    except JobmagicsError as exc:       # bad config, unknown class, station in use: no traceback
+        _shown_as(exc, str(exc))
+        raise
+    except KeyboardInterrupt as exc:    # cancel/timeout: the data file is already marked stopped
+        _shown_as(exc, f"experiment stopped before the end ({exc or 'interrupted'}); data so far kept")
+        raise
+
+
+def _shown_as(error: BaseException, line: str) -> None:
+    """IPython shows an exception with ``_render_traceback_`` as the lines it returns: the
+    job's log then ends with this one line, as the subprocess runner's does."""
+    error._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]

@@ -76,11 +76,13 @@ class ManagedKernel:
         return not self.dead
 
     async def execute(self, code: str, on_output: OutputCallback | None = None, *,
-                      silent: bool = False) -> dict[str, Any]:
+                      silent: bool = False, store_history: bool | None = None) -> dict[str, Any]:
         """Run ``code``; each of its IOPub messages goes to ``on_output``; returns the reply content.
 
-        Raises ``KernelDied`` if the kernel goes away before replying."""
-        msg_id = self.client.execute(code, silent=silent, store_history=not silent,
+        ``store_history`` defaults to ``not silent``. Raises ``KernelDied`` if the kernel goes
+        away before replying."""
+        history = not silent if store_history is None else store_history
+        msg_id = self.client.execute(code, silent=silent, store_history=history,
                                      allow_stdin=False, stop_on_error=False)
         while True:
             msg = await self._next(self.client.get_iopub_msg)

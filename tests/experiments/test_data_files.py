@@ -54,7 +54,8 @@ STUBBORN = """
 
     class Stubborn(Experiment):
         def run(self, station, data):
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)     # ignores cancel: only SIGKILL stops it
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)     # ignores cancel: only SIGKILL stops it,
+            signal.signal(signal.SIGINT, signal.SIG_IGN)      # whether in a subprocess or a kernel
             for index in range(10_000):
                 data.append(x=float(index))
                 time.sleep(0.05)

@@ -1,0 +1,46 @@
+"""What a kernel executes for each kind of job it runs: a python job's own code, or the call
+that runs an experiment job in the persistent kernel against its live station."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from jobmagics.model import JobRecord
+
+from .kernel_session import prelude_call
+
+
+@dataclass(frozen=True)
+class KernelWork:
+    """The code a job runs in a kernel and the silent call that ends it."""
+
+    code: str
+    store_history: bool            # the user's own code goes into In/Out; our calls do not
+    notebook_source: str           # what outputs/<id>.ipynb shows as the cell that ran
+    pulls_result: bool             # False: the code saves the job's result itself
+
+    def finish_call(self, job: JobRecord, queue_root: str, failed: bool) -> str:
+        if not self.pulls_result:
+            return prelude_call("end_job")
+        pull = [str(n) for n in job.options.get("pull") or []]
+        return prelude_call("finish_job", job.id, queue_root, pull, failed)
+
+
+def work_for(job: JobRecord, queue_root: str) -> KernelWork:
+    if job.kind == "experiment":
+        return experiment_work(job, queue_root)
+    return KernelWork(job.code or "", store_history=True, notebook_source=job.code or "", pulls_result=True)
+
+
+def experiment_work(job: JobRecord, queue_root: str) -> KernelWork:
+    """``run_experiment(JOB_ID, QUEUE, station=globals().get("station"))``, through the prelude
+    so the user's namespace gains no names. It is NOT a silent execution although it is our
+    code: a silent one publishes no ``execute_input``, and that message is what tells the
+    executor the code runs, so that a cancel may interrupt it (see ``RunState``)."""
+    experiment = job.experiment or {}
+    config = json.dumps(experiment.get("config") or {}, sort_keys=True)
+    readable = (f"# experiment {experiment.get('target')} with config {config}\n"
+                "from jobmagics.experiments import run_experiment\n"
+                f"run_experiment({job.id!r}, {queue_root!r}, station=globals().get('station'))\n")
+    return KernelWork(prelude_call("run_experiment_job", job.id, queue_root), store_history=False,
+                      notebook_source=readable, pulls_result=False)
