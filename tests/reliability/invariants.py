@@ -9,9 +9,9 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import jobmagics
 from jobmagics.model import TERMINAL
@@ -150,10 +150,9 @@ class Submitters:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.out / f"{name}.log", "wb")
-        proc = subprocess.Popen([sys.executable, str(HELPERS / "submitter.py"), str(self.queue_dir),
-                                 str(self.out / f"{name}.ids"), *args], stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        with open(self.out / f"{name}.log", "wb") as log:        # the child keeps its own copy
+            proc = subprocess.Popen([sys.executable, str(HELPERS / "submitter.py"), str(self.queue_dir),
+                                     str(self.out / f"{name}.ids"), *args], stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(proc)
         return proc
 

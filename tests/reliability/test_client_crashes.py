@@ -4,8 +4,8 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import jobmagics
 from tests.conftest import WorkerProcess, wait_for
@@ -72,7 +72,7 @@ def test_a_submitter_killed_between_or_inside_single_submits_leaves_whole_jobs_t
         queue: jobmagics.Queue, submitters: Submitters, start_worker: Callable[..., WorkerProcess]) -> None:
     rng = random.Random(4)
     for r in range(ROUNDS):
-        begun, acked = kill_after_begin(submitters, f"single{r}", "single", [f"s{r}"], rng.uniform(0.05, 0.3))
+        _, acked = kill_after_begin(submitters, f"single{r}", "single", [f"s{r}"], rng.uniform(0.05, 0.3))
         assert acked, "the submitter never got a job in"
     stored = names(queue)
     assert max(stored.values()) == 1, "a job was stored twice"

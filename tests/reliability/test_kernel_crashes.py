@@ -1,7 +1,7 @@
 """Scenario 4: python jobs that kill their own Jupyter kernel, on the default worker."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import jobmagics
 from tests.conftest import WorkerProcess, wait_for
-
 from tests.reliability.invariants import Evidence, Submitters, check_invariants, figure, sized
 
 SUBMITTERS = 8

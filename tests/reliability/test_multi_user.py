@@ -41,7 +41,7 @@ def assert_group_shared(queue: Path) -> None:
         assert info.st_mode & stat.S_IRGRP and info.st_mode & stat.S_IWGRP, f"{path} is {oct(info.st_mode)}"
 
 
-def test_two_accounts_submitting_at_once_to_a_shared_queue_lose_nothing_and_lock_nobody_out(shared_queue: Path) -> None:
+def test_two_accounts_submitting_at_once_to_a_shared_queue_lose_nothing_and_lock_nobody_out(shared_queue: Path) -> None:  # noqa: F811
     n = sized(100, 500)
     q = jobmagics.Queue(shared_queue)
     worker = start_worker_as("jmdave", shared_queue)

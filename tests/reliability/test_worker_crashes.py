@@ -4,8 +4,8 @@ from __future__ import annotations
 import random
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jobmagics
 from tests.conftest import WorkerProcess, wait_for
