@@ -68,6 +68,10 @@ def run_experiment_job(job_id: str, queue_path: str) -> None:
     from jobmagics.experiments import run_experiment
     from jobmagics.instruments import STATION_GLOBAL
 
+    # A station run_experiment opens itself is closed again at the end, not kept in globals:
+    # holding the instrument between jobs is the startup file's explicit choice. Kept implicitly,
+    # it would lock out every other user of the station (a second worker serving hardware, a
+    # --no-kernel worker, a notebook) for as long as this kernel lives.
     try:
         run_experiment(job_id, queue_path, station=_user_namespace().get(STATION_GLOBAL))
     except JobmagicsError as exc:       # bad config, unknown class, station in use: no traceback
