@@ -32,7 +32,9 @@ def run_experiment(job_id: str, queue_path: str | os.PathLike[str] | None = None
     closed afterwards; a given station is used as is and left connected."""
     from ..client import Queue
 
-    queue = Queue(queue_path)
+    # the cached Queue: a persistent kernel runs many experiments and need not open the
+    # database (and run its migration check) again for each
+    queue = context._queue(os.fspath(queue_path)) if queue_path is not None else Queue()
     record = queue.store.get(job_id)
     with _inside_job(job_id, str(queue.path)):
         try:
