@@ -122,6 +122,21 @@ def test_a_cancelled_experiment_stops_its_data_file_and_the_next_one_reuses_the_
     assert marker.read_text() == "connected\n", "the interrupt kept the kernel and its connection"
 
 
+def test_an_experiment_that_times_out_in_the_kernel_stops_its_data_file_and_keeps_the_station(
+        queue, start_worker, tmp_path, experiment_folder):
+    startup, marker = _startup(tmp_path)
+    start_worker("--resource", "hardware", "--startup", str(startup))
+    folder = experiment_folder("lab", LAB)
+    before = _completed(queue.submit(experiment="lab:WhichStation", cwd=folder))  # the kernel is ready
+    endless = queue.submit(experiment="lab:WhichStation", config={"points": 10_000, "reps": 20_000},
+                           cwd=folder, timeout=5)
+    assert endless.wait(120).state is jobmagics.State.TIMEOUT
+    assert load(endless.id).status == "stopped"
+    after = _completed(queue.submit(experiment="lab:WhichStation", cwd=folder))
+    assert after["station_id"] == before["station_id"] and after["connected"]
+    assert marker.read_text() == "connected\n"
+
+
 def test_a_failing_experiment_in_the_kernel_fails_with_its_error_line_and_the_station_serves_on(
         queue, start_worker, tmp_path, experiment_folder):
     startup, _ = _startup(tmp_path)
