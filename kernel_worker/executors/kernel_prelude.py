@@ -78,7 +78,7 @@ def run_experiment_job(job_id: str, queue_path: str) -> None:
         _shown_as(exc, str(exc))
         raise
     except KeyboardInterrupt as exc:    # cancel/timeout: the data file is already marked stopped
-        _shown_as(exc, f"experiment stopped before the end ({exc or 'interrupted'}); data so far kept")
+        _shown_as(exc, f"experiment stopped before the end ({str(exc) or 'interrupted'}); data so far kept")
         raise
 
 

@@ -116,7 +116,7 @@ def test_a_cancelled_experiment_stops_its_data_file_and_the_next_one_reuses_the_
     long_run.cancel()
     assert long_run.wait(60).state is jobmagics.State.CANCELLED
     assert load(long_run.id).status == "stopped"
-    assert "experiment stopped before the end" in long_run.log()
+    assert "experiment stopped before the end (interrupted); data so far kept" in long_run.log()
     after = queue.submit(experiment="lab:WhichStation", cwd=folder)
     assert _completed(after)["connected"]
     assert marker.read_text() == "connected\n", "the interrupt kept the kernel and its connection"
