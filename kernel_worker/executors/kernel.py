@@ -1,7 +1,8 @@
 """Python jobs in Jupyter kernels (jupyter_client + ipykernel).
 
 A worker that serves an exclusive resource keeps ONE persistent kernel for it, prepared by
-``--startup FILE``, so consecutive jobs share live state (the instrument connection). Other
+``--startup FILE``, so consecutive jobs share live state (the instrument connection);
+experiment jobs run there too, against its global ``station`` (see ``kernel_work``). Other
 python jobs get a fresh kernel each (a warm spare is kept to hide the ~1 s start). All kernel
 I/O runs on one asyncio loop in a background thread; the worker's single-threaded loop only
 sees non-blocking ``poll()`` and a pipe that becomes readable when a job ends."""
