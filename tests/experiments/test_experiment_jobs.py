@@ -102,7 +102,6 @@ def test_the_station_guard_catches_two_jobs_let_through_by_a_misconfigured_capac
 
 
 @pytest.mark.parametrize("target, config, message", [
-    ("no_such_lab_module:Rabi", {}, "cannot import module no_such_lab_module: ModuleNotFoundError"),
     ("jobmagics.experiments:Rabbi", {}, "module jobmagics.experiments has no class Rabbi"),
     ("jobmagics.data:ExperimentData", {}, "has no run(station, data) method"),
     (RABI, {"amplitude": "high"}, "bad config for Rabi: 'amplitude' must be a number, not 'high'"),
@@ -113,6 +112,22 @@ def test_a_bad_experiment_fails_the_job_with_one_clear_error(queue, worker, targ
     assert message in job.error
     assert "Traceback" not in job.log()
     assert not job.data_path.exists()          # refused before the station was touched
+
+
+def test_a_missing_module_is_refused_at_submit_and_nothing_is_queued(queue):
+    with pytest.raises(jobmagics.InvalidJob, match="cannot import module no_such_lab_module"):
+        queue.submit(experiment="no_such_lab_module:Rabi")
+    assert queue.count() == 0
+
+
+def test_a_module_gone_by_the_time_the_job_runs_fails_it_with_one_clear_error(queue, worker, experiment_folder):
+    folder = experiment_folder("vanishing_lab", "from jobmagics.experiments import Rabi as Sweep\n")
+    job = queue.submit(experiment="vanishing_lab:Sweep", cwd=folder, hold=True)
+    (folder / "vanishing_lab.py").unlink()
+    job.release()
+    assert job.wait(60).state is jobmagics.State.FAILED
+    assert "cannot import module vanishing_lab: ModuleNotFoundError" in job.error
+    assert "Traceback" not in job.log()
 
 
 def test_a_module_that_fails_to_import_shows_its_own_error(queue, worker, experiment_folder):
