@@ -92,7 +92,7 @@ def test_two_experiments_never_overlap_on_the_station_with_two_workers(queue, st
 
 def test_the_station_guard_catches_two_jobs_let_through_by_a_misconfigured_capacity(queue, start_worker):
     start_worker("--slots", "2", "--resource", "hardware=2")   # wrong: the station is exclusive
-    jobs = [queue.submit(experiment=RABI, config={"points": 20, "reps": 20000}) for _ in range(2)]
+    jobs = [queue.submit(experiment=RABI, config={"points": 20, "reps": 150000}) for _ in range(2)]  # ~6 s each: they overlap
     for job in jobs:
         job.wait(120)
     states = sorted(j.state.value for j in jobs)
