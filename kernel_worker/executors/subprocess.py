@@ -9,7 +9,7 @@ import sys
 import tempfile
 from typing import IO, Any
 
-from jobmagics.context import JOB_ID_VAR, QUEUE_VAR
+from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord
 
@@ -30,6 +30,7 @@ def job_environment(job: JobRecord, context: JobContext) -> dict[str, str]:
     base = {} if job.options.get("env_replace") else dict(_WORKER_ENV)
     base.update(job.env)
     base[JOB_ID_VAR] = job.id
+    base[ATTEMPT_VAR] = str(job.attempt)
     base[QUEUE_VAR] = str(context.layout.root)
     if job.kind != "command":
         # the runners import jobmagics; make that work whatever the job's cwd
