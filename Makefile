@@ -58,7 +58,7 @@ bench: setup-test
 
 ## make soak: the reliability scenarios with long loads (50+ worker kills, bigger submit storms)
 soak: setup-test
-	JOBMAGICS_SOAK=1 $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
+	JOBMAGICS_SOAK=1 $(PY) -m pytest tests/reliability --timeout 1800 $(PYTEST_ARGS)
 
 ## make bench-peers: jobmagics next to SLURM, huey, submitit, ProcessPoolExecutor (not in CI)
 bench-peers: setup-test
