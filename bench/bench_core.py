@@ -93,6 +93,27 @@ def bench_tiny_jobs(base: Path, n: int = 1000) -> dict[str, float]:
             "tiny_jobs_ratio_to_floor": throughput / floor}
 
 
+def bench_function_jobs(base: Path, n: int = 500) -> dict[str, float]:
+    """Tiny function jobs (forked from the worker's zygote): throughput, and submit to the
+    moment the function body runs."""
+    q = fresh_queue(base, "functions")
+    worker = start_worker(q, "--slots", "2")
+    try:
+        def drain() -> None:
+            for job in q.submit_many([{"function": abs, "args": (-i,)} for i in range(n)]):
+                job.wait(120)
+        throughput = rate(n, drain)
+        delays = []
+        for _ in range(50):
+            job = q.submit(function=time.time)
+            delays.append((job.result(60) - job.submitted_at) * 1000)
+            time.sleep(0.01)
+    finally:
+        worker.terminate()
+        worker.wait()
+    return {"function_jobs_per_s_2_slots": throughput, "function_submit_to_body_p50_ms": statistics.median(delays)}
+
+
 def bench_latency(base: Path, n: int = 300) -> dict[str, float]:
     q = fresh_queue(base, "latency")
     worker = start_worker(q, "--slots", "2")
@@ -155,7 +176,8 @@ def main() -> None:
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="jobmagics-bench-") as tmp:
         base = Path(tmp)
-        for bench in (bench_submits, bench_claims, bench_tiny_jobs, bench_latency, bench_run_overhead):
+        for bench in (bench_submits, bench_claims, bench_tiny_jobs, bench_function_jobs, bench_latency,
+                      bench_run_overhead):
             results.update(bench(base))
     report(results)
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

@@ -66,8 +66,9 @@ class Worker:
         self._register()
         wake_read = self._install_signals()
         try:
-            if self._waker.fileno() is not None:
-                self._selector.register(self._waker.fileno(), selectors.EVENT_READ, "queue")
+            waker_fd = self._waker.fileno()
+            if waker_fd is not None:
+                self._selector.register(waker_fd, selectors.EVENT_READ, "queue")
             self._selector.register(wake_read, selectors.EVENT_READ, "signal")
             while self._step():
                 pass
@@ -277,6 +278,7 @@ class Worker:
         if run.stop_reason == "shutdown":
             self.store.requeue(job.id, self.id, f"worker {self.id} stopped; back in the queue")
             return
+        error: str | None
         if run.stop_reason == "timeout":
             state, error = State.TIMEOUT, f"timed out after {job.timeout:g} s"
         elif run.stop_reason == "cancel":
@@ -340,5 +342,5 @@ def default_executors(options: WorkerOptions, context: JobContext) -> list[Execu
     if "slurm" in options.backends:
         from .executors.slurm import SlurmExecutor
         executors.append(SlurmExecutor(context))
-    executors.append(SubprocessExecutor())
+    executors.append(SubprocessExecutor(context))
     return executors

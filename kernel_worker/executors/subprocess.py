@@ -15,6 +15,7 @@ from jobmagics.model import JobRecord
 
 from ..limits import apply_memory_limit
 from .base import Ended, Execution, JobContext, Outcome
+from .zygote import Zygote
 
 _RUNNERS = {
     "python": "kernel_worker.runners.python_job",
@@ -51,7 +52,7 @@ def job_argv(job: JobRecord, context: JobContext) -> list[str]:
 class ProcessExecution:
     """A child process group; ``fileno()`` is a pidfd, readable once the child exits."""
 
-    backend_id = None
+    backend_id: str | None = None
 
     def __init__(self, job_id: str, process: subprocess.Popen[bytes]) -> None:
         self.job_id = job_id
@@ -90,7 +91,11 @@ class ProcessExecution:
 
 
 class SubprocessExecutor:
-    """Runs command, python, function and experiment jobs as local child processes."""
+    """Runs command, python, function and experiment jobs as local child processes; function
+    and python jobs are forked from a pre-imported zygote when given a context to start one."""
+
+    def __init__(self, context: JobContext | None = None) -> None:
+        self._zygote = Zygote(context) if context is not None else None
 
     def accepts(self, job: JobRecord) -> bool:
         return job.backend == "local"
@@ -98,6 +103,12 @@ class SubprocessExecutor:
     def start(self, job: JobRecord, context: JobContext) -> Execution:
         if not os.path.isdir(job.cwd):
             return Ended(job.id, Outcome(None, f"working directory {job.cwd} does not exist on this host"))
+        if self._zygote is not None and self._zygote.accepts(job):
+            forked = self._zygote.start(job, job_environment(job, context))
+            if forked is not None:
+                if job.memory is not None and forked.pid is not None:
+                    apply_memory_limit(forked.pid, job.memory)
+                return forked
         argv = job_argv(job, context)
         handles = self._open_streams(job, context)
         try:
@@ -133,4 +144,5 @@ class SubprocessExecutor:
         return {"stdin": stdin, "stdout": stdout, "stderr": stderr}
 
     def shutdown(self) -> None:
-        pass
+        if self._zygote is not None:
+            self._zygote.close()

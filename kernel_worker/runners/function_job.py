@@ -8,8 +8,8 @@ from jobmagics.client import Queue
 from jobmagics.payloads import dump_result, load
 
 
-def main(queue_path: str, job_id: str) -> int:
-    queue = Queue(queue_path)
+def main(queue_path: str, job_id: str, queue: Queue | None = None) -> int:
+    queue = queue or Queue(queue_path)
     payload = queue.store.payload(job_id)
     if payload is None:
         print(f"{job_id} has no function payload", file=sys.stderr)

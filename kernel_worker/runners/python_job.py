@@ -22,8 +22,8 @@ def run_cell(code: str, job_id: str, namespace: dict[str, object]) -> None:
     exec(compiled, namespace)
 
 
-def main(queue_path: str, job_id: str) -> int:
-    queue = Queue(queue_path)
+def main(queue_path: str, job_id: str, queue: Queue | None = None) -> int:
+    queue = queue or Queue(queue_path)
     record = queue.store.get(job_id)
     namespace: dict[str, object] = {"__name__": "__main__"}
     pushed = queue.store.payload(job_id)

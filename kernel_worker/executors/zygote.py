@@ -1,0 +1,118 @@
+"""Function and python jobs forked from a pre-imported zygote (see runners/zygote.py)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from jobmagics.liveness import process_start_time
+from jobmagics.model import JobRecord
+from jobmagics.store import Store
+
+from .base import JobContext, Outcome
+
+log = logging.getLogger("kernel_worker")
+KINDS = ("function", "python")
+REPLY_TIMEOUT_S = 30.0      # the first fork waits for the zygote's imports
+
+
+class ForkedExecution:
+    """A job forked by the zygote. Not our child: we wait on a pidfd, and the outcome is the
+    result the job stored (a job that died without one was killed)."""
+
+    backend_id: str | None = None
+
+    def __init__(self, job_id: str, pid: int, store: Store) -> None:
+        self.job_id = job_id
+        self.pid: int | None = pid
+        self.pid_started = process_start_time(pid)
+        self._store = store
+        self._pidfd: int | None = os.pidfd_open(pid)
+
+    def fileno(self) -> int | None:
+        return self._pidfd
+
+    def poll(self) -> Outcome | None:
+        if self._pidfd is not None and not select.select([self._pidfd], [], [], 0)[0]:
+            return None
+        stored = self._store.result(self.job_id)
+        if stored is None:
+            return Outcome(None, "the job's process ended without reporting a result (killed?)")
+        return Outcome(0) if stored[0] else Outcome(1, "exit code 1")
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid or 0, sig)
+
+    def terminate(self) -> None:
+        self._signal_group(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal_group(signal.SIGKILL)
+
+    def close(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
+class Zygote:
+    """The worker's one zygote process, restarted if it dies."""
+
+    def __init__(self, context: JobContext) -> None:
+        self.context = context
+        self.store = Store(context.layout)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._ensure()
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "kernel_worker.runners.zygote", str(self.context.layout.root)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                start_new_session=True)
+        return self._process
+
+    def accepts(self, job: JobRecord) -> bool:
+        python = job.options.get("python")
+        same_python = python is None or os.path.realpath(python) == os.path.realpath(sys.executable)
+        return job.kind in KINDS and same_python and job.options.get("stdin_b64") is None
+
+    def start(self, job: JobRecord, env: dict[str, str]) -> ForkedExecution | None:
+        """Fork the job; None if the zygote cannot (the caller then starts a fresh Python)."""
+        layout = self.context.layout
+        order: dict[str, Any] = {"job_id": job.id, "kind": job.kind, "cwd": job.cwd, "env": env,
+                                 "log": str(layout.log(job.id)),
+                                 "stderr": str(layout.stderr(job.id)) if job.options.get("capture") else None}
+        try:
+            process = self._ensure()
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write(json.dumps(order).encode() + b"\n")
+            process.stdin.flush()
+            if not select.select([process.stdout], [], [], REPLY_TIMEOUT_S)[0]:
+                raise TimeoutError("the zygote did not answer")
+            pid = int(process.stdout.readline())
+            return ForkedExecution(job.id, pid, self.store)
+        except (OSError, ValueError, TimeoutError, AssertionError) as exc:
+            log.warning("zygote failed (%s); starting %s in a fresh interpreter", exc, job.id)
+            self.close()
+            return None
+
+    def close(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):
+            if process.stdin is not None:
+                process.stdin.close()
+        try:
+            process.wait(2)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

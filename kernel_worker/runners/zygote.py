@@ -1,0 +1,86 @@
+"""A pre-imported Python that forks one child per function or python job.
+
+Starting an interpreter and importing jobmagics, cloudpickle and numpy costs tens of
+milliseconds of CPU per job; a fork of this already-prepared process costs about one. The worker
+starts one zygote and writes one JSON order per line to its stdin; the zygote answers each with
+the child's pid. The zygote stays single-threaded (forking a threaded process is unsafe) and
+lets the kernel reap its children (SIGCHLD ignored): the worker waits on a pidfd and reads the
+outcome from the job's stored result."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import cloudpickle  # noqa: F401 - imported here so that children do not pay for it
+
+from jobmagics.client import Queue
+from kernel_worker.runners import function_job, python_job
+
+FENCE_S = 10.0
+
+
+def main(queue_path: str) -> int:
+    queue = Queue(queue_path)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    for line in sys.stdin:
+        order = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(run_child(queue, order))
+        sys.stdout.write(f"{pid}\n")
+        sys.stdout.flush()
+    return 0
+
+
+def run_child(queue: Queue, order: dict[str, Any]) -> int:
+    """In the forked child: become the job's own process group, with its output, folder and
+    environment; wait until the worker has recorded our pid (so a worker dying now never leaves
+    an unknown copy running); then run the job as the cold runners would."""
+    try:
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _redirect(order)
+        os.chdir(order["cwd"])
+        os.environ.clear()
+        os.environ.update(order["env"])
+        sys.path[0] = order["cwd"]
+        sys.path[1:1] = [p for p in order["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+        if not _pid_recorded(queue, order["job_id"]):
+            return 3
+        runner = function_job if order["kind"] == "function" else python_job
+        code = runner.main(str(queue.path), order["job_id"], queue)
+    except BaseException:  # noqa: BLE001 - a child must never return into the zygote's loop
+        import traceback
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
+def _redirect(order: dict[str, Any]) -> None:
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    log = os.open(order["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    os.dup2(log, 1)
+    stderr = os.open(order["stderr"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666) if order.get("stderr") else log
+    os.dup2(stderr, 2)
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+
+
+def _pid_recorded(queue: Queue, job_id: str) -> bool:
+    deadline = time.monotonic() + FENCE_S
+    while time.monotonic() < deadline:
+        if queue.store.pid_of(job_id)[0] == os.getpid():
+            return True
+        time.sleep(0.001)
+    return False
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
