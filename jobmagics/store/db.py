@@ -12,6 +12,7 @@ from ..paths import QueueLayout, fix_shared_file_modes, journal_mode_for, read_o
 from .schema import migrate
 
 BUSY_TIMEOUT_S = 60.0
+WAL_SIZE_LIMIT = 4 << 20
 
 
 def _explain(exc: sqlite3.Error, layout: QueueLayout) -> QueueError:
@@ -65,6 +66,8 @@ class Database:
             if current != self.journal:
                 conn.execute(f"PRAGMA journal_mode = {self.journal}")
             conn.execute("PRAGMA synchronous = NORMAL" if self.journal == "wal" else "PRAGMA synchronous = FULL")
+            # after a stray reader let the WAL grow, give the space back once it is checkpointed
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             conn.execute("PRAGMA foreign_keys = OFF")
             return conn
         except sqlite3.Error as exc:
