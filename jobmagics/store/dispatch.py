@@ -24,6 +24,13 @@ LIMIT 1
 """
 
 
+def _running_on(conn, job_id: str, worker_id: str) -> JobRecord | None:  # type: ignore[no-untyped-def]
+    """The job if it is still running on this worker; None if the queue gave it to another
+    (this worker was presumed dead meanwhile), so a late report changes nothing."""
+    job = fetch_job(conn, job_id)
+    return job if job.state is State.RUNNING and job.worker == worker_id else None
+
+
 @dataclass
 class Capacity:
     """What a worker can take on right now."""
@@ -136,8 +143,8 @@ class DispatchMixin:
         (it was recovered elsewhere while we were presumed dead)."""
         now = time.time()
         with self.db.write() as conn:
-            job = fetch_job(conn, job_id)
-            if job.state is not State.RUNNING or job.worker != worker_id:
+            job = _running_on(conn, job_id, worker_id)
+            if job is None:
                 return None
             if job.cancel_requested:
                 outcome = State.CANCELLED
@@ -163,8 +170,8 @@ class DispatchMixin:
         """Give a running job back to the queue without consuming an attempt (worker shutdown)."""
         now = time.time()
         with self.db.write() as conn:
-            job = fetch_job(conn, job_id)
-            if job.state is not State.RUNNING or job.worker != worker_id:
+            job = _running_on(conn, job_id, worker_id)
+            if job is None:
                 return False
             if job.cancel_requested:
                 end_job(conn, job_id, State.CANCELLED, now, "cancelled while running")

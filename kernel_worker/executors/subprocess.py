@@ -10,11 +10,11 @@ import tempfile
 from typing import IO, Any
 
 from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
-from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord
 
 from ..limits import apply_memory_limit
 from .base import Ended, Execution, JobContext, Outcome
+from .process_group import ProcessGroupExecution
 from .zygote import Zygote
 
 _RUNNERS = {
@@ -49,20 +49,12 @@ def job_argv(job: JobRecord, context: JobContext) -> list[str]:
     return [python, "-m", _RUNNERS[job.kind], str(context.layout.root), job.id]
 
 
-class ProcessExecution:
-    """A child process group; ``fileno()`` is a pidfd, readable once the child exits."""
-
-    backend_id: str | None = None
+class ProcessExecution(ProcessGroupExecution):
+    """A child process of the worker: its exit status is the outcome."""
 
     def __init__(self, job_id: str, process: subprocess.Popen[bytes]) -> None:
-        self.job_id = job_id
+        super().__init__(job_id, process.pid)
         self.process = process
-        self.pid: int | None = process.pid
-        self.pid_started = process_start_time(process.pid)
-        self._pidfd: int | None = os.pidfd_open(process.pid) if hasattr(os, "pidfd_open") else None
-
-    def fileno(self) -> int | None:
-        return self._pidfd
 
     def poll(self) -> Outcome | None:
         code = self.process.poll()
@@ -71,23 +63,6 @@ class ProcessExecution:
         if code < 0:
             return Outcome(code, f"killed by signal {signal.Signals(-code).name}")
         return Outcome(code, None if code == 0 else f"exit code {code}")
-
-    def _signal_group(self, sig: signal.Signals) -> None:
-        try:
-            os.killpg(self.process.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def terminate(self) -> None:
-        self._signal_group(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self._signal_group(signal.SIGKILL)
-
-    def close(self) -> None:
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
 
 
 class SubprocessExecutor:

@@ -6,60 +6,37 @@ import json
 import logging
 import os
 import select
-import signal
 import subprocess
 import sys
 from typing import Any
 
-from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord
 from jobmagics.store import Store
 
 from .base import JobContext, Outcome
+from .process_group import ProcessGroupExecution
 
 log = logging.getLogger("kernel_worker")
 KINDS = ("function", "python")
 REPLY_TIMEOUT_S = 30.0      # the first fork waits for the zygote's imports
 
 
-class ForkedExecution:
-    """A job forked by the zygote. Not our child: we wait on a pidfd, and the outcome is the
+class ForkedExecution(ProcessGroupExecution):
+    """A job forked by the zygote. Not our child: we wait on its pidfd, and the outcome is the
     result the job stored (a job that died without one was killed)."""
 
-    backend_id: str | None = None
-
     def __init__(self, job_id: str, pid: int, store: Store) -> None:
-        self.job_id = job_id
-        self.pid: int | None = pid
-        self.pid_started = process_start_time(pid)
+        super().__init__(job_id, pid)
         self._store = store
-        self._pidfd: int | None = os.pidfd_open(pid)
-
-    def fileno(self) -> int | None:
-        return self._pidfd
 
     def poll(self) -> Outcome | None:
-        if self._pidfd is not None and not select.select([self._pidfd], [], [], 0)[0]:
+        pidfd = self.fileno()
+        if pidfd is not None and not select.select([pidfd], [], [], 0)[0]:
             return None
         stored = self._store.result(self.job_id)
         if stored is None:
             return Outcome(None, "the job's process ended without reporting a result (killed?)")
         return Outcome(0) if stored[0] else Outcome(1, "exit code 1")
-
-    def _signal_group(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid or 0, sig)
-
-    def terminate(self) -> None:
-        self._signal_group(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self._signal_group(signal.SIGKILL)
-
-    def close(self) -> None:
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
 
 
 class Zygote:
