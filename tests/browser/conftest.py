@@ -2,10 +2,8 @@
 against a real `jupyter lab` started here, with a real queue and a real worker."""
 from __future__ import annotations
 
-import grp
 import json
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -22,6 +20,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import jobmagics
+from tests.accounts import OTHER_USER, ensure_lab_group, ensure_other_user, submit_as
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -144,27 +143,13 @@ def lab_home() -> Iterator[Path]:
     shutil.rmtree(home, ignore_errors=True)
 
 
-LAB_GROUP = "jmtest_lab"
-OTHER_USER = "jmtest_alice"
-
-
 @pytest.fixture(scope="session")
 def lab_group() -> str | None:
     """A Unix group with a second real user in it (root only; None otherwise)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        grp.getgrnam(LAB_GROUP)
-    except KeyError:
-        subprocess.run(["groupadd", LAB_GROUP], check=True)
-    try:
-        pwd.getpwnam(OTHER_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        "--groups", LAB_GROUP, OTHER_USER], check=True)
-    if OTHER_USER not in grp.getgrnam(LAB_GROUP).gr_mem:
-        subprocess.run(["usermod", "-aG", LAB_GROUP, OTHER_USER], check=True)
-    return LAB_GROUP
+    group = ensure_lab_group()
+    if group is not None:
+        ensure_other_user(group)
+    return group
 
 
 @pytest.fixture(scope="module")
@@ -179,28 +164,10 @@ def lab_queue(lab_home: Path, lab_group: str | None) -> Path:
     return path
 
 
-# Imports as root, then really becomes the other user (setgid/setuid) before touching the
-# queue: the venv's interpreter may be where that user cannot exec it (/root/.pyenv).
-SUBMIT_AS = """
-import json, os, pwd, sys
-import jobmagics, jobmagics.client, jobmagics.store, jobmagics.model, jobmagics.paths
-entry = pwd.getpwnam(sys.argv[1])
-os.setgroups(os.getgrouplist(entry.pw_name, entry.pw_gid))
-os.setgid(entry.pw_gid)
-os.setuid(entry.pw_uid)
-os.environ["HOME"] = "/"
-print(jobmagics.Queue(sys.argv[2]).submit(**json.loads(sys.argv[3])).id)
-"""
-
-
 def submit_as_other_user(lab_group: str | None, queue: Path, **spec: Any) -> str:
     if lab_group is None:
         pytest.fail(f"this test needs a second Unix user ({OTHER_USER}): run the suite as root")
-    result = subprocess.run([sys.executable, "-c", SUBMIT_AS, OTHER_USER, str(queue),
-                             json.dumps(spec)], capture_output=True, text=True, cwd="/",
-                            timeout=60, check=False)
-    assert result.returncode == 0, f"submit as {OTHER_USER} failed:\n{result.stderr}"
-    return result.stdout.strip()
+    return submit_as(OTHER_USER, queue, **spec)
 
 
 @pytest.fixture(scope="module")

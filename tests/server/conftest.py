@@ -2,10 +2,8 @@
 jobmagics extension on a fresh queue, a second real Unix user, and a worker."""
 from __future__ import annotations
 
-import grp
 import json
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -24,12 +22,10 @@ from pytest_jupyter.jupyter_server import *
 from traitlets.config import Config
 
 import jobmagics
+from tests.accounts import OTHER_USER, ensure_lab_group, ensure_other_user
+from tests.accounts import submit_as as submit_as_user
 
 ROOT = Path(__file__).resolve().parents[2]
-OTHER_USER = "jmtest_alice"
-
-
-LAB_GROUP = "jmtest_lab"
 
 
 def open_queue_dir(group: str | None) -> Path:
@@ -50,13 +46,7 @@ def open_queue_dir(group: str | None) -> Path:
 @pytest.fixture(scope="session")
 def lab_group() -> str | None:
     """A Unix group shared by the test users (None when not root: no second user then)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        grp.getgrnam(LAB_GROUP)
-    except KeyError:
-        subprocess.run(["groupadd", LAB_GROUP], check=True)
-    return LAB_GROUP
+    return ensure_lab_group()
 
 
 @pytest.fixture
@@ -99,35 +89,11 @@ def api(jp_fetch: Any) -> Callable[..., Any]:
 
 @pytest.fixture(scope="session")
 def other_user(lab_group: str | None) -> str:
-    """A second real Unix account in the lab group (created when missing: the suite runs
-    as root in CI)."""
+    """A second real Unix account in the lab group."""
     if lab_group is None:
         pytest.fail(f"the permission tests need a second Unix user {OTHER_USER!r}: run the "
                     "suite as root (it creates one)")
-    try:
-        pwd.getpwnam(OTHER_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        "--groups", lab_group, OTHER_USER], check=True)
-    if OTHER_USER not in grp.getgrnam(lab_group).gr_mem:
-        subprocess.run(["usermod", "-aG", lab_group, OTHER_USER], check=True)
-    return OTHER_USER
-
-
-# Runs as root, imports everything, then becomes the other user for real (setgid/setuid)
-# before opening the queue: the venv's interpreter may live where that user cannot exec it
-# (e.g. under /root/.pyenv), so `runuser -- python` is not an option everywhere.
-SUBMIT_AS = """
-import json, os, pwd, sys
-import jobmagics, jobmagics.client, jobmagics.store, jobmagics.model, jobmagics.paths
-entry = pwd.getpwnam(sys.argv[1])
-os.setgroups(os.getgrouplist(entry.pw_name, entry.pw_gid))
-os.setgid(entry.pw_gid)
-os.setuid(entry.pw_uid)
-os.environ["HOME"] = "/"
-q = jobmagics.Queue(sys.argv[2])
-print(q.submit(**json.loads(sys.argv[3])).id)
-"""
+    return ensure_other_user(lab_group)
 
 
 @pytest.fixture
@@ -135,11 +101,7 @@ def submit_as(other_user: str) -> Callable[..., str]:
     """Submit a job as the other user: ``submit_as(queue_dir, command=[...])`` -> job id."""
 
     def submit(queue_dir: Path, **spec: Any) -> str:
-        result = subprocess.run(
-            [sys.executable, "-c", SUBMIT_AS, other_user, str(queue_dir), json.dumps(spec)],
-            capture_output=True, text=True, cwd="/", timeout=60, check=False)
-        assert result.returncode == 0, f"submit as {other_user} failed:\n{result.stderr}"
-        job_id = result.stdout.strip()
+        job_id = submit_as_user(other_user, queue_dir, **spec)
         assert jobmagics.Queue(queue_dir).get(job_id).user == other_user
         return job_id
 
