@@ -93,13 +93,14 @@ def _completed(job: Job, argv: list[str], capture: bool, merged: bool, text_mode
                timeout: float | None) -> subprocess.CompletedProcess[Any]:
     record = job.record
     layout = job.queue.layout
-    out = err = None
-    if capture and merged:
-        out = _read(layout.log(job.id))
-    elif capture:
-        out, err = _read(layout.log(job.id)), _read(layout.stderr(job.id))
+    raw_out = raw_err = None
+    if capture:
+        raw_out = _read(layout.log(job.id))
+        raw_err = None if merged else _read(layout.stderr(job.id))
+    out: bytes | str | None = raw_out
+    err: bytes | str | None = raw_err
     if text_mode:
-        out, err = (None if b is None else b.decode(encoding or "utf-8", errors or "strict") for b in (out, err))
+        out, err = (None if b is None else b.decode(encoding or "utf-8", errors or "strict") for b in (raw_out, raw_err))
     if record.exit_code == 127 and (record.error or "").startswith("command not found"):
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
     if record.state is State.TIMEOUT:

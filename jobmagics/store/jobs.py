@@ -143,7 +143,8 @@ class JobsMixin:
     @staticmethod
     def _filters(states: Sequence[State] | None, user: str | None, name: str | None,
                  since: float | None) -> tuple[str, list[Any]]:
-        clauses, params = [], []  # type: ignore[var-annotated]
+        clauses: list[str] = []
+        params: list[Any] = []
         if states:
             clauses.append(f"state IN ({', '.join('?' * len(states))})")
             params.extend(s.value for s in states)

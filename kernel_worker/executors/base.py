@@ -69,9 +69,9 @@ class Executor(Protocol):
 class Ended:
     """An execution that ended before it began (bad cwd, command not found, ...)."""
 
-    pid = None
-    pid_started = None
-    backend_id = None
+    pid: int | None = None
+    pid_started: float | None = None
+    backend_id: str | None = None
 
     def __init__(self, job_id: str, outcome: Outcome) -> None:
         self.job_id = job_id
