@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from . import paths
 from .errors import InvalidJob, PermissionDenied
 from .job import Job
-from .model import TERMINAL, JobSpec, State, check_job_id, parse_states
+from .model import TERMINAL, JobSpec, State, WorkerRecord, check_job_id, parse_states
 from .payloads import dump_function, dump_variables
 from .store import Store
 
@@ -141,25 +141,22 @@ class Queue:
 
     def stats(self) -> dict[str, Any]:
         counts = self.store.state_counts()
-        alive = self._alive_ids()
+        records = self.store.workers()
+        alive = _alive_ids(records)
         return {
             "queue": str(self.path),
             "states": {s.value: counts.get(s.value, 0) for s in State},
             "total": sum(counts.values()),
             "resources": self.store.resources(),
-            "workers": [w.to_dict() | {"alive": w.id in alive} for w in self.store.workers()],
+            "workers": [w.to_dict() | {"alive": w.id in alive} for w in records],
             "paused": self.store.setting("paused") == 1,
             "admins": self.admins(),
         }
 
     def workers(self, alive_only: bool = True) -> list[dict[str, Any]]:
-        alive = self._alive_ids()
-        return [w.to_dict() for w in self.store.workers() if not alive_only or w.id in alive]
-
-    def _alive_ids(self) -> set[str]:
-        from .liveness import worker_alive
-        now = time.time()
-        return {w.id for w in self.store.workers() if worker_alive(w, now, LEASE_S)}
+        records = self.store.workers()
+        alive = _alive_ids(records) if alive_only else set()
+        return [w.to_dict() for w in records if not alive_only or w.id in alive]
 
     def data_version(self) -> int:
         """A number that changes whenever anyone commits to this queue (for cheap polling)."""
@@ -223,6 +220,24 @@ def _listing(label: str, value: Any) -> list[Any]:
     if isinstance(value, (list, tuple, set, frozenset)):
         return list(value)
     raise InvalidJob(f"{label} must be one name or a list of them, not {value!r}")
+
+
+def _alive_ids(records: Sequence[WorkerRecord]) -> set[str]:
+    from .liveness import worker_alive
+    now = time.time()
+    return {w.id for w in records if worker_alive(w, now, LEASE_S)}
+
+
+_shared: dict[str, Queue] = {}
+
+
+def shared_queue(path: str | os.PathLike[str] | None = None) -> Queue:
+    """One ``Queue`` per queue folder in this process: opening one checks the folder and the
+    schema, which code that runs again and again (``run()``, ``progress()``) should not repeat."""
+    key = str(paths.resolve_queue_dir(path))
+    if key not in _shared:
+        _shared[key] = Queue(key)
+    return _shared[key]
 
 
 def _ids(after: Sequence[Job | str] | Job | str | None) -> list[str]:

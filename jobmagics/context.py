@@ -18,7 +18,6 @@ _MIN_INTERVAL_S = 0.1   # progress from a tight loop must not hammer the shared 
 
 _current: dict[str, str] = {}        # set by executors that run jobs in a long-lived process
 _throttle: dict[str, object] = {"last_write": 0.0, "stage": None}
-_queues: dict[str, Queue] = {}
 
 
 def enter_job(job_id: str, queue_path: str) -> None:
@@ -37,11 +36,9 @@ def _job_location() -> tuple[str, str] | None:
     return None
 
 
-def _queue(queue_path: str) -> Queue:
-    from .client import Queue
-    if queue_path not in _queues:
-        _queues[queue_path] = Queue(queue_path)
-    return _queues[queue_path]
+def shared_queue(queue_path: str) -> Queue:
+    from .client import shared_queue as shared   # client imports this module
+    return shared(queue_path)
 
 
 def current_job() -> Job:
@@ -50,7 +47,7 @@ def current_job() -> Job:
     if location is None:
         raise NotInJob("not inside a jobmagics job (no JOBMAGICS_JOB_ID)")
     job_id, queue_path = location
-    return _queue(queue_path).get(job_id)
+    return shared_queue(queue_path).get(job_id)
 
 
 def progress(fraction: float | None = None, stage: str | None = None) -> None:
@@ -74,4 +71,4 @@ def progress(fraction: float | None = None, stage: str | None = None) -> None:
     if not changed_stage and fraction not in (0.0, 1.0) and now - last < _MIN_INTERVAL_S:
         return
     _throttle.update(last_write=now, stage=stage if stage is not None else _throttle["stage"])
-    _queue(queue_path).store.set_progress(job_id, fraction, None if stage is None else str(stage)[:500])
+    shared_queue(queue_path).store.set_progress(job_id, fraction, None if stage is None else str(stage)[:500])

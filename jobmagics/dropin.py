@@ -12,12 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import paths
-from .client import Queue
+from .client import Queue, shared_queue
 from .errors import InvalidJob, NoWorker
 from .job import Job
 from .model import State
 
-_queues: dict[str, Queue] = {}
 _live_until: dict[str, float] = {}   # queue path -> monotonic time until which we trust a live worker
 AUTO_WORKER_IDLE_S = 120.0
 
@@ -72,12 +71,7 @@ def _argv(args: str | Sequence[str], shell: bool) -> list[str]:
 
 
 def _queue(queue: str | os.PathLike[str] | Queue | None) -> Queue:
-    if isinstance(queue, Queue):
-        return queue
-    key = str(paths.resolve_queue_dir(queue))
-    if key not in _queues:
-        _queues[key] = Queue(key)
-    return _queues[key]
+    return queue if isinstance(queue, Queue) else shared_queue(queue)
 
 
 def _dry_run(q: Queue, argv: list[str], cwd: Any, job_options: Mapping[str, Any]) -> subprocess.CompletedProcess[Any]:

@@ -30,11 +30,11 @@ def run_experiment(job_id: str, queue_path: str | os.PathLike[str] | None = None
 
     With ``station=None`` the worker's station is opened (see ``jobmagics.instruments``) and
     closed afterwards; a given station is used as is and left connected."""
-    from ..client import Queue
+    from ..client import shared_queue
 
     # the cached Queue: a persistent kernel runs many experiments and need not open the
     # database (and run its migration check) again for each
-    queue = context._queue(os.fspath(queue_path)) if queue_path is not None else Queue()
+    queue = shared_queue(queue_path)
     record = queue.store.get(job_id)
     with _inside_job(job_id, str(queue.path)):
         try:

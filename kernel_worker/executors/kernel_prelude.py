@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from jobmagics import context
+from jobmagics.client import shared_queue
 from jobmagics.context import JOB_ID_VAR, QUEUE_VAR
 from jobmagics.payloads import dump_result, load
 
@@ -28,14 +29,14 @@ def begin_job(job_id: str, queue_path: str, cwd: str, env: dict[str, str]) -> No
     sys.last_value = sys.last_type = sys.last_traceback = None  # so finish_job sees only this job's error
     if hasattr(sys, "last_exc"):
         sys.last_exc = None  # type: ignore[attr-defined]
-    payload = context._queue(queue_path).store.payload(job_id)
+    payload = shared_queue(queue_path).store.payload(job_id)
     if payload is not None:
         _user_namespace().update(load(payload))
 
 
 def finish_job(job_id: str, queue_path: str, pull: list[str], failed: bool) -> None:
     """Store the pulled variables (or the job's exception) where ``job.result()`` finds them."""
-    store = context._queue(queue_path).store
+    store = shared_queue(queue_path).store
     try:
         if failed:
             error = getattr(sys, "last_value", None)
