@@ -24,10 +24,13 @@ LEASE_S = 3.0     # a worker silent for three heartbeats (1 s each) is presumed 
 class Queue:
     """A job queue: a directory holding ``jobs.db``, ``logs/``, ``data/``, ``outputs/``."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *,
+                 busy_timeout: float | None = None) -> None:
+        """``busy_timeout``: seconds a write waits for another process's write lock before
+        ``QueueBusy`` (default 60; the Jupyter server uses a few seconds)."""
         self.path: Path = paths.resolve_queue_dir(path)
         self.layout = paths.ensure_layout(self.path)
-        self.store = Store(self.layout)
+        self.store = Store(self.layout) if busy_timeout is None else Store(self.layout, busy_timeout=busy_timeout)
         self.user: str = paths.current_user()
         self.host: str = paths.current_host()
 

@@ -15,6 +15,11 @@ class QueueError(JobmagicsError):
     """Raised when the queue directory or its database cannot be opened, read or written."""
 
 
+class QueueBusy(QueueError):
+    """Raised when another process held the queue's write lock for longer than this
+    connection waits (its busy timeout). Nothing was changed; trying again may succeed."""
+
+
 class JobNotFound(JobmagicsError, LookupError):
     """Raised when a job id does not exist in the queue."""
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..paths import QueueLayout
-from .db import Database
+from .db import BUSY_TIMEOUT_S, Database
 from .dispatch import Capacity, DispatchMixin
 from .jobs import JobsMixin
 
@@ -12,9 +12,9 @@ __all__ = ["Capacity", "Store"]
 class Store(JobsMixin, DispatchMixin):
     """All reads and writes of one queue's database."""
 
-    def __init__(self, layout: QueueLayout) -> None:
+    def __init__(self, layout: QueueLayout, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.layout = layout
-        self.db = Database(layout)
+        self.db = Database(layout, busy_timeout=busy_timeout)
 
     def data_version(self) -> int:
         return self.db.data_version()

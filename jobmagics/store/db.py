@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 
-from ..errors import QueueError
+from ..errors import QueueBusy, QueueError
 from ..paths import QueueLayout, fix_shared_file_modes, journal_mode_for, read_only_filesystem
 from .schema import migrate
 
@@ -15,12 +15,13 @@ BUSY_TIMEOUT_S = 60.0
 WAL_SIZE_LIMIT = 4 << 20
 
 
-def _explain(exc: sqlite3.Error, layout: QueueLayout) -> QueueError:
+def _explain(exc: sqlite3.Error, layout: QueueLayout, busy_timeout: float = BUSY_TIMEOUT_S) -> QueueError:
     text = str(exc)
     if read_only_filesystem(layout.root) and ("readonly" in text or "read-only" in text or "unable to open" in text):
         hint = "the filesystem holding the queue is mounted read-only; nothing was changed"
     elif "locked" in text or "busy" in text:
-        hint = f"another process held the queue's write lock for over {BUSY_TIMEOUT_S:.0f} s"
+        return QueueBusy(f"queue {layout.root}: the queue is busy, try again (another process held "
+                         f"its write lock for over {busy_timeout:g} s; nothing was changed)")
     elif "readonly" in text or "read-only" in text:
         hint = "the queue files are read-only for you (check the folder's permissions)"
     elif "disk is full" in text or "full" in text:
@@ -37,8 +38,9 @@ def _explain(exc: sqlite3.Error, layout: QueueLayout) -> QueueError:
 class Database:
     """Owns the connections to ``jobs.db``; every write is one short ``BEGIN IMMEDIATE``."""
 
-    def __init__(self, layout: QueueLayout) -> None:
+    def __init__(self, layout: QueueLayout, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.layout = layout
+        self.busy_timeout = busy_timeout     # shorter for a server that must answer "busy" soon
         self.journal = journal_mode_for(layout)
         self._local = threading.local()
         self._commits = 0            # our own commits: PRAGMA data_version only counts others'
@@ -58,10 +60,10 @@ class Database:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.layout.db, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+            conn = sqlite3.connect(self.layout.db, timeout=self.busy_timeout, isolation_level=None,
                                    check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             current = conn.execute("PRAGMA journal_mode").fetchone()[0]
             if current != self.journal:
                 conn.execute(f"PRAGMA journal_mode = {self.journal}")
@@ -71,7 +73,7 @@ class Database:
             conn.execute("PRAGMA foreign_keys = OFF")
             return conn
         except sqlite3.Error as exc:
-            raise _explain(exc, self.layout) from None
+            raise _explain(exc, self.layout, self.busy_timeout) from None
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -80,7 +82,7 @@ class Database:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise _explain(exc, self.layout) from None
+            raise _explain(exc, self.layout, self.busy_timeout) from None
         try:
             yield conn
             conn.execute("COMMIT")
@@ -88,7 +90,7 @@ class Database:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise _explain(exc, self.layout) from None
+                raise _explain(exc, self.layout, self.busy_timeout) from None
             raise
         with self._lock:
             self._commits += 1
@@ -102,7 +104,7 @@ class Database:
             cursor.close()
             return rows
         except sqlite3.Error as exc:
-            raise _explain(exc, self.layout) from None
+            raise _explain(exc, self.layout, self.busy_timeout) from None
 
     def data_version(self) -> int:
         """Changes whenever any process (this one included) commits to the queue."""
