@@ -14,14 +14,24 @@ from pathlib import Path
 import pytest
 
 import jobmagics
+from tests.accounts import PACKAGES_UNDER_TEST, account_python, as_account, build_runtime
 
 GROUP, MEMBERS, OUTSIDER = "jmlab", ("jmalice", "jmbob", "jmdave"), "jmcarol"
 
 
+def _modes_on_the_way(*paths: Path) -> dict[Path, int]:
+    return {folder: folder.stat().st_mode for path in paths for folder in path.parents}
+
+
+# before any fixture ran: the accounts must not open the folders leading to the suite's files
+MODES_AT_START = _modes_on_the_way(Path(os.path.realpath(sys.executable)), Path(jobmagics.__file__).resolve())
+
+
 @pytest.fixture(scope="session")
 def accounts() -> None:
+    """The accounts, and the interpreter they run the code under test with (tests/accounts.py)."""
     if os.getuid() != 0:
-        pytest.skip("creating Unix accounts needs root (CI runs the suite as root)")
+        pytest.fail("creating Unix accounts needs root: run the suite as root (CI does)", pytrace=False)
     if not _exists(grp.getgrnam, GROUP):
         subprocess.run(["groupadd", GROUP], check=True)
     for user in (*MEMBERS, OUTSIDER):
@@ -29,16 +39,7 @@ def accounts() -> None:
             subprocess.run(["useradd", "-M", "-s", "/bin/sh", user], check=True)
     for user in MEMBERS:
         subprocess.run(["usermod", "-a", "-G", GROUP, user], check=True)
-    _let_everyone_reach(Path(os.path.realpath(sys.executable)))
-
-
-def _let_everyone_reach(interpreter: Path) -> None:
-    """The test accounts run this same interpreter; on CI it may live under /root (mode 0700).
-    Grant traverse (x) only, on the folders on the way to it: nothing becomes readable."""
-    for folder in interpreter.parents:
-        mode = folder.stat().st_mode
-        if not mode & 0o001:
-            os.chmod(folder, mode | 0o001)
+    account_python()
 
 
 def _exists(lookup, name: str) -> bool:  # type: ignore[no-untyped-def]
@@ -55,15 +56,15 @@ def shared_queue(accounts: None) -> Iterator[Path]:
     os.chmod(base, 0o755)
     folder = base / "queue"
     result = subprocess.run([sys.executable, "-m", "jobmagics", "init", str(folder), "--group", GROUP,
-                             "--admin", "jmbob"], capture_output=True, text=True)
+                             "--admin", "jmbob"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     yield folder
     shutil.rmtree(base)
 
 
 def as_user(user: str, code: str, queue: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["runuser", "-u", user, "--", sys.executable, "-c", code, str(queue)],
-                          capture_output=True, text=True, timeout=60, cwd="/tmp")
+    return subprocess.run(as_account(user, "-c", code, str(queue)), capture_output=True, text=True, timeout=60,
+                          cwd="/tmp", check=False)
 
 
 SUBMIT = "import jobmagics, sys; print(jobmagics.Queue(sys.argv[1]).submit(command=['true'], cwd='/tmp').id)"
@@ -86,8 +87,8 @@ def test_group_members_submit_and_see_each_others_jobs_as_themselves(shared_queu
 
 
 def test_the_user_comes_from_the_uid_not_from_the_environment(shared_queue: Path) -> None:
-    result = subprocess.run(["runuser", "-u", "jmalice", "--", "env", "USER=jmbob", "LOGNAME=jmbob",
-                             sys.executable, "-c", SUBMIT, str(shared_queue)], capture_output=True, text=True, cwd="/tmp")
+    result = subprocess.run(as_account("jmalice", "-c", SUBMIT, str(shared_queue), env={"USER": "jmbob", "LOGNAME": "jmbob"}),
+                            capture_output=True, text=True, cwd="/tmp", check=False)
     assert jobmagics.Queue(shared_queue).get(result.stdout.strip()).user == "jmalice"
 
 
@@ -97,8 +98,8 @@ def test_a_member_cannot_act_on_another_members_job(shared_queue: Path, verb: st
     if verb == "retry":
         as_user("jmalice", f"import jobmagics, sys; jobmagics.Queue(sys.argv[1]).cancel('{job_id}')", shared_queue)
     before = jobmagics.Queue(shared_queue).get(job_id).record
-    refused = subprocess.run(["runuser", "-u", "jmdave", "--", sys.executable, "-m", "jobmagics", "--queue",
-                              str(shared_queue), verb, job_id], capture_output=True, text=True, cwd="/tmp")
+    refused = subprocess.run(as_account("jmdave", "-m", "jobmagics", "--queue", str(shared_queue), verb, job_id),
+                             capture_output=True, text=True, cwd="/tmp", check=False)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert f"jmdave may not {verb}" in refused.stderr and "belongs to jmalice" in refused.stderr
     after = jobmagics.Queue(shared_queue).get(job_id).record
@@ -123,7 +124,34 @@ def test_the_owner_may_act_on_their_own_job(shared_queue: Path) -> None:
 
 
 def test_an_account_outside_the_group_is_told_which_file_and_what_to_run(shared_queue: Path) -> None:
-    result = subprocess.run(["runuser", "-u", OUTSIDER, "--", sys.executable, "-m", "jobmagics", "--queue",
-                             str(shared_queue), "queue"], capture_output=True, text=True, cwd="/tmp")
+    result = subprocess.run(as_account(OUTSIDER, "-m", "jobmagics", "--queue", str(shared_queue), "queue"),
+                            capture_output=True, text=True, cwd="/tmp", check=False)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert str(shared_queue) in result.stderr and "jobmagics init" in result.stderr
+
+
+def test_accounts_reach_the_code_under_test_without_opening_any_folder_on_the_way(accounts: None) -> None:
+    assert _modes_on_the_way(Path(os.path.realpath(sys.executable)), Path(jobmagics.__file__).resolve()) == MODES_AT_START
+
+
+def test_another_account_runs_the_code_of_a_checkout_in_a_folder_it_cannot_enter(shared_queue: Path) -> None:
+    private = Path(tempfile.mkdtemp(prefix="jm-private-checkout-"))          # 0700, like a clone in /root
+    runtime = Path(tempfile.mkdtemp(prefix="jm-accounts-runtime-", dir="/tmp"))
+    try:
+        for name in PACKAGES_UNDER_TEST:
+            shutil.copytree(Path(jobmagics.__file__).parents[1] / name, private / name)
+        (private / "jobmagics" / "private_mark.py").write_text("MARK = 'from the private checkout'\n")
+        reach = ["runuser", "-u", "jmalice", "--", "test", "-r", str(private / "jobmagics" / "private_mark.py")]
+        assert subprocess.run(reach, check=False).returncode != 0, "the checkout must be out of the account's reach"
+        python = build_runtime(runtime, [private / name for name in PACKAGES_UNDER_TEST])
+        code = ("import sys, jobmagics, jobmagics.private_mark as m\n"
+                "print(m.MARK, jobmagics.Queue(sys.argv[1]).submit(command=['true'], cwd='/tmp').id, sep=',')")
+        ran = subprocess.run(["runuser", "-u", "jmalice", "--", str(python), "-c", code, str(shared_queue)],
+                             capture_output=True, text=True, timeout=60, cwd="/tmp", check=False)
+        assert ran.returncode == 0, ran.stderr
+        mark, job_id = ran.stdout.strip().split(",")
+        assert mark == "from the private checkout"
+        assert jobmagics.Queue(shared_queue).get(job_id).user == "jmalice"
+    finally:
+        shutil.rmtree(private)
+        shutil.rmtree(runtime)

@@ -8,10 +8,10 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import jobmagics
+from tests.accounts import as_account
 from tests.conftest import wait_for
 from tests.reliability.invariants import check_invariants, figure, sized
 from tests.test_permissions import GROUP, accounts, as_user, shared_queue  # noqa: F401 - fixtures
@@ -23,13 +23,12 @@ DENIED = ("import jobmagics, sys\nq = jobmagics.Queue(sys.argv[1])\ntry:\n    q.
 
 
 def start_worker_as(user: str, queue: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["runuser", "-u", user, "--", sys.executable, "-m", "kernel_worker", "--queue",
-                             str(queue), "--slots", "2", "--no-kernel"], cwd="/tmp",
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(as_account(user, "-m", "kernel_worker", "--queue", str(queue), "--slots", "2", "--no-kernel"),
+                            cwd="/tmp", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def submit_as(user: str, queue: Path, n: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(["runuser", "-u", user, "--", sys.executable, "-c", SUBMIT_MANY.format(n=n), str(queue)],
+    return subprocess.Popen(as_account(user, "-c", SUBMIT_MANY.format(n=n), str(queue)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/tmp")
 
 
