@@ -63,3 +63,23 @@ class WaitTimeout(JobmagicsError, TimeoutError):
 
 class NotInJob(JobmagicsError):
     """Raised when ``jobmagics.current_job()`` is called outside of a running job."""
+
+
+class DatabaseMissing(QueueError):
+    """Raised when a queue folder that has held jobs has no database, or an empty one (it
+    was deleted or truncated). Nothing is created: ``jobmagics init --recover DIR`` rebuilds
+    it without reusing any job id."""
+
+
+class DatabaseDamaged(QueueError):
+    """Raised when the queue database fails SQLite's checks (garbage in the file). Reads may
+    still work; writes are refused until ``jobmagics init --recover DIR``."""
+
+
+class DatabaseReplaced(QueueError):
+    """Raised when ``jobs.db`` was deleted, truncated or replaced by another file after this
+    process opened it; nothing more is written to either file."""
+
+
+class DiskFull(QueueError):
+    """Raised when a write to the queue failed because its disk is full; nothing was changed."""
