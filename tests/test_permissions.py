@@ -141,6 +141,8 @@ def test_another_account_runs_the_code_of_a_checkout_in_a_folder_it_cannot_enter
         for name in PACKAGES_UNDER_TEST:
             shutil.copytree(Path(jobmagics.__file__).parents[1] / name, private / name)
         (private / "jobmagics" / "private_mark.py").write_text("MARK = 'from the private checkout'\n")
+        for path in private.rglob("*"):                                      # as cloned under umask 077
+            path.chmod(0o700 if path.is_dir() else 0o600)
         reach = ["runuser", "-u", "jmalice", "--", "test", "-r", str(private / "jobmagics" / "private_mark.py")]
         assert subprocess.run(reach, check=False).returncode != 0, "the checkout must be out of the account's reach"
         python = build_runtime(runtime, [private / name for name in PACKAGES_UNDER_TEST])
