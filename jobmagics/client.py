@@ -10,8 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from . import paths
 from .errors import InvalidJob, PermissionDenied
-from .job import Job
-from .model import TERMINAL, JobSpec, State, WorkerRecord, check_job_id, parse_states
+from .job import Job, JobPage
+from .model import (
+    TERMINAL,
+    JobRecord,
+    JobSpec,
+    State,
+    WorkerRecord,
+    check_job_id,
+    check_text,
+    parse_states,
+)
 from .payloads import dump_function, dump_variables
 from .store import Store
 
@@ -88,7 +97,7 @@ class Queue:
         kind = ("command" if command is not None else "python" if code is not None
                 else "function" if function is not None else "experiment")
         if experiment is not None:
-            from .experiments.loading import check_target   # finds the module; imports nothing
+            from .experiments.loading import check_target  # finds the module; imports nothing
             check_target(experiment, os.fspath(cwd) if cwd is not None else os.getcwd())
         payload = dump_function(function, args, kwargs or {}) if function is not None else None
         if push:          # variables loaded into a python job's namespace before its code runs
@@ -111,24 +120,35 @@ class Queue:
 
     # ---- reading ----------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
-        record = self.store.get(check_job_id(job_id))
+        record = self.read_record(check_job_id(job_id))
         return Job(self, job_id, record)
+
+    def read_record(self, job_id: str) -> JobRecord:
+        """The job as stored now, marked if its worker is gone (``worker_lost_at``)."""
+        return self.mark_lost_workers([self.store.get(job_id)])[0]
 
     def jobs(self, state: str | Sequence[str] | None = None, user: str | None = None,
              name: str | None = None, since: float | None = None, limit: int | None = 100,
              offset: int = 0) -> list[Job]:
         """Jobs of every user, newest first, filtered."""
-        records = self.store.find(states=parse_states(state), user=user, name=name, since=since,
+        records = self.store.find(states=parse_states(state), user=_text_filter("user", user),
+                                  name=_text_filter("name", name), since=since,
                                   limit=_limit(limit), offset=_limit(offset, "offset") or 0)
-        return [Job(self, r.id, r) for r in records]
+        return [Job(self, r.id, r) for r in self.mark_lost_workers(records)]
 
     def count(self, state: str | Sequence[str] | None = None, user: str | None = None,
               name: str | None = None, since: float | None = None) -> int:
-        return self.store.count(states=parse_states(state), user=user, name=name, since=since)
+        return self.store.count(states=parse_states(state), user=_text_filter("user", user),
+                                name=_text_filter("name", name), since=since)
 
-    def queue(self) -> list[Job]:
-        """Waiting, pending and running jobs: running first, then in the order they will start."""
-        return [Job(self, r.id, r) for r in self.store.active()]
+    def queue(self, limit: int | None = 100, offset: int = 0) -> JobPage:
+        """Waiting, pending and running jobs: running first, then pending in the order they
+        will start (priority, then submission), then waiting. At most ``limit`` (None: all) from
+        ``offset``; the page's ``total``, ``counts`` (per state) and ``more`` tell what is left."""
+        limit, offset = _limit(limit), _limit(offset, "offset") or 0
+        records = self.mark_lost_workers(self.store.active(limit, offset))
+        counts = self.store.active_counts()
+        return JobPage([Job(self, r.id, r) for r in records], counts, offset)
 
     def history(self, user: str | None = None, state: str | Sequence[str] | None = None,
                 limit: int | None = 50) -> list[Job]:
@@ -138,6 +158,30 @@ class Queue:
         if bad:
             raise InvalidJob(f"history holds finished jobs only; {bad[0]} is not a finished state")
         return self.jobs(state=states, user=user, limit=limit)  # type: ignore[arg-type]
+
+    def mark_lost_workers(self, records: list[JobRecord]) -> list[JobRecord]:
+        """Set ``worker_lost_at`` on running jobs whose worker is gone (one read of the workers
+        table for the whole list). Such a job is recovered by the next worker to look."""
+        running = [r for r in records if r.state is State.RUNNING]
+        if not running:
+            return records
+        workers = {w.id: w for w in self.store.workers()}
+        now = time.time()
+        for record in running:
+            worker = workers.get(record.worker or "")
+            if worker is None:
+                record.worker_lost_at = self._unregistered_since(record)
+            elif not _worker_alive(worker, now):
+                record.worker_lost_at = worker.heartbeat_at + (0.0 if worker.host == self.host else LEASE_S)
+        return records
+
+    def _unregistered_since(self, record: JobRecord) -> float | None:
+        """A running job whose worker is not in the table: that worker deregistered, or was
+        recovered, after we read the job (then the job has moved on), or it is truly gone."""
+        now = self.store.get(record.id)
+        if now.state is State.RUNNING and now.worker == record.worker:
+            return record.started_at or time.time()
+        return None
 
     def events(self, job_id: str) -> list[dict[str, Any]]:
         return self.store.events(check_job_id(job_id))
@@ -166,21 +210,32 @@ class Queue:
         return self.store.data_version()
 
     # ---- acting on jobs ---------------------------------------------------------------
+    def apply(self, action: str, job_ids: Sequence[str]) -> list[tuple[str, State | None]]:
+        """``cancel``, ``retry``, ``hold``, ``release`` or ``delete`` every job in ``job_ids``, or
+        none: every id is checked first (it exists, you may act on it, its state allows the
+        move) in one transaction, and the first problem is raised naming its id. Returns each
+        id with its new state (``running`` for a running job asked to stop, None if deleted)."""
+        if isinstance(job_ids, str) or not isinstance(job_ids, Sequence):
+            raise InvalidJob(f"job_ids must be a list of job ids, not {job_ids!r}")
+        return self.store.apply(action, [check_job_id(i) for i in job_ids], self.user)
+
     def cancel(self, job_id: str) -> State:
-        return self.store.cancel(check_job_id(job_id), self.user)
+        state = self.apply("cancel", [job_id])[0][1]
+        assert state is not None
+        return state
 
     def retry(self, job_id: str) -> Job:
-        self.store.retry(check_job_id(job_id), self.user)
+        self.apply("retry", [job_id])
         return self.get(job_id)
 
     def hold(self, job_id: str) -> None:
-        self.store.hold(check_job_id(job_id), self.user)
+        self.apply("hold", [job_id])
 
     def release(self, job_id: str) -> None:
-        self.store.release(check_job_id(job_id), self.user)
+        self.apply("release", [job_id])
 
     def delete(self, job_id: str) -> None:
-        self.store.delete(check_job_id(job_id), self.user)
+        self.apply("delete", [job_id])
 
     def pause(self, resource: str | None = None) -> None:
         """Stop starting jobs (on one resource, or all); running jobs carry on."""
@@ -226,9 +281,17 @@ def _listing(label: str, value: Any) -> list[Any]:
 
 
 def _alive_ids(records: Sequence[WorkerRecord]) -> set[str]:
-    from .liveness import worker_alive
     now = time.time()
-    return {w.id for w in records if worker_alive(w, now, LEASE_S)}
+    return {w.id for w in records if _worker_alive(w, now)}
+
+
+def _worker_alive(worker: WorkerRecord, now: float) -> bool:
+    from .liveness import worker_alive  # psutil: imported when a running job is read
+    return worker_alive(worker, now, LEASE_S)
+
+
+def _text_filter(label: str, value: str | None) -> str | None:
+    return None if value is None else check_text(label, value)
 
 
 _shared: dict[str, Queue] = {}

@@ -83,3 +83,13 @@ class DatabaseReplaced(QueueError):
 
 class DiskFull(QueueError):
     """Raised when a write to the queue failed because its disk is full; nothing was changed."""
+
+
+class WorkerLost(JobmagicsError):
+    """Raised by ``Job.wait()`` (and ``jobmagics wait``, ``logs -f``) when the job is still
+    recorded as running on a worker that is gone, and no live worker is left to recover it:
+    it would wait forever. The next worker to start requeues the job (or fails it)."""
+
+    def __init__(self, message: str, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id

@@ -1,13 +1,15 @@
 """``Job``: a handle on one job of a queue."""
 from __future__ import annotations
 
+import codecs
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .errors import JobFailed, WaitTimeout
+from .errors import JobFailed, WaitTimeout, WorkerLost
 from .model import TERMINAL, JobRecord, State
 from .payloads import load
 
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
 
 _FIRST_POLL_S = 0.002
 _MAX_POLL_S = 0.1
+_LIVENESS_S = 1.0     # a running job is re-read this often while waited on: a worker's death commits nothing
 
 
 class Job:
@@ -48,12 +51,22 @@ class Job:
 
     # ---- state ------------------------------------------------------------------------
     def refresh(self) -> Job:
-        self._record = self.queue.store.get(self.id)
+        self._record = self.queue.read_record(self.id)
         return self
 
     @property
     def record(self) -> JobRecord:
+        """The job as stored now (read again on every access until the job is finished)."""
         if self._record is None or self._record.state not in TERMINAL:
+            self.refresh()
+        assert self._record is not None
+        return self._record
+
+    @property
+    def snapshot(self) -> JobRecord:
+        """The job as last read (by the listing that returned it, or ``refresh()``); read once
+        if never. Listings show this so that one page is one moment, read once."""
+        if self._record is None:
             self.refresh()
         assert self._record is not None
         return self._record
@@ -90,7 +103,8 @@ class Job:
         return self.queue.layout.outputs(self.id)
 
     def to_dict(self) -> dict[str, Any]:
-        return self.record.to_dict() | {"log_path": str(self.log_path), "data_path": str(self.data_path),
+        """The job as last read (``refresh()`` first for the latest), with its file paths."""
+        return self.snapshot.to_dict() | {"log_path": str(self.log_path), "data_path": str(self.data_path),
                                         "outputs_path": str(self.outputs_path)}
 
     def events(self) -> list[dict[str, Any]]:
@@ -101,20 +115,42 @@ class Job:
         """How long to sleep before each next look, until the job is finished (then it stops);
         a look is one cheap ``data_version`` read unless something changed."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        interval, seen = _FIRST_POLL_S, None
+        interval, seen, looked = _FIRST_POLL_S, None, 0.0
         while True:
             version = self.queue.data_version()
-            if version != seen:
-                seen = version
+            running = self._record is not None and self._record.state is State.RUNNING
+            if version != seen or (running and time.monotonic() - looked >= _LIVENESS_S):
+                seen, looked = version, time.monotonic()
                 if self.refresh().done:
                     return
+                self.check_recoverable()
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimeout(f"{self.id} is still {self.state.value} after {timeout} s")
             yield interval
             interval = min(interval * 1.5, _MAX_POLL_S)
 
+    def check_recoverable(self) -> None:
+        """Raise ``WorkerLost`` if the job (as last read) runs on a worker that has been gone
+        for longer than a lease while no live worker is left to recover it. With a live worker
+        it is requeued or failed within about a lease, so waiting on is right; without one
+        nothing would ever happen, and a wait would hang on a state that is no longer true."""
+        from .client import LEASE_S
+        record = self._record
+        if record is None or record.state is not State.RUNNING or record.worker_lost_at is None:
+            return
+        lost_for = time.time() - record.worker_lost_at
+        if lost_for <= LEASE_S or self.queue.workers():
+            return
+        raise WorkerLost(f"{self.id} is recorded as running on worker {record.worker}, which was lost"
+                         f" {lost_for:.0f} s ago, and no worker is alive to recover it: start one"
+                         " (`jobmagics worker`); it requeues the job (or fails it if no retries are left)",
+                         self.id)
+
     def wait(self, timeout: float | None = None) -> Job:
-        """Block until the job is finished (any terminal state); returns the job."""
+        """Block until the job is finished (any terminal state); returns the job.
+
+        Raises ``WaitTimeout`` after ``timeout`` seconds, and ``WorkerLost`` if the job's worker
+        died and no worker is alive to recover it (see ``check_recoverable``)."""
         for pause in self._pauses(timeout):
             time.sleep(pause)
         return self
@@ -158,6 +194,11 @@ class Job:
         self.queue.release(self.id)
         return self.refresh()
 
+    def log_reader(self) -> LogReader:
+        """Follows the job's output by bytes (``jobmagics logs -f``, widgets)."""
+        layout = self.queue.layout
+        return LogReader([layout.log(self.id), layout.stderr(self.id)])
+
     def log(self, offset: int = 0) -> str:
         """Captured stdout+stderr so far (from byte ``offset``). Jobs that keep stderr apart
         (``run(capture_output=True)``) have it appended after stdout."""
@@ -170,4 +211,62 @@ class Job:
                     texts.append(handle.read().decode("utf-8", errors="replace"))
             except FileNotFoundError:
                 continue
+        return "".join(texts)
+
+
+class JobPage(list[Job]):
+    """One page of a listing: the jobs, plus ``counts`` per state of the whole listing, so a
+    caller can say how many more there are (``total``, ``more``, ``more_by_state()``)."""
+
+    def __init__(self, jobs: Iterable[Job], counts: dict[str, int], offset: int = 0) -> None:
+        super().__init__(jobs)
+        self.counts = counts
+        self.offset = offset
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def more(self) -> int:
+        """Jobs after this page."""
+        return max(0, self.total - self.offset - len(self))
+
+    def more_by_state(self) -> dict[str, int]:
+        """Jobs after this page, per state (the listing is ordered by state, as ``counts``)."""
+        shown = self.offset + len(self)
+        more = {}
+        for state, count in self.counts.items():
+            taken = min(count, shown)
+            shown -= taken
+            if count - taken:
+                more[state] = count - taken
+        return more
+
+
+class LogReader:
+    """Reads what was added to a job's output files since the last read. Offsets advance by
+    the bytes read; text is decoded incrementally, so a character split between two reads
+    comes out whole and an invalid byte becomes one U+FFFD, never shifting later output."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.offsets = [0] * len(paths)
+        self._decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in paths]
+
+    def read(self, final: bool = False) -> str:
+        """New text of every file (in order); ``final`` flushes an incomplete last character."""
+        texts = []
+        for index, path in enumerate(self.paths):
+            try:
+                with open(path, "rb") as handle:
+                    if handle.seek(0, 2) < self.offsets[index]:     # started again (a new attempt)
+                        self.offsets[index] = 0
+                        self._decoders[index].reset()
+                    handle.seek(self.offsets[index])
+                    chunk = handle.read()
+            except FileNotFoundError:
+                chunk = b""
+            self.offsets[index] += len(chunk)
+            texts.append(self._decoders[index].decode(chunk, final))
         return "".join(texts)

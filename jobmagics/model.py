@@ -40,6 +40,34 @@ MAX_PRIORITY = 10**9
 MAX_MEMORY = 1 << 60
 
 
+def dependency_cycle(after: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """A cycle in ``job id -> ids it runs after`` (e.g. ``[A, B, A]``), or None. Such jobs
+    would wait for each other forever."""
+    done: set[str] = set()
+    for start in after:
+        path: list[str] = []
+        on_path: set[str] = set()
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            node, index = stack.pop()
+            if index == 0:
+                if node in on_path:
+                    return path[path.index(node):] + [node]
+                if node in done or node not in after:
+                    continue
+                path.append(node)
+                on_path.add(node)
+            parents = after[node]
+            if index < len(parents):
+                stack.append((node, index + 1))
+                stack.append((parents[index], 0))
+            else:
+                path.pop()
+                on_path.discard(node)
+                done.add(node)
+    return None
+
+
 def format_job_id(day: str, number: int) -> str:
     return f"JOB-{day}-{number:05d}"
 
@@ -128,14 +156,29 @@ def _check_int(name: str, value: object, low: int, high: int) -> int:
     return value
 
 
-def _check_text(name: str, value: object, limit: int = MAX_NAME) -> str:
+def check_text(name: str, value: object, limit: int = MAX_NAME, os_string: bool = False) -> str:
+    """``value`` if it is text the queue can store: no NUL, at most ``limit`` characters, and
+    valid UTF-8. Bytes that are not UTF-8 reach Python from argv or files as lone surrogates
+    (``os.fsdecode``); SQLite cannot store them. ``os_string`` values (command arguments,
+    environment) are stored as JSON, which keeps such bytes exactly, so they pass."""
     if not isinstance(value, str):
         raise InvalidJob(f"{name} must be text, not {type(value).__name__}")
     if "\x00" in value:
         raise InvalidJob(f"{name} must not contain NUL bytes")
     if len(value) > limit:
         raise InvalidJob(f"{name} is longer than {limit} characters")
+    try:
+        value.encode("utf-8", "surrogateescape" if os_string else "strict")
+    except UnicodeEncodeError as exc:
+        raise InvalidJob(f"{name} is not UTF-8 text: {_bad_character(value, exc.start)}") from None
     return value
+
+
+def _bad_character(value: str, index: int) -> str:
+    char = ord(value[index])
+    if 0xDC80 <= char <= 0xDCFF:      # surrogateescape's stand-in for an undecodable byte
+        return f"byte 0x{char - 0xDC00:02x} at character {index}"
+    return f"lone surrogate U+{char:04X} at character {index}"
 
 
 def plain_json(value: Any, what: str) -> Any:
@@ -196,20 +239,20 @@ class JobSpec:
             raise InvalidJob(f"unknown job kind {self.kind!r}; kinds are {', '.join(KINDS)}")
         self._validate_body()
         if self.name is not None:
-            self.name = _check_text("name", self.name)
+            self.name = check_text("name", self.name)
         self.priority = _check_int("priority", self.priority, -MAX_PRIORITY, MAX_PRIORITY)
         self.cpus = _check_int("cpus", self.cpus, 1, 4096)
         self.retries = _check_int("retries", self.retries, 0, 100)
         self.memory = parse_memory(self.memory)
-        self.resources = sorted({parse_resource(_check_text("resource", r))[0] for r in self.resources})
+        self.resources = sorted({parse_resource(check_text("resource", r))[0] for r in self.resources})
         self.after = sorted({check_job_id(a) for a in self.after})
         self.timeout = self._positive("timeout", self.timeout)
         self.retry_delay = self._positive("retry_delay", self.retry_delay) or 0.0
-        self.cwd = _check_text("cwd", self.cwd, 4096)
+        self.cwd = check_text("cwd", self.cwd, 4096)
         if not isinstance(self.env, Mapping):
             raise InvalidJob("env must be a mapping of names to text values")
-        self.env = {_check_text("env name", k, 1024): _check_text(f"env {k}", v, 1 << 20)
-                    for k, v in self.env.items()}
+        self.env = {check_text("env name", k, 1024, os_string=True):
+                    check_text(f"env {k}", v, 1 << 20, os_string=True) for k, v in self.env.items()}
         self.options = plain_json(self.options, "options")
         if self.backend not in BACKENDS:
             raise InvalidJob(f"unknown backend {self.backend!r}; backends are {', '.join(BACKENDS)}")
@@ -226,10 +269,10 @@ class JobSpec:
             if isinstance(self.command, str) or not self.command:
                 raise InvalidJob("command must be a non-empty list of arguments, e.g. ['python', 'fit.py']"
                                  " (use ['sh', '-c', '...'] for a shell line)")
-            self.command = [_check_text("command argument", str(a) if not isinstance(a, str) else a, 1 << 20)
-                            for a in self.command]
+            self.command = [check_text("command argument", str(a) if not isinstance(a, str) else a, 1 << 20,
+                                       os_string=True) for a in self.command]
         if self.kind == "python":
-            self.code = check_cell(_check_text("code", self.code, 16 << 20))
+            self.code = check_cell(check_text("code", self.code, 16 << 20))
         if self.kind == "experiment":
             exp = self.experiment or {}
             target = exp.get("target", "")
@@ -290,6 +333,9 @@ class JobRecord:
     code: str | None
     experiment: dict[str, Any] | None
     options: dict[str, Any]
+    # Not stored: set on read when the job is running on a worker that is gone (its process
+    # ended, or, on another host, its lease ran out). When the worker was last known alive.
+    worker_lost_at: float | None = None
 
     @property
     def terminal(self) -> bool:

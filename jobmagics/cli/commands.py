@@ -11,9 +11,9 @@ from typing import Any
 
 from .. import paths
 from ..client import Queue
-from ..errors import InvalidJob, WaitTimeout
+from ..errors import InvalidJob, WaitTimeout, WorkerLost
 from ..model import State
-from .tables import job_detail, jobs_table, table
+from .tables import job_detail, jobs_table, more_line, table
 
 
 def _queue(args: argparse.Namespace) -> Queue:
@@ -50,21 +50,31 @@ def _submission(args: argparse.Namespace) -> dict[str, Any]:
         if not sep or not key:
             raise InvalidJob(f"--env {item!r}: write it as NAME=VALUE")
         env[key] = value
-    options: dict[str, Any] = dict(name=args.name, priority=args.priority, resources=args.resource, cpus=args.cpus,
-                                   memory=args.memory, after=args.after, timeout=args.timeout, retries=args.retries,
-                                   cwd=args.cwd, env=env, hold=args.hold, backend=args.backend)
+    options: dict[str, Any] = {
+        "name": args.name, "priority": args.priority, "resources": args.resource, "cpus": args.cpus,
+        "memory": args.memory, "after": args.after, "timeout": args.timeout, "retries": args.retries,
+        "cwd": args.cwd, "env": env, "hold": args.hold, "backend": args.backend}
     if args.file is not None:
-        try:
-            with open(args.file, encoding="utf-8") as handle:
-                options["code"] = handle.read()
-        except OSError as exc:
-            raise InvalidJob(f"--file {args.file}: {exc.strerror}") from None
+        options["code"] = _read_code(args.file)
         options["name"] = options["name"] or os.path.basename(args.file)
     elif args.code is not None:
         options["code"] = args.code
     else:
         options["command"] = argv
     return options
+
+
+def _read_code(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise InvalidJob(f"--file {path!r}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidJob(f"--file {path!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset"
+                         f" {exc.start}); a python job's code must be a text file") from None
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -77,22 +87,29 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    jobs = _queue(args).queue()
+    page = _queue(args).queue(limit=None if args.all else args.limit)
+    more = more_line(page)
     if args.json:
-        _print_json([j.to_dict() for j in jobs])
+        _print_json([j.to_dict() for j in page])
+        if more:                      # stdout stays one JSON document
+            print(f"jobmagics: {more}", file=sys.stderr)
     else:
-        print(jobs_table(jobs))
+        print(jobs_table(page) if page or not more else more)
+        if page and more:
+            print(more)
     return 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    if args.limit < 0:
-        raise InvalidJob("--limit must be 0 or more")
-    jobs = _queue(args).history(user=args.user, state=args.state, limit=args.limit)
+    jobs = _queue(args).history(user=args.user, state=args.state, limit=args.limit + 1)
+    older = len(jobs) > args.limit          # one more than asked for says whether there are more
+    jobs = jobs[:args.limit]
     if args.json:
         _print_json([j.to_dict() for j in jobs])
     else:
         print(jobs_table(jobs))
+        if older:
+            print(f"... and older ones (jobmagics history --limit {max(args.limit * 2, 20)})")
     return 0
 
 
@@ -108,51 +125,59 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    """The job's output, byte for byte (invalid UTF-8 shows as U+FFFD); ``-f`` follows it."""
     job = _queue(args).get(args.id)
-    offset = 0
+    reader = job.log_reader()
     while True:
-        done = job.refresh().done
-        chunk = job.log(offset)
-        if chunk:
-            sys.stdout.write(chunk)
+        done = job.refresh().done        # read the state first: a finished job's log is complete
+        text = reader.read(final=done or not args.follow)
+        if text:
+            sys.stdout.write(text)
             sys.stdout.flush()
-            offset += len(chunk.encode("utf-8", errors="replace"))
         if not args.follow or done:
             return 0
+        try:
+            job.check_recoverable()
+        except WorkerLost as exc:
+            print(f"jobmagics: {exc}", file=sys.stderr)
+            return 1
         time.sleep(0.2)
 
 
-def _each(verb: Callable[[str], Any], ids: list[str], said: str) -> int:
-    for job_id in ids:
-        verb(job_id)
-        print(f"{job_id} {said}")
-    return 0
+def _act(args: argparse.Namespace, action: str) -> list[tuple[str, State | None]]:
+    """Every id or none (Queue.apply checks them all first)."""
+    return _queue(args).apply(action, args.ids)
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    q = _queue(args)
-    for job_id in args.ids:
-        state = q.cancel(job_id)
-        print(f"{job_id} " + ("cancelled" if state is State.CANCELLED else "is being stopped"))
+    for job_id, state in _act(args, "cancel"):
+        print(f"{job_id} " + ("is being stopped" if state is State.RUNNING else "cancelled"))
     return 0
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    job = _queue(args).retry(args.id)
-    print(f"{job.id} {job.state.value} (attempt {job.attempt})")
+    q = _queue(args)
+    for job_id, state in q.apply("retry", args.ids):
+        print(f"{job_id} {state} (attempt {q.get(job_id).snapshot.attempt})")
     return 0
 
 
 def cmd_hold(args: argparse.Namespace) -> int:
-    return _each(_queue(args).hold, [args.id], "held")
+    for job_id, _ in _act(args, "hold"):
+        print(f"{job_id} held")
+    return 0
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    return _each(_queue(args).release, [args.id], "released")
+    for job_id, state in _act(args, "release"):
+        print(f"{job_id} released ({state})")
+    return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    return _each(_queue(args).delete, [args.id], "deleted")
+    for job_id, _ in _act(args, "delete"):
+        print(f"{job_id} deleted")
+    return 0
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
@@ -175,7 +200,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             job.wait(remaining)
-        except WaitTimeout as exc:
+        except (WaitTimeout, WorkerLost) as exc:
             print(f"jobmagics: {exc}", file=sys.stderr)
             return 1
     bad = [j for j in jobs if j.state is not State.COMPLETED]

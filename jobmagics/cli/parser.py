@@ -7,6 +7,8 @@ from typing import NoReturn
 
 from ..model import STATE_NAMES
 
+QUEUE_PAGE = 50
+
 
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
@@ -34,9 +36,30 @@ def _listing(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0")
+    return value
+
+
+QUEUE_HELP = "queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)"
+
+
+def _accept_queue_everywhere(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``--queue DIR`` before or after the subcommand (``init`` names its folder itself). SUPPRESS: a subcommand that was not
+    given it leaves the value of the top-level option alone instead of resetting it."""
+    for name, parser in sub.choices.items():
+        if name != "init" and not any("--queue" in action.option_strings for action in parser._actions):
+            parser.add_argument("--queue", metavar="DIR", default=argparse.SUPPRESS, help=QUEUE_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="jobmagics", description="A job queue for labs, shared through a folder.")
-    parser.add_argument("--queue", metavar="DIR", help="queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)")
+    parser.add_argument("--queue", metavar="DIR", help=QUEUE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
 
     p = sub.add_parser("init", help="prepare a queue folder (shared by a Unix group with --group)")
@@ -52,12 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="wait for the job; exit status 0 only if it completed")
     p.add_argument("argv", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
 
-    p = sub.add_parser("queue", help="waiting, pending and running jobs of everyone")
+    p = sub.add_parser("queue", help="running, pending and waiting jobs of everyone, in start order")
+    p.add_argument("--limit", type=_count, default=QUEUE_PAGE, metavar="N",
+                   help=f"show the first N (default {QUEUE_PAGE}); how many more there are is said")
+    p.add_argument("--all", action="store_true", help="show every one")
     _listing(p)
     p = sub.add_parser("history", help="finished jobs, newest first")
     p.add_argument("--user")
     p.add_argument("--state", choices=[s for s in STATE_NAMES if s not in ("waiting", "pending", "running")])
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=_count, default=20, metavar="N", help="show the newest N (default 20)")
     _listing(p)
     p = sub.add_parser("status", help="one job in detail, with its history of states")
     p.add_argument("id")
@@ -65,13 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("logs", help="the job's output")
     p.add_argument("id")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until the job ends")
-    for verb, text in (("cancel", "cancel jobs (a running one is stopped)"),):
-        p = sub.add_parser(verb, help=text)
+    for verb, text in (("cancel", "cancel jobs (a running one is stopped)"),
+                       ("retry", "run failed/cancelled/timed-out jobs again"), ("hold", "keep jobs from starting"),
+                       ("release", "let held jobs start"), ("delete", "remove finished jobs")):
+        p = sub.add_parser(verb, help=f"{text}: all of them, or none if one cannot be")
         p.add_argument("ids", nargs="+", metavar="ID")
-    for verb, text in (("retry", "run a failed/cancelled/timed-out job again"), ("hold", "keep a job from starting"),
-                       ("release", "let a held job start"), ("delete", "remove a finished job")):
-        p = sub.add_parser(verb, help=text)
-        p.add_argument("id")
     for verb in ("pause", "resume"):
         p = sub.add_parser(verb, help=f"{verb} starting jobs (all, or of one resource)")
         p.add_argument("--resource")
@@ -86,4 +110,5 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("admin", help="list, add or remove queue admins")
     p.add_argument("action", choices=["list", "add", "remove"])
     p.add_argument("user", nargs="?")
+    _accept_queue_everywhere(sub)
     return parser

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..job import Job
-from ..model import format_memory
+from ..job import Job, JobPage
+from ..model import JobRecord, format_memory
 
 
 def duration(seconds: float | None) -> str:
@@ -28,22 +28,38 @@ def timestamp(epoch: float | None) -> str:
 
 
 def elapsed(job: Job, now: float) -> str:
-    record = job.record
+    record = job.snapshot
     if record.started_at is None:
         return f"waiting {duration(now - record.submitted_at)}"
     return duration((record.finished_at or now) - record.started_at)
 
 
 def progress_text(job: Job) -> str:
-    record = job.record
+    record = job.snapshot
     if record.progress is None:
         return "-"
     return f"{record.progress * 100:.0f}%"
 
 
+def state_text(record: JobRecord, now: float) -> str:
+    """``running (worker lost 42 s ago)``, ``waiting (held)``, or just the state."""
+    if record.worker_lost_at is not None:
+        return f"{record.state.value} (worker lost {max(0.0, now - record.worker_lost_at):.0f} s ago)"
+    return record.state.value + (" (held)" if record.held else "")
+
+
+def more_line(page: JobPage) -> str:
+    """``... and 179,950 more pending, 12 more waiting (...)``, or "" when the page is all."""
+    more = page.more_by_state()
+    if not more:
+        return ""
+    counts = ", ".join(f"{n:,} more {state}" for state, n in more.items())
+    return f"... and {counts} (jobmagics queue --limit N, or --all)"
+
+
 def job_row(job: Job, now: float) -> list[str]:
-    record = job.record
-    state = record.state.value + (" (held)" if record.held else "")
+    record = job.snapshot
+    state = state_text(record, now)
     return [record.id, state, record.user, record.name or "-", str(record.priority),
             ",".join(record.resources) or "-", progress_text(job), elapsed(job, now),
             (record.stage or record.error or "")[:60]]
@@ -68,7 +84,7 @@ def jobs_table(jobs: Sequence[Job]) -> str:
 
 
 def _body(job: Job) -> str:
-    r = job.record
+    r = job.snapshot
     if r.command is not None:
         return " ".join(r.command)
     if r.experiment is not None:
@@ -78,9 +94,9 @@ def _body(job: Job) -> str:
 
 
 def job_detail(job: Job, events: Sequence[dict[str, Any]]) -> str:
-    r = job.record
+    r = job.snapshot
     fields = [
-        ("id", r.id), ("name", r.name or "-"), ("kind", r.kind), ("state", r.state.value + (" (held)" if r.held else "")),
+        ("id", r.id), ("name", r.name or "-"), ("kind", r.kind), ("state", state_text(r, time.time())),
         ("user", f"{r.user}@{r.host}"), ("priority", r.priority), ("resources", ", ".join(r.resources) or "-"),
         ("cpus", r.cpus), ("memory", format_memory(r.memory)), ("after", ", ".join(r.after) or "-"),
         ("timeout", f"{r.timeout:g} s" if r.timeout else "-"), ("attempt", f"{r.attempt} of {r.retries + 1}"),

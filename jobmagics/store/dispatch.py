@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..model import JobRecord, State, WorkerRecord
 from .db import Database
-from .jobs import end_job, fetch_job, record_event
+from .moves import end_job, fetch_job, record_event
 from .rows import JOB_COLUMNS, dumps, job_from_row, worker_from_row
 
 _CLAIM_SQL = f"""
@@ -92,10 +92,10 @@ class DispatchMixin:
                 if row is None:
                     break
                 conn.execute("UPDATE jobs SET state = 'running', worker = ?, started_at = ?, pid = NULL,"
-                             " progress = NULL, stage = NULL WHERE seq = ?", (worker_id, now, row["seq"]))
+                             " progress = NULL, stage = NULL, error = NULL WHERE seq = ?", (worker_id, now, row["seq"]))
                 record_event(conn, row["id"], now, "running", f"attempt {row['attempt']} on {worker_id}")
                 job = job_from_row(row)
-                job.state, job.worker, job.started_at = State.RUNNING, worker_id, now
+                job.state, job.worker, job.started_at, job.error = State.RUNNING, worker_id, now, None
                 claimed.append(job)
                 slots -= job.cpus if job.backend == "local" else 0
                 memory -= (job.memory or 0) if job.backend == "local" else 0
@@ -149,6 +149,8 @@ class DispatchMixin:
             if job.cancel_requested:
                 outcome = State.CANCELLED
                 error = error or "cancelled while running"
+            elif outcome is State.FAILED and job.error:
+                error = job.error        # what the job itself said went wrong (save_result)
             if outcome in (State.FAILED, State.TIMEOUT) and job.attempt <= job.retries:
                 delay = job.retry_delay * 2 ** (job.attempt - 1)
                 self._requeue(conn, job, now, now + delay, consume_attempt=True,

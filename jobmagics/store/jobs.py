@@ -7,57 +7,39 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import InvalidJob, InvalidTransition, JobNotFound, PermissionDenied
-from ..model import ACTIVE, TERMINAL, JobRecord, JobSpec, State, format_job_id
+from ..errors import InvalidJob, JobNotFound
+from ..model import JobRecord, JobSpec, State, check_text, dependency_cycle, format_job_id
 from .db import Database
+from .moves import MovesMixin, end_job, fetch_job, record_event, settle_dependants
 from .rows import JOB_COLUMNS, dumps, job_from_row
 
+__all__ = ["JobsMixin", "end_job", "fetch_job", "record_event", "settle_dependants"]
+
 _FAILED_STATES = ("failed", "cancelled", "timeout")
+ACTIVE_ORDER = ("running", "pending", "waiting")
+
+# The first page of the queue: running jobs, then pending ones in the order they will start
+# (the claim index), then waiting ones in submission order. Each part is read from its own
+# index with its own LIMIT, so the page costs the same with 10 or 1,000,000 jobs behind it.
+_ACTIVE_PAGE_SQL = f"""
+SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 0 AS part, -priority AS rank FROM jobs
+               WHERE state = 'running' ORDER BY priority DESC, seq LIMIT :depth)
+UNION ALL
+SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 1 AS part, -priority AS rank FROM jobs INDEXED BY jobs_claim
+               WHERE state = 'pending' ORDER BY priority DESC, seq LIMIT :depth)
+UNION ALL
+SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 2 AS part, 0 AS rank FROM jobs
+               WHERE state = 'waiting' ORDER BY seq LIMIT :depth)
+ORDER BY part, rank, seq LIMIT :limit OFFSET :offset
+"""
+# one statement, so the three counts are of the same moment; each is a search of jobs_state
+_ACTIVE_COUNTS_SQL = ("SELECT " + ", ".join(
+    f"(SELECT count(*) FROM jobs WHERE state = '{s}')" for s in ACTIVE_ORDER))
+_STATE_COUNTS_SQL = ("SELECT " + ", ".join(
+    f"(SELECT count(*) FROM jobs WHERE state = '{s.value}')" for s in State))
 
 
-def record_event(conn: sqlite3.Connection, job_id: str, now: float, state: str, detail: str | None) -> None:
-    conn.execute("INSERT INTO events(job_id, at, state, detail) VALUES (?, ?, ?, ?)",
-                 (job_id, now, state, detail))
-
-
-def fetch_job(conn: sqlite3.Connection, job_id: str) -> JobRecord:
-    row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    if row is None:
-        raise JobNotFound(job_id)
-    return job_from_row(row)
-
-
-def end_job(conn: sqlite3.Connection, job_id: str, state: State, now: float, error: str | None,
-            exit_code: int | None = None) -> None:
-    """Move a job to a terminal state, record it, and settle the jobs that wait on it."""
-    conn.execute("UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ?,"
-                 " progress = CASE WHEN ? = 'completed' THEN 1.0 ELSE progress END WHERE id = ?",
-                 (state.value, now, exit_code, error, state.value, job_id))
-    detail = error or (f"exit {exit_code}" if exit_code is not None else None)
-    record_event(conn, job_id, now, state.value, detail)
-    settle_dependants(conn, job_id, state, now)
-
-
-def settle_dependants(conn: sqlite3.Connection, parent: str, parent_state: State, now: float) -> None:
-    """A parent reached a terminal state: start the children it was holding back, or cancel
-    (recursively) those that can now never start."""
-    children = [r[0] for r in conn.execute(
-        "SELECT d.child FROM deps d JOIN jobs j ON j.id = d.child"
-        " WHERE d.parent = ? AND j.state = 'waiting'", (parent,))]
-    for child in children:
-        if parent_state is State.COMPLETED:
-            blocked = conn.execute(
-                "SELECT 1 FROM deps d JOIN jobs j ON j.id = d.parent"
-                " WHERE d.child = ? AND j.state != 'completed' LIMIT 1", (child,)).fetchone()
-            held = conn.execute("SELECT held FROM jobs WHERE id = ?", (child,)).fetchone()[0]
-            if not blocked and not held:
-                conn.execute("UPDATE jobs SET state = 'pending' WHERE id = ?", (child,))
-                record_event(conn, child, now, "pending", f"dependency {parent} completed")
-        else:
-            end_job(conn, child, State.CANCELLED, now, f"dependency {parent} {parent_state.value}")
-
-
-class JobsMixin:
+class JobsMixin(MovesMixin):
     db: Database
 
     # ---- submission -------------------------------------------------------------------
@@ -73,6 +55,7 @@ class JobsMixin:
                 " SET n = n + excluded.n RETURNING n", (day, len(specs))).fetchone()[0]
             ids = [format_job_id(day, last - len(specs) + 1 + i) for i in range(len(specs))]
             batch = dict(zip(ids, specs))
+            _refuse_cycles(batch)
             for index, (job_id, spec) in enumerate(batch.items()):
                 state = self._initial_state(conn, spec, known, batch)
                 self._insert(conn, job_id, spec, state, user, host, now)
@@ -159,13 +142,17 @@ class JobsMixin:
             params.append(since)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
-    def active(self) -> list[JobRecord]:
-        """Running, then pending in start order, then waiting."""
-        rows = self.db.read(
-            f"SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('running', 'pending', 'waiting')"
-            " ORDER BY CASE state WHEN 'running' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END,"
-            " priority DESC, seq")
+    def active(self, limit: int | None = None, offset: int = 0) -> list[JobRecord]:
+        """Running, then pending in start order (priority, then submission), then waiting (in
+        submission order): ``limit`` of them from ``offset``."""
+        depth = -1 if limit is None else limit + offset
+        rows = self.db.read(_ACTIVE_PAGE_SQL, {"depth": depth, "limit": -1 if limit is None else limit,
+                                               "offset": offset})
         return [job_from_row(r) for r in rows]
+
+    def active_counts(self) -> dict[str, int]:
+        """How many jobs are running, pending and waiting (indexed counts, no table scan)."""
+        return dict(zip(ACTIVE_ORDER, self.db.read(_ACTIVE_COUNTS_SQL)[0]))
 
     def events(self, job_id: str) -> list[dict[str, Any]]:
         self.get(job_id)
@@ -173,8 +160,9 @@ class JobsMixin:
         return [dict(r) for r in rows]
 
     def state_counts(self) -> dict[str, int]:
-        rows = self.db.read("SELECT state, count(*) AS n FROM jobs GROUP BY state")
-        return {r["state"]: r["n"] for r in rows}
+        """Jobs per state; one index search per state (half the cost of a GROUP BY scan)."""
+        counts = zip((s.value for s in State), self.db.read(_STATE_COUNTS_SQL)[0])
+        return {state: n for state, n in counts if n}
 
     def payload(self, job_id: str) -> bytes | None:
         rows = self.db.read("SELECT payload FROM payloads WHERE job_id = ?", (job_id,))
@@ -184,12 +172,19 @@ class JobsMixin:
         rows = self.db.read("SELECT ok, result FROM results WHERE job_id = ?", (job_id,))
         return (bool(rows[0][0]), bytes(rows[0][1])) if rows else None
 
-    def save_result(self, job_id: str, ok: bool, blob: bytes) -> None:
+    def save_result(self, job_id: str, ok: bool, blob: bytes, error: str | None = None) -> None:
+        """Store a function's value (or exception). ``error`` says in one line why a running
+        job failed; the worker records it as the job's error when the attempt ends."""
         with self.db.write() as conn:
             conn.execute("INSERT OR REPLACE INTO results(job_id, ok, result) VALUES (?, ?, ?)",
                          (job_id, int(ok), blob))
+            if error is not None:
+                conn.execute("UPDATE jobs SET error = ? WHERE id = ? AND state = 'running'",
+                             (error.encode("utf-8", "replace").decode()[:2000], job_id))
 
     def set_progress(self, job_id: str, progress: float | None, stage: str | None) -> None:
+        if stage is not None:
+            check_text("stage", stage, 500)
         with self.db.write() as conn:
             conn.execute("UPDATE jobs SET progress = coalesce(?, progress), stage = coalesce(?, stage)"
                          " WHERE id = ? AND state = 'running'", (progress, stage, job_id))
@@ -220,87 +215,12 @@ class JobsMixin:
         return {r["name"]: {"capacity": r["capacity"], "paused": bool(r["paused"]),
                             "in_use": in_use.get(r["name"], 0)} for r in rows}
 
-    # ---- a user's moves ---------------------------------------------------------------
-    def _authorize(self, conn: sqlite3.Connection, job: JobRecord, actor: str, verb: str) -> None:
-        if job.user == actor:
-            return
-        admins = json.loads(conn.execute("SELECT value FROM settings WHERE key = 'admins'").fetchone()[0])
-        if actor not in admins:
-            raise PermissionDenied(f"{actor} may not {verb} {job.id}: it belongs to {job.user}"
-                                   " (only its owner or a queue admin may)")
 
-    def cancel(self, job_id: str, actor: str) -> State:
-        now = time.time()
-        with self.db.write() as conn:
-            job = fetch_job(conn, job_id)
-            self._authorize(conn, job, actor, "cancel")
-            if job.state in TERMINAL:
-                raise InvalidTransition(f"{job_id} is already {job.state.value}; nothing to cancel")
-            if job.state is State.RUNNING:
-                conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
-                record_event(conn, job_id, now, "running", f"cancel requested by {actor}")
-                return State.RUNNING
-            end_job(conn, job_id, State.CANCELLED, now, f"cancelled by {actor}")
-            return State.CANCELLED
-
-    def hold(self, job_id: str, actor: str) -> None:
-        with self.db.write() as conn:
-            job = fetch_job(conn, job_id)
-            self._authorize(conn, job, actor, "hold")
-            if job.state not in (State.PENDING, State.WAITING) or job.held:
-                raise InvalidTransition(f"{job_id} is {'held' if job.held else job.state.value};"
-                                        " only a pending or waiting job can be held")
-            conn.execute("UPDATE jobs SET held = 1, state = 'waiting' WHERE id = ?", (job_id,))
-            record_event(conn, job_id, time.time(), "waiting", f"held by {actor}")
-
-    def release(self, job_id: str, actor: str) -> State:
-        with self.db.write() as conn:
-            job = fetch_job(conn, job_id)
-            self._authorize(conn, job, actor, "release")
-            if not job.held:
-                raise InvalidTransition(f"{job_id} is not held")
-            state = self._unblocked_state(conn, job_id)
-            conn.execute("UPDATE jobs SET held = 0, state = ? WHERE id = ?", (state.value, job_id))
-            record_event(conn, job_id, time.time(), state.value, f"released by {actor}")
-            return state
-
-    @staticmethod
-    def _unblocked_state(conn: sqlite3.Connection, job_id: str) -> State:
-        blocked = conn.execute("SELECT 1 FROM deps d JOIN jobs j ON j.id = d.parent"
-                               " WHERE d.child = ? AND j.state != 'completed' LIMIT 1", (job_id,)).fetchone()
-        return State.WAITING if blocked else State.PENDING
-
-    def retry(self, job_id: str, actor: str) -> State:
-        """Run a failed, cancelled or timed-out job again under the same id."""
-        now = time.time()
-        with self.db.write() as conn:
-            job = fetch_job(conn, job_id)
-            self._authorize(conn, job, actor, "retry")
-            if job.state not in (State.FAILED, State.CANCELLED, State.TIMEOUT):
-                raise InvalidTransition(f"{job_id} is {job.state.value}; only failed, cancelled or"
-                                        " timed-out jobs can be retried")
-            failed_parent = conn.execute(
-                "SELECT j.id, j.state FROM deps d JOIN jobs j ON j.id = d.parent WHERE d.child = ?"
-                " AND j.state IN ('failed', 'cancelled', 'timeout') LIMIT 1", (job_id,)).fetchone()
-            if failed_parent:
-                raise InvalidTransition(f"{job_id} runs after {failed_parent[0]}, which is"
-                                        f" {failed_parent[1]}: retry that one first")
-            state = self._unblocked_state(conn, job_id)
-            conn.execute(
-                "UPDATE jobs SET state = ?, held = 0, attempt = attempt + 1, not_before = 0,"
-                " started_at = NULL, finished_at = NULL, exit_code = NULL, error = NULL, worker = NULL,"
-                " pid = NULL, progress = NULL, stage = NULL, cancel_requested = 0, backend_id = NULL"
-                " WHERE id = ?", (state.value, job_id))
-            conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
-            record_event(conn, job_id, now, state.value, f"retried by {actor}")
-            return state
-
-    def delete(self, job_id: str, actor: str) -> None:
-        with self.db.write() as conn:
-            job = fetch_job(conn, job_id)
-            self._authorize(conn, job, actor, "delete")
-            if job.state in ACTIVE:
-                raise InvalidTransition(f"{job_id} is {job.state.value}; cancel it before deleting it")
-            for table, column in (("jobs", "id"), ("events", "job_id"), ("payloads", "job_id"),
-                                  ("results", "job_id"), ("deps", "child")):
-                conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (job_id,))
+def _refuse_cycles(batch: dict[str, JobSpec]) -> None:
+    """Jobs of one submission that (through each other) run after themselves would wait forever."""
+    cycle = dependency_cycle({job_id: [p for p in spec.after if p in batch] for job_id, spec in batch.items()})
+    if cycle is None:
+        return
+    if len(cycle) == 2:
+        raise InvalidJob(f"{cycle[0]} cannot run after itself (--after names the job's own id)")
+    raise InvalidJob("these jobs would wait for each other forever: " + " runs after ".join(cycle))

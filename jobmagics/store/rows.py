@@ -1,6 +1,7 @@
 """Conversions between SQLite rows and model records."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from typing import Any
@@ -14,11 +15,12 @@ JOB_COLUMNS = (
     " code, experiment, options"
 )
 _JSON_FIELDS = ("resources", "after", "env", "command", "experiment", "options")
+_RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(JobRecord))
 
 
 def job_from_row(row: sqlite3.Row) -> JobRecord:
-    data: dict[str, Any] = dict(row)
-    data.pop("seq", None)
+    """The record of a row; extra columns a query added for ordering (seq, ...) are dropped."""
+    data: dict[str, Any] = {k: v for k, v in dict(row).items() if k in _RECORD_FIELDS}
     for name in _JSON_FIELDS:
         if data[name] is not None:
             data[name] = json.loads(data[name])

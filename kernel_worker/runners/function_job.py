@@ -4,8 +4,12 @@ from __future__ import annotations
 import sys
 import traceback
 
+import cloudpickle
+
 from jobmagics.client import Queue
 from jobmagics.payloads import dump_result, load
+
+MAX_ERROR = 500
 
 
 def main(queue_path: str, job_id: str, queue: Queue | None = None) -> int:
@@ -19,10 +23,22 @@ def main(queue_path: str, job_id: str, queue: Queue | None = None) -> int:
         value = function(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - the job's own failure, sent back to the caller
         traceback.print_exc()
-        queue.store.save_result(job_id, False, dump_result(False, exc))
-        return 1
-    queue.store.save_result(job_id, True, dump_result(True, value))
+        return _failed(queue, job_id, exc, f"{type(exc).__name__}: {exc}")
+    try:
+        blob = cloudpickle.dumps(value)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure: the value cannot come back
+        # the function ran, but the caller can never have its value: that is not a completion
+        message = f"its return value could not be pickled: {type(exc).__name__}: {exc}"
+        print(f"{message} (the value was {value!r:.200})", file=sys.stderr)
+        return _failed(queue, job_id, RuntimeError(message), message)
+    queue.store.save_result(job_id, True, blob)
     return 0
+
+
+def _failed(queue: Queue, job_id: str, exc: BaseException, error: str) -> int:
+    """Store the exception for ``result()`` and one line for the job's error."""
+    queue.store.save_result(job_id, False, dump_result(False, exc), error=error[:MAX_ERROR])
+    return 1
 
 
 if __name__ == "__main__":
