@@ -141,14 +141,14 @@ class Queue:
         return self.store.count(states=parse_states(state), user=_text_filter("user", user),
                                 name=_text_filter("name", name), since=since)
 
-    def queue(self, limit: int | None = 100, offset: int = 0) -> JobPage:
-        """Waiting, pending and running jobs: running first, then pending in the order they
-        will start (priority, then submission), then waiting. At most ``limit`` (None: all) from
-        ``offset``; the page's ``total``, ``counts`` (per state) and ``more`` tell what is left."""
-        limit, offset = _limit(limit), _limit(offset, "offset") or 0
-        records = self.mark_lost_workers(self.store.active(limit, offset))
-        counts = self.store.active_counts()
-        return JobPage([Job(self, r.id, r) for r in records], counts, offset)
+    def queue(self, limit: int | None = 100, offset: int = 0, user: str | None = None) -> JobPage:
+        """Waiting, pending and running jobs (of everyone, or of ``user``): running first, then
+        pending in the order they will start (priority, then submission), then waiting. At most
+        ``limit`` (None: all) from ``offset``; the page's ``counts`` (per state), ``total`` and
+        ``more`` say how many there are in all."""
+        limit, offset, user = _limit(limit), _limit(offset, "offset") or 0, _text_filter("user", user)
+        records = self.mark_lost_workers(self.store.active(limit, offset, user))
+        return JobPage([Job(self, r.id, r) for r in records], self.store.active_counts(user), offset)
 
     def history(self, user: str | None = None, state: str | Sequence[str] | None = None,
                 limit: int | None = 50) -> list[Job]:
@@ -160,8 +160,9 @@ class Queue:
         return self.jobs(state=states, user=user, limit=limit)  # type: ignore[arg-type]
 
     def mark_lost_workers(self, records: list[JobRecord]) -> list[JobRecord]:
-        """Set ``worker_lost_at`` on running jobs whose worker is gone (one read of the workers
-        table for the whole list). Such a job is recovered by the next worker to look."""
+        """Set ``worker_lost_at`` of each running job: when its worker was last known alive if
+        that worker is gone (its process ended; on another host, its lease ran out), else None.
+        One read of the workers table for the whole list. The next worker to look recovers it."""
         running = [r for r in records if r.state is State.RUNNING]
         if not running:
             return records
@@ -171,7 +172,9 @@ class Queue:
             worker = workers.get(record.worker or "")
             if worker is None:
                 record.worker_lost_at = self._unregistered_since(record)
-            elif not _worker_alive(worker, now):
+            elif _worker_alive(worker, now):
+                record.worker_lost_at = None
+            else:
                 record.worker_lost_at = worker.heartbeat_at + (0.0 if worker.host == self.host else LEASE_S)
         return records
 

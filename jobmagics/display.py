@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .client import Queue
-    from .job import Job
+    from .job import Job, JobPage
     from .model import JobRecord
 
 STATE_COLOURS = {
@@ -26,6 +26,20 @@ def state_badge(state: str) -> str:
             f'color:white;border-radius:3px;padding:0 6px;font-size:90%">{html.escape(state)}</span>')
 
 
+def lost_text(record: JobRecord, now: float | None = None) -> str:
+    """``worker lost 42 s ago`` for a running job whose worker is gone, else ""."""
+    if record.worker_lost_at is None:
+        return ""
+    return f"worker lost {max(0.0, (now or time.time()) - record.worker_lost_at):.0f} s ago"
+
+
+def state_html(record: JobRecord, now: float | None = None) -> str:
+    """The state badge, and "(worker lost 42 s ago)" beside it when that is the truth."""
+    lost = lost_text(record, now)
+    return state_badge(record.state.value) + (
+        f' <span class="jobmagics-lost" style="color:{STATE_COLOURS["failed"]}">({lost})</span>' if lost else "")
+
+
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -37,7 +51,7 @@ def format_duration(seconds: float | None) -> str:
 
 def elapsed(job: Job, now: float | None = None, record: JobRecord | None = None) -> float | None:
     """Seconds the job has run (so far); pass ``record`` to use one already read."""
-    record = record or job.record
+    record = record or job.snapshot
     if record.started_at is None:
         return None
     return (record.finished_at or now or time.time()) - record.started_at
@@ -53,9 +67,9 @@ def job_html(job: Job) -> str:
     record = job.record
     rows = [("job", f"<code>{html.escape(job.id)}</code>"),
             ("name", html.escape(record.name or "-")), ("user", html.escape(record.user)),
-            ("state", state_badge(record.state.value)),
+            ("state", state_html(record)),
             ("progress", html.escape(progress_text(record.progress, record.stage) or "-")),
-            ("elapsed", format_duration(elapsed(job)))]
+            ("elapsed", format_duration(elapsed(job, record=record)))]
     if record.error:
         rows.append(("error", f'<span style="color:{STATE_COLOURS["failed"]}">{html.escape(record.error)}</span>'))
     cells = "".join(f'<tr><th style="text-align:left;padding-right:1em">{k}</th><td style="text-align:left">{v}</td></tr>'
@@ -68,23 +82,31 @@ def jobs_table_html(jobs: Iterable[Job], title: str | None = None, empty: str = 
                    for h in ("job", "name", "user", "state", "progress", "elapsed", "error"))
     body = []
     for job in jobs:
-        record = job.record
+        record = job.snapshot            # as the listing read it: one read per page, not per row
         body.append("<tr>" + "".join(f'<td style="text-align:left">{c}</td>' for c in (
             f"<code>{html.escape(job.id)}</code>", html.escape(record.name or ""), html.escape(record.user),
-            state_badge(record.state.value), html.escape(progress_text(record.progress, record.stage)),
-            format_duration(elapsed(job)), html.escape((record.error or "")[:120]))) + "</tr>")
+            state_html(record), html.escape(progress_text(record.progress, record.stage)),
+            format_duration(elapsed(job, record=record)), html.escape((record.error or "")[:120]))) + "</tr>")
     caption = f"<caption style='text-align:left;font-weight:bold'>{html.escape(title)}</caption>" if title else ""
     rows = "".join(body) or f'<tr><td colspan="7"><i>{html.escape(empty)}</i></td></tr>'
     return f'<table class="jobmagics-jobs">{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
-def queue_html(queue: Queue, history: int = 10) -> str:
-    """The queue (waiting, pending, running) and recent history of every user."""
-    counts = queue.store.state_counts()
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty"
+def more_text(page: JobPage) -> str:
+    """``… and 179,950 more pending, 12 more waiting``, or "" when the page shows them all."""
+    more = page.more_by_state()
+    return ("… and " + ", ".join(f"{n:,} more {state}" for state, n in more.items())) if more else ""
+
+
+def queue_html(queue: Queue, history: int = 10, limit: int = 50) -> str:
+    """The first ``limit`` active jobs (running, pending, waiting) and recent history of every user."""
+    page = queue.queue(limit=limit)
+    summary = ", ".join(f"{n:,} {s}" for s, n in page.counts.items() if n) or "nothing active"
+    more = more_text(page)
     return (f"<div class='jobmagics-queue'><b>Queue</b> <code>{html.escape(str(queue.path))}</code>: "
             f"{html.escape(summary)}"
-            + jobs_table_html(queue.queue(), "Active", "nothing waiting or running")
+            + jobs_table_html(page, "Active", "nothing waiting or running")
+            + (f"<div class='jobmagics-more'><i>{html.escape(more)}</i></div>" if more else "")
             + jobs_table_html(queue.history(limit=history), "Recent history", "no finished jobs")
             + "</div>")
 

@@ -152,7 +152,7 @@ class JobMagics(Magics):
     # ---- looking at jobs --------------------------------------------------------------
     def _cmd_queue(self, args: Any, cell: str | None) -> Any:
         from ..widgets import QueuePanel
-        return QueuePanel(self._queue(args.queue), history=args.history)
+        return QueuePanel(self._queue(args.queue), history=args.history, limit=args.limit)
 
     def _cmd_status(self, args: Any, cell: str | None) -> Job:
         return self._get(args)
@@ -182,27 +182,27 @@ class JobMagics(Magics):
         print(f"pulled {', '.join(names)}" if names else f"{job.id} has no variables to pull (submit it with --pull)")
 
     def _cmd_cancel(self, args: Any, cell: str | None) -> None:
-        queue = self._queue(args.queue)
-        for job_id in self._ids(args):
-            state = queue.cancel(job_id)
+        for job_id, state in self._queue(args.queue).apply("cancel", self._ids(args)):
             print(f"{job_id}: cancel requested (it stops within about a second)" if state is State.RUNNING
-                  else f"{job_id}: {state.value}")
+                  else f"{job_id}: {state}")
 
     def _cmd_retry(self, args: Any, cell: str | None) -> Job:
-        job = self._get(args)
-        job.retry()
-        self._remember(job, None)
-        return self._live(job)
+        queue = self._queue(args.queue)
+        ids = self._ids(args)
+        queue.apply("retry", ids)               # all of them or none
+        jobs = [self._live(queue.get(job_id)) for job_id in ids]
+        for job in jobs[:-1]:
+            display(job)
+        self._remember(jobs[-1], None)
+        return jobs[-1]
 
     def _cmd_hold(self, args: Any, cell: str | None) -> None:
-        job = self._get(args)
-        job.hold()
-        print(f"{job.id}: held")
+        for job_id, _ in self._queue(args.queue).apply("hold", self._ids(args)):
+            print(f"{job_id}: held")
 
     def _cmd_release(self, args: Any, cell: str | None) -> None:
-        job = self._get(args)
-        job.release()
-        print(f"{job.id}: {job.state.value}")
+        for job_id, state in self._queue(args.queue).apply("release", self._ids(args)):
+            print(f"{job_id}: {state}")
 
     def _cmd_wait(self, args: Any, cell: str | None) -> Job:
         jobs = [self._get(args, job_id) for job_id in self._ids(args)]

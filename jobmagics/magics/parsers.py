@@ -9,6 +9,8 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 _queue = argument("--queue", metavar="DIR", help="the queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)")
 _job_id = argument("id", nargs="?", metavar="ID", help="a job id (default: the last job submitted here)")
+_job_ids = argument("ids", nargs="*", metavar="ID",
+                    help="job ids, or a,b (default: the last job submitted here); all of them or none")
 
 
 @magic_arguments("job submit")
@@ -34,6 +36,8 @@ def submit() -> None:
 
 @magic_arguments("job queue")
 @argument("--history", type=int, default=10, metavar="N", help="how many finished jobs to list")
+@argument("--limit", type=int, default=50, metavar="N",
+          help="how many active jobs to list (default 50; the panel says how many more there are)")
 @_queue
 def queue() -> None:
     """The live queue panel: waiting, pending and running jobs of every user, and recent history."""
@@ -68,31 +72,31 @@ def pull() -> None:
 
 
 @magic_arguments("job cancel")
-@argument("ids", nargs="*", metavar="ID", help="job ids (default: the last job submitted here)")
+@_job_ids
 @_queue
 def cancel() -> None:
     """Cancel jobs; a running one stops within about a second."""
 
 
 @magic_arguments("job retry")
-@_job_id
+@_job_ids
 @_queue
 def retry() -> None:
-    """Run a failed, cancelled or timed-out job again (same id)."""
+    """Run failed, cancelled or timed-out jobs again (same ids)."""
 
 
 @magic_arguments("job hold")
-@_job_id
+@_job_ids
 @_queue
 def hold() -> None:
-    """Keep a pending job from starting."""
+    """Keep pending jobs from starting."""
 
 
 @magic_arguments("job release")
-@_job_id
+@_job_ids
 @_queue
 def release() -> None:
-    """Let a held job start."""
+    """Let held jobs start."""
 
 
 @magic_arguments("job wait")

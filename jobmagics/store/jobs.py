@@ -23,18 +23,19 @@ ACTIVE_ORDER = ("running", "pending", "waiting")
 # index with its own LIMIT, so the page costs the same with 10 or 1,000,000 jobs behind it.
 _ACTIVE_PAGE_SQL = f"""
 SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 0 AS part, -priority AS rank FROM jobs
-               WHERE state = 'running' ORDER BY priority DESC, seq LIMIT :depth)
+               WHERE state = 'running' {{user}} ORDER BY priority DESC, seq LIMIT :depth)
 UNION ALL
 SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 1 AS part, -priority AS rank FROM jobs INDEXED BY jobs_claim
-               WHERE state = 'pending' ORDER BY priority DESC, seq LIMIT :depth)
+               WHERE state = 'pending' {{user}} ORDER BY priority DESC, seq LIMIT :depth)
 UNION ALL
 SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 2 AS part, 0 AS rank FROM jobs
-               WHERE state = 'waiting' ORDER BY seq LIMIT :depth)
+               WHERE state = 'waiting' {{user}} ORDER BY seq LIMIT :depth)
 ORDER BY part, rank, seq LIMIT :limit OFFSET :offset
 """
 # one statement, so the three counts are of the same moment; each is a search of jobs_state
 _ACTIVE_COUNTS_SQL = ("SELECT " + ", ".join(
-    f"(SELECT count(*) FROM jobs WHERE state = '{s}')" for s in ACTIVE_ORDER))
+    f"(SELECT count(*) FROM jobs WHERE state = '{s}' {{user}})" for s in ACTIVE_ORDER))
+_USER = "AND user = :user"
 _STATE_COUNTS_SQL = ("SELECT " + ", ".join(
     f"(SELECT count(*) FROM jobs WHERE state = '{s.value}')" for s in State))
 
@@ -142,17 +143,19 @@ class JobsMixin(MovesMixin):
             params.append(since)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
-    def active(self, limit: int | None = None, offset: int = 0) -> list[JobRecord]:
+    def active(self, limit: int | None = None, offset: int = 0, user: str | None = None) -> list[JobRecord]:
         """Running, then pending in start order (priority, then submission), then waiting (in
-        submission order): ``limit`` of them from ``offset``."""
+        submission order): ``limit`` of them from ``offset``, of everyone or of ``user``."""
+        sql = _ACTIVE_PAGE_SQL.format(user=_USER if user else "")
         depth = -1 if limit is None else limit + offset
-        rows = self.db.read(_ACTIVE_PAGE_SQL, {"depth": depth, "limit": -1 if limit is None else limit,
-                                               "offset": offset})
+        rows = self.db.read(sql, {"depth": depth, "limit": -1 if limit is None else limit,
+                                  "offset": offset, "user": user})
         return [job_from_row(r) for r in rows]
 
-    def active_counts(self) -> dict[str, int]:
+    def active_counts(self, user: str | None = None) -> dict[str, int]:
         """How many jobs are running, pending and waiting (indexed counts, no table scan)."""
-        return dict(zip(ACTIVE_ORDER, self.db.read(_ACTIVE_COUNTS_SQL)[0]))
+        sql = _ACTIVE_COUNTS_SQL.format(user=_USER if user else "")
+        return dict(zip(ACTIVE_ORDER, self.db.read(sql, {"user": user})[0]))
 
     def events(self, job_id: str) -> list[dict[str, Any]]:
         self.get(job_id)

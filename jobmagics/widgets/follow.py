@@ -2,6 +2,7 @@
 ``logs/<id>.log`` for the others. Returns nbformat outputs for an ``ipywidgets.Output``."""
 from __future__ import annotations
 
+import codecs
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ class OutputFollower:
         self._offset = 0
         self._size = -1
         self._source: str | None = None
+        # a character split between two reads of the log comes out whole, not as two U+FFFD
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def _pick_source(self, terminal: bool, kind: str) -> str | None:
         layout = self.job.queue.layout
@@ -45,26 +48,27 @@ class OutputFollower:
             size = os.stat(path).st_size
         except FileNotFoundError:
             return None
-        if size == self._size:
-            return None
+        if size == self._size and not (terminal and self._decoder.getstate()[0]):
+            return None                   # (a finished job's dangling partial character is flushed)
         if size < self._offset:           # a new attempt started the file again
             self.events, self._offset = [], 0
+            self._decoder.reset()
         self._size = size
         if self._source == "jsonl":
             events, self._offset = read_output_events(path, self._offset)
         else:
-            events = self._read_log(path)
+            events = self._read_log(path, terminal)
         if not events:
             return None
         self.events.extend(events)
         return self.outputs()
 
-    def _read_log(self, path: os.PathLike[str] | str) -> list[dict[str, Any]]:
+    def _read_log(self, path: os.PathLike[str] | str, final: bool) -> list[dict[str, Any]]:
         with open(path, "rb") as handle:
             handle.seek(self._offset)
             chunk = handle.read()
         self._offset += len(chunk)
-        text = chunk.decode("utf-8", errors="replace")
+        text = self._decoder.decode(chunk, final)
         return [{"output_type": "stream", "name": "stdout", "text": text}] if text else []
 
     def outputs(self) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ..display import STATE_COLOURS, elapsed, format_duration, state_badge
+from ..display import STATE_COLOURS, elapsed, format_duration, state_html
 from ..errors import JobmagicsError
 from ..model import TERMINAL, State
 from .data_plot import DataPlot
@@ -69,7 +69,8 @@ class JobWidget(w.VBox):
 
     def poll(self, changed: bool) -> bool:
         """Called by the poller: re-read the job only if the queue changed; tick the elapsed
-        time of a running job once a second; follow the output files (a stat when idle)."""
+        time of a running job once a second, and look whether its worker is still alive;
+        follow the output files (a stat when idle)."""
         if self.comm is None:                   # closed
             return False
         with self._lock:
@@ -86,6 +87,8 @@ class JobWidget(w.VBox):
         with self._lock:
             if reread or self._record is None:
                 self._record = self.job.refresh().record
+            elif self._record.state is State.RUNNING:    # a worker's death writes nothing: look
+                self.job.queue.mark_lost_workers([self._record])
             record = self._record
             self._last_second = int(time.time())
             with self._held():
@@ -100,7 +103,7 @@ class JobWidget(w.VBox):
         name = f" <b>{html.escape(record.name)}</b>" if record.name else ""
         self.header.value = (
             f"{_STYLE}<code>{html.escape(self.job.id)}</code>{name} · {html.escape(record.user)} · "
-            f"{state_badge(state)} · <span class='jobmagics-elapsed'>{format_duration(elapsed(self.job, record=record))}</span>"
+            f"{state_html(record)} · <span class='jobmagics-elapsed'>{format_duration(elapsed(self.job, record=record))}</span>"
             + (f"<br><span style='color:{STATE_COLOURS['failed']}'>{html.escape(record.error)}</span>"
                if record.error else ""))
         self._show_progress(record)

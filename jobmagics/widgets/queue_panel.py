@@ -1,31 +1,37 @@
-"""The live queue panel: waiting/pending/running jobs of every user plus recent history,
-filters by user and state, and per-row state, progress and cancel."""
+"""The live queue panel: the first page of waiting/pending/running jobs of every user (and
+how many more there are) plus recent history, filters by user and state, and per-row state,
+progress and cancel."""
 from __future__ import annotations
 
 import contextlib
 import html
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ..display import STATE_COLOURS, elapsed, format_duration, state_badge
+from ..display import STATE_COLOURS, elapsed, format_duration, more_text, state_badge, state_html
 from ..errors import JobmagicsError
 from ..model import STATE_NAMES, TERMINAL, State
 from .poller import shared_poller
 
 if TYPE_CHECKING:
     from ..client import Queue
-    from ..job import Job
+    from ..job import Job, JobPage
     from ..model import JobRecord
 
 EVERYONE = ""
 ACTIVE_AND_RECENT = ""
 
 
+LIVENESS_S = 1.0          # running rows: how often to look whether their worker is still there
+THROTTLE = 4.0            # after a refresh that took T, the next one waits at least THROTTLE * T
+
+
 def snapshot(job: Job) -> JobRecord:
     """The record the listing just read (``Job.record`` would read an active job again)."""
-    return job._record if job._record is not None else job.record
+    return job.snapshot
 
 
 class JobRow(w.HBox):
@@ -48,7 +54,7 @@ class JobRow(w.HBox):
         progress = "" if record.progress is None else f" {record.progress:.0%}"
         stage = f" {html.escape(record.stage)}" if record.stage else ""
         self.cells.value = (f"<code>{html.escape(job.id)}</code> {html.escape(record.name or '')} · "
-                            f"{html.escape(record.user)} · {state_badge(record.state.value)}{progress}{stage}"
+                            f"{html.escape(record.user)} · {state_html(record)}{progress}{stage}"
                             f" · {format_duration(elapsed(job, record=record))}")
         self.bar.value = 1.0 if record.state is State.COMPLETED else float(record.progress or 0.0)
         self.bar.bar_style = {"completed": "success", "failed": "danger", "timeout": "danger",
@@ -62,21 +68,28 @@ class JobRow(w.HBox):
 class QueuePanel(w.VBox):
     """``%job queue``: the whole lab's queue, live."""
 
-    def __init__(self, queue: Queue, history: int = 10, **kwargs: Any) -> None:
+    def __init__(self, queue: Queue, history: int = 10, limit: int = 50, **kwargs: Any) -> None:
         self.queue = queue
         self.history_limit = history
+        self.limit = limit
         self.user_filter = w.Dropdown(description="user", options=[("everyone", EVERYONE)], value=EVERYONE)
         self.state_filter = w.Dropdown(description="state", value=ACTIVE_AND_RECENT,
                                        options=[("active + recent", ACTIVE_AND_RECENT)] + [(s, s) for s in STATE_NAMES])
         self.summary = w.HTML()
+        self.more = w.HTML()              # "... and 179,950 more pending" below the first page
         self.message = w.HTML()
         self.rows_box = w.VBox()
         super().__init__([w.HBox([self.user_filter, self.state_filter]), self.summary,
-                          self.rows_box, self.message], **kwargs)
+                          self.rows_box, self.more, self.message], **kwargs)
         self.add_class("jobmagics-queue-panel")
         self.rows: dict[str, JobRow] = {}
+        self._jobs: list[Job] = []
         self._lock = threading.RLock()
         self._users: set[str] = {queue.user}
+        self.page: JobPage | None = None     # the active jobs' page, when no state filter is set
+        self._stale = False
+        self._next_refresh = 0.0
+        self._next_liveness = 0.0
         self.user_filter.observe(lambda _c: self.refresh(), names="value")
         self.state_filter.observe(lambda _c: self.refresh(), names="value")
         self.refresh()
@@ -86,33 +99,63 @@ class QueuePanel(w.VBox):
         return f"QueuePanel({str(self.queue.path)!r})"
 
     def poll(self, changed: bool) -> bool:
+        """Re-read on a change, but never more than a 1/THROTTLE share of the time (a huge queue
+        makes each read dearer); between changes, look once a second whether the workers of the
+        running rows are still alive (a worker's death writes nothing to the queue)."""
         if self.comm is None:
             return False
-        if changed:
+        self._stale = self._stale or changed
+        now = time.monotonic()
+        if self._stale and now >= self._next_refresh:
             self.refresh()
+        elif now >= self._next_liveness:
+            self._recheck_workers()
         return True
 
     def jobs(self) -> list[Job]:
-        """What the filters select: active jobs then recent history, or one state."""
+        """What the filters select: the first page of active jobs then recent history, or one state."""
         user, state = self.user_filter.value or None, self.state_filter.value or None
         if state is not None:
+            self.page = None
             return self.queue.jobs(state=state, user=user, limit=self.history_limit * 5)
-        active = [j for j in self.queue.queue() if user is None or snapshot(j).user == user]
-        return active + self.queue.history(user=user, limit=self.history_limit)
+        self.page = self.queue.queue(limit=self.limit, user=user)
+        shown = {job.id for job in self.page}     # a job that ended between the two reads: once
+        return list(self.page) + [job for job in self.queue.history(user=user, limit=self.history_limit)
+                                  if job.id not in shown]
 
     def refresh(self) -> None:
         with self._lock:
+            started = time.monotonic()
+            self._stale = False
             jobs = self.jobs()
-            counts = self.queue.store.state_counts()
+            counts = self.page.counts if self.page is not None else self.queue.queue(limit=0).counts
             with contextlib.ExitStack() as stack:
-                for widget in (self, self.summary, self.rows_box, self.user_filter,
+                for widget in (self, self.summary, self.more, self.rows_box, self.user_filter,
                                *(x for r in self.rows.values() for x in r.widgets())):
                     stack.enter_context(widget.hold_sync())
                 self._update_rows(jobs)
-                self.summary.value = " · ".join(
-                    f"{state_badge(s)} {counts.get(s, 0)}" for s in ("running", "pending", "waiting")
-                ) + f" · {sum(counts.get(s.value, 0) for s in TERMINAL)} finished"
+                self.summary.value = " · ".join(f"{state_badge(s)} {n:,}" for s, n in counts.items())
+                more = more_text(self.page) if self.page is not None else ""
+                self.more.value = f"<i>{html.escape(more)}</i>" if more else ""
                 self._update_users(jobs)
+            self._jobs = jobs
+            finished = time.monotonic()
+            self._next_refresh = finished + THROTTLE * (finished - started)
+            self._next_liveness = finished + LIVENESS_S
+
+    def _recheck_workers(self) -> None:
+        """Mark (or unmark) running rows whose worker is gone; their elapsed times move on too."""
+        with self._lock:
+            self._next_liveness = time.monotonic() + LIVENESS_S
+            running = [job for job in self._jobs if job.snapshot.state is State.RUNNING]
+            if not running:
+                return
+            self.queue.mark_lost_workers([job.snapshot for job in running])
+            for job in running:
+                row = self.rows.get(job.id)
+                if row is not None:
+                    with row.cells.hold_sync():
+                        row.update(job)
 
     def _update_rows(self, jobs: list[Job]) -> None:
         wanted = {job.id for job in jobs}
@@ -150,6 +193,6 @@ class QueuePanel(w.VBox):
         for row in self.rows.values():
             for widget in row.widgets():
                 widget.close()
-        for widget in (self.user_filter, self.state_filter, self.summary, self.message, self.rows_box):
+        for widget in (self.user_filter, self.state_filter, self.summary, self.more, self.message, self.rows_box):
             widget.close()
         super().close()
