@@ -44,12 +44,18 @@ stop-worker:
 
 ## make test: set up with test extras and run the whole suite (unit, integration, notebooks, browser, slurm)
 # The browser tests run in their own pytest process: Playwright's sync API and pytest_jupyter's
-# event loop cannot share one.
+# event loop cannot share one. The last step fails when the suite left a SLURM daemon (or job
+# step) running that was not running before it: the slurm tests stop what they started.
+SLURM_PIDS = ps -eo pid=,stat=,comm= | awk '$$2 !~ /^Z/ && $$3 ~ /^(slurmctld|slurmd|slurmstepd|munged)$$/ {print $$1}' | sort
 test: setup-test
+	@$(SLURM_PIDS) > $(VENV)/.slurm-pids-before-test
 	$(PY) -m pytest tests --ignore=tests/browser $(PYTEST_ARGS)
 	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 	cd labextension && PATH=$(abspath $(VENV))/bin:$$PATH jlpm install && PATH=$(abspath $(VENV))/bin:$$PATH jlpm test
 	$(PY) -m pytest --nbval notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
+	@left=$$($(SLURM_PIDS) | comm -13 $(VENV)/.slurm-pids-before-test -); \
+	if [ -n "$$left" ]; then echo "make test left running: $$(ps -o pid=,comm= -p "$$(echo $$left | tr ' ' ,)" | tr -s ' \n' ' ')" >&2; exit 1; fi; \
+	echo "make test: no SLURM daemon left running that it started"
 
 ## make bench: the core figures (and the notebook ones) -> bench/results.json
 bench: setup-test

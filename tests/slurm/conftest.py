@@ -13,7 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SLURM_UP = ROOT / ".ci" / "slurm-up"
-DEFAULT_CONF = Path("/tmp/jobmagics-slurm/slurm.conf")
+SLURM_DOWN = ROOT / ".ci" / "slurm-down"
+SLURM_DIR = Path(os.environ.get("JOBMAGICS_SLURM_DIR", "/tmp/jobmagics-slurm"))
+DEFAULT_CONF = SLURM_DIR / "slurm.conf"
 INSTALL = "apt-get install -y slurm-wlm slurmctld slurmd slurm-client munge"
 
 
@@ -33,33 +35,79 @@ def _usable(state: str) -> bool:
 @pytest.fixture(scope="session")
 def slurm() -> Iterator[str]:
     """A SLURM that answers; yields its ``SLURM_CONF`` (also set in ``os.environ``, so the
-    workers the tests start inherit it). Daemons started here are left running for the
-    next session: stop them with ``.ci/slurm-down``."""
+    workers the tests start inherit it). A SLURM found answering is left as it was; the
+    daemons this session had to start are stopped at its end, by their PID files."""
     missing = [t for t in ("sbatch", "squeue", "scancel", "sinfo") if shutil.which(t) is None]
     if missing:
         pytest.fail(f"SLURM is not installed ({', '.join(missing)} missing): {INSTALL}", pytrace=False)
     saved = os.environ.get("SLURM_CONF")
     if not saved and DEFAULT_CONF.exists():
         os.environ["SLURM_CONF"] = str(DEFAULT_CONF)
-    if not _usable(_node_state(dict(os.environ))):
-        os.environ["SLURM_CONF"] = _start_slurm()
-    yield os.environ["SLURM_CONF"]
-    if saved is None:
-        os.environ.pop("SLURM_CONF", None)
-    else:
-        os.environ["SLURM_CONF"] = saved
+    started: list[str] = []
+    try:
+        if not _usable(_node_state(dict(os.environ))):
+            os.environ["SLURM_CONF"] = _start_slurm(started)
+        yield os.environ["SLURM_CONF"]
+    finally:
+        if saved is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = saved
+        _stop_slurm(started)
 
 
-def _start_slurm() -> str:
+def _daemons_alive() -> dict[str, int]:
+    """The SLURM daemons (and munged) named by slurm-up's PID files that are alive now."""
+    pid_files = {"slurmd": SLURM_DIR / "slurmd.pid", "slurmctld": SLURM_DIR / "slurmctld.pid",
+                 "munged": Path("/run/munge/munged.pid")}
+    alive = {}
+    for name, pid_file in pid_files.items():
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if _exists(pid):
+            alive[name] = pid
+    return alive
+
+
+def _start_slurm(started: list[str]) -> str:
+    """Runs slurm-up; appends to ``started`` the daemons it started (even when it then fails)."""
     if os.geteuid() != 0:
         pytest.fail(f"no SLURM answers and {SLURM_UP} needs root to start one", pytrace=False)
-    result = subprocess.run([str(SLURM_UP)], capture_output=True, text=True, timeout=120, check=False)
+    before = _daemons_alive()
+    try:
+        result = subprocess.run([str(SLURM_UP), str(SLURM_DIR)], capture_output=True, text=True,
+                                timeout=120, check=False)
+    finally:
+        started += [name for name, pid in _daemons_alive().items() if before.get(name) != pid]
     if result.returncode != 0:
         pytest.fail(f"{SLURM_UP} failed:\n{result.stderr}", pytrace=False)
     conf = result.stdout.strip().splitlines()[-1].removeprefix("export SLURM_CONF=")
     if not _usable(_node_state(dict(os.environ, SLURM_CONF=conf))):
         pytest.fail(f"{SLURM_UP} ran but sinfo shows no usable node", pytrace=False)
     return conf
+
+
+def _stop_slurm(started: list[str]) -> None:
+    """Stops exactly the daemons this session started, and checks that they are gone."""
+    if not started:
+        return
+    pids = {name: pid for name, pid in _daemons_alive().items() if name in started}
+    result = subprocess.run([str(SLURM_DOWN), str(SLURM_DIR), *started], capture_output=True,
+                            text=True, timeout=120, check=False)
+    left = {name: pid for name, pid in pids.items() if _exists(pid)}
+    if result.returncode != 0 or left:
+        pytest.fail(f"{SLURM_DOWN} left {left or 'nothing'} running:\n{result.stderr}", pytrace=False)
+
+
+def _exists(pid: int) -> bool:
+    """Alive and not a zombie (this machine's PID 1 may be slow to reap)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def _shared_conftest():  # type: ignore[no-untyped-def]
