@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Unicode, default
+from traitlets import Float, Int, Unicode, default, observe
 
 import jobmagics
 
+from .calls import QueueCalls
 from .handlers import route_table
 
 
@@ -17,7 +19,8 @@ class JobmagicsApp(ExtensionApp):
 
     The acting user of every request is the Unix account the Jupyter server runs as:
     the same rules as the Python API apply (only a job's owner or a queue admin may
-    cancel, retry, hold or release it).
+    cancel, retry, hold or release it). Queue calls never run on the server's event loop
+    (see :mod:`jobmagics.server.calls`).
     """
 
     name = "jobmagics"
@@ -28,6 +31,19 @@ class JobmagicsApp(ExtensionApp):
         "else the default queue ~/.jobmagics/queue.",
     ).tag(config=True)
 
+    busy_timeout = Float(
+        2.0, help="Seconds a change waits for another process's write lock on the queue before "
+        "the request answers 503 'the queue is busy, try again' (the CLI and workers wait 60 s).",
+    ).tag(config=True)
+
+    queue_threads = Int(
+        8, help="At most this many queue calls run at once, each in a worker thread.",
+    ).tag(config=True)
+
+    queue_wait = Float(
+        2.0, help="Seconds a request waits for one of the queue_threads before answering 503.",
+    ).tag(config=True)
+
     @default("queue")
     def _default_queue(self) -> str:
         return os.environ.get("JOBMAGICS_QUEUE", "")
@@ -35,16 +51,33 @@ class JobmagicsApp(ExtensionApp):
     def initialize_settings(self) -> None:
         self._queue: jobmagics.Queue | None = None
         self._queue_lock = threading.Lock()
+        self._calls: QueueCalls | None = None
         self.log.info("jobmagics: serving queue %s", self.queue or "(default)")
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(route_table())
 
+    @observe("queue", "busy_timeout")
+    def _forget_queue(self, change: dict[str, Any]) -> None:
+        self._queue = None           # opened again, with the new setting, on next use
+
+    @observe("queue_threads", "queue_wait")
+    def _forget_calls(self, change: dict[str, Any]) -> None:
+        self._calls = None
+
+    @property
+    def calls(self) -> QueueCalls:
+        """Where handlers run their queue calls (off the event loop, bounded)."""
+        if getattr(self, "_calls", None) is None:
+            self._calls = QueueCalls(self.queue_threads, self.queue_wait)
+        return self._calls  # type: ignore[return-value]
+
     def get_queue(self) -> jobmagics.Queue:
         """The queue, opened on first use (and again after a failure, e.g. a missing mount).
+        Blocks (opening checks the schema under the write lock): call it in a queue call.
 
         Raises ``QueueError`` when it cannot be opened; handlers turn that into 503."""
         with self._queue_lock:
             if self._queue is None:
-                self._queue = jobmagics.Queue(self.queue or None)
+                self._queue = jobmagics.Queue(self.queue or None, busy_timeout=self.busy_timeout)
             return self._queue

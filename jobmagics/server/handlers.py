@@ -1,18 +1,26 @@
 """Thin, authenticated handlers over the ``jobmagics.Queue`` API.
 
 Every route needs an authenticated Jupyter user; state changes (POST) also need the XSRF
-check that jupyter_server applies to cookie-authenticated requests. Errors are turned into
-HTTP statuses in one place, :meth:`JobmagicsHandler.write_error`:
+check that jupyter_server applies to cookie-authenticated requests. Every handler is
+``async`` and does its queue work through :meth:`JobmagicsHandler.answer`, which runs it in
+a worker thread (:mod:`jobmagics.server.calls`): the server's event loop never waits on
+SQLite or on the queue's files. Errors are turned into HTTP statuses in one place,
+:meth:`JobmagicsHandler.write_error`:
 
 =====================================  ======
 ``JobNotFound``                        404
 ``PermissionDenied``                   403
 ``InvalidTransition``                  409
 ``InvalidJob``, ``BadRequest`` (400)   400
+``QueueBusy`` (write lock held)        503 (with Retry-After)
 ``QueueError`` (queue unreadable)      503
 =====================================  ======
 
 with a JSON body ``{"error": message, "type": ExceptionClassName}``.
+
+Listings (``GET jobs``) carry brief jobs (:func:`jobmagics.server.views.listed`), one page
+(``limit``, ``offset``) and the ``total`` of matching jobs; a job's code, config, options and
+environment come from the one-job route only.
 """
 from __future__ import annotations
 
@@ -21,6 +29,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from http.client import responses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,9 +44,12 @@ from ..errors import (
     JobmagicsError,
     JobNotFound,
     PermissionDenied,
+    QueueBusy,
     QueueError,
 )
 from ..model import State
+from .bodies import ACTIONS, BadRequest, bulk_action, json_object, submission
+from .views import detailed, listed
 
 if TYPE_CHECKING:
     import jobmagics
@@ -50,14 +62,10 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 CHANGES_POLL_S = 0.1
 CHANGES_MAX_S = 30.0
+RETRY_AFTER_S = 1
 STATES = {s.value for s in State}
-SUBMIT_FIELDS = {"command", "code", "name", "priority", "resources", "cpus", "memory", "after",
-                 "timeout", "retries", "cwd", "hold"}
-ACTIONS = ("cancel", "retry", "hold", "release")
 
-
-class BadRequest(ValueError):
-    """Malformed query parameters or request body (400)."""
+__all__ = ["BadRequest", "route_table"]
 
 
 def error_status(exc: BaseException) -> int | None:
@@ -74,7 +82,7 @@ def error_status(exc: BaseException) -> int | None:
 
 
 class JobmagicsHandler(APIHandler):
-    """Base of every route: the queue, argument parsing, and the one error mapping."""
+    """Base of every route: the queue calls, argument parsing, and the one error mapping."""
 
     auth_resource = "jobmagics"
 
@@ -89,9 +97,16 @@ class JobmagicsHandler(APIHandler):
     def app(self) -> JobmagicsApp:
         return self.settings["jobmagics"]  # type: ignore[no-any-return]
 
-    @property
-    def q(self) -> jobmagics.Queue:
-        return self.app.get_queue()
+    async def queue_call(self, call: Callable[[jobmagics.Queue], Any]) -> Any:
+        """``call(queue)`` in a worker thread (never on the event loop)."""
+        app = self.app
+        return await app.calls.run(lambda: call(app.get_queue()))
+
+    async def answer(self, build: Callable[[jobmagics.Queue], Any], status: int = 200) -> None:
+        """Reply with the JSON of ``build(queue)``, built and encoded off the event loop."""
+        text = await self.queue_call(lambda q: json.dumps(build(q), default=str))
+        self.set_status(status)
+        self.finish(text)
 
     # ---- the one place where errors become HTTP statuses ----------------------------
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -106,6 +121,8 @@ class JobmagicsHandler(APIHandler):
         else:
             message = responses.get(status, "error") if exc is None else "internal error in the jobmagics server extension"
             kind = type(exc).__name__ if exc is not None else "HTTPError"
+        if isinstance(exc, QueueBusy):
+            self.set_header("Retry-After", str(RETRY_AFTER_S))
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": message, "type": kind}))
@@ -127,7 +144,7 @@ class JobmagicsHandler(APIHandler):
         try:
             value = int(raw)
         except ValueError:
-            raise BadRequest(f"{name} must be a whole number, not {raw!r}") from None
+            raise BadRequest(f"{name} must be a whole number, not {raw[:100]!r}") from None
         if minimum is not None and value < minimum:
             raise BadRequest(f"{name} must be at least {minimum}, not {value}")
         if maximum is not None and value > maximum:
@@ -141,7 +158,7 @@ class JobmagicsHandler(APIHandler):
         try:
             value = float(raw)
         except ValueError:
-            raise BadRequest(f"{name} must be a number, not {raw!r}") from None
+            raise BadRequest(f"{name} must be a number, not {raw[:100]!r}") from None
         if not math.isfinite(value):
             raise BadRequest(f"{name} must be a finite number, not {raw!r}")
         return value
@@ -153,100 +170,62 @@ class JobmagicsHandler(APIHandler):
         states = [s.strip() for s in raw.split(",") if s.strip()]
         unknown = [s for s in states if s not in STATES]
         if unknown:
-            raise BadRequest(f"unknown state {unknown[0]!r} (one of {', '.join(sorted(STATES))})")
+            raise BadRequest(f"unknown state {unknown[0][:100]!r} (one of {', '.join(sorted(STATES))})")
         return states
 
-    def json_body(self) -> dict[str, Any]:
-        raw = self.request.body or b"{}"
-        try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            raise BadRequest(f"the request body is not JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise BadRequest("the request body must be a JSON object")
-        return body
-
-    def reply(self, data: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.finish(json.dumps(data, default=str))
+    def text_arg(self, name: str) -> str | None:
+        raw = self.get_argument(name, None) or None
+        if raw is not None and "\x00" in raw:
+            raise BadRequest(f"{name} must not contain NUL bytes")
+        return raw
 
 
 class JobsHandler(JobmagicsHandler):
-    """GET: list jobs (filters and pagination). POST: submit a command or python job."""
+    """GET: one page of jobs (filters, limit, offset) and the total. POST: submit a job."""
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        q = self.q
-        states = self.states_arg()
-        user = self.get_argument("user", None) or None
-        if self.get_argument("mine", "") not in ("", "0", "false"):
-            user = q.user
-        name = self.get_argument("name", None) or None
-        since = self.float_arg("since")
+    async def get(self) -> None:
+        states, name, since = self.states_arg(), self.text_arg("name"), self.float_arg("since")
+        user = self.text_arg("user")
+        mine = self.get_argument("mine", "") not in ("", "0", "false")
         limit = self.int_arg("limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
         offset = self.int_arg("offset", 0, 0)
-        version = q.data_version()
-        jobs = q.jobs(state=states, user=user, name=name, since=since, limit=limit, offset=offset)
-        total = q.count(state=states, user=user, name=name, since=since)
-        self.reply({"jobs": [j.to_dict() for j in jobs], "total": total, "limit": limit,
-                    "offset": offset, "user": q.user, "version": version})
+
+        def page(q: jobmagics.Queue) -> dict[str, Any]:
+            who = q.user if mine else user
+            version = q.data_version()
+            jobs = q.jobs(state=states, user=who, name=name, since=since, limit=limit, offset=offset)
+            total = q.count(state=states, user=who, name=name, since=since)
+            return {"jobs": [listed(j) for j in jobs], "total": total, "limit": limit,
+                    "offset": offset, "user": q.user, "version": version}
+
+        await self.answer(page)
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
-        body = self.json_body()
-        unknown = sorted(set(body) - SUBMIT_FIELDS)
-        if unknown:
-            raise BadRequest(f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(SUBMIT_FIELDS))})")
-        command, code = body.pop("command", None), body.pop("code", None)
-        if (command is None) == (code is None):
-            raise BadRequest('give exactly one of "command" (a list of strings) or "code" (a string)')
-        if command is not None and (not isinstance(command, list) or not command
-                                    or not all(isinstance(a, str) for a in command)):
-            raise BadRequest('"command" must be a non-empty list of strings, e.g. ["python", "fit.py"]')
-        if code is not None and not isinstance(code, str):
-            raise BadRequest('"code" must be a string')
-        body["cwd"] = self._resolve_cwd(body.get("cwd"))
-        for key, kind in (("name", str), ("priority", int), ("cpus", int), ("retries", int),
-                          ("hold", bool)):
-            value = body.get(key)
-            if value is not None and (not isinstance(value, kind)
-                                      or (kind is int and isinstance(value, bool))):
-                raise BadRequest(f'"{key}" must be a {kind.__name__}, not {value!r}')
-        try:
-            job = self.q.submit(command, code=code, **body) if command is not None else \
-                self.q.submit(code=code, **body)
-        except TypeError as exc:
-            raise BadRequest(str(exc)) from None
-        self.reply({"job": job.to_dict()}, status=201)
+    async def post(self) -> None:
+        raw = self.request.body
+        root = Path(self.settings.get("server_root_dir") or os.getcwd())
 
-    def _resolve_cwd(self, cwd: Any) -> str:
-        """A cwd relative to the server's root directory (where the notebooks are)."""
-        root = Path(self.settings.get("server_root_dir") or os.getcwd()).expanduser().resolve()
-        if cwd is None or cwd == "":
-            return str(root)
-        if not isinstance(cwd, str):
-            raise BadRequest('"cwd" must be a path relative to the Jupyter root directory')
-        path = (root / cwd.lstrip("/")).resolve()
-        if path != root and root not in path.parents:
-            raise BadRequest(f'"cwd" {cwd!r} is outside the Jupyter root directory')
-        if not path.is_dir():
-            raise BadRequest(f'"cwd" {cwd!r} is not a directory')
-        return str(path)
+        def submit(q: jobmagics.Queue) -> dict[str, Any]:
+            command, code, options = submission(json_object(raw), root)
+            try:
+                job = q.submit(command, code=code, **options)
+            except TypeError as exc:            # a field of the wrong kind deep in the spec
+                raise BadRequest(str(exc)) from None
+            return {"job": listed(job)}
+
+        await self.answer(submit, status=201)
 
 
 class JobHandler(JobmagicsHandler):
-    """GET one job with its state history and whether the current user may act on it."""
+    """GET one job whole: code, config, options, (its owner's) env, events, ``can_act``."""
 
     @web.authenticated
     @authorized
-    def get(self, job_id: str) -> None:
-        q = self.q
-        job = q.get(job_id)
-        data = job.to_dict()
-        self.reply({"job": data, "events": q.events(job_id),
-                    "can_act": data["user"] == q.user or q.is_admin()})
+    async def get(self, job_id: str) -> None:
+        await self.answer(lambda q: detailed(q, job_id))
 
 
 class LogHandler(JobmagicsHandler):
@@ -254,22 +233,25 @@ class LogHandler(JobmagicsHandler):
 
     @web.authenticated
     @authorized
-    def get(self, job_id: str) -> None:
-        job = self.q.get(job_id)
-        done = job.done                # read the state first: a finished job's log is complete
+    async def get(self, job_id: str) -> None:
         offset = self.int_arg("offset", 0, minimum=None)
-        data, size, start = b"", 0, offset
-        try:
-            with open(job.log_path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                start = max(0, size + offset) if offset < 0 else min(offset, size)
-                handle.seek(start)
-                data = handle.read(min(LOG_CHUNK, size - start))
-        except FileNotFoundError:
-            start = 0
-        data = _whole_utf8(data, at_end=start + len(data) >= size and done)
-        self.reply({"text": data.decode("utf-8", errors="replace"), "offset": start + len(data),
-                    "size": size, "done": done})
+        await self.answer(lambda q: read_log(q.get(job_id), offset))
+
+
+def read_log(job: jobmagics.Job, offset: int) -> dict[str, Any]:
+    done = job.done                # read the state first: a finished job's log is complete
+    data, size, start = b"", 0, offset
+    try:
+        with open(job.log_path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            start = max(0, size + offset) if offset < 0 else min(offset, size)
+            handle.seek(start)
+            data = handle.read(min(LOG_CHUNK, size - start))
+    except FileNotFoundError:
+        start = 0
+    data = _whole_utf8(data, at_end=start + len(data) >= size and done)
+    return {"text": data.decode("utf-8", errors="replace"), "offset": start + len(data),
+            "size": size, "done": done}
 
 
 def _whole_utf8(data: bytes, at_end: bool) -> bytes:
@@ -289,16 +271,15 @@ def _whole_utf8(data: bytes, at_end: bool) -> bytes:
 class StatsHandler(JobmagicsHandler):
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.reply(self.q.stats())
+    async def get(self) -> None:
+        await self.answer(lambda q: q.stats())
 
 
 class WhoAmIHandler(JobmagicsHandler):
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        q = self.q
-        self.reply({"user": q.user, "admin": q.is_admin(), "queue": str(q.path)})
+    async def get(self) -> None:
+        await self.answer(lambda q: {"user": q.user, "admin": q.is_admin(), "queue": str(q.path)})
 
 
 class ChangesHandler(JobmagicsHandler):
@@ -315,29 +296,44 @@ class ChangesHandler(JobmagicsHandler):
         version = self.int_arg("version", -1, minimum=None)
         timeout = self.float_arg("timeout")
         timeout = 25.0 if timeout is None else min(max(timeout, 0.0), CHANGES_MAX_S)
-        q = self.q
         deadline = time.monotonic() + timeout
-        current = q.data_version()
+        current = await self.queue_call(lambda q: q.data_version())
         while current == version and time.monotonic() < deadline and not self._closed:
             await asyncio.sleep(CHANGES_POLL_S)
-            current = q.data_version()
+            current = await self.queue_call(lambda q: q.data_version())
         if not self._closed:
-            self.reply({"version": current, "changed": current != version})
+            self.finish(json.dumps({"version": current, "changed": current != version}))
 
 
 class ActionHandler(JobmagicsHandler):
-    """POST cancel | retry | hold | release."""
+    """POST cancel | retry | hold | release of one job."""
 
     @web.authenticated
     @authorized
-    def post(self, job_id: str, action: str) -> None:
-        q = self.q
-        if action == "retry":
-            job = q.retry(job_id)
-        else:
+    async def post(self, job_id: str, action: str) -> None:
+        def act(q: jobmagics.Queue) -> dict[str, Any]:
             getattr(q, action)(job_id)
-            job = q.get(job_id)
-        self.reply({"job": job.to_dict()})
+            return {"job": listed(q.get(job_id))}
+
+        await self.answer(act)
+
+
+class BulkActionHandler(JobmagicsHandler):
+    """POST ``{"action": "cancel", "ids": [...]}``: every id is checked (exists, permitted, a
+    legal move) before any job changes, in one transaction (``Queue.apply``); the first
+    problem, naming its job, is the answer, and then nothing changed."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        raw = self.request.body
+
+        def act(q: jobmagics.Queue) -> dict[str, Any]:
+            action, ids = bulk_action(json_object(raw))
+            q.apply(action, ids)
+            return {"action": action, "jobs": [listed(q.get(i)) for i in dict.fromkeys(ids)]}
+
+        await self.answer(act)
 
 
 class NoRouteHandler(JobmagicsHandler):
@@ -354,6 +350,7 @@ def route_table() -> list[tuple[str, type[JobmagicsHandler]]]:
     job = r"(?P<job_id>[^/]+)"
     return [
         (rf"/{API}/jobs", JobsHandler),
+        (rf"/{API}/jobs/actions", BulkActionHandler),
         (rf"/{API}/jobs/{job}", JobHandler),
         (rf"/{API}/jobs/{job}/log", LogHandler),
         (rf"/{API}/jobs/{job}/(?P<action>{'|'.join(ACTIONS)})", ActionHandler),

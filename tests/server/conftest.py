@@ -130,3 +130,43 @@ def server_worker(server_queue: Path, tmp_path: Path) -> Iterator[subprocess.Pop
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@pytest.fixture
+def jobmagics_app(jp_serverapp: Any) -> Any:
+    """The running server's ``JobmagicsApp`` (its traits may be changed by a test)."""
+    return jp_serverapp.web_app.settings["jobmagics"]
+
+
+LOCK_HOLDER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
+conn.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+sys.stdin.read()          # hold the write lock until the test closes our stdin
+conn.execute("COMMIT")
+"""
+
+
+@pytest.fixture
+def write_lock(server_queue: Path) -> Iterator[Callable[[], subprocess.Popen[str]]]:
+    """``holder = write_lock()``: another process takes the queue's write lock (``BEGIN
+    IMMEDIATE``) and keeps it until ``holder.stdin.close()``: no timer decides when."""
+    holders: list[subprocess.Popen[str]] = []
+
+    def hold() -> subprocess.Popen[str]:
+        holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(server_queue / "jobs.db")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        holders.append(holder)
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        return holder
+
+    yield hold
+    for holder in holders:
+        if holder.stdin is not None and not holder.stdin.closed:
+            holder.stdin.close()
+        try:
+            holder.wait(10)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()

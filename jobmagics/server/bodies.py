@@ -1,0 +1,117 @@
+"""Request bodies of the REST API, checked before anything acts on them.
+
+Every malformed body is a :class:`BadRequest` (400), never an exception from deeper down
+(500): bytes that are not UTF-8, JSON that is not an object or nests without end, text that
+cannot be stored (lone surrogates, written ``"\\ud800"`` in JSON), NUL bytes in a path.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SUBMIT_FIELDS = {"command", "code", "name", "priority", "resources", "cpus", "memory", "after",
+                 "timeout", "retries", "cwd", "hold"}
+ACTIONS = ("cancel", "retry", "hold", "release")
+MAX_BULK_IDS = 10_000
+MAX_PATH_CHARS = 4096
+
+
+class BadRequest(ValueError):
+    """Raised when query parameters or a request body are malformed (400)."""
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object whose every string is storable text."""
+    try:
+        body = json.loads(raw or b"{}", parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"the request body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    _check_text_everywhere(body)
+    return body
+
+
+def _no_constant(name: str) -> Any:
+    raise BadRequest(f"the request body is not JSON: {name} is not a JSON number")
+
+
+def _check_text_everywhere(value: Any) -> None:
+    """Refuse text that is not Unicode scalar values (lone surrogates): SQLite, files and
+    other clients could not store or read it back."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise BadRequest(f"the request body holds text that is not valid Unicode ({exc.reason}"
+                                 f" {item[exc.start:exc.end]!r}); nothing was changed") from None
+
+
+def submission(body: dict[str, Any], root: Path) -> tuple[list[str] | None, str | None, dict[str, Any]]:
+    """(command, code, options of ``Queue.submit``) from a submit body; the working directory
+    is resolved inside the Jupyter root. Touches the filesystem: run it off the event loop."""
+    unknown = sorted(set(body) - SUBMIT_FIELDS)
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(SUBMIT_FIELDS))})")
+    options = dict(body)
+    command, code = options.pop("command", None), options.pop("code", None)
+    if (command is None) == (code is None):
+        raise BadRequest('give exactly one of "command" (a list of strings) or "code" (a string)')
+    if command is not None and (not isinstance(command, list) or not command
+                                or not all(isinstance(a, str) for a in command)):
+        raise BadRequest('"command" must be a non-empty list of strings, e.g. ["python", "fit.py"]')
+    if code is not None and not isinstance(code, str):
+        raise BadRequest('"code" must be a string')
+    for key, kind in (("name", str), ("priority", int), ("cpus", int), ("retries", int),
+                      ("hold", bool)):
+        value = options.get(key)
+        if value is not None and (not isinstance(value, kind)
+                                  or (kind is int and isinstance(value, bool))):
+            raise BadRequest(f'"{key}" must be a {kind.__name__}, not {value!r}')
+    options["cwd"] = working_directory(options.get("cwd"), root)
+    return command, code, options
+
+
+def working_directory(cwd: Any, root: Path) -> str:
+    """A cwd relative to the server's root directory (where the notebooks are)."""
+    root = root.expanduser().resolve()
+    if cwd is None or cwd == "":
+        return str(root)
+    if not isinstance(cwd, str):
+        raise BadRequest('"cwd" must be a path relative to the Jupyter root directory')
+    if "\x00" in cwd or len(cwd) > MAX_PATH_CHARS:
+        raise BadRequest(f'"cwd" must be a path without NUL bytes, at most {MAX_PATH_CHARS} characters')
+    try:
+        path = (root / cwd.lstrip("/")).resolve()
+        is_dir = path.is_dir()
+    except (OSError, RuntimeError) as exc:          # a name too long, a symlink loop, ...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise BadRequest(f'"cwd" {cwd!r} cannot be used: {reason}') from None
+    if path != root and root not in path.parents:
+        raise BadRequest(f'"cwd" {cwd!r} is outside the Jupyter root directory')
+    if not is_dir:
+        raise BadRequest(f'"cwd" {cwd!r} is not a directory')
+    return str(path)
+
+
+def bulk_action(body: dict[str, Any]) -> tuple[str, list[str]]:
+    """(action, job ids) of ``POST /jobmagics/api/jobs/actions``."""
+    unknown = sorted(set(body) - {"action", "ids"})
+    if unknown:
+        raise BadRequest(f'unknown field {unknown[0]!r} (allowed: "action", "ids")')
+    action, ids = body.get("action"), body.get("ids")
+    if action not in ACTIONS:
+        raise BadRequest(f'"action" must be one of {", ".join(ACTIONS)}, not {action!r}')
+    if (not isinstance(ids, list) or not ids or len(ids) > MAX_BULK_IDS
+            or not all(isinstance(i, str) for i in ids)):
+        raise BadRequest(f'"ids" must be a list of 1 to {MAX_BULK_IDS} job ids (strings)')
+    return action, ids

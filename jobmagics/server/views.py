@@ -1,0 +1,58 @@
+"""What the REST API says about a job: brief in listings, whole on the one-job route.
+
+A job's code (up to 16 MiB), its environment, an experiment's config and its options (which
+may hold a whole stdin) can be big, and a listing shows up to a thousand jobs every time the
+queue moves: listings carry a one-line ``summary`` instead and ``"brief": true``. The one-job
+route (``GET /jobmagics/api/jobs/<id>``) carries the code, the config, the options and, to its
+owner or a queue admin, the environment. Pickled payloads (a function job's callable) are never
+served: nobody unpickles what another account wrote.
+"""
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..client import Queue
+    from ..job import Job
+    from ..model import JobRecord
+
+SUMMARY_CHARS = 200
+LISTED_COMMAND_CHARS = 4096     # a longer command line is listed by its summary alone
+
+
+def summary(record: JobRecord) -> str:
+    """What the job runs, on one line of at most SUMMARY_CHARS characters."""
+    if record.command is not None:
+        text = " ".join(shlex.quote(arg[:SUMMARY_CHARS]) for arg in record.command[:64])
+    elif record.experiment is not None:
+        text = str(record.experiment.get("target"))
+    else:
+        lines = (record.code or "").strip().splitlines()
+        text = (lines[0] + (" ..." if len(lines) > 1 else "")) if lines else f"({record.kind})"
+    return text if len(text) <= SUMMARY_CHARS else text[:SUMMARY_CHARS - 1] + "…"
+
+
+def listed(job: Job) -> dict[str, Any]:
+    """A job as listings show it: every field but the big ones, plus its summary."""
+    record = job.record
+    data = job.to_dict()
+    for big in ("code", "env", "options", "payload"):
+        data.pop(big, None)
+    if record.experiment is not None:
+        data["experiment"] = {"target": record.experiment.get("target")}
+    if record.command is not None and sum(len(a) for a in record.command) > LISTED_COMMAND_CHARS:
+        data["command"] = None
+    data["summary"] = summary(record)
+    data["brief"] = True
+    return data
+
+
+def detailed(q: Queue, job_id: str) -> dict[str, Any]:
+    """One job whole, with its state history and whether the current user may act on it."""
+    job = q.get(job_id)
+    may_act = job.record.user == q.user or q.is_admin()
+    data = job.to_dict() | {"summary": summary(job.record), "brief": False}
+    if may_act:
+        data["env"] = dict(job.record.env)    # may hold secrets: its owner's (and admins') only
+    return {"job": data, "events": q.events(job_id), "can_act": may_act}
