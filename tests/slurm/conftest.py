@@ -6,6 +6,7 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -49,11 +50,12 @@ def slurm() -> Iterator[str]:
             os.environ["SLURM_CONF"] = _start_slurm(started)
         yield os.environ["SLURM_CONF"]
     finally:
+        conf = os.environ.get("SLURM_CONF", "")
         if saved is None:
             os.environ.pop("SLURM_CONF", None)
         else:
             os.environ["SLURM_CONF"] = saved
-        _stop_slurm(started)
+        _stop_slurm(started, conf)
 
 
 def _daemons_alive() -> dict[str, int]:
@@ -89,16 +91,31 @@ def _start_slurm(started: list[str]) -> str:
     return conf
 
 
-def _stop_slurm(started: list[str]) -> None:
-    """Stops exactly the daemons this session started, and checks that they are gone."""
+def _stop_slurm(started: list[str], conf: str) -> None:
+    """Stops exactly the daemons this session started, and checks that they are gone. On a
+    cluster it started, its jobs are cancelled first: a job step outlives slurmd otherwise."""
     if not started:
         return
+    if "slurmctld" in started:
+        _cancel_every_job(dict(os.environ, SLURM_CONF=conf))
     pids = {name: pid for name, pid in _daemons_alive().items() if name in started}
     result = subprocess.run([str(SLURM_DOWN), str(SLURM_DIR), *started], capture_output=True,
                             text=True, timeout=120, check=False)
     left = {name: pid for name, pid in pids.items() if _exists(pid)}
     if result.returncode != 0 or left:
         pytest.fail(f"{SLURM_DOWN} left {left or 'nothing'} running:\n{result.stderr}", pytrace=False)
+
+
+def _cancel_every_job(env: dict[str, str]) -> None:
+    """Cancels the cluster's jobs and waits (up to 30 s) until none is left."""
+    for _ in range(300):
+        listing = subprocess.run(["squeue", "-h", "-o", "%A"], capture_output=True, text=True,
+                                 timeout=10, env=env, check=False)
+        jobs = listing.stdout.split()
+        if listing.returncode != 0 or not jobs:
+            return
+        subprocess.run(["scancel", *jobs], capture_output=True, timeout=10, env=env, check=False)
+        time.sleep(0.1)
 
 
 def _exists(pid: int) -> bool:
