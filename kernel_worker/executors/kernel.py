@@ -5,7 +5,16 @@ A worker that serves an exclusive resource keeps ONE persistent kernel for it, p
 experiment jobs run there too, against its global ``station`` (see ``kernel_work``). Other
 python jobs get a fresh kernel each (a warm spare is kept to hide the ~1 s start). All kernel
 I/O runs on one asyncio loop in a background thread; the worker's single-threaded loop only
-sees non-blocking ``poll()`` and a pipe that becomes readable when a job ends."""
+sees non-blocking ``poll()`` and a pipe that becomes readable when a job ends.
+
+Processes (see ``proctrack``): kernels live in the worker's home container. While a job runs,
+its kernel is moved into the attempt's container, so everything the job's code starts is born
+there, and the kernel itself, which runs the job's code, is part of the attempt too: a lost,
+killed or timed-out attempt ends the kernel with its children. A persistent kernel goes back
+home when the job ends and serves the next one; the processes the job left behind end with the
+attempt (start what must outlive a job from the ``--startup`` file: it runs at home). The
+kernel's pid is recorded for the job as soon as the job takes it, and ``begin_job`` puts the
+attempt's marks in the kernel's ``os.environ`` for the backend that finds processes by them."""
 from __future__ import annotations
 
 import asyncio
@@ -18,9 +27,12 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord
+from jobmagics.store import Store
 
 from ..options import WorkerOptions
+from ..proctrack import Container, tracker_for
 from .base import Execution, JobContext, Outcome
 from .kernel_capture import OutputRecorder
 from .kernel_persistent import PersistentKernel, StartupFailed
@@ -39,6 +51,7 @@ class RunState:
     asked for earlier makes the run skip the code instead."""
 
     job: JobRecord
+    container: Container
     kernel: ManagedKernel | None = None
     stop: str | None = None              # "interrupt" | "kill"
     running_code: bool = False
@@ -79,6 +92,7 @@ class KernelExecution:
         self._start_pid = pid
         self._executor = executor
         self._state = state
+        self._stopped = False
         self._read_fd, self._write_fd = os.pipe()
         self._future = executor.submit(executor.run_job(state))
         self._future.add_done_callback(self._signal_end)
@@ -111,13 +125,17 @@ class KernelExecution:
 
     def terminate(self) -> None:
         """Interrupt the kernel (KeyboardInterrupt in the job's code)."""
+        self._stopped = True
         kernel = self._state.kernel
         if self._state.want_interrupt() and kernel is not None:
             self._executor.submit(kernel.interrupt())
 
     def kill(self) -> None:
-        """The job did not stop in the grace period: kill its kernel (restarted for the next job)."""
+        """The job did not stop in the grace period: kill its container, kernel included (a
+        persistent one is restarted for the next job)."""
+        self._stopped = True
         self._state.stop = "kill"
+        self._state.container.kill()
         kernel = self._state.kernel
         if kernel is not None:
             self._executor.submit(kernel.kill())
@@ -126,6 +144,7 @@ class KernelExecution:
         for fd in (self._read_fd, self._write_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        self._state.container.release(stopped=self._stopped)
 
 
 class KernelExecutor:
@@ -137,6 +156,9 @@ class KernelExecutor:
         self.options = options
         self.context = context
         self.queue_root = str(context.layout.root)
+        self.tracker = tracker_for(context.layout.root)
+        self.home = self.tracker.home(context.worker_id)
+        self._store = Store(context.layout)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="kernel-executor", daemon=True)
         self._thread.start()
@@ -158,7 +180,7 @@ class KernelExecutor:
     async def _create_persistent(self) -> None:
         for name, capacity in sorted(self.options.resources.items()):
             if capacity == 1:
-                holder = PersistentKernel(name, self.options.startup, self.queue_root)
+                holder = PersistentKernel(name, self.options.startup, self.queue_root, self.home)
                 self._persistent[name] = holder
                 if self.options.startup:       # connect the station now, not at the first job
                     self._spawn(holder.prepare_in_background())
@@ -174,13 +196,14 @@ class KernelExecutor:
         holder = self._holder_for(job)
         kernel = holder.kernel if holder is not None else None
         pid = kernel.pid if kernel is not None and not kernel.dead else None
-        return KernelExecution(self, RunState(job), pid)
+        return KernelExecution(self, RunState(job, self.tracker.attempt(job.id, job.attempt)), pid)
 
     def shutdown(self) -> None:
         with contextlib.suppress(Exception):
             self.submit(self._shutdown()).result(timeout=15)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self.tracker.leave(self.context.worker_id)
 
     async def _shutdown(self) -> None:
         if self._background:
@@ -235,8 +258,8 @@ class KernelExecutor:
             if kernel is not None and not await kernel.alive():
                 kernel = None
         if kernel is None:
-            kernel = await ManagedKernel.start(self.queue_root)
-        self._spare = self._spawn(ManagedKernel.start(self.queue_root))
+            kernel = await ManagedKernel.start(self.queue_root, self.home)
+        self._spare = self._spawn(ManagedKernel.start(self.queue_root, self.home))
         return kernel
 
     async def _execute(self, state: RunState, kernel: ManagedKernel, recorder: OutputRecorder,
@@ -246,8 +269,9 @@ class KernelExecutor:
             return _failed(recorder, "stopped before it started")
         state.kernel = kernel
         try:
+            await self._take(state, kernel)
             begin = await kernel.execute(
-                prelude_call("begin_job", job.id, self.queue_root, job.cwd, job.env), silent=True)
+                prelude_call("begin_job", job.id, self.queue_root, job.cwd, job.env, job.attempt), silent=True)
             if begin.get("status") != "ok":
                 return _failed(recorder, f"could not prepare the job: {error_line(begin)}")
             if state.stop is not None:          # cancelled while it was being prepared
@@ -269,6 +293,17 @@ class KernelExecutor:
         finally:
             state.code_ended()
             state.kernel = None
+            if persistent and kernel.pid is not None and not kernel.dead:
+                self.home.add(kernel.pid, own_group=False)     # the job's leftovers stay behind
+
+    async def _take(self, state: RunState, kernel: ManagedKernel) -> None:
+        """The job's kernel joins its attempt's container and is recorded as the job's process."""
+        pid = kernel.pid
+        if pid is None:
+            return
+        state.container.add(pid, own_group=False)
+        await asyncio.to_thread(self._store.set_started, state.job.id, self.context.worker_id,
+                                pid, process_start_time(pid), None)
 
     def _watching(self, state: RunState, kernel: ManagedKernel, recorder: OutputRecorder) -> Callable[[str, dict[str, Any]], None]:
         def on_output(msg_type: str, content: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..proctrack import Container
 from .kernel_capture import strip_ansi
 from .kernel_session import ManagedKernel, error_line
 
@@ -23,8 +24,9 @@ class StartupFailed(RuntimeError):
 class PersistentKernel:
     """The long-lived kernel of one exclusive resource; (re)prepared by the startup file."""
 
-    def __init__(self, resource: str, startup: str | None, queue_root: str) -> None:
+    def __init__(self, resource: str, startup: str | None, queue_root: str, home: Container) -> None:
         self.resource = resource
+        self.home = home
         self.startup = startup
         self.queue_root = queue_root
         self.lock = asyncio.Lock()          # one job at a time, even if capacities were misconfigured
@@ -38,7 +40,7 @@ class PersistentKernel:
             await self.kernel.kill()
             note(f"[jobmagics] restarting the persistent kernel of {self.resource}")
         self.kernel = None
-        kernel = await ManagedKernel.start(self.queue_root)
+        kernel = await ManagedKernel.start(self.queue_root, self.home)
         if self.startup:
             await self._run_startup(kernel, note)
         self.kernel = kernel

@@ -9,7 +9,7 @@ from typing import Any
 
 from jobmagics import context
 from jobmagics.client import shared_queue
-from jobmagics.context import JOB_ID_VAR, QUEUE_VAR
+from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 from jobmagics.payloads import dump_result, load
 
 
@@ -19,11 +19,15 @@ def _user_namespace() -> dict[str, Any]:
     return shell.user_ns if shell is not None else sys.modules["__main__"].__dict__
 
 
-def begin_job(job_id: str, queue_path: str, cwd: str, env: dict[str, str]) -> None:
-    """Point ``jobmagics.progress()`` at this job, enter its folder and load pushed variables."""
+def begin_job(job_id: str, queue_path: str, cwd: str, env: dict[str, str], attempt: int | None = None) -> None:
+    """Point ``jobmagics.progress()`` at this job, enter its folder and load pushed variables.
+    The attempt's marks go into ``os.environ``, so every process the job starts carries them
+    (the worker finds those processes by them where it has no cgroups)."""
     context.enter_job(job_id, queue_path)
     os.environ.update(env)
     os.environ[JOB_ID_VAR], os.environ[QUEUE_VAR] = job_id, queue_path
+    if attempt is not None:
+        os.environ[ATTEMPT_VAR] = str(attempt)
     if os.path.isdir(cwd):
         os.chdir(cwd)
     sys.last_value = sys.last_type = sys.last_traceback = None  # so finish_job sees only this job's error
@@ -53,9 +57,10 @@ def finish_job(job_id: str, queue_path: str, pull: list[str], failed: bool) -> N
 
 
 def end_job() -> None:
-    """The job is over: ``progress()`` and ``$JOBMAGICS_JOB_ID`` no longer point at it."""
+    """The job is over: ``progress()`` and the marks no longer point at it."""
     context._current.clear()
     os.environ.pop(JOB_ID_VAR, None)
+    os.environ.pop(ATTEMPT_VAR, None)
 
 
 def run_experiment_job(job_id: str, queue_path: str) -> None:

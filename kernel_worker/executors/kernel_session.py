@@ -11,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobmagics.context import JOB_ID_VAR, QUEUE_VAR
+from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
+
+from ..proctrack import Container, launching
 
 if TYPE_CHECKING:
     from jupyter_client import AsyncKernelManager
@@ -30,6 +32,7 @@ class KernelDied(RuntimeError):
 def kernel_environment(queue_root: str) -> dict[str, str]:
     env = dict(os.environ)
     env.pop(JOB_ID_VAR, None)
+    env.pop(ATTEMPT_VAR, None)
     env[QUEUE_VAR] = queue_root
     # the prelude imports jobmagics/kernel_worker: make that work whatever the kernel's cwd
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_REPO_ROOT, env.get("PYTHONPATH")) if p)
@@ -47,16 +50,20 @@ class ManagedKernel:
         self.dead = False
 
     @classmethod
-    async def start(cls, queue_root: str, cwd: str | None = None) -> ManagedKernel:
+    async def start(cls, queue_root: str, home: Container, cwd: str | None = None) -> ManagedKernel:
+        """A new kernel in the worker's ``home`` container (a job's takes it for its duration)."""
         from jupyter_client import AsyncKernelManager  # not at import: workers start fast
 
         manager = AsyncKernelManager(kernel_name="python3")
         # the kernel's own log (e.g. its warning about TCP without encryption) is noise in the
         # worker's log; the job's output, warnings included, arrives over IOPub anyway
-        await manager.start_kernel(cwd=cwd or os.getcwd(), env=kernel_environment(queue_root),
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        async with launching():
+            await manager.start_kernel(cwd=cwd or os.getcwd(), env=kernel_environment(queue_root),
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])
         kernel = cls(manager)
         try:
+            if kernel.pid is not None:
+                home.add(kernel.pid, own_group=False)
             kernel.client.start_channels()
             await kernel.client.wait_for_ready(timeout=READY_TIMEOUT_S)
         except BaseException:

@@ -1,4 +1,5 @@
-"""What every local job process shares: its own process group, watched through a pidfd."""
+"""What every local job process shares: its own process group, watched through a pidfd, inside
+the attempt's process container (see ``proctrack``)."""
 from __future__ import annotations
 
 import contextlib
@@ -7,17 +8,23 @@ import signal
 
 from jobmagics.liveness import process_start_time
 
+from ..proctrack import Container
+
 
 class ProcessGroupExecution:
     """A job that leads its own process group; ``fileno()`` is a pidfd, readable once the
-    leader has exited. Subclasses say how the outcome is known (``poll``)."""
+    leader has exited. Subclasses say how the outcome is known (``poll``). Stopping it (cancel,
+    timeout, shutdown) reaches every process of the attempt's container, not only the group,
+    and ``close()`` ends whatever the attempt left running."""
 
     backend_id: str | None = None
 
-    def __init__(self, job_id: str, pid: int) -> None:
+    def __init__(self, job_id: str, pid: int, container: Container) -> None:
         self.job_id = job_id
         self.pid: int | None = pid
         self.pid_started = process_start_time(pid)
+        self.container = container
+        self._stopped = False
         self._pidfd: int | None = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
 
     def fileno(self) -> int | None:
@@ -28,12 +35,17 @@ class ProcessGroupExecution:
             os.killpg(self.pid or 0, sig)
 
     def terminate(self) -> None:
+        self._stopped = True
         self._signal_group(signal.SIGTERM)
+        self.container.signal(signal.SIGTERM)
 
     def kill(self) -> None:
+        self._stopped = True
         self._signal_group(signal.SIGKILL)
+        self.container.kill()
 
     def close(self) -> None:
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
+        self.container.release(stopped=self._stopped)

@@ -13,6 +13,7 @@ from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 from jobmagics.model import JobRecord
 
 from ..limits import apply_memory_limit
+from ..proctrack import Container, tracker_for
 from .base import Ended, Execution, JobContext, Outcome
 from .process_group import ProcessGroupExecution
 from .zygote import Zygote
@@ -52,8 +53,8 @@ def job_argv(job: JobRecord, context: JobContext) -> list[str]:
 class ProcessExecution(ProcessGroupExecution):
     """A child process of the worker: its exit status is the outcome."""
 
-    def __init__(self, job_id: str, process: subprocess.Popen[bytes]) -> None:
-        super().__init__(job_id, process.pid)
+    def __init__(self, job_id: str, process: subprocess.Popen[bytes], container: Container) -> None:
+        super().__init__(job_id, process.pid, container)
         self.process = process
 
     def poll(self) -> Outcome | None:
@@ -70,6 +71,7 @@ class SubprocessExecutor:
     and python jobs are forked from a pre-imported zygote when given a context to start one."""
 
     def __init__(self, context: JobContext | None = None) -> None:
+        self._context = context
         self._zygote = Zygote(context) if context is not None else None
 
     def accepts(self, job: JobRecord) -> bool:
@@ -78,18 +80,25 @@ class SubprocessExecutor:
     def start(self, job: JobRecord, context: JobContext) -> Execution:
         if not os.path.isdir(job.cwd):
             return Ended(job.id, Outcome(None, f"working directory {job.cwd} does not exist on this host"))
+        container = tracker_for(context.layout.root).attempt(job.id, job.attempt)
         if self._zygote is not None and self._zygote.accepts(job):
-            forked = self._zygote.start(job, job_environment(job, context))
+            forked = self._zygote.start(job, job_environment(job, context), container)
             if forked is not None:
                 if job.memory is not None and forked.pid is not None:
                     apply_memory_limit(forked.pid, job.memory)
                 return forked
+        execution = self._start_process(job, context, container)
+        if isinstance(execution, Ended):
+            container.release()
+        return execution
+
+    def _start_process(self, job: JobRecord, context: JobContext, container: Container) -> Execution:
         argv = job_argv(job, context)
         handles = self._open_streams(job, context)
         try:
-            process = subprocess.Popen(
+            process = container.spawn(lambda: subprocess.Popen(
                 argv, cwd=job.cwd, env=job_environment(job, context), start_new_session=True,
-                stdin=handles["stdin"], stdout=handles["stdout"], stderr=handles["stderr"])
+                stdin=handles["stdin"], stdout=handles["stdout"], stderr=handles["stderr"]))
         except FileNotFoundError:
             return Ended(job.id, Outcome(127, f"command not found: {argv[0]}"))
         except PermissionError:
@@ -102,7 +111,7 @@ class SubprocessExecutor:
                     handle.close()
         if job.memory is not None:
             apply_memory_limit(process.pid, job.memory)
-        return ProcessExecution(job.id, process)
+        return ProcessExecution(job.id, process, container)
 
     @staticmethod
     def _open_streams(job: JobRecord, context: JobContext) -> dict[str, Any]:
@@ -121,3 +130,5 @@ class SubprocessExecutor:
     def shutdown(self) -> None:
         if self._zygote is not None:
             self._zygote.close()
+        if self._context is not None:
+            tracker_for(self._context.layout.root).leave(self._context.worker_id)

@@ -13,6 +13,7 @@ from typing import Any
 from jobmagics.model import JobRecord
 from jobmagics.store import Store
 
+from ..proctrack import Container, tracker_for
 from .base import JobContext, Outcome
 from .process_group import ProcessGroupExecution
 
@@ -25,8 +26,8 @@ class ForkedExecution(ProcessGroupExecution):
     """A job forked by the zygote. Not our child: we wait on its pidfd, and the outcome is the
     result the job stored (a job that died without one was killed)."""
 
-    def __init__(self, job_id: str, pid: int, store: Store) -> None:
-        super().__init__(job_id, pid)
+    def __init__(self, job_id: str, pid: int, store: Store, container: Container) -> None:
+        super().__init__(job_id, pid, container)
         self._store = store
 
     def poll(self) -> Outcome | None:
@@ -40,20 +41,23 @@ class ForkedExecution(ProcessGroupExecution):
 
 
 class Zygote:
-    """The worker's one zygote process, restarted if it dies."""
+    """The worker's one zygote process, restarted if it dies. It lives in the worker's home
+    container; each child is moved into its attempt's container before it runs any of the job
+    (the child waits until the worker has recorded its pid, which happens after the move)."""
 
     def __init__(self, context: JobContext) -> None:
         self.context = context
         self.store = Store(context.layout)
+        self.home = tracker_for(context.layout.root).home(context.worker_id)
         self._process: subprocess.Popen[bytes] | None = None
         self._ensure()
 
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
-            self._process = subprocess.Popen(
+            self._process = self.home.spawn(lambda: subprocess.Popen(
                 [sys.executable, "-m", "kernel_worker.runners.zygote", str(self.context.layout.root)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                start_new_session=True)
+                start_new_session=True))
         return self._process
 
     def accepts(self, job: JobRecord) -> bool:
@@ -61,7 +65,7 @@ class Zygote:
         same_python = python is None or os.path.realpath(python) == os.path.realpath(sys.executable)
         return job.kind in KINDS and same_python and job.options.get("stdin_b64") is None
 
-    def start(self, job: JobRecord, env: dict[str, str]) -> ForkedExecution | None:
+    def start(self, job: JobRecord, env: dict[str, str], container: Container) -> ForkedExecution | None:
         """Fork the job; None if the zygote cannot (the caller then starts a fresh Python)."""
         layout = self.context.layout
         order: dict[str, Any] = {"job_id": job.id, "kind": job.kind, "cwd": job.cwd, "env": env,
@@ -75,7 +79,8 @@ class Zygote:
             if not select.select([process.stdout], [], [], REPLY_TIMEOUT_S)[0]:
                 raise TimeoutError("the zygote did not answer")
             pid = int(process.stdout.readline())
-            return ForkedExecution(job.id, pid, self.store)
+            container.add(pid)
+            return ForkedExecution(job.id, pid, self.store, container)
         except (OSError, ValueError, TimeoutError, AssertionError) as exc:
             log.warning("zygote failed (%s); starting %s in a fresh interpreter", exc, job.id)
             self.close()

@@ -1,0 +1,194 @@
+"""An attempt's process container: every process one attempt of a job started, wherever it
+reparented, found and ended together.
+
+A job's processes cannot be found from the job's own process alone: a child that calls
+``setsid`` and forks again (a daemon) leaves its process group and is adopted by init, and a
+kernel that served the job may be gone before anyone looks. So each attempt gets a container
+that its processes cannot leave. The backend is chosen once per process; ``$JOBMAGICS_PROCTRACK``
+forces one (``auto``, the default, takes the first that works here):
+
+- ``cgroup2``: one cgroup v2 directory per attempt, ended with ``cgroup.kill`` (Linux 5.14+),
+  else by freezing it, killing every member and thawing;
+- ``cgroup1``: the same in the v1 ``freezer`` hierarchy (what SLURM's proctrack/cgroup does);
+- ``marks``: where the worker may not create cgroups (it is not root): the attempt's process
+  group plus every process whose environment carries the attempt's marks (``$JOBMAGICS_JOB_ID``
+  and ``$JOBMAGICS_ATTEMPT``, inherited by everything the job starts). A process that clears its
+  environment and leaves the group escapes this one.
+
+Containers are named ``jobmagics/<queue key>/<job id>.<attempt>`` at the hierarchy's root (the
+key hashes the queue's real path), so any worker of the queue on this host finds a dead
+worker's containers from the job row alone. ``jobmagics/<queue key>/worker.<worker id>`` is a
+worker's home: its kernels and zygote, whose own children are no job's. A container is removed
+when its attempt ends, after killing whatever is left in it (as SLURM does: a job's processes
+end with it); ``Tracker.stale`` finds the ones a dead worker left."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from jobmagics.liveness import same_process
+
+from .base import KILL_WAIT_S, SPAWN_LOCK, Container, launching
+from .cgroups import TOP, CgroupContainer, hierarchies, usable
+from .marks import MarksContainer, kill_marked, marked_processes
+
+__all__ = ["BACKEND_VAR", "KILL_WAIT_S", "SPAWN_LOCK", "TOP", "Container", "Tracker", "available_backends",
+           "choose_backend", "launching", "tracker_for"]
+log = logging.getLogger("kernel_worker")
+BACKEND_VAR = "JOBMAGICS_PROCTRACK"
+BACKENDS = ("cgroup2", "cgroup1", "marks")
+STALE_AFTER_S = 60.0        # an empty container of another queue older than this is a leftover
+
+
+# ---- naming -----------------------------------------------------------------------------
+def queue_key(queue_root: str | os.PathLike[str]) -> str:
+    return hashlib.sha1(os.path.realpath(queue_root).encode()).hexdigest()[:12]
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+
+
+def attempt_name(job_id: str, attempt: int) -> str:
+    return f"{_safe(job_id)}.{attempt}"
+
+
+def home_name(worker_id: str) -> str:
+    return "worker." + _safe(worker_id)
+
+
+def home_pid(name: str) -> int | None:
+    """The worker pid in a home's name (``worker.<host>_<pid>_<token>``)."""
+    parts = name.rsplit("_", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def worker_home_alive(home: str) -> bool:
+    """Is the worker whose home this is still running (its pid is in the name)?"""
+    pid = home_pid(home)
+    return pid is not None and same_process(pid, None)
+
+
+def available_backends() -> list[str]:
+    fit = [name for name, h in hierarchies().items() if usable(h)]
+    return [name for name in BACKENDS if name in fit or name == "marks"]
+
+
+_chosen: dict[str, str] = {}
+
+
+def choose_backend() -> str:
+    """``$JOBMAGICS_PROCTRACK`` if it names a backend that works here, else the best that does."""
+    wanted = os.environ.get(BACKEND_VAR, "auto").strip().lower() or "auto"
+    if wanted not in _chosen:
+        available = available_backends()
+        if wanted != "auto" and wanted not in available:
+            log.warning("%s=%s is not available here; using %s", BACKEND_VAR, wanted, available[0])
+        _chosen[wanted] = wanted if wanted in available else available[0]
+    return _chosen[wanted]
+
+
+# ---- one queue's containers on this host --------------------------------------------------
+class Tracker:
+    """Makes and finds the containers of one queue's attempts on this host."""
+
+    def __init__(self, queue_root: str | os.PathLike[str], backend: str | None = None) -> None:
+        self.key = queue_key(queue_root)
+        self.backend = backend or choose_backend()
+        self.hierarchy = hierarchies().get(self.backend)
+
+    def describe(self) -> str:
+        if self.hierarchy is None:
+            return f"{self.backend} (process groups and the attempt's marks in the environment)"
+        return f"{self.backend} ({self.hierarchy.top / self.key})"
+
+    def attempt(self, job_id: str, attempt: int) -> Container:
+        return self._container(attempt_name(job_id, attempt), job_id, attempt)
+
+    def home(self, worker_id: str) -> Container:
+        return self._container(home_name(worker_id), None, None)
+
+    def _container(self, name: str, job_id: str | None, attempt: int | None) -> Container:
+        if self.hierarchy is None:
+            return MarksContainer(name, job_id, attempt)
+        return CgroupContainer(self.hierarchy, self.hierarchy.top / self.key / name)
+
+    def _everywhere(self, name: str) -> Iterator[CgroupContainer]:
+        """The container of that name in every hierarchy here (whichever backend made it)."""
+        for hierarchy in hierarchies().values():
+            path = hierarchy.top / self.key / name
+            if path.is_dir():
+                yield CgroupContainer(hierarchy, path)
+
+    def end_lost_attempt(self, job_id: str, attempt: int, pid: int | None, pid_started: float | None) -> bool:
+        """A dead worker's attempt: end every process of it, by every means; True once none is left."""
+        gone = self.end(attempt_name(job_id, attempt))
+        if pid is not None and same_process(pid, pid_started):     # its leader (or kernel) and group
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        return kill_marked(lambda: marked_processes(job_id, attempt)) and gone
+
+    def end_home(self, worker_id: str) -> bool:
+        """A dead worker's kernels, zygote and what they started."""
+        return self.end(home_name(worker_id))
+
+    def names(self) -> list[str]:
+        """Containers of this queue here, in the hierarchy of the backend in use."""
+        if self.hierarchy is None:
+            return []
+        with contextlib.suppress(FileNotFoundError):
+            return sorted(e.name for e in os.scandir(self.hierarchy.top / self.key) if e.is_dir())
+        return []
+
+    def end(self, name: str) -> bool:
+        """End and remove the container of that name, in every hierarchy; True if none is left."""
+        left = [c.name for c in self._everywhere(name) if not c.release(stopped=True)]
+        return not left
+
+    def remove_stale_elsewhere(self) -> None:
+        """Other queues' empty containers left by workers that died, and their empty folders."""
+        if self.hierarchy is None:
+            return
+        now = time.time()
+        with contextlib.suppress(FileNotFoundError):
+            for queue_dir in os.scandir(self.hierarchy.top):
+                if not queue_dir.is_dir() or queue_dir.name == self.key:
+                    continue
+                for entry in os.scandir(queue_dir.path):
+                    if entry.is_dir() and entry.name.startswith("worker.") and not worker_home_alive(entry.name):
+                        CgroupContainer(self.hierarchy, Path(entry.path)).release(stopped=True)
+                    elif entry.is_dir() and now - entry.stat().st_mtime > STALE_AFTER_S:
+                        with contextlib.suppress(OSError):     # populated: busy, left alone
+                            os.rmdir(entry.path)
+                with contextlib.suppress(OSError):
+                    if now - queue_dir.stat().st_mtime > STALE_AFTER_S:
+                        os.rmdir(queue_dir.path)
+
+    def leave(self, worker_id: str) -> None:
+        """The worker stops: end what is left in its home, remove it and, if no other worker
+        of the queue here uses it, the queue's folder."""
+        self.home(worker_id).release(stopped=True)
+        if self.hierarchy is not None:
+            with contextlib.suppress(OSError):
+                (self.hierarchy.top / self.key).rmdir()
+
+
+_trackers: dict[str, Tracker] = {}
+
+
+def tracker_for(queue_root: str | os.PathLike[str]) -> Tracker:
+    """The one tracker of this process for a queue (the executors and supervision share it)."""
+    root = os.path.realpath(queue_root)
+    wanted = os.environ.get(BACKEND_VAR, "auto")
+    key = f"{root}\0{wanted}"
+    if key not in _trackers:
+        _trackers[key] = Tracker(root)
+        log.info("process tracking: %s", _trackers[key].describe())
+    return _trackers[key]

@@ -1,0 +1,209 @@
+"""Containers as cgroups: v2 (``cgroup.kill``, else freeze and kill) or the v1 freezer."""
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .base import KILL_WAIT_S, SPAWN_LOCK, Started, wait_until
+
+log = logging.getLogger("kernel_worker")
+TOP = "jobmagics"
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """A mounted cgroup hierarchy and this process's own cgroup in it."""
+
+    kind: str               # "cgroup2" | "cgroup1" (the v1 freezer)
+    mount: Path
+    own: Path
+
+    @property
+    def top(self) -> Path:
+        return self.mount / TOP
+
+
+_found: dict[str, Hierarchy] | None = None
+
+
+def hierarchies() -> dict[str, Hierarchy]:
+    """The cgroup v2 hierarchy and the v1 freezer, where mounted (read once: the worker's own
+    cgroup is where it started, not where a job's start took it for a moment)."""
+    global _found
+    if _found is None:
+        _found = _mounted()
+    return _found
+
+
+def _mounted() -> dict[str, Hierarchy]:
+    found: dict[str, Hierarchy] = {}
+    own = _own_cgroups()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            fields = line.split()
+            if len(fields) < 4:
+                continue
+            mount, fstype, options = Path(fields[1]), fields[2], fields[3].split(",")
+            if fstype == "cgroup2" and "cgroup2" not in found and "" in own:
+                found["cgroup2"] = Hierarchy("cgroup2", mount, mount / own[""].lstrip("/"))
+            elif fstype == "cgroup" and "freezer" in options and "freezer" in own:
+                found["cgroup1"] = Hierarchy("cgroup1", mount, mount / own["freezer"].lstrip("/"))
+    return found
+
+
+def _own_cgroups() -> dict[str, str]:
+    """Controller -> path from /proc/self/cgroup ("" for the v2 hierarchy)."""
+    own: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            for name in controllers.split(",") if controllers else [""]:
+                own[name] = path
+    return own
+
+
+def usable(hierarchy: Hierarchy) -> bool:
+    """May this process create containers there and move processes in and out?"""
+    try:
+        hierarchy.top.mkdir(exist_ok=True)
+        probe = hierarchy.top / f"probe.{os.getpid()}"
+        probe.mkdir(exist_ok=True)
+        try:
+            files = {"cgroup.procs"} | ({"freezer.state"} if hierarchy.kind == "cgroup1" else set())
+            can_end = hierarchy.kind == "cgroup1" or any((probe / f).exists() for f in ("cgroup.kill", "cgroup.freeze"))
+            return can_end and all(os.access(probe / f, os.W_OK) for f in files) and \
+                os.access(hierarchy.own / "cgroup.procs", os.W_OK)
+        finally:
+            probe.rmdir()
+    except OSError:
+        return False
+
+
+class CgroupContainer:
+    """A cgroup (v2, or the v1 freezer) holding one attempt's processes."""
+
+    def __init__(self, hierarchy: Hierarchy, path: Path) -> None:
+        self.hierarchy = hierarchy
+        self.path = path
+        self.name = path.name
+
+    def _write(self, file: str, text: str, *, create: bool = True) -> None:
+        try:
+            (self.path / file).write_text(text)
+        except FileNotFoundError:
+            if not create:
+                raise
+            os.makedirs(self.path, exist_ok=True)     # created on first use (or swept meanwhile)
+            (self.path / file).write_text(text)
+
+    def spawn(self, start: Callable[[], Started]) -> Started:
+        v2 = self.hierarchy.kind == "cgroup2"
+        with SPAWN_LOCK:
+            # v2 moves the whole worker in and out; v1 only the calling thread (its ``tasks``)
+            me = "0" if v2 else str(threading.get_native_id())
+            try:
+                self._write("cgroup.procs" if v2 else "tasks", me)
+                entered = True
+            except OSError as exc:
+                log.warning("cannot enter %s (%s); moving the job in once started", self.path, exc)
+                entered = False
+            try:
+                started = start()
+            finally:
+                if entered:
+                    self._leave(me, v2)
+        if not entered:
+            self.add(started.pid)  # type: ignore[attr-defined]
+        return started
+
+    def _leave(self, me: str, v2: bool) -> None:
+        target = self.hierarchy.own / ("cgroup.procs" if v2 else "tasks")
+        try:
+            target.write_text(me)
+        except OSError:                     # never stay behind in a job's cgroup: it gets killed
+            (self.hierarchy.mount / target.name).write_text(me)
+
+    def add(self, pid: int, *, own_group: bool = True) -> None:
+        try:
+            self._write("cgroup.procs", str(pid))
+        except ProcessLookupError:
+            pass
+        except OSError as exc:      # the job runs on, found by its marks and group as a fallback
+            log.warning("cannot move process %d into %s: %s", pid, self.path, exc)
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+        except (FileNotFoundError, ValueError):
+            return []
+
+    def signal(self, sig: int) -> None:
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+    def populated(self) -> bool:
+        if self.hierarchy.kind == "cgroup2":
+            try:
+                return "populated 1" in (self.path / "cgroup.events").read_text()
+            except FileNotFoundError:
+                return False
+        return bool(self.pids())
+
+    def kill(self, timeout: float = KILL_WAIT_S) -> bool:
+        if not self.path.exists():
+            return True
+        deadline = time.monotonic() + timeout
+        if self.hierarchy.kind == "cgroup2" and (self.path / "cgroup.kill").exists():
+            with contextlib.suppress(FileNotFoundError):
+                self._write("cgroup.kill", "1", create=False)
+        else:
+            self._freeze_and_kill(deadline)
+        return wait_until(lambda: not self.populated(), deadline)
+
+    def _freeze_and_kill(self, deadline: float) -> None:
+        """Without ``cgroup.kill``: a frozen group cannot fork, so one pass kills all of it."""
+        v2 = self.hierarchy.kind == "cgroup2"
+        file, frozen, thawed = ("cgroup.freeze", "1", "0") if v2 else ("freezer.state", "FROZEN", "THAWED")
+        while self.populated() and time.monotonic() < deadline:
+            try:
+                self._write(file, frozen, create=False)
+                wait_until(self._frozen, min(deadline, time.monotonic() + 1.0))
+                self.signal(signal.SIGKILL)
+                self._write(file, thawed, create=False)
+            except FileNotFoundError:
+                return
+            wait_until(lambda: not self.populated(), min(deadline, time.monotonic() + 0.2))
+
+    def _frozen(self) -> bool:
+        try:
+            if self.hierarchy.kind == "cgroup2":
+                return "frozen 1" in (self.path / "cgroup.events").read_text()
+            return (self.path / "freezer.state").read_text().strip() == "FROZEN"
+        except FileNotFoundError:
+            return True
+
+    def release(self, *, stopped: bool = False) -> bool:
+        try:
+            self.path.rmdir()
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+                log.warning("cannot remove %s: %s", self.path, exc)
+                return False
+        gone = self.kill()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.rmdir()
+        if not gone:
+            log.warning("processes of %s would not die: %s", self.name, self.pids())
+        return gone

@@ -1,0 +1,85 @@
+"""Containers without cgroups: the attempt's process group plus its marks in /proc environ."""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+
+from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR
+from jobmagics.liveness import process_start_time, same_process
+
+from .base import KILL_WAIT_S, Started, running, wait_until
+
+
+class MarksContainer:
+    """Without cgroups: the attempt's process group and every process carrying its marks."""
+
+    def __init__(self, name: str, job_id: str | None, attempt: int | None) -> None:
+        self.name = name
+        self.marks = None if job_id is None else (job_id, attempt)
+        self.leader: tuple[int, float | None] | None = None
+
+    def spawn(self, start: Callable[[], Started]) -> Started:
+        started = start()
+        self.add(started.pid)  # type: ignore[attr-defined]
+        return started
+
+    def add(self, pid: int, *, own_group: bool = True) -> None:
+        if own_group and self.leader is None:
+            self.leader = (pid, process_start_time(pid))
+
+    def members(self) -> list[int]:
+        return [] if self.marks is None else marked_processes(*self.marks)
+
+    def _signal_group(self, sig: int) -> None:
+        if self.leader is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.leader[0], sig)
+
+    def signal(self, sig: int) -> None:
+        self._signal_group(sig)
+        for pid in self.members():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+    def kill(self, timeout: float = KILL_WAIT_S) -> bool:
+        if self.leader is not None and same_process(*self.leader):
+            self._signal_group(signal.SIGKILL)
+        return kill_marked(self.members, timeout)
+
+    def release(self, *, stopped: bool = False) -> bool:
+        # the leader has exited and been reaped: its group id cannot be reused while members live
+        self._signal_group(signal.SIGKILL)
+        return self.kill() if stopped else True
+
+
+def marked_processes(job_id: str, attempt: int | None) -> list[int]:
+    """Processes on this host whose environment carries this attempt's marks."""
+    needles = [f"\0{JOB_ID_VAR}={job_id}\0".encode(), f"\0{ATTEMPT_VAR}={attempt}\0".encode()]
+    me, found = os.getpid(), []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as handle:
+                environment = b"\0" + handle.read()
+        except OSError:
+            continue
+        if all(needle in environment for needle in needles):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_marked(find: Callable[[], list[int]], timeout: float = KILL_WAIT_S) -> bool:
+    """SIGKILL what ``find()`` returns until it returns only processes that have exited."""
+    deadline = time.monotonic() + timeout
+
+    def none_left() -> bool:
+        alive = [pid for pid in find() if running(pid)]
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        return not alive
+    return wait_until(none_left, deadline)
