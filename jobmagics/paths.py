@@ -1,12 +1,16 @@
 """Where a queue lives and what its folder looks like (files only, no SQL)."""
 from __future__ import annotations
 
+import contextlib
 import grp
 import json
 import os
 import pwd
+import re
 import socket
 import stat
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +22,11 @@ NETWORK_FILESYSTEMS = frozenset({
     "fuse.sshfs", "sshfs", "fuse.ceph", "fuse.glusterfs", "glusterfs", "afs", "9p",
 })
 SETTINGS_FILE = "queue.json"
+MARKER_FILE = ".jobmagics-queue"
+VERDICT_FILE = ".jobs.db-verdict"
+RESERVE_FILE = ".space-reserve"
+FULL_BELOW = 64 << 10          # bytes: less free space than this is a full disk
+JOB_FILE_RE = re.compile(r"^(JOB-\d{8}-\d{5,})(?:\.|$)")
 
 
 def current_user() -> str:
@@ -79,6 +88,55 @@ class QueueLayout:
     def settings(self) -> Path:
         return self.root / SETTINGS_FILE
 
+    # ---- the database's safety files (see store/integrity.py and store/recovery.py) ---
+    @property
+    def marker(self) -> Path:
+        """Written once the database is created: from then on a missing db is an accident."""
+        return self.root / MARKER_FILE
+
+    @property
+    def verdict(self) -> Path:
+        """The last integrity verdict on ``jobs.db`` and the file identity it applies to."""
+        return self.root / VERDICT_FILE
+
+    @property
+    def rescued(self) -> Path:
+        """Where damaged or orphaned databases are kept aside (never deleted)."""
+        return self.root / "rescued"
+
+    @property
+    def reserve(self) -> Path:
+        """Disk space a worker holds back to record job outcomes when the disk fills."""
+        return self.root / RESERVE_FILE
+
+    def write_marker(self) -> None:
+        """Best effort (a read-only disk writes nothing); the database exists by now."""
+        if self.marker.exists():
+            return
+        body = {"created_at": time.time(), "user": current_user(), "host": current_host(),
+                "meaning": "this folder is a jobmagics queue: a missing jobs.db is an accident"}
+        with contextlib.suppress(OSError):
+            self.marker.write_text(json.dumps(body) + "\n")
+            if self.is_shared():
+                os.chmod(self.marker, 0o660)
+
+    def has_history(self) -> bool:
+        """Has this folder ever held jobs? (its marker, or any job's file)"""
+        return self.marker.exists() or next(self.job_ids_on_disk(), None) is not None
+
+    def job_ids_on_disk(self) -> Iterator[str]:
+        """Job ids named by the files in logs/, data/, outputs/, results/ and configs/."""
+        for name in SUBDIRS:
+            try:
+                entries = os.scandir(self.root / name)
+            except OSError:
+                continue
+            with entries:
+                for entry in entries:
+                    found = JOB_FILE_RE.match(entry.name)
+                    if found:
+                        yield found.group(1)
+
     def read_settings(self) -> dict[str, object]:
         try:
             return json.loads(self.settings.read_text())
@@ -96,7 +154,11 @@ class QueueLayout:
 
 
 def ensure_layout(root: Path) -> QueueLayout:
-    """Create the queue folder on first use; check it is usable; explain what to do if not."""
+    """Create the queue folder on first use; check it is readable; explain what to do if not.
+
+    Safe when several processes open a fresh folder at once (what exists is fine). Writing is
+    checked later, before the first write (``check_writable``), so a queue on a read-only
+    filesystem, or one this user may only read, still answers every read."""
     layout = QueueLayout(root)
     try:
         exists = root.exists()
@@ -106,23 +168,29 @@ def ensure_layout(root: Path) -> QueueLayout:
         raise QueueError(f"queue path {root} exists and is not a folder")
     if not exists:
         try:
-            root.mkdir(parents=True, mode=0o700 if is_personal_default(root) else 0o755)
+            root.mkdir(parents=True, exist_ok=True, mode=0o700 if is_personal_default(root) else 0o755)
         except OSError as exc:
             raise QueueError(f"cannot create queue folder {root}: {exc.strerror}") from None
-    if not os.access(root, os.R_OK | os.W_OK | os.X_OK):
-        raise QueueError(_not_writable_message(layout, root))
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise QueueError(_not_writable_message(layout, root, "read"))
+    if os.access(root, os.W_OK) and not read_only_filesystem(root):
+        _make_subdirs(layout)
+    return layout
+
+
+def _make_subdirs(layout: QueueLayout) -> None:
     shared = layout.is_shared()
     for name in SUBDIRS:
-        sub = root / name
-        if not sub.exists():
-            try:
-                sub.mkdir(mode=0o2770 if shared else 0o755)
-                if shared:
-                    os.chmod(sub, 0o2770)
-            except OSError as exc:
-                raise QueueError(f"cannot create {sub}: {exc.strerror}") from None
-    check_writable(layout)
-    return layout
+        sub = layout.root / name
+        try:
+            sub.mkdir(mode=0o2770 if shared else 0o755)
+        except FileExistsError:
+            continue                 # made by us before, or by another process just now
+        except OSError as exc:
+            raise QueueError(f"cannot create {sub}: {exc.strerror}") from None
+        if shared:
+            with contextlib.suppress(OSError):
+                os.chmod(sub, 0o2770)
 
 
 def check_writable(layout: QueueLayout) -> None:
@@ -142,8 +210,23 @@ def read_only_filesystem(path: Path) -> bool:
         return False
 
 
-def _not_writable_message(layout: QueueLayout, path: Path) -> str:
-    if read_only_filesystem(path):
+def free_space(path: Path) -> int:
+    """Bytes this user may still write on the filesystem holding ``path`` (-1 if unknown)."""
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return -1
+    return info.f_bavail * info.f_frsize
+
+
+def disk_full(path: Path, minimum: int = FULL_BELOW) -> bool:
+    """Too little space left for SQLite to commit (a few pages of WAL): treat as full."""
+    free = free_space(path)
+    return 0 <= free < minimum
+
+
+def _not_writable_message(layout: QueueLayout, path: Path, verb: str = "write") -> str:
+    if verb == "write" and read_only_filesystem(path):
         return (f"cannot write {path}: the filesystem holding it is mounted read-only; nothing was"
                 " changed (remount it read-write, or use another queue with --queue DIR)")
     try:
@@ -158,7 +241,7 @@ def _not_writable_message(layout: QueueLayout, path: Path) -> str:
                f" again, or to add {current_user()} to that group")
     else:
         fix = f"use a queue you own (--queue DIR), or have its owner run `jobmagics init {layout.root} --group GROUP`"
-    return f"cannot write {path} as {current_user()} ({detail}): {fix}"
+    return f"cannot {verb} {path} as {current_user()} ({detail}): {fix}"
 
 
 def _name(lookup, ident: int) -> str:  # type: ignore[no-untyped-def]

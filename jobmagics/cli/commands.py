@@ -25,6 +25,8 @@ def _print_json(value: Any) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    if args.recover or args.backup_file:
+        return cmd_recover(args)
     root = paths.resolve_queue_dir(args.dir)
     paths.init_shared(root, args.group)
     if args.journal:
@@ -247,6 +249,8 @@ def cmd_admin(args: argparse.Namespace) -> int:
     print(f"{args.user} {'is now' if args.action == 'add' else 'is no longer'} an admin of {q.path}")
     return 0
 
+
+from .maintenance import cmd_backup, cmd_recover  # noqa: F401  (cmd_backup: the `backup` command)
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     name[4:]: fn for name, fn in globals().items() if name.startswith("cmd_")}

@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group", help="Unix group whose members share the queue")
     p.add_argument("--admin", action="append", default=[], metavar="USER", help="queue admin; repeatable")
     p.add_argument("--journal", choices=["wal", "delete"], help="force the SQLite journal mode")
+    from .maintenance import add_arguments as add_maintenance_arguments  # init --recover, backup
+    add_maintenance_arguments(sub, p)
 
     p = sub.add_parser("submit", help="queue a command (after --), python --code or --file; prints the id")
     _job_options(p)

@@ -1,38 +1,34 @@
-"""One SQLite connection per process and thread, tuned for a shared queue folder."""
+"""One SQLite connection per process and thread, tuned for a shared queue folder.
+
+Opening never writes when the schema is current (a read-only or full filesystem still
+answers reads), never creates ``jobs.db`` in a folder that has held jobs, and every later use
+checks the file is still the one opened (see ``integrity.FileGuard``)."""
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 
-from ..errors import QueueBusy, QueueError
-from ..paths import QueueLayout, fix_shared_file_modes, journal_mode_for, read_only_filesystem
-from .schema import migrate
+from ..errors import DatabaseMissing, DiskFull, QueueError
+from ..paths import (
+    QueueLayout,
+    check_writable,
+    fix_shared_file_modes,
+    journal_mode_for,
+    read_only_filesystem,
+)
+from .diagnosis import explain, unwritable_filesystem
+from .integrity import FileGuard, FileIdentity, recover_hint
+from .schema import SCHEMA_VERSION, migrate
 
 BUSY_TIMEOUT_S = 60.0
 WAL_SIZE_LIMIT = 4 << 20
-
-
-def _explain(exc: sqlite3.Error, layout: QueueLayout, busy_timeout: float = BUSY_TIMEOUT_S) -> QueueError:
-    text = str(exc)
-    if read_only_filesystem(layout.root) and ("readonly" in text or "read-only" in text or "unable to open" in text):
-        hint = "the filesystem holding the queue is mounted read-only; nothing was changed"
-    elif "locked" in text or "busy" in text:
-        return QueueBusy(f"queue {layout.root}: the queue is busy, try again (another process held "
-                         f"its write lock for over {busy_timeout:g} s; nothing was changed)")
-    elif "readonly" in text or "read-only" in text:
-        hint = "the queue files are read-only for you (check the folder's permissions)"
-    elif "disk is full" in text or "full" in text:
-        hint = "the disk holding the queue is full; nothing was changed"
-    elif "malformed" in text or "not a database" in text:
-        hint = "the queue database is damaged or is not a jobmagics queue"
-    elif "unable to open" in text:
-        hint = "the database file cannot be opened (permissions, or a missing folder)"
-    else:
-        hint = "database error"
-    return QueueError(f"queue {layout.root}: {hint} ({text})")
+_OPEN = weakref.WeakSet()         # type: ignore[var-annotated]  # closed at exit: see close()
 
 
 class Database:
@@ -42,47 +38,126 @@ class Database:
         self.layout = layout
         self.busy_timeout = busy_timeout     # shorter for a server that must answer "busy" soon
         self.journal = journal_mode_for(layout)
+        self.read_only = False               # connected read-only: the filesystem is read-only or full
         self._local = threading.local()
         self._commits = 0            # our own commits: PRAGMA data_version only counts others'
         self._lock = threading.Lock()
-        with self.write() as conn:
-            migrate(conn)
-        if layout.is_shared():
-            with contextlib.suppress(OSError):
-                fix_shared_file_modes(layout)
+        self._writable_checked = False
+        self.guard = self._open()
+        _OPEN.add(self)
 
+    # ---- opening ----------------------------------------------------------------------
+    def _open(self) -> FileGuard:
+        found = FileIdentity.of(self.layout.db)
+        if (found is None or found.size == 0) and self.layout.has_history():
+            raise self._missing(found)
+        conn = self._connect(create=found is None)
+        self._local.conn, self._local.pid = conn, os.getpid()
+        self.guard = FileGuard(self.layout, FileIdentity.of(self.layout.db) or FileIdentity(0, 0, 0, 0))
+        version = self._user_version(conn)
+        if version != SCHEMA_VERSION:
+            with self.write() as conn:
+                if self._user_version(conn) == 0 and self.layout.has_history():
+                    raise self._missing(found)
+                migrate(conn)
+        if not self.read_only:
+            self._set_journal_mode(conn)
+            self.layout.write_marker()
+            if self.layout.is_shared():
+                with contextlib.suppress(OSError):
+                    fix_shared_file_modes(self.layout)
+        self.guard.opened = FileIdentity.of(self.layout.db) or self.guard.opened
+        return self.guard
+
+    def _missing(self, found: FileIdentity | None) -> DatabaseMissing:
+        what = "is missing (deleted?)" if found is None else "is empty (0 bytes: truncated?)"
+        return DatabaseMissing(
+            f"queue {self.layout.root}: its database jobs.db {what}, but this folder has held jobs;"
+            f" nothing was created. To rebuild it, {recover_hint(self.layout)}")
+
+    def _user_version(self, conn: sqlite3.Connection) -> int:
+        try:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise self._explain(exc) from None
+
+    def _set_journal_mode(self, conn: sqlite3.Connection) -> None:
+        """Switching needs the file to itself and fails at once (no busy handler) while another
+        process opening the same fresh folder reads it: retry until the busy timeout."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != self.journal:
+                    conn.execute(f"PRAGMA journal_mode = {self.journal}").fetchone()
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) \
+                        or time.monotonic() > deadline:
+                    raise self._explain(exc) from None
+                time.sleep(0.005)
+
+    # ---- connections ------------------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            conn = self._connect()
+            conn = self._connect(create=False)
             self._local.conn, self._local.pid = conn, os.getpid()
+            if getattr(self, "guard", None) is not None:
+                self.guard.current()          # a new thread or a fork opened the same file
         return conn
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        """``mode=rw``: a connection never creates jobs.db, except when the queue is new."""
+        uri = f"{self.layout.db.as_uri()}?mode={'rwc' if create else 'rw'}"
         try:
-            conn = sqlite3.connect(self.layout.db, timeout=self.busy_timeout, isolation_level=None,
-                                   check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            current = conn.execute("PRAGMA journal_mode").fetchone()[0]
-            if current != self.journal:
-                conn.execute(f"PRAGMA journal_mode = {self.journal}")
-            conn.execute("PRAGMA synchronous = NORMAL" if self.journal == "wal" else "PRAGMA synchronous = FULL")
-            # after a stray reader let the WAL grow, give the space back once it is checkpointed
-            conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
-            conn.execute("PRAGMA foreign_keys = OFF")
-            return conn
+            conn = self._configured(sqlite3.connect(uri, uri=True, timeout=self.busy_timeout,
+                                                    isolation_level=None, check_same_thread=False))
         except sqlite3.Error as exc:
-            raise _explain(exc, self.layout, self.busy_timeout) from None
+            if create or not unwritable_filesystem(self.layout):
+                raise self._explain(exc) from None
+            # a read-only or full filesystem and no -shm file to share: read the file as it is
+            conn = self._configured(sqlite3.connect(f"{self.layout.db.as_uri()}?mode=ro&immutable=1",
+                                                    uri=True, isolation_level=None, check_same_thread=False))
+            self.read_only = True
+        return conn
 
+    def _configured(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        conn.execute("PRAGMA schema_version").fetchone()          # the first real read of the file
+        conn.execute("PRAGMA synchronous = NORMAL" if self.journal == "wal" else "PRAGMA synchronous = FULL")
+        # after a stray reader let the WAL grow, give the space back once it is checkpointed
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+        conn.execute("PRAGMA foreign_keys = OFF")
+        return conn
+
+    def _leave_read_only(self) -> bool:
+        """The filesystem came back: drop the read-only connection for a normal one."""
+        if not self.read_only or unwritable_filesystem(self.layout):
+            return False
+        self.close()
+        self.read_only = False
+        return True
+
+    def _explain(self, exc: sqlite3.Error) -> QueueError:
+        return explain(exc, self.layout, self.busy_timeout, trusted=not self.read_only)
+
+    # ---- reading and writing ----------------------------------------------------------
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A read-then-write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT`` (or rollback)."""
+        if self.read_only and not self._leave_read_only():
+            check_writable(self.layout)
+            raise DiskFull(f"queue {self.layout.root}: the disk holding the queue is full; nothing was changed")
+        if not self._writable_checked:
+            check_writable(self.layout)          # names the file and what to do, before SQLite fails
+            self._writable_checked = True
         conn = self.connection()
+        before = self.guard.before_write(conn)
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise _explain(exc, self.layout, self.busy_timeout) from None
+            raise self._explain(exc) from None
         try:
             yield conn
             conn.execute("COMMIT")
@@ -90,21 +165,24 @@ class Database:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise _explain(exc, self.layout, self.busy_timeout) from None
+                raise self._explain(exc) from None
             raise
         with self._lock:
             self._commits += 1
+        self.guard.after_write(before)
 
     def read(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:  # type: ignore[type-arg]
         """One autocommit SELECT; never leaves a read transaction open (WAL would grow)."""
+        self._leave_read_only()
         conn = self.connection()
+        self.guard.current()
         try:
             cursor = conn.execute(sql, params)
             rows = cursor.fetchall()
             cursor.close()
             return rows
         except sqlite3.Error as exc:
-            raise _explain(exc, self.layout, self.busy_timeout) from None
+            raise self._explain(exc) from None
 
     def data_version(self) -> int:
         """Changes whenever any process (this one included) commits to the queue."""
@@ -112,12 +190,35 @@ class Database:
         return int(version) + self._commits
 
     def checkpoint(self) -> None:
-        if self.journal == "wal":
-            with contextlib.suppress(sqlite3.Error):
-                self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        if self.journal != "wal" or self.read_only:
+            return
+        before = self.guard.current()
+        with contextlib.suppress(sqlite3.Error):
+            self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self.guard.after_write(before)
 
     def close(self) -> None:
+        """Close this thread's connection; the last one to close checkpoints the WAL into the
+        file, so the integrity verdict is moved along (else the next writer checks again)."""
         conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        if conn is None:
+            return
+        before = FileIdentity.of(self.layout.db)
+        conn.close()
+        self._local.conn = None
+        if before is not None and self._local.pid == os.getpid() and self.guard.opened.same_file(before):
+            self.guard.after_write(before)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    for database in list(_OPEN):
+        with contextlib.suppress(Exception):
+            database.close()
+
+
+__all__ = ["BUSY_TIMEOUT_S", "Database", "read_only_filesystem"]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from ..errors import QueueError
+
 # Each entry migrates from version i to i+1; PRAGMA user_version records where a db stands.
 MIGRATIONS: list[str] = [
     """
@@ -103,7 +105,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     """
     found = conn.execute("PRAGMA user_version").fetchone()[0]
     if found > SCHEMA_VERSION:
-        raise RuntimeError(
+        raise QueueError(
             f"queue database is schema version {found}, newer than this jobmagics ({SCHEMA_VERSION});"
             " upgrade jobmagics")
     for version in range(found, SCHEMA_VERSION):
