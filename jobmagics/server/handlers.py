@@ -18,7 +18,7 @@ SQLite or on the queue's files. Errors are turned into HTTP statuses in one plac
 
 with a JSON body ``{"error": message, "type": ExceptionClassName}``.
 
-Listings (``GET jobs``) carry brief jobs (:func:`jobmagics.server.views.listed`), one page
+Listings (``GET jobs``, newest first; ``GET queue``, in start order) carry brief jobs (:func:`jobmagics.server.views.listed`), one page
 (``limit``, ``offset``) and the ``total`` of matching jobs; a job's code, config, options and
 environment come from the one-job route only.
 """
@@ -173,11 +173,13 @@ class JobmagicsHandler(APIHandler):
             raise BadRequest(f"unknown state {unknown[0][:100]!r} (one of {', '.join(sorted(STATES))})")
         return states
 
+    def owner_args(self) -> tuple[str | None, bool]:
+        """(``user=`` filter, ``mine=1``: the server's own user's jobs only)."""
+        return self.text_arg("user"), self.get_argument("mine", "") not in ("", "0", "false")
+
     def text_arg(self, name: str) -> str | None:
-        raw = self.get_argument(name, None) or None
-        if raw is not None and "\x00" in raw:
-            raise BadRequest(f"{name} must not contain NUL bytes")
-        return raw
+        # tornado has already replaced control characters (NUL included) with spaces
+        return self.get_argument(name, None) or None
 
 
 class JobsHandler(JobmagicsHandler):
@@ -187,8 +189,7 @@ class JobsHandler(JobmagicsHandler):
     @authorized
     async def get(self) -> None:
         states, name, since = self.states_arg(), self.text_arg("name"), self.float_arg("since")
-        user = self.text_arg("user")
-        mine = self.get_argument("mine", "") not in ("", "0", "false")
+        user, mine = self.owner_args()
         limit = self.int_arg("limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
         offset = self.int_arg("offset", 0, 0)
 
@@ -217,6 +218,28 @@ class JobsHandler(JobmagicsHandler):
             return {"job": listed(job)}
 
         await self.answer(submit, status=201)
+
+
+class QueueHandler(JobmagicsHandler):
+    """GET the active jobs in the order they will run (running; pending by priority, then
+    submission; waiting): one page, the ``counts`` per state, the ``total`` and how many
+    ``more`` follow the page."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        user, mine = self.owner_args()
+        limit = self.int_arg("limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
+        offset = self.int_arg("offset", 0, 0)
+
+        def page(q: jobmagics.Queue) -> dict[str, Any]:
+            version = q.data_version()
+            jobs = q.queue(limit=limit, offset=offset, user=q.user if mine else user)
+            return {"jobs": [listed(j) for j in jobs], "counts": jobs.counts, "total": jobs.total,
+                    "more": jobs.more, "limit": limit, "offset": offset, "user": q.user,
+                    "version": version}
+
+        await self.answer(page)
 
 
 class JobHandler(JobmagicsHandler):
@@ -354,6 +377,7 @@ def route_table() -> list[tuple[str, type[JobmagicsHandler]]]:
         (rf"/{API}/jobs/{job}", JobHandler),
         (rf"/{API}/jobs/{job}/log", LogHandler),
         (rf"/{API}/jobs/{job}/(?P<action>{'|'.join(ACTIONS)})", ActionHandler),
+        (rf"/{API}/queue", QueueHandler),
         (rf"/{API}/stats", StatsHandler),
         (rf"/{API}/whoami", WhoAmIHandler),
         (rf"/{API}/changes", ChangesHandler),

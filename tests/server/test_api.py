@@ -18,6 +18,8 @@ ME = pwd.getpwuid(os.getuid()).pw_name
 ROUTES = [
     ("GET", "jobs"),
     ("POST", "jobs"),
+    ("POST", "jobs/actions"),
+    ("GET", "queue"),
     ("GET", "jobs/JOB-20261121-00001"),
     ("GET", "jobs/JOB-20261121-00001/log"),
     ("POST", "jobs/JOB-20261121-00001/cancel"),
