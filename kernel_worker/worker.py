@@ -14,14 +14,18 @@ from dataclasses import dataclass
 
 from jobmagics import paths
 from jobmagics.client import Queue
+from jobmagics.errors import DatabaseDamaged, DatabaseReplaced, DiskFull
 from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord, State, WorkerRecord, format_memory
+from jobmagics.paths import disk_full
 from jobmagics.store import Capacity
 
+from .adversity import AdversityMixin
 from .executors import Ended, Execution, Executor, JobContext, Outcome
 from .executors.subprocess import SubprocessExecutor
 from .limits import group_rss
 from .options import WorkerOptions
+from .space import DISK_FULL, DiskSpace
 from .supervision import recover_dead_workers
 from .waker import Waker
 
@@ -29,6 +33,8 @@ log = logging.getLogger("kernel_worker")
 CLAIM_RETRY_S = 0.5      # re-try claims this often even without a change (retry backoffs end)
 SUPERVISE_S = 0.5        # look for dead workers on this host this often
 MEMORY_CHECK_S = 0.25    # how often jobs with a memory request are measured
+DISK_CHECK_S = 0.25      # how often the queue's free space (and who is writing) is looked at
+LOST_DATABASE_EXIT = 3   # the exit status when jobs.db was deleted, replaced or damaged under us
 
 
 @dataclass
@@ -41,7 +47,7 @@ class Running:
     stop_detail: str | None = None
 
 
-class Worker:
+class Worker(AdversityMixin):
     def __init__(self, options: WorkerOptions, executors: list[Executor] | None = None) -> None:
         self.options = options
         self.queue = Queue(options.queue)
@@ -55,8 +61,11 @@ class Worker:
         self._selector = selectors.DefaultSelector()
         self._waker = Waker(self.queue.path)
         self._seen_version = -1
-        self._next = {"claim": 0.0, "heartbeat": 0.0, "supervise": 0.0, "memory": 0.0}
+        self._next = {"claim": 0.0, "heartbeat": 0.0, "supervise": 0.0, "memory": 0.0, "disk": 0.0}
         self._idle_since = time.monotonic()
+        self.space = DiskSpace(self.queue.layout)
+        self._unrecorded: list[tuple[Running, Outcome]] = []     # outcomes a full disk held back
+        self.database_lost: str | None = None
         if self.queue.layout.is_shared():
             os.umask(0o007)
 
@@ -70,7 +79,7 @@ class Worker:
             if waker_fd is not None:
                 self._selector.register(waker_fd, selectors.EVENT_READ, "queue")
             self._selector.register(wake_read, selectors.EVENT_READ, "signal")
-            while self._step():
+            while self._guarded_step():
                 pass
         finally:
             self._shutdown_running()
@@ -81,9 +90,13 @@ class Worker:
                 self.store.deregister_worker(self.id)
             self._waker.close()
             self._selector.close()
-        return 0
+            if self.database_lost is not None:
+                self._save_what_we_had()
+            self.space.release_reserve()     # the space is the user's again once no worker runs
+        return 0 if self.database_lost is None else LOST_DATABASE_EXIT
 
     def _register(self) -> None:
+        self.space.hold_reserve()
         now = time.time()
         self.store.register_worker(WorkerRecord(
             id=self.id, host=socket.gethostname(), pid=os.getpid(),
@@ -111,14 +124,28 @@ class Worker:
         log.info("stopping: no new jobs; running ones get %.0f s", self.options.shutdown_grace)
 
     # ---- the loop ---------------------------------------------------------------------
+    def _guarded_step(self) -> bool:
+        """A full disk, or a database gone from under us, changes what the worker does; it
+        never ends it with jobs left running and unrecorded."""
+        try:
+            return self._step()
+        except DiskFull as exc:
+            self._disk_filled(str(exc))
+        except (DatabaseReplaced, DatabaseDamaged) as exc:
+            self._database_gone(exc)
+        self._wait(time.monotonic())
+        return True
+
     def _step(self) -> bool:
         now = time.monotonic()
+        self._record_held_back()
         changed = self._queue_changed()
         if changed:
             self._apply_cancel_requests(now)
         freed = self._reap()
         self._enforce_deadlines(now)
-        if not self.stopping and (changed or freed or now >= self._next["claim"]):
+        claiming = not self.stopping and not self.space.full and not self._unrecorded
+        if claiming and (changed or freed or now >= self._next["claim"]):
             self._claim(now)
         self._periodic(now)
         if self._should_exit(now):
@@ -147,16 +174,27 @@ class Worker:
     def _periodic(self, now: float) -> None:
         if now >= self._next["heartbeat"]:
             self._next["heartbeat"] = now + self.options.heartbeat
-            if not self.store.heartbeat(self.id, "stopping" if self.stopping else "running"):
-                self._presumed_dead()
-            self.store.checkpoint()
+            self._heartbeat()
         if now >= self._next["memory"]:
             self._next["memory"] = now + MEMORY_CHECK_S
             self._enforce_memory(now)
+        if now >= self._next["disk"]:
+            self._next["disk"] = now + DISK_CHECK_S
+            self._watch_disk(now)
         if now >= self._next["supervise"]:
             self._next["supervise"] = now + SUPERVISE_S
             for job_id, state in recover_dead_workers(self.store, self.id):
                 log.warning("%s of a lost worker is now %s", job_id, state)
+
+    def _heartbeat(self) -> None:
+        try:
+            alive = self.store.heartbeat(self.id, "stopping" if self.stopping else "running")
+        except DiskFull as exc:          # the lease runs on; the disk watch still has to run
+            self._disk_filled(str(exc))
+            return
+        if not alive:
+            self._presumed_dead()
+        self.store.checkpoint()
 
     def _presumed_dead(self) -> None:
         """Our lease expired and our jobs were given to others: stop them and start afresh."""
@@ -170,6 +208,9 @@ class Worker:
     def _should_exit(self, now: float) -> bool:
         if self.running:
             return False
+        past_grace = self.stopping and self._stop_deadline is not None and now >= self._stop_deadline
+        if self._unrecorded and self.database_lost is None and not past_grace:
+            return False             # outcomes still to record once the disk has room
         if self.stopping:
             return True
         idle_for = now - self._idle_since
@@ -268,7 +309,7 @@ class Worker:
                 with contextlib.suppress(KeyError, ValueError):
                     self._selector.unregister(fd)
             run.execution.close()
-            self._record(run, outcome)
+            self._record_safely(run, outcome)
         if ended and not self.running:
             self._idle_since = time.monotonic()
         return bool(ended)
@@ -283,12 +324,14 @@ class Worker:
             state, error = State.TIMEOUT, f"timed out after {job.timeout:g} s"
         elif run.stop_reason == "cancel":
             state, error = State.CANCELLED, "cancelled while running"
-        elif run.stop_reason == "memory":
+        elif run.stop_reason in ("memory", "disk"):
             state, error = State.FAILED, run.stop_detail
         elif outcome.state in ("timeout", "cancelled"):     # the backend (SLURM) ended it so
             state, error = State(outcome.state), outcome.error
         elif outcome.ok:
             state, error = State.COMPLETED, None
+        elif self.space.full or disk_full(self.queue.layout.root / "logs"):
+            state, error = State.FAILED, f"{DISK_FULL} ({outcome.error or f'exit code {outcome.exit_code}'})"
         else:
             state, error = State.FAILED, self._failure_message(job, outcome)
         final = self.store.finish(job.id, self.id, state, outcome.exit_code, error)

@@ -54,3 +54,25 @@ def backup(db: Database, dest: Path) -> Backup:
         with contextlib.suppress(OSError):
             partial.unlink()
     return Backup(target, jobs, target.stat().st_size, time.monotonic() - started)
+
+
+def save_orphan(db: Database, worker_id: str) -> Path:
+    """A worker's copy of the database it still has open after jobs.db was deleted or
+    replaced: ``rescued/orphaned-<worker>.db``, replaced by each later save of that worker."""
+    db.layout.rescued.mkdir(exist_ok=True)
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in worker_id)
+    target = db.layout.rescued / f"orphaned-{name}.db"
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        copy = sqlite3.connect(partial)
+        try:
+            db.connection().backup(copy)
+            copy.execute("PRAGMA journal_mode = delete")
+        finally:
+            copy.close()
+        os.replace(partial, target)
+    except sqlite3.Error as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise QueueError(f"cannot save {target}: {exc}") from None
+    return target
