@@ -13,7 +13,7 @@ from typing import Any
 
 from . import paths
 from .client import Queue, shared_queue
-from .errors import InvalidJob, NoWorker
+from .errors import InvalidJob, NoWorker, WorkerLost
 from .job import Job
 from .model import State
 
@@ -57,8 +57,23 @@ def run(args: str | Sequence[str], *, stdin: Any = None, input: bytes | str | No
                    options=options, **job_options)
     if not wait:
         return job
-    job.wait()
+    _wait_recovering(q, job)
     return _completed(job, argv, capture, merged, text_mode, encoding, errors, check, timeout)
+
+
+def _wait_recovering(q: Queue, job: Job) -> None:
+    """Wait for the job. If its worker dies with none left to recover it: on the personal
+    default queue start a new worker (which requeues the job, or fails it) and wait on;
+    elsewhere ``WorkerLost`` says what happened."""
+    while True:
+        try:
+            job.wait()
+            return
+        except WorkerLost:
+            if not paths.is_personal_default(q.path):
+                raise
+            _live_until.pop(str(q.path), None)
+            ensure_worker(q)
 
 
 def _argv(args: str | Sequence[str], shell: bool) -> list[str]:
@@ -134,11 +149,10 @@ def ensure_worker(q: Queue) -> None:
 
 
 def start_personal_worker(q: Queue, timeout: float = 15.0) -> None:
-    log = open(q.layout.root / "logs" / "auto-worker.log", "ab")
-    subprocess.Popen([sys.executable, "-m", "kernel_worker", "--queue", str(q.path), "--only-user", q.user,
-                      "--idle-exit", str(AUTO_WORKER_IDLE_S)],
-                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    log.close()
+    with open(q.layout.root / "logs" / "auto-worker.log", "ab") as log:
+        subprocess.Popen([sys.executable, "-m", "kernel_worker", "--queue", str(q.path), "--only-user", q.user,
+                          "--idle-exit", str(AUTO_WORKER_IDLE_S)],
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout
     while not q.workers():
         if time.monotonic() > deadline:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from tests.conftest import WorkerProcess
 
 def cli(queue_dir: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "jobmagics", "--queue", str(queue_dir), *args],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def test_submit_prints_only_the_job_id(queue_dir: Path) -> None:
@@ -100,3 +101,107 @@ def test_the_worker_module_and_the_cli_worker_are_the_same_program(queue_dir: Pa
     result = cli(queue_dir, "worker", "--drain", "--slots", "1")
     assert result.returncode == 0
     assert jobmagics.Queue(queue_dir).history()[0].state == "completed"
+
+
+def cli_bytes(queue_dir: Path, *args: str | bytes, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    """The CLI with raw argv bytes (as a shell passes $'\\xff')."""
+    return subprocess.run([sys.executable, "-m", "jobmagics", "--queue", str(queue_dir), *args],
+                          capture_output=True, timeout=timeout, check=False)
+
+
+@pytest.mark.parametrize("args", [
+    [b"submit", b"--name", b"fit-\xff", b"--", b"true"], [b"submit", b"--code", b"print(1)  # \xe9"],
+    [b"submit", b"--cwd", b"/tmp/\xff", b"--", b"true"], [b"history", b"--user", b"\xff"],
+    [b"queue", b"--queue", b"/nonexistent/\xff/q", b"--limit", b"x\xff"],
+], ids=["name", "code", "cwd", "history-user", "limit"])
+def test_bytes_that_are_not_utf8_give_one_line_and_exit_2(queue_dir: Path, args: list[bytes]) -> None:
+    cli(queue_dir, "submit", "--", "true")
+    before = jobmagics.Queue(queue_dir).count()
+    result = cli_bytes(queue_dir, *args)
+    assert result.returncode == 2, result
+    assert result.stderr.count(b"\n") == 1 and b"Traceback" not in result.stderr, result.stderr
+    assert jobmagics.Queue(queue_dir).count() == before
+
+
+def test_a_binary_file_is_not_python_code(queue_dir: Path, tmp_path: Path) -> None:
+    binary = tmp_path / "program.py"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xd0\xff" * 10)
+    result = cli(queue_dir, "submit", "--file", str(binary))
+    assert result.returncode == 2 and "is not UTF-8 text (byte 0xd0 at offset 8)" in result.stderr
+    assert result.stderr.count("\n") == 1 and not (queue_dir / "jobs.db").exists() or \
+        jobmagics.Queue(queue_dir).count() == 0
+
+
+def test_arguments_and_environment_reach_the_job_byte_for_byte(queue_dir: Path, worker: WorkerProcess) -> None:
+    """Command arguments and environment values are the OS's bytes, not text: kept exactly."""
+    job_id = cli_bytes(queue_dir, b"submit", b"--env", b"LATIN=\xe9t\xe9", b"--", b"sh", b"-c",
+                       b'printf "%s|%s" "$1" "$LATIN"', b"sh", b"caf\xe9").stdout.decode().strip()
+    assert cli(queue_dir, "wait", job_id, "--timeout", "30").returncode == 0
+    assert (queue_dir / "logs" / f"{job_id}.log").read_bytes() == b"caf\xe9|\xe9t\xe9"
+
+
+@pytest.mark.parametrize("verb", ["cancel", "hold", "release", "retry", "delete"])
+def test_a_verb_on_a_good_and_a_bad_id_acts_on_neither(queue_dir: Path, verb: str) -> None:
+    goods = [cli(queue_dir, "submit", "--", "true").stdout.strip() for _ in range(2)]
+    q = jobmagics.Queue(queue_dir)
+    if verb == "release":
+        q.apply("hold", goods)
+    if verb in ("retry", "delete"):
+        q.apply("cancel", goods)
+    before = [(j.id, j.state, j.snapshot.held) for j in q.jobs()]
+    result = cli(queue_dir, verb, goods[0], "JOB-20000101-00001", goods[1])
+    assert result.returncode == 2 and "JOB-20000101-00001" in result.stderr and result.stdout == ""
+    assert [(j.id, j.state, j.snapshot.held) for j in q.jobs()] == before
+    done = cli(queue_dir, verb, *goods)                     # several good ids: every one
+    assert done.returncode == 0 and [line.split()[0] for line in done.stdout.splitlines()] == goods
+
+
+@pytest.mark.parametrize("args", [["queue"], ["history"], ["stats"], ["queue", "--json"], ["status", "{id}"],
+                                  ["cancel", "{id}"], ["submit", "--", "true"], ["logs", "{id}"]])
+def test_queue_is_accepted_after_the_subcommand_too(tmp_path: Path, args: list[str]) -> None:
+    folder = tmp_path / "elsewhere"
+    job = jobmagics.Queue(folder).submit(command=["true"])
+    argv = [a.format(id=job.id) for a in args]
+    after = subprocess.run([sys.executable, "-m", "jobmagics", *argv[:1], "--queue", str(folder), *argv[1:]],
+                           capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
+                           env={**os.environ, "JOBMAGICS_QUEUE": str(tmp_path / "default")})
+    assert after.returncode == 0, after.stderr
+    assert not (tmp_path / "default").exists()             # it used the folder given, not the default
+    # before the subcommand it still works, and a subcommand without --queue does not reset it
+    before = subprocess.run([sys.executable, "-m", "jobmagics", "--queue", str(folder), *argv],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
+                            env={**os.environ, "JOBMAGICS_QUEUE": str(tmp_path / "default")})
+    assert before.returncode in (0, 2) and not (tmp_path / "default").exists()
+
+
+def test_the_queue_shows_a_first_page_and_says_how_many_more(queue_dir: Path) -> None:
+    q = jobmagics.Queue(queue_dir)
+    q.submit_many([{"command": ["true"]}] * 60 + [{"command": ["true"], "hold": True}] * 5)
+    table = cli(queue_dir, "queue").stdout.splitlines()
+    assert len(table) == 1 + 50 + 1 and table[-1].startswith("... and 10 more pending, 5 more waiting")
+    assert len(cli(queue_dir, "queue", "--all").stdout.splitlines()) == 1 + 65
+    short = cli(queue_dir, "queue", "--limit", "3", "--json")
+    assert len(json.loads(short.stdout)) == 3 and "57 more pending, 5 more waiting" in short.stderr
+    assert cli(queue_dir, "queue", "--limit", "-1").returncode == 2
+
+
+def test_history_limit_says_there_are_older_ones(queue_dir: Path) -> None:
+    q = jobmagics.Queue(queue_dir)
+    q.apply("cancel", [j.id for j in q.submit_many([{"command": ["true"]}] * 3)])
+    lines = cli(queue_dir, "history", "--limit", "2").stdout.splitlines()
+    assert len(lines) == 1 + 2 + 1 and lines[-1].startswith("... and older ones")
+    assert len(cli(queue_dir, "history", "--limit", "3").stdout.splitlines()) == 1 + 3
+
+
+FOLLOWED = (b"printf 'one \\377\\376 two\\n'; sleep 1; printf '0123456789\\n'; sleep 1;"
+            b" printf '\\303'; sleep 1; printf '\\251t\\303\\251\\n'")
+
+
+def test_logs_follow_prints_the_exact_bytes_with_invalid_ones_replaced(queue_dir: Path, worker: WorkerProcess) -> None:
+    """Bad bytes once advanced the offset by their 3-byte replacement (later output lost) and a
+    character split between two reads came out as two replacement characters."""
+    job_id = cli_bytes(queue_dir, b"submit", b"--", b"sh", b"-c", FOLLOWED).stdout.decode().strip()
+    followed = cli_bytes(queue_dir, b"logs", b"-f", job_id.encode())
+    assert followed.returncode == 0
+    assert followed.stdout == "one \ufffd\ufffd two\n0123456789\nété\n".encode()
+    assert cli_bytes(queue_dir, b"logs", job_id.encode()).stdout == followed.stdout

@@ -6,6 +6,8 @@ from jobmagics.errors import InvalidJob
 from jobmagics.model import (
     JobSpec,
     check_job_id,
+    check_text,
+    dependency_cycle,
     format_job_id,
     format_memory,
     parse_memory,
@@ -87,3 +89,30 @@ def test_python_jobs_may_use_ipython_syntax_but_not_broken_code() -> None:
     assert JobSpec(kind="python", code="%matplotlib inline\n!ls\nx = 1").validate().code.startswith("%matplotlib")
     with pytest.raises(InvalidJob, match="does not compile"):
         JobSpec(kind="python", code="%time\nif:\n").validate()
+
+
+@pytest.mark.parametrize("field", ["name", "code", "cwd"])
+def test_text_that_is_not_utf8_is_refused_naming_the_byte(field: str) -> None:
+    """A non-UTF-8 byte from argv arrives as a lone surrogate (os.fsdecode); SQLite cannot store it."""
+    spec = JobSpec(kind="python", code="print(1)", cwd="/tmp")
+    setattr(spec, field, {"name": "run-\udcff", "code": "print(1)  # \udcff", "cwd": "/tmp/\udcff"}[field])
+    with pytest.raises(InvalidJob, match=f"{field} is not UTF-8 text: byte 0xff"):
+        spec.validate()
+
+
+def test_command_arguments_and_environment_keep_bytes_that_are_not_utf8() -> None:
+    """They are OS strings, stored as JSON (which keeps the surrogate), and reach exec as the
+    very bytes given; only a surrogate no byte stands for is refused."""
+    spec = JobSpec(kind="command", command=["cat", "caf\udce9"], env={"LATIN": "\udce9t\udce9"}).validate()
+    assert spec.command == ["cat", "caf\udce9"] and spec.env == {"LATIN": "\udce9t\udce9"}
+    with pytest.raises(InvalidJob, match="lone surrogate U\\+D800"):
+        JobSpec(kind="command", command=["echo", "\ud800"]).validate()
+    with pytest.raises(InvalidJob, match="not UTF-8"):
+        check_text("user", "\udcff")
+
+
+def test_dependency_cycles_are_found_with_their_path() -> None:
+    assert dependency_cycle({"A": ["A"]}) == ["A", "A"]
+    assert dependency_cycle({"A": ["B"], "B": ["C"], "C": ["A"]}) == ["A", "B", "C", "A"]
+    assert dependency_cycle({"A": ["X"], "B": ["A", "C"], "C": ["B"]}) == ["B", "C", "B"]
+    assert dependency_cycle({"A": [], "B": ["A"], "C": ["A", "B"]}) is None
