@@ -32,8 +32,18 @@ export interface IJob {
   cancel_requested: boolean;
   backend: string;
   cwd: string;
+  /** null in listings when the command line is very long (see `summary`). */
   command: string[] | null;
-  code: string | null;
+  /** The python code: from the one-job route only (listings are brief). */
+  code?: string | null;
+  /** What the job runs, on one line (at most 200 characters). */
+  summary?: string;
+  /** True in listings: code, env, options and config come from `getJob`. */
+  brief?: boolean;
+  /** A running job whose worker is gone: when it was last known alive (epoch s). */
+  worker_lost_at?: number | null;
+  /** The job's environment: on the one-job route, to its owner or a queue admin. */
+  env?: Record<string, string>;
   log_path: string;
   data_path: string;
   outputs_path: string;
@@ -48,6 +58,20 @@ export interface IEvent {
 export interface IJobList {
   jobs: IJob[];
   total: number;
+  limit: number;
+  offset: number;
+  user: string;
+  version: number;
+}
+
+/** One page of the active queue, in the order the jobs will start. */
+export interface IQueuePage {
+  jobs: IJob[];
+  /** Active jobs per state ("running", "pending", "waiting"), page or not. */
+  counts: Record<string, number>;
+  total: number;
+  /** Jobs after this page. */
+  more: number;
   limit: number;
   offset: number;
   user: string;
@@ -109,9 +133,14 @@ export class APIError extends Error {
     return this.status === 404 && this.type === '';
   }
 
-  /** The queue is unreadable (503 from the extension). */
+  /** The queue is unreadable or busy (503 from the extension). */
   get queueUnavailable(): boolean {
     return this.status === 503;
+  }
+
+  /** Another process holds the queue's write lock: trying again soon may work. */
+  get busy(): boolean {
+    return this.status === 503 && this.type === 'QueueBusy';
   }
 
   /** The server could not be reached at all. */
@@ -190,6 +219,26 @@ export function listJobs(options: IListOptions = {}): Promise<IJobList> {
   );
 }
 
+export interface IQueueOptions {
+  user?: string;
+  mine?: boolean;
+  limit?: number;
+  offset?: number;
+}
+
+/** The active jobs (running, pending, waiting) in start order, one page. */
+export function listQueue(options: IQueueOptions = {}): Promise<IQueuePage> {
+  return requestAPI<IQueuePage>(
+    'queue' +
+      query({
+        user: options.user,
+        mine: options.mine,
+        limit: options.limit,
+        offset: options.offset
+      })
+  );
+}
+
 export function getJob(id: string): Promise<IJobDetails> {
   return requestAPI<IJobDetails>(`jobs/${encodeURIComponent(id)}`);
 }
@@ -224,4 +273,16 @@ export async function actOnJob(id: string, action: JobAction): Promise<IJob> {
     { method: 'POST', body: '{}' }
   );
   return reply.job;
+}
+
+/**
+ * One action on several jobs, all or none: the server checks every id before
+ * it changes any, and rejects with the first problem (naming its job).
+ */
+export async function actOnJobs(action: JobAction, ids: string[]): Promise<IJob[]> {
+  const reply = await requestAPI<{ action: JobAction; jobs: IJob[] }>('jobs/actions', {
+    method: 'POST',
+    body: JSON.stringify({ action, ids })
+  });
+  return reply.jobs;
 }

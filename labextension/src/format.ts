@@ -145,3 +145,55 @@ export function nextPollDelay(
   }
   return Math.min(max, base * Math.pow(factor, Math.max(1, idleRounds)));
 }
+
+/** The fields of a job that say whether its worker is gone. */
+export interface ILostJob {
+  state: string;
+  worker_lost_at?: number | null;
+}
+
+/**
+ * "running (worker lost 42 s ago)" for a running job whose worker is gone (its
+ * process ended, or its lease ran out); null otherwise. Such a job is not
+ * running any more: the next worker to start requeues or fails it.
+ */
+export function workerLostText(job: ILostJob, nowSeconds: number): string | null {
+  if (job.state !== 'running' || job.worker_lost_at === null || job.worker_lost_at === undefined) {
+    return null;
+  }
+  const ago = Math.max(0, Math.round(nowSeconds - job.worker_lost_at));
+  return `running (worker lost ${ago} s ago)`;
+}
+
+/** The order of the active states in the queue (and in its `counts`). */
+export const QUEUE_ORDER = ['running', 'pending', 'waiting'];
+
+/**
+ * Jobs per state after a page of `shown` jobs from `offset`, in a listing
+ * ordered by state as `counts` (running, pending, waiting).
+ */
+export function moreByState(
+  counts: Record<string, number>,
+  offset: number,
+  shown: number
+): Record<string, number> {
+  let left = offset + shown;
+  const more: Record<string, number> = {};
+  for (const state of QUEUE_ORDER) {
+    const count = counts[state] ?? 0;
+    const taken = Math.min(count, left);
+    left -= taken;
+    if (count - taken > 0) {
+      more[state] = count - taken;
+    }
+  }
+  return more;
+}
+
+/** "… and 179,950 more pending, 12 more waiting"; "" when there are none. */
+export function moreText(more: Record<string, number>): string {
+  const parts = Object.entries(more)
+    .filter(([, n]) => n > 0)
+    .map(([state, n]) => `${n.toLocaleString('en-US')} more${state ? ' ' + state : ''}`);
+  return parts.length ? `… and ${parts.join(', ')}` : '';
+}

@@ -12,7 +12,8 @@ import {
   formatBytes,
   formatDuration,
   formatTimestamp,
-  formatTiming
+  formatTiming,
+  workerLostText
 } from './format';
 import { JobsModel } from './model';
 import { renderBadge, renderProgress } from './panel';
@@ -163,7 +164,7 @@ export class JobView extends Widget {
       ['Submitted', formatTimestamp(job.submitted_at)],
       ['Started', formatTimestamp(job.started_at)],
       ['Finished', formatTimestamp(job.finished_at)],
-      ['Time', formatTiming(job, now)],
+      ['Time', workerLostText(job, now) ?? formatTiming(job, now)],
       ['Priority', String(job.priority)],
       ['Resources', job.resources.join(', ')],
       ['CPUs / memory', `${job.cpus}${job.memory ? ' / ' + formatBytes(job.memory) : ''}`],

@@ -12,17 +12,19 @@ import { ISignal, Signal } from '@lumino/signaling';
 import {
   APIError,
   IJob,
+  IQueuePage,
   IWhoAmI,
   listJobs,
+  listQueue,
   waitForChange,
   whoami
 } from './api';
-import { nextPollDelay } from './format';
+import { moreByState, moreText, nextPollDelay } from './format';
 import { ACTIVE_STATES, TERMINAL_STATES } from './states';
 
 /** What the panel shows when it cannot show jobs. */
 export interface IModelProblem {
-  kind: 'no-extension' | 'queue' | 'network' | 'other';
+  kind: 'no-extension' | 'queue' | 'busy' | 'network' | 'other';
   message: string;
 }
 
@@ -33,7 +35,8 @@ export interface IFilter {
 }
 
 const HISTORY_LIMIT = 50;
-const ACTIVE_LIMIT = 500;
+/** The first page of the queue: a sidebar shows this many, then "… and N more". */
+const ACTIVE_LIMIT = 200;
 /** Minimum spacing of two refreshes, so a burst of progress updates stays cheap. */
 const MIN_REFRESH_MS = 100;
 /** Long-poll duration asked of the server (seconds). */
@@ -67,6 +70,21 @@ export class JobsModel {
   /** Active jobs (waiting/pending/running) in the current filter, queue order. */
   get active(): IJob[] {
     return this._active;
+  }
+
+  /** How many active jobs the current filter matches (shown or not). */
+  get activeTotal(): number {
+    return this._activeTotal;
+  }
+
+  /** "… and 179,950 more pending" below the first page of the queue, or "". */
+  get activeMore(): string {
+    return this._activeMore;
+  }
+
+  /** "… and 1,234 more finished" below the recent history, or "". */
+  get historyMore(): string {
+    return this._historyMore;
   }
 
   /** Recent terminal jobs in the current filter, newest first. */
@@ -161,8 +179,10 @@ export class JobsModel {
         state === 'history' ||
         (TERMINAL_STATES as readonly string[]).includes(state);
       const single = state !== 'all' && state !== 'active' && state !== 'history';
-      const [all, history] = await Promise.all([
-        listJobs({ state: [...ACTIVE_STATES], limit: ACTIVE_LIMIT }),
+      const everyone = listQueue({ limit: ACTIVE_LIMIT });
+      const [all, shown, history] = await Promise.all([
+        everyone,
+        wantActive ? this._fetchActive(state, mine, single, everyone) : Promise.resolve(null),
         wantHistory
           ? listJobs({
               state: single ? [state] : [...TERMINAL_STATES],
@@ -172,19 +192,17 @@ export class JobsModel {
           : Promise.resolve(null)
       ]);
       this._allActive = all.jobs.slice();
-      // The list comes newest first; show the queue in start order (oldest first).
-      let active = wantActive ? all.jobs.slice().reverse() : [];
-      if (single && wantActive) {
-        active = active.filter(j => j.state === state);
-      }
-      if (mine) {
-        active = active.filter(j => j.user === this._me!.user);
-      }
-      // The two lists are fetched side by side: a job that ended in between can be in
+      const active = shown ?? { jobs: [], total: 0, more: {} };
+      // The lists are fetched side by side: a job that ended in between can be in
       // both. Its terminal state is the newer one.
       const ended = new Set((history ? history.jobs : []).map(j => j.id));
-      this._active = active.filter(j => !ended.has(j.id));
+      this._active = active.jobs.filter(j => !ended.has(j.id));
+      this._activeTotal = active.total;
+      this._activeMore = moreText(active.more);
       this._history = history ? history.jobs : [];
+      this._historyMore = history
+        ? moreText({ [single ? state : 'finished']: history.total - history.jobs.length })
+        : '';
       this._noteVersion(all.version);
       this._problem = null;
       return true;
@@ -195,6 +213,30 @@ export class JobsModel {
       }
       return false;
     }
+  }
+
+  /**
+   * The first page of active jobs the filter shows, in start order, with how
+   * many it leaves out: the queue (everyone's or mine), or one active state.
+   */
+  private async _fetchActive(
+    state: string,
+    mine: boolean,
+    single: boolean,
+    everyone: Promise<IQueuePage>
+  ): Promise<{ jobs: IJob[]; total: number; more: Record<string, number> }> {
+    if (single) {
+      // One state: its newest jobs, shown oldest first.
+      const list = await listJobs({ state: [state], mine, limit: ACTIVE_LIMIT });
+      const jobs = list.jobs.slice().reverse();
+      return { jobs, total: list.total, more: { [state]: list.total - jobs.length } };
+    }
+    const page = mine ? await listQueue({ mine, limit: ACTIVE_LIMIT }) : await everyone;
+    return {
+      jobs: page.jobs,
+      total: page.total,
+      more: moreByState(page.counts, page.offset, page.jobs.length)
+    };
   }
 
   private _noteVersion(version: number): void {
@@ -254,6 +296,9 @@ export class JobsModel {
   }
 
   private _active: IJob[] = [];
+  private _activeTotal = 0;
+  private _activeMore = '';
+  private _historyMore = '';
   private _allActive: IJob[] = [];
   private _history: IJob[] = [];
   private _me: IWhoAmI | null = null;
@@ -281,6 +326,12 @@ export function describeProblem(error: unknown): IModelProblem {
           'The jobmagics server extension is not running on this Jupyter server. ' +
           'Install jobmagics in the server\'s environment and check ' +
           '"jupyter server extension list", then restart the server.'
+      };
+    }
+    if (error.busy) {
+      return {
+        kind: 'busy',
+        message: 'The job queue is busy (another process holds its write lock). Retrying…'
       };
     }
     if (error.queueUnavailable) {

@@ -7,10 +7,17 @@ import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { actOnJob, IJob, JobAction } from './api';
-import { describeSpec, formatAge, formatTiming, progressPercent, progressText } from './format';
+import {
+  describeSpec,
+  formatAge,
+  formatTiming,
+  progressPercent,
+  progressText,
+  workerLostText
+} from './format';
 import { jobsIcon } from './icons';
 import { JobsModel } from './model';
-import { actionsFor, ALL_STATES, badgeFor, isTerminal } from './states';
+import { actionsFor, ALL_STATES, badgeFor, isTerminal, workerLost } from './states';
 
 /** Renders one job row (and updates it in place). Shared with the detail view. */
 export function renderBadge(el: HTMLElement, job: IJob): void {
@@ -215,19 +222,28 @@ export class JobsPanel extends Widget {
     const state = model.filter.state;
     const showActive = state === 'all' || state === 'active' || !isTerminal(state) && state !== 'history';
     const showHistory = state === 'all' || state === 'history' || isTerminal(state);
-    this._activeTitle.textContent = `Queue (${model.active.length})`;
+    this._activeTitle.textContent = `Queue (${model.activeTotal.toLocaleString('en-US')})`;
     this._activeTitle.style.display = showActive ? '' : 'none';
     this._activeList.style.display = showActive ? '' : 'none';
     this._historyTitle.textContent = 'Recent history';
     this._historyTitle.style.display = showHistory ? '' : 'none';
     this._historyList.style.display = showHistory ? '' : 'none';
     const now = Date.now() / 1000;
-    this._renderList(this._activeList, model.active, now, 'No queued or running jobs.');
-    this._renderList(this._historyList, model.history, now, 'No finished jobs.');
+    this._renderList(this._activeList, model.active, now, 'No queued or running jobs.', model.activeMore);
+    this._renderList(this._historyList, model.history, now, 'No finished jobs.', model.historyMore);
   }
 
-  /** Keyed update: rows are reused so that a click is never lost to a re-render. */
-  private _renderList(list: HTMLElement, jobs: IJob[], now: number, empty: string): void {
+  /**
+   * Keyed update: rows are reused so that a click is never lost to a re-render.
+   * `more` ("… and 179,950 more pending") follows a list that shows one page.
+   */
+  private _renderList(
+    list: HTMLElement,
+    jobs: IJob[],
+    now: number,
+    empty: string,
+    more: string
+  ): void {
     const me = this._model.me;
     const existing = new Map<string, HTMLElement>();
     for (const child of Array.from(list.children) as HTMLElement[]) {
@@ -255,10 +271,17 @@ export class JobsPanel extends Widget {
         list.insertBefore(row, at ?? null);
       }
     });
-    if (jobs.length === 0) {
+    if (jobs.length === 0 && !more) {
       const li = document.createElement('li');
       li.className = 'jm-empty';
       li.textContent = empty;
+      list.appendChild(li);
+    }
+    if (more) {
+      const li = document.createElement('li');
+      li.className = 'jm-more';
+      li.dataset.role = 'more';
+      li.textContent = more;
       list.appendChild(li);
     }
   }
@@ -294,10 +317,12 @@ export class JobsPanel extends Widget {
     row.dataset.state = job.state;
     row.dataset.user = job.user;
     row.classList.toggle('jm-mod-mine', job.user === user);
+    row.classList.toggle('jm-mod-lost', workerLost(job));
     renderBadge(row.querySelector('.jm-badge') as HTMLElement, job);
     const name = row.querySelector('.jm-name') as HTMLElement;
-    name.textContent = job.name || describeSpec(job.command, job.code, 40) || job.id;
-    name.title = `${job.id}\n${describeSpec(job.command, job.code, 400)}`;
+    const runs = job.summary ?? describeSpec(job.command, job.code, 400);
+    name.textContent = job.name || describeSpec(null, runs, 40) || job.id;
+    name.title = `${job.id}\n${runs}`;
     renderProgress(
       row.querySelector('.jm-progress-bar') as HTMLElement,
       row.querySelector('.jm-stage') as HTMLElement,
@@ -306,7 +331,7 @@ export class JobsPanel extends Widget {
     (row.querySelector('.jm-user') as HTMLElement).textContent = job.user;
     (row.querySelector('.jm-id') as HTMLElement).textContent = job.id;
     const time = row.querySelector('.jm-time') as HTMLElement;
-    time.textContent = formatTiming(job, now);
+    time.textContent = workerLostText(job, now) ?? formatTiming(job, now);
     time.title = `submitted ${formatAge(job.submitted_at, now)}`;
     const actions = actionsFor(job, user, admin);
     const cancel = row.querySelector('[data-action="cancel"]') as HTMLButtonElement;

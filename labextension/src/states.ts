@@ -28,6 +28,7 @@ export interface IJobLike {
   state: string;
   held?: boolean;
   cancel_requested?: boolean;
+  worker_lost_at?: number | null;
 }
 
 export function isTerminal(state: string): boolean {
@@ -38,9 +39,15 @@ export function isActive(state: string): boolean {
   return (ACTIVE_STATES as readonly string[]).includes(state);
 }
 
+/** A running job whose worker is gone (died, or its lease ran out). */
+export function workerLost(job: IJobLike): boolean {
+  return job.state === 'running' && job.worker_lost_at !== null && job.worker_lost_at !== undefined;
+}
+
 /**
  * The badge shown for a job: its text, and the CSS modifier class that picks
- * the colour (colours themselves come from JupyterLab theme variables).
+ * the colour (colours themselves come from JupyterLab theme variables). A
+ * running job whose worker is gone keeps its label in the warning colour.
  */
 export function badgeFor(job: IJobLike): { label: string; className: string } {
   const known = (ALL_STATES as readonly string[]).includes(job.state);
@@ -51,7 +58,7 @@ export function badgeFor(job: IJobLike): { label: string; className: string } {
   } else if (!isTerminal(state) && job.cancel_requested) {
     label = 'cancelling';
   }
-  return { label, className: `jm-state-${state}` };
+  return { label, className: workerLost(job) ? 'jm-state-lost' : `jm-state-${state}` };
 }
 
 /** Who may act on a job: its owner, or a queue admin. */

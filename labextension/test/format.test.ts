@@ -7,9 +7,12 @@ import {
   formatBytes,
   formatDuration,
   formatTiming,
+  moreByState,
+  moreText,
   nextPollDelay,
   progressPercent,
-  progressText
+  progressText,
+  workerLostText
 } from '../src/format';
 
 test('durations read naturally at every scale', () => {
@@ -71,4 +74,32 @@ test('polling backs off only while the page is hidden', () => {
   assert.equal(nextPollDelay(true, 1), 2000);
   assert.equal(nextPollDelay(true, 3), 8000);
   assert.equal(nextPollDelay(true, 50), 30000);
+});
+
+test('a running job whose worker is gone says since when', () => {
+  const lost = { state: 'running', worker_lost_at: 1000 };
+  assert.equal(workerLostText(lost, 1042.4), 'running (worker lost 42 s ago)');
+  assert.equal(workerLostText(lost, 999), 'running (worker lost 0 s ago)');
+  assert.equal(workerLostText({ state: 'running', worker_lost_at: null }, 1042), null);
+  assert.equal(workerLostText({ state: 'running' }, 1042), null);
+  // Only a running job can have lost its worker; a requeued one is pending again.
+  assert.equal(workerLostText({ state: 'pending', worker_lost_at: 1000 }, 1042), null);
+});
+
+test('the jobs after a page of the queue are counted per state', () => {
+  const counts = { running: 2, pending: 180000, waiting: 12 };
+  assert.deepEqual(moreByState(counts, 0, 50), { pending: 179952, waiting: 12 });
+  assert.deepEqual(moreByState(counts, 0, 1), { running: 1, pending: 180000, waiting: 12 });
+  assert.deepEqual(moreByState(counts, 180000, 14), {});
+  assert.deepEqual(moreByState({ running: 0, pending: 3, waiting: 0 }, 0, 3), {});
+});
+
+test('"and N more" reads like the CLI and says nothing when nothing is left', () => {
+  assert.equal(
+    moreText({ pending: 179952, waiting: 12 }),
+    '… and 179,952 more pending, 12 more waiting'
+  );
+  assert.equal(moreText({ finished: 1234 }), '… and 1,234 more finished');
+  assert.equal(moreText({ pending: 0 }), '');
+  assert.equal(moreText({}), '');
 });

@@ -90,3 +90,15 @@ test('jobs that left the active list are reported as ended', () => {
   assert.deepEqual(endedSince(before, after), ['A', 'C']);
   assert.deepEqual(endedSince([], after), []);
 });
+
+test('a running job whose worker is gone keeps its label in the warning style', () => {
+  assert.deepEqual(badgeFor(job({ worker_lost_at: 1000 })), {
+    label: 'running',
+    className: 'jm-state-lost'
+  });
+  assert.deepEqual(badgeFor(job({ worker_lost_at: null })), {
+    label: 'running',
+    className: 'jm-state-running'
+  });
+  assert.equal(badgeFor(job({ state: 'failed', worker_lost_at: 1000 })).className, 'jm-state-failed');
+});
