@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import paths
-from .errors import InvalidJob, PermissionDenied
+from .errors import InvalidJob, PermissionDenied, QueueError
 from .job import Job, JobPage
 from .model import (
     TERMINAL,
@@ -37,6 +37,7 @@ class Queue:
                  busy_timeout: float | None = None) -> None:
         """``busy_timeout``: seconds a write waits for another process's write lock before
         ``QueueBusy`` (default 60; the Jupyter server uses a few seconds)."""
+        _check_file_name(path)
         self.path: Path = paths.resolve_queue_dir(path)
         self.layout = paths.ensure_layout(self.path)
         self.store = Store(self.layout) if busy_timeout is None else Store(self.layout, busy_timeout=busy_timeout)
@@ -291,6 +292,20 @@ def _alive_ids(records: Sequence[WorkerRecord]) -> set[str]:
 def _worker_alive(worker: WorkerRecord, now: float) -> bool:
     from .liveness import worker_alive  # psutil: imported when a running job is read
     return worker_alive(worker, now, LEASE_S)
+
+
+def _check_file_name(path: str | os.PathLike[str] | None) -> None:
+    """A path the OS can take: any bytes (argv gives them as surrogates), but no lone
+    surrogate that stands for none."""
+    if path is None:
+        return
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        raise QueueError(f"the queue folder {os.fspath(path)!r} is not a file name (it has a lone surrogate,"
+                         " which no byte stands for)") from None
+    except TypeError:
+        raise QueueError(f"the queue folder must be a path, not {type(path).__name__}") from None
 
 
 def _text_filter(label: str, value: str | None) -> str | None:

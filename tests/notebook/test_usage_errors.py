@@ -39,6 +39,9 @@ def shell(queue_dir):  # type: ignore[no-untyped-def]
     ("history --state sleeping", "unknown state 'sleeping'"),
     ("worker restart", "invalid choice: 'restart'"),
     ("worker start --startup /no/such/file.py", "no such file"),
+    ("submit --name fit-\udcff -- echo", "name is not UTF-8 text: byte 0xff"),
+    ("history --user \udcff", "user is not UTF-8 text"),
+    ("queue --limit many", "invalid int value: 'many'"),
 ])
 def test_a_mistaken_line_magic_raises_usage_error(shell, queue_dir, line, message):
     with pytest.raises(UsageError, match=None) as raised:
@@ -76,3 +79,21 @@ def test_the_repr_of_jobs_and_queues_is_html_for_nbconvert(shell, queue_dir):
     assert job.id in job._repr_html_() and "a &lt;b&gt;" in job._repr_html_()
     assert job._repr_mimebundle_() is None, "a plain Job has no live widget: _repr_html_ is used"
     assert job.id in queue._repr_html_() and "pending" in queue._repr_html_()
+
+
+@pytest.mark.parametrize("verb", ["cancel", "hold", "release", "retry"])
+def test_a_verb_on_several_ids_acts_on_all_or_on_none(shell, queue_dir, capsys, verb):
+    queue = Queue(queue_dir)
+    goods = [queue.submit(command=["true"]) for _ in range(2)]
+    if verb == "release":
+        queue.apply("hold", [g.id for g in goods])
+    if verb == "retry":
+        queue.apply("cancel", [g.id for g in goods])
+    before = [(j.id, j.state, j.snapshot.held) for j in queue.jobs()]
+    with pytest.raises(UsageError, match="JOB-20200101-00001"):
+        shell.run_line_magic("job", f"{verb} {goods[0].id} JOB-20200101-00001 {goods[1].id}")
+    assert [(j.id, j.state, j.snapshot.held) for j in queue.jobs()] == before
+    shell.run_line_magic("job", f"{verb} {goods[0].id},{goods[1].id}")
+    assert [(j.id, j.state, j.snapshot.held) for j in queue.jobs()] != before
+    if verb != "retry":
+        assert capsys.readouterr().out.count("JOB-") == 2

@@ -199,3 +199,26 @@ def test_a_job_without_data_shows_no_plot(queue, worker):
     widget = JobWidget(job)
     wait_for(lambda: widget.state == "completed", timeout=30)
     assert widget.plot.image.layout.display == "none" and bytes(widget.plot.image.value) == b""
+
+
+def test_the_queue_panel_shows_the_first_page_and_how_many_more(queue):
+    queue.submit_many([{"command": ["true"]}] * 30 + [{"command": ["true"], "hold": True}] * 4)
+    panel = QueuePanel(queue, limit=20, history=5)
+    assert len(panel.rows) == 20 and all(row.state == "pending" for row in panel.rows.values())
+    assert "and 10 more pending, 4 more waiting" in panel.more.value
+    assert "30" in panel.summary.value and "4" in panel.summary.value
+    panel.state_filter.value = "waiting"
+    assert len(panel.rows) == 4 and panel.more.value == ""
+    panel.close()
+
+
+def test_the_log_follower_keeps_a_character_split_between_two_reads_whole(queue):
+    from jobmagics.widgets.follow import OutputFollower
+    job = queue.submit(command=["true"])
+    follower = OutputFollower(job)
+    log = queue.layout.log(job.id)
+    log.write_bytes(b"caf\xc3")                 # the first byte of "é" only, so far
+    assert follower.read(terminal=False, kind="command")[0]["text"] == "caf"
+    with open(log, "ab") as handle:
+        handle.write(b"\xa9 \xff!\n")
+    assert follower.read(terminal=True, kind="command")[0]["text"] == "café \ufffd!\n"

@@ -20,7 +20,10 @@ from tests.reliability.invariants import sized
 EXAMPLES = sized(150, 2000)
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
-texts = st.one_of(st.text(max_size=40), st.text(alphabet="\x00./-_ aZ9=", max_size=12),
+# bytes that are not UTF-8 reach Python from argv and file names as lone surrogates
+not_utf8 = st.lists(st.sampled_from(["a", "=", "/", "\udcff", "\udce9", "\udc80", "\ud800"]), min_size=1,
+                    max_size=6).map("".join)
+texts = st.one_of(st.text(max_size=40), st.text(alphabet="\x00./-_ aZ9=", max_size=12), not_utf8,
                   st.sampled_from(["", "..", "../..", "a/../../b", "hardware", "gpu=2", "\x00", "x" * 300]))
 numbers = st.one_of(st.integers(min_value=-(10**30), max_value=10**30),
                     st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none())
@@ -84,6 +87,21 @@ def test_fuzzed_ids_and_filters_succeed_or_raise_a_clear_error_and_change_nothin
 
 
 @FUZZ
+@given(action=st.one_of(st.sampled_from(["cancel", "hold", "release", "retry", "delete"]), texts),
+       ids=st.one_of(st.lists(st.one_of(job_ids, st.just("parent")), max_size=4), texts, st.none()))
+def test_fuzzed_moves_on_several_ids_act_on_all_or_raise_and_change_nothing(
+        fuzz_queue: jobmagics.Queue, action: Any, ids: Any) -> None:
+    parent = fuzz_queue.jobs(name="parent")[0].id
+    if isinstance(ids, list):
+        ids = [parent if i == "parent" else i for i in ids]
+    succeeds_or_says_why(fuzz_queue, lambda: fuzz_queue.apply(action, ids))
+    if fuzz_queue.get(parent).state.value != "pending":      # put the parent back for the next example
+        if not fuzz_queue.get(parent).done:
+            fuzz_queue.apply("cancel", [parent])
+        fuzz_queue.apply("retry", [parent])
+
+
+@FUZZ
 @given(fragment=texts)
 def test_fuzzed_queue_paths_open_a_queue_or_raise_a_clear_error(fragment: str) -> None:
     with tempfile.TemporaryDirectory(prefix="jm-fuzz-path-") as base:
@@ -125,7 +143,8 @@ def test_fuzzed_cli_submissions_exit_0_or_2_with_one_line_and_no_traceback(
 
 
 @FUZZ
-@given(verb=st.sampled_from(["status", "logs", "cancel", "retry", "hold", "release", "wait"]), job_id=job_ids.map(str),
+@given(verb=st.sampled_from(["status", "logs", "cancel", "retry", "hold", "release", "delete", "wait", "queue",
+                             "history"]), job_id=job_ids.map(str),
        extra=st.lists(texts, max_size=2))
 def test_fuzzed_cli_verbs_on_fuzzed_ids_exit_cleanly_with_no_traceback(
         fuzz_queue: jobmagics.Queue, verb: str, job_id: str, extra: list[str]) -> None:
