@@ -11,13 +11,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import jobmagics  # noqa: E402
-from jobmagics.store import Capacity  # noqa: E402
+import jobmagics
+from jobmagics.model import WorkerRecord
+from jobmagics.store import Capacity
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -77,7 +79,7 @@ def bench_claims(base: Path, n: int = 6000) -> dict[str, float]:
 
 
 def bench_tiny_jobs(base: Path, n: int = 1000) -> dict[str, float]:
-    floor = rate(n, lambda: [subprocess.run(["true"]) for _ in range(n)])
+    floor = rate(n, lambda: [subprocess.run(["true"], check=False) for _ in range(n)])
     q = fresh_queue(base, "tiny")
     worker = start_worker(q, "--slots", "2")
     try:
@@ -139,7 +141,7 @@ def bench_run_overhead(base: Path, n: int = 200) -> dict[str, float]:
     try:
         for _ in range(n):
             t = time.perf_counter()
-            subprocess.run(["true"])
+            subprocess.run(["true"], check=False)
             plain.append(time.perf_counter() - t)
             t = time.perf_counter()
             jobmagics.run(["true"], queue=q)
@@ -152,11 +154,88 @@ def bench_run_overhead(base: Path, n: int = 200) -> dict[str, float]:
             "run_overhead_median_ms": (statistics.median(queued) - statistics.median(plain)) * 1000}
 
 
+# ---- listings at 1M stored jobs, 200k of them pending (issue 8) ------------------------------
+BIG_STORED, BIG_PENDING, BIG_RUNNING = 1_000_000, 200_000, 8
+_SERIES = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+_BULK_INSERT = _SERIES + """
+INSERT INTO jobs(id, kind, name, user, host, state, priority, submitted_at, started_at, finished_at,
+                 exit_code, error, worker, progress, cwd, command)
+SELECT printf('JOB-20250101-%07d', :first + i), 'command', 'job-' || (:first + i), :user, :host,
+       CASE WHEN :state = 'finished' THEN (CASE WHEN i % 20 = 0 THEN 'failed' ELSE 'completed' END) ELSE :state END,
+       i % 3, :t0 + (:first + i) * 0.01,
+       CASE WHEN :state IN ('finished', 'running') THEN :t0 + (:first + i) * 0.01 + 1 END,
+       CASE WHEN :state = 'finished' THEN :t0 + (:first + i) * 0.01 + 2 END,
+       CASE WHEN :state = 'finished' THEN (CASE WHEN i % 20 = 0 THEN 1 ELSE 0 END) END,
+       CASE WHEN :state = 'finished' AND i % 20 = 0 THEN 'exit code 1' END,
+       CASE WHEN :state = 'running' THEN :worker END, NULL, '/home/lab', '["python","fit.py","--point","' || i || '"]'
+FROM n
+"""
+
+
+def big_queue(base: Path) -> jobmagics.Queue:
+    """1M stored jobs (800k finished, 200k pending, a few running on a live worker), built with
+    bulk inserts in a few big transactions (about a minute; the API would take several);
+    cached in the run's temp folder for every figure that needs it."""
+    path = base / "big-queue"
+    if (path / ".built").exists():
+        return jobmagics.Queue(path)
+    q = jobmagics.Queue(path)
+    me = WorkerRecord(id="bench-worker", host=q.host, pid=os.getpid(), pid_started=0.0, user=q.user,
+                      started_at=time.time(), heartbeat_at=time.time(), slots=BIG_RUNNING, memory=None,
+                      resources={}, only_user=None, state="running")
+    q.store.register_worker(me)               # alive (this process): its jobs are not "lost"
+    finished = BIG_STORED - BIG_PENDING - BIG_RUNNING
+    parts = [("finished", 0, finished), ("running", finished, BIG_RUNNING),
+             ("pending", finished + BIG_RUNNING, BIG_PENDING)]
+    chunk = 200_000
+    for state, first, count in parts:
+        for start in range(0, count, chunk):
+            with q.store.db.write() as conn:
+                conn.execute(_BULK_INSERT, {"count": min(chunk, count - start), "first": first + start,
+                                            "user": q.user, "host": q.host, "state": state,
+                                            "t0": time.time() - BIG_STORED * 0.01, "worker": me.id})
+    (path / ".built").touch()
+    return q
+
+
+def _median_ms(call: Callable[[], Any], rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def bench_listings(base: Path) -> dict[str, float]:
+    """`jobmagics queue` and `jobmagics history --limit 20` at 1M stored / 200k pending: the
+    query (API call, as the CLI makes it) and the CLI's wall time, start-up included."""
+    built = time.perf_counter()
+    q = big_queue(base)
+    build_s = time.perf_counter() - built
+    q.store.checkpoint()
+    assert q.store.active_counts() == {"running": BIG_RUNNING, "pending": BIG_PENDING, "waiting": 0}
+
+    def cli(*args: str) -> None:
+        subprocess.run([sys.executable, "-m", "jobmagics", "--queue", str(q.path), *args], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    return {
+        "queue_first_page_api_ms": _median_ms(lambda: q.queue(limit=50), 20),
+        "history_limit_20_api_ms": _median_ms(lambda: q.history(limit=21), 20),
+        "queue_cli_wall_ms": _median_ms(lambda: cli("queue"), 5),
+        "history_cli_wall_ms": _median_ms(lambda: cli("history", "--limit", "20"), 5),
+        "cli_startup_help_ms": _median_ms(lambda: cli("--help"), 5),
+        "big_queue_build_s": build_s,
+    }
+
+
 TARGETS = {
     "api_submits_per_s": (">=", 5000), "bulk_submits_per_s": (">=", 5000),
     "claims_per_s_1_workers": (">=", 5000), "claims_per_s_2_workers": (">=", 5000),
     "claims_per_s_4_workers": (">=", 5000), "tiny_jobs_per_s_2_slots": (">=", 300),
     "submit_to_start_p50_ms": ("<=", 5), "submit_to_start_p99_ms": ("<=", 20), "run_overhead_median_ms": ("<=", 10),
+    "queue_first_page_api_ms": ("<=", 50), "history_limit_20_api_ms": ("<=", 50),
 }
 
 
@@ -177,7 +256,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jobmagics-bench-") as tmp:
         base = Path(tmp)
         for bench in (bench_submits, bench_claims, bench_tiny_jobs, bench_function_jobs, bench_latency,
-                      bench_run_overhead):
+                      bench_run_overhead, bench_listings):
             results.update(bench(base))
     report(results)
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

@@ -21,7 +21,6 @@ from .model import (
     check_text,
     parse_states,
 )
-from .payloads import dump_function, dump_variables
 from .store import Store
 
 if TYPE_CHECKING:
@@ -100,6 +99,7 @@ class Queue:
         if experiment is not None:
             from .experiments.loading import check_target  # finds the module; imports nothing
             check_target(experiment, os.fspath(cwd) if cwd is not None else os.getcwd())
+        from .payloads import dump_function, dump_variables  # cloudpickle: only for these jobs
         payload = dump_function(function, args, kwargs or {}) if function is not None else None
         if push:          # variables loaded into a python job's namespace before its code runs
             if kind != "python":

@@ -7,11 +7,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
 from .errors import JobFailed, WaitTimeout, WorkerLost
 from .model import TERMINAL, JobRecord, State
-from .payloads import load
 
 if TYPE_CHECKING:
     from .client import Queue
@@ -157,6 +154,7 @@ class Job:
 
     async def wait_async(self, timeout: float | None = None) -> Job:
         """``await job.wait_async()``: the same as ``wait`` without blocking an event loop."""
+        import anyio  # here, not at the top: the CLI starts faster without it
         for pause in self._pauses(timeout):
             await anyio.sleep(pause)
         return self
@@ -166,6 +164,7 @@ class Job:
 
         Raises ``JobFailed`` if the job did not complete; a function's own exception is its
         ``__cause__``."""
+        from .payloads import load  # cloudpickle: imported by those who use results
         self.wait(timeout)
         stored = self.queue.store.result(self.id)
         record = self.record
