@@ -24,12 +24,9 @@ class AdversityMixin:
 
     def _watch_disk(self: Worker, now: float) -> None:
         writing = self.space.writing([r.job.id for r in self.running.values() if r.job.backend == "local"])
-        if self.space.filled():
-            log.warning("the disk holding %s is full: no new jobs until there is room; jobs writing"
-                        " to it are stopped", self.queue.path)
-        elif self.space.room_again():
-            log.info("the disk holding %s has room again: claiming jobs again", self.queue.path)
-        if not self.space.full:
+        if self.space.full:
+            self.space.room_again()
+        if not self.space.is_full():
             self.space.hold_reserve()         # (a stat when it is there; another worker may have left)
             return
         for run in self.running.values():
@@ -82,6 +79,17 @@ class AdversityMixin:
             self._save_what_we_had()          # now, in case this worker is killed meanwhile
         self.stopping = True
         self._stop_deadline = time.monotonic() + self.options.shutdown_grace
+
+    def _step_without_database(self: Worker) -> bool:
+        """The file is damaged or emptied: no more reads or writes, only stop the jobs and go
+        (their attempts stay open in the file; the next worker after recovery ends them)."""
+        now = time.monotonic()
+        self._reap()
+        self._enforce_deadlines(now)
+        if self._should_exit(now):
+            return False
+        self._wait(now)
+        return True
 
     def _save_what_we_had(self: Worker) -> None:
         if not self.store.db.guard.orphan_ok:

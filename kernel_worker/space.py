@@ -3,10 +3,12 @@ reserve so the worker can still record what happened, and say when there is room
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 
 from jobmagics.paths import QueueLayout, disk_full, free_space
 
+log = logging.getLogger("kernel_worker")
 DISK_FULL = "disk full while writing its log"
 RESERVE_BYTES = 1 << 20        # released when the disk fills: room for SQLite to record outcomes
 RESUME_ABOVE = 2 << 20         # claim again once this much is free besides the reserve
@@ -39,12 +41,13 @@ class DiskSpace:
         except OSError:
             return False
 
-    def filled(self) -> bool:
-        """The disk is full now (and was not at the last look)."""
-        if self.full or not disk_full(self.layout.root / "logs"):
-            return False
-        self.full = True
-        return True
+    def is_full(self) -> bool:
+        """Full now (a statvfs): said once when it becomes so; room_again() says when not."""
+        if not self.full and disk_full(self.layout.root / "logs"):
+            self.full = True
+            log.warning("the disk holding %s is full: no new jobs until there is room; jobs writing"
+                        " to it are stopped", self.layout.root)
+        return self.full
 
     def room_again(self) -> bool:
         """There is room again (it was full): the reserve is taken back."""
@@ -52,6 +55,7 @@ class DiskSpace:
             return False
         self.full = False
         self.hold_reserve()
+        log.info("the disk holding %s has room again: claiming jobs again", self.layout.root)
         return True
 
     def writing(self, job_ids: list[str]) -> set[str]:

@@ -19,7 +19,8 @@ class Waker:
         if INotify is not None:
             with contextlib.suppress(OSError):
                 notify = INotify()
-                notify.add_watch(str(folder), flags.MODIFY | flags.CLOSE_WRITE | flags.MOVED_TO | flags.CREATE)
+                notify.add_watch(str(folder), flags.MODIFY | flags.CLOSE_WRITE | flags.MOVED_TO | flags.CREATE
+                                 | flags.DELETE | flags.MOVED_FROM)   # jobs.db removed: notice at once
                 self._inotify = notify
 
     def fileno(self) -> int | None:

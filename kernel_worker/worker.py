@@ -17,7 +17,6 @@ from jobmagics.client import Queue
 from jobmagics.errors import DatabaseDamaged, DatabaseReplaced, DiskFull
 from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord, State, WorkerRecord, format_memory
-from jobmagics.paths import disk_full
 from jobmagics.store import Capacity
 
 from .adversity import AdversityMixin
@@ -128,6 +127,8 @@ class Worker(AdversityMixin):
         """A full disk, or a database gone from under us, changes what the worker does; it
         never ends it with jobs left running and unrecorded."""
         try:
+            if self.database_lost is not None and not self.store.db.guard.orphan_ok:
+                return self._step_without_database()
             return self._step()
         except DiskFull as exc:
             self._disk_filled(str(exc))
@@ -144,7 +145,7 @@ class Worker(AdversityMixin):
             self._apply_cancel_requests(now)
         freed = self._reap()
         self._enforce_deadlines(now)
-        claiming = not self.stopping and not self.space.full and not self._unrecorded
+        claiming = not self.stopping and not self._unrecorded and not self.space.is_full()
         if claiming and (changed or freed or now >= self._next["claim"]):
             self._claim(now)
         self._periodic(now)
@@ -330,7 +331,7 @@ class Worker(AdversityMixin):
             state, error = State(outcome.state), outcome.error
         elif outcome.ok:
             state, error = State.COMPLETED, None
-        elif self.space.full or disk_full(self.queue.layout.root / "logs"):
+        elif self.space.is_full():
             state, error = State.FAILED, f"{DISK_FULL} ({outcome.error or f'exit code {outcome.exit_code}'})"
         else:
             state, error = State.FAILED, self._failure_message(job, outcome)

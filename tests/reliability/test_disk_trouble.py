@@ -5,6 +5,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -76,8 +77,10 @@ def test_a_read_only_queue_gives_a_clear_error_and_loses_nothing(
     try:
         with pytest.raises(jobmagics.JobmagicsError) as opened_before:
             q.submit(command=["true"])                          # a Queue made before the change
+        opened = jobmagics.Queue(folder / "queue")              # opening only reads
+        assert opened.count() == len(before)
         with pytest.raises(jobmagics.JobmagicsError) as opened_after:
-            jobmagics.Queue(folder / "queue")
+            opened.submit(command=["true"])
         refused = cli(folder / "queue", "submit", "--", "true")
     finally:
         set_read_only(folder, False)
@@ -122,3 +125,71 @@ def test_a_full_disk_refuses_submissions_with_a_clear_error_and_changes_nothing(
     ids = kept + [after.id] + ([refused_cli.stdout.strip()] if refused_cli.returncode == 0 else [])
     check_invariants(q, ids, slots=2)
     figure("disk full: the error a user sees", errors[0])
+
+
+def run_and_wait(q: jobmagics.Queue, job_id: str, states: set[str], timeout: float = 60) -> jobmagics.Job:
+    job = q.get(job_id)
+    wait_for(lambda: job.refresh().state in states, timeout)
+    return job
+
+
+def test_a_job_that_fills_the_disk_fails_and_the_worker_carries_on(
+        mount: Callable[[str], Path], tmp_path: Path) -> None:
+    folder = mount("4m")
+    q = jobmagics.Queue(folder / "queue")
+    filler = q.submit(command=["yes"])                           # stops by itself at ENOSPC
+    with worker_on(folder / "queue", tmp_path) as worker:
+        failed = run_and_wait(q, filler.id, {"failed", "completed"})
+        assert failed.state == "failed" and "disk full while writing its log" in (failed.error or ""), failed.error
+        later = q.submit(command=["echo", "done"])               # the reserve the worker freed takes it
+        time.sleep(2)                                            # the disk is still full
+        assert worker.process.poll() is None, worker.output()[-2000:]
+        assert any(w["pid"] == worker.pid for w in q.workers())       # alive and registered
+        assert q.get(later.id).state == "pending"                # pending jobs wait
+        q.layout.log(filler.id).unlink()                         # the user makes room
+        assert run_and_wait(q, later.id, {"completed", "failed"}).state == "completed"
+        assert worker.process.poll() is None
+    figure("a job fills the disk: its error", str(failed.error))
+
+
+def test_a_job_that_keeps_writing_to_a_full_disk_is_stopped_and_retried_if_it_may(
+        mount: Callable[[str], Path], tmp_path: Path) -> None:
+    folder = mount("4m")
+    q = jobmagics.Queue(folder / "queue")
+    writer = q.submit(command=["sh", "-c", "while :; do echo a line of output; done"], retries=1)
+    with worker_on(folder / "queue", tmp_path) as worker:
+        wait_for(lambda: q.get(writer.id).attempt == 2, 60)      # stopped and given back
+        job = q.get(writer.id)
+        assert job.state == "pending", job.state                 # and not claimed while full
+        assert any("disk full while writing its log" in (e["detail"] or "") for e in q.events(writer.id))
+        time.sleep(1)
+        assert q.get(writer.id).state == "pending" and worker.process.poll() is None
+        q.cancel(writer.id)
+
+
+READS = [["queue"], ["history"], ["stats"], ["status", "{id}"], ["logs", "{id}"]]
+
+
+@pytest.mark.parametrize("trouble", ["full", "read-only"])
+def test_every_read_command_answers_on_a_full_or_read_only_disk(
+        mount: Callable[[str], Path], tmp_path: Path, trouble: str) -> None:
+    folder = mount("4m")
+    q = jobmagics.Queue(folder / "queue")
+    job = q.submit(command=["echo", "hello from the job"])
+    with worker_on(folder / "queue", tmp_path):
+        assert run_and_wait(q, job.id, {"completed"}).state == "completed"
+    q.store.close()                   # no process keeps the -shm file: a reader must do without
+    if trouble == "full":
+        fill(folder)
+    else:
+        set_read_only(folder, True)
+    try:
+        answers = {args[0]: cli(folder / "queue", *(a.format(id=job.id) for a in args)) for args in READS}
+        write = cli(folder / "queue", "submit", "--", "true")
+    finally:
+        if trouble == "read-only":
+            set_read_only(folder, False)
+    for name, answer in answers.items():
+        assert answer.returncode == 0, (name, answer.stderr)
+    assert job.id in answers["history"].stdout and "hello from the job" in answers["logs"].stdout
+    assert write.returncode == 2 and ("full" if trouble == "full" else "read-only") in write.stderr, write.stderr
