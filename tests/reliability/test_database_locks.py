@@ -1,6 +1,7 @@
 """Scenario 5b: a process holding the write lock for 5 s, and a stray reader pinning the WAL."""
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import sqlite3
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jobmagics
 from tests.conftest import WorkerProcess, wait_for
@@ -92,3 +94,35 @@ def test_a_stray_reader_grows_the_wal_only_while_it_holds_and_an_idle_checkpoint
     assert queue.store.integrity_check() == "ok" and queue.count(state="completed") == 3 * n
     figure("stray reader: WAL while pinned / after two more equal loads",
            f"{pinned / 1e6:.1f} MB / {after / 1e6:.1f} MB (file reused after the idle checkpoint)")
+
+
+def _open_at(path: str, start: float, results: Any) -> None:
+    """In a forked child: wait for the common start, open the fresh folder, submit one job."""
+    while time.time() < start:
+        pass
+    try:
+        results.put(jobmagics.Queue(path).submit(command=["true"]).id)
+    except Exception as exc:  # noqa: BLE001 - any failure is the finding
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_a_fresh_queue_folder_opened_by_eight_processes_at_once_always_opens(tmp_path: Path) -> None:
+    """The README's `worker &` then `submit`: every opener of a new folder succeeds and gets its
+    own id (it was "cannot create .../logs: File exists" or a busy journal-mode switch)."""
+    context = multiprocessing.get_context("fork")
+    rounds, failures = sized(15, 100), []
+    for n in range(rounds):
+        results = context.Queue()
+        start = time.time() + 0.2
+        children = [context.Process(target=_open_at, args=(str(tmp_path / f"q{n}" / "queue"), start, results))
+                    for _ in range(8)]
+        for child in children:
+            child.start()
+        got = [results.get(timeout=120) for _ in children]
+        for child in children:
+            child.join(60)
+        ids = [g for g in got if g.startswith("JOB-")]
+        failures += [g for g in got if g not in ids]
+        assert len(set(ids)) == len(ids), f"an id handed out twice: {ids}"
+    assert not failures, f"{len(failures)} of {8 * rounds} opens failed, e.g. {failures[0]}"
+    figure("fresh folder opened by 8 processes at once", f"{8 * rounds} opens in {rounds} rounds, all succeeded")
