@@ -1,14 +1,21 @@
 """The storage layer against a real SQLite file."""
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 import jobmagics
-from jobmagics.errors import QueueError
-from jobmagics.store import Capacity
+from jobmagics.errors import DatabaseDamaged, DatabaseMissing, DatabaseReplaced, QueueError
+from jobmagics.paths import QueueLayout
+from jobmagics.store import Capacity, integrity
+from jobmagics.store.backup import backup
+from jobmagics.store.recovery import recover
+from jobmagics.store.salvage import Salvaged, readable_rows
 from jobmagics.store.schema import SCHEMA_VERSION
 
 
@@ -122,3 +129,127 @@ def test_slurm_jobs_are_not_bound_by_the_workers_local_slots_or_memory(queue: jo
     claimed = queue.store.claim("w", Capacity(slots=0, memory=0, backends=("local", "slurm")), limit=8)
     assert [j.id for j in claimed] == [wide.id]
     assert local.state == "pending"
+
+
+# ---- the database file: opened read-only-safe, never re-created, checked, recovered ------
+def test_opening_a_current_queue_takes_no_write_lock(queue: jobmagics.Queue) -> None:
+    """It used to migrate in a write transaction, so it waited for any writer (60 s at most)."""
+    queue.submit(command=["true"])
+    holder = sqlite3.connect(queue.layout.db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        reader = jobmagics.Queue(queue.path, busy_timeout=0.5)
+        assert reader.count() == 1
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_deleted_database_is_not_recreated_by_a_process_that_had_it_open(queue: jobmagics.Queue) -> None:
+    queue.submit(command=["true"])
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{queue.layout.db}{suffix}").unlink(missing_ok=True)
+    with pytest.raises(DatabaseReplaced, match="was deleted"):
+        queue.submit(command=["true"])
+    errors: list[Exception] = []
+
+    def in_a_new_thread() -> None:          # a new connection: SQLite would create the file
+        try:
+            queue.count()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    thread = threading.Thread(target=in_a_new_thread)
+    thread.start()
+    thread.join()
+    assert errors and isinstance(errors[0], DatabaseReplaced)
+    assert not queue.layout.db.exists()
+    with pytest.raises(DatabaseMissing, match="init --recover"):
+        jobmagics.Queue(queue.path)
+
+
+def test_a_folder_with_job_files_but_no_marker_is_not_a_fresh_queue(tmp_path: Path) -> None:
+    """Queues made before the marker existed are known by their job files."""
+    (tmp_path / "q" / "logs").mkdir(parents=True)
+    (tmp_path / "q" / "logs" / "JOB-20240101-00007.log").write_text("old output\n")
+    with pytest.raises(DatabaseMissing):
+        jobmagics.Queue(tmp_path / "q")
+    assert not (tmp_path / "q" / "jobs.db").exists()
+
+
+def test_the_integrity_check_runs_once_and_again_only_after_a_change_behind_sqlites_back(
+        queue: jobmagics.Queue, monkeypatch: pytest.MonkeyPatch) -> None:
+    checks = []
+    real = integrity.quick_check
+    monkeypatch.setattr(integrity, "quick_check", lambda conn: checks.append(1) or real(conn))
+    queue.submit_many([{"command": ["true"]}] * 200)
+    queue.store.checkpoint()
+    queue.store.close()
+    for _ in range(3):                      # new processes, as far as the store can tell
+        jobmagics.Queue(queue.path).submit(command=["true"])
+    assert len(checks) == 0                 # the fixture's own first write checked it already
+    with open(queue.layout.db, "r+b") as handle:     # a byte changed by something else than SQLite
+        handle.seek(100 * 1024 // 2)
+        handle.write(handle.read(1))
+    os.utime(queue.layout.db, ns=(1, 1))
+    jobmagics.Queue(queue.path).submit(command=["true"])
+    assert len(checks) == 1
+
+
+def test_garbage_in_the_file_is_refused_for_writes_but_reads_still_answer(queue: jobmagics.Queue) -> None:
+    queue.submit_many([{"command": ["true"], "env": {"PAD": "x" * 500}}] * 500)
+    queue.store.checkpoint()
+    queue.store.close()
+    size = queue.layout.db.stat().st_size
+    with open(queue.layout.db, "r+b") as handle:
+        handle.seek((size // 2) // 4096 * 4096)
+        handle.write(b"\xff" * 4096)
+    damaged = jobmagics.Queue(queue.path)
+    with pytest.raises(DatabaseDamaged, match="init --recover"):
+        damaged.submit(command=["true"])
+    assert damaged.count(state="pending") == 500       # an index the damage missed still answers
+
+
+def test_recovery_seeds_the_id_counters_past_every_job_file(tmp_path: Path) -> None:
+    root = tmp_path / "q"
+    (root / "logs").mkdir(parents=True)
+    (root / "data").mkdir()
+    today = time.strftime("%Y%m%d")
+    (root / "logs" / f"JOB-{today}-00042.log").write_text("")
+    (root / "data" / "JOB-20200101-00077.h5").write_text("")
+    (root / ".jobmagics-queue").write_text("{}")
+    with pytest.raises(DatabaseMissing):
+        jobmagics.Queue(root)
+    done = recover(QueueLayout(root))
+    assert done.needed == "missing" and done.kept_in is None
+    q = jobmagics.Queue(root)
+    assert int(q.submit(command=["true"]).id.rsplit("-", 1)[1]) > 42
+    assert q.store.db.read("SELECT n FROM counters WHERE day = '20200101'")[0][0] >= 77
+    assert recover(QueueLayout(root)).needed == ""      # sound now: left alone
+
+
+def test_salvage_reads_every_row_but_those_on_a_damaged_page(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
+    conn.executemany("INSERT INTO t(body) VALUES (?)", [("x" * 200,) for _ in range(5000)])
+    conn.commit()
+    conn.close()
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:
+        handle.seek((size // 2) // 4096 * 4096)
+        handle.write(b"\x0d" * 4096)          # a page that claims to be a leaf full of nonsense
+    src = sqlite3.connect(path)
+    src.row_factory = sqlite3.Row
+    report = Salvaged(str(path))
+    ids = [row["id"] for row in readable_rows(src, "t", report)]
+    assert ids[0] == 1 and ids[-1] == 5000 and ids == sorted(ids)
+    assert 5000 - 40 <= len(ids) < 5000 and len(report.unreadable) == 1, report.unreadable
+
+
+def test_a_backup_is_a_sound_copy_and_never_the_queue_itself(queue: jobmagics.Queue, tmp_path: Path) -> None:
+    queue.submit_many([{"command": ["true"]}] * 30)
+    made = backup(queue.store.db, tmp_path / "copy.db")
+    assert made.jobs == 30 and sqlite3.connect(made.path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with pytest.raises(QueueError, match="own database"):
+        backup(queue.store.db, queue.layout.db)

@@ -61,7 +61,10 @@ class Database:
                     raise self._missing(found)
                 migrate(conn)
         if not self.read_only:
+            before = FileIdentity.of(self.layout.db)
             self._set_journal_mode(conn)
+            if before is not None:
+                self.guard.after_write(before)        # the switch to WAL rewrites the header
             self.layout.write_marker()
             if self.layout.is_shared():
                 with contextlib.suppress(OSError):
@@ -100,10 +103,13 @@ class Database:
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
+            guard = getattr(self, "guard", None)
+            if guard is not None:
+                guard.current()               # a new thread or a fork: still the file we opened?
             conn = self._connect(create=False)
             self._local.conn, self._local.pid = conn, os.getpid()
-            if getattr(self, "guard", None) is not None:
-                self.guard.current()          # a new thread or a fork opened the same file
+            if guard is not None:
+                guard.current()               # (and it was not swapped while we connected)
         return conn
 
     def _connect(self, create: bool) -> sqlite3.Connection:
@@ -159,8 +165,9 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise self._explain(exc) from None
-        # the rollback journal writes the file at each commit: the ok verdict moves along
-        before = FileIdentity.of(self.layout.db) if self.journal != "wal" else None
+        # a commit in the rollback journal (or one that creates the db) writes the file: the ok
+        # verdict moves along (in WAL mode the file only changes in checkpoint())
+        before = FileIdentity.of(self.layout.db)
         try:
             yield conn
             conn.execute("COMMIT")
