@@ -25,7 +25,7 @@ CASES: list[tuple[list[str] | str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize("args, kwargs", CASES)
 def test_run_returns_what_subprocess_run_returns(args: Any, kwargs: dict[str, Any], worker: WorkerProcess, tmp_path: Path) -> None:
-    expected = subprocess.run(args, cwd=tmp_path, **kwargs)
+    expected = subprocess.run(args, cwd=tmp_path, check=False, **kwargs)
     got = jobmagics.run(args, cwd=tmp_path, **kwargs)
     assert isinstance(got, subprocess.CompletedProcess)
     assert (got.returncode, got.stdout, got.stderr) == (expected.returncode, expected.stdout, expected.stderr)
@@ -77,4 +77,31 @@ def test_on_the_personal_default_queue_run_starts_a_background_worker_for_this_u
     import os
     import signal
     os.kill(worker["pid"], signal.SIGTERM)
+    wait_for(lambda: not q.workers(), 20)
+
+
+def test_on_the_personal_queue_run_outlives_the_death_of_its_background_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The auto-started worker dies mid-job (OOM killer, say) with no other worker: run() does
+    not wait forever on a job that stays "running"; it starts a worker, which requeues the job."""
+    import os
+    import signal
+    import threading
+    monkeypatch.delenv("JOBMAGICS_QUEUE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    marker = tmp_path / "attempts"
+    script = f"echo x >> {marker}; n=$(wc -l < {marker}); [ $n -ge 2 ] || sleep 60; echo attempt $n"
+    results: list[Any] = []
+    runner = threading.Thread(target=lambda: results.append(
+        jobmagics.run(["sh", "-c", script], capture_output=True, text=True, retries=1)))
+    runner.start()
+    q = jobmagics.Queue()
+    wait_for(lambda: marker.exists(), 60)
+    [first] = q.workers()
+    os.kill(first["pid"], signal.SIGKILL)
+    runner.join(120)
+    assert not runner.is_alive() and results[0].stdout == "attempt 2\n"
+    [second] = q.workers()
+    assert second["pid"] != first["pid"]
+    os.kill(second["pid"], signal.SIGTERM)
     wait_for(lambda: not q.workers(), 20)
