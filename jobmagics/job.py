@@ -194,7 +194,7 @@ class Job:
         return self.refresh()
 
     def log_reader(self) -> LogReader:
-        """Follows the job's output by bytes (``jobmagics logs -f``, widgets)."""
+        """Follows the job's output files by bytes (``jobmagics logs -f``)."""
         layout = self.queue.layout
         return LogReader([layout.log(self.id), layout.stderr(self.id)])
 
