@@ -43,6 +43,7 @@ class Database:
         self._commits = 0            # our own commits: PRAGMA data_version only counts others'
         self._lock = threading.Lock()
         self._writable_checked = False
+        self._wal_active = False             # known once the journal mode is set
         self.guard = self._open()
         _OPEN.add(self)
 
@@ -92,6 +93,7 @@ class Database:
             try:
                 if conn.execute("PRAGMA journal_mode").fetchone()[0] != self.journal:
                     conn.execute(f"PRAGMA journal_mode = {self.journal}").fetchone()
+                self._wal_active = self.journal == "wal"
                 return
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) \
@@ -105,11 +107,11 @@ class Database:
         if conn is None or self._local.pid != os.getpid():
             guard = getattr(self, "guard", None)
             if guard is not None:
-                guard.current()               # a new thread or a fork: still the file we opened?
+                guard.check()                 # a new thread or a fork: still the file we opened?
             conn = self._connect(create=False)
             self._local.conn, self._local.pid = conn, os.getpid()
             if guard is not None:
-                guard.current()               # (and it was not swapped while we connected)
+                guard.check()                 # (and it was not swapped while we connected)
         return conn
 
     def _connect(self, create: bool) -> sqlite3.Connection:
@@ -134,7 +136,6 @@ class Database:
         conn.execute("PRAGMA synchronous = NORMAL" if self.journal == "wal" else "PRAGMA synchronous = FULL")
         # after a stray reader let the WAL grow, give the space back once it is checkpointed
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
-        conn.execute("PRAGMA wal_autocheckpoint = 0")          # see checkpoint()
         conn.execute("PRAGMA foreign_keys = OFF")
         return conn
 
@@ -165,9 +166,9 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise self._explain(exc) from None
-        # a commit in the rollback journal (or one that creates the db) writes the file: the ok
-        # verdict moves along (in WAL mode the file only changes in checkpoint())
-        before = FileIdentity.of(self.layout.db)
+        # a commit in the rollback journal (or the one creating the db) writes the file: the ok
+        # verdict moves along (in WAL mode the file changes in checkpoints only)
+        before = None if self._wal_active else FileIdentity.of(self.layout.db)
         try:
             yield conn
             conn.execute("COMMIT")
@@ -181,20 +182,13 @@ class Database:
             self._commits += 1
         if before is not None:
             self.guard.after_write(before)
-        elif self._wal_size() > WAL_SIZE_LIMIT:
-            self.checkpoint()
-
-    def _wal_size(self) -> int:
-        try:
-            return os.stat(f"{self.layout.db}-wal").st_size
-        except OSError:
-            return 0
 
     def read(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:  # type: ignore[type-arg]
         """One autocommit SELECT; never leaves a read transaction open (WAL would grow)."""
-        self._leave_read_only()
+        if self.read_only:
+            self._leave_read_only()
         conn = self.connection()
-        self.guard.current()
+        self.guard.check()
         try:
             cursor = conn.execute(sql, params)
             rows = cursor.fetchall()
@@ -209,8 +203,8 @@ class Database:
         return int(version) + self._commits
 
     def checkpoint(self) -> None:
-        """Copy the WAL into the file. SQLite's own automatic checkpoints are off, so that every
-        change to the file comes through here and moves the integrity verdict along."""
+        """Copy the WAL into the file and move the integrity verdict along (a checkpoint SQLite
+        makes by itself at a commit does not: the next process to write checks the file again)."""
         if self.journal != "wal" or self.read_only:
             return
         before = self.guard.current()

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from ..errors import DatabaseDamaged, DatabaseReplaced
 from ..paths import QueueLayout
 
+VERDICT_LOOK_S = 0.2
 RECOVER_HINT = ("run `jobmagics init --recover {root}` (it keeps the old file aside, salvages what it"
                 " can and never reuses a job id; add --from BACKUP to start from a `jobmagics backup` copy)")
 
@@ -114,6 +115,22 @@ class FileGuard:
         self.checked = False               # this process ran (or trusted) the integrity check
         self.orphan_ok = False             # a worker finishing up on the file it had open
         self._verdict_seen: tuple[int, int] | None = None
+        self._db, self._verdict = str(layout.db), str(layout.verdict)
+        self._next_look = 0.0
+
+    def check(self) -> None:
+        """On every read and write (one ``stat``): ``DatabaseReplaced`` unless jobs.db is still
+        the file we opened, not emptied."""
+        if self.orphan_ok:
+            return
+        try:
+            info = os.stat(self._db)
+        except OSError:
+            self.current()
+            return
+        if info.st_ino != self.opened.ino or info.st_dev != self.opened.dev or (
+                info.st_size == 0 and self.opened.size > 0):
+            self.current()
 
     def current(self) -> FileIdentity:
         """``jobs.db`` as it is now; ``DatabaseReplaced`` unless it is the file we opened."""
@@ -131,12 +148,13 @@ class FileGuard:
             f"queue {self.layout.root}: the database jobs.db {what} after this process opened it;"
             f" nothing more is written to it. If that was not a restore, {recover_hint(self.layout)}")
 
-    def before_write(self, conn: sqlite3.Connection) -> FileIdentity:
-        """Refuse to write to a damaged or foreign file; returns the identity for ``after_write``."""
-        current = self.current()
+    def before_write(self, conn: sqlite3.Connection) -> None:
+        """Refuse to write to a damaged or foreign file (two ``stat`` calls once checked)."""
+        self.check()
         if self.orphan_ok:
-            return current
+            return
         if not self.checked:
+            current = self.current()
             verdict = read_verdict(self.layout)
             if verdict is None or not verdict.applies_to(current):
                 verdict = Verdict(*quick_check(conn), current)
@@ -144,20 +162,24 @@ class FileGuard:
             self.checked = True
             if not verdict.ok:
                 raise damaged_error(self.layout, verdict.detail)
-        self._refuse_if_found_damaged(current)
-        return current
+        self._refuse_if_found_damaged()
 
-    def _refuse_if_found_damaged(self, current: FileIdentity) -> None:
-        """Another process may have met the damage since our own check (a stat when not)."""
+    def _refuse_if_found_damaged(self) -> None:
+        """Another process may have met the damage since our own check: a ``stat`` of the
+        verdict at most every ``VERDICT_LOOK_S`` (a busy writer then stops within that)."""
+        now = time.monotonic()
+        if now < self._next_look:
+            return
+        self._next_look = now + VERDICT_LOOK_S
         try:
-            info = os.stat(self.layout.verdict)
+            info = os.stat(self._verdict)
         except OSError:
             return
         seen = (info.st_ino, info.st_mtime_ns)
         if seen == self._verdict_seen:
             return
         verdict = read_verdict(self.layout)
-        if verdict is not None and not verdict.ok and verdict.applies_to(current):
+        if verdict is not None and not verdict.ok and verdict.applies_to(self.opened):
             raise damaged_error(self.layout, verdict.detail)
         self._verdict_seen = seen
 
