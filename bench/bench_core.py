@@ -18,6 +18,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jobmagics
+from jobmagics.liveness import process_start_time
 from jobmagics.model import WorkerRecord
 from jobmagics.store import Capacity
 
@@ -180,7 +181,8 @@ def big_queue(base: Path) -> jobmagics.Queue:
     if (path / ".built").exists():
         return jobmagics.Queue(path)
     q = jobmagics.Queue(path)
-    me = WorkerRecord(id="bench-worker", host=q.host, pid=os.getpid(), pid_started=0.0, user=q.user,
+    me = WorkerRecord(id="bench-worker", host=q.host, pid=os.getpid(),
+                      pid_started=process_start_time(os.getpid()) or 0.0, user=q.user,
                       started_at=time.time(), heartbeat_at=time.time(), slots=BIG_RUNNING, memory=None,
                       resources={}, only_user=None, state="running")
     q.store.register_worker(me)               # alive (this process): its jobs are not "lost"
@@ -214,6 +216,8 @@ def bench_listings(base: Path) -> dict[str, float]:
     q = big_queue(base)
     build_s = time.perf_counter() - built
     q.store.checkpoint()
+    lost = [j.id for j in q.queue(limit=BIG_RUNNING) if j.snapshot.worker_lost_at is not None]
+    assert not lost, f"the bench's own worker record should be alive: {lost}"
     assert q.store.active_counts() == {"running": BIG_RUNNING, "pending": BIG_PENDING, "waiting": 0}
 
     def cli(*args: str) -> None:
