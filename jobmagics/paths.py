@@ -104,6 +104,17 @@ class QueueLayout:
         """Where damaged or orphaned databases are kept aside (never deleted)."""
         return self.root / "rescued"
 
+    def make_rescued(self) -> Path:
+        """The rescued/ folder, group-writable in a shared queue (any member's worker uses it)."""
+        shared = self.is_shared()
+        try:
+            self.rescued.mkdir(mode=0o2770 if shared else 0o755)
+            if shared:
+                os.chmod(self.rescued, 0o2770)
+        except FileExistsError:
+            pass
+        return self.rescued
+
     @property
     def reserve(self) -> Path:
         """Disk space a worker holds back to record job outcomes when the disk fills."""

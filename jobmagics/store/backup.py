@@ -59,7 +59,7 @@ def backup(db: Database, dest: Path) -> Backup:
 def save_orphan(db: Database, worker_id: str) -> Path:
     """A worker's copy of the database it still has open after jobs.db was deleted or
     replaced: ``rescued/orphaned-<worker>.db``, replaced by each later save of that worker."""
-    db.layout.rescued.mkdir(exist_ok=True)
+    db.layout.make_rescued()
     name = "".join(c if c.isalnum() or c in "-_." else "-" for c in worker_id)
     target = db.layout.rescued / f"orphaned-{name}.db"
     partial = target.with_name(f".{target.name}.partial")

@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import threading
 import time
 from dataclasses import asdict, dataclass
 
@@ -79,7 +80,7 @@ def read_verdict(layout: QueueLayout) -> Verdict | None:
 
 def write_verdict(layout: QueueLayout, verdict: Verdict) -> None:
     """Best effort (a read-only or full disk keeps the old verdict): atomic by rename."""
-    temporary = layout.verdict.with_name(f"{layout.verdict.name}.{os.getpid()}")
+    temporary = layout.verdict.with_name(f"{layout.verdict.name}.{os.getpid()}.{threading.get_ident()}")
     body = {"ok": verdict.ok, "detail": verdict.detail, "file": asdict(verdict.file), "at": time.time()}
     try:
         temporary.write_text(json.dumps(body))

@@ -101,7 +101,7 @@ def recover(layout: QueueLayout, backup: Path | None = None) -> Recovery:
 @contextlib.contextmanager
 def _exclusive(layout: QueueLayout) -> Iterator[None]:
     """Two recoveries of one queue at once would each set the other's work aside."""
-    layout.rescued.mkdir(exist_ok=True)
+    layout.make_rescued()
     with open(layout.rescued / ".lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
