@@ -160,7 +160,9 @@ def check_text(name: str, value: object, limit: int = MAX_NAME, os_string: bool 
     """``value`` if it is text the queue can store: no NUL, at most ``limit`` characters, and
     valid UTF-8. Bytes that are not UTF-8 reach Python from argv or files as lone surrogates
     (``os.fsdecode``); SQLite cannot store them. ``os_string`` values (command arguments,
-    environment) are stored as JSON, which keeps such bytes exactly, so they pass."""
+    which may name files whose names are not UTF-8) are stored as JSON, which keeps such bytes
+    exactly, so they pass. Environment values are text a user reads back (``status``, the
+    sidebar): they must be UTF-8, as DESIGN's bad-input rule says."""
     if not isinstance(value, str):
         raise InvalidJob(f"{name} must be text, not {type(value).__name__}")
     if "\x00" in value:
@@ -251,8 +253,8 @@ class JobSpec:
         self.cwd = check_text("cwd", self.cwd, 4096)
         if not isinstance(self.env, Mapping):
             raise InvalidJob("env must be a mapping of names to text values")
-        self.env = {check_text("env name", k, 1024, os_string=True):
-                    check_text(f"env {k}", v, 1 << 20, os_string=True) for k, v in self.env.items()}
+        self.env = {check_text("env name", k, 1024): check_text(f"env {k!r}", v, 1 << 20)
+                    for k, v in self.env.items()}
         self.options = plain_json(self.options, "options")
         if self.backend not in BACKENDS:
             raise InvalidJob(f"unknown backend {self.backend!r}; backends are {', '.join(BACKENDS)}")

@@ -113,7 +113,8 @@ def cli_bytes(queue_dir: Path, *args: str | bytes, timeout: float = 60) -> subpr
     [b"submit", b"--name", b"fit-\xff", b"--", b"true"], [b"submit", b"--code", b"print(1)  # \xe9"],
     [b"submit", b"--cwd", b"/tmp/\xff", b"--", b"true"], [b"history", b"--user", b"\xff"],
     [b"queue", b"--queue", b"/nonexistent/\xff/q", b"--limit", b"x\xff"],
-], ids=["name", "code", "cwd", "history-user", "limit"])
+    [b"submit", b"--env", b"LATIN=\xe9t\xe9", b"--", b"true"],
+], ids=["name", "code", "cwd", "history-user", "limit", "env"])
 def test_bytes_that_are_not_utf8_give_one_line_and_exit_2(queue_dir: Path, args: list[bytes]) -> None:
     cli(queue_dir, "submit", "--", "true")
     before = jobmagics.Queue(queue_dir).count()
@@ -132,12 +133,12 @@ def test_a_binary_file_is_not_python_code(queue_dir: Path, tmp_path: Path) -> No
         jobmagics.Queue(queue_dir).count() == 0
 
 
-def test_arguments_and_environment_reach_the_job_byte_for_byte(queue_dir: Path, worker: WorkerProcess) -> None:
-    """Command arguments and environment values are the OS's bytes, not text: kept exactly."""
-    job_id = cli_bytes(queue_dir, b"submit", b"--env", b"LATIN=\xe9t\xe9", b"--", b"sh", b"-c",
-                       b'printf "%s|%s" "$1" "$LATIN"', b"sh", b"caf\xe9").stdout.decode().strip()
+def test_command_arguments_reach_the_job_byte_for_byte(queue_dir: Path, worker: WorkerProcess) -> None:
+    """Command arguments are the OS's bytes (a file name need not be UTF-8): kept exactly."""
+    job_id = cli_bytes(queue_dir, b"submit", b"--env", b"TEXT=\xc3\xa9t\xc3\xa9", b"--", b"sh", b"-c",
+                       b'printf "%s|%s" "$1" "$TEXT"', b"sh", b"caf\xe9").stdout.decode().strip()
     assert cli(queue_dir, "wait", job_id, "--timeout", "30").returncode == 0
-    assert (queue_dir / "logs" / f"{job_id}.log").read_bytes() == b"caf\xe9|\xe9t\xe9"
+    assert (queue_dir / "logs" / f"{job_id}.log").read_bytes() == b"caf\xe9|\xc3\xa9t\xc3\xa9"
 
 
 @pytest.mark.parametrize("verb", ["cancel", "hold", "release", "retry", "delete"])
