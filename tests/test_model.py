@@ -100,11 +100,14 @@ def test_text_that_is_not_utf8_is_refused_naming_the_byte(field: str) -> None:
         spec.validate()
 
 
-def test_command_arguments_and_environment_keep_bytes_that_are_not_utf8() -> None:
-    """They are OS strings, stored as JSON (which keeps the surrogate), and reach exec as the
-    very bytes given; only a surrogate no byte stands for is refused."""
-    spec = JobSpec(kind="command", command=["cat", "caf\udce9"], env={"LATIN": "\udce9t\udce9"}).validate()
-    assert spec.command == ["cat", "caf\udce9"] and spec.env == {"LATIN": "\udce9t\udce9"}
+def test_command_arguments_keep_bytes_that_are_not_utf8_but_environment_values_do_not() -> None:
+    """Arguments are OS strings (file names), stored as JSON (which keeps the surrogate), and
+    reach exec as the very bytes given; only a surrogate no byte stands for is refused.
+    Environment values are text users read back: they must be UTF-8."""
+    spec = JobSpec(kind="command", command=["cat", "caf\udce9"]).validate()
+    assert spec.command == ["cat", "caf\udce9"]
+    with pytest.raises(InvalidJob, match="env 'LATIN' is not UTF-8 text: byte 0xe9"):
+        JobSpec(kind="command", command=["true"], env={"LATIN": "\udce9t\udce9"}).validate()
     with pytest.raises(InvalidJob, match="lone surrogate U\\+D800"):
         JobSpec(kind="command", command=["echo", "\ud800"]).validate()
     with pytest.raises(InvalidJob, match="not UTF-8"):
