@@ -36,7 +36,7 @@ export interface IFilter {
 
 const HISTORY_LIMIT = 50;
 /** The first page of the queue: a sidebar shows this many, then "… and N more". */
-const ACTIVE_LIMIT = 200;
+const ACTIVE_LIMIT = 100;
 /** Minimum spacing of two refreshes, so a burst of progress updates stays cheap. */
 const MIN_REFRESH_MS = 100;
 /** Long-poll duration asked of the server (seconds). */

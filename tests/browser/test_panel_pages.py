@@ -1,0 +1,59 @@
+"""The sidebar at scale and under loss, in real Chromium: it shows the first page of the queue
+and says how many more there are; a running job whose worker died says so, in the warning
+style. (Its own JupyterLab and queue: module-scoped fixtures.)"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jobmagics
+
+from .conftest import Worker
+
+PAGE = 100          # the sidebar's first page of the queue (labextension/src/model.ts)
+
+
+def test_the_queue_shows_its_first_page_and_how_many_more(lab_page: Any, lab_queue: Path) -> None:
+    q = jobmagics.Queue(lab_queue)
+    jobs = q.submit_many([{"command": ["sleep", "60"], "name": f"held{i}", "hold": True}
+                          for i in range(PAGE + 7)])
+    try:
+        more = lab_page.locator('[data-role="active-list"] [data-role="more"]')
+        more.wait_for(timeout=15_000)
+        assert more.inner_text() == "… and 7 more waiting"
+        rows = lab_page.locator('[data-role="active-list"] li[data-job-id]')
+        assert rows.count() == PAGE
+        assert rows.first.get_attribute("data-job-id") == jobs[0].id      # start order
+        assert lab_page.locator(".jm-section-title").first.inner_text() == f"Queue ({PAGE + 7})"
+    finally:
+        q.apply("cancel", [j.id for j in jobs])
+    lab_page.locator('[data-role="active-list"] [data-role="more"]').wait_for(
+        state="detached", timeout=15_000)
+    history_more = lab_page.locator('[data-role="history-list"] [data-role="more"]')
+    history_more.wait_for(timeout=15_000)
+    assert history_more.inner_text() == f"… and {PAGE + 7 - 50} more finished"
+
+
+def test_a_running_job_whose_worker_died_says_since_when(
+        lab_page: Any, lab_queue: Path, lab_home: Path) -> None:
+    q = jobmagics.Queue(lab_queue)
+    worker = Worker(lab_queue, lab_home / "lost-worker.log", "--slots", "1", "--no-kernel")
+    job = q.submit(["sleep", "120"], name="orphaned")
+    row = lab_page.locator(f'.jm-JobsPanel li[data-job-id="{job.id}"][data-state="running"]')
+    row.wait_for(timeout=30_000)
+    worker.process.kill()
+    worker.process.wait()
+    try:
+        lost = lab_page.locator(f'.jm-JobsPanel li.jm-mod-lost[data-job-id="{job.id}"]')
+        lost.wait_for(timeout=15_000)
+        assert re.fullmatch(r"running \(worker lost \d+ s ago\)", lost.locator(".jm-time").inner_text())
+        assert "jm-state-lost" in (lost.locator(".jm-badge").get_attribute("class") or "")
+    finally:      # the next worker recovers it: fails it ("worker lost"), ends its processes
+        subprocess.run([sys.executable, "-m", "kernel_worker", "--queue", str(lab_queue), "--drain",
+                        "--no-kernel"], capture_output=True, timeout=60, check=False)
+    assert job.refresh().state.value == "failed"
+    lab_page.locator(f'.jm-JobsPanel li[data-job-id="{job.id}"][data-state="failed"]').wait_for(
+        timeout=15_000)
