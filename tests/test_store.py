@@ -208,6 +208,7 @@ def test_garbage_in_the_file_is_refused_for_writes_but_reads_still_answer(queue:
     with pytest.raises(DatabaseDamaged, match="init --recover"):
         damaged.submit(command=["true"])
     assert damaged.count(state="pending") == 500       # an index the damage missed still answers
+    assert damaged.store.known_damage() and jobmagics.Queue(queue.path).store.known_damage()
 
 
 def test_recovery_seeds_the_id_counters_past_every_job_file(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from .. import paths
 from ..client import Queue
 from ..errors import InvalidJob
-from ..store.backup import backup
 from ..store.recovery import Recovery, recover
 
 
@@ -23,7 +22,7 @@ def add_arguments(sub: argparse._SubParsersAction, init: argparse.ArgumentParser
 
 def cmd_backup(args: argparse.Namespace) -> int:
     queue = Queue(args.queue)
-    made = backup(queue.store.db, Path(args.dest).expanduser().absolute())
+    made = queue.store.backup(Path(args.dest).expanduser().absolute())
     print(f"backed up {made.jobs} jobs to {made.path} ({made.size / 1e6:.1f} MB in {made.seconds:.1f} s,"
           f" integrity ok); logs/, data/ and outputs/ are plain files: copy them as they are")
     return 0

@@ -1,9 +1,13 @@
 """The storage layer: the only code that speaks SQL. A narrow contract over ``jobs.db``."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..paths import QueueLayout
+from .backup import Backup, backup
 from .db import BUSY_TIMEOUT_S, Database
 from .dispatch import Capacity, DispatchMixin
+from .integrity import read_verdict
 from .jobs import JobsMixin
 
 __all__ = ["Capacity", "Store"]
@@ -24,6 +28,18 @@ class Store(JobsMixin, DispatchMixin):
 
     def integrity_check(self) -> str:
         return str(self.db.read("PRAGMA integrity_check")[0][0])
+
+    def known_damage(self) -> str | None:
+        """What an integrity check of this very file found wrong (None: sound or unchecked);
+        writes are refused then, reads still answer where the damage is not in the way."""
+        verdict = read_verdict(self.layout)
+        if verdict is None or verdict.ok or not verdict.applies_to(self.db.guard.opened):
+            return None
+        return verdict.detail
+
+    def backup(self, dest: Path) -> Backup:
+        """A consistent copy of the database at ``dest`` (see ``store.backup``)."""
+        return backup(self.db, dest)
 
     def close(self) -> None:
         self.db.close()
