@@ -22,7 +22,7 @@ from ..paths import (
     journal_mode_for,
     read_only_filesystem,
 )
-from .diagnosis import explain, unwritable_filesystem
+from .diagnosis import BUSY, LOCKED, error_code, explain, unwritable_filesystem
 from .integrity import FileGuard, FileIdentity, recover_hint
 from .schema import SCHEMA_VERSION, migrate
 
@@ -96,8 +96,7 @@ class Database:
                 self._wal_active = self.journal == "wal"
                 return
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) \
-                        or time.monotonic() > deadline:
+                if error_code(exc) not in (BUSY, LOCKED) or time.monotonic() > deadline:
                     raise self._explain(exc) from None
                 time.sleep(0.005)
 
