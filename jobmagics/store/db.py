@@ -28,6 +28,7 @@ from .schema import SCHEMA_VERSION, migrate
 
 BUSY_TIMEOUT_S = 60.0
 WAL_SIZE_LIMIT = 4 << 20
+CHECKPOINT_COMMITS, CHECKPOINT_ROWS = 64, 1000    # (SQLite's own: every 1000 pages of WAL)
 _OPEN = weakref.WeakSet()         # type: ignore[var-annotated]  # closed at exit: see close()
 
 
@@ -44,6 +45,7 @@ class Database:
         self._lock = threading.Lock()
         self._writable_checked = False
         self._wal_active = False             # known once the journal mode is set
+        self._unsaved = (0, 0)               # commits and rows since our last checkpoint
         self.guard = self._open()
         _OPEN.add(self)
 
@@ -135,6 +137,7 @@ class Database:
         conn.execute("PRAGMA synchronous = NORMAL" if self.journal == "wal" else "PRAGMA synchronous = FULL")
         # after a stray reader let the WAL grow, give the space back once it is checkpointed
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")          # see _checkpoint_now_and_then()
         conn.execute("PRAGMA foreign_keys = OFF")
         return conn
 
@@ -168,6 +171,7 @@ class Database:
         # a commit in the rollback journal (or the one creating the db) writes the file: the ok
         # verdict moves along (in WAL mode the file changes in checkpoints only)
         before = None if self._wal_active else FileIdentity.of(self.layout.db)
+        changes = conn.total_changes
         try:
             yield conn
             conn.execute("COMMIT")
@@ -181,6 +185,20 @@ class Database:
             self._commits += 1
         if before is not None:
             self.guard.after_write(before)
+        else:
+            self._checkpoint_now_and_then(conn.total_changes - changes)
+
+    def _checkpoint_now_and_then(self, changes: int) -> None:
+        """SQLite's automatic checkpoints are off (they would change the file without moving
+        the integrity verdict along): ours come every ``CHECKPOINT_COMMITS`` commits or
+        ``CHECKPOINT_ROWS`` changed rows, about as often (a few MB of WAL)."""
+        with self._lock:
+            self._unsaved = (self._unsaved[0] + 1, self._unsaved[1] + changes)
+            due = self._unsaved[0] >= CHECKPOINT_COMMITS or self._unsaved[1] >= CHECKPOINT_ROWS
+            if due:
+                self._unsaved = (0, 0)
+        if due:
+            self.checkpoint()
 
     def read(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:  # type: ignore[type-arg]
         """One autocommit SELECT; never leaves a read transaction open (WAL would grow)."""
@@ -202,8 +220,7 @@ class Database:
         return int(version) + self._commits
 
     def checkpoint(self) -> None:
-        """Copy the WAL into the file and move the integrity verdict along (a checkpoint SQLite
-        makes by itself at a commit does not: the next process to write checks the file again)."""
+        """Copy the WAL into the file and move the integrity verdict along."""
         if self.journal != "wal" or self.read_only:
             return
         before = self.guard.current()
