@@ -241,8 +241,10 @@ class Database:
             self.guard.after_write(before)
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):
+        try:                     # (no contextlib: at interpreter exit modules may be gone)
             self.close()
+        except Exception:  # noqa: BLE001, S110 - a finalizer must not raise
+            pass
 
 
 @atexit.register
