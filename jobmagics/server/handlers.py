@@ -62,6 +62,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 CHANGES_POLL_S = 0.1
 CHANGES_MAX_S = 30.0
+LIVENESS_POLL_S = 1.0        # how often a long poll looks whether a worker died
 RETRY_AFTER_S = 1
 STATES = {s.value for s in State}
 
@@ -306,7 +307,9 @@ class WhoAmIHandler(JobmagicsHandler):
 
 
 class ChangesHandler(JobmagicsHandler):
-    """Long poll: answers as soon as the queue's data version differs from ``version``."""
+    """Long poll: answers as soon as the queue's data version differs from ``version``, or a
+    worker stops being alive. A worker's death commits nothing (no version moves), yet its
+    running jobs now read "worker lost": the sidebar must look again."""
 
     _closed = False
 
@@ -320,12 +323,23 @@ class ChangesHandler(JobmagicsHandler):
         timeout = self.float_arg("timeout")
         timeout = 25.0 if timeout is None else min(max(timeout, 0.0), CHANGES_MAX_S)
         deadline = time.monotonic() + timeout
-        current = await self.queue_call(lambda q: q.data_version())
-        while current == version and time.monotonic() < deadline and not self._closed:
+        current, alive = await self.queue_call(lambda q: (q.data_version(), alive_workers(q)))
+        next_look = time.monotonic() + LIVENESS_POLL_S
+        workers_changed = False
+        while current == version and not workers_changed and time.monotonic() < deadline \
+                and not self._closed:
             await asyncio.sleep(CHANGES_POLL_S)
             current = await self.queue_call(lambda q: q.data_version())
+            if time.monotonic() >= next_look:
+                next_look = time.monotonic() + LIVENESS_POLL_S
+                workers_changed = await self.queue_call(alive_workers) != alive
         if not self._closed:
-            self.finish(json.dumps({"version": current, "changed": current != version}))
+            self.finish(json.dumps({"version": current, "changed": current != version or workers_changed,
+                                    "workers_changed": workers_changed}))
+
+
+def alive_workers(q: jobmagics.Queue) -> frozenset[str]:
+    return frozenset(w["id"] for w in q.workers(alive_only=True))
 
 
 class ActionHandler(JobmagicsHandler):

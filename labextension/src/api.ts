@@ -99,6 +99,9 @@ export interface IWhoAmI {
 
 export interface IChanges {
   version: number;
+  changed: boolean;
+  /** A worker died (or started) during the poll: running jobs may read "worker lost". */
+  workers_changed?: boolean;
 }
 
 export interface ISubmitSpec {

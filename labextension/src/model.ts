@@ -41,6 +41,12 @@ const ACTIVE_LIMIT = 100;
 const MIN_REFRESH_MS = 100;
 /** Long-poll duration asked of the server (seconds). */
 const LONG_POLL_S = 25;
+/**
+ * ... while a job runs: its worker may die, which commits nothing. The server
+ * answers a long poll when a worker dies during it; this bounds the rest (a
+ * death between a refresh and the next poll).
+ */
+const RUNNING_LONG_POLL_S = 5;
 
 function sleep(ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms));
@@ -265,7 +271,9 @@ export class JobsModel {
     }
     this._idleRounds = 0;
     const abort = new AbortController();
-    const changed = waitForChange(this._version, LONG_POLL_S, abort.signal).then(
+    const running = this._allActive.some(j => j.state === 'running');
+    const timeout = running ? RUNNING_LONG_POLL_S : LONG_POLL_S;
+    const changed = waitForChange(this._version, timeout, abort.signal).then(
       reply => {
         this._noteVersion(reply.version);
       },

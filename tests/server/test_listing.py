@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -121,3 +122,20 @@ async def test_a_running_job_whose_worker_died_says_since_when(
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         await asyncio.wait_for(recovering.wait(), 60)
     assert job.refresh().state.value == "failed" and "worker lost" in (job.record.error or "")
+
+
+async def test_a_long_poll_answers_when_a_worker_dies(api: Any, server_worker: Any) -> None:
+    """A death commits nothing, yet the sidebar must look again (its running jobs are lost)."""
+    server_worker.send_signal(signal.SIGSTOP)   # alive, but no heartbeat commits any more
+    try:
+        _, listing = await api("GET", "jobs")
+        waiting = asyncio.ensure_future(api("GET", "changes", params={
+            "version": str(listing["version"]), "timeout": "25"}))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+    finally:
+        server_worker.kill()
+        server_worker.wait()
+    status, body = await asyncio.wait_for(waiting, 20)
+    assert status == 200
+    assert body == {"version": listing["version"], "changed": True, "workers_changed": True}
