@@ -49,7 +49,7 @@ from ..errors import (
 )
 from ..model import State
 from .bodies import ACTIONS, BadRequest, bulk_action, json_object, submission
-from .views import detailed, listed
+from .views import detailed, listed, read_log
 
 if TYPE_CHECKING:
     import jobmagics
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
     from .app import JobmagicsApp
 
 API = "jobmagics/api"
-LOG_CHUNK = 1 << 20          # at most 1 MiB of log per request
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 CHANGES_POLL_S = 0.1
@@ -260,36 +259,6 @@ class LogHandler(JobmagicsHandler):
     async def get(self, job_id: str) -> None:
         offset = self.int_arg("offset", 0, minimum=None)
         await self.answer(lambda q: read_log(q.get(job_id), offset))
-
-
-def read_log(job: jobmagics.Job, offset: int) -> dict[str, Any]:
-    done = job.done                # read the state first: a finished job's log is complete
-    data, size, start = b"", 0, offset
-    try:
-        with open(job.log_path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            start = max(0, size + offset) if offset < 0 else min(offset, size)
-            handle.seek(start)
-            data = handle.read(min(LOG_CHUNK, size - start))
-    except FileNotFoundError:
-        start = 0
-    data = _whole_utf8(data, at_end=start + len(data) >= size and done)
-    return {"text": data.decode("utf-8", errors="replace"), "offset": start + len(data),
-            "size": size, "done": done}
-
-
-def _whole_utf8(data: bytes, at_end: bool) -> bytes:
-    """Drop a UTF-8 sequence cut at the end of a chunk (it comes whole with the next one)."""
-    if at_end or not data:
-        return data
-    for cut in range(1, min(4, len(data)) + 1):
-        byte = data[-cut]
-        if byte < 0x80:                # ASCII: nothing cut
-            return data
-        if byte >= 0xC0:               # lead byte of a sequence of `need` bytes
-            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
-            return data if cut >= need else data[:-cut]
-    return data
 
 
 class StatsHandler(JobmagicsHandler):

@@ -1,4 +1,5 @@
-"""What the REST API says about a job: brief in listings, whole on the one-job route.
+"""What the REST API says about a job: brief in listings, whole on the one-job route, and
+its log in chunks.
 
 A job's code (up to 16 MiB), its environment, an experiment's config and its options (which
 may hold a whole stdin) can be big, and a listing shows up to a thousand jobs every time the
@@ -10,6 +11,7 @@ served: nobody unpickles what another account wrote.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from ..client import Queue
     from ..job import Job
 
+LOG_CHUNK = 1 << 20          # at most 1 MiB of log per request
 SUMMARY_CHARS = 200
 LISTED_COMMAND_CHARS = 4096     # a longer command line is listed by its summary alone
 BIG_FIELDS = frozenset({"code", "env", "options", "payload"})
@@ -61,3 +64,34 @@ def detailed(q: Queue, job_id: str) -> dict[str, Any]:
     if may_act:
         data["env"] = dict(record.env)    # may hold secrets: its owner's (and admins') only
     return {"job": data, "events": q.events(job_id), "can_act": may_act}
+
+
+def read_log(job: Job, offset: int) -> dict[str, Any]:
+    """At most LOG_CHUNK bytes of the job's log from ``offset`` (negative: from the end)."""
+    done = job.done                # read the state first: a finished job's log is complete
+    data, size, start = b"", 0, offset
+    try:
+        with open(job.log_path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            start = max(0, size + offset) if offset < 0 else min(offset, size)
+            handle.seek(start)
+            data = handle.read(min(LOG_CHUNK, size - start))
+    except FileNotFoundError:
+        start = 0
+    data = _whole_utf8(data, at_end=start + len(data) >= size and done)
+    return {"text": data.decode("utf-8", errors="replace"), "offset": start + len(data),
+            "size": size, "done": done}
+
+
+def _whole_utf8(data: bytes, at_end: bool) -> bytes:
+    """Drop a UTF-8 sequence cut at the end of a chunk (it comes whole with the next one)."""
+    if at_end or not data:
+        return data
+    for cut in range(1, min(4, len(data)) + 1):
+        byte = data[-cut]
+        if byte < 0x80:                # ASCII: nothing cut
+            return data
+        if byte >= 0xC0:               # lead byte of a sequence of `need` bytes
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return data if cut >= need else data[:-cut]
+    return data
