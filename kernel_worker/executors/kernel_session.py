@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 
-from ..proctrack import Container, launching
+from ..proctrack import Container
 
 if TYPE_CHECKING:
     from jupyter_client import AsyncKernelManager
@@ -57,9 +57,8 @@ class ManagedKernel:
         manager = AsyncKernelManager(kernel_name="python3")
         # the kernel's own log (e.g. its warning about TCP without encryption) is noise in the
         # worker's log; the job's output, warnings included, arrives over IOPub anyway
-        async with launching():
-            await manager.start_kernel(cwd=cwd or os.getcwd(), env=kernel_environment(queue_root),
-                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        await manager.start_kernel(cwd=cwd or os.getcwd(), env=kernel_environment(queue_root),
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
         kernel = cls(manager)
         try:
             if kernel.pid is not None:

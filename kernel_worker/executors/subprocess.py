@@ -50,6 +50,30 @@ def job_argv(job: JobRecord, context: JobContext) -> list[str]:
     return [python, "-m", _RUNNERS[job.kind], str(context.layout.root), job.id]
 
 
+_on_path: set[tuple[str, str]] = set()    # (program, PATH) found executable before
+
+
+def cannot_execute(program: str, cwd: str, env: dict[str, str]) -> Outcome | None:
+    """Why ``program`` cannot be executed, found as ``Popen`` would (the job's PATH and folder).
+    A program once found on a PATH is not looked for again: if it goes away, the job's log says
+    so (from the shell that joins the container) and the job fails with exit code 127."""
+    if os.sep in program:
+        candidates = [os.path.join(cwd, program)]
+    else:
+        key = (program, env.get("PATH", os.defpath))
+        if key in _on_path:
+            return None
+        candidates = [os.path.join(folder, program) for folder in os.get_exec_path(env)]
+    present = [path for path in candidates if os.path.isfile(path)]
+    if any(os.access(path, os.X_OK) for path in present):
+        if os.sep not in program and len(_on_path) < 4096:
+            _on_path.add(key)
+        return None
+    if present:
+        return Outcome(126, f"permission denied: cannot execute {program}")
+    return Outcome(127, f"command not found: {program}")
+
+
 class ProcessExecution(ProcessGroupExecution):
     """A child process of the worker: its exit status is the outcome."""
 
@@ -93,12 +117,15 @@ class SubprocessExecutor:
         return execution
 
     def _start_process(self, job: JobRecord, context: JobContext, container: Container) -> Execution:
-        argv = job_argv(job, context)
+        argv, env = job_argv(job, context), job_environment(job, context)
+        cannot = cannot_execute(argv[0], job.cwd, env) if argv else Outcome(None, "empty command")
+        if cannot is not None:          # the wrapper that joins the container would hide why
+            return Ended(job.id, cannot)
         handles = self._open_streams(job, context)
         try:
-            process = container.spawn(lambda: subprocess.Popen(
-                argv, cwd=job.cwd, env=job_environment(job, context), start_new_session=True,
-                stdin=handles["stdin"], stdout=handles["stdout"], stderr=handles["stderr"]))
+            process = subprocess.Popen(
+                container.command(argv), cwd=job.cwd, env=env, start_new_session=True,
+                stdin=handles["stdin"], stdout=handles["stdout"], stderr=handles["stderr"])
         except FileNotFoundError:
             return Ended(job.id, Outcome(127, f"command not found: {argv[0]}"))
         except PermissionError:
@@ -109,6 +136,7 @@ class SubprocessExecutor:
             for handle in handles.values():
                 if hasattr(handle, "close"):
                     handle.close()
+        container.started(process.pid)
         if job.memory is not None:
             apply_memory_limit(process.pid, job.memory)
         return ProcessExecution(job.id, process, container)

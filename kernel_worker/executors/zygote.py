@@ -42,8 +42,7 @@ class ForkedExecution(ProcessGroupExecution):
 
 class Zygote:
     """The worker's one zygote process, restarted if it dies. It lives in the worker's home
-    container; each child is moved into its attempt's container before it runs any of the job
-    (the child waits until the worker has recorded its pid, which happens after the move)."""
+    container; each child joins its attempt's container itself before it runs any of the job."""
 
     def __init__(self, context: JobContext) -> None:
         self.context = context
@@ -54,10 +53,11 @@ class Zygote:
 
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
-            self._process = self.home.spawn(lambda: subprocess.Popen(
+            self._process = subprocess.Popen(
                 [sys.executable, "-m", "kernel_worker.runners.zygote", str(self.context.layout.root)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                start_new_session=True))
+                start_new_session=True)
+            self.home.add(self._process.pid, own_group=False)   # before it forks anything
         return self._process
 
     def accepts(self, job: JobRecord) -> bool:
@@ -69,7 +69,7 @@ class Zygote:
         """Fork the job; None if the zygote cannot (the caller then starts a fresh Python)."""
         layout = self.context.layout
         order: dict[str, Any] = {"job_id": job.id, "kind": job.kind, "cwd": job.cwd, "env": env,
-                                 "log": str(layout.log(job.id)),
+                                 "join": container.join_path(), "log": str(layout.log(job.id)),
                                  "stderr": str(layout.stderr(job.id)) if job.options.get("capture") else None}
         try:
             process = self._ensure()
@@ -79,7 +79,7 @@ class Zygote:
             if not select.select([process.stdout], [], [], REPLY_TIMEOUT_S)[0]:
                 raise TimeoutError("the zygote did not answer")
             pid = int(process.stdout.readline())
-            container.add(pid)
+            container.started(pid)
             return ForkedExecution(job.id, pid, self.store, container)
         except (OSError, ValueError, TimeoutError, AssertionError) as exc:
             log.warning("zygote failed (%s); starting %s in a fresh interpreter", exc, job.id)

@@ -31,16 +31,15 @@ import re
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from jobmagics.liveness import same_process
 
-from .base import KILL_WAIT_S, SPAWN_LOCK, Container, launching
+from .base import KILL_WAIT_S, Container
 from .cgroups import TOP, CgroupContainer, hierarchies, usable
 from .marks import MarksContainer, kill_marked, marked_processes
 
-__all__ = ["BACKEND_VAR", "KILL_WAIT_S", "SPAWN_LOCK", "TOP", "Container", "Tracker", "available_backends",
-           "choose_backend", "launching", "tracker_for"]
+__all__ = ["BACKEND_VAR", "KILL_WAIT_S", "TOP", "Container", "Tracker", "available_backends", "choose_backend",
+           "tracker_for"]
 log = logging.getLogger("kernel_worker")
 BACKEND_VAR = "JOBMAGICS_PROCTRACK"
 BACKENDS = ("cgroup2", "cgroup1", "marks")
@@ -52,8 +51,11 @@ def queue_key(queue_root: str | os.PathLike[str]) -> str:
     return hashlib.sha1(os.path.realpath(queue_root).encode()).hexdigest()[:12]
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+    return _UNSAFE.sub("_", text)
 
 
 def attempt_name(job_id: str, attempt: int) -> str:
@@ -103,6 +105,7 @@ class Tracker:
         self.key = queue_key(queue_root)
         self.backend = backend or choose_backend()
         self.hierarchy = hierarchies().get(self.backend)
+        self._base = "" if self.hierarchy is None else str(self.hierarchy.top / self.key)
 
     def describe(self) -> str:
         if self.hierarchy is None:
@@ -118,14 +121,14 @@ class Tracker:
     def _container(self, name: str, job_id: str | None, attempt: int | None) -> Container:
         if self.hierarchy is None:
             return MarksContainer(name, job_id, attempt)
-        return CgroupContainer(self.hierarchy, self.hierarchy.top / self.key / name)
+        return CgroupContainer(self.hierarchy, f"{self._base}/{name}")
 
     def _everywhere(self, name: str) -> Iterator[CgroupContainer]:
         """The container of that name in every hierarchy here (whichever backend made it)."""
         for hierarchy in hierarchies().values():
             path = hierarchy.top / self.key / name
             if path.is_dir():
-                yield CgroupContainer(hierarchy, path)
+                yield CgroupContainer(hierarchy, str(path))
 
     def end_lost_attempt(self, job_id: str, attempt: int, pid: int | None, pid_started: float | None) -> bool:
         """A dead worker's attempt: end every process of it, by every means; True once none is left."""
@@ -163,7 +166,7 @@ class Tracker:
                     continue
                 for entry in os.scandir(queue_dir.path):
                     if entry.is_dir() and entry.name.startswith("worker.") and not worker_home_alive(entry.name):
-                        CgroupContainer(self.hierarchy, Path(entry.path)).release(stopped=True)
+                        CgroupContainer(self.hierarchy, entry.path).release(stopped=True)
                     elif entry.is_dir() and now - entry.stat().st_mtime > STALE_AFTER_S:
                         with contextlib.suppress(OSError):     # populated: busy, left alone
                             os.rmdir(entry.path)
@@ -185,10 +188,9 @@ _trackers: dict[str, Tracker] = {}
 
 def tracker_for(queue_root: str | os.PathLike[str]) -> Tracker:
     """The one tracker of this process for a queue (the executors and supervision share it)."""
-    root = os.path.realpath(queue_root)
-    wanted = os.environ.get(BACKEND_VAR, "auto")
-    key = f"{root}\0{wanted}"
-    if key not in _trackers:
-        _trackers[key] = Tracker(root)
-        log.info("process tracking: %s", _trackers[key].describe())
-    return _trackers[key]
+    key = f"{queue_root}\0{os.environ.get(BACKEND_VAR, 'auto')}"
+    tracker = _trackers.get(key)
+    if tracker is None:
+        tracker = _trackers[key] = Tracker(queue_root)
+        log.info("process tracking: %s", tracker.describe())
+    return tracker

@@ -1,49 +1,34 @@
-"""What every process container offers (``Container``), and the lock that keeps the worker's
-other threads from starting processes while its main thread starts a job inside a cgroup."""
+"""What every process container offers (``Container``)."""
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Protocol, TypeVar
+from collections.abc import Callable
+from typing import Protocol
 
 KILL_WAIT_S = 5.0           # a SIGKILLed process leaves within milliseconds unless stuck in the kernel
-# cgroup v2 moves whole processes: while the worker's main thread starts a job from inside the
-# job's cgroup, no other thread of the worker may start a process (it would be born there too)
-SPAWN_LOCK = threading.Lock()
-
-Started = TypeVar("Started")
-
-
-@contextlib.asynccontextmanager
-async def launching() -> AsyncIterator[None]:
-    """Hold ``SPAWN_LOCK`` while an event loop in another thread starts a process (a kernel),
-    without blocking that loop while the main thread holds it."""
-    acquired = asyncio.get_running_loop().run_in_executor(None, SPAWN_LOCK.acquire)
-    try:
-        await asyncio.shield(acquired)
-    except BaseException:
-        acquired.add_done_callback(lambda _: SPAWN_LOCK.release())
-        raise
-    try:
-        yield
-    finally:
-        SPAWN_LOCK.release()
 
 
 class Container(Protocol):
-    """The processes of one attempt (or of one worker's home)."""
+    """The processes of one attempt (or of one worker's home).
+
+    A new process joins its container itself, before it runs anything of the job: a command
+    through ``command(argv)``, a forked child by writing ``0`` to ``join_path()``. Moving a
+    process costs the mover a wait on a lock every fork and exit on the machine takes, so the
+    worker's loop never moves the processes it starts (``add`` is for kernels and the zygote)."""
 
     name: str
 
-    def spawn(self, start: Callable[[], Started]) -> Started:
-        """Run ``start()`` (which starts a process, returned, with a ``pid``) so that the process
-        is in the container from its first instruction."""
+    def command(self, argv: list[str]) -> list[str]:
+        """The argv that joins the container, then executes ``argv`` (same pid, fds, env)."""
+
+    def join_path(self) -> str | None:
+        """A file a process writes ``0`` to, to join the container (None: nothing to join)."""
+
+    def started(self, pid: int) -> None:
+        """The attempt's first process started, leading its own process group."""
 
     def add(self, pid: int, *, own_group: bool = True) -> None:
-        """Put a started process (and all it starts from now on) in. ``own_group``: it leads a
+        """Move a running process (and all it starts from now on) in. ``own_group``: it leads a
         process group of this attempt alone (the marks backend ends that group)."""
 
     def signal(self, sig: int) -> None:

@@ -6,16 +6,16 @@ import errno
 import logging
 import os
 import signal
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import KILL_WAIT_S, SPAWN_LOCK, Started, wait_until
+from .base import KILL_WAIT_S, wait_until
 
 log = logging.getLogger("kernel_worker")
 TOP = "jobmagics"
+# run by /bin/sh: join the container named by $0 (cgroup.procs), then become the job (exec)
+JOIN_SCRIPT = 'echo 0 >"$0" 2>/dev/null; exec "$@"'
 
 
 @dataclass(frozen=True)
@@ -87,49 +87,58 @@ def usable(hierarchy: Hierarchy) -> bool:
         return False
 
 
+def _read(path: str) -> str:
+    with open(path) as handle:
+        return handle.read()
+
+
+def _write_file(path: str | Path, data: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(descriptor, data)
+    finally:
+        os.close(descriptor)
+
+
 class CgroupContainer:
     """A cgroup (v2, or the v1 freezer) holding one attempt's processes."""
 
-    def __init__(self, hierarchy: Hierarchy, path: Path) -> None:
+    def __init__(self, hierarchy: Hierarchy, path: str) -> None:
         self.hierarchy = hierarchy
-        self.path = path
-        self.name = path.name
+        self.path = path                    # a str: containers are made once per job started
+        self.name = os.path.basename(path)
 
     def _write(self, file: str, text: str, *, create: bool = True) -> None:
         try:
-            (self.path / file).write_text(text)
+            _write_file(f"{self.path}/{file}", text.encode())
         except FileNotFoundError:
             if not create:
                 raise
             os.makedirs(self.path, exist_ok=True)     # created on first use (or swept meanwhile)
-            (self.path / file).write_text(text)
+            _write_file(f"{self.path}/{file}", text.encode())
 
-    def spawn(self, start: Callable[[], Started]) -> Started:
-        v2 = self.hierarchy.kind == "cgroup2"
-        with SPAWN_LOCK:
-            # v2 moves the whole worker in and out; v1 only the calling thread (its ``tasks``)
-            me = "0" if v2 else str(threading.get_native_id())
-            try:
-                self._write("cgroup.procs" if v2 else "tasks", me)
-                entered = True
-            except OSError as exc:
-                log.warning("cannot enter %s (%s); moving the job in once started", self.path, exc)
-                entered = False
-            try:
-                started = start()
-            finally:
-                if entered:
-                    self._leave(me, v2)
-        if not entered:
-            self.add(started.pid)  # type: ignore[attr-defined]
-        return started
-
-    def _leave(self, me: str, v2: bool) -> None:
-        target = self.hierarchy.own / ("cgroup.procs" if v2 else "tasks")
+    def _made(self) -> bool:
         try:
-            target.write_text(me)
-        except OSError:                     # never stay behind in a job's cgroup: it gets killed
-            (self.hierarchy.mount / target.name).write_text(me)
+            os.mkdir(self.path)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            os.makedirs(self.path, exist_ok=True)
+        except OSError as exc:              # the job runs on, found by its marks and group
+            log.warning("cannot create %s: %s", self.path, exc)
+            return False
+        return True
+
+    def command(self, argv: list[str]) -> list[str]:
+        if not self._made():
+            return argv
+        return ["/bin/sh", "-c", JOIN_SCRIPT, f"{self.path}/cgroup.procs", *argv]
+
+    def join_path(self) -> str | None:
+        return f"{self.path}/cgroup.procs" if self._made() else None
+
+    def started(self, pid: int) -> None:
+        pass
 
     def add(self, pid: int, *, own_group: bool = True) -> None:
         try:
@@ -141,7 +150,7 @@ class CgroupContainer:
 
     def pids(self) -> list[int]:
         try:
-            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+            return [int(p) for p in _read(f"{self.path}/cgroup.procs").split()]
         except (FileNotFoundError, ValueError):
             return []
 
@@ -153,16 +162,16 @@ class CgroupContainer:
     def populated(self) -> bool:
         if self.hierarchy.kind == "cgroup2":
             try:
-                return "populated 1" in (self.path / "cgroup.events").read_text()
+                return "populated 1" in _read(f"{self.path}/cgroup.events")
             except FileNotFoundError:
                 return False
         return bool(self.pids())
 
     def kill(self, timeout: float = KILL_WAIT_S) -> bool:
-        if not self.path.exists():
+        if not os.path.exists(self.path):
             return True
         deadline = time.monotonic() + timeout
-        if self.hierarchy.kind == "cgroup2" and (self.path / "cgroup.kill").exists():
+        if self.hierarchy.kind == "cgroup2" and os.path.exists(f"{self.path}/cgroup.kill"):
             with contextlib.suppress(FileNotFoundError):
                 self._write("cgroup.kill", "1", create=False)
         else:
@@ -186,14 +195,14 @@ class CgroupContainer:
     def _frozen(self) -> bool:
         try:
             if self.hierarchy.kind == "cgroup2":
-                return "frozen 1" in (self.path / "cgroup.events").read_text()
-            return (self.path / "freezer.state").read_text().strip() == "FROZEN"
+                return "frozen 1" in _read(f"{self.path}/cgroup.events")
+            return _read(f"{self.path}/freezer.state").strip() == "FROZEN"
         except FileNotFoundError:
             return True
 
     def release(self, *, stopped: bool = False) -> bool:
         try:
-            self.path.rmdir()
+            os.rmdir(self.path)
             return True
         except FileNotFoundError:
             return True
@@ -203,7 +212,7 @@ class CgroupContainer:
                 return False
         gone = self.kill()
         with contextlib.suppress(FileNotFoundError):
-            self.path.rmdir()
+            os.rmdir(self.path)
         if not gone:
             log.warning("processes of %s would not die: %s", self.name, self.pids())
         return gone

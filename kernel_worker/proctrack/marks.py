@@ -10,7 +10,7 @@ from collections.abc import Callable
 from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR
 from jobmagics.liveness import process_start_time, same_process
 
-from .base import KILL_WAIT_S, Started, running, wait_until
+from .base import KILL_WAIT_S, running, wait_until
 
 
 class MarksContainer:
@@ -21,10 +21,14 @@ class MarksContainer:
         self.marks = None if job_id is None else (job_id, attempt)
         self.leader: tuple[int, float | None] | None = None
 
-    def spawn(self, start: Callable[[], Started]) -> Started:
-        started = start()
-        self.add(started.pid)  # type: ignore[attr-defined]
-        return started
+    def command(self, argv: list[str]) -> list[str]:
+        return argv
+
+    def join_path(self) -> str | None:
+        return None
+
+    def started(self, pid: int) -> None:
+        self.add(pid)
 
     def add(self, pid: int, *, own_group: bool = True) -> None:
         if own_group and self.leader is None:

@@ -8,6 +8,7 @@ lets the kernel reap its children (SIGCHLD ignored): the worker waits on a pidfd
 outcome from the job's stored result."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,6 +42,7 @@ def run_child(queue: Queue, order: dict[str, Any]) -> int:
     environment; wait until the worker has recorded our pid (so a worker dying now never leaves
     an unknown copy running); then run the job as the cold runners would."""
     try:
+        _join(order.get("join"))
         os.setsid()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _redirect(order)
@@ -60,6 +62,14 @@ def run_child(queue: Queue, order: dict[str, Any]) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     return code
+
+
+def _join(path: str | None) -> None:
+    """Join the attempt's process container (a cgroup) before anything of the job runs, so
+    nothing it starts can leave it; the worker finds the job by its marks where this fails."""
+    if path:
+        with contextlib.suppress(OSError), open(path, "w") as handle:
+            handle.write("0")
 
 
 def _redirect(order: dict[str, Any]) -> None:

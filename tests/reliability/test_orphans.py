@@ -239,7 +239,8 @@ def test_a_container_ends_a_tree_that_keeps_forking_and_is_removed(
     tracker = proctrack.Tracker(queue.path, backend)
     container = tracker.attempt("JOB-TEST-00001", 1)
     env = dict(os.environ, JOBMAGICS_JOB_ID="JOB-TEST-00001", JOBMAGICS_ATTEMPT="1")
-    process = container.spawn(lambda: subprocess.Popen(["sh", "-c", FORKER], env=env, start_new_session=True))
+    process = subprocess.Popen(container.command(["sh", "-c", FORKER]), env=env, start_new_session=True)
+    container.started(process.pid)
     try:
         wait_for(lambda: len(tree(process.pid)) > 20, timeout=30)
         spawned = tree(process.pid)
