@@ -20,7 +20,14 @@ key hashes the queue's real path), so any worker of the queue on this host finds
 worker's containers from the job row alone. ``jobmagics/<queue key>/worker.<worker id>`` is a
 worker's home: its kernels and zygote, whose own children are no job's. A container is removed
 when its attempt ends, after killing whatever is left in it (as SLURM does: a job's processes
-end with it); ``Tracker.stale`` finds the ones a dead worker left."""
+end with it); ``supervision.sweep_containers`` ends the ones dead workers left.
+
+A new process joins its container itself before it runs any of the job: a command starts as
+``/bin/sh -c 'echo 0 >"$0"; exec "$@"' CONTAINER/cgroup.procs ARGV...`` (same pid, fds and
+environment; about half a millisecond of CPU in the job, none in the worker), a child of the
+zygote writes to ``cgroup.procs`` right after the fork. Moving a process from outside would make
+the worker wait on a lock that every fork and exit on the machine takes, and moving the worker
+itself into the container around ``Popen`` would take the worker's other threads along."""
 from __future__ import annotations
 
 import contextlib
@@ -78,9 +85,15 @@ def worker_home_alive(home: str) -> bool:
     return pid is not None and same_process(pid, None)
 
 
+_available: list[str] = []
+
+
 def available_backends() -> list[str]:
-    fit = [name for name, h in hierarchies().items() if usable(h)]
-    return [name for name in BACKENDS if name in fit or name == "marks"]
+    """The backends that work here, best first (probed once per process)."""
+    if not _available:
+        fit = [name for name, h in hierarchies().items() if usable(h)]
+        _available.extend(name for name in BACKENDS if name in fit or name == "marks")
+    return list(_available)
 
 
 _chosen: dict[str, str] = {}

@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import signal
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,20 +72,34 @@ def _own_cgroups() -> dict[str, str]:
 
 
 def usable(hierarchy: Hierarchy) -> bool:
-    """May this process create containers there and move processes in and out?"""
+    """Can this process make containers there, and does a process started through ``command``
+    really join one (a user may create cgroups yet not move processes between them)?"""
+    probe = hierarchy.top / f"probe.{os.getpid()}"
     try:
         hierarchy.top.mkdir(exist_ok=True)
-        probe = hierarchy.top / f"probe.{os.getpid()}"
         probe.mkdir(exist_ok=True)
-        try:
-            files = {"cgroup.procs"} | ({"freezer.state"} if hierarchy.kind == "cgroup1" else set())
-            can_end = hierarchy.kind == "cgroup1" or any((probe / f).exists() for f in ("cgroup.kill", "cgroup.freeze"))
-            return can_end and all(os.access(probe / f, os.W_OK) for f in files) and \
-                os.access(hierarchy.own / "cgroup.procs", os.W_OK)
-        finally:
-            probe.rmdir()
     except OSError:
         return False
+    try:
+        can_end = hierarchy.kind == "cgroup1" or any((probe / f).exists() for f in ("cgroup.kill", "cgroup.freeze"))
+        shown = subprocess.run(CgroupContainer(hierarchy, str(probe)).command(["cat", "/proc/self/cgroup"]),
+                               capture_output=True, text=True, timeout=30, check=False).stdout
+        return can_end and _member(shown, hierarchy, "/" + str(probe.relative_to(hierarchy.mount)))
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            probe.rmdir()
+
+
+def _member(proc_cgroup: str, hierarchy: Hierarchy, path: str) -> bool:
+    """Does a /proc/PID/cgroup text put the process at ``path`` of that hierarchy?"""
+    controller = "" if hierarchy.kind == "cgroup2" else "freezer"     # "0::/path" / "6:freezer:/path"
+    for line in proc_cgroup.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3 and parts[2] == path and controller in parts[1].split(","):
+            return True
+    return False
 
 
 def _read(path: str) -> str:

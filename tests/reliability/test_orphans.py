@@ -22,6 +22,7 @@ import pytest
 
 import jobmagics
 from kernel_worker import proctrack
+from tests.accounts import as_account, ensure_lab_group, ensure_other_user
 from tests.conftest import WorkerProcess, wait_for
 from tests.reliability.invariants import HELPERS
 
@@ -271,3 +272,44 @@ def test_auto_chooses_the_best_backend_this_host_offers(monkeypatch: pytest.Monk
     code = "from kernel_worker import proctrack; print(proctrack.choose_backend())"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == proctrack.available_backends()[0]
+
+
+def test_a_worker_ends_and_removes_containers_that_dead_workers_left(
+        queue: jobmagics.Queue, start_worker: Callable[..., WorkerProcess], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    use_backend(monkeypatch, "cgroup2")
+    tracker = proctrack.Tracker(queue.path, "cgroup2")
+    waiting = queue.submit(command=["true"], resources=["hardware"])     # the worker does not serve it
+    stale = tracker.attempt(waiting.id, 1)            # as if a dead worker had run it on this host
+    leftover = subprocess.Popen(stale.command(["sleep", "600"]), start_new_session=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()                                       # a pid no worker has any more
+    other_queue = proctrack.Tracker(tmp_path / "another-queue", "cgroup2")
+    dead_home = other_queue.home(f"{queue.host}:{gone.pid}:dead")
+    assert dead_home.join_path() is not None
+    try:
+        wait_for(lambda: stale.name in tracker.names(), timeout=30)
+        start_worker("--slots", "1", "--no-kernel")
+        assert leftover.wait(60) == -signal.SIGKILL
+        wait_for(lambda: stale.name not in tracker.names(), timeout=60)
+        wait_for(lambda: dead_home.name not in other_queue.names(), timeout=60)
+    finally:
+        leftover.kill()
+        leftover.wait()
+        stale.release(stopped=True)
+        dead_home.release(stopped=True)
+        other_queue.leave("none")
+
+
+def test_a_worker_that_may_not_use_cgroups_tracks_processes_by_marks(tmp_path: Path) -> None:
+    group = ensure_lab_group()
+    if group is None:
+        pytest.skip("needs root to act as a second, unprivileged account")
+    if "cgroup2" not in proctrack.available_backends() and "cgroup1" not in proctrack.available_backends():
+        pytest.skip("no cgroups here: every account tracks by marks")
+    user = ensure_other_user(group)
+    code = "from kernel_worker import proctrack; print(proctrack.available_backends())"
+    result = subprocess.run(as_account(user, "-c", code), capture_output=True, text=True, cwd="/",
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['marks']"
