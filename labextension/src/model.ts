@@ -98,9 +98,14 @@ export class JobsModel {
     return this._history;
   }
 
-  /** Every active job of everyone (unfiltered), for notifications. */
+  /** The first page of everyone's active jobs (unfiltered), for notifications. */
   get allActive(): IJob[] {
     return this._allActive;
+  }
+
+  /** True when `allActive` holds every active job (the queue fits in one page). */
+  get allActiveComplete(): boolean {
+    return this._allActiveComplete;
   }
 
   get me(): IWhoAmI | null {
@@ -198,6 +203,7 @@ export class JobsModel {
           : Promise.resolve(null)
       ]);
       this._allActive = all.jobs.slice();
+      this._allActiveComplete = all.more === 0;
       const active = shown ?? { jobs: [], total: 0, more: {} };
       // The lists are fetched side by side: a job that ended in between can be in
       // both. Its terminal state is the newer one.
@@ -308,6 +314,7 @@ export class JobsModel {
   private _activeMore = '';
   private _historyMore = '';
   private _allActive: IJob[] = [];
+  private _allActiveComplete = true;
   private _history: IJob[] = [];
   private _me: IWhoAmI | null = null;
   private _problem: IModelProblem | null = null;

@@ -33,6 +33,9 @@ export function endMessage(job: IJob): string {
   }
 }
 
+/** More of my jobs than this ending at once (a bulk cancel) get one notification. */
+const MAX_SEPARATE = 5;
+
 export class JobNotifier {
   constructor(
     private _model: JobsModel,
@@ -55,11 +58,28 @@ export class JobNotifier {
       return;
     }
     const mineNow = this._model.allActive.filter(j => j.user === me.user);
-    const ended = endedSince(this._myActive, mineNow);
+    let ended = endedSince(this._myActive, mineNow);
     this._myActive = new Set(mineNow.map(j => j.id));
     for (const id of this._myActive) {
       // A retried job may end again: notify again then.
       this._notified.delete(id);
+    }
+    if (ended.length > MAX_SEPARATE) {
+      if (this._model.allActiveComplete) {
+        // The whole queue was listed: they really ended (a bulk cancel, say). One
+        // notification, not a flood of them (nor a request per job).
+        for (const id of ended) {
+          this._notified.add(id);
+        }
+        Notification.info(`${ended.length} of your jobs ended (see the Jobs panel).`, {
+          autoClose: 6000
+        });
+        return;
+      }
+      // Only the first page of a long queue is listed: jobs also leave it when
+      // others are queued before them. Look at a few; finished ones are also
+      // found by _onVersion.
+      ended = ended.slice(0, MAX_SEPARATE);
     }
     for (const id of ended) {
       void getJob(id).then(
@@ -83,7 +103,11 @@ export class JobNotifier {
       .then(
         list => {
           for (const job of list.jobs) {
-            this._maybeNotify(job);
+            // A job last seen active is _onChanged's to report (with the others that
+            // ended in the same refresh), whichever answer comes first.
+            if (!this._myActive.has(job.id)) {
+              this._maybeNotify(job);
+            }
           }
         },
         () => undefined

@@ -57,3 +57,15 @@ def test_a_running_job_whose_worker_died_says_since_when(
     assert job.refresh().state.value == "failed"
     lab_page.locator(f'.jm-JobsPanel li[data-job-id="{job.id}"][data-state="failed"]').wait_for(
         timeout=15_000)
+
+
+def test_a_bulk_cancel_of_my_jobs_raises_one_notification(lab_page: Any, lab_queue: Path) -> None:
+    q = jobmagics.Queue(lab_queue)
+    jobs = q.submit_many([{"command": ["sleep", "60"], "name": f"bulk{i}", "hold": True}
+                          for i in range(12)])
+    lab_page.locator(f'.jm-JobsPanel li[data-job-id="{jobs[-1].id}"]').wait_for(timeout=15_000)
+    q.apply("cancel", [j.id for j in jobs])
+    lab_page.locator(".Toastify__toast", has_text="12 of your jobs ended").wait_for(timeout=15_000)
+    lab_page.locator(f'.jm-JobsPanel li[data-job-id="{jobs[-1].id}"][data-state="cancelled"]').wait_for(
+        timeout=15_000)
+    assert lab_page.locator(".Toastify__toast", has_text="was cancelled").count() == 0
