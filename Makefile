@@ -22,8 +22,16 @@ $(STAMP)-test: pyproject.toml | $(PY)
 	$(PIP) install -q -e ".[test]"
 	touch $@
 
-setup: $(STAMP)-lab
-setup-test: $(STAMP)-test
+# The sidebar: pip's build made it once; a change to its sources rebuilds it, and the venv's
+# share/jupyter/labextensions/jobmagics links to the build (not a stale copy of it).
+EXT_SOURCES := $(wildcard labextension/src/*.ts labextension/src/*/*.ts labextension/style/*) labextension/package.json
+$(STAMP)-ext: $(EXT_SOURCES) | $(PY)
+	cd labextension && PATH=$(abspath $(VENV))/bin:$$PATH jlpm install && PATH=$(abspath $(VENV))/bin:$$PATH jlpm build
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/jupyter labextension develop --overwrite . > /dev/null
+	touch $@
+
+setup: $(STAMP)-lab $(STAMP)-ext
+setup-test: $(STAMP)-test $(STAMP)-ext
 
 ## make lab: set up, start a worker on the default queue in the background, open JupyterLab on notebooks/
 lab: setup worker
@@ -61,6 +69,8 @@ test: setup-test
 bench: setup-test
 	$(PY) bench/bench_core.py
 	$(PY) bench/bench_notebook.py
+	$(PY) bench/bench_recovery.py
+	$(PY) bench/bench_server.py --keep $(abspath $(VENV))/bench-server-queue
 
 ## make soak: the reliability scenarios with long loads (50+ worker kills, bigger submit storms)
 soak: setup-test
