@@ -22,6 +22,7 @@ from .proctrack import Tracker, tracker_for, worker_home_alive
 log = logging.getLogger("kernel_worker")
 SWEEP_EVERY_S = 30.0          # look for containers that dead workers left behind this often
 _next_sweep: dict[str, float] = {}
+_waiting: set[str] = set()          # dead workers whose processes would not end (warned once)
 
 
 def end_local_attempt(store: Store, tracker: Tracker, job: JobRecord) -> bool:
@@ -39,7 +40,10 @@ def recover_dead_workers(store: Store, me: str) -> list[tuple[str, str]]:
         if worker.id == me or worker_alive(worker, now, LEASE_S):
             continue
         if worker.host == host and not _end_local_processes(store, tracker, worker):
-            log.warning("processes of dead worker %s would not die yet; its jobs wait", worker.id)
+            if worker.id not in _waiting:
+                _waiting.add(worker.id)
+                log.warning("processes of dead worker %s cannot be ended yet; its jobs stay running"
+                            " until they are gone", worker.id)
             continue
         for job in store.running_on(worker.id):
             if job.backend == "slurm":

@@ -10,6 +10,7 @@ from pathlib import Path
 import psutil
 
 import jobmagics
+from kernel_worker import proctrack
 from tests.conftest import WorkerProcess, wait_for
 
 
@@ -62,3 +63,19 @@ def test_output_of_a_forked_job_reaches_its_log(queue: jobmagics.Queue, worker: 
     job = queue.submit(function=print, args=("hello from the fork",))
     assert job.wait(30).state == "completed"
     assert "hello from the fork" in job.log()
+
+
+def test_a_forked_job_runs_inside_its_attempts_process_container(queue: jobmagics.Queue, worker: WorkerProcess) -> None:
+    """The child joins its attempt's container itself, before any of the job runs, so nothing
+    the job starts can leave it (a cgroup here; without cgroups the marks carry the attempt)."""
+    def where_am_i() -> tuple[str, str]:
+        import os
+        with open("/proc/self/cgroup") as handle:
+            return handle.read(), os.environ["JOBMAGICS_ATTEMPT"]
+
+    job = queue.submit(function=where_am_i)
+    cgroups, attempt = job.result(30)
+    assert attempt == "1"
+    tracker = proctrack.tracker_for(queue.path)
+    if tracker.hierarchy is not None:
+        assert f"/{proctrack.TOP}/{tracker.key}/{job.id}.1\n" in cgroups, cgroups

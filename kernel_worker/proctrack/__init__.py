@@ -51,6 +51,7 @@ log = logging.getLogger("kernel_worker")
 BACKEND_VAR = "JOBMAGICS_PROCTRACK"
 BACKENDS = ("cgroup2", "cgroup1", "marks")
 STALE_AFTER_S = 60.0        # an empty container of another queue older than this is a leftover
+RECOVERY_WAIT_S = 1.0       # a lost attempt's processes get this long to die per pass (retried)
 
 
 # ---- naming -----------------------------------------------------------------------------
@@ -149,7 +150,7 @@ class Tracker:
         if pid is not None and same_process(pid, pid_started):     # its leader (or kernel) and group
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-        return kill_marked(lambda: marked_processes(job_id, attempt)) and gone
+        return kill_marked(lambda: marked_processes(job_id, attempt), RECOVERY_WAIT_S) and gone
 
     def end_home(self, worker_id: str) -> bool:
         """A dead worker's kernels, zygote and what they started."""
@@ -165,7 +166,7 @@ class Tracker:
 
     def end(self, name: str) -> bool:
         """End and remove the container of that name, in every hierarchy; True if none is left."""
-        left = [c.name for c in self._everywhere(name) if not c.release(stopped=True)]
+        left = [c.name for c in self._everywhere(name) if not c.release(stopped=True, timeout=RECOVERY_WAIT_S)]
         return not left
 
     def remove_stale_elsewhere(self) -> None:

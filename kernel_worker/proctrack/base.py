@@ -37,7 +37,7 @@ class Container(Protocol):
     def kill(self, timeout: float = KILL_WAIT_S) -> bool:
         """SIGKILL every process in it and wait until they are gone; True if none is left."""
 
-    def release(self, *, stopped: bool = False) -> bool:
+    def release(self, *, stopped: bool = False, timeout: float = KILL_WAIT_S) -> bool:
         """The attempt is over: kill what is left (``stopped``: it was cancelled, timed out or
         lost, so look everywhere) and remove the container. True if nothing is left."""
 

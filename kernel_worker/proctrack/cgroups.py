@@ -186,11 +186,16 @@ class CgroupContainer:
         if not os.path.exists(self.path):
             return True
         deadline = time.monotonic() + timeout
-        if self.hierarchy.kind == "cgroup2" and os.path.exists(f"{self.path}/cgroup.kill"):
-            with contextlib.suppress(FileNotFoundError):
+        try:
+            if self.hierarchy.kind == "cgroup2" and os.path.exists(f"{self.path}/cgroup.kill"):
                 self._write("cgroup.kill", "1", create=False)
-        else:
-            self._freeze_and_kill(deadline)
+            else:
+                self._freeze_and_kill(deadline)
+        except FileNotFoundError:
+            return True
+        except OSError as exc:              # e.g. another user's container: say so, do not wait
+            log.warning("cannot end the processes in %s: %s", self.path, exc)
+            return False
         return wait_until(lambda: not self.populated(), deadline)
 
     def _freeze_and_kill(self, deadline: float) -> None:
@@ -215,7 +220,7 @@ class CgroupContainer:
         except FileNotFoundError:
             return True
 
-    def release(self, *, stopped: bool = False) -> bool:
+    def release(self, *, stopped: bool = False, timeout: float = KILL_WAIT_S) -> bool:
         try:
             os.rmdir(self.path)
             return True
@@ -225,7 +230,7 @@ class CgroupContainer:
             if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
                 log.warning("cannot remove %s: %s", self.path, exc)
                 return False
-        gone = self.kill()
+        gone = self.kill(timeout)
         with contextlib.suppress(FileNotFoundError):
             os.rmdir(self.path)
         if not gone:

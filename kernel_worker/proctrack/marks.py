@@ -53,10 +53,10 @@ class MarksContainer:
             self._signal_group(signal.SIGKILL)
         return kill_marked(self.members, timeout)
 
-    def release(self, *, stopped: bool = False) -> bool:
+    def release(self, *, stopped: bool = False, timeout: float = KILL_WAIT_S) -> bool:
         # the leader has exited and been reaped: its group id cannot be reused while members live
         self._signal_group(signal.SIGKILL)
-        return self.kill() if stopped else True
+        return self.kill(timeout) if stopped else True
 
 
 def marked_processes(job_id: str, attempt: int | None) -> list[int]:
@@ -77,13 +77,20 @@ def marked_processes(job_id: str, attempt: int | None) -> list[int]:
 
 
 def kill_marked(find: Callable[[], list[int]], timeout: float = KILL_WAIT_S) -> bool:
-    """SIGKILL what ``find()`` returns until it returns only processes that have exited."""
+    """SIGKILL what ``find()`` returns until it returns only processes that have exited. A
+    process this user may not signal (another user's) is not waited for, but it is still
+    alive: then the answer is False."""
     deadline = time.monotonic() + timeout
+    forbidden: set[int] = set()
 
     def none_left() -> bool:
-        alive = [pid for pid in find() if running(pid)]
+        alive = [pid for pid in find() if pid not in forbidden and running(pid)]
         for pid in alive:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
+            try:
                 os.kill(pid, signal.SIGKILL)
-        return not alive
-    return wait_until(none_left, deadline)
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                forbidden.add(pid)
+        return not [pid for pid in alive if pid not in forbidden]
+    return wait_until(none_left, deadline) and not [pid for pid in forbidden if running(pid)]

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from jobmagics import Queue, State
 from jobmagics.display import job_outputs
@@ -153,3 +154,20 @@ def test_a_persistent_kernel_killed_after_the_grace_period_is_prepared_again(que
     assert after.wait(120).state is State.COMPLETED, after.error
     assert after.log().endswith("True\n")
     assert marker.read_text() == "prepared\nprepared\n"
+
+
+MARKS_AND_PID = ("import os, subprocess\n"
+                 "print(os.environ['JOBMAGICS_JOB_ID'], os.environ['JOBMAGICS_ATTEMPT'], os.getpid())\n"
+                 "print(subprocess.run(['sh', '-c', 'echo $JOBMAGICS_ATTEMPT'], capture_output=True, text=True).stdout)")
+
+
+@pytest.mark.parametrize("resources", [[], ["hardware"]], ids=["fresh kernel", "persistent kernel"])
+def test_a_kernel_job_records_its_kernel_and_marks_what_it_starts_with_its_attempt(queue, worker, resources):
+    """A lost attempt is found by these (the recorded process, the marks in its children's
+    environment), so a kernel job must have both, in a fresh kernel too."""
+    job = queue.submit(code=MARKS_AND_PID, resources=resources)
+    assert job.wait(120).state is State.COMPLETED, (job.error, job.log())
+    job_id, attempt, kernel_pid = job.log().split()[:3]
+    assert (job_id, attempt) == (job.id, "1")
+    assert job.log().split()[3] == "1", "a child of the job did not inherit the attempt's mark"
+    assert queue.store.pid_of(job.id)[0] == int(kernel_pid)
