@@ -58,7 +58,7 @@ class Database:
         self._local.conn, self._local.pid = conn, os.getpid()
         self.guard = FileGuard(self.layout, FileIdentity.of(self.layout.db) or FileIdentity(0, 0, 0, 0))
         version = self._user_version(conn)
-        if version != SCHEMA_VERSION:
+        if version != SCHEMA_VERSION and not self._read_as_is(version):
             with self.write() as conn:
                 if self._user_version(conn) == 0 and self.layout.has_history():
                     raise self._missing(found)
@@ -74,6 +74,20 @@ class Database:
                     fix_shared_file_modes(self.layout)
         self.guard.opened = FileIdentity.of(self.layout.db) or self.guard.opened
         return self.guard
+
+    def _read_as_is(self, version: int) -> bool:
+        """An older schema this code still reads, in a queue this process cannot write (a
+        read-only or full filesystem, no write permission): reads answer without migrating
+        (the store counts rows where a newer table would); the next writer migrates."""
+        if not 0 < version < SCHEMA_VERSION:
+            return False
+        if self.read_only or unwritable_filesystem(self.layout):
+            return True
+        try:
+            check_writable(self.layout)
+        except QueueError:
+            return True
+        return False
 
     def _missing(self, found: FileIdentity | None) -> DatabaseMissing:
         what = "is missing (deleted?)" if found is None else "is empty (0 bytes: truncated?)"

@@ -32,12 +32,14 @@ SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 2 AS part, 0 AS rank FROM jobs
                WHERE state = 'waiting' {{user}} ORDER BY seq LIMIT :depth)
 ORDER BY part, rank, seq LIMIT :limit OFFSET :offset
 """
-# one statement, so the three counts are of the same moment; each is a search of jobs_state
-_ACTIVE_COUNTS_SQL = ("SELECT " + ", ".join(
-    f"(SELECT count(*) FROM jobs WHERE state = '{s}' {{user}})" for s in ACTIVE_ORDER))
 _USER = "AND user = :user"
-_STATE_COUNTS_SQL = ("SELECT " + ", ".join(
-    f"(SELECT count(*) FROM jobs WHERE state = '{s.value}')" for s in State))
+
+
+def counts_sql(where: str, *, counted: bool) -> str:
+    """Jobs per state matching ``where``: from state_counts (schema v2: a few rows per user, kept
+    by triggers), or, in a queue still on v1 (read-only, so not migrated), by counting rows."""
+    return (f"SELECT state, total(n) FROM state_counts {where} GROUP BY state" if counted
+            else f"SELECT state, count(*) FROM jobs {where} GROUP BY state")
 
 
 class JobsMixin(MovesMixin):
@@ -122,7 +124,25 @@ class JobsMixin(MovesMixin):
     def count(self, *, states: Sequence[State] | None = None, user: str | None = None,
               name: str | None = None, since: float | None = None) -> int:
         where, params = self._filters(states, user, name, since)
+        if not name and since is None and self._has_state_counts():   # state_counts knows
+            return int(self.db.read(f"SELECT total(n) FROM state_counts {where}", tuple(params))[0][0])
         return int(self.db.read(f"SELECT count(*) FROM jobs {where}", tuple(params))[0][0])
+
+    def _counts_by_state(self, states: Sequence[str], user: str | None = None) -> dict[str, int]:
+        """How many jobs (of ``user``) are in each of ``states``, read in one statement (so
+        the counts are of the same moment)."""
+        where, params = self._filters([State(s) for s in states], user, None, None)
+        rows = self.db.read(counts_sql(where, counted=self._has_state_counts()), tuple(params))
+        found = {row[0]: int(row[1]) for row in rows}
+        return {state: found.get(state, 0) for state in states}
+
+    def _has_state_counts(self) -> bool:
+        """Schema v2 or later (a v1 queue on a read-only filesystem is read without migrating;
+        once the table is seen it stays: tables are never dropped)."""
+        if not getattr(self, "_state_counts_seen", False):
+            self._state_counts_seen = bool(self.db.read(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state_counts'"))
+        return self._state_counts_seen
 
     @staticmethod
     def _filters(states: Sequence[State] | None, user: str | None, name: str | None,
@@ -153,9 +173,8 @@ class JobsMixin(MovesMixin):
         return [job_from_row(r) for r in rows]
 
     def active_counts(self, user: str | None = None) -> dict[str, int]:
-        """How many jobs are running, pending and waiting (indexed counts, no table scan)."""
-        sql = _ACTIVE_COUNTS_SQL.format(user=_USER if user else "")
-        return dict(zip(ACTIVE_ORDER, self.db.read(sql, {"user": user})[0]))
+        """How many jobs (of ``user``) are running, pending and waiting."""
+        return self._counts_by_state(ACTIVE_ORDER, user)
 
     def events(self, job_id: str) -> list[dict[str, Any]]:
         self.get(job_id)
@@ -163,9 +182,9 @@ class JobsMixin(MovesMixin):
         return [dict(r) for r in rows]
 
     def state_counts(self) -> dict[str, int]:
-        """Jobs per state; one index search per state (half the cost of a GROUP BY scan)."""
-        counts = zip((s.value for s in State), self.db.read(_STATE_COUNTS_SQL)[0])
-        return {state: n for state, n in counts if n}
+        """Jobs per state (states with none left out)."""
+        counts = self._counts_by_state([s.value for s in State])
+        return {state: n for state, n in counts.items() if n}
 
     def payload(self, job_id: str) -> bytes | None:
         rows = self.db.read("SELECT payload FROM payloads WHERE job_id = ?", (job_id,))
