@@ -170,23 +170,29 @@ class Tracker:
         return not left
 
     def remove_stale_elsewhere(self) -> None:
-        """Other queues' empty containers left by workers that died, and their empty folders."""
+        """Other queues' leftovers here: homes of workers that are gone (ended), containers
+        empty for a while, then the queue folders left empty. Another process's probe is
+        left alone while that process lives."""
         if self.hierarchy is None:
             return
-        now = time.time()
         with contextlib.suppress(FileNotFoundError):
             for queue_dir in os.scandir(self.hierarchy.top):
-                if not queue_dir.is_dir() or queue_dir.name == self.key:
-                    continue
-                for entry in os.scandir(queue_dir.path):
-                    if entry.is_dir() and entry.name.startswith("worker.") and not worker_home_alive(entry.name):
-                        CgroupContainer(self.hierarchy, entry.path).release(stopped=True)
-                    elif entry.is_dir() and now - entry.stat().st_mtime > STALE_AFTER_S:
-                        with contextlib.suppress(OSError):     # populated: busy, left alone
-                            os.rmdir(entry.path)
-                with contextlib.suppress(OSError):
-                    if now - queue_dir.stat().st_mtime > STALE_AFTER_S:
-                        os.rmdir(queue_dir.path)
+                prober = queue_dir.name.removeprefix("probe.")
+                probing = prober.isdigit() and same_process(int(prober), None)
+                if queue_dir.is_dir() and queue_dir.name != self.key and not probing:
+                    self._remove_stale_in(queue_dir.path)
+
+    def _remove_stale_in(self, queue_dir: str) -> None:
+        assert self.hierarchy is not None
+        now = time.time()
+        for entry in os.scandir(queue_dir):
+            if entry.is_dir() and entry.name.startswith("worker.") and not worker_home_alive(entry.name):
+                CgroupContainer(self.hierarchy, entry.path).release(stopped=True, timeout=RECOVERY_WAIT_S)
+            elif entry.is_dir() and now - entry.stat().st_mtime > STALE_AFTER_S:
+                with contextlib.suppress(OSError):     # populated: busy, left alone
+                    os.rmdir(entry.path)
+        with contextlib.suppress(OSError):             # a worker of that queue re-creates it on use
+            os.rmdir(queue_dir)
 
     def leave(self, worker_id: str) -> None:
         """The worker stops: end what is left in its home, remove it and, if no other worker

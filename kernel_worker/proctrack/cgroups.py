@@ -127,22 +127,25 @@ class CgroupContainer:
         try:
             _write_file(f"{self.path}/{file}", text.encode())
         except FileNotFoundError:
-            if not create:
+            if not create or not self._made():    # created on first use (or swept meanwhile)
                 raise
-            os.makedirs(self.path, exist_ok=True)     # created on first use (or swept meanwhile)
             _write_file(f"{self.path}/{file}", text.encode())
 
     def _made(self) -> bool:
-        try:
-            os.mkdir(self.path)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:
-            os.makedirs(self.path, exist_ok=True)
-        except OSError as exc:              # the job runs on, found by its marks and group
-            log.warning("cannot create %s: %s", self.path, exc)
-            return False
-        return True
+        for _ in range(3):                  # another worker may remove an empty queue folder meanwhile
+            try:
+                os.mkdir(self.path)
+                return True
+            except FileExistsError:
+                return True
+            except FileNotFoundError:
+                with contextlib.suppress(FileNotFoundError):
+                    os.makedirs(self.path, exist_ok=True)
+                    return True
+            except OSError as exc:          # the job runs on, found by its marks and group
+                log.warning("cannot create %s: %s", self.path, exc)
+                return False
+        return False
 
     def command(self, argv: list[str]) -> list[str]:
         if not self._made():
