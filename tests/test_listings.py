@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import jobmagics
-from jobmagics.store.jobs import _ACTIVE_PAGE_SQL, counts_sql
+from jobmagics.store.jobs import active_page_sql, counts_sql
 
 
 def claim_one(queue: jobmagics.Queue, job: jobmagics.Job) -> None:
@@ -47,18 +47,39 @@ def test_the_queue_of_one_user(queue: jobmagics.Queue) -> None:
     assert [j.id for j in page] == [mine.id] and page.total == 1
 
 
+def plan(queue: jobmagics.Queue, sql: str, params: dict[str, object] | tuple[object, ...] = ()) -> list[str]:
+    return [r[3] for r in queue.store.db.read(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+
 def test_the_first_page_and_its_counts_are_read_from_indexes_only(queue: jobmagics.Queue) -> None:
     """No scan of the jobs table and no sort of all pending jobs: the cost of the first page does
     not grow with the queue (measured at 1M stored / 200k pending in make bench)."""
-    page_plan = [r[3] for r in queue.store.db.read(
-        "EXPLAIN QUERY PLAN " + _ACTIVE_PAGE_SQL.format(user=""), {"depth": 50, "limit": 50, "offset": 0})]
-    assert "SCAN jobs USING INDEX jobs_claim" in page_plan           # pending: in claim order, no sort
-    assert page_plan.count("SEARCH jobs USING INDEX jobs_state (state=?)") == 2   # running, waiting
-    assert not [step for step in page_plan if step.startswith("SCAN jobs") and "INDEX" not in step]
+    page = {"depth": 50, "limit": 50, "offset": 0, "user": "me"}
+    everyone = plan(queue, active_page_sql(False), page)
+    assert "SCAN jobs USING INDEX jobs_claim" in everyone            # pending: in claim order, no sort
+    assert everyone.count("SEARCH jobs USING INDEX jobs_state (state=?)") == 2   # running, waiting
+    mine = plan(queue, active_page_sql(True), page)
+    assert "SEARCH jobs USING INDEX jobs_user_claim (user=?)" in mine   # their pending, in claim order
+    assert mine.count("SEARCH jobs USING INDEX jobs_user (user=? AND state=?)") == 2
+    for steps in (everyone, mine):
+        assert not [step for step in steps if step.startswith("SCAN jobs") and "INDEX" not in step]
     for where in ("WHERE state IN ('running', 'pending', 'waiting')", "WHERE state = 'pending' AND user = 'me'"):
-        count_plan = [r[3] for r in queue.store.db.read(f"EXPLAIN QUERY PLAN {counts_sql(where, counted=True)}")]
-        reads = [step for step in count_plan if step.startswith(("SCAN", "SEARCH"))]
+        reads = [s for s in plan(queue, counts_sql(where, counted=True)) if s.startswith(("SCAN", "SEARCH"))]
         assert reads and all(" state_counts" in step for step in reads)   # kept counts, never a count of jobs
+
+
+def test_one_users_jobs_are_a_search_per_state_not_a_walk_through_all_of_theirs(queue: jobmagics.Queue) -> None:
+    """``jobs(user=...)`` and their history: the newest of each state from jobs_user (user, state,
+    seq), so a user's 200,000 pending jobs are not walked past to find their finished ones."""
+    statements: list[str] = []
+    queue.store.db.connection().set_trace_callback(statements.append)
+    try:
+        queue.jobs(user="me", limit=50)
+        queue.history(user="me", limit=50)
+    finally:
+        queue.store.db.connection().set_trace_callback(None)
+    for statement in statements:
+        assert plan(queue, statement)[0] == "SEARCH jobs USING INDEX jobs_user (user=? AND state=?)", statement
 
 
 def test_a_listing_reads_the_database_once_not_once_per_job(queue: jobmagics.Queue) -> None:

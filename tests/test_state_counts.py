@@ -176,6 +176,9 @@ def test_a_v1_queue_migrates_on_first_open_with_its_counts_filled_in(tmp_path: P
     assert schema_of(db) == (1, False)
     q = jobmagics.Queue(tmp_path / "old")
     assert schema_of(db) == (2, True)
+    with reading(db) as conn:
+        assert [r[2] for r in conn.execute("PRAGMA index_info(jobs_user)")] == ["user", "state", "seq"]
+        assert [r[2] for r in conn.execute("PRAGMA index_info(jobs_user_claim)")] == ["user", "priority", "seq"]
     assert_counts_right(q)
     assert q.store.state_counts() == {"completed": 5, "pending": 3, "failed": 2, "running": 1,
                                       "waiting": 1, "cancelled": 1, "timeout": 1}
@@ -221,6 +224,8 @@ def test_a_v1_queue_on_a_read_only_folder_still_answers_counts(
     assert schema_of(db) == (1, False)
     assert_counts_right(q, table=False)
     assert q.queue(limit=2).total == 5 and len(q.history(limit=3)) == 3
+    assert [j.state for j in q.queue(user="bob")] == ["running", "waiting"]   # no v2 index needed
+    assert len(q.jobs(user="ann", limit=4)) == 4 and len(q.history(user="cy")) == 2
     with pytest.raises(jobmagics.JobmagicsError):
         q.submit(command=["true"])
     set_read_only(False)

@@ -78,6 +78,25 @@ def test_claims_take_the_highest_priority_then_the_oldest(queue: jobmagics.Queue
     assert [j.id for j in claimed] == [top.id, high.id, low1.id, low2.id]
 
 
+def test_a_worker_serving_one_user_claims_in_their_own_claim_order(queue: jobmagics.Queue) -> None:
+    """From jobs_user_claim (schema v2): it no longer walks past everyone else's pending jobs."""
+    mine = [queue.submit(command=["true"], priority=p) for p in (0, 3, 0)]
+    theirs = queue.submit_many([{"command": ["true"], "priority": 9}] * 3)
+    with queue.store.db.write() as conn:
+        conn.execute("UPDATE jobs SET user = 'someone-else' WHERE id IN (?, ?, ?)", [j.id for j in theirs])
+    statements: list[str] = []
+    queue.store.db.connection().set_trace_callback(statements.append)
+    try:
+        claimed = queue.store.claim("w", Capacity(slots=10, memory=1 << 40, only_user=queue.user), limit=10)
+    finally:
+        queue.store.db.connection().set_trace_callback(None)
+    assert [j.id for j in claimed] == [mine[1].id, mine[0].id, mine[2].id]
+    picks = [s for s in statements if "not_before <=" in s]
+    assert picks and all("INDEXED BY jobs_user_claim" in s for s in picks)
+    plan = [r[3] for r in queue.store.db.read(f"EXPLAIN QUERY PLAN {picks[0]}")]
+    assert "SEARCH jobs USING INDEX jobs_user_claim (user=?)" in plan
+
+
 def test_a_claim_respects_resource_capacity_slots_and_memory(queue: jobmagics.Queue) -> None:
     hw = [queue.submit(command=["true"], resources=["hardware"]) for _ in range(2)]
     big = queue.submit(command=["true"], cpus=3)

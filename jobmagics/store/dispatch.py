@@ -9,13 +9,16 @@ from ..model import JobRecord, State, WorkerRecord
 from .db import Database
 from .moves import end_job, fetch_job, record_event
 from .rows import JOB_COLUMNS, dumps, job_from_row, worker_from_row
+from .schema import SchemaAware
 
+# The next job, in the claim order of everyone's pending jobs or (a worker serving one user)
+# of that user's own: such a worker no longer walks past everyone else's pending jobs.
 _CLAIM_SQL = f"""
-SELECT {JOB_COLUMNS}, seq FROM jobs INDEXED BY jobs_claim
+SELECT {JOB_COLUMNS}, seq FROM jobs INDEXED BY {{index}}
 WHERE state = 'pending' AND not_before <= :now
   AND (backend <> 'local' OR (cpus <= :slots AND (memory IS NULL OR memory <= :memory)))
   AND backend IN (SELECT value FROM json_each(:backends))
-  AND (:only_user IS NULL OR user = :only_user)
+  {{user}}
   AND (resources = '[]' OR NOT EXISTS (
         SELECT 1 FROM json_each(jobs.resources) AS r
         WHERE r.value NOT IN (SELECT value FROM json_each(:available))))
@@ -42,7 +45,7 @@ class Capacity:
     only_user: str | None = None
 
 
-class DispatchMixin:
+class DispatchMixin(SchemaAware):
     db: Database
 
     # ---- workers ----------------------------------------------------------------------
@@ -78,6 +81,9 @@ class DispatchMixin:
         """Atomically move up to ``limit`` pending jobs that fit to running on this worker."""
         now = time.time()
         claimed: list[JobRecord] = []
+        own = capacity.only_user is not None
+        index = "jobs_user_claim" if own and self._schema_current() else "jobs_claim"
+        sql = _CLAIM_SQL.format(index=index, user="AND user = :only_user" if own else "")
         with self.db.write() as conn:
             if conn.execute("SELECT value FROM settings WHERE key = 'paused'").fetchone()[0] == "1":
                 return []
@@ -85,7 +91,7 @@ class DispatchMixin:
             slots, memory = capacity.slots, capacity.memory
             remote = any(b != "local" for b in capacity.backends)   # not bound by local slots
             while len(claimed) < limit and (slots > 0 or remote):
-                row = conn.execute(_CLAIM_SQL, {
+                row = conn.execute(sql, {
                     "now": now, "slots": slots, "memory": memory, "only_user": capacity.only_user,
                     "backends": json.dumps(list(capacity.backends)),
                     "available": json.dumps([r for r, n in free.items() if n > 0])}).fetchone()

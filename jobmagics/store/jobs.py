@@ -19,25 +19,33 @@ _FAILED_STATES = ("failed", "cancelled", "timeout")
 ACTIVE_ORDER = ("running", "pending", "waiting")
 
 # The first page of the queue: running jobs, then pending ones in the order they will start
-# (the claim index), then waiting ones in submission order. Each part is read from its own
-# index with its own LIMIT, so the page costs the same with 10 or 1,000,000 jobs behind it.
+# (a claim index: of everyone, or of one user), then waiting ones in submission order. Each
+# part is read from an index with its own LIMIT, so the page costs the same with 10 or
+# 1,000,000 jobs behind it (of one user: the parts search jobs_user, user and state).
 _ACTIVE_PAGE_SQL = f"""
 SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 0 AS part, -priority AS rank FROM jobs
                WHERE state = 'running' {{user}} ORDER BY priority DESC, seq LIMIT :depth)
 UNION ALL
-SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 1 AS part, -priority AS rank FROM jobs INDEXED BY jobs_claim
+SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 1 AS part, -priority AS rank FROM jobs INDEXED BY {{claim}}
                WHERE state = 'pending' {{user}} ORDER BY priority DESC, seq LIMIT :depth)
 UNION ALL
 SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 2 AS part, 0 AS rank FROM jobs
                WHERE state = 'waiting' {{user}} ORDER BY seq LIMIT :depth)
 ORDER BY part, rank, seq LIMIT :limit OFFSET :offset
 """
-_USER = "AND user = :user"
+_EVERY_STATE = tuple(State)
+
+
+def active_page_sql(user: bool, *, current: bool = True) -> str:
+    """The page of everyone's active jobs or (``user``) of one user's; a queue still on schema
+    v1 (read-only, so not migrated) has no claim index per user."""
+    claim = "jobs_user_claim" if user and current else "jobs_claim"
+    return _ACTIVE_PAGE_SQL.format(user="AND user = :user" if user else "", claim=claim)
 
 
 def counts_sql(where: str, *, counted: bool) -> str:
     """Jobs per state matching ``where``: from state_counts (schema v2: a few rows per user, kept
-    by triggers), or, in a queue still on v1 (read-only, so not migrated), by counting rows."""
+    by triggers), or, in a queue still on v1, by counting rows."""
     return (f"SELECT state, total(n) FROM state_counts {where} GROUP BY state" if counted
             else f"SELECT state, count(*) FROM jobs {where} GROUP BY state")
 
@@ -124,7 +132,7 @@ class JobsMixin(MovesMixin):
     def count(self, *, states: Sequence[State] | None = None, user: str | None = None,
               name: str | None = None, since: float | None = None) -> int:
         where, params = self._filters(states, user, name, since)
-        if not name and since is None and self._has_state_counts():   # state_counts knows
+        if not name and since is None and self._schema_current():   # state_counts knows
             return int(self.db.read(f"SELECT total(n) FROM state_counts {where}", tuple(params))[0][0])
         return int(self.db.read(f"SELECT count(*) FROM jobs {where}", tuple(params))[0][0])
 
@@ -132,23 +140,17 @@ class JobsMixin(MovesMixin):
         """How many jobs (of ``user``) are in each of ``states``, read in one statement (so
         the counts are of the same moment)."""
         where, params = self._filters([State(s) for s in states], user, None, None)
-        rows = self.db.read(counts_sql(where, counted=self._has_state_counts()), tuple(params))
+        rows = self.db.read(counts_sql(where, counted=self._schema_current()), tuple(params))
         found = {row[0]: int(row[1]) for row in rows}
         return {state: found.get(state, 0) for state in states}
-
-    def _has_state_counts(self) -> bool:
-        """Schema v2 or later (a v1 queue on a read-only filesystem is read without migrating;
-        once the table is seen it stays: tables are never dropped)."""
-        if not getattr(self, "_state_counts_seen", False):
-            self._state_counts_seen = bool(self.db.read(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state_counts'"))
-        return self._state_counts_seen
 
     @staticmethod
     def _filters(states: Sequence[State] | None, user: str | None, name: str | None,
                  since: float | None) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
+        if user and not states:
+            states = _EVERY_STATE     # so one user's newest are a search of jobs_user per state
         if states:
             clauses.append(f"state IN ({', '.join('?' * len(states))})")
             params.extend(s.value for s in states)
@@ -166,7 +168,7 @@ class JobsMixin(MovesMixin):
     def active(self, limit: int | None = None, offset: int = 0, user: str | None = None) -> list[JobRecord]:
         """Running, then pending in start order (priority, then submission), then waiting (in
         submission order): ``limit`` of them from ``offset``, of everyone or of ``user``."""
-        sql = _ACTIVE_PAGE_SQL.format(user=_USER if user else "")
+        sql = active_page_sql(bool(user), current=self._schema_current())
         depth = -1 if limit is None else limit + offset
         rows = self.db.read(sql, {"depth": depth, "limit": -1 if limit is None else limit,
                                   "offset": offset, "user": user})

@@ -12,6 +12,7 @@ from ..errors import InvalidJob, InvalidTransition, JobNotFound, PermissionDenie
 from ..model import ACTIVE, TERMINAL, JobRecord, State
 from .db import Database
 from .rows import JOB_COLUMNS, job_from_row
+from .schema import SchemaAware
 
 Check = Callable[[sqlite3.Connection, JobRecord, set[str]], None]
 Act = Callable[[sqlite3.Connection, JobRecord, str, float], "State | None"]
@@ -159,7 +160,7 @@ def _authorize(conn: sqlite3.Connection, jobs: Sequence[JobRecord], actor: str, 
                                " (only its owner or a queue admin may)")
 
 
-class MovesMixin:
+class MovesMixin(SchemaAware):
     db: Database
 
     def apply(self, action: str, job_ids: Sequence[str], actor: str) -> list[tuple[str, State | None]]:
