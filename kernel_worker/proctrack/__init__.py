@@ -5,11 +5,13 @@ A job's processes cannot be found from the job's own process alone: a child that
 ``setsid`` and forks again (a daemon) leaves its process group and is adopted by init, and a
 kernel that served the job may be gone before anyone looks. So each attempt gets a container
 that its processes cannot leave. The backend is chosen once per process; ``$JOBMAGICS_PROCTRACK``
-forces one (``auto``, the default, takes the first that works here):
+forces one (``auto``, the default, takes the first of these that works here):
 
-- ``cgroup2``: one cgroup v2 directory per attempt, ended with ``cgroup.kill`` (Linux 5.14+),
-  else by freezing it, killing every member and thawing;
-- ``cgroup1``: the same in the v1 ``freezer`` hierarchy (what SLURM's proctrack/cgroup does);
+- ``cgroup1``: one cgroup per attempt in the v1 ``freezer`` hierarchy, ended by freezing it,
+  killing every member and thawing (what SLURM's proctrack/cgroup does); on hosts that still
+  mount it (a v1/v2 hybrid), because a process joins it without waiting on the kernel;
+- ``cgroup2``: the same in the v2 hierarchy, ended with ``cgroup.kill`` (Linux 5.14+), else by
+  freezing, killing and thawing;
 - ``marks``: where the worker may not create cgroups (it is not root): the attempt's process
   group plus every process whose environment carries the attempt's marks (``$JOBMAGICS_JOB_ID``
   and ``$JOBMAGICS_ATTEMPT``, inherited by everything the job starts). A process that clears its
@@ -49,7 +51,9 @@ __all__ = ["BACKEND_VAR", "KILL_WAIT_S", "TOP", "Container", "Tracker", "availab
            "tracker_for"]
 log = logging.getLogger("kernel_worker")
 BACKEND_VAR = "JOBMAGICS_PROCTRACK"
-BACKENDS = ("cgroup2", "cgroup1", "marks")
+# best first: where both exist (a hybrid host), the v1 freezer's joins skip the kernel's global
+# migration lock (see CgroupContainer.join_file); v2 is the one of modern hosts
+BACKENDS = ("cgroup1", "cgroup2", "marks")
 STALE_AFTER_S = 60.0        # an empty container of another queue older than this is a leftover
 RECOVERY_WAIT_S = 1.0       # a lost attempt's processes get this long to die per pass (retried)
 
