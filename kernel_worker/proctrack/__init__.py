@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from jobmagics.liveness import same_process
 
 from .base import KILL_WAIT_S, Container
-from .cgroups import TOP, CgroupContainer, hierarchies, usable
+from .cgroups import TOP, CgroupContainer, Hierarchy, hierarchies, usable
 from .marks import MarksContainer, kill_marked, marked_processes
 
 __all__ = ["BACKEND_VAR", "KILL_WAIT_S", "TOP", "Container", "Tracker", "available_backends", "choose_backend",
@@ -161,12 +161,12 @@ class Tracker:
         return self.end(home_name(worker_id))
 
     def names(self) -> list[str]:
-        """Containers of this queue here, in the hierarchy of the backend in use."""
-        if self.hierarchy is None:
-            return []
-        with contextlib.suppress(FileNotFoundError):
-            return sorted(e.name for e in os.scandir(self.hierarchy.top / self.key) if e.is_dir())
-        return []
+        """Containers of this queue on this host, in every hierarchy (whichever backend made them)."""
+        found: set[str] = set()
+        for hierarchy in hierarchies().values():
+            with contextlib.suppress(FileNotFoundError):
+                found.update(e.name for e in os.scandir(hierarchy.top / self.key) if e.is_dir())
+        return sorted(found)
 
     def end(self, name: str) -> bool:
         """End and remove the container of that name, in every hierarchy; True if none is left."""
@@ -176,27 +176,16 @@ class Tracker:
     def remove_stale_elsewhere(self) -> None:
         """Other queues' leftovers here: homes of workers that are gone (ended), containers
         empty for a while, then the queue folders left empty. Another process's probe is
-        left alone while that process lives."""
+        left alone while that process lives. (Only a worker that may use cgroups tries.)"""
         if self.hierarchy is None:
             return
-        with contextlib.suppress(FileNotFoundError):
-            for queue_dir in os.scandir(self.hierarchy.top):
-                prober = queue_dir.name.removeprefix("probe.")
-                probing = prober.isdigit() and same_process(int(prober), None)
-                if queue_dir.is_dir() and queue_dir.name != self.key and not probing:
-                    self._remove_stale_in(queue_dir.path)
-
-    def _remove_stale_in(self, queue_dir: str) -> None:
-        assert self.hierarchy is not None
-        now = time.time()
-        for entry in os.scandir(queue_dir):
-            if entry.is_dir() and entry.name.startswith("worker.") and not worker_home_alive(entry.name):
-                CgroupContainer(self.hierarchy, entry.path).release(stopped=True, timeout=RECOVERY_WAIT_S)
-            elif entry.is_dir() and now - entry.stat().st_mtime > STALE_AFTER_S:
-                with contextlib.suppress(OSError):     # populated: busy, left alone
-                    os.rmdir(entry.path)
-        with contextlib.suppress(OSError):             # a worker of that queue re-creates it on use
-            os.rmdir(queue_dir)
+        for hierarchy in hierarchies().values():
+            with contextlib.suppress(FileNotFoundError):
+                for queue_dir in os.scandir(hierarchy.top):
+                    prober = queue_dir.name.removeprefix("probe.")
+                    probing = prober.isdigit() and same_process(int(prober), None)
+                    if queue_dir.is_dir() and queue_dir.name != self.key and not probing:
+                        _remove_stale_in(hierarchy, queue_dir.path)
 
     def leave(self, worker_id: str) -> None:
         """The worker stops: end what is left in its home, remove it and, if no other worker
@@ -205,6 +194,18 @@ class Tracker:
         if self.hierarchy is not None:
             with contextlib.suppress(OSError):
                 (self.hierarchy.top / self.key).rmdir()
+
+
+def _remove_stale_in(hierarchy: Hierarchy, queue_dir: str) -> None:
+    now = time.time()
+    for entry in os.scandir(queue_dir):
+        if entry.is_dir() and entry.name.startswith("worker.") and not worker_home_alive(entry.name):
+            CgroupContainer(hierarchy, entry.path).release(stopped=True, timeout=RECOVERY_WAIT_S)
+        elif entry.is_dir() and now - entry.stat().st_mtime > STALE_AFTER_S:
+            with contextlib.suppress(OSError):     # populated: busy, left alone
+                os.rmdir(entry.path)
+    with contextlib.suppress(OSError):             # a worker of that queue re-creates it on use
+        os.rmdir(queue_dir)
 
 
 _trackers: dict[str, Tracker] = {}

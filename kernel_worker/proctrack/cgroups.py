@@ -213,9 +213,11 @@ class CgroupContainer:
         while self.populated() and time.monotonic() < deadline:
             try:
                 self._write(file, frozen, create=False)
-                wait_until(self._frozen, min(deadline, time.monotonic() + 1.0))
-                self.signal(signal.SIGKILL)
-                self._write(file, thawed, create=False)
+                try:
+                    wait_until(self._frozen, min(deadline, time.monotonic() + 1.0))
+                    self.signal(signal.SIGKILL)
+                finally:                    # never leave a group frozen: killed ones die on thaw
+                    self._write(file, thawed, create=False)
             except FileNotFoundError:
                 return
             wait_until(lambda: not self.populated(), min(deadline, time.monotonic() + 0.2))
