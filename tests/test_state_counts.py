@@ -65,7 +65,7 @@ def assert_counts_right(q: jobmagics.Queue, *, table: bool = True) -> None:
 
 
 def test_a_new_queue_has_the_table_and_the_version(queue: jobmagics.Queue) -> None:
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     queue.submit(command=["true"])
     assert kept_counts(queue.layout.db) == {(queue.user, "pending"): 1}
 
@@ -143,19 +143,20 @@ def test_filters_the_table_cannot_answer_are_counted(queue: jobmagics.Queue) -> 
     assert queue.count(since=time.time() + 60) == 0 and queue.count(since=0) == 5
 
 
-# ---- a queue made before v2 ---------------------------------------------------------------
+# ---- a queue made before v2 (no counts) or v3 (no indexes per user) ---------------------------
 MIX = [("ann", "completed")] * 5 + [("ann", "pending")] * 3 + [("bob", "failed")] * 2 + \
       [("bob", "running"), ("bob", "waiting"), ("cy", "cancelled"), ("cy", "timeout")]
 
 
-def v1_queue(folder: Path, jobs: list[tuple[str, str]]) -> Path:
-    """A queue folder as jobmagics left it before v2: the v1 DDL is MIGRATIONS[0] as it was
-    (migrations are only ever appended), in WAL mode, with ``jobs`` as (user, state)."""
+def old_queue(folder: Path, jobs: list[tuple[str, str]], version: int = 1) -> Path:
+    """A queue folder as an older jobmagics left it: its DDL is MIGRATIONS[:version] as they
+    were (migrations are only ever appended), in WAL mode, with ``jobs`` as (user, state)."""
     layout = paths.ensure_layout(folder)
     conn = sqlite3.connect(layout.db, isolation_level=None)
     conn.execute("PRAGMA journal_mode = wal")
-    conn.executescript(MIGRATIONS[0])
-    conn.execute("PRAGMA user_version = 1")
+    for script in MIGRATIONS[:version]:
+        conn.executescript(script)
+    conn.execute(f"PRAGMA user_version = {version}")
     conn.executemany("INSERT INTO jobs(id, kind, user, host, state, submitted_at, cwd)"
                      " VALUES (?, 'command', ?, 'h', ?, 0, '/')",
                      [(format_job_id("20260101", i + 1), user, state) for i, (user, state) in enumerate(jobs)])
@@ -171,11 +172,12 @@ def schema_of(db: Path) -> tuple[int, bool]:
     return version, table is not None
 
 
-def test_a_v1_queue_migrates_on_first_open_with_its_counts_filled_in(tmp_path: Path) -> None:
-    db = v1_queue(tmp_path / "old", MIX)
-    assert schema_of(db) == (1, False)
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_queue_migrates_on_first_open_with_its_counts_filled_in(tmp_path: Path, version: int) -> None:
+    db = old_queue(tmp_path / "old", MIX, version)
+    assert schema_of(db) == (version, version >= 2)
     q = jobmagics.Queue(tmp_path / "old")
-    assert schema_of(db) == (2, True)
+    assert schema_of(db) == (SCHEMA_VERSION, True)
     with reading(db) as conn:
         assert [r[2] for r in conn.execute("PRAGMA index_info(jobs_user)")] == ["user", "state", "seq"]
         assert [r[2] for r in conn.execute("PRAGMA index_info(jobs_user_claim)")] == ["user", "priority", "seq"]
@@ -215,21 +217,22 @@ def read_only(tmp_path: Path) -> Iterator[tuple[Path, Callable[[bool], None]]]:
             subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def test_a_v1_queue_on_a_read_only_folder_still_answers_counts(
-        read_only: tuple[Path, Callable[[bool], None]]) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_queue_on_a_read_only_folder_still_answers_counts_and_listings(
+        read_only: tuple[Path, Callable[[bool], None]], version: int) -> None:
     folder, set_read_only = read_only
-    db = v1_queue(folder / "old", MIX)
+    db = old_queue(folder / "old", MIX, version)
     set_read_only(True)
     q = jobmagics.Queue(folder / "old")                  # opened without migrating: it cannot write
-    assert schema_of(db) == (1, False)
-    assert_counts_right(q, table=False)
+    assert schema_of(db) == (version, version >= 2)
+    assert_counts_right(q, table=version >= 2)
     assert q.queue(limit=2).total == 5 and len(q.history(limit=3)) == 3
-    assert [j.state for j in q.queue(user="bob")] == ["running", "waiting"]   # no v2 index needed
+    assert [j.state for j in q.queue(user="bob")] == ["running", "waiting"]   # no v3 index needed
     assert len(q.jobs(user="ann", limit=4)) == 4 and len(q.history(user="cy")) == 2
     with pytest.raises(jobmagics.JobmagicsError):
         q.submit(command=["true"])
     set_read_only(False)
     q.store.close()
     migrated = jobmagics.Queue(folder / "old")           # the first open that can write migrates
-    assert schema_of(db) == (2, True)
+    assert schema_of(db) == (SCHEMA_VERSION, True)
     assert_counts_right(migrated)

@@ -9,7 +9,7 @@ from ..model import JobRecord, State, WorkerRecord
 from .db import Database
 from .moves import end_job, fetch_job, record_event
 from .rows import JOB_COLUMNS, dumps, job_from_row, worker_from_row
-from .schema import SchemaAware
+from .schema import USER_INDEXES_VERSION, SchemaAware
 
 # The next job, in the claim order of everyone's pending jobs or (a worker serving one user)
 # of that user's own: such a worker no longer walks past everyone else's pending jobs.
@@ -82,7 +82,7 @@ class DispatchMixin(SchemaAware):
         now = time.time()
         claimed: list[JobRecord] = []
         own = capacity.only_user is not None
-        index = "jobs_user_claim" if own and self._schema_current() else "jobs_claim"
+        index = "jobs_user_claim" if own and self._schema_has(USER_INDEXES_VERSION) else "jobs_claim"
         sql = _CLAIM_SQL.format(index=index, user="AND user = :only_user" if own else "")
         with self.db.write() as conn:
             if conn.execute("SELECT value FROM settings WHERE key = 'paused'").fetchone()[0] == "1":

@@ -12,6 +12,7 @@ from ..model import JobRecord, JobSpec, State, check_text, dependency_cycle, for
 from .db import Database
 from .moves import MovesMixin, end_job, fetch_job, record_event, settle_dependants
 from .rows import JOB_COLUMNS, dumps, job_from_row
+from .schema import COUNTS_VERSION, USER_INDEXES_VERSION
 
 __all__ = ["JobsMixin", "end_job", "fetch_job", "record_event", "settle_dependants"]
 
@@ -36,16 +37,16 @@ ORDER BY part, rank, seq LIMIT :limit OFFSET :offset
 _EVERY_STATE = tuple(State)
 
 
-def active_page_sql(user: bool, *, current: bool = True) -> str:
-    """The page of everyone's active jobs or (``user``) of one user's; a queue still on schema
-    v1 (read-only, so not migrated) has no claim index per user."""
-    claim = "jobs_user_claim" if user and current else "jobs_claim"
+def active_page_sql(user: bool, *, indexed: bool = True) -> str:
+    """The page of everyone's active jobs or (``user``) of one user's; a queue on a schema older
+    than v3 (read-only, so not migrated) has no claim index per user."""
+    claim = "jobs_user_claim" if user and indexed else "jobs_claim"
     return _ACTIVE_PAGE_SQL.format(user="AND user = :user" if user else "", claim=claim)
 
 
 def counts_sql(where: str, *, counted: bool) -> str:
     """Jobs per state matching ``where``: from state_counts (schema v2: a few rows per user, kept
-    by triggers), or, in a queue still on v1, by counting rows."""
+    by triggers), or, in a queue still on v1 (read-only, so not migrated), by counting rows."""
     return (f"SELECT state, total(n) FROM state_counts {where} GROUP BY state" if counted
             else f"SELECT state, count(*) FROM jobs {where} GROUP BY state")
 
@@ -132,7 +133,7 @@ class JobsMixin(MovesMixin):
     def count(self, *, states: Sequence[State] | None = None, user: str | None = None,
               name: str | None = None, since: float | None = None) -> int:
         where, params = self._filters(states, user, name, since)
-        if not name and since is None and self._schema_current():   # state_counts knows
+        if not name and since is None and self._schema_has(COUNTS_VERSION):   # state_counts knows
             return int(self.db.read(f"SELECT total(n) FROM state_counts {where}", tuple(params))[0][0])
         return int(self.db.read(f"SELECT count(*) FROM jobs {where}", tuple(params))[0][0])
 
@@ -140,7 +141,7 @@ class JobsMixin(MovesMixin):
         """How many jobs (of ``user``) are in each of ``states``, read in one statement (so
         the counts are of the same moment)."""
         where, params = self._filters([State(s) for s in states], user, None, None)
-        rows = self.db.read(counts_sql(where, counted=self._schema_current()), tuple(params))
+        rows = self.db.read(counts_sql(where, counted=self._schema_has(COUNTS_VERSION)), tuple(params))
         found = {row[0]: int(row[1]) for row in rows}
         return {state: found.get(state, 0) for state in states}
 
@@ -168,7 +169,7 @@ class JobsMixin(MovesMixin):
     def active(self, limit: int | None = None, offset: int = 0, user: str | None = None) -> list[JobRecord]:
         """Running, then pending in start order (priority, then submission), then waiting (in
         submission order): ``limit`` of them from ``offset``, of everyone or of ``user``."""
-        sql = active_page_sql(bool(user), current=self._schema_current())
+        sql = active_page_sql(bool(user), indexed=self._schema_has(USER_INDEXES_VERSION))
         depth = -1 if limit is None else limit + offset
         rows = self.db.read(sql, {"depth": depth, "limit": -1 if limit is None else limit,
                                   "offset": offset, "user": user})

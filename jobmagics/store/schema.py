@@ -93,20 +93,13 @@ MIGRATIONS: list[str] = [
     INSERT INTO resources(name, capacity) VALUES ('hardware', 1);
     INSERT INTO settings(key, value) VALUES ('admins', '[]'), ('paused', '0');
     """,
-    # v2: listings of one user ("mine", --user) and every count cost the same at any size.
-    # state_counts: how many jobs each user has in each state, kept by triggers in the same
-    # transaction as the change, whoever makes it (any jobmagics, an older one, the sqlite3
-    # shell), so "... and 179,950 more pending" and stats read a few rows, not 1M jobs; the
-    # totals are sums over a lab's few users. (Rows a REPLACE deletes fire no DELETE trigger
-    # unless recursive_triggers is on: jobmagics never REPLACEs jobs.)
-    # jobs_user gains the state: one user's jobs of some states, newest first, are a search
-    # per state that stops at the page (it was a walk past all their newer jobs); and
-    # jobs_user_claim is the claim order of one user's pending jobs (their page of the queue,
-    # and a worker serving one user, no longer walk past everyone else's pending jobs).
+    # v2: how many jobs each user has in each state, kept by triggers in the same transaction
+    # as the change, whoever makes it (any jobmagics, an older one, the sqlite3 shell), so the
+    # counts a listing shows ("... and 179,950 more pending") and stats cost a few rows, not a
+    # scan of 1M jobs. Per (user, state): "mine" and --user are answered too; the totals are
+    # sums over a lab's few users. (Rows a REPLACE deletes fire no DELETE trigger unless
+    # recursive_triggers is on: jobmagics never REPLACEs jobs.)
     """
-    DROP INDEX jobs_user;
-    CREATE INDEX jobs_user ON jobs(user, state, seq);
-    CREATE INDEX jobs_user_claim ON jobs(user, priority DESC, seq) WHERE state = 'pending';
     CREATE TABLE state_counts (
         user TEXT NOT NULL,
         state TEXT NOT NULL,
@@ -128,23 +121,35 @@ MIGRATIONS: list[str] = [
             ON CONFLICT(user, state) DO UPDATE SET n = n + 1;
     END;
     """,
+    # v3: listings of one user ("mine", --user) cost the same at any size. jobs_user gains the
+    # state: one user's jobs of some states, newest first, are a search per state that stops at
+    # the page (it was a walk past all their newer jobs); jobs_user_claim is the claim order of
+    # one user's pending jobs (their page of the queue, and a worker serving one user, no
+    # longer walk past everyone else's pending jobs).
+    """
+    DROP INDEX jobs_user;
+    CREATE INDEX jobs_user ON jobs(user, state, seq);
+    CREATE INDEX jobs_user_claim ON jobs(user, priority DESC, seq) WHERE state = 'pending';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+COUNTS_VERSION = 2           # state_counts and its triggers
+USER_INDEXES_VERSION = 3     # jobs_user (user, state, seq), jobs_user_claim
 
 
 class SchemaAware:
-    """For the store's mixins: whether this queue has the current schema. A queue with an
-    older one is read as it is where it could not be migrated (a read-only filesystem), so
-    what a newer version added (tables, indexes) is used only once it is there."""
+    """For the store's mixins: what this queue's schema has. A queue with an older one is
+    read as it is where it could not be migrated (a read-only filesystem), so what a newer
+    version added (tables, indexes) is used only once it is there."""
 
     db: Any
 
-    def _schema_current(self) -> bool:
-        if not getattr(self, "_schema_seen_current", False):    # never undone once true
-            version = self.db.read("PRAGMA user_version")[0][0]
-            self._schema_seen_current = version == SCHEMA_VERSION
-        return self._schema_seen_current
+    def _schema_has(self, version: int) -> bool:
+        known = getattr(self, "_schema_known", 0)       # only ever grows: migrations go forward
+        if known < version:
+            known = self._schema_known = int(self.db.read("PRAGMA user_version")[0][0])
+        return known >= version
 
 
 def migrate(conn: sqlite3.Connection) -> int:
