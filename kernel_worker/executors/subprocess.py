@@ -143,14 +143,15 @@ class SubprocessExecutor:
 
     @staticmethod
     def _open_streams(job: JobRecord, context: JobContext) -> dict[str, Any]:
+        """The job's stdin/stdout/stderr, open: the caller hands them to Popen, then closes them."""
         layout = context.layout
-        stdout: IO[bytes] = open(layout.log(job.id), "ab")
+        stdout: IO[bytes] = open(layout.log(job.id), "ab")  # noqa: SIM115
         stderr: IO[bytes] | int = subprocess.STDOUT
         if job.options.get("capture"):      # run(capture_output=True): keep stderr apart
-            stderr = open(layout.stderr(job.id), "ab")
+            stderr = open(layout.stderr(job.id), "ab")  # noqa: SIM115
         stdin: IO[bytes] | int = subprocess.DEVNULL
         if job.options.get("stdin_b64") is not None:
-            stdin = tempfile.TemporaryFile()
+            stdin = tempfile.TemporaryFile()  # noqa: SIM115
             stdin.write(base64.b64decode(job.options["stdin_b64"]))
             stdin.seek(0)
         return {"stdin": stdin, "stdout": stdout, "stderr": stderr}
