@@ -78,8 +78,34 @@ def test_one_users_jobs_are_a_search_per_state_not_a_walk_through_all_of_theirs(
         queue.history(user="me", limit=50)
     finally:
         queue.store.db.connection().set_trace_callback(None)
-    for statement in statements:
+    reads = [s for s in statements if s.startswith("SELECT")]
+    assert len(reads) == 2
+    for statement in reads:
         assert plan(queue, statement)[0] == "SEARCH jobs USING INDEX jobs_user (user=? AND state=?)", statement
+
+
+def test_jobs_submitted_since_a_time_are_a_range_of_an_index(queue: jobmagics.Queue) -> None:
+    """What the sidebar asks on every change (my newest finished jobs since the page opened):
+    a range of jobs_submitted, not a walk through all of one's finished jobs."""
+    old = queue.submit_many([{"command": ["true"]}] * 3)
+    since = time.time()
+    new = queue.submit_many([{"command": ["true"]}] * 2)
+    finished = ["completed", "failed", "cancelled", "timeout"]
+    for job in (old[0], new[0]):
+        queue.cancel(job.id)
+    statements: list[str] = []
+    queue.store.db.connection().set_trace_callback(statements.append)
+    try:
+        listed = queue.jobs(state=finished, user=queue.user, since=since, limit=20)
+        total = queue.count(state=finished, user=queue.user, since=since)
+    finally:
+        queue.store.db.connection().set_trace_callback(None)
+    assert [j.id for j in listed] == [new[0].id] and total == 1
+    assert [j.id for j in queue.jobs(since=since)] == [new[1].id, new[0].id] and queue.count(since=since) == 2
+    reads = [s for s in statements if s.startswith("SELECT")]
+    assert len(reads) == 2
+    for statement in reads:
+        assert plan(queue, statement)[0] == "SEARCH jobs USING INDEX jobs_submitted (submitted_at>?)", statement
 
 
 def test_a_listing_reads_the_database_once_not_once_per_job(queue: jobmagics.Queue) -> None:

@@ -12,7 +12,7 @@ from ..model import JobRecord, JobSpec, State, check_text, dependency_cycle, for
 from .db import Database
 from .moves import MovesMixin, end_job, fetch_job, record_event, settle_dependants
 from .rows import JOB_COLUMNS, dumps, job_from_row
-from .schema import COUNTS_VERSION, USER_INDEXES_VERSION
+from .schema import COUNTS_VERSION, SUBMITTED_INDEX_VERSION, USER_INDEXES_VERSION
 
 __all__ = ["JobsMixin", "end_job", "fetch_job", "record_event", "settle_dependants"]
 
@@ -126,7 +126,7 @@ class JobsMixin(MovesMixin):
              offset: int = 0, oldest_first: bool = False) -> list[JobRecord]:
         where, params = self._filters(states, user, name, since)
         order = "seq" if oldest_first else "seq DESC"
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs {where} ORDER BY {order} LIMIT ? OFFSET ?"
+        sql = f"SELECT {JOB_COLUMNS} FROM {self._jobs_since(since)} {where} ORDER BY {order} LIMIT ? OFFSET ?"
         rows = self.db.read(sql, (*params, -1 if limit is None else limit, offset))
         return [job_from_row(r) for r in rows]
 
@@ -135,7 +135,14 @@ class JobsMixin(MovesMixin):
         where, params = self._filters(states, user, name, since)
         if not name and since is None and self._schema_has(COUNTS_VERSION):   # state_counts knows
             return int(self.db.read(f"SELECT total(n) FROM state_counts {where}", tuple(params))[0][0])
-        return int(self.db.read(f"SELECT count(*) FROM jobs {where}", tuple(params))[0][0])
+        return int(self.db.read(f"SELECT count(*) FROM {self._jobs_since(since)} {where}", tuple(params))[0][0])
+
+    def _jobs_since(self, since: float | None) -> str:
+        """The jobs table, read (with ``since``) from the range of jobs_submitted: the planner
+        would rather search jobs_user, through all of one user's jobs of those states."""
+        if since is None or not self._schema_has(SUBMITTED_INDEX_VERSION):
+            return "jobs"
+        return "jobs INDEXED BY jobs_submitted"
 
     def _counts_by_state(self, states: Sequence[str], user: str | None = None) -> dict[str, int]:
         """How many jobs (of ``user``) are in each of ``states``, read in one statement (so

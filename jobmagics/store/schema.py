@@ -131,11 +131,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_user ON jobs(user, state, seq);
     CREATE INDEX jobs_user_claim ON jobs(user, priority DESC, seq) WHERE state = 'pending';
     """,
+    # v4: jobs submitted since a time (the sidebar asks for my newest finished ones on every
+    # change) are a range of this index, not a walk through all of one's jobs.
+    """
+    CREATE INDEX jobs_submitted ON jobs(submitted_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 COUNTS_VERSION = 2           # state_counts and its triggers
 USER_INDEXES_VERSION = 3     # jobs_user (user, state, seq), jobs_user_claim
+SUBMITTED_INDEX_VERSION = 4  # jobs_submitted
 
 
 class SchemaAware:
