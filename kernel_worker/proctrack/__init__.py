@@ -120,6 +120,7 @@ class Tracker:
     """Makes and finds the containers of one queue's attempts on this host."""
 
     def __init__(self, queue_root: str | os.PathLike[str], backend: str | None = None) -> None:
+        self.root = os.path.realpath(queue_root)
         self.key = queue_key(queue_root)
         self.backend = backend or choose_backend()
         self.hierarchy = hierarchies().get(self.backend)
@@ -138,7 +139,7 @@ class Tracker:
 
     def _container(self, name: str, job_id: str | None, attempt: int | None) -> Container:
         if self.hierarchy is None:
-            return MarksContainer(name, job_id, attempt)
+            return MarksContainer(name, self.root, job_id, attempt)
         return CgroupContainer(self.hierarchy, f"{self._base}/{name}")
 
     def _everywhere(self, name: str) -> Iterator[CgroupContainer]:
@@ -154,7 +155,7 @@ class Tracker:
         if pid is not None and same_process(pid, pid_started):     # its leader (or kernel) and group
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-        return kill_marked(lambda: marked_processes(job_id, attempt), RECOVERY_WAIT_S) and gone
+        return kill_marked(lambda: marked_processes(self.root, job_id, attempt), RECOVERY_WAIT_S) and gone
 
     def end_home(self, worker_id: str) -> bool:
         """A dead worker's kernels, zygote and what they started."""

@@ -7,7 +7,7 @@ import signal
 import time
 from collections.abc import Callable
 
-from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR
+from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 from jobmagics.liveness import process_start_time, same_process
 
 from .base import KILL_WAIT_S, running, wait_until
@@ -16,9 +16,9 @@ from .base import KILL_WAIT_S, running, wait_until
 class MarksContainer:
     """Without cgroups: the attempt's process group and every process carrying its marks."""
 
-    def __init__(self, name: str, job_id: str | None, attempt: int | None) -> None:
+    def __init__(self, name: str, queue_root: str, job_id: str | None, attempt: int | None) -> None:
         self.name = name
-        self.marks = None if job_id is None else (job_id, attempt)
+        self.marks = None if job_id is None else (queue_root, job_id, attempt)
         self.leader: tuple[int, float | None] | None = None
 
     def command(self, argv: list[str]) -> list[str]:
@@ -59,9 +59,11 @@ class MarksContainer:
         return self.kill(timeout) if stopped else True
 
 
-def marked_processes(job_id: str, attempt: int | None) -> list[int]:
-    """Processes on this host whose environment carries this attempt's marks."""
+def marked_processes(queue_root: str, job_id: str, attempt: int | None) -> list[int]:
+    """Processes on this host whose environment carries this attempt's marks: its job id and
+    attempt, and its queue (ids repeat from queue to queue: every queue has a JOB-...-00001)."""
     needles = [f"\0{JOB_ID_VAR}={job_id}\0".encode(), f"\0{ATTEMPT_VAR}={attempt}\0".encode()]
+    queue = os.path.realpath(queue_root)
     me, found = os.getpid(), []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == me:
@@ -71,9 +73,18 @@ def marked_processes(job_id: str, attempt: int | None) -> list[int]:
                 environment = b"\0" + handle.read()
         except OSError:
             continue
-        if all(needle in environment for needle in needles):
+        if all(needle in environment for needle in needles) and _queue_of(environment) == queue:
             found.append(int(entry.name))
     return found
+
+
+def _queue_of(environment: bytes) -> str | None:
+    """The real path of $JOBMAGICS_QUEUE in a NUL-separated environment block."""
+    start = environment.find(f"\0{QUEUE_VAR}=".encode())
+    if start < 0:
+        return None
+    value = environment[start + len(QUEUE_VAR) + 2:].split(b"\0", 1)[0]
+    return os.path.realpath(os.fsdecode(value))
 
 
 def kill_marked(find: Callable[[], list[int]], timeout: float = KILL_WAIT_S) -> bool:

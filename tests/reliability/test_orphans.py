@@ -313,3 +313,33 @@ def test_a_worker_that_may_not_use_cgroups_tracks_processes_by_marks(tmp_path: P
                             timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['marks']"
+
+
+def test_recovery_in_one_queue_spares_the_same_job_id_of_another_queue(
+        queue: jobmagics.Queue, start_worker: Callable[..., WorkerProcess], writers: Writers, tmp_path: Path) -> None:
+    """Job ids repeat from queue to queue (each has its JOB-<day>-00001): the marks that find a
+    lost attempt's processes name its queue too."""
+    other_dir = tmp_path / "other-queue"
+    other = jobmagics.Queue(other_dir)
+    survivor_files = tmp_path / "survivor"
+    survivor_files.mkdir()
+    bystander = other.submit(command=["sh", WRITER, str(survivor_files), "1", "child", "0"])
+    helper = WorkerProcess(other_dir, ["--slots", "1", "--no-kernel"], tmp_path / "other-worker.log")
+    survivor = Writers(survivor_files)
+    try:
+        wait_for(lambda: survivor.wrote(1, "child"), timeout=60, interval=0.05)
+        victim = start_worker("--slots", "1", "--no-kernel")
+        lost = queue.submit(command=command_daemon(writers.root), retries=2, retry_delay=0.05)
+        assert lost.id == bystander.id, "the scenario needs the same job id in both queues"
+        wait_for(lambda: writers.wrote(1, "daemon"), timeout=60, interval=0.05)
+        victim.kill()
+        start_worker("--slots", "1", "--no-kernel")
+        assert lost.wait(120).state == "completed", (lost.error, lost.events())
+        writers.assert_no_overlap()
+        assert survivor.alive(1) != [], "recovery in one queue killed a job of another queue"
+        assert other.get(bystander.id).state == "running"
+    finally:
+        helper.stop()
+        for pid in survivor.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
