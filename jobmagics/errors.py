@@ -85,6 +85,12 @@ class DiskFull(QueueError):
     """Raised when a write to the queue failed because its disk is full; nothing was changed."""
 
 
+class ResultNotSent(JobmagicsError):
+    """Raised inside a job when what it must send back to the caller (a function's return value,
+    the ``--pull`` variables, an experiment's summary) is missing or cannot be pickled: the job
+    then ends ``failed`` with this message, and ``result()`` raises it."""
+
+
 class WorkerLost(JobmagicsError):
     """Raised by ``Job.wait()`` (and ``jobmagics wait``, ``logs -f``) when the job is still
     recorded as running on a worker that is gone, and no live worker is left to recover it:

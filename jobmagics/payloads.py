@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import pickle
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import cloudpickle
 
-from .errors import InvalidJob
+from .errors import InvalidJob, ResultNotSent
 
 MAX_PAYLOAD = 256 * 1024 * 1024
 
@@ -40,6 +41,26 @@ def dump_variables(names: Sequence[str], namespace: Mapping[str, Any]) -> bytes:
 
 def load(blob: bytes) -> Any:
     return pickle.loads(blob)
+
+
+def dump_value(value: Any, what: str) -> bytes:
+    """Pickle what a job sends back; ``ResultNotSent`` says why it cannot be (``what``: e.g.
+    "its return value"). A value the caller can never have makes the job fail, not complete."""
+    try:
+        return cloudpickle.dumps(value)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure: the value cannot come back
+        raise ResultNotSent(f"{what} could not be pickled: {type(exc).__name__}: {exc}") from None
+
+
+def dump_pulled(names: Sequence[str], namespace: Mapping[str, Any]) -> bytes:
+    """The ``--pull`` variables of a finished python job (the one implementation for the
+    subprocess and kernel paths)."""
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        raise ResultNotSent(f"cannot pull {', '.join(missing)}: not defined by the job")
+    for name in names:
+        dump_value(namespace[name], f"cannot pull {name!r}: its value")
+    return dump_value({name: namespace[name] for name in names}, "the pulled variables")
 
 
 def dump_result(ok: bool, value: Any) -> bytes:

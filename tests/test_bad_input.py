@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import jobmagics
-from jobmagics.errors import InvalidJob, InvalidTransition, JobFailed, JobNotFound, PermissionDenied
+from jobmagics.errors import InvalidJob, InvalidTransition, JobFailed, JobNotFound, PermissionDenied, ResultNotSent
 from tests.conftest import WorkerProcess
 
 UNKNOWN = "JOB-20000101-00001"
@@ -158,7 +158,7 @@ def test_a_function_whose_value_cannot_be_pickled_fails_and_result_raises(
     with pytest.raises(JobFailed, match="its return value could not be pickled") as info:
         job.result(timeout=60)
     assert job.state == "failed" and job.error.startswith("its return value could not be pickled: TypeError")
-    assert isinstance(info.value.__cause__, RuntimeError)
+    assert isinstance(info.value.__cause__, ResultNotSent)
 
 
 def test_a_function_that_raises_says_which_exception_in_its_error(

@@ -17,9 +17,9 @@ from .. import context, paths
 from ..configs import ConfigStore
 from ..context import progress
 from ..data import DataWriter
-from ..errors import InvalidJob
+from ..errors import InvalidJob, ResultNotSent
 from ..model import JobRecord
-from ..payloads import dump_result
+from ..payloads import dump_result, dump_value
 from .identity import code_identity, environment_identity
 from .loading import load_experiment_class
 
@@ -42,7 +42,12 @@ def run_experiment(job_id: str, queue_path: str | os.PathLike[str] | None = None
         except BaseException as exc:
             queue.store.save_result(job_id, False, dump_result(False, exc))
             raise
-    queue.store.save_result(job_id, True, dump_result(True, summary))
+    try:
+        blob = dump_value(summary, "its summary")
+    except ResultNotSent as exc:
+        queue.store.save_result(job_id, False, dump_result(False, exc), error=str(exc))
+        raise
+    queue.store.save_result(job_id, True, blob)
     return summary
 
 

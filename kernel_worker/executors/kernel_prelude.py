@@ -10,7 +10,8 @@ from typing import Any
 from jobmagics import context
 from jobmagics.client import shared_queue
 from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
-from jobmagics.payloads import dump_result, load
+from jobmagics.errors import ResultNotSent
+from jobmagics.payloads import dump_pulled, dump_result, load
 
 
 def _user_namespace() -> dict[str, Any]:
@@ -47,11 +48,12 @@ def finish_job(job_id: str, queue_path: str, pull: list[str], failed: bool) -> N
             if error is not None:
                 store.save_result(job_id, False, dump_result(False, error))
             return
-        namespace = _user_namespace()
-        missing = [name for name in pull if name not in namespace]
-        if missing:
-            raise NameError(f"cannot pull {', '.join(missing)}: not defined by the job")
-        store.save_result(job_id, True, dump_result(True, {name: namespace[name] for name in pull}))
+        try:
+            blob = dump_pulled(pull, _user_namespace())
+        except ResultNotSent as exc:     # raised on: the worker fails the job with its line
+            store.save_result(job_id, False, dump_result(False, exc), error=str(exc))
+            raise
+        store.save_result(job_id, True, blob)
     finally:
         end_job()
 

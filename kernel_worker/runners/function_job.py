@@ -4,10 +4,9 @@ from __future__ import annotations
 import sys
 import traceback
 
-import cloudpickle
-
 from jobmagics.client import Queue
-from jobmagics.payloads import dump_result, load
+from jobmagics.errors import ResultNotSent
+from jobmagics.payloads import dump_result, dump_value, load
 
 MAX_ERROR = 500
 
@@ -25,12 +24,11 @@ def main(queue_path: str, job_id: str, queue: Queue | None = None) -> int:
         traceback.print_exc()
         return _failed(queue, job_id, exc, f"{type(exc).__name__}: {exc}")
     try:
-        blob = cloudpickle.dumps(value)
-    except Exception as exc:  # noqa: BLE001 - any pickling failure: the value cannot come back
+        blob = dump_value(value, "its return value")
+    except ResultNotSent as exc:
         # the function ran, but the caller can never have its value: that is not a completion
-        message = f"its return value could not be pickled: {type(exc).__name__}: {exc}"
-        print(f"{message} (the value was {value!r:.200})", file=sys.stderr)
-        return _failed(queue, job_id, RuntimeError(message), message)
+        print(f"{exc} (the value was {value!r:.200})", file=sys.stderr)
+        return _failed(queue, job_id, exc, str(exc))
     queue.store.save_result(job_id, True, blob)
     return 0
 

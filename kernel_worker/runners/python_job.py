@@ -5,7 +5,8 @@ import sys
 import traceback
 
 from jobmagics.client import Queue
-from jobmagics.payloads import dump_result, load
+from jobmagics.errors import ResultNotSent
+from jobmagics.payloads import dump_pulled, dump_result, load
 
 
 def run_cell(code: str, job_id: str, namespace: dict[str, object]) -> None:
@@ -35,12 +36,13 @@ def main(queue_path: str, job_id: str, queue: Queue | None = None) -> int:
         traceback.print_exc()
         queue.store.save_result(job_id, False, dump_result(False, exc))
         return 1
-    pull = record.options.get("pull") or []
-    missing = [name for name in pull if name not in namespace]
-    if missing:
-        print(f"cannot pull {', '.join(missing)}: not defined by the job", file=sys.stderr)
+    try:
+        blob = dump_pulled(record.options.get("pull") or [], namespace)
+    except ResultNotSent as exc:
+        print(exc, file=sys.stderr)
+        queue.store.save_result(job_id, False, dump_result(False, exc), error=str(exc))
         return 1
-    queue.store.save_result(job_id, True, dump_result(True, {name: namespace[name] for name in pull}))
+    queue.store.save_result(job_id, True, blob)
     return 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from jobmagics import Queue, State
+from jobmagics import JobFailed, Queue, State
 from jobmagics.display import job_outputs
 from tests.conftest import wait_for
 
@@ -139,6 +139,18 @@ def test_pushed_variables_and_pulled_results_through_the_api(queue: Queue, worke
     missing = queue.submit(code="z = 1", options={"pull": ["nope"]})
     assert missing.wait(120).state is State.FAILED
     assert "cannot pull nope" in missing.error
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "subprocess"])
+def test_a_pulled_variable_that_cannot_be_pickled_fails_the_job_and_result_raises(queue: Queue, start_worker,
+                                                                                  kernel: bool) -> None:
+    """Before, the job completed and result() returned a RuntimeError object as the value."""
+    start_worker(*([] if kernel else ["--no-kernel"]))
+    job = queue.submit(code="import threading\nlock = threading.Lock()\nok = 1", options={"pull": ["ok", "lock"]})
+    assert job.wait(120).state is State.FAILED
+    assert "cannot pull 'lock': its value could not be pickled: TypeError" in job.error
+    with pytest.raises(JobFailed, match="could not be pickled"):
+        job.result()
 
 
 def test_a_persistent_kernel_killed_after_the_grace_period_is_prepared_again(queue, start_worker, tmp_path):
