@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 import jobmagics
-from jobmagics.errors import InvalidJob, InvalidTransition, JobFailed, JobNotFound, PermissionDenied, ResultNotSent
+from jobmagics.errors import (
+    InvalidJob,
+    InvalidTransition,
+    JobFailed,
+    JobNotFound,
+    PermissionDenied,
+    ResultNotSent,
+)
 from tests.conftest import WorkerProcess
 
 UNKNOWN = "JOB-20000101-00001"
