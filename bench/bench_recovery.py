@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jobmagics
 from kernel_worker import proctrack
+from kernel_worker.proctrack.base import running
 
 RESULTS = Path(__file__).with_name("results.json")
 TARGET_S = 2.0
@@ -72,14 +73,6 @@ def start_worker(queue: jobmagics.Queue, *args: str) -> subprocess.Popen[bytes]:
             raise RuntimeError(f"worker {args} did not start")
         time.sleep(0.01)
     return process
-
-
-def running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return False
 
 
 def attempt_processes(queue: jobmagics.Queue, job: jobmagics.Job, pids: Path) -> set[int]:

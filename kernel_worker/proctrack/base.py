@@ -5,6 +5,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from jobmagics.liveness import same_process
+
 KILL_WAIT_S = 5.0           # a SIGKILLed process leaves within milliseconds unless stuck in the kernel
 
 
@@ -44,11 +46,7 @@ class Container(Protocol):
 
 def running(pid: int) -> bool:
     """Alive and not a zombie (an exited process nobody reaped yet does nothing)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return False
+    return same_process(pid, None)
 
 
 def wait_until(done: Callable[[], bool], deadline: float) -> bool:
