@@ -13,6 +13,18 @@ import pytest
 
 import jobmagics
 
+ROOT = os.getuid() == 0
+
+
+def set_read_only(folder: Path, read_only: bool) -> None:
+    """Read-only for everyone: a remount when root (root ignores modes), else file modes."""
+    if ROOT:
+        subprocess.run(["mount", "-o", f"remount,{'ro' if read_only else 'rw'}", str(folder)], check=True)
+        return
+    for path in [folder, *folder.rglob("*")]:
+        mode = path.stat().st_mode
+        path.chmod(mode & ~0o222 if read_only else mode | 0o200)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

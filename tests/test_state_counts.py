@@ -5,7 +5,6 @@ migrate to them, or be read without them where it cannot be written."""
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import subprocess
 import time
@@ -18,9 +17,8 @@ import jobmagics
 from jobmagics import paths
 from jobmagics.model import TERMINAL, format_job_id
 from jobmagics.store.schema import MIGRATIONS, SCHEMA_VERSION
-from tests.conftest import WorkerProcess, wait_for
+from tests.conftest import ROOT, WorkerProcess, set_read_only, wait_for
 
-ROOT = os.getuid() == 0
 FINISHED = sorted(s.value for s in TERMINAL)
 
 
@@ -201,12 +199,7 @@ def read_only(tmp_path: Path) -> Iterator[tuple[Path, Callable[[bool], None]]]:
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(folder)], check=True)
 
     def switch(on: bool) -> None:
-        if ROOT:
-            subprocess.run(["mount", "-o", f"remount,{'ro' if on else 'rw'}", str(folder)], check=True)
-            return
-        for path in [folder, *folder.rglob("*")]:
-            mode = path.stat().st_mode
-            path.chmod(mode & ~0o222 if on else mode | 0o200)
+        set_read_only(folder, on)
 
     try:
         yield folder, switch

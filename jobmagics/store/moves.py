@@ -186,23 +186,22 @@ class MovesMixin(SchemaAware):
                 outcomes.append((job.id, act(conn, current, actor, now)))
             return outcomes
 
-    def cancel(self, job_id: str, actor: str) -> State:
-        state = self.apply("cancel", [job_id], actor)[0][1]
+    def _apply_one(self, action: str, job_id: str, actor: str) -> State:
+        state = self.apply(action, [job_id], actor)[0][1]
         assert state is not None
         return state
 
+    def cancel(self, job_id: str, actor: str) -> State:
+        return self._apply_one("cancel", job_id, actor)
+
     def retry(self, job_id: str, actor: str) -> State:
-        state = self.apply("retry", [job_id], actor)[0][1]
-        assert state is not None
-        return state
+        return self._apply_one("retry", job_id, actor)
 
     def hold(self, job_id: str, actor: str) -> None:
         self.apply("hold", [job_id], actor)
 
     def release(self, job_id: str, actor: str) -> State:
-        state = self.apply("release", [job_id], actor)[0][1]
-        assert state is not None
-        return state
+        return self._apply_one("release", job_id, actor)
 
     def delete(self, job_id: str, actor: str) -> None:
         self.apply("delete", [job_id], actor)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
 import time
@@ -12,10 +11,8 @@ from pathlib import Path
 import pytest
 
 import jobmagics
-from tests.conftest import WorkerProcess, wait_for
+from tests.conftest import ROOT, WorkerProcess, set_read_only, wait_for
 from tests.reliability.invariants import check_invariants, figure
-
-ROOT = os.getuid() == 0
 
 
 @pytest.fixture
@@ -37,16 +34,6 @@ def mount(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
         with contextlib.suppress(subprocess.CalledProcessError):
             subprocess.run(["mount", "-o", "remount,rw", str(point)], check=True, capture_output=True)
         subprocess.run(["umount", "-l", str(point)], check=False)
-
-
-def set_read_only(folder: Path, read_only: bool) -> None:
-    """Read-only for everyone: a remount when root (root ignores modes), else file modes."""
-    if ROOT:
-        subprocess.run(["mount", "-o", f"remount,{'ro' if read_only else 'rw'}", str(folder)], check=True)
-        return
-    for path in [folder, *folder.rglob("*")]:
-        mode = path.stat().st_mode
-        path.chmod(mode & ~0o222 if read_only else mode | 0o200)
 
 
 def cli(queue_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
