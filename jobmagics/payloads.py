@@ -63,10 +63,10 @@ def dump_pulled(names: Sequence[str], namespace: Mapping[str, Any]) -> bytes:
     return dump_value({name: namespace[name] for name in names}, "the pulled variables")
 
 
-def dump_result(ok: bool, value: Any) -> bytes:
-    """Pickle a return value or an exception; unpicklable ones degrade to a described error."""
+def dump_exception(exc: BaseException) -> bytes:
+    """Pickle a job's exception for ``result()``; an unpicklable one degrades to a described
+    RuntimeError (a value that cannot be pickled fails the job instead: ``dump_value``)."""
     try:
-        return cloudpickle.dumps(value)
-    except Exception as exc:  # noqa: BLE001
-        kind = "result" if ok else "exception"
-        return cloudpickle.dumps(RuntimeError(f"the job's {kind} could not be pickled: {exc}; it was {value!r:.200}"))
+        return cloudpickle.dumps(exc)
+    except Exception as error:  # noqa: BLE001
+        return cloudpickle.dumps(RuntimeError(f"the job's exception could not be pickled: {error}; it was {exc!r:.200}"))

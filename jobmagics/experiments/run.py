@@ -19,7 +19,7 @@ from ..context import progress
 from ..data import DataWriter
 from ..errors import InvalidJob, ResultNotSent
 from ..model import JobRecord
-from ..payloads import dump_result, dump_value
+from ..payloads import dump_exception, dump_value
 from .identity import code_identity, environment_identity
 from .loading import load_experiment_class
 
@@ -40,12 +40,12 @@ def run_experiment(job_id: str, queue_path: str | os.PathLike[str] | None = None
         try:
             summary = _run(queue, record, station)
         except BaseException as exc:
-            queue.store.save_result(job_id, False, dump_result(False, exc))
+            queue.store.save_result(job_id, False, dump_exception(exc))
             raise
     try:
         blob = dump_value(summary, "its summary")
     except ResultNotSent as exc:
-        queue.store.save_result(job_id, False, dump_result(False, exc), error=str(exc))
+        queue.store.save_result(job_id, False, dump_exception(exc), error=str(exc))
         raise
     queue.store.save_result(job_id, True, blob)
     return summary

@@ -11,7 +11,7 @@ from jobmagics import context
 from jobmagics.client import shared_queue
 from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 from jobmagics.errors import ResultNotSent
-from jobmagics.payloads import dump_pulled, dump_result, load
+from jobmagics.payloads import dump_exception, dump_pulled, load
 
 
 def _user_namespace() -> dict[str, Any]:
@@ -46,12 +46,12 @@ def finish_job(job_id: str, queue_path: str, pull: list[str], failed: bool) -> N
         if failed:
             error = getattr(sys, "last_value", None)
             if error is not None:
-                store.save_result(job_id, False, dump_result(False, error))
+                store.save_result(job_id, False, dump_exception(error))
             return
         try:
             blob = dump_pulled(pull, _user_namespace())
         except ResultNotSent as exc:     # raised on: the worker fails the job with its line
-            store.save_result(job_id, False, dump_result(False, exc), error=str(exc))
+            store.save_result(job_id, False, dump_exception(exc), error=str(exc))
             raise
         store.save_result(job_id, True, blob)
     finally:

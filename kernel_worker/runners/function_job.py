@@ -6,7 +6,7 @@ import traceback
 
 from jobmagics.client import Queue
 from jobmagics.errors import ResultNotSent
-from jobmagics.payloads import dump_result, dump_value, load
+from jobmagics.payloads import dump_exception, dump_value, load
 
 MAX_ERROR = 500
 
@@ -35,7 +35,7 @@ def main(queue_path: str, job_id: str, queue: Queue | None = None) -> int:
 
 def _failed(queue: Queue, job_id: str, exc: BaseException, error: str) -> int:
     """Store the exception for ``result()`` and one line for the job's error."""
-    queue.store.save_result(job_id, False, dump_result(False, exc), error=error[:MAX_ERROR])
+    queue.store.save_result(job_id, False, dump_exception(exc), error=error[:MAX_ERROR])
     return 1
 
 

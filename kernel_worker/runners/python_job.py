@@ -6,7 +6,7 @@ import traceback
 
 from jobmagics.client import Queue
 from jobmagics.errors import ResultNotSent
-from jobmagics.payloads import dump_pulled, dump_result, load
+from jobmagics.payloads import dump_exception, dump_pulled, load
 
 
 def run_cell(code: str, job_id: str, namespace: dict[str, object]) -> None:
@@ -34,13 +34,13 @@ def main(queue_path: str, job_id: str, queue: Queue | None = None) -> int:
         run_cell(record.code or "", job_id, namespace)
     except BaseException as exc:  # noqa: BLE001 - the job's own failure, reported as such
         traceback.print_exc()
-        queue.store.save_result(job_id, False, dump_result(False, exc))
+        queue.store.save_result(job_id, False, dump_exception(exc))
         return 1
     try:
         blob = dump_pulled(record.options.get("pull") or [], namespace)
     except ResultNotSent as exc:
         print(exc, file=sys.stderr)
-        queue.store.save_result(job_id, False, dump_result(False, exc), error=str(exc))
+        queue.store.save_result(job_id, False, dump_exception(exc), error=str(exc))
         return 1
     queue.store.save_result(job_id, True, blob)
     return 0
