@@ -5,9 +5,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .options import WorkerOptions
+    from .spawning import WorkerHandle, spawn
     from .worker import Worker
 
-__all__ = ["Worker", "WorkerOptions", "main"]
+__all__ = ["Worker", "WorkerHandle", "WorkerOptions", "main", "spawn"]
 
 
 def __getattr__(name: str) -> Any:
@@ -19,6 +20,9 @@ def __getattr__(name: str) -> Any:
     if name == "WorkerOptions":
         from .options import WorkerOptions
         return WorkerOptions
+    if name in ("spawn", "WorkerHandle"):
+        from . import spawning
+        return getattr(spawning, name)
     raise AttributeError(f"module 'kernel_worker' has no attribute {name!r}")
 
 
