@@ -149,13 +149,7 @@ def ensure_worker(q: Queue) -> None:
 
 
 def start_personal_worker(q: Queue, timeout: float = 15.0) -> None:
-    with open(q.layout.root / "logs" / "auto-worker.log", "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "kernel_worker", "--queue", str(q.path), "--only-user", q.user,
-                          "--idle-exit", str(AUTO_WORKER_IDLE_S)],
-                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while not q.workers():
-        if time.monotonic() > deadline:
-            raise NoWorker(f"started a background worker for {q.path} but it did not come up; "
-                           f"see {q.layout.root / 'logs' / 'auto-worker.log'}")
-        time.sleep(0.02)
+    """Raises ``NoWorker`` with the worker's last line and its log (logs/auto-worker.log)."""
+    from kernel_worker import spawn  # jobmagics imports kernel_worker only to start one
+    spawn(q, "--only-user", q.user, "--idle-exit", str(AUTO_WORKER_IDLE_S), new_session=True,
+          log=q.layout.root / "logs" / "auto-worker.log", timeout=timeout)

@@ -56,7 +56,7 @@ def spawn(queue: Queue | str | os.PathLike[str], *args: str, wait: bool = True,
     spawn ends (Linux's parent-death signal; call it from the main thread). ``new_session``:
     it leaves this process's session, so a Ctrl-C or a kernel interrupt does not reach it."""
     opened = queue if isinstance(queue, Queue) else None
-    queue_dir = opened.path if opened is not None else resolve_queue_dir(queue)
+    queue_dir = queue.path if isinstance(queue, Queue) else resolve_queue_dir(queue)
     log_path = Path(log) if log is not None else _fresh_log(queue_dir)
     worker_argv = ["--queue", str(queue_dir), *args]
     argv = ([sys.executable, "-c", _TIED_LAUNCHER, str(os.getpid()), *worker_argv] if tie_to_parent

@@ -2,92 +2,54 @@
 
 It runs in its own session (interrupting the kernel must not stop it) and is stopped when
 the kernel exits: by ``atexit`` on a clean shutdown, and by the kernel's death signal
-(Linux ``PR_SET_PDEATHSIG``, set by a tiny launcher that then execs the worker: no
-``preexec_fn``, which is unsafe in a kernel that runs threads) when the kernel is killed."""
+(``kernel_worker.spawn``'s ``tie_to_parent``: no ``preexec_fn``, which is unsafe in a kernel
+that runs threads) when the kernel is killed."""
 from __future__ import annotations
 
 import atexit
 import contextlib
 import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 from ..client import Queue
-from ..errors import JobmagicsError
 
 REGISTER_TIMEOUT_S = 30.0
-# the death signal survives exec; if the kernel died before it was set, do not start at all
-_LAUNCHER = """
-import ctypes, os, signal, sys
-try:
-    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
-except OSError:
-    pass
-if os.getppid() != int(sys.argv[1]):
-    sys.exit(1)
-os.execv(sys.executable, [sys.executable, "-m", "kernel_worker", *sys.argv[2:]])
-"""
 
 
 class OwnedWorker:
+    """A worker started by this kernel (``kernel_worker.spawn``), tied to the kernel's life."""
+
     def __init__(self, queue: Queue, args: list[str]) -> None:
+        from kernel_worker import spawn  # jobmagics imports kernel_worker only to start one
         self.queue = queue
-        self.log_path: Path = queue.layout.root / "logs" / f"worker-kernel-{os.getpid()}-{time.time_ns()}.log"
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", _LAUNCHER, str(os.getpid()), "--queue", str(queue.path), *args],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        self.pid = self.process.pid
+        self.handle = spawn(queue, *args, wait=False, tie_to_parent=True, new_session=True)
+        self.pid = self.handle.pid
+        self.log_path = self.handle.log_path
 
     def wait_registered(self) -> None:
-        deadline = time.monotonic() + REGISTER_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if any(w["pid"] == self.pid for w in self.queue.workers(alive_only=False)):
-                return
-            if self.process.poll() is not None:
-                raise JobmagicsError(f"the worker exited with status {self.process.returncode}: {self.last_line()}")
-            time.sleep(0.05)
-        self.stop()
-        raise JobmagicsError(f"the worker did not start within {REGISTER_TIMEOUT_S:.0f} s (log: {self.log_path})")
-
-    def last_line(self) -> str:
-        try:
-            lines = [ln for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()]
-        except OSError:
-            return "no log"
-        return lines[-1] if lines else "no output"
+        """Raises ``NoWorker`` with the worker's last line if it ends or does not register."""
+        self.handle.wait_registered(REGISTER_TIMEOUT_S)
 
     @property
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.handle.alive
 
-    def stop(self, timeout: float = 15.0) -> int | None:
+    def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM: running jobs get the worker's shutdown grace, then go back to the queue."""
-        if self.alive:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return self.handle.stop(timeout=timeout)
 
 
 _owned: list[OwnedWorker] = []
 
 
-def start_worker(queue: Queue, slots: int | None, resources: list[str], startup: str | None) -> OwnedWorker:
+def start_worker(queue: Queue, slots: int | None, resources: list[str],
+                 startup: str | None) -> OwnedWorker:
     args = ["--slots", str(slots)] if slots is not None else []
     for resource in resources:
         args += ["--resource", resource]
     if startup:
         args += ["--startup", os.path.abspath(os.path.expanduser(startup))]
     worker = OwnedWorker(queue, args)
-    _owned.append(worker)
+    _owned.append(worker)          # before waiting: atexit stops it if the wait is interrupted
     worker.wait_registered()
     return worker
 
