@@ -81,8 +81,23 @@ bench-peers: setup-test
 	$(PIP) install -q -e ".[test,bench]"
 	$(PY) bench/bench_peers.py
 
-lint: setup-test
-	$(VENV)/bin/ruff check jobmagics kernel_worker tests bench
+## make lint: ruff and mypy on the Python, tsc and Biome on the sidebar's TypeScript (config in
+## pyproject.toml and labextension/biome.jsonc); every tool runs, and any finding fails the target
+LINT_PY = jobmagics kernel_worker bench tests $(wildcard notebooks/*.py)
+JLPM = PATH=$(abspath $(VENV))/bin:$$PATH jlpm
+LAB_NODE_MODULES := labextension/node_modules/.yarn-state.yml
+$(LAB_NODE_MODULES): labextension/package.json labextension/yarn.lock | $(STAMP)-test
+	cd labextension && $(JLPM) install
+	touch $@
+
+lint: setup-test $(LAB_NODE_MODULES)
+	@failed=""; \
+	echo "== ruff"; $(VENV)/bin/ruff check $(LINT_PY) || failed="$$failed ruff"; \
+	echo "== mypy"; $(VENV)/bin/mypy || failed="$$failed mypy"; \
+	echo "== tsc"; (cd labextension && $(JLPM) typecheck) || failed="$$failed tsc"; \
+	echo "== biome"; (cd labextension && $(JLPM) lint) || failed="$$failed biome"; \
+	if [ -n "$$failed" ]; then echo "make lint: findings from$$failed" >&2; exit 1; fi; \
+	echo "make lint: clean"
 
 clean: stop-worker
 	rm -rf $(VENV) .lab build dist *.egg-info jobmagics/labextension labextension/node_modules labextension/lib

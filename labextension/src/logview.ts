@@ -3,10 +3,10 @@
  * action buttons and a live-tailing view of its log.
  */
 import { Notification } from '@jupyterlab/apputils';
-import { Message } from '@lumino/messaging';
+import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { actOnJob, getJob, getLog, IEvent, IJob, JobAction } from './api';
+import { actOnJob, getJob, getLog, type IEvent, type IJob, type JobAction } from './api';
 import {
   describeSpec,
   formatBytes,
@@ -15,7 +15,7 @@ import {
   formatTiming,
   workerLostText
 } from './format';
-import { JobsModel } from './model';
+import type { JobsModel } from './model';
 import { renderBadge, renderProgress } from './panel';
 import { actionsFor, isTerminal } from './states';
 
@@ -167,7 +167,7 @@ export class JobView extends Widget {
       ['Time', workerLostText(job, now) ?? formatTiming(job, now)],
       ['Priority', String(job.priority)],
       ['Resources', job.resources.join(', ')],
-      ['CPUs / memory', `${job.cpus}${job.memory ? ' / ' + formatBytes(job.memory) : ''}`],
+      ['CPUs / memory', `${job.cpus}${job.memory ? ` / ${formatBytes(job.memory)}` : ''}`],
       ['After', job.after.join(', ')],
       ['Timeout', job.timeout ? formatDuration(job.timeout) : ''],
       ['Attempt', `${job.attempt} of ${job.retries + 1}`],
@@ -201,7 +201,7 @@ export class JobView extends Widget {
     for (const event of events) {
       const li = document.createElement('li');
       li.textContent =
-        `${formatTimestamp(event.at)}  ${event.state}` + (event.detail ? `: ${event.detail}` : '');
+        `${formatTimestamp(event.at)}  ${event.state}${event.detail ? `: ${event.detail}` : ''}`;
       ol.appendChild(li);
     }
   }
@@ -231,7 +231,7 @@ export class JobView extends Widget {
           chunk.size
         );
         done = chunk.done && !full;
-      } catch (error) {
+      } catch {
         // Keep trying: the server may be restarting.
       }
       if (done) {

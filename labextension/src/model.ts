@@ -7,13 +7,13 @@
  * fallback, backing off while the browser tab is hidden. Every request is
  * asynchronous; the UI never waits on it.
  */
-import { ISignal, Signal } from '@lumino/signaling';
+import { type ISignal, Signal } from '@lumino/signaling';
 
 import {
   APIError,
-  IJob,
-  IQueuePage,
-  IWhoAmI,
+  type IJob,
+  type IQueuePage,
+  type IWhoAmI,
   listJobs,
   listQueue,
   waitForChange,

@@ -3,10 +3,10 @@
  * job of the current user, wherever it was submitted (notebook, CLI, panel).
  */
 import { Notification } from '@jupyterlab/apputils';
-import { CommandRegistry } from '@lumino/commands';
+import type { CommandRegistry } from '@lumino/commands';
 
-import { getJob, IJob, listJobs } from './api';
-import { JobsModel } from './model';
+import { getJob, type IJob, listJobs } from './api';
+import type { JobsModel } from './model';
 import { endedSince, isActive, isTerminal, TERMINAL_STATES } from './states';
 
 const TYPES: Record<string, Notification.TypeOptions> = {

@@ -3,10 +3,10 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 import { refreshIcon, stopIcon } from '@jupyterlab/ui-components';
-import { Message } from '@lumino/messaging';
+import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { actOnJob, IJob, JobAction } from './api';
+import { actOnJob, type IJob, type JobAction } from './api';
 import {
   describeSpec,
   formatAge,
@@ -16,7 +16,7 @@ import {
   workerLostText
 } from './format';
 import { jobsIcon } from './icons';
-import { JobsModel } from './model';
+import type { JobsModel } from './model';
 import { actionsFor, ALL_STATES, badgeFor, isTerminal, workerLost } from './states';
 
 /** Renders one job row (and updates it in place). Shared with the detail view. */
