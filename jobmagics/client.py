@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING, Any
 from . import paths
 from .errors import InvalidJob, PermissionDenied, QueueError
 from .job import Job, JobPage
+from .fields import settings
 from .model import (
     TERMINAL,
+    JobOptions,
     JobRecord,
+    JobSettings,
     JobSpec,
     State,
     WorkerRecord,
@@ -79,14 +82,11 @@ class Queue:
     def _spec(self, *, command: Sequence[str] | None = None, code: str | None = None,
               function: Callable[..., Any] | None = None, args: Sequence[Any] = (),
               kwargs: Mapping[str, Any] | None = None, experiment: str | None = None,
-              config: Mapping[str, Any] | None = None, name: str | None = None, priority: int = 0,
-              resources: Sequence[str] | str | None = None, cpus: int = 1,
-              memory: str | int | None = None, after: Sequence[Job | str] | Job | str | None = None,
-              timeout: float | None = None, retries: int = 0, retry_delay: float = 1.0,
-              cwd: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None,
-              hold: bool = False, backend: str = "local", options: Mapping[str, Any] | None = None,
-              push: Mapping[str, Any] | None = None) -> tuple[JobSpec, bytes | None]:
-        for label, mapping in (("env", env), ("kwargs", kwargs), ("config", config)):
+              config: Mapping[str, Any] | None = None, push: Mapping[str, Any] | None = None,
+              **given: Any) -> tuple[JobSpec, bytes | None]:
+        """The validated spec of one submission. ``given``: the settings of ``JobSettings``
+        by keyword (None: the default)."""
+        for label, mapping in (("env", given.get("env")), ("kwargs", kwargs), ("config", config)):
             if mapping is not None and not isinstance(mapping, Mapping):
                 raise InvalidJob(f"{label} must be a mapping (a dict), not {type(mapping).__name__}")
         bodies = [b for b in (command, code, function, experiment) if b is not None]
@@ -96,27 +96,27 @@ class Queue:
             raise InvalidJob(f"command must be a list of arguments, e.g. ['python', 'fit.py'], not {command!r}")
         kind = ("command" if command is not None else "python" if code is not None
                 else "function" if function is not None else "experiment")
+        values = _settings(given)
+        cwd = values.get("cwd")
+        values["cwd"] = os.fspath(cwd) if cwd is not None else os.getcwd()
         if experiment is not None:
             from .experiments.loading import check_target  # finds the module; imports nothing
-            check_target(experiment, os.fspath(cwd) if cwd is not None else os.getcwd())
+            check_target(experiment, values["cwd"])
         from .payloads import dump_function, dump_variables  # cloudpickle: only for these jobs
         payload = dump_function(function, args, kwargs or {}) if function is not None else None
         if push:          # variables loaded into a python job's namespace before its code runs
             if kind != "python":
                 raise InvalidJob("push= sends variables into python code jobs only")
             payload = dump_variables(list(push), push)
-        extra = dict(options or {})
-        if kind in ("python", "function"):
-            extra.setdefault("python", sys.executable)
+        options = JobOptions.of(values.get("options"))
+        if kind in ("python", "function") and options.python is None:
+            options.python = sys.executable
+        values["options"] = options
         spec = JobSpec(
             kind=kind, command=list(command) if command is not None and not isinstance(command, str) else command,  # type: ignore[arg-type]
             code=code, payload=payload,
             experiment={"target": experiment, "config": dict(config or {})} if experiment else None,
-            name=name, priority=priority,
-            resources=_listing("resources", resources),
-            cpus=cpus, memory=memory, after=_ids(after), timeout=timeout, retries=retries,  # type: ignore[arg-type]
-            retry_delay=retry_delay, cwd=os.fspath(cwd) if cwd is not None else os.getcwd(),
-            env=dict(env or {}), hold=hold, backend=backend, options=extra)
+            **values)
         return spec.validate(), payload
 
     # ---- reading ----------------------------------------------------------------------
@@ -324,8 +324,19 @@ def shared_queue(path: str | os.PathLike[str] | None = None) -> Queue:
     return _shared[key]
 
 
-def _ids(after: Sequence[Job | str] | Job | str | None) -> list[str]:
-    return [a.id if isinstance(a, Job) else a for a in _listing("after", after)]
+def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
+    """JobSettings field -> value of the settings given by keyword (an unknown one is refused;
+    None leaves the default); jobs in ``after`` become their ids."""
+    known = {f.keyword: f for f in settings(JobSettings)}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise InvalidJob(f"unknown submit option {unknown[0]!r}; options are {', '.join(known)}")
+    values = {known[k].name: v for k, v in given.items() if v is not None}
+    if "after" in values:
+        values["after"] = [a.id if isinstance(a, Job) else a for a in _listing("after", values["after"])]
+    if "resources" in values:
+        values["resources"] = _listing("resources", values["resources"])
+    return values
 
 
 def _limit(limit: int | None, label: str = "limit") -> int | None:

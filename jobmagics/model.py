@@ -1,15 +1,39 @@
-"""Plain data of the queue: states, submissions, job records. No I/O here."""
+"""Plain data of the queue: states and their transitions, and a job's fields (the one
+declaration: ``JobSettings``, ``JobOptions``, ``JobRecord``; see ``fields``). No I/O here."""
 from __future__ import annotations
 
 import enum
-import json
-import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass
 from typing import Any
 
-from .errors import InvalidJob
+from .checks import (
+    JOB_ID_RE,
+    MAX_MEMORY,
+    MAX_NAME,
+    MAX_PRIORITY,
+    RESOURCE_RE,
+    check_cell,
+    check_int,
+    check_job_id,
+    check_seconds,
+    check_text,
+    format_job_id,
+    format_memory,
+    parse_memory,
+    parse_resource,
+    plain_json,
+)
+from .errors import InvalidJob, InvalidTransition
+from .fields import check_type, declared_fields, recorded, setting, settings
+
+__all__ = [
+    "ACTIVE", "BACKENDS", "JOB_ID_RE", "KINDS", "MAX_MEMORY", "MAX_NAME", "MAX_PRIORITY",
+    "RESOURCE_RE", "STATE_NAMES", "TERMINAL", "TRANSITIONS", "JobOptions", "JobRecord",
+    "JobSettings", "JobSpec", "State", "WorkerRecord", "check_cell", "check_job_id",
+    "check_text", "check_transition", "dependency_cycle", "format_job_id", "format_memory",
+    "parse_memory", "parse_resource", "parse_state", "parse_states", "plain_json"]
 
 
 class State(str, enum.Enum):
@@ -29,15 +53,27 @@ TERMINAL = frozenset({State.COMPLETED, State.FAILED, State.CANCELLED, State.TIME
 ACTIVE = frozenset({State.WAITING, State.PENDING, State.RUNNING})
 STATE_NAMES = tuple(s.value for s in State)
 
+# Every state change a job may make (submission enters waiting or pending). The life-cycle
+# (store.lifecycle) makes each of them and refuses any other with InvalidTransition.
+TRANSITIONS: Mapping[State, frozenset[State]] = {
+    State.WAITING: frozenset({State.PENDING, State.CANCELLED}),      # unblocked/released; cancel
+    State.PENDING: frozenset({State.RUNNING, State.WAITING, State.CANCELLED}),   # claim; hold
+    State.RUNNING: frozenset({State.COMPLETED, State.FAILED, State.CANCELLED, State.TIMEOUT,
+                              State.PENDING}),                        # ends; requeue or retry
+    State.COMPLETED: frozenset(),
+    State.FAILED: frozenset({State.PENDING, State.WAITING}),          # retry
+    State.CANCELLED: frozenset({State.PENDING, State.WAITING}),
+    State.TIMEOUT: frozenset({State.PENDING, State.WAITING}),
+}
+
+
+def check_transition(job_id: str, old: State, new: State) -> None:
+    """Raise ``InvalidTransition`` unless a job may go from ``old`` to ``new``."""
+    if new not in TRANSITIONS[old]:
+        raise InvalidTransition(f"{job_id} cannot go from {old.value} to {new.value}")
+
 KINDS = ("command", "python", "function", "experiment")
 BACKENDS = ("local", "slurm")
-JOB_ID_RE = re.compile(r"^JOB-\d{8}-\d{5,}$")
-RESOURCE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
-_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-MAX_NAME = 200
-MAX_PRIORITY = 10**9
-MAX_MEMORY = 1 << 60
 
 
 def dependency_cycle(after: Mapping[str, Sequence[str]]) -> list[str] | None:
@@ -68,16 +104,6 @@ def dependency_cycle(after: Mapping[str, Sequence[str]]) -> list[str] | None:
     return None
 
 
-def format_job_id(day: str, number: int) -> str:
-    return f"JOB-{day}-{number:05d}"
-
-
-def check_job_id(job_id: object) -> str:
-    if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
-        raise InvalidJob(f"{job_id!r} is not a job id (they look like JOB-20261121-00001)")
-    return job_id
-
-
 def parse_state(value: str) -> State:
     try:
         return State(value)
@@ -94,170 +120,134 @@ def parse_states(value: str | State | Sequence[str | State] | None) -> list[Stat
     return [v if isinstance(v, State) else parse_state(v.strip() if isinstance(v, str) else v) for v in items]
 
 
-def parse_memory(value: str | float | None) -> int | None:
-    """'4G', '512M', '1.5GiB', 2048 (bytes) -> bytes. None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise InvalidJob(f"memory must be a size like '4G', not {value!r}")
-    if isinstance(value, (int, float)):
-        if not 0 < value <= MAX_MEMORY:     # also NaN; the database holds 64-bit integers
-            raise InvalidJob(f"memory must be between 1 byte and 1 EiB, not {value!r}")
-        return int(value)
-    match = _MEMORY_RE.match(str(value))
-    if not match:
-        raise InvalidJob(f"cannot read memory size {value!r}; write it like 512M, 4G or 1.5GiB")
-    number, unit = float(match.group(1)), match.group(2).lower()
-    size = int(number * _UNITS[unit])
-    if not 0 < size <= MAX_MEMORY:
-        raise InvalidJob(f"memory must be between 1 byte and 1 EiB, not {value!r}")
-    return size
+def _name(value: object) -> str | None:
+    return None if value is None else check_text("name", value)
 
 
-def format_memory(size: int | None) -> str:
-    if size is None:
-        return "-"
-    for unit in ("P", "T", "G", "M", "K"):
-        scale = _UNITS[unit.lower()]
-        if size >= scale:
-            amount = size / scale
-            return f"{amount:.0f}{unit}" if amount == int(amount) else f"{amount:.1f}{unit}"
-    return f"{size}B"
+def _resources(value: object) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple, set, frozenset)):
+        raise InvalidJob(f"resources must be a list of names, not {value!r:.80}")
+    return sorted({parse_resource(check_text("resource", r))[0] for r in items})
 
 
-def parse_resource(spec: str) -> tuple[str, int]:
-    """'hardware' -> ('hardware', 1); 'gpu=2' -> ('gpu', 2)."""
-    name, _, cap = spec.partition("=")
-    name = name.strip()
-    if not RESOURCE_RE.match(name):
-        raise InvalidJob(
-            f"bad resource name {name!r}: use letters, digits, '_', '-', '.', starting with a letter")
-    if not cap:
-        return name, 1
-    try:
-        capacity = int(cap)
-    except ValueError:
-        raise InvalidJob(f"resource capacity in {spec!r} must be a whole number") from None
-    if capacity < 1:
-        raise InvalidJob(f"resource capacity in {spec!r} must be at least 1")
-    return name, capacity
+def _job_ids(value: object) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple, set, frozenset)):
+        raise InvalidJob(f"after must be a list of job ids, not {value!r:.80}")
+    return sorted({check_job_id(a) for a in items})
 
 
-def _check_int(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            value = int(str(value).strip())  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise InvalidJob(f"{name} must be a whole number, not {value!r}") from None
-    if not low <= value <= high:
-        raise InvalidJob(f"{name} must be between {low} and {high}, not {value}")
-    return value
+def _env(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise InvalidJob("env must be a mapping of names to text values")
+    return {check_text("env name", k, 1024): check_text(f"env {k!r}", v, 1 << 20)
+            for k, v in value.items()}
 
 
-def check_text(name: str, value: object, limit: int = MAX_NAME, os_string: bool = False) -> str:
-    """``value`` if it is text the queue can store: no NUL, at most ``limit`` characters, and
-    valid UTF-8. Bytes that are not UTF-8 reach Python from argv or files as lone surrogates
-    (``os.fsdecode``); SQLite cannot store them. ``os_string`` values (command arguments,
-    which may name files whose names are not UTF-8) are stored as JSON, which keeps such bytes
-    exactly, so they pass. Environment values are text a user reads back (``status``, the
-    sidebar): they must be UTF-8, as DESIGN's bad-input rule says."""
-    if not isinstance(value, str):
-        raise InvalidJob(f"{name} must be text, not {type(value).__name__}")
-    if "\x00" in value:
-        raise InvalidJob(f"{name} must not contain NUL bytes")
-    if len(value) > limit:
-        raise InvalidJob(f"{name} is longer than {limit} characters")
-    try:
-        value.encode("utf-8", "surrogateescape" if os_string else "strict")
-    except UnicodeEncodeError as exc:
-        raise InvalidJob(f"{name} is not UTF-8 text: {_bad_character(value, exc.start)}") from None
-    return value
+def _backend(value: object) -> str:
+    if value not in BACKENDS:
+        raise InvalidJob(f"unknown backend {value!r}; backends are {', '.join(BACKENDS)}")
+    return str(value)
 
 
-def _bad_character(value: str, index: int) -> str:
-    char = ord(value[index])
-    if 0xDC80 <= char <= 0xDCFF:      # surrogateescape's stand-in for an undecodable byte
-        return f"byte 0x{char - 0xDC00:02x} at character {index}"
-    return f"lone surrogate U+{char:04X} at character {index}"
+@dataclass(kw_only=True)
+class JobOptions:
+    """Declared extras that some kinds and doors use (stored as JSON in the job's options)."""
+
+    capture: bool = setting(False, "keep stdout and stderr apart for the caller (run())")
+    stdin_b64: str | None = setting(None, "the job's standard input, base64 (run(input=...))")
+    env_replace: bool = setting(False, "env replaces the worker's environment (run(env=...))")
+    python: str | None = setting(None, "the interpreter of a python or function job")
+    pull: list[str] = setting([], "variables a python job sends back (%%job submit --pull)")
+    sbatch_args: list[str] = setting([], "extra sbatch options of a SLURM job (--partition=gpu)")
+
+    @classmethod
+    def of(cls, value: JobOptions | Mapping[str, Any] | None) -> JobOptions:
+        """Options from what a caller gave: unknown names and wrong types are refused."""
+        if value is None:
+            return cls()
+        if isinstance(value, JobOptions):
+            value = value.to_json()
+        if not isinstance(value, Mapping):
+            raise InvalidJob(f"options must be a mapping, not {type(value).__name__}")
+        known = {f.name: f for f in declared_fields(cls)}
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise InvalidJob(f"unknown option {unknown[0]!r}; options are {', '.join(known)}")
+        return cls(**{k: check_type(f"option {k}", known[k].hint, v) for k, v in value.items()})
+
+    @classmethod
+    def stored(cls, value: object) -> JobOptions:
+        """Options as read back: what is not a known option of the right type is left out
+        (a row written by hand, or by a newer jobmagics, still reads)."""
+        if not isinstance(value, Mapping):
+            return cls()
+        kept = {}
+        for f in declared_fields(cls):
+            try:
+                kept[f.name] = check_type(f.name, f.hint, value[f.name])
+            except (KeyError, InvalidJob):
+                continue
+        return cls(**kept)
+
+    def to_json(self) -> dict[str, Any]:
+        """The options that differ from their defaults."""
+        return {f.name: getattr(self, f.name) for f in declared_fields(type(self))
+                if getattr(self, f.name) != f.default}
 
 
-def plain_json(value: Any, what: str) -> Any:
-    """``value`` as plain JSON data; numpy scalars and arrays become numbers and lists."""
-    def convert(item: Any) -> Any:
-        for method in ("tolist", "item"):
-            if callable(getattr(item, method, None)):
-                return getattr(item, method)()
-        raise TypeError(f"{type(item).__name__} {item!r:.80}")
-    try:
-        return json.loads(json.dumps(value, default=convert, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise InvalidJob(f"the {what} must be JSON data (numbers, text, lists, dicts): {exc}") from None
+@dataclass(kw_only=True)
+class JobSettings:
+    """THE table of what a user sets on a job: each field's type, default, check, flag and
+    help. ``Queue.submit``, the CLI, ``%%job submit``, REST and the TypeScript types derive
+    from it (``fields``); a new setting is one field here plus one schema migration."""
+
+    kind: str = setting(MISSING, "command, python, function or experiment", body=True, flag=None)
+    command: list[str] | None = setting(None, "the argv of a command job", body=True, json=True)
+    code: str | None = setting(None, "the code of a python job", body=True)
+    experiment: dict[str, Any] | None = setting(
+        None, "an experiment's module:Class target and JSON config", body=True, json=True)
+    name: str | None = setting(None, "a short name for the job", check=_name, metavar="NAME")
+    priority: int = setting(0, "higher starts first", metavar="P", check=lambda v: check_int(
+        "priority", v, -MAX_PRIORITY, MAX_PRIORITY))
+    resources: list[str] = setting(
+        [], "a resource the job holds while it runs (e.g. hardware)", flag="--resource",
+        metavar="R", check=_resources, json=True)
+    cpus: int = setting(1, "CPU slots the job needs", metavar="N",
+                        check=lambda v: check_int("cpus", v, 1, 4096))
+    memory: int | None = setting(None, "memory the job needs, e.g. 4G", metavar="SIZE",
+                                 check=parse_memory, accepts="string | number")
+    after: list[str] = setting([], "start only after this job completed", metavar="ID",
+                               check=_job_ids, json=True)
+    timeout: float | None = setting(None, "seconds before the job is stopped (state timeout)",
+                                    metavar="S", check=lambda v: check_seconds("timeout", v))
+    retries: int = setting(0, "times to retry a failure (with backoff)", metavar="K",
+                           check=lambda v: check_int("retries", v, 0, 100))
+    retry_delay: float = setting(1.0, "seconds before the first retry (doubling each time)",
+                                 metavar="S", check=lambda v: check_seconds("retry_delay", v) or 0.0)
+    cwd: str = setting(".", "working directory (default: here)", metavar="DIR",
+                       check=lambda v: check_text("cwd", v, 4096))
+    env: dict[str, str] = setting({}, "an environment variable NAME=VALUE", metavar="K=V",
+                                  check=_env, json=True, public=False)
+    held: bool = setting(False, "submit held: it waits until released", keyword="hold")
+    backend: str = setting("local", "where it runs", choices=("local", "slurm"), check=_backend)
+    options: JobOptions = setting(JobOptions(), "declared extras (see JobOptions)", flag=None,
+                                  check=JobOptions.of, json=True)
 
 
-def check_cell(code: str) -> str:
-    """Python jobs are notebook cells: plain Python, or IPython syntax (``%magic``, ``!cmd``)
-    that IPython's own input transformer turns into Python."""
-    try:
-        compile(code, "<job>", "exec")
-        return code
-    except SyntaxError as exc:
-        error = exc
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-        compile(TransformerManager().transform_cell(code), "<job>", "exec")
-        return code
-    except SyntaxError:
-        raise InvalidJob(f"the code does not compile: {error.msg} (line {error.lineno})") from None
-
-
-@dataclass
-class JobSpec:
+@dataclass(kw_only=True)
+class JobSpec(JobSettings):
     """What a user asks for. ``validate()`` checks everything that needs no I/O."""
 
-    kind: str
-    command: list[str] | None = None
-    code: str | None = None
-    payload: bytes | None = None            # cloudpickled (callable, args, kwargs)
-    experiment: dict[str, Any] | None = None
-    name: str | None = None
-    priority: int = 0
-    resources: list[str] = field(default_factory=list)
-    cpus: int = 1
-    memory: int | None = None
-    after: list[str] = field(default_factory=list)
-    timeout: float | None = None
-    retries: int = 0
-    retry_delay: float = 1.0
-    cwd: str = "."
-    env: dict[str, str] = field(default_factory=dict)
-    hold: bool = False
-    backend: str = "local"
-    options: dict[str, Any] = field(default_factory=dict)   # kind-specific extras (capture, stdin, push/pull)
+    payload: bytes | None = None            # cloudpickled (callable, args, kwargs), or pushed variables
 
     def validate(self) -> JobSpec:
         if self.kind not in KINDS:
             raise InvalidJob(f"unknown job kind {self.kind!r}; kinds are {', '.join(KINDS)}")
         self._validate_body()
-        if self.name is not None:
-            self.name = check_text("name", self.name)
-        self.priority = _check_int("priority", self.priority, -MAX_PRIORITY, MAX_PRIORITY)
-        self.cpus = _check_int("cpus", self.cpus, 1, 4096)
-        self.retries = _check_int("retries", self.retries, 0, 100)
-        self.memory = parse_memory(self.memory)
-        self.resources = sorted({parse_resource(check_text("resource", r))[0] for r in self.resources})
-        self.after = sorted({check_job_id(a) for a in self.after})
-        self.timeout = self._positive("timeout", self.timeout)
-        self.retry_delay = self._positive("retry_delay", self.retry_delay) or 0.0
-        self.cwd = check_text("cwd", self.cwd, 4096)
-        if not isinstance(self.env, Mapping):
-            raise InvalidJob("env must be a mapping of names to text values")
-        self.env = {check_text("env name", k, 1024): check_text(f"env {k!r}", v, 1 << 20)
-                    for k, v in self.env.items()}
-        self.options = plain_json(self.options, "options")
-        if self.backend not in BACKENDS:
-            raise InvalidJob(f"unknown backend {self.backend!r}; backends are {', '.join(BACKENDS)}")
+        for f in settings(JobSettings):
+            setattr(self, f.name, f.check(getattr(self, f.name)))
         if self.backend == "slurm" and (self.kind == "experiment" or "hardware" in self.resources):
             raise InvalidJob("instrument jobs run on the station's worker, not on SLURM")
         return self
@@ -284,69 +274,46 @@ class JobSpec:
             if "hardware" not in self.resources:
                 self.resources = [*self.resources, "hardware"]
 
-    @staticmethod
-    def _positive(name: str, value: object) -> float | None:
-        if value is None:
-            return None
-        try:
-            number = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise InvalidJob(f"{name} must be a number of seconds, not {value!r}") from None
-        if not (math.isfinite(number) and number > 0):
-            raise InvalidJob(f"{name} must be a positive number of seconds, not {value!r}")
-        return number
 
+@dataclass(kw_only=True)
+class JobRecord(JobSettings):
+    """One job as stored in the queue: its settings plus what the queue records."""
 
-@dataclass
-class JobRecord:
-    """One job as stored in the queue."""
-
-    id: str
-    kind: str
-    name: str | None
-    user: str
-    host: str
-    state: State
-    held: bool
-    priority: int
-    resources: list[str]
-    cpus: int
-    memory: int | None
-    after: list[str]
-    timeout: float | None
-    retries: int
-    retry_delay: float
-    attempt: int
-    submitted_at: float
-    started_at: float | None
-    finished_at: float | None
-    exit_code: int | None
-    error: str | None
-    worker: str | None
-    pid: int | None
-    progress: float | None
-    stage: str | None
-    cancel_requested: bool
-    backend: str
-    backend_id: str | None
-    cwd: str
-    env: dict[str, str]
-    command: list[str] | None
-    code: str | None
-    experiment: dict[str, Any] | None
-    options: dict[str, Any]
-    # Not stored: set on read when the job is running on a worker that is gone (its process
-    # ended, or, on another host, its lease ran out). When the worker was last known alive.
-    worker_lost_at: float | None = None
+    id: str = recorded("the job's id, JOB-YYYYMMDD-NNNNN")
+    user: str = recorded("who submitted it (Unix login)")
+    host: str = recorded("where it was submitted")
+    state: State = recorded("waiting, pending, running, completed, failed, cancelled or timeout")
+    attempt: int = recorded("the attempt number, from 1")
+    submitted_at: float = recorded("when it was submitted (Unix time)")
+    started_at: float | None = recorded("when the current attempt started", None, per_attempt=True)
+    finished_at: float | None = recorded("when it ended", None, per_attempt=True)
+    exit_code: int | None = recorded("the exit status of its process", None, per_attempt=True)
+    error: str | None = recorded("why it failed, in one line", None, per_attempt=True)
+    worker: str | None = recorded("the worker running it", None, per_attempt=True)
+    pid: int | None = recorded("its process id on the worker's host", None, per_attempt=True)
+    pid_started: float | None = recorded("when that process started", None, per_attempt=True)
+    progress: float | None = recorded("0..1, as the job reports it", None, per_attempt=True)
+    stage: str | None = recorded("what the job says it is doing", None, per_attempt=True)
+    cancel_requested: bool = recorded("a cancel was asked of the running job", False,
+                                      per_attempt=True)
+    backend_id: str | None = recorded("its id in the backend (SLURM job id)", None,
+                                      per_attempt=True)
+    not_before: float = recorded("it is not started before this time (retry backoff)", 0.0,
+                                 per_attempt=True)
+    worker_lost_at: float | None = recorded(
+        "set when read: the job runs on a worker that is gone, last known alive then", None,
+        stored=False)
 
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The job as JSON data, without its environment (it may hold secrets; the owner
+        reads it through the API)."""
+        private = {f.name for f in declared_fields(JobRecord) if not f.public}
+        data = {k: v for k, v in asdict(self).items() if k not in private}
         data["state"] = self.state.value
-        data.pop("env")   # may hold secrets; visible to the owner through the API only
         return data
 
 

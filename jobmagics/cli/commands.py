@@ -12,7 +12,8 @@ from typing import Any
 from .. import paths
 from ..client import Queue
 from ..errors import InvalidJob, WaitTimeout, WorkerLost
-from ..model import State
+from ..fields import from_arguments
+from ..model import JobSettings, State
 from .tables import job_detail, jobs_table, more_line, table
 
 
@@ -46,19 +47,10 @@ def _submission(args: argparse.Namespace) -> dict[str, Any]:
     bodies = sum(x is not None and x != [] for x in (argv, args.code, args.file))
     if bodies != 1:
         raise InvalidJob("give a command after --, or --code CODE, or --file FILE.py (exactly one)")
-    env = {}
-    for item in args.env:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidJob(f"--env {item!r}: write it as NAME=VALUE")
-        env[key] = value
-    options: dict[str, Any] = {
-        "name": args.name, "priority": args.priority, "resources": args.resource, "cpus": args.cpus,
-        "memory": args.memory, "after": args.after, "timeout": args.timeout, "retries": args.retries,
-        "cwd": args.cwd, "env": env, "hold": args.hold, "backend": args.backend}
+    options: dict[str, Any] = from_arguments(JobSettings, args)
     if args.file is not None:
         options["code"] = _read_code(args.file)
-        options["name"] = options["name"] or os.path.basename(args.file)
+        options["name"] = options.get("name") or os.path.basename(args.file)
     elif args.code is not None:
         options["code"] = args.code
     else:

@@ -5,7 +5,8 @@ import argparse
 import sys
 from typing import NoReturn
 
-from ..model import STATE_NAMES
+from ..fields import flag_arguments
+from ..model import STATE_NAMES, JobSettings
 
 QUEUE_PAGE = 50
 
@@ -17,19 +18,9 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _job_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", help="a short name for the job")
-    p.add_argument("--priority", default=0, help="higher starts first (default 0)")
-    p.add_argument("--resource", action="append", default=[], metavar="R",
-                   help="a resource the job holds while it runs (e.g. hardware); repeatable")
-    p.add_argument("--cpus", default=1, help="CPU slots the job needs (default 1)")
-    p.add_argument("--memory", help="memory the job needs, e.g. 4G")
-    p.add_argument("--after", action="append", default=[], metavar="ID", help="start only after this job completed")
-    p.add_argument("--timeout", help="seconds before the job is stopped (state timeout)")
-    p.add_argument("--retries", default=0, help="times to retry a failure (exponential backoff)")
-    p.add_argument("--cwd", help="working directory (default: here)")
-    p.add_argument("--env", action="append", default=[], metavar="K=V", help="environment variable; repeatable")
-    p.add_argument("--hold", action="store_true", help="submit held: it waits until released")
-    p.add_argument("--backend", default="local", choices=["local", "slurm"], help="where it runs")
+    """The flags of every setting a user gives a job (declared once, in model.JobSettings)."""
+    for flags, kwargs in flag_arguments(JobSettings):
+        p.add_argument(*flags, **kwargs)
 
 
 def _listing(p: argparse.ArgumentParser) -> None:

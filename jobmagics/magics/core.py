@@ -18,7 +18,8 @@ from ..client import Queue
 from ..display import job_outputs, jobs_table_html
 from ..errors import JobmagicsError
 from ..job import Job
-from ..model import State
+from ..fields import from_arguments
+from ..model import JobSettings, State
 from . import owned_worker
 from .parsers import PARSERS, help_text
 
@@ -101,10 +102,7 @@ class JobMagics(Magics):
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"--out {args.out!r} is not a valid variable name")
         queue = self._queue(args.queue)
-        common: dict[str, Any] = {
-            "name": args.name, "priority": args.priority, "resources": args.resource, "cpus": args.cpus,
-            "memory": args.memory, "after": [i for a in args.after for i in _names(a)],
-            "timeout": args.timeout, "retries": args.retries, "backend": args.backend, "hold": args.hold}
+        common = from_arguments(JobSettings, args)
         if cell is not None:
             job = queue.submit(code=self._cell_code(args, cell), push=self._push(args),
                                options={"pull": _names(args.pull)} if args.pull else None, **common)
@@ -117,7 +115,7 @@ class JobMagics(Magics):
             job = queue.submit(command=args.command, **common)
         self._remember(job, args.out)
         self._live(job)
-        if args.backend == "local" and not queue.workers():
+        if (args.backend or "local") == "local" and not queue.workers():
             print(f"no worker serves {queue.path} yet: the job waits until one starts"
                   " (%job worker start runs one in this kernel)", file=sys.stderr)
         if not args.wait:
@@ -145,7 +143,7 @@ class JobMagics(Magics):
         job.wait(timeout)
         if job.state is not State.COMPLETED:
             raise UsageError(f"{job.id} {job.state.value}: {job.error or f'exit code {job.exit_code}'}")
-        if job.record.options.get("pull"):
+        if job.record.options.pull:
             print(f"pulled {', '.join(self._pull_into_notebook(job))}")
         return job
 

@@ -7,27 +7,28 @@ from typing import Any
 
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from ..fields import flag_arguments
+from ..model import JobSettings
+
 _queue = argument("--queue", metavar="DIR", help="the queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)")
 _job_id = argument("id", nargs="?", metavar="ID", help="a job id (default: the last job submitted here)")
 _job_ids = argument("ids", nargs="*", metavar="ID",
                     help="job ids, or a,b (default: the last job submitted here); all of them or none")
 
 
+def _settings(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags of every setting a user gives a job (declared once, in model.JobSettings)."""
+    for flags, kwargs in reversed(flag_arguments(JobSettings)):
+        func = argument(*flags, **kwargs)(func)
+    return func
+
+
 @magic_arguments("job submit")
-@argument("--name", help="a name for the job")
-@argument("--priority", type=int, default=0, help="higher starts first (default 0)")
-@argument("--resource", action="append", default=[], metavar="R", help="a resource the job needs (repeatable)")
-@argument("--cpus", type=int, default=1, help="CPU slots the job takes (default 1)")
-@argument("--memory", metavar="SIZE", help="memory the job needs, e.g. 4G")
-@argument("--after", action="append", default=[], metavar="ID", help="start only after this job completed (repeatable, or a,b)")
-@argument("--timeout", type=float, metavar="S", help="stop the job after S seconds")
-@argument("--retries", type=int, default=0, metavar="K", help="run a failed job again up to K times")
+@_settings
 @argument("--push", metavar="a,b", help="notebook variables sent into the job (cloudpickle)")
 @argument("--pull", metavar="x,y", help="job variables brought back on --wait or by %%job pull")
 @argument("--wait", action="store_true", help="block until the job ends (and pull its variables)")
 @argument("--out", metavar="NAME", help="also keep the Job in this notebook variable")
-@argument("--backend", default="local", choices=["local", "slurm"], help="where the job runs")
-@argument("--hold", action="store_true", help="submit it held (start it with %%job release)")
 @_queue
 @argument("command", nargs="*", metavar="-- CMD ARGS", help="a command job (line magic only)")
 def submit() -> None:

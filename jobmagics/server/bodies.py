@@ -10,8 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-SUBMIT_FIELDS = {"command", "code", "name", "priority", "resources", "cpus", "memory", "after",
-                 "timeout", "retries", "cwd", "hold"}
+from ..errors import InvalidJob
+from ..fields import check_submission
+from ..model import JobSettings
+
+BODIES = ("command", "code")        # the kinds a submit body may name (with their body)
 ACTIONS = ("cancel", "retry", "hold", "release")
 MAX_BULK_IDS = 10_000
 MAX_PATH_CHARS = 4096
@@ -59,9 +62,10 @@ def _check_text_everywhere(value: Any) -> None:
 def submission(body: dict[str, Any], root: Path) -> tuple[list[str] | None, str | None, dict[str, Any]]:
     """(command, code, options of ``Queue.submit``) from a submit body; the working directory
     is resolved inside the Jupyter root. Touches the filesystem: run it off the event loop."""
-    unknown = sorted(set(body) - SUBMIT_FIELDS)
-    if unknown:
-        raise BadRequest(f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(SUBMIT_FIELDS))})")
+    try:
+        check_submission(JobSettings, body, extra=BODIES)
+    except InvalidJob as exc:
+        raise BadRequest(str(exc)) from None
     options = dict(body)
     command, code = options.pop("command", None), options.pop("code", None)
     if (command is None) == (code is None):
@@ -71,12 +75,6 @@ def submission(body: dict[str, Any], root: Path) -> tuple[list[str] | None, str 
         raise BadRequest('"command" must be a non-empty list of strings, e.g. ["python", "fit.py"]')
     if code is not None and not isinstance(code, str):
         raise BadRequest('"code" must be a string')
-    for key, kind in (("name", str), ("priority", int), ("cpus", int), ("retries", int),
-                      ("hold", bool)):
-        value = options.get(key)
-        if value is not None and (not isinstance(value, kind)
-                                  or (kind is int and isinstance(value, bool))):
-            raise BadRequest(f'"{key}" must be a {kind.__name__}, not {value!r}')
     options["cwd"] = working_directory(options.get("cwd"), root)
     return command, code, options
 

@@ -11,7 +11,7 @@ from ..errors import InvalidJob, JobNotFound
 from ..model import JobRecord, JobSpec, State, check_text, dependency_cycle, format_job_id
 from .db import Database
 from .moves import MovesMixin, end_job, fetch_job, record_event, settle_dependants
-from .rows import JOB_COLUMNS, dumps, job_from_row
+from .rows import JOB_COLUMNS, SUBMITTED_COLUMNS, job_from_row, submitted_values
 from .schema import COUNTS_VERSION, SUBMITTED_INDEX_VERSION, USER_INDEXES_VERSION
 
 __all__ = ["JobsMixin", "end_job", "fetch_job", "record_event", "settle_dependants"]
@@ -77,7 +77,7 @@ class JobsMixin(MovesMixin):
                 for parent in spec.after:
                     conn.execute("INSERT INTO deps(child, parent) VALUES (?, ?)", (job_id, parent))
                 record_event(conn, job_id, now, state.value,
-                             f"submitted by {user}" + (" (held)" if spec.hold else ""))
+                             f"submitted by {user}" + (" (held)" if spec.held else ""))
         return ids
 
     @staticmethod
@@ -88,7 +88,7 @@ class JobsMixin(MovesMixin):
             raise InvalidJob(f"unknown resource {unknown[0]!r}; this queue knows "
                              f"{', '.join(sorted(known)) or 'none'} (a worker started with "
                              f"--resource {unknown[0]} adds it)")
-        waiting = spec.hold
+        waiting = spec.held
         for parent in spec.after:
             row = conn.execute("SELECT state FROM jobs WHERE id = ?", (parent,)).fetchone()
             if row is None:
@@ -104,15 +104,9 @@ class JobsMixin(MovesMixin):
     @staticmethod
     def _insert(conn: sqlite3.Connection, job_id: str, spec: JobSpec, state: State,
                 user: str, host: str, now: float) -> None:
-        conn.execute(
-            "INSERT INTO jobs(id, kind, name, user, host, state, held, priority, resources, cpus,"
-            " memory, after, timeout, retries, retry_delay, submitted_at, backend, cwd, env,"
-            " command, code, experiment, options) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (job_id, spec.kind, spec.name, user, host, state.value, int(spec.hold), spec.priority,
-             dumps(spec.resources), spec.cpus, spec.memory, dumps(spec.after), spec.timeout,
-             spec.retries, spec.retry_delay, now, spec.backend, spec.cwd, dumps(spec.env),
-             dumps(spec.command), spec.code, dumps(spec.experiment), dumps(spec.options)))
+        columns = ("id", "user", "host", "state", "submitted_at", *SUBMITTED_COLUMNS)
+        conn.execute(f"INSERT INTO jobs({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                     (job_id, user, host, state.value, now, *submitted_values(spec)))
 
     # ---- reading ----------------------------------------------------------------------
     def get(self, job_id: str) -> JobRecord:

@@ -6,15 +6,15 @@ import json
 import sqlite3
 from typing import Any
 
-from ..model import JobRecord, State, WorkerRecord
+from ..fields import declared_fields, stored_columns
+from ..model import JobOptions, JobRecord, JobSettings, JobSpec, State, WorkerRecord
 
-JOB_COLUMNS = (
-    "id, kind, name, user, host, state, held, priority, resources, cpus, memory, after, timeout,"
-    " retries, retry_delay, attempt, submitted_at, started_at, finished_at, exit_code, error,"
-    " worker, pid, progress, stage, cancel_requested, backend, backend_id, cwd, env, command,"
-    " code, experiment, options"
-)
-_JSON_FIELDS = ("resources", "after", "env", "command", "experiment", "options")
+# The jobs table's columns that a JobRecord reads, and those a submission writes, as the
+# fields declare them (model.JobSettings, model.JobRecord).
+JOB_COLUMNS = ", ".join(stored_columns(JobRecord))
+SUBMITTED_COLUMNS = tuple(f.name for f in declared_fields(JobSettings) if f.stored)
+_JSON_FIELDS = tuple(f.name for f in declared_fields(JobRecord) if f.json)
+_BOOL_FIELDS = tuple(f.name for f in declared_fields(JobRecord) if f.hint is bool)
 _RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(JobRecord))
 
 
@@ -24,10 +24,23 @@ def job_from_row(row: sqlite3.Row) -> JobRecord:
     for name in _JSON_FIELDS:
         if data[name] is not None:
             data[name] = json.loads(data[name])
+    for name in _BOOL_FIELDS:
+        data[name] = bool(data[name])
     data["state"] = State(data["state"])
-    data["held"] = bool(data["held"])
-    data["cancel_requested"] = bool(data["cancel_requested"])
+    data["options"] = JobOptions.stored(data["options"])
     return JobRecord(**data)
+
+
+def submitted_values(spec: JobSpec) -> list[Any]:
+    """The values of SUBMITTED_COLUMNS for a validated spec, as stored."""
+    values: list[Any] = []
+    for name in SUBMITTED_COLUMNS:
+        value = getattr(spec, name)
+        if name == "options":
+            value = value.to_json()
+        values.append(dumps(value) if name in _JSON_FIELDS else
+                      int(value) if isinstance(value, bool) else value)
+    return values
 
 
 def worker_from_row(row: sqlite3.Row) -> WorkerRecord:

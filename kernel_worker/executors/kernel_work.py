@@ -22,7 +22,7 @@ class KernelWork:
     def finish_call(self, job: JobRecord, queue_root: str, failed: bool) -> str:
         if not self.pulls_result:
             return prelude_call("end_job")
-        pull = [str(n) for n in job.options.get("pull") or []]
+        pull = [str(n) for n in job.options.pull or []]
         return prelude_call("finish_job", job.id, queue_root, pull, failed)
 
 

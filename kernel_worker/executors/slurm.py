@@ -147,11 +147,11 @@ class SlurmExecutor:
         folder.mkdir(exist_ok=True)
         script.write_text(batch_script(job, context))
         stdin = None
-        if job.options.get("stdin_b64") is not None:
+        if job.options.stdin_b64 is not None:
             stdin_path = folder / f"{job.id}.stdin"
-            stdin_path.write_bytes(base64.b64decode(job.options["stdin_b64"]))
+            stdin_path.write_bytes(base64.b64decode(job.options.stdin_b64))
             stdin = str(stdin_path)
-        if job.options.get("capture"):
+        if job.options.capture:
             output, errors = str(layout.log(job.id)), str(layout.stderr(job.id))
         else:
             output, errors = str(layout.log(job.id)), None

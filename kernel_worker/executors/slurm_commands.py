@@ -77,7 +77,7 @@ def sbatch_options(job: JobRecord, log: str, stderr: str | None, stdin: str | No
 
 def extra_sbatch_arguments(job: JobRecord) -> list[str]:
     """``options={"sbatch_args": ["--partition=gpu", "--gres=gpu:1"]}`` passes site options."""
-    extra = job.options.get("sbatch_args") or []
+    extra = job.options.sbatch_args or []
     if isinstance(extra, str) or not all(isinstance(a, str) and a.startswith("-") for a in extra):
         raise SlurmError(f"sbatch_args must be a list of options like ['--partition=gpu'], not {extra!r}")
     return list(extra)

@@ -29,7 +29,7 @@ _WORKER_ENV = dict(os.environ)   # read once: copying os.environ per job costs m
 
 
 def job_environment(job: JobRecord, context: JobContext) -> dict[str, str]:
-    base = {} if job.options.get("env_replace") else dict(_WORKER_ENV)
+    base = {} if job.options.env_replace else dict(_WORKER_ENV)
     base.update(job.env)
     base[JOB_ID_VAR] = job.id
     base[ATTEMPT_VAR] = str(job.attempt)
@@ -44,7 +44,7 @@ def job_environment(job: JobRecord, context: JobContext) -> dict[str, str]:
 def job_argv(job: JobRecord, context: JobContext) -> list[str]:
     if job.kind == "command":
         return list(job.command or [])
-    python = job.options.get("python") or sys.executable
+    python = job.options.python or sys.executable
     if not os.access(python, os.X_OK):
         python = sys.executable
     return [python, "-m", _RUNNERS[job.kind], str(context.layout.root), job.id]
@@ -147,12 +147,12 @@ class SubprocessExecutor:
         layout = context.layout
         stdout: IO[bytes] = open(layout.log(job.id), "ab")  # noqa: SIM115
         stderr: IO[bytes] | int = subprocess.STDOUT
-        if job.options.get("capture"):      # run(capture_output=True): keep stderr apart
+        if job.options.capture:      # run(capture_output=True): keep stderr apart
             stderr = open(layout.stderr(job.id), "ab")  # noqa: SIM115
         stdin: IO[bytes] | int = subprocess.DEVNULL
-        if job.options.get("stdin_b64") is not None:
+        if job.options.stdin_b64 is not None:
             stdin = tempfile.TemporaryFile()  # noqa: SIM115
-            stdin.write(base64.b64decode(job.options["stdin_b64"]))
+            stdin.write(base64.b64decode(job.options.stdin_b64))
             stdin.seek(0)
         return {"stdin": stdin, "stdout": stdout, "stderr": stderr}
 

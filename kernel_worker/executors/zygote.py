@@ -61,16 +61,16 @@ class Zygote:
         return self._process
 
     def accepts(self, job: JobRecord) -> bool:
-        python = job.options.get("python")
+        python = job.options.python
         same_python = python is None or os.path.realpath(python) == os.path.realpath(sys.executable)
-        return job.kind in KINDS and same_python and job.options.get("stdin_b64") is None
+        return job.kind in KINDS and same_python and job.options.stdin_b64 is None
 
     def start(self, job: JobRecord, env: dict[str, str], container: Container) -> ForkedExecution | None:
         """Fork the job; None if the zygote cannot (the caller then starts a fresh Python)."""
         layout = self.context.layout
         order: dict[str, Any] = {"job_id": job.id, "kind": job.kind, "cwd": job.cwd, "env": env,
                                  "join": container.join_path(), "log": str(layout.log(job.id)),
-                                 "stderr": str(layout.stderr(job.id)) if job.options.get("capture") else None}
+                                 "stderr": str(layout.stderr(job.id)) if job.options.capture else None}
         try:
             process = self._ensure()
             assert process.stdin is not None and process.stdout is not None

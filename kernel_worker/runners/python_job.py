@@ -37,7 +37,7 @@ def main(queue_path: str, job_id: str, queue: Queue | None = None) -> int:
         queue.store.save_result(job_id, False, dump_exception(exc))
         return 1
     try:
-        blob = dump_pulled(record.options.get("pull") or [], namespace)
+        blob = dump_pulled(record.options.pull or [], namespace)
     except ResultNotSent as exc:
         print(exc, file=sys.stderr)
         queue.store.save_result(job_id, False, dump_exception(exc), error=str(exc))

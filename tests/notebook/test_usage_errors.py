@@ -24,7 +24,7 @@ def shell(queue_dir):  # type: ignore[no-untyped-def]
     ("", "needs a subcommand"),
     ("frobnicate", "unknown %job subcommand 'frobnicate'"),
     ("submit", "give the command after --"),
-    ("submit --priority high -- echo", "invalid int value: 'high'"),
+    ("submit --priority high -- echo", "priority must be a whole number, not 'high'"),  # as the CLI says
     ("submit --memory lots -- echo", "cannot read memory size 'lots'"),
     ("submit --resource no_such_thing -- echo", "unknown resource 'no_such_thing'"),
     ("submit --after JOB-20200101-00001 -- echo", "no such job"),

@@ -1,0 +1,159 @@
+"""Checks of single values a user gives (no I/O): each returns the value as the queue stores
+it, or raises ``InvalidJob`` with a message the user can act on."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from .errors import InvalidJob
+
+JOB_ID_RE = re.compile(r"^JOB-\d{8}-\d{5,}$")
+RESOURCE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+MAX_NAME = 200
+MAX_PRIORITY = 10**9
+MAX_MEMORY = 1 << 60
+
+
+def format_job_id(day: str, number: int) -> str:
+    return f"JOB-{day}-{number:05d}"
+
+
+def check_job_id(job_id: object) -> str:
+    if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
+        raise InvalidJob(f"{job_id!r} is not a job id (they look like JOB-20261121-00001)")
+    return job_id
+
+
+def parse_memory(value: str | float | None) -> int | None:
+    """'4G', '512M', '1.5GiB', 2048 (bytes) -> bytes. None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InvalidJob(f"memory must be a size like '4G', not {value!r}")
+    if isinstance(value, (int, float)):
+        if not 0 < value <= MAX_MEMORY:     # also NaN; the database holds 64-bit integers
+            raise InvalidJob(f"memory must be between 1 byte and 1 EiB, not {value!r}")
+        return int(value)
+    match = _MEMORY_RE.match(str(value))
+    if not match:
+        raise InvalidJob(f"cannot read memory size {value!r}; write it like 512M, 4G or 1.5GiB")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    size = int(number * _UNITS[unit])
+    if not 0 < size <= MAX_MEMORY:
+        raise InvalidJob(f"memory must be between 1 byte and 1 EiB, not {value!r}")
+    return size
+
+
+def format_memory(size: int | None) -> str:
+    if size is None:
+        return "-"
+    for unit in ("P", "T", "G", "M", "K"):
+        scale = _UNITS[unit.lower()]
+        if size >= scale:
+            amount = size / scale
+            return f"{amount:.0f}{unit}" if amount == int(amount) else f"{amount:.1f}{unit}"
+    return f"{size}B"
+
+
+def parse_resource(spec: str) -> tuple[str, int]:
+    """'hardware' -> ('hardware', 1); 'gpu=2' -> ('gpu', 2)."""
+    name, _, cap = spec.partition("=")
+    name = name.strip()
+    if not RESOURCE_RE.match(name):
+        raise InvalidJob(
+            f"bad resource name {name!r}: use letters, digits, '_', '-', '.', starting with a letter")
+    if not cap:
+        return name, 1
+    try:
+        capacity = int(cap)
+    except ValueError:
+        raise InvalidJob(f"resource capacity in {spec!r} must be a whole number") from None
+    if capacity < 1:
+        raise InvalidJob(f"resource capacity in {spec!r} must be at least 1")
+    return name, capacity
+
+
+def check_int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            value = int(str(value).strip())  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InvalidJob(f"{name} must be a whole number, not {value!r}") from None
+    if not low <= value <= high:
+        raise InvalidJob(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def check_text(name: str, value: object, limit: int = MAX_NAME, os_string: bool = False) -> str:
+    """``value`` if it is text the queue can store: no NUL, at most ``limit`` characters, and
+    valid UTF-8. Bytes that are not UTF-8 reach Python from argv or files as lone surrogates
+    (``os.fsdecode``); SQLite cannot store them. ``os_string`` values (command arguments,
+    which may name files whose names are not UTF-8) are stored as JSON, which keeps such bytes
+    exactly, so they pass. Environment values are text a user reads back (``status``, the
+    sidebar): they must be UTF-8, as DESIGN's bad-input rule says."""
+    if not isinstance(value, str):
+        raise InvalidJob(f"{name} must be text, not {type(value).__name__}")
+    if "\x00" in value:
+        raise InvalidJob(f"{name} must not contain NUL bytes")
+    if len(value) > limit:
+        raise InvalidJob(f"{name} is longer than {limit} characters")
+    try:
+        value.encode("utf-8", "surrogateescape" if os_string else "strict")
+    except UnicodeEncodeError as exc:
+        raise InvalidJob(f"{name} is not UTF-8 text: {_bad_character(value, exc.start)}") from None
+    return value
+
+
+def _bad_character(value: str, index: int) -> str:
+    char = ord(value[index])
+    if 0xDC80 <= char <= 0xDCFF:      # surrogateescape's stand-in for an undecodable byte
+        return f"byte 0x{char - 0xDC00:02x} at character {index}"
+    return f"lone surrogate U+{char:04X} at character {index}"
+
+
+def plain_json(value: Any, what: str) -> Any:
+    """``value`` as plain JSON data; numpy scalars and arrays become numbers and lists."""
+    def convert(item: Any) -> Any:
+        for method in ("tolist", "item"):
+            if callable(getattr(item, method, None)):
+                return getattr(item, method)()
+        raise TypeError(f"{type(item).__name__} {item!r:.80}")
+    try:
+        return json.loads(json.dumps(value, default=convert, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidJob(f"the {what} must be JSON data (numbers, text, lists, dicts): {exc}") from None
+
+
+def check_cell(code: str) -> str:
+    """Python jobs are notebook cells: plain Python, or IPython syntax (``%magic``, ``!cmd``)
+    that IPython's own input transformer turns into Python."""
+    try:
+        compile(code, "<job>", "exec")
+        return code
+    except SyntaxError as exc:
+        error = exc
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+        compile(TransformerManager().transform_cell(code), "<job>", "exec")
+        return code
+    except SyntaxError:
+        raise InvalidJob(f"the code does not compile: {error.msg} (line {error.lineno})") from None
+
+
+def check_seconds(name: str, value: object) -> float | None:
+    """A positive, finite number of seconds (None stays None)."""
+    if value is None:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidJob(f"{name} must be a number of seconds, not {value!r}") from None
+    if not (math.isfinite(number) and number > 0):
+        raise InvalidJob(f"{name} must be a positive number of seconds, not {value!r}")
+    return number
