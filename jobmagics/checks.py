@@ -65,7 +65,8 @@ def parse_resource(spec: str) -> tuple[str, int]:
     name = name.strip()
     if not RESOURCE_RE.match(name):
         raise InvalidJob(
-            f"bad resource name {name!r}: use letters, digits, '_', '-', '.', starting with a letter")
+            f"bad resource name {name!r}: use letters, digits, '_', '-', '.',"
+            " starting with a letter")
     if not cap:
         return name, 1
     try:
@@ -80,9 +81,9 @@ def parse_resource(spec: str) -> tuple[str, int]:
 def check_int(name: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         try:
-            if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
-            value = int(str(value).strip())  # type: ignore[arg-type]
+            value = int(str(value).strip())
         except (TypeError, ValueError):
             raise InvalidJob(f"{name} must be a whole number, not {value!r}") from None
     if not low <= value <= high:
@@ -127,7 +128,8 @@ def plain_json(value: Any, what: str) -> Any:
     try:
         return json.loads(json.dumps(value, default=convert, allow_nan=False))
     except (TypeError, ValueError) as exc:
-        raise InvalidJob(f"the {what} must be JSON data (numbers, text, lists, dicts): {exc}") from None
+        raise InvalidJob(
+            f"the {what} must be JSON data (numbers, text, lists, dicts): {exc}") from None
 
 
 def check_cell(code: str) -> str:

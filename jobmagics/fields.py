@@ -29,7 +29,7 @@ class Setting:
 
     help: str
     check: Callable[[Any], Any] | None = None   # the value as stored, or raises InvalidJob
-    keyword: str = ""            # its name in Queue.submit, REST and (dashed) the flag, if not the field's
+    keyword: str = ""            # its name in Queue.submit, REST and the flag, if not the field's
     flag: str | None = ""        # the CLI/magic flag: "" derives it from the keyword, None: no flag
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
@@ -202,7 +202,7 @@ def flag_arguments(cls: type) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
     """``(flags, keywords)`` for argparse's ``add_argument`` (and IPython's ``argument``), one
     per setting with a flag. Every default is None: a flag not given leaves the queue's
     default, which the help names."""
-    arguments = []
+    arguments: list[tuple[tuple[str, ...], dict[str, Any]]] = []
     for f in settings(cls):
         if f.flag is None:
             continue
@@ -242,7 +242,8 @@ def from_arguments(cls: type, namespace: object) -> dict[str, Any]:
         if f.flag is None or value is None:
             continue
         if is_list(f):
-            value = [part.strip() for item in value for part in str(item).split(",") if part.strip()]
+            value = [part.strip() for item in value for part in str(item).split(",")
+                     if part.strip()]
         elif is_mapping(f):
             value = dict(_name_value(f.flag, item) for item in value)
         given[f.keyword] = value
@@ -263,14 +264,16 @@ def check_submission(cls: type, body: Mapping[str, Any], extra: Sequence[str] = 
     known = {f.keyword: f for f in settings(cls)}
     unknown = sorted(set(body) - set(known) - set(extra))
     if unknown:
-        raise InvalidJob(f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted([*known, *extra]))})")
+        allowed = ", ".join(sorted([*known, *extra]))
+        raise InvalidJob(f"unknown field {unknown[0]!r} (allowed: {allowed})")
     for key, value in body.items():
         f = known.get(key)
         if f is None or value is None:
             continue
-        if f.declared.accepts and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        widened = isinstance(f.declared, Setting) and f.declared.accepts
+        if widened and isinstance(value, (str, int, float)) and not isinstance(value, bool):
             continue            # e.g. memory: "4G" or a number of bytes
-        if isinstance(f.declared, Setting) and f.declared.json and not is_list(f) and not is_mapping(f):
+        if f.json and not is_list(f) and not is_mapping(f):
             if not isinstance(value, dict):
                 raise InvalidJob(f"{key} must be a JSON object, not {value!r:.80}")
             continue
