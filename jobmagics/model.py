@@ -3,7 +3,6 @@ declaration: ``JobSettings``, ``JobOptions``, ``JobRecord``; see ``fields``). No
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass
 from typing import Any
@@ -27,6 +26,8 @@ from .checks import (
 )
 from .errors import InvalidJob, InvalidTransition
 from .fields import check_type, declared_fields, recorded, setting, settings
+from .kinds import KINDS as KIND_REGISTRY
+from .kinds import kind as registered_kind
 
 __all__ = [
     "ACTIVE", "BACKENDS", "JOB_ID_RE", "KINDS", "MAX_MEMORY", "MAX_NAME", "MAX_PRIORITY",
@@ -72,7 +73,7 @@ def check_transition(job_id: str, old: State, new: State) -> None:
     if new not in TRANSITIONS[old]:
         raise InvalidTransition(f"{job_id} cannot go from {old.value} to {new.value}")
 
-KINDS = ("command", "python", "function", "experiment")
+KINDS = tuple(KIND_REGISTRY)          # the names; each kind is declared in jobmagics.kinds
 BACKENDS = ("local", "slurm")
 
 
@@ -243,36 +244,12 @@ class JobSpec(JobSettings):
     payload: bytes | None = None            # cloudpickled (callable, args, kwargs), or pushed variables
 
     def validate(self) -> JobSpec:
-        if self.kind not in KINDS:
-            raise InvalidJob(f"unknown job kind {self.kind!r}; kinds are {', '.join(KINDS)}")
-        self._validate_body()
+        registered_kind(self.kind).check(self)      # an unknown kind is refused here
         for f in settings(JobSettings):
             setattr(self, f.name, f.check(getattr(self, f.name)))
-        if self.backend == "slurm" and (self.kind == "experiment" or "hardware" in self.resources):
+        if self.backend == "slurm" and "hardware" in self.resources:   # experiments hold it too
             raise InvalidJob("instrument jobs run on the station's worker, not on SLURM")
         return self
-
-    def _validate_body(self) -> None:
-        bodies = {"command": self.command, "python": self.code,
-                  "function": self.payload, "experiment": self.experiment}
-        if bodies[self.kind] is None:
-            raise InvalidJob(f"a {self.kind} job needs its {self.kind if self.kind != 'python' else 'code'}")
-        if self.kind == "command":
-            if isinstance(self.command, str) or not self.command:
-                raise InvalidJob("command must be a non-empty list of arguments, e.g. ['python', 'fit.py']"
-                                 " (use ['sh', '-c', '...'] for a shell line)")
-            self.command = [check_text("command argument", str(a) if not isinstance(a, str) else a, 1 << 20,
-                                       os_string=True) for a in self.command]
-        if self.kind == "python":
-            self.code = check_cell(check_text("code", self.code, 16 << 20))
-        if self.kind == "experiment":
-            exp = self.experiment or {}
-            target = exp.get("target", "")
-            if not isinstance(target, str) or not re.match(r"^[\w.]+:[\w.]+$", target):
-                raise InvalidJob(f"an experiment names its class as 'module:Class', not {target!r}")
-            exp["config"] = plain_json(exp.get("config") or {}, "config")
-            if "hardware" not in self.resources:
-                self.resources = [*self.resources, "hardware"]
 
 
 @dataclass(kw_only=True)
