@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import paths
+from . import kinds, paths
 from .errors import InvalidJob, PermissionDenied, QueueError
 from .job import Job, JobPage
 from .fields import settings
@@ -88,14 +88,13 @@ class Queue:
         by keyword (None: the default)."""
         for label, mapping in (("env", given.get("env")), ("kwargs", kwargs), ("config", config)):
             if mapping is not None and not isinstance(mapping, Mapping):
-                raise InvalidJob(f"{label} must be a mapping (a dict), not {type(mapping).__name__}")
-        bodies = [b for b in (command, code, function, experiment) if b is not None]
-        if len(bodies) != 1:
-            raise InvalidJob("give exactly one of command=[...], code='...', function=f or experiment='module:Class'")
+                raise InvalidJob(f"{label} must be a mapping (a dict),"
+                                 f" not {type(mapping).__name__}")
+        kind = kinds.kind_of_submission(
+            {"command": command, "code": code, "function": function, "experiment": experiment})
         if command is not None and not isinstance(command, (str, list, tuple)):
-            raise InvalidJob(f"command must be a list of arguments, e.g. ['python', 'fit.py'], not {command!r}")
-        kind = ("command" if command is not None else "python" if code is not None
-                else "function" if function is not None else "experiment")
+            raise InvalidJob("command must be a list of arguments, e.g. ['python', 'fit.py'],"
+                             f" not {command!r}")
         values = _settings(given)
         cwd = values.get("cwd")
         values["cwd"] = os.fspath(cwd) if cwd is not None else os.getcwd()
@@ -105,15 +104,17 @@ class Queue:
         from .payloads import dump_function, dump_variables  # cloudpickle: only for these jobs
         payload = dump_function(function, args, kwargs or {}) if function is not None else None
         if push:          # variables loaded into a python job's namespace before its code runs
-            if kind != "python":
+            if not kind.takes_variables:
                 raise InvalidJob("push= sends variables into python code jobs only")
             payload = dump_variables(list(push), push)
         options = JobOptions.of(values.get("options"))
-        if kind in ("python", "function") and options.python is None:
+        if kind.records_interpreter and options.python is None:
             options.python = sys.executable
         values["options"] = options
+        arguments = list(command) if command is not None and not isinstance(command, str) \
+            else command        # a string is kept, for the kind's check to refuse
         spec = JobSpec(
-            kind=kind, command=list(command) if command is not None and not isinstance(command, str) else command,  # type: ignore[arg-type]
+            kind=kind.name, command=arguments,  # type: ignore[arg-type]
             code=code, payload=payload,
             experiment={"target": experiment, "config": dict(config or {})} if experiment else None,
             **values)
