@@ -6,12 +6,13 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import kinds, paths
+from .configs import ConfigStore
 from .errors import InvalidJob, PermissionDenied, QueueError
-from .job import Job, JobPage
 from .fields import settings
+from .job import Job, JobPage
 from .model import (
     TERMINAL,
     JobOptions,
@@ -24,12 +25,8 @@ from .model import (
     check_text,
     parse_states,
 )
+from .runtime import LEASE_S
 from .store import Store
-
-if TYPE_CHECKING:
-    from .configs import ConfigStore
-
-LEASE_S = 3.0     # a worker silent for three heartbeats (1 s each) is presumed dead
 
 
 class Queue:
@@ -52,10 +49,10 @@ class Queue:
     @property
     def configs(self) -> ConfigStore:
         """Versioned named configs of this queue (``save_config``, ``load_config``, history)."""
-        from .configs import ConfigStore
         return ConfigStore(self)
 
     def _repr_html_(self) -> str:
+        # the display layer sits above the client (it reads queues): imported when shown
         from .display import queue_html
         return queue_html(self)
 
@@ -303,8 +300,8 @@ def _check_file_name(path: str | os.PathLike[str] | None) -> None:
     try:
         os.fsencode(path)
     except UnicodeEncodeError:
-        raise QueueError(f"the queue folder {os.fspath(path)!r} is not a file name (it has a lone surrogate,"
-                         " which no byte stands for)") from None
+        raise QueueError(f"the queue folder {os.fspath(path)!r} is not a file name (it has a lone"
+                         " surrogate, which no byte stands for)") from None
     except TypeError:
         raise QueueError(f"the queue folder must be a path, not {type(path).__name__}") from None
 
@@ -334,7 +331,8 @@ def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidJob(f"unknown submit option {unknown[0]!r}; options are {', '.join(known)}")
     values = {known[k].name: v for k, v in given.items() if v is not None}
     if "after" in values:
-        values["after"] = [a.id if isinstance(a, Job) else a for a in _listing("after", values["after"])]
+        values["after"] = [a.id if isinstance(a, Job) else a
+                           for a in _listing("after", values["after"])]
     if "resources" in values:
         values["resources"] = _listing("resources", values["resources"])
     return values
@@ -356,4 +354,4 @@ def _check_account(user: str) -> None:
         raise InvalidJob(f"no Unix account {user!r} on this machine") from None
 
 
-__all__ = ["Job", "Queue"]
+__all__ = ["LEASE_S", "Job", "Queue", "shared_queue"]

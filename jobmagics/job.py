@@ -9,13 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import JobFailed, WaitTimeout, WorkerLost
 from .model import TERMINAL, JobRecord, State
+from .runtime import LEASE_S
 
 if TYPE_CHECKING:
     from .client import Queue
 
 _FIRST_POLL_S = 0.002
 _MAX_POLL_S = 0.1
-_LIVENESS_S = 1.0     # a running job is re-read this often while waited on: a worker's death commits nothing
+# a running job is re-read this often while waited on: a worker's death commits nothing
+_LIVENESS_S = 1.0
 
 
 class Job:
@@ -25,6 +27,9 @@ class Job:
         self.queue = queue
         self.id = job_id
         self._record = record
+        # the live widget that shows this job (set by ``%%job submit``): displaying the job
+        # shows that widget; None shows the HTML card
+        self.live_view: Any = None
 
     def __repr__(self) -> str:
         record = self.record
@@ -36,12 +41,13 @@ class Job:
         return job_html(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
-        """A job shown by ``%%job submit`` displays as its live widget (see jobmagics.display)."""
+        """A job with a ``live_view`` displays as that widget (see jobmagics.display)."""
         from .display import job_mimebundle
         return job_mimebundle(self, include, exclude)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Job) and other.id == self.id and other.queue.path == self.queue.path
+        return (isinstance(other, Job) and other.id == self.id
+                and other.queue.path == self.queue.path)
 
     def __hash__(self) -> int:
         return hash((self.id, str(self.queue.path)))
@@ -68,11 +74,13 @@ class Job:
         assert self._record is not None
         return self._record
 
-    state = property(lambda self: self.record.state, doc="waiting, pending, running, completed, ...")
+    state = property(lambda self: self.record.state,
+                     doc="waiting, pending, running, completed, ...")
     name = property(lambda self: self.record.name)
     kind = property(lambda self: self.record.kind)
     user = property(lambda self: self.record.user)
-    progress = property(lambda self: self.record.progress, doc="0..1 as reported by the job, or None")
+    progress = property(lambda self: self.record.progress,
+                        doc="0..1 as reported by the job, or None")
     stage = property(lambda self: self.record.stage)
     exit_code = property(lambda self: self.record.exit_code)
     error = property(lambda self: self.record.error)
@@ -101,8 +109,9 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         """The job as last read (``refresh()`` first for the latest), with its file paths."""
-        return self.snapshot.to_dict() | {"log_path": str(self.log_path), "data_path": str(self.data_path),
-                                        "outputs_path": str(self.outputs_path)}
+        return self.snapshot.to_dict() | {"log_path": str(self.log_path),
+                                          "data_path": str(self.data_path),
+                                          "outputs_path": str(self.outputs_path)}
 
     def events(self) -> list[dict[str, Any]]:
         return self.queue.events(self.id)
@@ -131,17 +140,16 @@ class Job:
         for longer than a lease while no live worker is left to recover it. With a live worker
         it is requeued or failed within about a lease, so waiting on is right; without one
         nothing would ever happen, and a wait would hang on a state that is no longer true."""
-        from .client import LEASE_S
         record = self._record
         if record is None or record.state is not State.RUNNING or record.worker_lost_at is None:
             return
         lost_for = time.time() - record.worker_lost_at
         if lost_for <= LEASE_S or self.queue.workers():
             return
-        raise WorkerLost(f"{self.id} is recorded as running on worker {record.worker}, which was lost"
-                         f" {lost_for:.0f} s ago, and no worker is alive to recover it: start one"
-                         " (`jobmagics worker`); it requeues the job (or fails it if no retries are left)",
-                         self.id)
+        raise WorkerLost(f"{self.id} is recorded as running on worker {record.worker}, which was"
+                         f" lost {lost_for:.0f} s ago, and no worker is alive to recover it: start"
+                         " one (`jobmagics worker`); it requeues the job (or fails it if no"
+                         " retries are left)", self.id)
 
     def wait(self, timeout: float | None = None) -> Job:
         """Block until the job is finished (any terminal state); returns the job.
@@ -170,7 +178,9 @@ class Job:
         record = self.record
         if record.state is not State.COMPLETED:
             cause = load(stored[1]) if stored and not stored[0] else None
-            message = f"{self.id} {record.state.value}: {record.error or f'exit code {record.exit_code}'}"
+            reason = record.error or f"exit code {record.exit_code}"
+            message = f"{self.id} {record.state.value}: {reason}"
+
             if isinstance(cause, BaseException):
                 raise JobFailed(message, self.id, record.state.value) from cause
             raise JobFailed(message, self.id, record.state.value)
