@@ -10,7 +10,7 @@ import re
 import socket
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +48,11 @@ def default_queue_dir() -> Path:
 
 def resolve_queue_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """``--queue DIR``, else ``$JOBMAGICS_QUEUE``, else ``~/.jobmagics/queue``."""
-    chosen = path if path not in (None, "") else os.environ.get("JOBMAGICS_QUEUE") or default_queue_dir()
+    chosen: str | os.PathLike[str]
+    if path is None or path == "":
+        chosen = os.environ.get("JOBMAGICS_QUEUE") or default_queue_dir()
+    else:
+        chosen = path
     if isinstance(chosen, str) and "\x00" in chosen:
         raise QueueError("the queue path must not contain NUL bytes")
     return Path(chosen).expanduser().absolute()
@@ -179,7 +183,8 @@ def ensure_layout(root: Path) -> QueueLayout:
         raise QueueError(f"queue path {root} exists and is not a folder")
     if not exists:
         try:
-            root.mkdir(parents=True, exist_ok=True, mode=0o700 if is_personal_default(root) else 0o755)
+            mode = 0o700 if is_personal_default(root) else 0o755
+            root.mkdir(parents=True, exist_ok=True, mode=mode)
         except OSError as exc:
             raise QueueError(f"cannot create queue folder {root}: {exc.strerror}") from None
     if not os.access(root, os.R_OK | os.X_OK):
@@ -214,7 +219,7 @@ def check_writable(layout: QueueLayout) -> None:
 
 
 def read_only_filesystem(path: Path) -> bool:
-    """True if the filesystem holding ``path`` is mounted read-only (root cannot write it either)."""
+    """True if the filesystem holding ``path`` is mounted read-only (not even root writes it)."""
     try:
         return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
     except OSError:
@@ -248,14 +253,16 @@ def _not_writable_message(layout: QueueLayout, path: Path, verb: str = "write") 
     except OSError:
         detail = "cannot stat it"
     if layout.is_shared():
-        fix = (f"ask an admin to run `jobmagics init {layout.root} --group {_name(grp.getgrgid, layout.root.stat().st_gid)}`"
+        queue_group = _name(grp.getgrgid, layout.root.stat().st_gid)
+        fix = (f"ask an admin to run `jobmagics init {layout.root} --group {queue_group}`"
                f" again, or to add {current_user()} to that group")
     else:
-        fix = f"use a queue you own (--queue DIR), or have its owner run `jobmagics init {layout.root} --group GROUP`"
+        fix = ("use a queue you own (--queue DIR), or have its owner run"
+               f" `jobmagics init {layout.root} --group GROUP`")
     return f"cannot {verb} {path} as {current_user()} ({detail}): {fix}"
 
 
-def _name(lookup, ident: int) -> str:  # type: ignore[no-untyped-def]
+def _name(lookup: Callable[[int], Sequence[object]], ident: int) -> str:
     try:
         return str(lookup(ident)[0])
     except KeyError:
@@ -269,7 +276,8 @@ def init_shared(root: Path, group: str | None) -> QueueLayout:
         try:
             gid = grp.getgrnam(group).gr_gid
         except KeyError:
-            raise QueueError(f"no Unix group {group!r} (create it with `groupadd {group}`)") from None
+            raise QueueError(f"no Unix group {group!r}"
+                             f" (create it with `groupadd {group}`)") from None
     try:
         root.mkdir(parents=True, exist_ok=True)
         folders = [root, *(root / s for s in SUBDIRS)]
@@ -279,7 +287,8 @@ def init_shared(root: Path, group: str | None) -> QueueLayout:
                 os.chown(folder, -1, gid)
             os.chmod(folder, 0o2770 if gid != -1 else 0o755)
     except PermissionError as exc:
-        raise QueueError(f"cannot prepare {root}: {exc.strerror} (run as the folder's owner or root)") from None
+        raise QueueError(f"cannot prepare {root}: {exc.strerror}"
+                         " (run as the folder's owner or root)") from None
     return QueueLayout(root)
 
 

@@ -12,16 +12,19 @@ from .errors import InvalidJob, ResultNotSent
 MAX_PAYLOAD = 256 * 1024 * 1024
 
 
-def dump_function(function: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> bytes:
+def dump_function(function: Callable[..., Any], args: Sequence[Any],
+                  kwargs: Mapping[str, Any]) -> bytes:
     if not callable(function):
         raise InvalidJob(f"function must be callable, not {type(function).__name__}")
     name = getattr(function, "__qualname__", repr(function))
     try:
         blob = cloudpickle.dumps((function, tuple(args), dict(kwargs)))
     except Exception as exc:  # noqa: BLE001 - any pickling failure is the user's input
-        raise InvalidJob(f"cannot send {name}(...) to the queue: {type(exc).__name__}: {exc}") from None
+        raise InvalidJob(f"cannot send {name}(...) to the queue:"
+                         f" {type(exc).__name__}: {exc}") from None
     if len(blob) > MAX_PAYLOAD:
-        raise InvalidJob(f"{name}(...) pickles to {len(blob) >> 20} MiB; pass file paths instead of big data")
+        raise InvalidJob(f"{name}(...) pickles to {len(blob) >> 20} MiB;"
+                         " pass file paths instead of big data")
     return blob
 
 
@@ -69,4 +72,5 @@ def dump_exception(exc: BaseException) -> bytes:
     try:
         return cloudpickle.dumps(exc)
     except Exception as error:  # noqa: BLE001
-        return cloudpickle.dumps(RuntimeError(f"the job's exception could not be pickled: {error}; it was {exc!r:.200}"))
+        return cloudpickle.dumps(RuntimeError(f"the job's exception could not be pickled:"
+                                              f" {error}; it was {exc!r:.200}"))

@@ -20,14 +20,24 @@ log = logging.getLogger("kernel_worker")
 
 class AdversityMixin:
     """A full disk pauses claiming and fails the jobs that could not write, never the worker;
-    a deleted, replaced or damaged jobs.db makes the worker stop claiming and leave."""
+    a deleted, replaced or damaged jobs.db makes the worker stop claiming and leave.
 
-    def _watch_disk(self: Worker, now: float) -> None:
-        writing = self.space.writing([r.job.id for r in self.running.values() if r.job.backend == "local"])
+    Its methods are ``Worker``'s (``self: Worker``), which mypy reports as a self type that is
+    not a supertype of the mixin: hence the ``type: ignore[misc]`` on each of them. The
+    attributes they set are declared here with the types ``Worker.__init__`` gives them."""
+
+    database_lost: str | None
+    stopping: bool
+    _stop_deadline: float | None
+    _unrecorded: list[tuple[Running, Outcome]]
+
+    def _watch_disk(self: Worker, now: float) -> None:  # type: ignore[misc]
+        writing = self.space.writing([r.job.id for r in self.running.values()
+                                      if r.job.backend == "local"])
         if self.space.full:
             self.space.room_again()
         if not self.space.is_full():
-            self.space.hold_reserve()         # (a stat when it is there; another worker may have left)
+            self.space.hold_reserve()         # (a stat when there; another worker may have left)
             return
         for run in self.running.values():
             if run.job.id in writing and run.stop_reason is None:
@@ -36,14 +46,15 @@ class AdversityMixin:
         if not any(r.stop_reason == "disk" for r in self.running.values()):
             self.space.release_reserve()      # the writers are gone: room to record their ends
 
-    def _disk_filled(self: Worker, message: str) -> None:
+    def _disk_filled(self: Worker, message: str) -> None:  # type: ignore[misc]
         """A write to the queue failed for lack of space: pause, free the reserve, retry later."""
         if not self.space.full:
-            log.warning("%s: no new jobs until there is room; what could not be recorded is retried", message)
+            log.warning("%s: no new jobs until there is room; what could not be recorded is"
+                        " retried", message)
         self.space.full = True
         self.space.release_reserve()
 
-    def _record_safely(self: Worker, run: Running, outcome: Outcome) -> None:
+    def _record_safely(self: Worker, run: Running, outcome: Outcome) -> None:  # type: ignore[misc]
         try:
             self._record(run, outcome)
         except DiskFull as exc:
@@ -53,7 +64,7 @@ class AdversityMixin:
             log.error("could not record how %s ended: %s", run.job.id, exc)
             self._database_gone(exc)
 
-    def _record_held_back(self: Worker) -> None:
+    def _record_held_back(self: Worker) -> None:  # type: ignore[misc]
         """Outcomes a full disk kept from being written: try them again, in order."""
         waiting, self._unrecorded = self._unrecorded, []
         for index, (run, outcome) in enumerate(waiting):
@@ -65,7 +76,7 @@ class AdversityMixin:
             except QueueError as exc:
                 log.error("could not record how %s ended: %s", run.job.id, exc)
 
-    def _database_gone(self: Worker, exc: QueueError) -> None:
+    def _database_gone(self: Worker, exc: QueueError) -> None:  # type: ignore[misc]
         """Stop claiming; running jobs get the shutdown grace and are given back to the file we
         have open (if only replaced, a copy of it is kept for ``init --recover``); then exit."""
         if self.database_lost is not None:
@@ -74,13 +85,14 @@ class AdversityMixin:
         log.error("%s -- this worker stops claiming jobs, gives its %d running job(s) %.0f s,"
                   " and exits", exc, len(self.running), self.options.shutdown_grace)
         guard = self.store.db.guard
-        if isinstance(exc, DatabaseReplaced) and not guard.opened.same_file(FileIdentity.of(self.queue.layout.db)):
+        replaced = isinstance(exc, DatabaseReplaced)
+        if replaced and not guard.opened.same_file(FileIdentity.of(self.queue.layout.db)):
             guard.orphan_ok = True            # a file no one else reaches: finish up in it
             self._save_what_we_had()          # now, in case this worker is killed meanwhile
         self.stopping = True
         self._stop_deadline = time.monotonic() + self.options.shutdown_grace
 
-    def _step_without_database(self: Worker) -> bool:
+    def _step_without_database(self: Worker) -> bool:  # type: ignore[misc]
         """The file is damaged or emptied: no more reads or writes, only stop the jobs and go
         (their attempts stay open in the file; the next worker after recovery ends them)."""
         now = time.monotonic()
@@ -91,7 +103,7 @@ class AdversityMixin:
         self._wait(now)
         return True
 
-    def _save_what_we_had(self: Worker) -> None:
+    def _save_what_we_had(self: Worker) -> None:  # type: ignore[misc]
         if not self.store.db.guard.orphan_ok:
             return                            # a damaged file: init --recover reads it in place
         try:

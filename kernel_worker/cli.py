@@ -12,13 +12,16 @@ from .worker import Worker
 
 
 def serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
+                        stream=sys.stderr)
     return Worker(options_from_args(args)).run()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kernel_worker", description="Run a jobmagics worker.")
-    parser.add_argument("--queue", default=None, help="queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)")
+    parser = argparse.ArgumentParser(prog="python -m kernel_worker",
+                                     description="Run a jobmagics worker.")
+    parser.add_argument("--queue", default=None,
+                        help="queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)")
     add_worker_arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -29,15 +29,18 @@ class WorkerOptions:
 
 
 def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--slots", type=int, default=None, help="CPU slots (default: number of cores)")
+    parser.add_argument("--slots", type=int, default=None,
+                        help="CPU slots (default: number of cores)")
     parser.add_argument("--memory", default=None, help="memory budget, e.g. 16G (default: all RAM)")
     parser.add_argument("--resource", action="append", default=[], metavar="NAME[=CAP]",
                         help="serve this resource (e.g. hardware, qick0, gpu=2); repeatable")
     parser.add_argument("--startup", default=None, metavar="FILE",
-                        help="python file run once in the persistent kernel of an exclusive resource;"
-                             " experiment jobs run in that kernel against its global `station`"
+                        help="python file run once in the persistent kernel of an exclusive"
+                             " resource; experiment jobs run in that kernel against its global"
+                             " `station`"
                              " (e.g. `station = jobmagics.instruments.connect_station()`)")
-    parser.add_argument("--drain", action="store_true", help="exit when there is nothing left to run")
+    parser.add_argument("--drain", action="store_true",
+                        help="exit when there is nothing left to run")
     parser.add_argument("--only-user", default=None, help="run only this user's jobs")
     parser.add_argument("--idle-exit", type=float, default=None, metavar="S",
                         help="exit after S seconds without jobs")
@@ -45,7 +48,8 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between SIGTERM and SIGKILL when stopping a job")
     parser.add_argument("--shutdown-grace", type=float, default=10.0,
                         help="on SIGTERM/Ctrl-C, seconds running jobs get to finish before requeue")
-    parser.add_argument("--slurm", action="store_true", help="also submit --backend slurm jobs to SLURM")
+    parser.add_argument("--slurm", action="store_true",
+                        help="also submit --backend slurm jobs to SLURM")
     parser.add_argument("--no-kernel", action="store_true",
                         help="run python jobs in plain subprocesses instead of Jupyter kernels")
 
@@ -54,9 +58,10 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
     """Raises ``InvalidJob`` (a ``JobmagicsError``) for bad values, like every user input."""
     from jobmagics.errors import InvalidJob
 
-    options = WorkerOptions(queue=getattr(args, "queue", None), startup=args.startup, drain=args.drain,
-                            only_user=args.only_user, idle_exit=args.idle_exit, grace=args.grace,
-                            shutdown_grace=args.shutdown_grace, kernel_executor=not args.no_kernel)
+    options = WorkerOptions(queue=getattr(args, "queue", None), startup=args.startup,
+                            drain=args.drain, only_user=args.only_user, idle_exit=args.idle_exit,
+                            grace=args.grace, shutdown_grace=args.shutdown_grace,
+                            kernel_executor=not args.no_kernel)
     if args.slots is not None:
         if args.slots < 1:
             raise InvalidJob(f"--slots must be at least 1, not {args.slots}")

@@ -47,10 +47,11 @@ def recover_dead_workers(store: Store, me: str) -> list[tuple[str, str]]:
             continue
         for job in store.running_on(worker.id):
             if job.backend == "slurm":
-                cancel_slurm_orphan(job)      # it outlives its worker, on any host: never run it twice
+                cancel_slurm_orphan(job)  # it outlives its worker, on any host: never run twice
         reason = f"worker lost: {worker.id} " + (
             "exited" if worker.host == host else f"silent for {now - worker.heartbeat_at:.0f} s")
-        recovered += [(job_id, state.value) for job_id, state in store.recover_worker(worker.id, reason)]
+        recovered += [(job_id, state.value)
+                      for job_id, state in store.recover_worker(worker.id, reason)]
     if recovered or time.monotonic() >= _next_sweep.get(tracker.key, 0.0):
         _next_sweep[tracker.key] = time.monotonic() + SWEEP_EVERY_S
         sweep_containers(store, tracker)

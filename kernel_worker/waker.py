@@ -8,7 +8,7 @@ from pathlib import Path
 try:
     from inotify_simple import INotify, flags
 except ImportError:  # pragma: no cover - non-Linux: the fallback poll does the work
-    INotify = None  # type: ignore[assignment,misc]
+    INotify = None
 
 
 class Waker:
@@ -19,8 +19,9 @@ class Waker:
         if INotify is not None:
             with contextlib.suppress(OSError):
                 notify = INotify()
-                notify.add_watch(str(folder), flags.MODIFY | flags.CLOSE_WRITE | flags.MOVED_TO | flags.CREATE
-                                 | flags.DELETE | flags.MOVED_FROM)   # jobs.db removed: notice at once
+                notify.add_watch(str(folder), flags.MODIFY | flags.CLOSE_WRITE | flags.MOVED_TO
+                                 | flags.CREATE | flags.DELETE
+                                 | flags.MOVED_FROM)   # jobs.db removed: notice at once
                 self._inotify = notify
 
     def fileno(self) -> int | None:

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from ..context import _job_location
@@ -64,10 +64,8 @@ class ExclusiveGuard:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
-        try:
+        with suppress(OSError):   # a read-only lock file: nothing to clear
             os.ftruncate(fd, 0)
-        except OSError:
-            pass   # a read-only lock file: nothing to clear
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
@@ -83,7 +81,8 @@ class ExclusiveGuard:
     def operation(self, what: str) -> Iterator[None]:
         """Wrap one measurement: raises at once if another one is in progress."""
         if self._fd is None:
-            raise InvalidJob(f"station {self.name!r} is not connected: call station.connect() first")
+            raise InvalidJob(f"station {self.name!r} is not connected:"
+                             " call station.connect() first")
         if not self._busy.acquire(blocking=False):
             raise InvalidJob(f"station {self.name!r} is busy with {self._operation}: two callers"
                              f" used it at the same time ({what} refused)")

@@ -20,7 +20,7 @@ class DeviceParameters:
     resonator_frequency: float = 7.0125e9
     resonator_linewidth: float = 1.6e6          # kappa / 2 pi
     coupling_ratio: float = 0.85                # kappa_ext / kappa: how deep the dip is
-    dispersive_shift: float = -1.2e6            # the resonator moves by this when the qubit is excited
+    dispersive_shift: float = -1.2e6            # the resonator's move when the qubit is excited
     electrical_delay: float = 42e-9             # cables: a phase that rolls with frequency
     qubit_frequency: float = 5.1234e9
     rabi_frequency_at_full_amplitude: float = 25e6
@@ -38,12 +38,15 @@ class DeviceParameters:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise InvalidJob(f"unknown device parameter {unknown[0]!r}; known: {', '.join(sorted(known))}")
+            raise InvalidJob(f"unknown device parameter {unknown[0]!r};"
+                             f" known: {', '.join(sorted(known))}")
         try:
             params = replace(cls(), **{k: float(v) for k, v in values.items()})
         except (TypeError, ValueError) as exc:
             raise InvalidJob(f"device parameters must be numbers: {exc}") from None
-        for name in ("resonator_frequency", "resonator_linewidth", "qubit_frequency", "t1", "t2_star"):
+        positive = ("resonator_frequency", "resonator_linewidth", "qubit_frequency", "t1",
+                    "t2_star")
+        for name in positive:
             if not getattr(params, name) > 0:
                 raise InvalidJob(f"device parameter {name} must be positive")
         return params
@@ -52,7 +55,8 @@ class DeviceParameters:
         return asdict(self)
 
 
-def transmission(frequency: np.ndarray, p: DeviceParameters, excited: np.ndarray | float = 0.0) -> np.ndarray:
+def transmission(frequency: np.ndarray, p: DeviceParameters,
+                 excited: np.ndarray | float = 0.0) -> np.ndarray:
     """Complex S21 of a notch-type resonator, averaged over the qubit being in g or e."""
     frequency = np.asarray(frequency, dtype=float)
     cable = np.exp(-2j * np.pi * frequency * p.electrical_delay)
@@ -61,12 +65,13 @@ def transmission(frequency: np.ndarray, p: DeviceParameters, excited: np.ndarray
         return 1 - p.coupling_ratio / (1 + 2j * (frequency - centre) / p.resonator_linewidth)
 
     excited = np.asarray(excited, dtype=float)
-    ground_dip, excited_dip = notch(p.resonator_frequency), notch(p.resonator_frequency + p.dispersive_shift)
+    ground_dip = notch(p.resonator_frequency)
+    excited_dip = notch(p.resonator_frequency + p.dispersive_shift)
     return cable * ((1 - excited) * ground_dip + excited * excited_dip)
 
 
-def driven_population(detuning: np.ndarray | float, rabi_frequency: float, duration: np.ndarray | float,
-                      decay_time: float) -> np.ndarray:
+def driven_population(detuning: np.ndarray | float, rabi_frequency: float,
+                      duration: np.ndarray | float, decay_time: float) -> np.ndarray:
     """Excited population after a square drive pulse (Rabi formula, damped towards 1/2)."""
     detuning = np.asarray(detuning, dtype=float)
     duration = np.asarray(duration, dtype=float)
@@ -84,7 +89,8 @@ def relaxed_population(delay: np.ndarray | float, p: DeviceParameters) -> np.nda
     return p.thermal_population + (1 - p.thermal_population) * np.exp(-delay / p.t1)
 
 
-def ramsey_population(delay: np.ndarray | float, frequency_offset: float, p: DeviceParameters) -> np.ndarray:
+def ramsey_population(delay: np.ndarray | float, frequency_offset: float,
+                      p: DeviceParameters) -> np.ndarray:
     """Two pi/2 pulses separated by ``delay``: fringes at the drive detuning, decaying with T2*."""
     delay = np.asarray(delay, dtype=float)
     return 0.5 * (1 - np.exp(-delay / p.t2_star) * np.cos(2 * np.pi * frequency_offset * delay))

@@ -77,7 +77,8 @@ def _simulated_station(layout: QueueLayout) -> tuple[SimulatedStation, dict[str,
     name = str(settings.get("name", "sim-qubit"))
     station = SimulatedStation(name, parameters=settings.get("parameters"),
                                rep_time=float(settings.get("rep_time", 200e-6)),
-                               time_scale=float(settings.get("time_scale", 0.01)), seed=settings.get("seed"),
+                               time_scale=float(settings.get("time_scale", 0.01)),
+                               seed=settings.get("seed"),
                                lock_path=layout.root / f"station-{_safe(name)}.lock")
     return station, origin
 

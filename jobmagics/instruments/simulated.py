@@ -95,7 +95,8 @@ class SimulatedStation:
         rabi = amplitude * self.parameters.rabi_frequency_at_full_amplitude
         with self._acquiring("qubit sweep", len(freqs), reps):
             excited = physics.driven_population(freqs - self.parameters.qubit_frequency, rabi,
-                                                _PULSE_LENGTH_FOR_SPECTROSCOPY, self.parameters.rabi_decay_time)
+                                                _PULSE_LENGTH_FOR_SPECTROSCOPY,
+                                                self.parameters.rabi_decay_time)
             return self._read_out(excited, reps)
 
     def rabi(self, lengths: np.ndarray, reps: int, *, amplitude: float,
@@ -106,7 +107,8 @@ class SimulatedStation:
             - self.parameters.qubit_frequency
         rabi = amplitude * self.parameters.rabi_frequency_at_full_amplitude
         with self._acquiring("rabi", len(durations), reps):
-            excited = physics.driven_population(detuning, rabi, durations, self.parameters.rabi_decay_time)
+            excited = physics.driven_population(detuning, rabi, durations,
+                                                self.parameters.rabi_decay_time)
             return self._read_out(excited, reps)
 
     def relaxation(self, delays: np.ndarray, reps: int) -> np.ndarray:
@@ -125,7 +127,8 @@ class SimulatedStation:
             return self._read_out(physics.ramsey_population(waits, offset, self.parameters), reps)
 
     # ---- inside -----------------------------------------------------------------------
-    def _acquiring(self, what: str, points: int, reps: int):  # type: ignore[no-untyped-def]
+    def _acquiring(self, what: str, points: int, reps: object) -> _Acquisition:
+        # ``reps`` comes from a user's cell whatever the signatures say: checked here.
         if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
             raise InvalidJob(f"reps must be a whole number of shots >= 1, not {reps!r}")
         return _Acquisition(self, what, self.acquisition_time(points, int(reps)))
@@ -133,10 +136,12 @@ class SimulatedStation:
     def _read_out(self, excited: np.ndarray, reps: int) -> np.ndarray:
         """Averaged IQ: projection noise on the population, then amplifier noise."""
         measured = self._rng.binomial(reps, np.clip(excited, 0.0, 1.0)) / reps
-        ground, excited_point = physics.readout_points(self.parameters, self.parameters.resonator_frequency)
+        ground, excited_point = physics.readout_points(self.parameters,
+                                                       self.parameters.resonator_frequency)
         ideal = ground + measured * (excited_point - ground)
         separation = abs(excited_point - ground)
-        return ideal + self._iq_noise(self.parameters.readout_noise * separation, reps, len(measured))
+        noise = self._iq_noise(self.parameters.readout_noise * separation, reps, len(measured))
+        return ideal + noise
 
     def _iq_noise(self, per_shot: float, reps: int, count: int) -> np.ndarray:
         sigma = per_shot / np.sqrt(reps)

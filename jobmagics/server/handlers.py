@@ -18,9 +18,9 @@ SQLite or on the queue's files. Errors are turned into HTTP statuses in one plac
 
 with a JSON body ``{"error": message, "type": ExceptionClassName}``.
 
-Listings (``GET jobs``, newest first; ``GET queue``, in start order) carry brief jobs (:func:`jobmagics.server.views.listed`), one page
-(``limit``, ``offset``) and the ``total`` of matching jobs; a job's code, config, options and
-environment come from the one-job route only.
+Listings (``GET jobs``, newest first; ``GET queue``, in start order) carry brief jobs
+(:func:`jobmagics.server.views.listed`), one page (``limit``, ``offset``) and the ``total`` of
+matching jobs; a job's code, config, options and environment come from the one-job route only.
 """
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ class JobmagicsHandler(APIHandler):
 
     @property
     def app(self) -> JobmagicsApp:
-        return self.settings["jobmagics"]  # type: ignore[no-any-return]
+        return self.settings["jobmagics"]
 
     async def queue_call(self, call: Callable[[jobmagics.Queue], Any]) -> Any:
         """``call(queue)`` in a worker thread (never on the event loop)."""
@@ -119,7 +119,8 @@ class JobmagicsHandler(APIHandler):
         elif exc is not None and mapped is not None:
             message, kind = str(exc), type(exc).__name__
         else:
-            message = responses.get(status, "error") if exc is None else "internal error in the jobmagics server extension"
+            message = (responses.get(status, "error") if exc is None
+                       else "internal error in the jobmagics server extension")
             kind = type(exc).__name__ if exc is not None else "HTTPError"
         if isinstance(exc, QueueBusy):
             self.set_header("Retry-After", str(RETRY_AFTER_S))
@@ -170,7 +171,8 @@ class JobmagicsHandler(APIHandler):
         states = [s.strip() for s in raw.split(",") if s.strip()]
         unknown = [s for s in states if s not in STATES]
         if unknown:
-            raise BadRequest(f"unknown state {unknown[0][:100]!r} (one of {', '.join(sorted(STATES))})")
+            raise BadRequest(f"unknown state {unknown[0][:100]!r}"
+                             f" (one of {', '.join(sorted(STATES))})")
         return states
 
     def owner_args(self) -> tuple[str | None, bool]:
@@ -196,7 +198,8 @@ class JobsHandler(JobmagicsHandler):
         def page(q: jobmagics.Queue) -> dict[str, Any]:
             who = q.user if mine else user
             version = q.data_version()
-            jobs = q.jobs(state=states, user=who, name=name, since=since, limit=limit, offset=offset)
+            jobs = q.jobs(state=states, user=who, name=name, since=since, limit=limit,
+                          offset=offset)
             total = q.count(state=states, user=who, name=name, since=since)
             return {"jobs": [listed(j) for j in jobs], "total": total, "limit": limit,
                     "offset": offset, "user": q.user, "version": version}
@@ -303,7 +306,8 @@ class ChangesHandler(JobmagicsHandler):
                 next_look = time.monotonic() + LIVENESS_POLL_S
                 workers_changed = await self.queue_call(alive_workers) != alive
         if not self._closed:
-            self.finish(json.dumps({"version": current, "changed": current != version or workers_changed,
+            changed = current != version or workers_changed
+            self.finish(json.dumps({"version": current, "changed": changed,
                                     "workers_changed": workers_changed}))
 
 

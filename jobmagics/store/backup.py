@@ -30,7 +30,8 @@ def backup(db: Database, dest: Path) -> Backup:
     """Copy the queue's database to ``dest`` (a file, or a folder to put a dated file in)."""
     target = dest / time.strftime("jobs-%Y%m%d-%H%M%S.db") if dest.is_dir() else dest
     if target.exists() and target.resolve() == db.layout.db.resolve():
-        raise QueueError(f"backup {dest}: that is the queue's own database; give another file or folder")
+        raise QueueError(f"backup {dest}: that is the queue's own database;"
+                         " give another file or folder")
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     started = time.monotonic()
     try:

@@ -39,7 +39,7 @@ class Database:
         self.layout = layout
         self.busy_timeout = busy_timeout     # shorter for a server that must answer "busy" soon
         self.journal = journal_mode_for(layout)
-        self.read_only = False               # connected read-only: the filesystem is read-only or full
+        self.read_only = False               # connected read-only: filesystem read-only or full
         self._local = threading.local()
         self._commits = 0            # our own commits: PRAGMA data_version only counts others'
         self._lock = threading.Lock()
@@ -56,7 +56,8 @@ class Database:
             raise self._missing(found)
         conn = self._connect(create=found is None)
         self._local.conn, self._local.pid = conn, os.getpid()
-        self.guard = FileGuard(self.layout, FileIdentity.of(self.layout.db) or FileIdentity(0, 0, 0, 0))
+        opened = FileIdentity.of(self.layout.db) or FileIdentity(0, 0, 0, 0)
+        self.guard = FileGuard(self.layout, opened)
         version = self._user_version(conn)
         if version != SCHEMA_VERSION and not self._read_as_is(version):
             with self.write() as conn:
@@ -139,8 +140,9 @@ class Database:
             if create or not unwritable_filesystem(self.layout):
                 raise self._explain(exc) from None
             # a read-only or full filesystem and no -shm file to share: read the file as it is
-            conn = self._configured(sqlite3.connect(f"{self.layout.db.as_uri()}?mode=ro&immutable=1",
-                                                    uri=True, isolation_level=None, check_same_thread=False))
+            frozen = f"{self.layout.db.as_uri()}?mode=ro&immutable=1"
+            conn = self._configured(sqlite3.connect(frozen, uri=True, isolation_level=None,
+                                                    check_same_thread=False))
             self.read_only = True
         return conn
 
@@ -148,7 +150,8 @@ class Database:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         conn.execute("PRAGMA schema_version").fetchone()          # the first real read of the file
-        conn.execute("PRAGMA synchronous = NORMAL" if self.journal == "wal" else "PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA synchronous = NORMAL" if self.journal == "wal"
+                     else "PRAGMA synchronous = FULL")
         # after a stray reader let the WAL grow, give the space back once it is checkpointed
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA wal_autocheckpoint = 0")          # see _checkpoint_now_and_then()
@@ -172,9 +175,10 @@ class Database:
         """A read-then-write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT`` (or rollback)."""
         if self.read_only and not self._leave_read_only():
             check_writable(self.layout)
-            raise DiskFull(f"queue {self.layout.root}: the disk holding the queue is full; nothing was changed")
+            raise DiskFull(f"queue {self.layout.root}: the disk holding the queue is full;"
+                           " nothing was changed")
         if not self._writable_checked:
-            check_writable(self.layout)          # names the file and what to do, before SQLite fails
+            check_writable(self.layout)          # names the file and the fix, before SQLite fails
             self._writable_checked = True
         conn = self.connection()
         self.guard.before_write(conn)
@@ -251,11 +255,12 @@ class Database:
         before = FileIdentity.of(self.layout.db)
         conn.close()
         self._local.conn = None
-        if before is not None and self._local.pid == os.getpid() and self.guard.opened.same_file(before):
+        ours = self._local.pid == os.getpid()
+        if before is not None and ours and self.guard.opened.same_file(before):
             self.guard.after_write(before)
 
     def __del__(self) -> None:
-        try:                     # (no contextlib: at interpreter exit modules may be gone)
+        try:  # noqa: SIM105 - no contextlib.suppress: at interpreter exit modules may be gone
             self.close()
         except Exception:  # noqa: BLE001, S110 - a finalizer must not raise
             pass

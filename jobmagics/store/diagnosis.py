@@ -28,13 +28,15 @@ def unwritable_filesystem(layout: QueueLayout) -> bool:
     return read_only_filesystem(layout.root) or disk_full(layout.root)
 
 
-def explain(exc: sqlite3.Error, layout: QueueLayout, busy_timeout: float, *, trusted: bool = True) -> QueueError:
+def explain(exc: sqlite3.Error, layout: QueueLayout, busy_timeout: float, *,
+            trusted: bool = True) -> QueueError:
     """``trusted``: the connection sees the file as SQLite wrote it (not a read-only snapshot
     read without locks), so a damaged page is recorded for every other process to see."""
     code = error_code(exc)
     text = str(exc)
     if code == FULL or (code == IOERR and disk_full(layout.root)):
-        return DiskFull(f"queue {layout.root}: the disk holding the queue is full; nothing was changed ({text})")
+        return DiskFull(f"queue {layout.root}: the disk holding the queue is full;"
+                        f" nothing was changed ({text})")
     if code in (CORRUPT, NOTADB):
         if trusted and code == CORRUPT:
             mark_damaged(layout, text)
@@ -46,6 +48,6 @@ def explain(exc: sqlite3.Error, layout: QueueLayout, busy_timeout: float, *, tru
         check_writable(layout)            # raises, naming the file and the fix
         return QueueError(f"queue {layout.root}: the queue files are read-only for you ({text})")
     if code == CANTOPEN:
-        return QueueError(f"queue {layout.root}: the database file cannot be opened (permissions, or a"
-                          f" missing folder) ({text})")
+        return QueueError(f"queue {layout.root}: the database file cannot be opened"
+                          f" (permissions, or a missing folder) ({text})")
     return QueueError(f"queue {layout.root}: database error ({text})")

@@ -26,8 +26,9 @@ from ..errors import DatabaseDamaged, DatabaseReplaced
 from ..paths import QueueLayout
 
 VERDICT_LOOK_S = 0.2
-RECOVER_HINT = ("run `jobmagics init --recover {root}` (it keeps the old file aside, salvages what it"
-                " can and never reuses a job id; add --from BACKUP to start from a `jobmagics backup` copy)")
+RECOVER_HINT = ("run `jobmagics init --recover {root}` (it keeps the old file aside, salvages"
+                " what it can and never reuses a job id; add --from BACKUP to start from a"
+                " `jobmagics backup` copy)")
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,9 @@ def recover_hint(layout: QueueLayout) -> str:
 
 def damaged_error(layout: QueueLayout, detail: str) -> DatabaseDamaged:
     detail = " ".join(detail.split())
-    return DatabaseDamaged(f"queue {layout.root}: the database jobs.db is damaged ({detail}); writes are"
-                           f" refused so the damage cannot spread; {recover_hint(layout)}")
+    return DatabaseDamaged(f"queue {layout.root}: the database jobs.db is damaged ({detail});"
+                           " writes are refused so the damage cannot spread;"
+                           f" {recover_hint(layout)}")
 
 
 def read_verdict(layout: QueueLayout) -> Verdict | None:
@@ -80,8 +82,10 @@ def read_verdict(layout: QueueLayout) -> Verdict | None:
 
 def write_verdict(layout: QueueLayout, verdict: Verdict) -> None:
     """Best effort (a read-only or full disk keeps the old verdict): atomic by rename."""
-    temporary = layout.verdict.with_name(f"{layout.verdict.name}.{os.getpid()}.{threading.get_ident()}")
-    body = {"ok": verdict.ok, "detail": verdict.detail, "file": asdict(verdict.file), "at": time.time()}
+    writer = f"{os.getpid()}.{threading.get_ident()}"
+    temporary = layout.verdict.with_name(f"{layout.verdict.name}.{writer}")
+    body = {"ok": verdict.ok, "detail": verdict.detail, "file": asdict(verdict.file),
+            "at": time.time()}
     try:
         temporary.write_text(json.dumps(body))
         if layout.is_shared():
@@ -103,7 +107,8 @@ def quick_check(conn: sqlite3.Connection) -> tuple[bool, str]:
         rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(3)").fetchall()]
     except sqlite3.DatabaseError as exc:
         return False, str(exc)
-    lines = [line for row in rows for line in row.splitlines() if line and not line.startswith("***")]
+    lines = [line for row in rows for line in row.splitlines()
+             if line and not line.startswith("***")]
     return rows == ["ok"], "; ".join(lines)[:300]
 
 
@@ -147,7 +152,8 @@ class FileGuard:
             what = "was replaced by another file"
         raise DatabaseReplaced(
             f"queue {self.layout.root}: the database jobs.db {what} after this process opened it;"
-            f" nothing more is written to it. If that was not a restore, {recover_hint(self.layout)}")
+            " nothing more is written to it."
+            f" If that was not a restore, {recover_hint(self.layout)}")
 
     def before_write(self, conn: sqlite3.Connection) -> None:
         """Refuse to write to a damaged or foreign file (two ``stat`` calls once checked)."""

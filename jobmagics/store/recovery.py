@@ -94,7 +94,8 @@ def recover(layout: QueueLayout, backup: Path | None = None) -> Recovery:
     if layout.is_shared():
         fix_shared_file_modes(layout)
     layout.write_marker()
-    write_verdict(layout, Verdict(True, "ok (rebuilt by init --recover)", FileIdentity.of(layout.db)))  # type: ignore[arg-type]
+    rebuilt = FileIdentity.of(layout.db)
+    write_verdict(layout, Verdict(True, "ok (rebuilt by init --recover)", rebuilt))  # type: ignore[arg-type]
     return report
 
 
@@ -113,7 +114,8 @@ def _check_backup(backup: Path) -> None:
         try:
             ok, detail = quick_check(conn)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            tables = {r[0] for r in
+                      conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
@@ -140,9 +142,10 @@ def _refuse_while_workers_run(layout: QueueLayout) -> None:
             continue
         for worker in workers:
             if worker_alive(worker, now, WORKER_LEASE_S):
-                raise QueueError(f"worker {worker.id} (pid {worker.pid} on {worker.host}) still serves the old"
-                                 f" database of {layout.root}: stop it first (it requeues its jobs and keeps"
-                                 " its copy of the database in rescued/), then run this again")
+                raise QueueError(f"worker {worker.id} (pid {worker.pid} on {worker.host}) still"
+                                 f" serves the old database of {layout.root}: stop it first (it"
+                                 " requeues its jobs and keeps its copy of the database in"
+                                 " rescued/), then run this again")
 
 
 def _set_aside(layout: QueueLayout) -> Path | None:
@@ -176,9 +179,11 @@ def _build(layout: QueueLayout, building: Path, backup: Path | None, report: Rec
         known = set().union(*(s.ids for s in report.sources)) if report.sources else set()
         report.next_id = _seed_counters(conn, known | set(_ids_on_disk(layout)))
         report.jobs = conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
-        report.running = conn.execute("SELECT count(*) FROM jobs WHERE state = 'running'").fetchone()[0]
+        report.running = conn.execute(
+            "SELECT count(*) FROM jobs WHERE state = 'running'").fetchone()[0]
         conn.execute("COMMIT")
-        conn.execute("PRAGMA journal_mode = wal" if _wants_wal(layout) else "PRAGMA journal_mode = delete")
+        conn.execute("PRAGMA journal_mode = wal" if _wants_wal(layout)
+                     else "PRAGMA journal_mode = delete")
     finally:
         conn.close()
 

@@ -71,7 +71,8 @@ def readable_rows(src: sqlite3.Connection, table: str, report: Salvaged) -> Iter
 
 def _readable_from(src: sqlite3.Connection, table: str, bound: int) -> bool:
     try:
-        src.execute(f"SELECT rowid FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT 1", (bound,)).fetchall()
+        src.execute(f"SELECT rowid FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT 1",
+                    (bound,)).fetchall()
         return True
     except sqlite3.DatabaseError:
         return False
@@ -106,7 +107,8 @@ def copy_source(src: sqlite3.Connection, dst: sqlite3.Connection, report: Salvag
             new_jobs.add(row["id"])
             report.add("jobs", 1)
             for parent in json.loads(row["after"] or "[]"):
-                dst.execute("INSERT OR IGNORE INTO deps(child, parent) VALUES (?, ?)", (row["id"], parent))
+                dst.execute("INSERT OR IGNORE INTO deps(child, parent) VALUES (?, ?)",
+                            (row["id"], parent))
     for row in readable_rows(src, "events", report):
         report.ids.add(row["job_id"])
         if row["job_id"] in new_jobs:
@@ -123,7 +125,8 @@ def _insert_job(dst: sqlite3.Connection, row: sqlite3.Row, columns: list[str]) -
     names = set(row.keys())
     present = [c for c in columns if c in names]
     before = dst.total_changes
-    dst.execute(f"INSERT OR IGNORE INTO jobs({', '.join(present)}) VALUES ({', '.join('?' * len(present))})",
+    placeholders = ", ".join("?" * len(present))
+    dst.execute(f"INSERT OR IGNORE INTO jobs({', '.join(present)}) VALUES ({placeholders})",
                 [row[c] for c in present])
     if dst.total_changes > before:
         return True
@@ -135,7 +138,8 @@ def _insert_job(dst: sqlite3.Connection, row: sqlite3.Row, columns: list[str]) -
     return True
 
 
-def _copy_small_table(src: sqlite3.Connection, dst: sqlite3.Connection, table: str, report: Salvaged) -> None:
+def _copy_small_table(src: sqlite3.Connection, dst: sqlite3.Connection, table: str,
+                      report: Salvaged) -> None:
     columns = [r[1] for r in dst.execute(f"PRAGMA table_info({table})")]
     verb = "INSERT OR REPLACE" if table in ("resources", "settings") else "INSERT OR IGNORE"
     for row in readable_rows(src, table, report):
@@ -145,7 +149,8 @@ def _copy_small_table(src: sqlite3.Connection, dst: sqlite3.Connection, table: s
             dst.execute("INSERT INTO counters(day, n) VALUES (?, ?) ON CONFLICT(day)"
                         " DO UPDATE SET n = max(n, excluded.n)", (row["day"], row["n"]))
         else:
-            dst.execute(f"{verb} INTO {table}({', '.join(present)}) VALUES ({', '.join('?' * len(present))})",
+            placeholders = ", ".join("?" * len(present))
+            dst.execute(f"{verb} INTO {table}({', '.join(present)}) VALUES ({placeholders})",
                         [row[c] for c in present])
         report.add(table, 1)
 
@@ -153,6 +158,7 @@ def _copy_small_table(src: sqlite3.Connection, dst: sqlite3.Connection, table: s
 def ids_from_index(src: sqlite3.Connection) -> set[str]:
     """Job ids from the ``id`` index alone (it may be sound where the table's pages are not)."""
     try:
-        return {r[0] for r in src.execute("SELECT id FROM jobs ORDER BY id") if JOB_ID_RE.match(r[0] or "")}
+        return {r[0] for r in src.execute("SELECT id FROM jobs ORDER BY id")
+                if JOB_ID_RE.match(r[0] or "")}
     except sqlite3.DatabaseError:
         return set()

@@ -106,7 +106,8 @@ MIGRATIONS: list[str] = [
         n INTEGER NOT NULL,
         PRIMARY KEY (user, state)
     ) WITHOUT ROWID;
-    INSERT INTO state_counts(user, state, n) SELECT user, state, count(*) FROM jobs GROUP BY user, state;
+    INSERT INTO state_counts(user, state, n)
+        SELECT user, state, count(*) FROM jobs GROUP BY user, state;
     CREATE TRIGGER state_counts_insert AFTER INSERT ON jobs BEGIN
         INSERT INTO state_counts(user, state, n) VALUES (NEW.user, NEW.state, 1)
             ON CONFLICT(user, state) DO UPDATE SET n = n + 1;
@@ -165,11 +166,11 @@ def migrate(conn: sqlite3.Connection) -> int:
     cannot both create the tables, and each step (with the rows it fills in from the existing
     ones) is in that one transaction: a crash midway leaves the old version whole.
     """
-    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    found: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if found > SCHEMA_VERSION:
         raise QueueError(
-            f"queue database is schema version {found}, newer than this jobmagics ({SCHEMA_VERSION});"
-            " upgrade jobmagics")
+            f"queue database is schema version {found},"
+            f" newer than this jobmagics ({SCHEMA_VERSION}); upgrade jobmagics")
     for version in range(found, SCHEMA_VERSION):
         for statement in _statements(MIGRATIONS[version]):
             conn.execute(statement)

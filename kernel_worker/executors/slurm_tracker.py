@@ -88,7 +88,8 @@ class Accounting:
     def lookup(self, slurm_id: str) -> SlurmStatus | None:
         if not self.enabled:
             return None
-        result = run_slurm(["sacct", "-n", "-P", "-X", "-j", slurm_id, "-o", "JobID,State,ExitCode,NodeList"])
+        result = run_slurm(["sacct", "-n", "-P", "-X", "-j", slurm_id,
+                            "-o", "JobID,State,ExitCode,NodeList"])
         if "disabled" in result.stdout + result.stderr:
             self.enabled = False
             return None
@@ -106,7 +107,7 @@ class JobCompFile:
     TAIL_BYTES = 1 << 20
 
     def __init__(self) -> None:
-        self._path: str | None | bool = False     # False: not looked up yet
+        self._path: str | bool | None = False     # False: not looked up yet
 
     def path(self) -> str | None:
         if self._path is False:

@@ -47,8 +47,8 @@ from .base import KILL_WAIT_S, Container
 from .cgroups import TOP, CgroupContainer, Hierarchy, hierarchies, usable
 from .marks import MarksContainer, kill_marked, marked_processes
 
-__all__ = ["BACKEND_VAR", "KILL_WAIT_S", "TOP", "Container", "Tracker", "available_backends", "choose_backend",
-           "tracker_for"]
+__all__ = ["BACKEND_VAR", "KILL_WAIT_S", "TOP", "Container", "Tracker", "available_backends",
+           "choose_backend", "tracker_for"]
 log = logging.getLogger("kernel_worker")
 BACKEND_VAR = "JOBMAGICS_PROCTRACK"
 # best first: where both exist (a hybrid host), the v1 freezer's joins skip the kernel's global
@@ -149,20 +149,22 @@ class Tracker:
             if path.is_dir():
                 yield CgroupContainer(hierarchy, str(path))
 
-    def end_lost_attempt(self, job_id: str, attempt: int, pid: int | None, pid_started: float | None) -> bool:
-        """A dead worker's attempt: end every process of it, by every means; True once none is left."""
+    def end_lost_attempt(self, job_id: str, attempt: int, pid: int | None,
+                         pid_started: float | None) -> bool:
+        """End a dead worker's attempt by every means; True once none of its processes is left."""
         gone = self.end(attempt_name(job_id, attempt))
-        if pid is not None and same_process(pid, pid_started):     # its leader (or kernel) and group
+        if pid is not None and same_process(pid, pid_started):  # its leader (or kernel) and group
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-        return kill_marked(lambda: marked_processes(self.root, job_id, attempt), RECOVERY_WAIT_S) and gone
+        marked = kill_marked(lambda: marked_processes(self.root, job_id, attempt), RECOVERY_WAIT_S)
+        return marked and gone
 
     def end_home(self, worker_id: str) -> bool:
         """A dead worker's kernels, zygote and what they started."""
         return self.end(home_name(worker_id))
 
     def names(self) -> list[str]:
-        """Containers of this queue on this host, in every hierarchy (whichever backend made them)."""
+        """This queue's containers here, in every hierarchy (whichever backend made them)."""
         found: set[str] = set()
         for hierarchy in hierarchies().values():
             with contextlib.suppress(FileNotFoundError):
@@ -171,7 +173,8 @@ class Tracker:
 
     def end(self, name: str) -> bool:
         """End and remove the container of that name, in every hierarchy; True if none is left."""
-        left = [c.name for c in self._everywhere(name) if not c.release(stopped=True, timeout=RECOVERY_WAIT_S)]
+        left = [c.name for c in self._everywhere(name)
+                if not c.release(stopped=True, timeout=RECOVERY_WAIT_S)]
         return not left
 
     def remove_stale_elsewhere(self) -> None:
@@ -200,7 +203,8 @@ class Tracker:
 def _remove_stale_in(hierarchy: Hierarchy, queue_dir: str) -> None:
     now = time.time()
     for entry in os.scandir(queue_dir):
-        if entry.is_dir() and entry.name.startswith("worker.") and not worker_home_alive(entry.name):
+        home = entry.name.startswith("worker.")
+        if entry.is_dir() and home and not worker_home_alive(entry.name):
             CgroupContainer(hierarchy, entry.path).release(stopped=True, timeout=RECOVERY_WAIT_S)
         elif entry.is_dir() and now - entry.stat().st_mtime > STALE_AFTER_S:
             with contextlib.suppress(OSError):     # populated: busy, left alone

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from jobmagics.liveness import same_process
 
-KILL_WAIT_S = 5.0           # a SIGKILLed process leaves within milliseconds unless stuck in the kernel
+KILL_WAIT_S = 5.0           # a SIGKILLed process leaves in milliseconds unless stuck in the kernel
 
 
 class Container(Protocol):

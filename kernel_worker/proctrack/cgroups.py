@@ -81,9 +81,11 @@ def usable(hierarchy: Hierarchy) -> bool:
     except OSError:
         return False
     try:
-        can_end = hierarchy.kind == "cgroup1" or any((probe / f).exists() for f in ("cgroup.kill", "cgroup.freeze"))
-        shown = subprocess.run(CgroupContainer(hierarchy, str(probe)).command(["cat", "/proc/self/cgroup"]),
-                               capture_output=True, text=True, timeout=30, check=False).stdout
+        can_end = hierarchy.kind == "cgroup1" or any((probe / f).exists()
+                                                     for f in ("cgroup.kill", "cgroup.freeze"))
+        show = CgroupContainer(hierarchy, str(probe)).command(["cat", "/proc/self/cgroup"])
+        shown = subprocess.run(show, capture_output=True, text=True, timeout=30,
+                               check=False).stdout
         return can_end and _member(shown, hierarchy, "/" + str(probe.relative_to(hierarchy.mount)))
     except (OSError, subprocess.SubprocessError):
         return False
@@ -94,7 +96,7 @@ def usable(hierarchy: Hierarchy) -> bool:
 
 def _member(proc_cgroup: str, hierarchy: Hierarchy, path: str) -> bool:
     """Does a /proc/PID/cgroup text put the process at ``path`` of that hierarchy?"""
-    controller = "" if hierarchy.kind == "cgroup2" else "freezer"     # "0::/path" / "6:freezer:/path"
+    controller = "" if hierarchy.kind == "cgroup2" else "freezer"  # "0::/path", "6:freezer:/path"
     for line in proc_cgroup.splitlines():
         parts = line.split(":", 2)
         if len(parts) == 3 and parts[2] == path and controller in parts[1].split(","):
@@ -137,7 +139,7 @@ class CgroupContainer:
             _write_file(f"{self.path}/{file}", text.encode())
 
     def _made(self) -> bool:
-        for _ in range(3):                  # another worker may remove an empty queue folder meanwhile
+        for _ in range(3):          # another worker may remove an empty queue folder meanwhile
             try:
                 os.mkdir(self.path)
                 return True
@@ -209,7 +211,8 @@ class CgroupContainer:
     def _freeze_and_kill(self, deadline: float) -> None:
         """Without ``cgroup.kill``: a frozen group cannot fork, so one pass kills all of it."""
         v2 = self.hierarchy.kind == "cgroup2"
-        file, frozen, thawed = ("cgroup.freeze", "1", "0") if v2 else ("freezer.state", "FROZEN", "THAWED")
+        file, frozen, thawed = (("cgroup.freeze", "1", "0") if v2
+                                else ("freezer.state", "FROZEN", "THAWED"))
         while self.populated() and time.monotonic() < deadline:
             try:
                 self._write(file, frozen, create=False)
