@@ -5,49 +5,17 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-export interface IJob {
-  id: string;
-  name: string | null;
-  kind: string;
-  user: string;
-  host: string;
-  state: string;
-  held: boolean;
-  priority: number;
-  resources: string[];
-  cpus: number;
-  memory: number | null;
-  after: string[];
-  timeout: number | null;
-  retries: number;
-  attempt: number;
-  submitted_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  exit_code: number | null;
-  error: string | null;
-  worker: string | null;
-  progress: number | null;
-  stage: string | null;
-  cancel_requested: boolean;
-  backend: string;
-  cwd: string;
-  /** null in listings when the command line is very long (see `summary`). */
-  command: string[] | null;
-  /** The python code: from the one-job route only (listings are brief). */
-  code?: string | null;
-  /** What the job runs, on one line (at most 200 characters). */
-  summary?: string;
-  /** True in listings: code, env, options and config come from `getJob`. */
-  brief?: boolean;
-  /** A running job whose worker is gone: when it was last known alive (epoch s). */
-  worker_lost_at?: number | null;
-  /** The job's environment: on the one-job route, to its owner or a queue admin. */
-  env?: Record<string, string>;
-  log_path: string;
-  data_path: string;
-  outputs_path: string;
-}
+import type { IJob, IJobRow, ISubmitSpec } from './generated/job';
+
+// A job's fields are generated from their Python declaration (`python -m jobmagics.typescript`).
+export type {
+  IJob,
+  IJobBase,
+  IJobOptions,
+  IJobRow,
+  ISubmitSpec,
+  JobState
+} from './generated/job';
 
 export interface IEvent {
   at: number;
@@ -56,7 +24,7 @@ export interface IEvent {
 }
 
 export interface IJobList {
-  jobs: IJob[];
+  jobs: IJobRow[];
   total: number;
   limit: number;
   offset: number;
@@ -66,7 +34,7 @@ export interface IJobList {
 
 /** One page of the active queue, in the order the jobs will start. */
 export interface IQueuePage {
-  jobs: IJob[];
+  jobs: IJobRow[];
   /** Active jobs per state ("running", "pending", "waiting"), page or not. */
   counts: Record<string, number>;
   total: number;
@@ -102,20 +70,6 @@ export interface IChanges {
   changed: boolean;
   /** A worker died (or started) during the poll: running jobs may read "worker lost". */
   workers_changed?: boolean;
-}
-
-export interface ISubmitSpec {
-  command?: string[];
-  code?: string;
-  name?: string;
-  priority?: number;
-  resources?: string[];
-  cpus?: number;
-  memory?: number | string;
-  after?: string[];
-  timeout?: number;
-  retries?: number;
-  cwd?: string;
 }
 
 export type JobAction = 'cancel' | 'retry' | 'hold' | 'release';
@@ -169,7 +123,7 @@ export async function requestAPI<T>(
     throw new APIError(`cannot reach the Jupyter server: ${error}`, 0);
   }
   const text = await response.text();
-  let data: any = null;
+  let data: unknown = null;
   if (text.length > 0) {
     try {
       data = JSON.parse(text);
@@ -178,9 +132,10 @@ export async function requestAPI<T>(
     }
   }
   if (!response.ok) {
+    const problem = (data ?? {}) as { error?: string; message?: string; type?: string };
     const message =
-      (data && (data.error || data.message)) || response.statusText || `HTTP ${response.status}`;
-    throw new APIError(message, response.status, (data && data.type) || '');
+      problem.error || problem.message || response.statusText || `HTTP ${response.status}`;
+    throw new APIError(message, response.status, problem.type || '');
   }
   return data as T;
 }
@@ -262,16 +217,16 @@ export function waitForChange(
   return requestAPI<IChanges>(`changes${query({ version, timeout })}`, { signal });
 }
 
-export async function submitJob(spec: ISubmitSpec): Promise<IJob> {
-  const reply = await requestAPI<{ job: IJob }>('jobs', {
+export async function submitJob(spec: ISubmitSpec): Promise<IJobRow> {
+  const reply = await requestAPI<{ job: IJobRow }>('jobs', {
     method: 'POST',
     body: JSON.stringify(spec)
   });
   return reply.job;
 }
 
-export async function actOnJob(id: string, action: JobAction): Promise<IJob> {
-  const reply = await requestAPI<{ job: IJob }>(
+export async function actOnJob(id: string, action: JobAction): Promise<IJobRow> {
+  const reply = await requestAPI<{ job: IJobRow }>(
     `jobs/${encodeURIComponent(id)}/${action}`,
     { method: 'POST', body: '{}' }
   );
@@ -282,8 +237,8 @@ export async function actOnJob(id: string, action: JobAction): Promise<IJob> {
  * One action on several jobs, all or none: the server checks every id before
  * it changes any, and rejects with the first problem (naming its job).
  */
-export async function actOnJobs(action: JobAction, ids: string[]): Promise<IJob[]> {
-  const reply = await requestAPI<{ action: JobAction; jobs: IJob[] }>('jobs/actions', {
+export async function actOnJobs(action: JobAction, ids: string[]): Promise<IJobRow[]> {
+  const reply = await requestAPI<{ action: JobAction; jobs: IJobRow[] }>('jobs/actions', {
     method: 'POST',
     body: JSON.stringify({ action, ids })
   });

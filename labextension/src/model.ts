@@ -11,7 +11,7 @@ import { type ISignal, Signal } from '@lumino/signaling';
 
 import {
   APIError,
-  type IJob,
+  type IJobRow,
   type IQueuePage,
   type IWhoAmI,
   listJobs,
@@ -74,7 +74,7 @@ export class JobsModel {
   }
 
   /** Active jobs (waiting/pending/running) in the current filter, queue order. */
-  get active(): IJob[] {
+  get active(): IJobRow[] {
     return this._active;
   }
 
@@ -94,12 +94,12 @@ export class JobsModel {
   }
 
   /** Recent terminal jobs in the current filter, newest first. */
-  get history(): IJob[] {
+  get history(): IJobRow[] {
     return this._history;
   }
 
   /** The first page of everyone's active jobs (unfiltered), for notifications. */
-  get allActive(): IJob[] {
+  get allActive(): IJobRow[] {
     return this._allActive;
   }
 
@@ -236,7 +236,7 @@ export class JobsModel {
     mine: boolean,
     single: boolean,
     everyone: Promise<IQueuePage>
-  ): Promise<{ jobs: IJob[]; total: number; more: Record<string, number> }> {
+  ): Promise<{ jobs: IJobRow[]; total: number; more: Record<string, number> }> {
     if (single) {
       // One state: its newest jobs, shown oldest first.
       const list = await listJobs({ state: [state], mine, limit: ACTIVE_LIMIT });
@@ -309,13 +309,13 @@ export class JobsModel {
     }
   }
 
-  private _active: IJob[] = [];
+  private _active: IJobRow[] = [];
   private _activeTotal = 0;
   private _activeMore = '';
   private _historyMore = '';
-  private _allActive: IJob[] = [];
+  private _allActive: IJobRow[] = [];
   private _allActiveComplete = true;
-  private _history: IJob[] = [];
+  private _history: IJobRow[] = [];
   private _me: IWhoAmI | null = null;
   private _problem: IModelProblem | null = null;
   private _filter: IFilter = { state: 'all', mine: false };

@@ -5,7 +5,7 @@
 import { Notification } from '@jupyterlab/apputils';
 import type { CommandRegistry } from '@lumino/commands';
 
-import { getJob, type IJob, listJobs } from './api';
+import { getJob, type IJobBase, listJobs } from './api';
 import type { JobsModel } from './model';
 import { endedSince, isActive, isTerminal, TERMINAL_STATES } from './states';
 
@@ -17,7 +17,7 @@ const TYPES: Record<string, Notification.TypeOptions> = {
 };
 
 /** The notification text for a job that ended. */
-export function endMessage(job: IJob): string {
+export function endMessage(job: IJobBase): string {
   const what = job.name ? `${job.id} (${job.name})` : job.id;
   switch (job.state) {
     case 'completed':
@@ -117,7 +117,7 @@ export class JobNotifier {
       });
   }
 
-  private _maybeNotify(job: IJob): void {
+  private _maybeNotify(job: IJobBase): void {
     const me = this._model.me;
     if (!me || job.user !== me.user || !isTerminal(job.state) || isActive(job.state)) {
       return;

@@ -6,7 +6,7 @@ import { refreshIcon, stopIcon } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { actOnJob, type IJob, type JobAction } from './api';
+import { actOnJob, type IJobBase, type IJobRow, type JobAction } from './api';
 import {
   describeSpec,
   formatAge,
@@ -20,13 +20,13 @@ import type { JobsModel } from './model';
 import { actionsFor, ALL_STATES, badgeFor, isTerminal, workerLost } from './states';
 
 /** Renders one job row (and updates it in place). Shared with the detail view. */
-export function renderBadge(el: HTMLElement, job: IJob): void {
+export function renderBadge(el: HTMLElement, job: IJobBase): void {
   const badge = badgeFor(job);
   el.className = `jm-badge ${badge.className}`;
   el.textContent = badge.label;
 }
 
-export function renderProgress(bar: HTMLElement, text: HTMLElement, job: IJob): void {
+export function renderProgress(bar: HTMLElement, text: HTMLElement, job: IJobBase): void {
   // Progress matters while a job runs; a finished job's badge says it all.
   const active = !isTerminal(job.state);
   const pct = active ? progressPercent(job.progress) : null;
@@ -239,7 +239,7 @@ export class JobsPanel extends Widget {
    */
   private _renderList(
     list: HTMLElement,
-    jobs: IJob[],
+    jobs: IJobRow[],
     now: number,
     empty: string,
     more: string
@@ -312,7 +312,7 @@ export class JobsPanel extends Widget {
     return row;
   }
 
-  private _updateRow(row: HTMLElement, job: IJob, now: number, user: string, admin: boolean): void {
+  private _updateRow(row: HTMLElement, job: IJobRow, now: number, user: string, admin: boolean): void {
     row.dataset.jobId = job.id;
     row.dataset.state = job.state;
     row.dataset.user = job.user;
@@ -320,7 +320,7 @@ export class JobsPanel extends Widget {
     row.classList.toggle('jm-mod-lost', workerLost(job));
     renderBadge(row.querySelector('.jm-badge') as HTMLElement, job);
     const name = row.querySelector('.jm-name') as HTMLElement;
-    const runs = job.summary ?? describeSpec(job.command, job.code, 400);
+    const runs = job.summary;
     name.textContent = job.name || describeSpec(null, runs, 40) || job.id;
     name.title = `${job.id}\n${runs}`;
     renderProgress(

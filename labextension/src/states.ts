@@ -3,23 +3,12 @@
  * imports) so that it can be unit-tested with plain `node --test`.
  */
 
-export type JobState =
-  | 'waiting'
-  | 'pending'
-  | 'running'
-  | 'completed'
-  | 'failed'
-  | 'cancelled'
-  | 'timeout';
+import { ACTIVE_STATES, JOB_STATES, type JobState, TERMINAL_STATES } from './generated/job';
 
-export const ACTIVE_STATES: readonly JobState[] = ['waiting', 'pending', 'running'];
-export const TERMINAL_STATES: readonly JobState[] = [
-  'completed',
-  'failed',
-  'cancelled',
-  'timeout'
-];
-export const ALL_STATES: readonly JobState[] = [...ACTIVE_STATES, ...TERMINAL_STATES];
+// The states are generated from model.State (`python -m jobmagics.typescript`).
+export { ACTIVE_STATES, TERMINAL_STATES };
+export type { JobState };
+export const ALL_STATES: readonly JobState[] = JOB_STATES;
 
 /** The minimal shape of a job the pure helpers need. */
 export interface IJobLike {
