@@ -3,25 +3,38 @@
  * JupyterLab imports), unit-tested with `node --test`.
  */
 
-/** "3s", "4m 05s", "2h 03m", "3d 4h". Negative or NaN -> "0s". */
-export function formatDuration(seconds: number): string {
-  if (!isFinite(seconds) || seconds < 0) {
+/** A tiny lift so that 0.29 (28.999... percent in binary) reads 29%, as in Python. */
+const EPSILON = 1e-9;
+
+/**
+ * "4.2s", "42s", "4m 05s", "2h 03m", "3d 04h": the one duration format of
+ * jobmagics (formats.format_duration; its examples are checked by the tests).
+ * null -> "-"; negative or NaN -> "0.0s".
+ */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) {
+    return '-';
+  }
+  if (!Number.isFinite(seconds) || seconds < 0) {
     seconds = 0;
   }
-  const s = Math.floor(seconds);
-  if (s < 60) {
-    return `${s}s`;
+  if (seconds < 10) {
+    return `${(Math.floor(seconds * 10 + EPSILON) / 10).toFixed(1)}s`;
   }
-  const m = Math.floor(s / 60);
+  const whole = Math.floor(seconds);
+  if (whole < 60) {
+    return `${whole}s`;
+  }
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const m = Math.floor(whole / 60);
   if (m < 60) {
-    return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+    return `${m}m ${pad(whole % 60)}s`;
   }
   const h = Math.floor(m / 60);
   if (h < 24) {
-    return `${h}h ${String(m % 60).padStart(2, '0')}m`;
+    return `${h}h ${pad(m % 60)}m`;
   }
-  const d = Math.floor(h / 24);
-  return `${d}d ${h % 24}h`;
+  return `${Math.floor(h / 24)}d ${pad(h % 24)}h`;
 }
 
 /** Seconds since an epoch time, as "5s ago"; "just now" under one second. */
@@ -60,33 +73,32 @@ export function formatTiming(job: ITimedJob, nowSeconds: number): string {
   return `queued ${formatDuration(nowSeconds - job.submitted_at)}`;
 }
 
-/** A progress fraction as a percentage clamped to [0, 100]; null -> null. */
+/**
+ * A progress fraction as a whole percentage in 0..100, rounded down
+ * (formats.progress_percent); null -> null.
+ */
 export function progressPercent(progress: number | null | undefined): number | null {
-  if (progress === null || progress === undefined || !isFinite(progress)) {
+  if (progress === null || progress === undefined || !Number.isFinite(progress)) {
     return null;
   }
-  return Math.round(Math.min(1, Math.max(0, progress)) * 1000) / 10;
+  return Math.floor(Math.min(1, Math.max(0, progress)) * 100 + EPSILON);
 }
 
-/** The text beside a progress bar: "42% sweep 2/5", "sweep 2/5" or "42%". */
+/**
+ * The text beside a progress bar: "42% sweep 2/5", "sweep 2/5", "42%" or ""
+ * (formats.progress_text).
+ */
 export function progressText(
   progress: number | null | undefined,
   stage: string | null | undefined
 ): string {
   const pct = progressPercent(progress);
-  const parts: string[] = [];
-  if (pct !== null) {
-    parts.push(`${pct % 1 === 0 ? pct.toFixed(0) : pct.toFixed(1)}%`);
-  }
-  if (stage) {
-    parts.push(stage);
-  }
-  return parts.join(' ');
+  return [pct === null ? '' : `${pct}%`, stage ?? ''].filter(part => part).join(' ');
 }
 
 /** Bytes as "512 B", "1.5 KiB", "4.0 GiB"; null -> "". */
 export function formatBytes(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined || !isFinite(bytes)) {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) {
     return '';
   }
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -119,14 +131,14 @@ export function describeSpec(
   max = 80
 ): string {
   let text = '';
-  if (command && command.length) {
+  if (command?.length) {
     text = command
       .map(a => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))
       .join(' ');
   } else if (code) {
     text = code.trim().split('\n')[0];
   }
-  return text.length > max ? text.slice(0, max - 1) + '…' : text;
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 /**
@@ -143,7 +155,7 @@ export function nextPollDelay(
   if (!hidden) {
     return base;
   }
-  return Math.min(max, base * Math.pow(factor, Math.max(1, idleRounds)));
+  return Math.min(max, base * factor ** Math.max(1, idleRounds));
 }
 
 /** The fields of a job that say whether its worker is gone. */
@@ -194,6 +206,6 @@ export function moreByState(
 export function moreText(more: Record<string, number>): string {
   const parts = Object.entries(more)
     .filter(([, n]) => n > 0)
-    .map(([state, n]) => `${n.toLocaleString('en-US')} more${state ? ' ' + state : ''}`);
+    .map(([state, n]) => `${n.toLocaleString('en-US')} more${state ? ` ${state}` : ''}`);
   return parts.length ? `… and ${parts.join(', ')}` : '';
 }

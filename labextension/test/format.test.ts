@@ -14,15 +14,32 @@ import {
   progressText,
   workerLostText
 } from '../src/format';
+import { DURATION_EXAMPLES, PROGRESS_EXAMPLES } from '../src/generated/job';
 
-test('durations read naturally at every scale', () => {
-  assert.equal(formatDuration(0), '0s');
+test('durations read naturally at every scale, as in Python', () => {
+  assert.equal(formatDuration(0), '0.0s');
+  assert.equal(formatDuration(4.25), '4.2s');
   assert.equal(formatDuration(59.9), '59s');
   assert.equal(formatDuration(65), '1m 05s');
   assert.equal(formatDuration(3600 * 2 + 180), '2h 03m');
-  assert.equal(formatDuration(86400 * 3 + 3600 * 4), '3d 4h');
-  assert.equal(formatDuration(-5), '0s');
-  assert.equal(formatDuration(NaN), '0s');
+  assert.equal(formatDuration(86400 * 3 + 3600 * 4), '3d 04h');
+  assert.equal(formatDuration(-5), '0.0s');
+  assert.equal(formatDuration(NaN), '0.0s');
+  assert.equal(formatDuration(null), '-');
+});
+
+test('every duration example of jobmagics/formats.py reads the same here', () => {
+  assert.ok(DURATION_EXAMPLES.length > 0);
+  for (const [seconds, text] of DURATION_EXAMPLES) {
+    assert.equal(formatDuration(seconds), text, `formatDuration(${seconds})`);
+  }
+});
+
+test('every progress example of jobmagics/formats.py reads the same here', () => {
+  assert.ok(PROGRESS_EXAMPLES.length > 0);
+  for (const [progress, stage, text] of PROGRESS_EXAMPLES) {
+    assert.equal(progressText(progress, stage), text, `progressText(${progress}, ${stage})`);
+  }
 });
 
 test('ages under a second read "just now"', () => {
@@ -40,18 +57,20 @@ test('timing describes queued, running and finished jobs', () => {
   );
   assert.equal(
     formatTiming({ ...base, state: 'cancelled', finished_at: 120 }, 121.5),
-    'ended 1s ago'
+    'ended 1.5s ago'
   );
 });
 
-test('progress is clamped and shown with its stage', () => {
+test('progress is clamped, in whole percent rounded down, and shown with its stage', () => {
   assert.equal(progressPercent(null), null);
-  assert.equal(progressPercent(0.4211), 42.1);
+  assert.equal(progressPercent(0.4211), 42);
+  assert.equal(progressPercent(0.4291), 42);
+  assert.equal(progressPercent(0.29), 29);
   assert.equal(progressPercent(1.7), 100);
   assert.equal(progressPercent(-1), 0);
   assert.equal(progressText(0.4, 'sweep 2/5'), '40% sweep 2/5');
   assert.equal(progressText(null, 'warming up'), 'warming up');
-  assert.equal(progressText(0.125, null), '12.5%');
+  assert.equal(progressText(0.125, null), '12%');
   assert.equal(progressText(null, null), '');
 });
 
