@@ -63,8 +63,8 @@ class SlurmExecution:
     """One attempt as a SLURM batch job. Polled (no file descriptor); ``poll()`` only reads
     the tracker's last answer, so it is cheap however often the worker calls it."""
 
-    pid = None
-    pid_started = None
+    pid: int | None = None
+    pid_started: float | None = None
 
     def __init__(self, job_id: str, slurm_id: str, executor: SlurmExecutor) -> None:
         self.job_id = job_id
@@ -84,7 +84,8 @@ class SlurmExecution:
         if status is None:
             if tracker.trouble and self._reported != tracker.trouble:
                 self._reported = tracker.trouble
-                self._executor.report_stage(self.job_id, f"slurm {self._slurm_id}: {tracker.trouble}",
+                self._executor.report_stage(self.job_id,
+                                            f"slurm {self._slurm_id}: {tracker.trouble}",
                                             replace_job_stage=False)
             return None
         if self.running_since is None and status.state not in _WAITING_STATES:
@@ -116,7 +117,8 @@ class SlurmExecution:
 class SlurmExecutor:
     """Submits ``backend == "slurm"`` jobs of every kind with ``sbatch``."""
 
-    def __init__(self, context: JobContext | None = None, tracker: SlurmTracker | None = None) -> None:
+    def __init__(self, context: JobContext | None = None,
+                 tracker: SlurmTracker | None = None) -> None:
         self.context = context
         self.tracker = tracker or SlurmTracker()
         self._store: Store | None = None
@@ -126,7 +128,8 @@ class SlurmExecutor:
 
     def start(self, job: JobRecord, context: JobContext) -> Execution:
         if not os.path.isdir(job.cwd):
-            return Ended(job.id, Outcome(None, f"working directory {job.cwd} does not exist on this host"))
+            return Ended(job.id, Outcome(None, f"working directory {job.cwd} does not exist"
+                                                 " on this host"))
         try:
             script, options = self._prepare(job, context)
             slurm_id = submit_batch(script, options, sbatch_environment(job, context))

@@ -4,11 +4,13 @@ Every call is an argv list with a timeout; a missing tool or a controller that d
 becomes a ``SlurmError`` with one message a user can act on, never a crash of the worker."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from jobmagics.errors import JobmagicsError
 from jobmagics.model import JobRecord
@@ -28,7 +30,8 @@ def run_slurm(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
 
     A non-zero exit status is returned, not raised: callers know which ones matter."""
     tool = argv[0]
-    path = shutil.which(tool, path=(env or os.environ).get("PATH") or os.defpath) or shutil.which(tool)
+    search = (env or os.environ).get("PATH") or os.defpath
+    path = shutil.which(tool, path=search) or shutil.which(tool)
     if path is None:
         raise SlurmError(f"{tool} not found: {INSTALL_HINT}")
     try:
@@ -36,7 +39,8 @@ def run_slurm(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                               check=False, env=dict(env) if env is not None else None,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise SlurmError(f"{tool} did not answer within {timeout:g} s: is slurmctld running?") from None
+        raise SlurmError(f"{tool} did not answer within {timeout:g} s:"
+                         " is slurmctld running?") from None
     except OSError as exc:
         raise SlurmError(f"cannot run {tool}: {exc.strerror or exc}") from None
 
@@ -77,9 +81,11 @@ def sbatch_options(job: JobRecord, log: str, stderr: str | None, stdin: str | No
 
 def extra_sbatch_arguments(job: JobRecord) -> list[str]:
     """``options={"sbatch_args": ["--partition=gpu", "--gres=gpu:1"]}`` passes site options."""
-    extra = job.options.sbatch_args or []
+    # Stored options are user data: checked here whatever their declared type says.
+    extra: Any = job.options.sbatch_args or []
     if isinstance(extra, str) or not all(isinstance(a, str) and a.startswith("-") for a in extra):
-        raise SlurmError(f"sbatch_args must be a list of options like ['--partition=gpu'], not {extra!r}")
+        raise SlurmError("sbatch_args must be a list of options like ['--partition=gpu'],"
+                         f" not {extra!r}")
     return list(extra)
 
 
@@ -100,10 +106,8 @@ def cancel(slurm_id: str, *, gently: bool = False) -> None:
     otherwise SLURM cancels the job (SIGTERM, SIGKILL after KillWait). Errors are ignored:
     the tracker reports how the job ended either way."""
     argv = ["scancel", "--full", "--signal=TERM", slurm_id] if gently else ["scancel", slurm_id]
-    try:
+    with contextlib.suppress(SlurmError):
         run_slurm(argv)
-    except SlurmError:
-        pass
 
 
 def cancel_orphan(job: JobRecord) -> bool:
