@@ -54,13 +54,15 @@ TERMINAL = frozenset({State.COMPLETED, State.FAILED, State.CANCELLED, State.TIME
 ACTIVE = frozenset({State.WAITING, State.PENDING, State.RUNNING})
 STATE_NAMES = tuple(s.value for s in State)
 
-# Every state change a job may make (submission enters waiting or pending). The life-cycle
-# (store.lifecycle) makes each of them and refuses any other with InvalidTransition.
+# Every step a job's life-cycle may take (submission enters waiting or pending). The
+# life-cycle (store.lifecycle) makes each of them and refuses any other with InvalidTransition.
+# Two steps keep the state and are recorded all the same: a waiting job held (or released
+# while a parent still blocks it), and a cancel asked of a running job (its worker ends it).
 TRANSITIONS: Mapping[State, frozenset[State]] = {
-    State.WAITING: frozenset({State.PENDING, State.CANCELLED}),      # unblocked/released; cancel
+    State.WAITING: frozenset({State.PENDING, State.WAITING, State.CANCELLED}),  # release; hold
     State.PENDING: frozenset({State.RUNNING, State.WAITING, State.CANCELLED}),   # claim; hold
     State.RUNNING: frozenset({State.COMPLETED, State.FAILED, State.CANCELLED, State.TIMEOUT,
-                              State.PENDING}),                        # ends; requeue or retry
+                              State.PENDING, State.RUNNING}),  # ends; requeue; cancel asked
     State.COMPLETED: frozenset(),
     State.FAILED: frozenset({State.PENDING, State.WAITING}),          # retry
     State.CANCELLED: frozenset({State.PENDING, State.WAITING}),
@@ -72,6 +74,7 @@ def check_transition(job_id: str, old: State, new: State) -> None:
     """Raise ``InvalidTransition`` unless a job may go from ``old`` to ``new``."""
     if new not in TRANSITIONS[old]:
         raise InvalidTransition(f"{job_id} cannot go from {old.value} to {new.value}")
+
 
 KINDS = tuple(KIND_REGISTRY)          # the names; each kind is declared in jobmagics.kinds
 BACKENDS = ("local", "slurm")

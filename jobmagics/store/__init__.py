@@ -9,12 +9,16 @@ from .db import BUSY_TIMEOUT_S, Database
 from .dispatch import Capacity, DispatchMixin
 from .integrity import read_verdict
 from .jobs import JobsMixin
+from .moves import MovesMixin
 
 __all__ = ["Capacity", "Store"]
 
 
-class Store(JobsMixin, DispatchMixin):
-    """All reads and writes of one queue's database."""
+class Store(JobsMixin, MovesMixin, DispatchMixin):
+    """All reads and writes of one queue's database: submission and reading (``jobs``), the
+    user's moves (``moves``) and the worker's side (``dispatch``), each a mixin that needs only
+    ``self.db``. None of them writes a job's state: each takes its steps through
+    ``lifecycle``, the one module that does."""
 
     def __init__(self, layout: QueueLayout, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.layout = layout

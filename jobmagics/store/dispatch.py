@@ -2,20 +2,25 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from dataclasses import dataclass, field
 
 from ..model import JobRecord, State, WorkerRecord
+from . import lifecycle
 from .db import Database
-from .moves import end_job, fetch_job, record_event
 from .rows import JOB_COLUMNS, dumps, job_from_row, worker_from_row
 from .schema import USER_INDEXES_VERSION, SchemaAware
+
+# The claim names its partial index (jobs_claim or jobs_user_claim: WHERE state = 'pending'),
+# which SQLite accepts only for a query with that same literal, so the state is spelled in.
+_PENDING = f"'{State.PENDING.value}'"
 
 # The next job, in the claim order of everyone's pending jobs or (a worker serving one user)
 # of that user's own: such a worker no longer walks past everyone else's pending jobs.
 _CLAIM_SQL = f"""
 SELECT {JOB_COLUMNS}, seq FROM jobs INDEXED BY {{index}}
-WHERE state = 'pending' AND not_before <= :now
+WHERE state = {_PENDING} AND not_before <= :now
   AND (backend <> 'local' OR (cpus <= :slots AND (memory IS NULL OR memory <= :memory)))
   AND backend IN (SELECT value FROM json_each(:backends))
   {{user}}
@@ -27,10 +32,13 @@ LIMIT 1
 """
 
 
-def _running_on(conn, job_id: str, worker_id: str) -> JobRecord | None:  # type: ignore[no-untyped-def]
+_RUNNING_ON_SQL = f"SELECT {JOB_COLUMNS} FROM jobs WHERE worker = ? AND state = ?"
+
+
+def _running_on(conn: sqlite3.Connection, job_id: str, worker_id: str) -> JobRecord | None:
     """The job if it is still running on this worker; None if the queue gave it to another
     (this worker was presumed dead meanwhile), so a late report changes nothing."""
-    job = fetch_job(conn, job_id)
+    job = lifecycle.fetch_job(conn, job_id)
     return job if job.state is State.RUNNING and job.worker == worker_id else None
 
 
@@ -46,6 +54,8 @@ class Capacity:
 
 
 class DispatchMixin(SchemaAware):
+    """A worker's side: registration, heartbeats, claims, reports; needs only ``self.db``."""
+
     db: Database
 
     # ---- workers ----------------------------------------------------------------------
@@ -58,9 +68,9 @@ class DispatchMixin(SchemaAware):
                 "INSERT OR REPLACE INTO workers(id, host, pid, pid_started, user, started_at,"
                 " heartbeat_at, slots, memory, resources, only_user, state)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (worker.id, worker.host, worker.pid, worker.pid_started, worker.user, worker.started_at,
-                 worker.heartbeat_at, worker.slots, worker.memory, dumps(worker.resources),
-                 worker.only_user, worker.state))
+                (worker.id, worker.host, worker.pid, worker.pid_started, worker.user,
+                 worker.started_at, worker.heartbeat_at, worker.slots, worker.memory,
+                 dumps(worker.resources), worker.only_user, worker.state))
 
     def heartbeat(self, worker_id: str, state: str = "running") -> bool:
         """Returns False when the queue already gave this worker up for lost."""
@@ -74,7 +84,8 @@ class DispatchMixin(SchemaAware):
             conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
 
     def workers(self) -> list[WorkerRecord]:
-        return [worker_from_row(r) for r in self.db.read("SELECT * FROM workers ORDER BY started_at")]
+        rows = self.db.read("SELECT * FROM workers ORDER BY started_at")
+        return [worker_from_row(r) for r in rows]
 
     # ---- claiming ---------------------------------------------------------------------
     def claim(self, worker_id: str, capacity: Capacity, limit: int) -> list[JobRecord]:
@@ -82,7 +93,8 @@ class DispatchMixin(SchemaAware):
         now = time.time()
         claimed: list[JobRecord] = []
         own = capacity.only_user is not None
-        index = "jobs_user_claim" if own and self._schema_has(USER_INDEXES_VERSION) else "jobs_claim"
+        per_user = own and self._schema_has(USER_INDEXES_VERSION)
+        index = "jobs_user_claim" if per_user else "jobs_claim"
         sql = _CLAIM_SQL.format(index=index, user="AND user = :only_user" if own else "")
         with self.db.write() as conn:
             if conn.execute("SELECT value FROM settings WHERE key = 'paused'").fetchone()[0] == "1":
@@ -97,11 +109,7 @@ class DispatchMixin(SchemaAware):
                     "available": json.dumps([r for r, n in free.items() if n > 0])}).fetchone()
                 if row is None:
                     break
-                conn.execute("UPDATE jobs SET state = 'running', worker = ?, started_at = ?, pid = NULL,"
-                             " progress = NULL, stage = NULL, error = NULL WHERE seq = ?", (worker_id, now, row["seq"]))
-                record_event(conn, row["id"], now, "running", f"attempt {row['attempt']} on {worker_id}")
-                job = job_from_row(row)
-                job.state, job.worker, job.started_at, job.error = State.RUNNING, worker_id, now, None
+                job = lifecycle.start(conn, job_from_row(row), worker_id, now)
                 claimed.append(job)
                 slots -= job.cpus if job.backend == "local" else 0
                 memory -= (job.memory or 0) if job.backend == "local" else 0
@@ -110,30 +118,31 @@ class DispatchMixin(SchemaAware):
         return claimed
 
     @staticmethod
-    def _free_resources(conn, served: dict[str, int]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    def _free_resources(conn: sqlite3.Connection, served: dict[str, int]) -> dict[str, int]:
         if not served:
             return {}
         rows = conn.execute("SELECT name, capacity, paused FROM resources").fetchall()
-        limits = {r["name"]: (0 if r["paused"] else r["capacity"]) for r in rows if r["name"] in served}
+        limits = {r["name"]: (0 if r["paused"] else r["capacity"])
+                  for r in rows if r["name"] in served}
         held = conn.execute("SELECT value, count(*) FROM jobs, json_each(jobs.resources)"
-                            " WHERE state = 'running' GROUP BY value").fetchall()
+                            " WHERE state = ? GROUP BY value", (State.RUNNING.value,)).fetchall()
         in_use = {r[0]: r[1] for r in held}
         return {name: limit - in_use.get(name, 0) for name, limit in limits.items()}
 
     def set_started(self, job_id: str, worker_id: str, pid: int | None, pid_started: float | None,
                     backend_id: str | None = None) -> None:
         with self.db.write() as conn:
-            conn.execute("UPDATE jobs SET pid = ?, pid_started = ?, backend_id = ? WHERE id = ?"
-                         " AND worker = ? AND state = 'running'", (pid, pid_started, backend_id, job_id, worker_id))
+            conn.execute("UPDATE jobs SET pid = ?, pid_started = ?, backend_id = ?"
+                         " WHERE id = ? AND worker = ? AND state = ?",
+                         (pid, pid_started, backend_id, job_id, worker_id, State.RUNNING.value))
 
     def cancel_requests(self, worker_id: str) -> list[str]:
-        rows = self.db.read("SELECT id FROM jobs WHERE worker = ? AND state = 'running'"
-                            " AND cancel_requested = 1", (worker_id,))
+        rows = self.db.read("SELECT id FROM jobs WHERE worker = ? AND state = ?"
+                            " AND cancel_requested = 1", (worker_id, State.RUNNING.value))
         return [r[0] for r in rows]
 
     def running_on(self, worker_id: str) -> list[JobRecord]:
-        rows = self.db.read(f"SELECT {JOB_COLUMNS} FROM jobs WHERE worker = ? AND state = 'running'",
-                            (worker_id,))
+        rows = self.db.read(_RUNNING_ON_SQL, (worker_id, State.RUNNING.value))
         return [job_from_row(r) for r in rows]
 
     def pid_of(self, job_id: str) -> tuple[int | None, float | None]:
@@ -152,27 +161,7 @@ class DispatchMixin(SchemaAware):
             job = _running_on(conn, job_id, worker_id)
             if job is None:
                 return None
-            if job.cancel_requested:
-                outcome = State.CANCELLED
-                error = error or "cancelled while running"
-            elif outcome is State.FAILED and job.error:
-                error = job.error        # what the job itself said went wrong (save_result)
-            if outcome in (State.FAILED, State.TIMEOUT) and job.attempt <= job.retries:
-                delay = job.retry_delay * 2 ** (job.attempt - 1)
-                self._requeue(conn, job, now, now + delay, consume_attempt=True,
-                              detail=f"attempt {job.attempt} {outcome.value}"
-                                     f" ({error or f'exit {exit_code}'}); retry in {delay:.1f} s")
-                return State.PENDING
-            end_job(conn, job_id, outcome, now, error, exit_code)
-            return outcome
-
-    @staticmethod
-    def _requeue(conn, job: JobRecord, now: float, not_before: float, *, consume_attempt: bool,  # type: ignore[no-untyped-def]
-                 detail: str) -> None:
-        conn.execute("UPDATE jobs SET state = 'pending', worker = NULL, pid = NULL, started_at = NULL,"
-                     " attempt = attempt + ?, not_before = ?, backend_id = NULL WHERE id = ?",
-                     (1 if consume_attempt else 0, not_before, job.id))
-        record_event(conn, job.id, now, "pending", detail)
+            return lifecycle.end_attempt(conn, job, outcome, now, exit_code, error)
 
     def requeue(self, job_id: str, worker_id: str, reason: str) -> bool:
         """Give a running job back to the queue without consuming an attempt (worker shutdown)."""
@@ -181,27 +170,15 @@ class DispatchMixin(SchemaAware):
             job = _running_on(conn, job_id, worker_id)
             if job is None:
                 return False
-            if job.cancel_requested:
-                end_job(conn, job_id, State.CANCELLED, now, "cancelled while running")
-                return True
-            self._requeue(conn, job, now, 0.0, consume_attempt=False, detail=reason)
+            lifecycle.give_back(conn, job, now, reason)
             return True
 
     def recover_worker(self, worker_id: str, reason: str) -> list[tuple[str, State]]:
         """The worker is gone: requeue its jobs that have retries left, fail the others."""
         now = time.time()
-        outcomes: list[tuple[str, State]] = []
         with self.db.write() as conn:
-            rows = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE worker = ? AND state = 'running'",
-                                (worker_id,)).fetchall()
-            for job in map(job_from_row, rows):
-                if job.cancel_requested or job.attempt > job.retries:
-                    state = State.CANCELLED if job.cancel_requested else State.FAILED
-                    message = "cancelled while running" if job.cancel_requested else reason
-                    end_job(conn, job.id, state, now, message)
-                else:
-                    state = State.PENDING
-                    self._requeue(conn, job, now, 0.0, consume_attempt=True, detail=reason)
-                outcomes.append((job.id, state))
+            rows = conn.execute(_RUNNING_ON_SQL, (worker_id, State.RUNNING.value)).fetchall()
+            jobs = [job_from_row(r) for r in rows]
+            outcomes = [(job.id, lifecycle.lose(conn, job, now, reason)) for job in jobs]
             conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
         return outcomes

@@ -9,29 +9,34 @@ from typing import Any
 
 from ..errors import InvalidJob, JobNotFound
 from ..model import JobRecord, JobSpec, State, check_text, dependency_cycle, format_job_id
+from . import lifecycle
 from .db import Database
-from .moves import MovesMixin, end_job, fetch_job, record_event, settle_dependants
-from .rows import JOB_COLUMNS, SUBMITTED_COLUMNS, job_from_row, submitted_values
-from .schema import COUNTS_VERSION, SUBMITTED_INDEX_VERSION, USER_INDEXES_VERSION
+from .rows import JOB_COLUMNS, job_from_row
+from .schema import COUNTS_VERSION, SUBMITTED_INDEX_VERSION, USER_INDEXES_VERSION, SchemaAware
 
-__all__ = ["JobsMixin", "end_job", "fetch_job", "record_event", "settle_dependants"]
+__all__ = ["ACTIVE_ORDER", "JobsMixin", "active_page_sql", "counts_sql"]
 
-_FAILED_STATES = ("failed", "cancelled", "timeout")
-ACTIVE_ORDER = ("running", "pending", "waiting")
+_NEVER_STARTS = (State.FAILED, State.CANCELLED, State.TIMEOUT)    # a child of these never runs
+ACTIVE_ORDER = tuple(s.value for s in (State.RUNNING, State.PENDING, State.WAITING))
 
 # The first page of the queue: running jobs, then pending ones in the order they will start
 # (a claim index: of everyone, or of one user), then waiting ones in submission order. Each
 # part is read from an index with its own LIMIT, so the page costs the same with 10 or
-# 1,000,000 jobs behind it (of one user: the parts search jobs_user, user and state).
+# 1,000,000 jobs behind it (of one user: the parts search jobs_user, user and state). The
+# states are spelled in: SQLite takes a named partial index (WHERE state = 'pending') only for a
+# query with that same literal.
+_RUNNING, _PENDING, _WAITING = (f"'{s.value}'" for s in (State.RUNNING, State.PENDING,
+                                                       State.WAITING))
 _ACTIVE_PAGE_SQL = f"""
 SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 0 AS part, -priority AS rank FROM jobs
-               WHERE state = 'running' {{user}} ORDER BY priority DESC, seq LIMIT :depth)
+               WHERE state = {_RUNNING} {{user}} ORDER BY priority DESC, seq LIMIT :depth)
 UNION ALL
-SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 1 AS part, -priority AS rank FROM jobs INDEXED BY {{claim}}
-               WHERE state = 'pending' {{user}} ORDER BY priority DESC, seq LIMIT :depth)
+SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 1 AS part, -priority AS rank
+               FROM jobs INDEXED BY {{claim}}
+               WHERE state = {_PENDING} {{user}} ORDER BY priority DESC, seq LIMIT :depth)
 UNION ALL
 SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 2 AS part, 0 AS rank FROM jobs
-               WHERE state = 'waiting' {{user}} ORDER BY seq LIMIT :depth)
+               WHERE state = {_WAITING} {{user}} ORDER BY seq LIMIT :depth)
 ORDER BY part, rank, seq LIMIT :limit OFFSET :offset
 """
 _EVERY_STATE = tuple(State)
@@ -51,7 +56,9 @@ def counts_sql(where: str, *, counted: bool) -> str:
             else f"SELECT state, count(*) FROM jobs {where} GROUP BY state")
 
 
-class JobsMixin(MovesMixin):
+class JobsMixin(SchemaAware):
+    """Submission, reading, progress and settings; needs only ``self.db``."""
+
     db: Database
 
     # ---- submission -------------------------------------------------------------------
@@ -66,18 +73,18 @@ class JobsMixin(MovesMixin):
                 "INSERT INTO counters(day, n) VALUES (?, ?) ON CONFLICT(day) DO UPDATE"
                 " SET n = n + excluded.n RETURNING n", (day, len(specs))).fetchone()[0]
             ids = [format_job_id(day, last - len(specs) + 1 + i) for i in range(len(specs))]
-            batch = dict(zip(ids, specs))
+            batch = dict(zip(ids, specs, strict=True))
             _refuse_cycles(batch)
             for index, (job_id, spec) in enumerate(batch.items()):
                 state = self._initial_state(conn, spec, known, batch)
-                self._insert(conn, job_id, spec, state, user, host, now)
+                lifecycle.enter(conn, job_id, spec, state, user, host, now,
+                                f"submitted by {user}" + (" (held)" if spec.held else ""))
                 payload = payloads[index] if payloads else None
                 if payload is not None:
-                    conn.execute("INSERT INTO payloads(job_id, payload) VALUES (?, ?)", (job_id, payload))
+                    conn.execute("INSERT INTO payloads(job_id, payload) VALUES (?, ?)",
+                                 (job_id, payload))
                 for parent in spec.after:
                     conn.execute("INSERT INTO deps(child, parent) VALUES (?, ?)", (job_id, parent))
-                record_event(conn, job_id, now, state.value,
-                             f"submitted by {user}" + (" (held)" if spec.held else ""))
         return ids
 
     @staticmethod
@@ -96,17 +103,12 @@ class JobsMixin(MovesMixin):
                     waiting = True
                     continue
                 raise InvalidJob(f"cannot run after {parent}: no such job")
-            if row[0] in _FAILED_STATES:
-                raise InvalidJob(f"cannot run after {parent}: it is {row[0]}, so this job could never start")
-            waiting = waiting or row[0] != "completed"
+            state = State(row[0])
+            if state in _NEVER_STARTS:
+                raise InvalidJob(f"cannot run after {parent}: it is {state.value},"
+                                 " so this job could never start")
+            waiting = waiting or state is not State.COMPLETED
         return State.WAITING if waiting else State.PENDING
-
-    @staticmethod
-    def _insert(conn: sqlite3.Connection, job_id: str, spec: JobSpec, state: State,
-                user: str, host: str, now: float) -> None:
-        columns = ("id", "user", "host", "state", "submitted_at", *SUBMITTED_COLUMNS)
-        conn.execute(f"INSERT INTO jobs({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                     (job_id, user, host, state.value, now, *submitted_values(spec)))
 
     # ---- reading ----------------------------------------------------------------------
     def get(self, job_id: str) -> JobRecord:
@@ -120,7 +122,8 @@ class JobsMixin(MovesMixin):
              offset: int = 0, oldest_first: bool = False) -> list[JobRecord]:
         where, params = self._filters(states, user, name, since)
         order = "seq" if oldest_first else "seq DESC"
-        sql = f"SELECT {JOB_COLUMNS} FROM {self._jobs_since(since)} {where} ORDER BY {order} LIMIT ? OFFSET ?"
+        sql = (f"SELECT {JOB_COLUMNS} FROM {self._jobs_since(since)} {where}"
+               f" ORDER BY {order} LIMIT ? OFFSET ?")
         rows = self.db.read(sql, (*params, -1 if limit is None else limit, offset))
         return [job_from_row(r) for r in rows]
 
@@ -128,8 +131,10 @@ class JobsMixin(MovesMixin):
               name: str | None = None, since: float | None = None) -> int:
         where, params = self._filters(states, user, name, since)
         if not name and since is None and self._schema_has(COUNTS_VERSION):   # state_counts knows
-            return int(self.db.read(f"SELECT total(n) FROM state_counts {where}", tuple(params))[0][0])
-        return int(self.db.read(f"SELECT count(*) FROM {self._jobs_since(since)} {where}", tuple(params))[0][0])
+            sql = f"SELECT total(n) FROM state_counts {where}"
+        else:
+            sql = f"SELECT count(*) FROM {self._jobs_since(since)} {where}"
+        return int(self.db.read(sql, tuple(params))[0][0])
 
     def _jobs_since(self, since: float | None) -> str:
         """The jobs table, read (with ``since``) from the range of jobs_submitted: the planner
@@ -142,7 +147,8 @@ class JobsMixin(MovesMixin):
         """How many jobs (of ``user``) are in each of ``states``, read in one statement (so
         the counts are of the same moment)."""
         where, params = self._filters([State(s) for s in states], user, None, None)
-        rows = self.db.read(counts_sql(where, counted=self._schema_has(COUNTS_VERSION)), tuple(params))
+        sql = counts_sql(where, counted=self._schema_has(COUNTS_VERSION))
+        rows = self.db.read(sql, tuple(params))
         found = {row[0]: int(row[1]) for row in rows}
         return {state: found.get(state, 0) for state in states}
 
@@ -167,7 +173,8 @@ class JobsMixin(MovesMixin):
             params.append(since)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
-    def active(self, limit: int | None = None, offset: int = 0, user: str | None = None) -> list[JobRecord]:
+    def active(self, limit: int | None = None, offset: int = 0,
+               user: str | None = None) -> list[JobRecord]:
         """Running, then pending in start order (priority, then submission), then waiting (in
         submission order): ``limit`` of them from ``offset``, of everyone or of ``user``."""
         sql = active_page_sql(bool(user), indexed=self._schema_has(USER_INDEXES_VERSION))
@@ -182,7 +189,8 @@ class JobsMixin(MovesMixin):
 
     def events(self, job_id: str) -> list[dict[str, Any]]:
         self.get(job_id)
-        rows = self.db.read("SELECT at, state, detail FROM events WHERE job_id = ? ORDER BY id", (job_id,))
+        rows = self.db.read("SELECT at, state, detail FROM events WHERE job_id = ? ORDER BY id",
+                            (job_id,))
         return [dict(r) for r in rows]
 
     def state_counts(self) -> dict[str, int]:
@@ -205,15 +213,17 @@ class JobsMixin(MovesMixin):
             conn.execute("INSERT OR REPLACE INTO results(job_id, ok, result) VALUES (?, ?, ?)",
                          (job_id, int(ok), blob))
             if error is not None:
-                conn.execute("UPDATE jobs SET error = ? WHERE id = ? AND state = 'running'",
-                             (error.encode("utf-8", "replace").decode()[:2000], job_id))
+                conn.execute("UPDATE jobs SET error = ? WHERE id = ? AND state = ?",
+                             (error.encode("utf-8", "replace").decode()[:2000], job_id,
+                              State.RUNNING.value))
 
     def set_progress(self, job_id: str, progress: float | None, stage: str | None) -> None:
         if stage is not None:
             check_text("stage", stage, 500)
         with self.db.write() as conn:
-            conn.execute("UPDATE jobs SET progress = coalesce(?, progress), stage = coalesce(?, stage)"
-                         " WHERE id = ? AND state = 'running'", (progress, stage, job_id))
+            conn.execute("UPDATE jobs SET progress = coalesce(?, progress),"
+                         " stage = coalesce(?, stage) WHERE id = ? AND state = ?",
+                         (progress, stage, job_id, State.RUNNING.value))
 
     # ---- settings ---------------------------------------------------------------------
     def setting(self, key: str, default: Any = None) -> Any:
@@ -222,21 +232,25 @@ class JobsMixin(MovesMixin):
 
     def set_setting(self, key: str, value: Any) -> None:
         with self.db.write() as conn:
-            conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, json.dumps(value)))
+            conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",
+                         (key, json.dumps(value)))
 
     def set_paused(self, resource: str | None, paused: bool) -> None:
         with self.db.write() as conn:
             if resource is None:
-                conn.execute("UPDATE settings SET value = ? WHERE key = 'paused'", ("1" if paused else "0",))
+                conn.execute("UPDATE settings SET value = ? WHERE key = 'paused'",
+                             ("1" if paused else "0",))
                 return
-            if conn.execute("SELECT 1 FROM resources WHERE name = ?", (resource,)).fetchone() is None:
+            known = conn.execute("SELECT 1 FROM resources WHERE name = ?", (resource,)).fetchone()
+            if known is None:
                 raise InvalidJob(f"unknown resource {resource!r}")
             conn.execute("UPDATE resources SET paused = ? WHERE name = ?", (int(paused), resource))
 
     def resources(self) -> dict[str, dict[str, Any]]:
         rows = self.db.read("SELECT name, capacity, paused FROM resources ORDER BY name")
-        held = self.db.read("SELECT value AS name, count(*) AS n FROM jobs, json_each(jobs.resources)"
-                            " WHERE state = 'running' GROUP BY value")
+        held = self.db.read("SELECT value AS name, count(*) AS n"
+                            " FROM jobs, json_each(jobs.resources) WHERE state = ? GROUP BY value",
+                            (State.RUNNING.value,))
         in_use = {r["name"]: r["n"] for r in held}
         return {r["name"]: {"capacity": r["capacity"], "paused": bool(r["paused"]),
                             "in_use": in_use.get(r["name"], 0)} for r in rows}
@@ -244,7 +258,8 @@ class JobsMixin(MovesMixin):
 
 def _refuse_cycles(batch: dict[str, JobSpec]) -> None:
     """Jobs of one submission that (through each other) run after themselves would wait forever."""
-    cycle = dependency_cycle({job_id: [p for p in spec.after if p in batch] for job_id, spec in batch.items()})
+    cycle = dependency_cycle({job_id: [p for p in spec.after if p in batch]
+                              for job_id, spec in batch.items()})
     if cycle is None:
         return
     if len(cycle) == 2:
