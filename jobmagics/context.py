@@ -1,14 +1,18 @@
-"""Inside a running job: ``jobmagics.progress()`` and ``jobmagics.current_job()``."""
+"""Inside a running job: ``jobmagics.progress()`` and ``jobmagics.current_job()``, and which job
+this process runs (``job_location``): given by the environment of a job's process, or set by
+an executor that runs several jobs in one long-lived process (a persistent kernel)."""
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from .client import shared_queue
 from .errors import InvalidJob, NotInJob
 
 if TYPE_CHECKING:
-    from .client import Queue
     from .job import Job
 
 JOB_ID_VAR = "JOBMAGICS_JOB_ID"
@@ -27,7 +31,25 @@ def enter_job(job_id: str, queue_path: str) -> None:
     _throttle.update(last_write=0.0, stage=None)
 
 
-def _job_location() -> tuple[str, str] | None:
+def leave_job() -> None:
+    """The job entered with ``enter_job`` is over: the environment's job (if any) again."""
+    _current.clear()
+
+
+@contextmanager
+def inside_job(job_id: str, queue_path: str) -> Iterator[None]:
+    """``enter_job`` for a block; whatever job the process was in before is its job again."""
+    previous = dict(_current)
+    enter_job(job_id, queue_path)
+    try:
+        yield
+    finally:
+        _current.clear()
+        _current.update(previous)
+
+
+def job_location() -> tuple[str, str] | None:
+    """(job id, queue folder) of the job this code runs in, or None outside of one."""
     if _current:
         return _current["job_id"], _current["queue_path"]
     job_id, queue_path = os.environ.get(JOB_ID_VAR), os.environ.get(QUEUE_VAR)
@@ -36,14 +58,12 @@ def _job_location() -> tuple[str, str] | None:
     return None
 
 
-def shared_queue(queue_path: str) -> Queue:
-    from .client import shared_queue as shared   # client imports this module
-    return shared(queue_path)
+_job_location = job_location   # the old name, until instruments/guard.py imports job_location
 
 
 def current_job() -> Job:
     """The job this code runs in; raises ``NotInJob`` outside of one."""
-    location = _job_location()
+    location = job_location()
     if location is None:
         raise NotInJob("not inside a jobmagics job (no JOBMAGICS_JOB_ID)")
     job_id, queue_path = location
@@ -58,10 +78,11 @@ def progress(fraction: float | None = None, stage: str | None = None) -> None:
         try:
             fraction = float(fraction)
         except (TypeError, ValueError):
-            raise InvalidJob(f"progress must be a number between 0 and 1, not {fraction!r}") from None
+            raise InvalidJob(
+                f"progress must be a number between 0 and 1, not {fraction!r}") from None
         if not 0.0 <= fraction <= 1.0:
             raise InvalidJob(f"progress must be between 0 and 1, not {fraction}")
-    location = _job_location()
+    location = job_location()
     if location is None:
         return
     job_id, queue_path = location
@@ -71,4 +92,5 @@ def progress(fraction: float | None = None, stage: str | None = None) -> None:
     if not changed_stage and fraction not in (0.0, 1.0) and now - last < _MIN_INTERVAL_S:
         return
     _throttle.update(last_write=now, stage=stage if stage is not None else _throttle["stage"])
-    shared_queue(queue_path).store.set_progress(job_id, fraction, None if stage is None else str(stage)[:500])
+    shared_queue(queue_path).store.set_progress(job_id, fraction,
+                                                None if stage is None else str(stage)[:500])

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any
 import h5py
 import numpy as np
 
+from .client import Queue
 from .errors import InvalidJob
+from .job import Job
 from .model import JOB_ID_RE
 
 if TYPE_CHECKING:
     from typing_extensions import Self
-
-    from .client import Queue
-    from .job import Job
 
 _ROWS_PER_CHUNK = 256
 _OPEN_RETRY_S = 3.0      # a reader may arrive in the instant the writer creates the file
@@ -237,9 +236,6 @@ def load(job: Job | str | os.PathLike[str], queue: Queue | str | os.PathLike[str
 
 
 def _locate(job: Any, queue: Any) -> tuple[Path, str | None, Queue | None]:
-    from .client import Queue
-    from .job import Job
-
     if isinstance(job, Job):
         return job.data_path, job.id, job.queue
     text = os.fspath(job)

@@ -6,21 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from ..formats import format_duration, progress_text
 from ..job import Job, JobPage
 from ..model import JobRecord, format_memory
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours < 48 else f"{hours // 24}d{hours % 24:02d}h"
 
 
 def timestamp(epoch: float | None) -> str:
@@ -28,23 +16,23 @@ def timestamp(epoch: float | None) -> str:
 
 
 def elapsed(job: Job, now: float) -> str:
+    """How long the job has run, or ``waiting 42s`` since its submission."""
     record = job.snapshot
     if record.started_at is None:
-        return f"waiting {duration(now - record.submitted_at)}"
-    return duration((record.finished_at or now) - record.started_at)
+        return f"waiting {format_duration(now - record.submitted_at)}"
+    return format_duration((record.finished_at or now) - record.started_at)
 
 
-def progress_text(job: Job) -> str:
-    record = job.snapshot
-    if record.progress is None:
-        return "-"
-    return f"{record.progress * 100:.0f}%"
+def progress(record: JobRecord, stage: bool = False) -> str:
+    """``42%`` (``42% sweep 2/5`` with the stage), or ``-`` if the job says nothing."""
+    return progress_text(record.progress, record.stage if stage else None) or "-"
 
 
 def state_text(record: JobRecord, now: float) -> str:
     """``running (worker lost 42 s ago)``, ``waiting (held)``, or just the state."""
     if record.worker_lost_at is not None:
-        return f"{record.state.value} (worker lost {max(0.0, now - record.worker_lost_at):.0f} s ago)"
+        ago = max(0.0, now - record.worker_lost_at)
+        return f"{record.state.value} (worker lost {ago:.0f} s ago)"
     return record.state.value + (" (held)" if record.held else "")
 
 
@@ -61,7 +49,7 @@ def job_row(job: Job, now: float) -> list[str]:
     record = job.snapshot
     state = state_text(record, now)
     return [record.id, state, record.user, record.name or "-", str(record.priority),
-            ",".join(record.resources) or "-", progress_text(job), elapsed(job, now),
+            ",".join(record.resources) or "-", progress(record), elapsed(job, now),
             (record.stage or record.error or "")[:60]]
 
 
@@ -70,9 +58,10 @@ JOB_HEADERS = ["ID", "STATE", "USER", "NAME", "PRI", "RESOURCES", "PROG", "TIME"
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     rows = [list(map(str, r)) for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows]
     return "\n".join(lines)
 
 
@@ -96,18 +85,23 @@ def _body(job: Job) -> str:
 def job_detail(job: Job, events: Sequence[dict[str, Any]]) -> str:
     r = job.snapshot
     fields = [
-        ("id", r.id), ("name", r.name or "-"), ("kind", r.kind), ("state", state_text(r, time.time())),
-        ("user", f"{r.user}@{r.host}"), ("priority", r.priority), ("resources", ", ".join(r.resources) or "-"),
+        ("id", r.id), ("name", r.name or "-"), ("kind", r.kind),
+        ("state", state_text(r, time.time())), ("user", f"{r.user}@{r.host}"),
+        ("priority", r.priority), ("resources", ", ".join(r.resources) or "-"),
         ("cpus", r.cpus), ("memory", format_memory(r.memory)), ("after", ", ".join(r.after) or "-"),
-        ("timeout", f"{r.timeout:g} s" if r.timeout else "-"), ("attempt", f"{r.attempt} of {r.retries + 1}"),
+        ("timeout", f"{r.timeout:g} s" if r.timeout else "-"),
+        ("attempt", f"{r.attempt} of {r.retries + 1}"),
         ("submitted", timestamp(r.submitted_at)), ("started", timestamp(r.started_at)),
-        ("finished", timestamp(r.finished_at)), ("exit code", "-" if r.exit_code is None else r.exit_code),
-        ("error", r.error or "-"), ("worker", r.worker or "-"), ("backend", r.backend + (f" {r.backend_id}" if r.backend_id else "")),
-        ("progress", progress_text(job) + (f"  {r.stage}" if r.stage else "")), ("cwd", r.cwd),
+        ("finished", timestamp(r.finished_at)),
+        ("exit code", "-" if r.exit_code is None else r.exit_code),
+        ("error", r.error or "-"), ("worker", r.worker or "-"),
+        ("backend", r.backend + (f" {r.backend_id}" if r.backend_id else "")),
+        ("progress", progress(r, stage=True)), ("cwd", r.cwd),
         ("runs", _body(job)),
         ("log", job.log_path),
     ]
     lines = [f"{name:>10}  {value}" for name, value in fields]
     lines.append("")
-    lines.append(table(["TIME", "STATE", "DETAIL"], ([timestamp(e["at"]), e["state"], e["detail"] or ""] for e in events)))
+    lines.append(table(["TIME", "STATE", "DETAIL"],
+                       ([timestamp(e["at"]), e["state"], e["detail"] or ""] for e in events)))
     return "\n".join(lines)

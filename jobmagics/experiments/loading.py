@@ -53,19 +53,25 @@ def load_experiment_class(target: str, folders: Sequence[str] = ()) -> type:
     for part in class_name.split("."):
         found = getattr(found, part, None)
         if found is None:
+            known = ", ".join(experiment_names(module)) or "none"
             raise InvalidJob(f"module {module_name} has no class {class_name}"
-                             f" (its experiments: {', '.join(experiment_names(module)) or 'none'})")
+                             f" (its experiments: {known})")
     if not inspect.isclass(found):
         raise InvalidJob(f"{target} is a {type(found).__name__}, not a class")
     if not callable(getattr(found, "run", None)):
-        raise InvalidJob(f"{target} has no run(station, data) method: subclass jobmagics.experiments.Experiment")
+        raise InvalidJob(f"{target} has no run(station, data) method: subclass"
+                         " jobmagics.experiments.Experiment")
     return found
 
 
 def experiment_names(module: Any) -> list[str]:
-    from .base import Experiment
+    """The public classes of ``module`` that could be run, but the ``Experiment`` base itself.
+    The base is looked up rather than imported: it sits above the client (it reports progress
+    and writes data), which imports this module to check targets at submit. If the base was
+    never loaded, ``module`` cannot hold it either."""
+    base = getattr(sys.modules.get(f"{__package__}.base"), "Experiment", None)
     return sorted(name for name, value in vars(module).items()
-                  if inspect.isclass(value) and not name.startswith("_") and value is not Experiment
+                  if inspect.isclass(value) and not name.startswith("_") and value is not base
                   and callable(getattr(value, "run", None)))
 
 
@@ -80,5 +86,5 @@ def check_target(target: str, cwd: str | None = None) -> None:
     search = [cwd, *sys.path] if cwd else list(sys.path)
     if importlib.machinery.PathFinder.find_spec(top, [p or "." for p in search]) is None:
         where = f" in {cwd} or" if cwd else ""
-        raise InvalidJob(f"cannot import module {module_name}: no module named {top!r}{where} in this"
-                         " Python environment")
+        raise InvalidJob(f"cannot import module {module_name}: no module named {top!r}{where} in"
+                         " this Python environment")

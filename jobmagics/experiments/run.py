@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from .. import context, paths
+from .. import paths
+from ..client import shared_queue
 from ..configs import ConfigStore
-from ..context import progress
+from ..context import inside_job, progress
 from ..data import DataWriter
 from ..errors import InvalidJob, ResultNotSent
 from ..model import JobRecord
@@ -30,13 +30,13 @@ def run_experiment(job_id: str, queue_path: str | os.PathLike[str] | None = None
 
     With ``station=None`` the worker's station is opened (see ``jobmagics.instruments``) and
     closed afterwards; a given station is used as is and left connected."""
-    from ..client import shared_queue
-
     # the cached Queue: a persistent kernel runs many experiments and need not open the
     # database (and run its migration check) again for each
     queue = shared_queue(queue_path)
     record = queue.store.get(job_id)
-    with _inside_job(job_id, str(queue.path)):
+    # progress() must reach this job even in a long-lived kernel; whoever called us gets
+    # their own job context back afterwards
+    with inside_job(job_id, str(queue.path)):
         try:
             summary = _run(queue, record, station)
         except BaseException as exc:
@@ -49,19 +49,6 @@ def run_experiment(job_id: str, queue_path: str | os.PathLike[str] | None = None
         raise
     queue.store.save_result(job_id, True, blob)
     return summary
-
-
-@contextmanager
-def _inside_job(job_id: str, queue_path: str) -> Iterator[None]:
-    """progress() must reach this job even in a long-lived kernel; whoever called us gets
-    their own job context back afterwards."""
-    previous = dict(context._current)
-    context.enter_job(job_id, queue_path)
-    try:
-        yield
-    finally:
-        context._current.clear()
-        context._current.update(previous)
 
 
 def _run(queue: Any, record: JobRecord, station: Any) -> dict[str, Any]:

@@ -15,11 +15,12 @@ from IPython.core.magic_arguments import parse_argstring
 from IPython.display import HTML, display
 
 from ..client import Queue
-from ..display import job_outputs, jobs_table_html
+from ..display import jobs_table_html
 from ..errors import JobmagicsError
-from ..job import Job
 from ..fields import from_arguments
+from ..job import Job
 from ..model import JobSettings, State
+from ..outputs import job_outputs
 from . import owned_worker
 from .parsers import PARSERS, help_text
 
@@ -88,8 +89,8 @@ class JobMagics(Magics):
 
     @staticmethod
     def _live(job: Job) -> Job:
-        from ..widgets import JobWidget
-        job._live_view = JobWidget(job)  # type: ignore[attr-defined]
+        from ..widgets import JobWidget  # ipywidgets: loaded by the first live job
+        job.live_view = JobWidget(job)
         return job
 
     def _pull_into_notebook(self, job: Job) -> list[str]:
@@ -121,7 +122,7 @@ class JobMagics(Magics):
         if not args.wait:
             return job
         display(job)                 # watch it while we wait
-        job._live_view = None        # type: ignore[attr-defined]  # the cell's value: the final card
+        job.live_view = None         # the cell's value: the final card
         return self._finish_wait(job, None)
 
     @staticmethod

@@ -6,7 +6,7 @@ import codecs
 import os
 from typing import TYPE_CHECKING, Any
 
-from ..display import fold_outputs, read_output_events
+from ..outputs import fold_outputs, read_output_events
 
 if TYPE_CHECKING:
     from ..job import Job

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ..display import STATE_COLOURS, elapsed, format_duration, state_html
+from ..display import bar_style, elapsed, error_html, state_html
 from ..errors import JobmagicsError
+from ..formats import format_duration, progress_text
 from ..model import TERMINAL, State
 from .data_plot import DataPlot
 from .follow import OutputFollower
@@ -27,7 +28,6 @@ _STYLE = ("<style>.jobmagics-indeterminate .progress-bar{background-image:linear
           "rgba(255,255,255,.35) 75%,transparent 75%,transparent);background-size:1rem 1rem;"
           "animation:jobmagics-stripes 1s linear infinite}@keyframes jobmagics-stripes{from{"
           "background-position:1rem 0}to{background-position:0 0}}</style>")
-_BAR_STYLES = {"completed": "success", "failed": "danger", "timeout": "danger", "cancelled": "warning"}
 
 
 class JobWidget(w.VBox):
@@ -42,7 +42,8 @@ class JobWidget(w.VBox):
         self.plot = DataPlot(job)               # shown once the job writes data/<id>.h5
         self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="warning",
                                       layout=w.Layout(width="auto"))
-        self.retry_button = w.Button(description="Retry", icon="redo", layout=w.Layout(width="auto"))
+        self.retry_button = w.Button(description="Retry", icon="redo",
+                                     layout=w.Layout(width="auto"))
         self.message = w.HTML()
         self.cancel_button.on_click(lambda _b: self._act(self.job.queue.cancel))
         self.retry_button.on_click(lambda _b: self._act(self.job.queue.retry, new_attempt=True))
@@ -74,7 +75,8 @@ class JobWidget(w.VBox):
         if self.comm is None:                   # closed
             return False
         with self._lock:
-            ticking = self._record.state is State.RUNNING and int(time.time()) != self._last_second
+            ticking = (self._record.state is State.RUNNING
+                       and int(time.time()) != self._last_second)
             if changed or ticking:
                 self.refresh(reread=changed)
             else:
@@ -101,14 +103,15 @@ class JobWidget(w.VBox):
         state = record.state.value
         self.state = state
         name = f" <b>{html.escape(record.name)}</b>" if record.name else ""
+        took = format_duration(elapsed(self.job, record=record))
         self.header.value = (
-            f"{_STYLE}<code>{html.escape(self.job.id)}</code>{name} · {html.escape(record.user)} · "
-            f"{state_html(record)} · <span class='jobmagics-elapsed'>{format_duration(elapsed(self.job, record=record))}</span>"
-            + (f"<br><span style='color:{STATE_COLOURS['failed']}'>{html.escape(record.error)}</span>"
-               if record.error else ""))
+            f"{_STYLE}<code>{html.escape(self.job.id)}</code>{name} · {html.escape(record.user)}"
+            f" · {state_html(record)} · <span class='jobmagics-elapsed'>{took}</span>"
+            + (f"<br>{error_html(record.error)}" if record.error else ""))
         self._show_progress(record)
         self.cancel_button.disabled = record.state in TERMINAL
-        self.retry_button.disabled = record.state not in (State.FAILED, State.CANCELLED, State.TIMEOUT)
+        self.retry_button.disabled = record.state not in (State.FAILED, State.CANCELLED,
+                                                          State.TIMEOUT)
 
     def _show_progress(self, record: Any) -> None:
         indeterminate = record.state is State.RUNNING and record.progress is None
@@ -117,10 +120,10 @@ class JobWidget(w.VBox):
             self.bar.add_class(INDETERMINATE)
         else:
             self.bar.remove_class(INDETERMINATE)
-            self.bar.value = 1.0 if record.state is State.COMPLETED else float(record.progress or 0.0)
-        self.bar.bar_style = _BAR_STYLES.get(record.state.value, "info")
-        percent = "" if record.progress is None else f"{record.progress:.0%} "
-        self.stage.value = f"{percent}{record.stage or ''}".strip() or record.state.value
+            done = record.state is State.COMPLETED
+            self.bar.value = 1.0 if done else float(record.progress or 0.0)
+        self.bar.bar_style = bar_style(record.state.value)
+        self.stage.value = progress_text(record.progress, record.stage) or record.state.value
 
     def _follow_output(self, terminal: bool = False) -> None:
         outputs = self._follower.read(terminal, kind=self._record.kind)
@@ -144,7 +147,7 @@ class JobWidget(w.VBox):
         try:
             action(self.job.id)
         except JobmagicsError as exc:
-            self.message.value = f"<span style='color:{STATE_COLOURS['failed']}'>{html.escape(str(exc))}</span>"
+            self.message.value = error_html(str(exc))
             return
         self.message.value = ""
         with self._lock:

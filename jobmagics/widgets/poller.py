@@ -40,7 +40,8 @@ class Poller:
         with self._lock:
             self._subscribers.add(subscriber)
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="jobmagics-poller", daemon=True)
+                self._thread = threading.Thread(target=self._run, name="jobmagics-poller",
+                                                daemon=True)
                 self._thread.start()
 
     def unsubscribe(self, subscriber: Subscriber) -> None:

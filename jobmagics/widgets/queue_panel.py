@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ..display import STATE_COLOURS, elapsed, format_duration, more_text, state_badge, state_html
+from ..display import bar_style, elapsed, error_html, more_text, state_badge, state_html
 from ..errors import JobmagicsError
+from ..formats import format_duration, progress_text
 from ..model import STATE_NAMES, TERMINAL, State
 from .poller import shared_poller
 
@@ -42,7 +43,8 @@ class JobRow(w.HBox):
         self._panel = panel
         self.cells = w.HTML(layout=w.Layout(width="60%"))
         self.bar = w.FloatProgress(min=0.0, max=1.0, layout=w.Layout(width="20%"))
-        self.cancel_button = w.Button(description="Cancel", icon="stop", layout=w.Layout(width="auto"))
+        self.cancel_button = w.Button(description="Cancel", icon="stop",
+                                      layout=w.Layout(width="auto"))
         self.cancel_button.on_click(lambda _b: panel.cancel(self.job_id))
         super().__init__([self.cells, self.bar, self.cancel_button])
         self.state = ""
@@ -51,14 +53,13 @@ class JobRow(w.HBox):
     def update(self, job: Job) -> None:
         record = snapshot(job)
         self.state = record.state.value
-        progress = "" if record.progress is None else f" {record.progress:.0%}"
-        stage = f" {html.escape(record.stage)}" if record.stage else ""
-        self.cells.value = (f"<code>{html.escape(job.id)}</code> {html.escape(record.name or '')} · "
-                            f"{html.escape(record.user)} · {state_html(record)}{progress}{stage}"
+        progress = progress_text(record.progress, record.stage)
+        progress = f" {html.escape(progress)}" if progress else ""
+        self.cells.value = (f"<code>{html.escape(job.id)}</code> {html.escape(record.name or '')}"
+                            f" · {html.escape(record.user)} · {state_html(record)}{progress}"
                             f" · {format_duration(elapsed(job, record=record))}")
         self.bar.value = 1.0 if record.state is State.COMPLETED else float(record.progress or 0.0)
-        self.bar.bar_style = {"completed": "success", "failed": "danger", "timeout": "danger",
-                              "cancelled": "warning"}.get(record.state.value, "info")
+        self.bar.bar_style = bar_style(record.state.value)
         self.cancel_button.disabled = record.state in TERMINAL
 
     def widgets(self) -> tuple[w.Widget, ...]:
@@ -72,9 +73,11 @@ class QueuePanel(w.VBox):
         self.queue = queue
         self.history_limit = history
         self.limit = limit
-        self.user_filter = w.Dropdown(description="user", options=[("everyone", EVERYONE)], value=EVERYONE)
-        self.state_filter = w.Dropdown(description="state", value=ACTIVE_AND_RECENT,
-                                       options=[("active + recent", ACTIVE_AND_RECENT)] + [(s, s) for s in STATE_NAMES])
+        self.user_filter = w.Dropdown(description="user", options=[("everyone", EVERYONE)],
+                                      value=EVERYONE)
+        self.state_filter = w.Dropdown(
+            description="state", value=ACTIVE_AND_RECENT,
+            options=[("active + recent", ACTIVE_AND_RECENT)] + [(s, s) for s in STATE_NAMES])
         self.summary = w.HTML()
         self.more = w.HTML()              # "... and 179,950 more pending" below the first page
         self.message = w.HTML()
@@ -113,15 +116,16 @@ class QueuePanel(w.VBox):
         return True
 
     def jobs(self) -> list[Job]:
-        """What the filters select: the first page of active jobs then recent history, or one state."""
+        """What the filters select: the first page of active jobs then recent history, or one
+        state."""
         user, state = self.user_filter.value or None, self.state_filter.value or None
         if state is not None:
             self.page = None
             return self.queue.jobs(state=state, user=user, limit=self.history_limit * 5)
         self.page = self.queue.queue(limit=self.limit, user=user)
         shown = {job.id for job in self.page}     # a job that ended between the two reads: once
-        return list(self.page) + [job for job in self.queue.history(user=user, limit=self.history_limit)
-                                  if job.id not in shown]
+        recent = self.queue.history(user=user, limit=self.history_limit)
+        return list(self.page) + [job for job in recent if job.id not in shown]
 
     def refresh(self) -> None:
         with self._lock:
@@ -134,7 +138,8 @@ class QueuePanel(w.VBox):
                                *(x for r in self.rows.values() for x in r.widgets())):
                     stack.enter_context(widget.hold_sync())
                 self._update_rows(jobs)
-                self.summary.value = " · ".join(f"{state_badge(s)} {n:,}" for s, n in counts.items())
+                self.summary.value = " · ".join(f"{state_badge(s)} {n:,}"
+                                                for s, n in counts.items())
                 more = more_text(self.page) if self.page is not None else ""
                 self.more.value = f"<i>{html.escape(more)}</i>" if more else ""
                 self._update_users(jobs)
@@ -185,7 +190,7 @@ class QueuePanel(w.VBox):
             self.queue.cancel(job_id)
             self.message.value = ""
         except JobmagicsError as exc:
-            self.message.value = f"<span style='color:{STATE_COLOURS['failed']}'>{html.escape(str(exc))}</span>"
+            self.message.value = error_html(str(exc))
         self.refresh()
 
     def close(self) -> None:
@@ -193,6 +198,7 @@ class QueuePanel(w.VBox):
         for row in self.rows.values():
             for widget in row.widgets():
                 widget.close()
-        for widget in (self.user_filter, self.state_filter, self.summary, self.more, self.message, self.rows_box):
+        for widget in (self.user_filter, self.state_filter, self.summary, self.more, self.message,
+                       self.rows_box):
             widget.close()
         super().close()

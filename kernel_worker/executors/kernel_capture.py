@@ -7,12 +7,13 @@ import re
 import time
 from typing import Any
 
-from jobmagics.display import fold_outputs
 from jobmagics.model import JobRecord
+from jobmagics.outputs import fold_outputs
 from jobmagics.paths import QueueLayout
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_OUTPUT_TYPES = ("stream", "display_data", "update_display_data", "execute_result", "error", "clear_output")
+_OUTPUT_TYPES = ("stream", "display_data", "update_display_data", "execute_result", "error",
+                 "clear_output")
 
 
 def strip_ansi(text: str) -> str:
@@ -24,9 +25,11 @@ def output_from_message(msg_type: str, content: dict[str, Any]) -> dict[str, Any
     if msg_type not in _OUTPUT_TYPES:
         return None
     if msg_type == "stream":
-        return {"output_type": "stream", "name": content.get("name", "stdout"), "text": content.get("text", "")}
+        return {"output_type": "stream", "name": content.get("name", "stdout"),
+                "text": content.get("text", "")}
     if msg_type == "error":
-        return {"output_type": "error", "ename": content.get("ename", ""), "evalue": content.get("evalue", ""),
+        return {"output_type": "error", "ename": content.get("ename", ""),
+                "evalue": content.get("evalue", ""),
                 "traceback": list(content.get("traceback", []))}
     if msg_type == "clear_output":
         return {"output_type": "clear_output", "wait": bool(content.get("wait"))}
@@ -77,8 +80,10 @@ class OutputRecorder:
     def save_notebook(self, state: str, error: str | None) -> None:
         """The code and its outputs as a one-cell notebook (nbformat 4.5) that opens in
         JupyterLab. Plain JSON: importing nbformat would cost the worker over a second."""
-        cell: dict[str, Any] = {"cell_type": "code", "id": "job", "metadata": {}, "execution_count": self.execution_count,
-                "source": self.source, "outputs": [_for_notebook(o) for o in fold_outputs(self.events)]}
+        cell: dict[str, Any] = {
+            "cell_type": "code", "id": "job", "metadata": {},
+            "execution_count": self.execution_count, "source": self.source,
+            "outputs": [_for_notebook(o) for o in fold_outputs(self.events)]}
         notebook = {"nbformat": 4, "nbformat_minor": 5, "cells": [cell], "metadata": {
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},

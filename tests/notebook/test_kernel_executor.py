@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from jobmagics import JobFailed, Queue, State
-from jobmagics.display import job_outputs
+from jobmagics.outputs import job_outputs
 from tests.conftest import wait_for
 
 STARTUP = """\

@@ -9,7 +9,7 @@ import nbformat
 import psutil
 
 from jobmagics import Queue, State
-from jobmagics.display import job_outputs
+from jobmagics.outputs import job_outputs
 from tests.conftest import wait_for
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"

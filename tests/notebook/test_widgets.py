@@ -153,7 +153,7 @@ def test_in_a_kernel_clicking_cancel_cancels_the_job_and_closing_stops_the_polle
     kernel.wait_for_model(lambda s: "jobmagics-state-cancelled" in str(s.get("value", "")), timeout=30)
     kernel.run("%%job submit\nimport time\ntime.sleep(60)")
     assert kernel.value("len(__import__('jobmagics.widgets').widgets.shared_poller().subscribers())") == 1
-    kernel.run("_job._live_view.close()")
+    kernel.run("_job.live_view.close()")
     wait_for(lambda: kernel.value("__import__('jobmagics.widgets').widgets.shared_poller().running") is False,
              timeout=10)
     kernel.run("%job cancel")
