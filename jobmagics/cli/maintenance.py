@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from .. import paths
 from ..client import Queue
@@ -10,8 +11,7 @@ from ..errors import InvalidJob
 from ..store.recovery import Recovery, recover
 
 
-def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser],
-                  init: argparse.ArgumentParser) -> None:
+def add_arguments(sub: argparse._SubParsersAction[Any], init: argparse.ArgumentParser) -> None:
     init.add_argument("--recover", action="store_true",
                       help="rebuild a missing, empty or damaged jobs.db: the old file is kept in"
                            " rescued/, what SQLite can read is salvaged, no job id is ever reused")
