@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -12,6 +11,7 @@ from typing import Callable, Iterator
 import pytest
 
 import jobmagics
+from kernel_worker import spawn
 
 ROOT = os.getuid() == 0
 
@@ -42,48 +42,24 @@ def queue(queue_dir: Path) -> jobmagics.Queue:
 
 
 class WorkerProcess:
-    """A real ``python -m kernel_worker`` process on a queue."""
+    """A real ``python -m kernel_worker`` process on a queue (``kernel_worker.spawn``),
+    registered before it is returned; a failed start raises ``NoWorker`` naming its log."""
 
     def __init__(self, queue_dir: Path, args: list[str], log: Path) -> None:
+        self.handle = spawn(queue_dir, *args, log=log, cwd=ROOT)
+        self.process = self.handle.process
+        self.pid = self.handle.pid
         self.log_path = log
-        self._log = open(log, "ab")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "kernel_worker", "--queue", str(queue_dir), *args],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        self.pid = self.process.pid
         self.queue = jobmagics.Queue(queue_dir)
-        self._wait_registered()
-
-    def _wait_registered(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(w["pid"] == self.pid for w in self.queue.workers(alive_only=False)):
-                return
-            if self.process.poll() == 0:     # e.g. --drain with little to do: done already
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.output()}")
-            time.sleep(0.02)
-        raise RuntimeError(f"worker did not register within {timeout} s:\n{self.output()}")
 
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.handle.output()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
+        return self.handle.stop(sig, timeout)
 
     def kill(self) -> None:
-        self.process.kill()
-        self.process.wait()
+        self.handle.kill()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import jobmagics
+from kernel_worker import spawn
 from tests.accounts import OTHER_USER, ensure_lab_group, ensure_other_user, submit_as
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,28 +102,14 @@ class LabServer:
 
 
 class Worker:
+    """A real worker on the lab's queue (``kernel_worker.spawn``), registered when returned."""
+
     def __init__(self, queue: Path, log: Path, *args: str) -> None:
-        with open(log, "ab") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "kernel_worker", "--queue", str(queue), *args],
-                stdout=output, stderr=subprocess.STDOUT, cwd=ROOT,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        q = jobmagics.Queue(queue)
-        deadline = time.monotonic() + 30
-        while not any(w["pid"] == self.process.pid for w in q.workers(alive_only=False)):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the worker did not start:\n" + log.read_text())
-            time.sleep(0.05)
+        self.handle = spawn(queue, *args, log=log, cwd=ROOT)
+        self.process = self.handle.process
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.handle.stop()
 
 
 def cli(queue: Path, *args: str) -> str:

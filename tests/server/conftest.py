@@ -3,13 +3,10 @@ jobmagics extension on a fresh queue, a second real Unix user, and a worker."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from pytest_jupyter.jupyter_server import *
 from traitlets.config import Config
 
 import jobmagics
+from kernel_worker import spawn
 from tests.accounts import OTHER_USER, ensure_lab_group, ensure_other_user
 from tests.accounts import submit_as as submit_as_user
 
@@ -111,25 +109,9 @@ def submit_as(other_user: str) -> Callable[..., str]:
 @pytest.fixture
 def server_worker(server_queue: Path, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A real worker process (2 slots) on the server's queue."""
-    with open(tmp_path / "worker.log", "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kernel_worker", "--queue", str(server_queue), "--slots", "2"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    q = jobmagics.Queue(server_queue)
-    deadline = time.monotonic() + 20
-    while not any(w["pid"] == process.pid for w in q.workers(alive_only=False)):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("the worker did not start:\n" + (tmp_path / "worker.log").read_text())
-        time.sleep(0.02)
-    yield process
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    worker = spawn(server_queue, "--slots", "2", log=tmp_path / "worker.log", cwd=ROOT)
+    yield worker.process
+    worker.stop(timeout=20)
 
 
 @pytest.fixture
