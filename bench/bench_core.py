@@ -21,6 +21,7 @@ import jobmagics
 from jobmagics.liveness import process_start_time
 from jobmagics.model import WorkerRecord
 from jobmagics.store import Capacity
+from kernel_worker import WorkerHandle, spawn
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -29,12 +30,8 @@ def fresh_queue(base: Path, name: str) -> jobmagics.Queue:
     return jobmagics.Queue(base / name)
 
 
-def start_worker(q: jobmagics.Queue, *args: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "kernel_worker", "--queue", str(q.path), "--no-kernel", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while not q.workers():
-        time.sleep(0.01)
-    return proc
+def start_worker(q: jobmagics.Queue, *args: str) -> WorkerHandle:
+    return spawn(q, "--no-kernel", *args)
 
 
 def rate(count: int, fn: Callable[[], Any]) -> float:
@@ -90,8 +87,7 @@ def bench_tiny_jobs(base: Path, n: int = 1000) -> dict[str, float]:
                 time.sleep(0.005)
         throughput = rate(n, drain)
     finally:
-        worker.terminate()
-        worker.wait()
+        worker.stop()
     return {"tiny_jobs_per_s_2_slots": throughput, "floor_subprocess_run_per_s": floor,
             "tiny_jobs_ratio_to_floor": throughput / floor}
 
@@ -112,8 +108,7 @@ def bench_function_jobs(base: Path, n: int = 500) -> dict[str, float]:
             delays.append((job.result(60) - job.submitted_at) * 1000)
             time.sleep(0.01)
     finally:
-        worker.terminate()
-        worker.wait()
+        worker.stop()
     return {"function_jobs_per_s_2_slots": throughput, "function_submit_to_body_p50_ms": statistics.median(delays)}
 
 
@@ -128,8 +123,7 @@ def bench_latency(base: Path, n: int = 300) -> dict[str, float]:
             delays.append((job.started_at - job.submitted_at) * 1000)
             time.sleep(0.01)   # an idle worker: let it settle back into waiting
     finally:
-        worker.terminate()
-        worker.wait()
+        worker.stop()
     delays.sort()
     return {"submit_to_start_p50_ms": statistics.median(delays),
             "submit_to_start_p99_ms": delays[int(len(delays) * 0.99) - 1]}
@@ -148,8 +142,7 @@ def bench_run_overhead(base: Path, n: int = 200) -> dict[str, float]:
             jobmagics.run(["true"], queue=q)
             queued.append(time.perf_counter() - t)
     finally:
-        worker.terminate()
-        worker.wait()
+        worker.stop()
     return {"subprocess_run_median_ms": statistics.median(plain) * 1000,
             "jobmagics_run_median_ms": statistics.median(queued) * 1000,
             "run_overhead_median_ms": (statistics.median(queued) - statistics.median(plain)) * 1000}

@@ -8,7 +8,6 @@ import json
 import os
 import queue as queue_module
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import jobmagics
+from kernel_worker import spawn
 
 RESULTS = Path(__file__).with_name("results.json")
 TARGETS = {"cell_latency_p50_ms": "well under 1000", "widget_lag_p50_ms": "< 250", "idle_cpu_percent": "< 1"}
@@ -140,8 +140,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="jobmagics-bench-nb-") as folder:
         queue_dir = Path(folder) / "queue"
         q = jobmagics.Queue(queue_dir)
-        worker = subprocess.Popen([sys.executable, "-m", "kernel_worker", "--queue", str(queue_dir), "--slots", "2"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        worker = spawn(q, "--slots", "2", cwd=ROOT)
         kernel = Kernel(queue_dir)
         try:
             figures: dict[str, Any] = {}
@@ -150,8 +149,7 @@ def main() -> int:
             figures.update(bench_idle_cpu(kernel))
         finally:
             kernel.close()
-            worker.terminate()
-            worker.wait(30)
+            worker.stop()
     figures = {k: round(v, 3) for k, v in figures.items()}
     for key, value in figures.items():
         target = TARGETS.get(key)

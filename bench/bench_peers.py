@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import jobmagics
+from kernel_worker import WorkerHandle, spawn
 
 OUT_JSON, OUT_PNG = HERE / "peers.json", HERE / "peers.png"
 LATENCY_ROUNDS = 30
@@ -158,11 +159,8 @@ def wait(done: Callable[[], bool], timeout: float) -> None:
 
 
 # ---- jobmagics ------------------------------------------------------------------------
-def jobmagics_worker(q: jobmagics.Queue, *args: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "kernel_worker", "--queue", str(q.path), "--slots", "2", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait(lambda: bool(q.workers()), 60)
-    return proc
+def jobmagics_worker(q: jobmagics.Queue, *args: str) -> WorkerHandle:
+    return spawn(q, "--slots", "2", *args, timeout=60)
 
 
 def jobmagics_commands(n: int, tmp: Path) -> dict[str, Any]:
@@ -175,8 +173,7 @@ def jobmagics_commands(n: int, tmp: Path) -> dict[str, Any]:
         through = rate(n, burst)
         lat = latency(lambda: float(q.submit(command=["date", "+%s.%N"]).wait(60).log()))
     finally:
-        worker.terminate()
-        worker.wait(30)
+        worker.stop()
     return {"throughput_per_s": through, **lat, "n": n, "settings": "1 worker, 2 slots"}
 
 
@@ -191,8 +188,7 @@ def jobmagics_functions(n: int, tmp: Path) -> dict[str, Any]:
         through = rate(n, burst)
         lat = latency(lambda: q.submit(function=stamp).result(60))
     finally:
-        worker.terminate()
-        worker.wait(30)
+        worker.stop()
     return {"throughput_per_s": through, **lat, "n": n, "settings": "1 worker, 2 slots, a process per job"}
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jobmagics
-from kernel_worker import proctrack
+from kernel_worker import proctrack, spawn
 from kernel_worker.proctrack.base import running
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -64,17 +62,6 @@ def job_spec(kind: str, pids: Path) -> dict[str, Any]:
     return {**spec, "code": CHILDREN_PY.format(pids=str(pids))}
 
 
-def start_worker(queue: jobmagics.Queue, *args: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "kernel_worker", "--queue", str(queue.path), *args],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + ROUND_TIMEOUT_S
-    while not any(w["pid"] == process.pid for w in queue.workers(alive_only=False)):
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError(f"worker {args} did not start")
-        time.sleep(0.01)
-    return process
-
-
 def attempt_processes(queue: jobmagics.Queue, job: jobmagics.Job, pids: Path) -> set[int]:
     """The job's own process, its children (from PIDS) and everything in its container."""
     found = {int(p) for p in pids.read_text().split()} if pids.exists() else set()
@@ -91,7 +78,7 @@ def attempt_processes(queue: jobmagics.Queue, job: jobmagics.Job, pids: Path) ->
 
 def one_round(queue: jobmagics.Queue, kind: str, folder: Path) -> dict[str, float]:
     pids = folder / f"pids-{kind}-{time.monotonic_ns()}"
-    victim = start_worker(queue, "--slots", "2", *KINDS[kind]["worker"])
+    victim = spawn(queue, "--slots", "2", *KINDS[kind]["worker"], timeout=ROUND_TIMEOUT_S)
     job = queue.submit(**job_spec(kind, pids))
     deadline = time.monotonic() + ROUND_TIMEOUT_S
     while len(pids.read_text().split() if pids.exists() else []) < 2 or not queue.store.pid_of(job.id)[0]:
@@ -101,8 +88,7 @@ def one_round(queue: jobmagics.Queue, kind: str, folder: Path) -> dict[str, floa
     time.sleep(0.2)                       # let the children settle
     processes = attempt_processes(queue, job.refresh(), pids)
     killed_at = time.time()
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    victim.kill()
     last_gone = requeued = None
     while time.monotonic() < deadline and (last_gone is None or requeued is None):
         if last_gone is None and not any(running(p) for p in processes):
@@ -120,12 +106,12 @@ def one_round(queue: jobmagics.Queue, kind: str, folder: Path) -> dict[str, floa
 
 def measure(kind: str, rounds: int, base: Path) -> dict[str, float]:
     queue = jobmagics.Queue(base / kind)
-    standby = start_worker(queue, "--slots", "1", "--no-kernel")   # serves no "lab": only recovers
+    standby = spawn(queue, "--slots", "1", "--no-kernel",   # serves no "lab": only recovers
+                    timeout=ROUND_TIMEOUT_S)
     try:
         results = [one_round(queue, kind, base) for _ in range(rounds)]
     finally:
-        standby.terminate()
-        standby.wait()
+        standby.stop()
     recovered = [r["recovered_s"] for r in results]
     return {"p50_s": statistics.median(recovered), "max_s": max(recovered),
             "processes_per_attempt": statistics.median(r["processes"] for r in results),

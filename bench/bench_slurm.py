@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import jobmagics
+from kernel_worker import spawn
 from kernel_worker.executors.slurm_tracker import REFRESH_S
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -118,11 +119,9 @@ def _latency(text: str, submitted: float) -> float:
 # ---- through jobmagics ------------------------------------------------------------------------
 def bench_jobmagics(folder: Path, count: int, singles: int) -> dict[str, Any]:
     queue = jobmagics.Queue(folder / "queue")
-    with open(folder / "worker.log", "ab") as log:
-        worker = subprocess.Popen([sys.executable, "-m", "kernel_worker", "--queue", str(queue.path),
-                                   "--slurm", "--no-kernel", "--slots", "1"], stdout=log, stderr=subprocess.STDOUT)
+    worker = spawn(queue, "--slurm", "--no-kernel", "--slots", "1", log=folder / "worker.log",
+                   timeout=60)
     try:
-        wait_until(lambda: bool(queue.workers()), 60, "the worker to register")
         first = time.time()
         burst = [(queue.submit(STAMP, backend="slurm"), time.time()) for _ in range(count)]
         for job, _ in burst:
@@ -139,8 +138,7 @@ def bench_jobmagics(folder: Path, count: int, singles: int) -> dict[str, Any]:
             sys.exit(f"{len(failed)} jobs did not complete, e.g. {failed[0]}: see {folder}/worker.log")
         return figures(count, elapsed, [_latency(j.log(), s) for j, s in burst], single_starts, single_done)
     finally:
-        worker.terminate()
-        worker.wait(30)
+        worker.stop()
 
 
 def figures(count: int, elapsed: float, burst: list[float], starts: list[float],
