@@ -338,7 +338,8 @@ def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _limit(limit: int | None, label: str = "limit") -> int | None:
+def _limit(limit: object, label: str = "limit") -> int | None:
+    """A count or offset as given by a caller, checked (None: no limit)."""
     if limit is None:
         return None
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit < 1 << 62:
