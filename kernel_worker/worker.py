@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from jobmagics import paths
 from jobmagics.client import Queue
-from jobmagics.errors import DatabaseDamaged, DatabaseReplaced, DiskFull
+from jobmagics.errors import DatabaseDamaged, DatabaseReplaced, DiskFull, InvalidJob
 from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord, State, WorkerRecord, format_memory
 from jobmagics.store import Capacity
@@ -22,6 +22,7 @@ from jobmagics.store import Capacity
 from .adversity import AdversityMixin
 from .executors import Ended, Execution, Executor, JobContext, Outcome
 from .executors.subprocess import SubprocessExecutor
+from .kinds import execution_of, failure_message
 from .limits import group_rss
 from .options import WorkerOptions
 from .space import DISK_FULL, DiskSpace
@@ -53,7 +54,8 @@ class Worker(AdversityMixin):
         self.store = self.queue.store
         self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
         self.context = JobContext(self.queue.layout, self.id)
-        self.executors = executors if executors is not None else default_executors(options, self.context)
+        self.executors = (executors if executors is not None
+                          else default_executors(options, self.context))
         self.running: dict[str, Running] = {}
         self.stopping = False
         self._stop_deadline: float | None = None
@@ -209,7 +211,8 @@ class Worker(AdversityMixin):
     def _should_exit(self, now: float) -> bool:
         if self.running:
             return False
-        past_grace = self.stopping and self._stop_deadline is not None and now >= self._stop_deadline
+        deadline = self._stop_deadline
+        past_grace = self.stopping and deadline is not None and now >= deadline
         if self._unrecorded and self.database_lost is None and not past_grace:
             return False             # outcomes still to record once the disk has room
         if self.stopping:
@@ -241,23 +244,32 @@ class Worker(AdversityMixin):
             self._start(job)
 
     def _start(self, job: JobRecord) -> None:
-        executor = next((e for e in self.executors if e.accepts(job)), None)
-        if executor is None:
-            execution: Execution = Ended(job.id, Outcome(None, f"no executor for {job.kind} jobs on {job.backend}"))
-        else:
-            try:
-                execution = executor.start(job, self.context)
-            except Exception as exc:  # an executor bug must fail the job, not the worker
-                log.exception("executor failed to start %s", job.id)
-                execution = Ended(job.id, Outcome(None, f"could not start: {type(exc).__name__}: {exc}"))
+        execution = self._execution(job)
         started = getattr(execution, "running_since", time.monotonic())   # None: queued elsewhere
         deadline = started + job.timeout if job.timeout and started is not None else None
         self.running[job.id] = Running(job, execution, deadline)
         if execution.pid is not None or execution.backend_id is not None:
-            self.store.set_started(job.id, self.id, execution.pid, execution.pid_started, execution.backend_id)
+            self.store.set_started(job.id, self.id, execution.pid, execution.pid_started,
+                                   execution.backend_id)
         fd = execution.fileno()
         if fd is not None:
             self._selector.register(fd, selectors.EVENT_READ, job.id)
+
+    def _execution(self, job: JobRecord) -> Execution:
+        """The started attempt, or one already ended: a kind that is not registered (a row
+        written by hand) fails here, before any executor could take it for another kind."""
+        try:
+            execution_of(job.kind)
+        except InvalidJob as exc:
+            return Ended(job.id, Outcome(None, str(exc)))
+        executor = next((e for e in self.executors if e.accepts(job)), None)
+        if executor is None:
+            return Ended(job.id, Outcome(None, f"no executor for {job.kind} jobs on {job.backend}"))
+        try:
+            return executor.start(job, self.context)
+        except Exception as exc:  # an executor bug must fail the job, not the worker
+            log.exception("executor failed to start %s", job.id)
+            return Ended(job.id, Outcome(None, f"could not start: {type(exc).__name__}: {exc}"))
 
     # ---- watching running jobs --------------------------------------------------------
     def _apply_cancel_requests(self, now: float) -> None:
@@ -332,28 +344,21 @@ class Worker(AdversityMixin):
         elif outcome.ok:
             state, error = State.COMPLETED, None
         elif self.space.is_full():
-            state, error = State.FAILED, f"{DISK_FULL} ({outcome.error or f'exit code {outcome.exit_code}'})"
+            reason = outcome.error or f"exit code {outcome.exit_code}"
+            state, error = State.FAILED, f"{DISK_FULL} ({reason})"
         else:
-            state, error = State.FAILED, self._failure_message(job, outcome)
+            state, error = State.FAILED, failure_message(job, outcome, self.queue.layout)
         final = self.store.finish(job.id, self.id, state, outcome.exit_code, error)
-        log.info("%s %s%s", job.id, final.value if final else "was taken over", f": {error}" if error else "")
-
-    def _failure_message(self, job: JobRecord, outcome: Outcome) -> str:
-        message = outcome.error or f"exit code {outcome.exit_code}"
-        last = last_line(self.queue.layout.log(job.id)) or last_line(self.queue.layout.stderr(job.id))
-        out_of_memory = bool(last and any(word in last for word in ("MemoryError", "Cannot allocate memory")))
-        if last and last not in message and (job.kind != "command" or out_of_memory):
-            message = f"{last} ({message})"     # a kernel job's error already is that line
-        if job.memory is not None and (out_of_memory or "SIGKILL" in message):
-            message += f"; the job asked for {format_memory(job.memory)} of memory"
-        return message
+        log.info("%s %s%s", job.id, final.value if final else "was taken over",
+                 f": {error}" if error else "")
 
     def _shutdown_running(self) -> None:
         """Leaving with jobs still running (an error in the loop): give them back."""
         for run in list(self.running.values()):
             run.execution.kill()
             with contextlib.suppress(Exception):
-                self.store.requeue(run.job.id, self.id, f"worker {self.id} stopped; back in the queue")
+                self.store.requeue(run.job.id, self.id,
+                                   f"worker {self.id} stopped; back in the queue")
             run.execution.close()
         self.running.clear()
 
@@ -364,17 +369,6 @@ def idle_claimable_soon(worker: Worker) -> bool:
     return any(job.backend in worker.options.backends and
                (worker.options.only_user is None or job.user == worker.options.only_user) and
                set(job.resources) <= set(worker.options.resources) for job in pending)
-
-
-def last_line(path: os.PathLike[str] | str, limit: int = 4096) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - limit))
-            lines = [ln.strip() for ln in handle.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-    except OSError:
-        return None
-    return lines[-1][:500] if lines else None
 
 
 def default_executors(options: WorkerOptions, context: JobContext) -> list[Executor]:

@@ -31,13 +31,14 @@ from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord
 from jobmagics.store import Store
 
+from ..kinds import EXECUTIONS, kernel_work_for
 from ..options import WorkerOptions
 from ..proctrack import Container, tracker_for
 from .base import Execution, JobContext, Outcome
 from .kernel_capture import OutputRecorder
 from .kernel_persistent import PersistentKernel, StartupFailed
-from .kernel_session import KernelDied, ManagedKernel, error_line, prelude_call
-from .kernel_work import work_for
+from .kernel_session import KernelDied, ManagedKernel, error_line
+from .kernel_work import KernelWork, begin_call
 
 log = logging.getLogger("kernel_worker")
 
@@ -52,11 +53,16 @@ class RunState:
 
     job: JobRecord
     container: Container
+    work: KernelWork                     # what the kernel executes for the job's kind
     kernel: ManagedKernel | None = None
     stop: str | None = None              # "interrupt" | "kill"
     running_code: bool = False
     interrupted: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def stop_asked(self) -> bool:
+        """Read afresh after every await: the worker's thread may have asked meanwhile."""
+        return self.stop is not None
 
     def want_interrupt(self) -> bool:
         """The worker asks to stop; True if the caller should interrupt the kernel now."""
@@ -84,8 +90,8 @@ class RunState:
 class KernelExecution:
     """One job running in a kernel. ``fileno()`` is a pipe written when the run ends."""
 
-    backend_id = None
-    pid_started = None
+    backend_id: str | None = None
+    pid_started: float | None = None
 
     def __init__(self, executor: KernelExecutor, state: RunState, pid: int | None) -> None:
         self.job_id = state.job.id
@@ -105,6 +111,10 @@ class KernelExecution:
         if kernel is not None and not kernel.dead:
             return kernel.pid
         return self._start_pid
+
+    @pid.setter
+    def pid(self, value: int | None) -> None:   # Execution declares pid a plain attribute
+        self._start_pid = value
 
     def _signal_end(self, _future: concurrent.futures.Future[Outcome]) -> None:
         with contextlib.suppress(OSError):
@@ -160,7 +170,8 @@ class KernelExecutor:
         self.home = self.tracker.home(context.worker_id)
         self._store = Store(context.layout)
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="kernel-executor", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="kernel-executor",
+                                        daemon=True)
         self._thread.start()
         self._persistent: dict[str, PersistentKernel] = {}
         self._spare: asyncio.Task[ManagedKernel] | None = None
@@ -187,16 +198,19 @@ class KernelExecutor:
 
     # ---- the Executor interface -------------------------------------------------------
     def accepts(self, job: JobRecord) -> bool:
-        if job.backend != "local":
+        execution = EXECUTIONS.get(job.kind)
+        if job.backend != "local" or execution is None or execution.kernel_work is None:
             return False
         # an experiment with no persistent kernel to go to (e.g. hardware=2) keeps its subprocess
-        return job.kind == "python" or (job.kind == "experiment" and self._holder_for(job) is not None)
+        return execution.fresh_kernel or self._holder_for(job) is not None
 
     def start(self, job: JobRecord, context: JobContext) -> Execution:
         holder = self._holder_for(job)
         kernel = holder.kernel if holder is not None else None
         pid = kernel.pid if kernel is not None and not kernel.dead else None
-        return KernelExecution(self, RunState(job, self.tracker.attempt(job.id, job.attempt)), pid)
+        state = RunState(job, self.tracker.attempt(job.id, job.attempt),
+                         kernel_work_for(job, self.queue_root))
+        return KernelExecution(self, state, pid)
 
     def shutdown(self) -> None:
         with contextlib.suppress(Exception):
@@ -212,7 +226,8 @@ class KernelExecutor:
         if spare is not None:
             with contextlib.suppress(BaseException):
                 await (await spare).kill()
-        await asyncio.gather(*(h.shutdown() for h in self._persistent.values()), return_exceptions=True)
+        await asyncio.gather(*(h.shutdown() for h in self._persistent.values()),
+                             return_exceptions=True)
 
     def _holder_for(self, job: JobRecord) -> PersistentKernel | None:
         names = sorted(r for r in job.resources if r in self._persistent)
@@ -220,8 +235,7 @@ class KernelExecutor:
 
     # ---- one run, on the loop ---------------------------------------------------------
     async def run_job(self, state: RunState) -> Outcome:
-        job = state.job
-        recorder = OutputRecorder(self.context.layout, job, work_for(job, self.queue_root).notebook_source)
+        recorder = OutputRecorder(self.context.layout, state.job, state.work.notebook_source)
         outcome = Outcome(None, "the job did not run")
         try:
             outcome = await self._run_somewhere(state, recorder)
@@ -240,7 +254,7 @@ class KernelExecutor:
             async with holder.lock:
                 kernel = await holder.ready(recorder.note)
                 outcome = await self._execute(state, kernel, recorder, persistent=True)
-            if kernel.dead:                    # crashed or killed: prepare it again for the next job
+            if kernel.dead:              # crashed or killed: prepare it again for the next job
                 self._spawn(holder.prepare_in_background())
             return outcome
         kernel = await self._fresh_kernel()
@@ -264,37 +278,42 @@ class KernelExecutor:
 
     async def _execute(self, state: RunState, kernel: ManagedKernel, recorder: OutputRecorder,
                        persistent: bool) -> Outcome:
-        job = state.job
-        if state.stop is not None:
+        if state.stop_asked():
             return _failed(recorder, "stopped before it started")
         state.kernel = kernel
         try:
             await self._take(state, kernel)
-            begin = await kernel.execute(
-                prelude_call("begin_job", job.id, self.queue_root, job.cwd, job.env, job.attempt), silent=True)
+            begin = await kernel.execute(begin_call(state.job, self.queue_root), silent=True)
             if begin.get("status") != "ok":
                 return _failed(recorder, f"could not prepare the job: {error_line(begin)}")
-            if state.stop is not None:          # cancelled while it was being prepared
+            if state.stop_asked():              # cancelled while it was being prepared
                 return _failed(recorder, "stopped before it started")
-            work = work_for(job, self.queue_root)
-            reply = await kernel.execute(work.code, self._watching(state, kernel, recorder),
-                                         store_history=work.store_history)
-            state.code_ended()
-            failed = reply.get("status") != "ok"
-            finish = await kernel.execute(work.finish_call(job, self.queue_root, failed), silent=True)
-            if failed:
-                return _failed(recorder, error_line(reply), already_logged=True)
-            if finish.get("status") != "ok":
-                return _failed(recorder, error_line(finish))
-            return Outcome(0)
+            return await self._run_work(state, kernel, recorder)
         except KernelDied:
-            again = " (it is restarted, and its startup file re-run, before the next job)" if persistent else ""
+            again = (" (it is restarted, and its startup file re-run, before the next job)"
+                     if persistent else "")
             return _failed(recorder, f"the Jupyter kernel died while running the job{again}")
         finally:
             state.code_ended()
             state.kernel = None
             if persistent and kernel.pid is not None and not kernel.dead:
                 self.home.add(kernel.pid, own_group=False)     # the job's leftovers stay behind
+
+    async def _run_work(self, state: RunState, kernel: ManagedKernel,
+                        recorder: OutputRecorder) -> Outcome:
+        """The kind's work in the prepared kernel, then the silent call that ends the job."""
+        work = state.work
+        reply = await kernel.execute(work.code, self._watching(state, kernel, recorder),
+                                     store_history=work.store_history)
+        state.code_ended()
+        failed = reply.get("status") != "ok"
+        finish = await kernel.execute(work.finish_call(state.job, self.queue_root, failed),
+                                      silent=True)
+        if failed:
+            return _failed(recorder, error_line(reply), already_logged=True)
+        if finish.get("status") != "ok":
+            return _failed(recorder, error_line(finish))
+        return Outcome(0)
 
     async def _take(self, state: RunState, kernel: ManagedKernel) -> None:
         """The job's kernel joins its attempt's container and is recorded as the job's process."""
@@ -305,7 +324,8 @@ class KernelExecutor:
         await asyncio.to_thread(self._store.set_started, state.job.id, self.context.worker_id,
                                 pid, process_start_time(pid), None)
 
-    def _watching(self, state: RunState, kernel: ManagedKernel, recorder: OutputRecorder) -> Callable[[str, dict[str, Any]], None]:
+    def _watching(self, state: RunState, kernel: ManagedKernel,
+                  recorder: OutputRecorder) -> Callable[[str, dict[str, Any]], None]:
         def on_output(msg_type: str, content: dict[str, Any]) -> None:
             if msg_type == "execute_input" and state.code_started():
                 self._spawn(kernel.interrupt())

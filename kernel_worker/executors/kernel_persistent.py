@@ -24,12 +24,13 @@ class StartupFailed(RuntimeError):
 class PersistentKernel:
     """The long-lived kernel of one exclusive resource; (re)prepared by the startup file."""
 
-    def __init__(self, resource: str, startup: str | None, queue_root: str, home: Container) -> None:
+    def __init__(self, resource: str, startup: str | None, queue_root: str,
+                 home: Container) -> None:
         self.resource = resource
         self.home = home
         self.startup = startup
         self.queue_root = queue_root
-        self.lock = asyncio.Lock()          # one job at a time, even if capacities were misconfigured
+        self.lock = asyncio.Lock()    # one job at a time, even if capacities were misconfigured
         self.kernel: ManagedKernel | None = None
 
     async def ready(self, note: Callable[[str], None]) -> ManagedKernel:

@@ -1,6 +1,8 @@
 """Runs INSIDE a job's Jupyter kernel: sets the job up before its code, sends the pulled
 variables (or the exception) back after it. The KernelExecutor calls these through small
-silent executions, so nothing here shows up in the job's captured outputs."""
+silent executions, so nothing here shows up in the job's captured outputs; it builds each
+call with ``kernel_session.kernel_call(kernel_prelude.FUNCTION, ...)``, typed by the function
+here (see ``kernel_work``), never by a name in a string."""
 from __future__ import annotations
 
 import os
@@ -20,7 +22,8 @@ def _user_namespace() -> dict[str, Any]:
     return shell.user_ns if shell is not None else sys.modules["__main__"].__dict__
 
 
-def begin_job(job_id: str, queue_path: str, cwd: str, env: dict[str, str], attempt: int | None = None) -> None:
+def begin_job(job_id: str, queue_path: str, cwd: str, env: dict[str, str],
+              attempt: int | None = None) -> None:
     """Point ``jobmagics.progress()`` at this job, enter its folder and load pushed variables.
     The attempt's marks go into ``os.environ``, so every process the job starts carries them
     (the worker finds those processes by them where it has no cgroups)."""
@@ -31,9 +34,10 @@ def begin_job(job_id: str, queue_path: str, cwd: str, env: dict[str, str], attem
         os.environ[ATTEMPT_VAR] = str(attempt)
     if os.path.isdir(cwd):
         os.chdir(cwd)
-    sys.last_value = sys.last_type = sys.last_traceback = None  # so finish_job sees only this job's error
-    if hasattr(sys, "last_exc"):
-        sys.last_exc = None  # type: ignore[attr-defined]
+    # so that finish_job sees only this job's error
+    sys.last_value = sys.last_type = sys.last_traceback = None
+    if hasattr(sys, "last_exc"):      # Python 3.12 and later
+        sys.last_exc = None
     payload = shared_queue(queue_path).store.payload(job_id)
     if payload is not None:
         _user_namespace().update(load(payload))
@@ -86,7 +90,8 @@ def run_experiment_job(job_id: str, queue_path: str) -> None:
         _shown_as(exc, str(exc))
         raise
     except KeyboardInterrupt as exc:    # cancel/timeout: the data file is already marked stopped
-        _shown_as(exc, f"experiment stopped before the end ({str(exc) or 'interrupted'}); data so far kept")
+        _shown_as(exc, f"experiment stopped before the end ({str(exc) or 'interrupted'});"
+                       " data so far kept")
         raise
 
 

@@ -9,7 +9,7 @@ import queue
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 
@@ -23,6 +23,7 @@ POLL_S = 0.2                      # how often a quiet kernel is checked for bein
 _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
 OutputCallback = Callable[[str, dict[str, Any]], None]
+P = ParamSpec("P")
 
 
 class KernelDied(RuntimeError):
@@ -36,7 +37,8 @@ def kernel_environment(queue_root: str) -> dict[str, str]:
     env[QUEUE_VAR] = queue_root
     # the prelude imports jobmagics/kernel_worker: make that work whatever the kernel's cwd
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_REPO_ROOT, env.get("PYTHONPATH")) if p)
-    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"   # figures become image/png outputs
+    # figures become image/png outputs
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     return env
 
@@ -83,7 +85,8 @@ class ManagedKernel:
 
     async def execute(self, code: str, on_output: OutputCallback | None = None, *,
                       silent: bool = False, store_history: bool | None = None) -> dict[str, Any]:
-        """Run ``code``; each of its IOPub messages goes to ``on_output``; returns the reply content.
+        """Run ``code``; each of its IOPub messages goes to ``on_output``; returns the reply
+        content.
 
         ``store_history`` defaults to ``not silent``. Raises ``KernelDied`` if the kernel goes
         away before replying."""
@@ -144,8 +147,14 @@ def error_line(reply: dict[str, Any]) -> str:
     return f"{name}: {value}" if value else str(name)
 
 
-def prelude_call(function: str, *args: Any) -> str:
-    """Source of a silent call into kernel_prelude (arguments are literals, via repr)."""
-    arguments = ", ".join(repr(a) for a in args)
+def kernel_call(function: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> str:
+    """Source of one call ``function(*args, **kwargs)`` to run in a kernel, where ``function``
+    is a function at the top of a module the kernel can import (those of ``kernel_prelude``).
+    Typed by the function itself, so a renamed function or a changed parameter is a type error
+    here, not a NameError in a job's kernel. Arguments travel as literals (their ``repr``)."""
+    name, module = function.__qualname__, function.__module__
+    if "." in name or module == "__main__":
+        raise ValueError(f"{module}.{name} is not a function a kernel can import by name")
+    arguments = [repr(a) for a in args] + [f"{key}={value!r}" for key, value in kwargs.items()]
     # one expression: leaves no name behind in the user's namespace
-    return f"__import__('kernel_worker.executors.kernel_prelude', fromlist=['_']).{function}({arguments})\n"
+    return f"__import__({module!r}, fromlist=['_']).{name}({', '.join(arguments)})\n"

@@ -1,5 +1,7 @@
-"""What a kernel executes for each kind of job it runs: a python job's own code, or the call
-that runs an experiment job in the persistent kernel against its live station."""
+"""What a kernel executes for each kind of job it runs (``kernel_worker.kinds`` says which
+kind runs which): a python job's own code, or the call that runs an experiment job in the
+persistent kernel against its live station. Calls into the kernel go to ``kernel_prelude``
+through ``kernel_call``, typed by the prelude's functions themselves."""
 from __future__ import annotations
 
 import json
@@ -7,7 +9,8 @@ from dataclasses import dataclass
 
 from jobmagics.model import JobRecord
 
-from .kernel_session import prelude_call
+from . import kernel_prelude
+from .kernel_session import kernel_call
 
 
 @dataclass(frozen=True)
@@ -21,15 +24,20 @@ class KernelWork:
 
     def finish_call(self, job: JobRecord, queue_root: str, failed: bool) -> str:
         if not self.pulls_result:
-            return prelude_call("end_job")
+            return kernel_call(kernel_prelude.end_job)
         pull = [str(n) for n in job.options.pull or []]
-        return prelude_call("finish_job", job.id, queue_root, pull, failed)
+        return kernel_call(kernel_prelude.finish_job, job.id, queue_root, pull, failed)
 
 
-def work_for(job: JobRecord, queue_root: str) -> KernelWork:
-    if job.kind == "experiment":
-        return experiment_work(job, queue_root)
-    return KernelWork(job.code or "", store_history=True, notebook_source=job.code or "", pulls_result=True)
+def begin_call(job: JobRecord, queue_root: str) -> str:
+    """The silent call that prepares the kernel for ``job`` before its work runs."""
+    return kernel_call(kernel_prelude.begin_job, job.id, queue_root, job.cwd, job.env, job.attempt)
+
+
+def code_work(job: JobRecord, queue_root: str) -> KernelWork:
+    """A python job: its own code, as a notebook cell; pulled variables are sent back after."""
+    return KernelWork(job.code or "", store_history=True, notebook_source=job.code or "",
+                      pulls_result=True)
 
 
 def experiment_work(job: JobRecord, queue_root: str) -> KernelWork:
@@ -42,5 +50,5 @@ def experiment_work(job: JobRecord, queue_root: str) -> KernelWork:
     readable = (f"# experiment {experiment.get('target')} with config {config}\n"
                 "from jobmagics.experiments import run_experiment\n"
                 f"run_experiment({job.id!r}, {queue_root!r}, station=globals().get('station'))\n")
-    return KernelWork(prelude_call("run_experiment_job", job.id, queue_root), store_history=False,
-                      notebook_source=readable, pulls_result=False)
+    return KernelWork(kernel_call(kernel_prelude.run_experiment_job, job.id, queue_root),
+                      store_history=False, notebook_source=readable, pulls_result=False)

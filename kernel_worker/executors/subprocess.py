@@ -12,18 +12,12 @@ from typing import IO, Any
 from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 from jobmagics.model import JobRecord
 
+from ..kinds import execution_of
 from ..limits import apply_memory_limit
 from ..proctrack import Container, tracker_for
 from .base import Ended, Execution, JobContext, Outcome
 from .process_group import ProcessGroupExecution
 from .zygote import Zygote
-
-_RUNNERS = {
-    "python": "kernel_worker.runners.python_job",
-    "function": "kernel_worker.runners.function_job",
-    "experiment": "kernel_worker.runners.experiment_job",
-}
-
 
 _WORKER_ENV = dict(os.environ)   # read once: copying os.environ per job costs more than the claim
 
@@ -34,7 +28,7 @@ def job_environment(job: JobRecord, context: JobContext) -> dict[str, str]:
     base[JOB_ID_VAR] = job.id
     base[ATTEMPT_VAR] = str(job.attempt)
     base[QUEUE_VAR] = str(context.layout.root)
-    if job.kind != "command":
+    if execution_of(job.kind).runner is not None:
         # the runners import jobmagics; make that work whatever the job's cwd
         here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         base["PYTHONPATH"] = os.pathsep.join(p for p in (here, base.get("PYTHONPATH")) if p)
@@ -42,12 +36,14 @@ def job_environment(job: JobRecord, context: JobContext) -> dict[str, str]:
 
 
 def job_argv(job: JobRecord, context: JobContext) -> list[str]:
-    if job.kind == "command":
+    """The job's own argv (a command), or its kind's runner in the job's Python."""
+    runner = execution_of(job.kind).runner
+    if runner is None:
         return list(job.command or [])
     python = job.options.python or sys.executable
     if not os.access(python, os.X_OK):
         python = sys.executable
-    return [python, "-m", _RUNNERS[job.kind], str(context.layout.root), job.id]
+    return [python, "-m", runner, str(context.layout.root), job.id]
 
 
 _on_path: set[tuple[str, str]] = set()    # (program, PATH) found executable before
@@ -103,7 +99,8 @@ class SubprocessExecutor:
 
     def start(self, job: JobRecord, context: JobContext) -> Execution:
         if not os.path.isdir(job.cwd):
-            return Ended(job.id, Outcome(None, f"working directory {job.cwd} does not exist on this host"))
+            return Ended(job.id, Outcome(
+                None, f"working directory {job.cwd} does not exist on this host"))
         container = tracker_for(context.layout.root).attempt(job.id, job.attempt)
         if self._zygote is not None and self._zygote.accepts(job):
             forked = self._zygote.start(job, job_environment(job, context), container)
@@ -116,7 +113,8 @@ class SubprocessExecutor:
             container.release()
         return execution
 
-    def _start_process(self, job: JobRecord, context: JobContext, container: Container) -> Execution:
+    def _start_process(self, job: JobRecord, context: JobContext,
+                       container: Container) -> Execution:
         argv, env = job_argv(job, context), job_environment(job, context)
         cannot = cannot_execute(argv[0], job.cwd, env) if argv else Outcome(None, "empty command")
         if cannot is not None:          # the wrapper that joins the container would hide why

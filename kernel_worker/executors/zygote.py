@@ -1,4 +1,5 @@
-"""Function and python jobs forked from a pre-imported zygote (see runners/zygote.py)."""
+"""Jobs of the kinds that may be forked (``kernel_worker.kinds``: function and python jobs)
+started from a pre-imported zygote (see runners/zygote.py)."""
 from __future__ import annotations
 
 import contextlib
@@ -13,12 +14,12 @@ from typing import Any
 from jobmagics.model import JobRecord
 from jobmagics.store import Store
 
+from ..kinds import execution_of
 from ..proctrack import Container, tracker_for
 from .base import JobContext, Outcome
 from .process_group import ProcessGroupExecution
 
 log = logging.getLogger("kernel_worker")
-KINDS = ("function", "python")
 REPLY_TIMEOUT_S = 30.0      # the first fork waits for the zygote's imports
 
 
@@ -54,7 +55,8 @@ class Zygote:
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "kernel_worker.runners.zygote", str(self.context.layout.root)],
+                [sys.executable, "-m", "kernel_worker.runners.zygote",
+                 str(self.context.layout.root)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 start_new_session=True)
             self.home.add(self._process.pid, own_group=False)   # before it forks anything
@@ -63,14 +65,16 @@ class Zygote:
     def accepts(self, job: JobRecord) -> bool:
         python = job.options.python
         same_python = python is None or os.path.realpath(python) == os.path.realpath(sys.executable)
-        return job.kind in KINDS and same_python and job.options.stdin_b64 is None
+        return execution_of(job.kind).forkable and same_python and job.options.stdin_b64 is None
 
-    def start(self, job: JobRecord, env: dict[str, str], container: Container) -> ForkedExecution | None:
+    def start(self, job: JobRecord, env: dict[str, str],
+              container: Container) -> ForkedExecution | None:
         """Fork the job; None if the zygote cannot (the caller then starts a fresh Python)."""
         layout = self.context.layout
+        stderr = str(layout.stderr(job.id)) if job.options.capture else None
         order: dict[str, Any] = {"job_id": job.id, "kind": job.kind, "cwd": job.cwd, "env": env,
                                  "join": container.join_path(), "log": str(layout.log(job.id)),
-                                 "stderr": str(layout.stderr(job.id)) if job.options.capture else None}
+                                 "stderr": stderr}
         try:
             process = self._ensure()
             assert process.stdin is not None and process.stdout is not None

@@ -33,7 +33,8 @@ def main(queue_path: str, job_id: str) -> int:
         _report(str(exc))
         return 1
     except KeyboardInterrupt as exc:
-        _report(f"experiment stopped before the end ({exc or 'interrupted'}); data so far kept")
+        _report(f"experiment stopped before the end ({str(exc) or 'interrupted'});"
+                " data so far kept")
         return 130
     except BaseException:  # noqa: BLE001 - the experiment's own bug: the traceback ends the log
         sys.stdout.flush()

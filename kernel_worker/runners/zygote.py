@@ -1,4 +1,5 @@
-"""A pre-imported Python that forks one child per function or python job.
+"""A pre-imported Python that forks one child per job of a kind that may be forked
+(``kernel_worker.kinds``: function and python jobs).
 
 Starting an interpreter and importing jobmagics, cloudpickle and numpy costs tens of
 milliseconds of CPU per job; a fork of this already-prepared process costs about one. The worker
@@ -9,6 +10,7 @@ outcome from the job's stored result."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import signal
@@ -19,9 +21,14 @@ from typing import Any
 import cloudpickle  # noqa: F401 - imported here so that children do not pay for it
 
 from jobmagics.client import Queue
-from kernel_worker.runners import function_job, python_job
+from jobmagics.errors import InvalidJob
+from jobmagics.payloads import dump_exception
+from kernel_worker.kinds import EXECUTIONS, forkable_runner
 
 FENCE_S = 10.0
+# the runners of the kinds that may be forked, imported here so that children do not pay for it
+RUNNERS = {e.runner: importlib.import_module(e.runner)
+           for e in EXECUTIONS.values() if e.forkable and e.runner is not None}
 
 
 def main(queue_path: str) -> int:
@@ -53,14 +60,28 @@ def run_child(queue: Queue, order: dict[str, Any]) -> int:
         sys.path[1:1] = [p for p in order["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
         if not _pid_recorded(queue, order["job_id"]):
             return 3
-        runner = function_job if order["kind"] == "function" else python_job
-        code = runner.main(str(queue.path), order["job_id"], queue)
+        code = _run(queue, order["job_id"], order["kind"])
     except BaseException:  # noqa: BLE001 - a child must never return into the zygote's loop
         import traceback
         traceback.print_exc()
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
+    return code
+
+
+def _run(queue: Queue, job_id: str, kind: str) -> int:
+    """Run the job as the cold runner of its kind would. A kind the zygote may not fork
+    (unknown, or one that is not Python of ours) fails the job saying so: it never runs as
+    some other kind."""
+    try:
+        runner = RUNNERS[forkable_runner(kind)]
+    except InvalidJob as exc:
+        message = f"cannot run {job_id} here: {exc}"
+        print(message, file=sys.stderr)
+        queue.store.save_result(job_id, False, dump_exception(exc), error=message)
+        return 2
+    code: int = runner.main(str(queue.path), job_id, queue)
     return code
 
 
@@ -77,7 +98,8 @@ def _redirect(order: dict[str, Any]) -> None:
     os.dup2(devnull, 0)
     log = os.open(order["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     os.dup2(log, 1)
-    stderr = os.open(order["stderr"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666) if order.get("stderr") else log
+    stderr = (os.open(order["stderr"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+              if order.get("stderr") else log)
     os.dup2(stderr, 2)
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
