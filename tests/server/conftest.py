@@ -15,7 +15,7 @@ import pytest
 
 # pytest_jupyter's fixtures (jp_fetch, jp_serverapp, ...), for this folder only. A
 # `pytest_plugins` line is only allowed in the rootdir's conftest, which is not ours.
-from pytest_jupyter.jupyter_server import *
+from pytest_jupyter.jupyter_server import *  # noqa: F403 - its fixtures, by name
 from traitlets.config import Config
 
 import jobmagics
