@@ -1,4 +1,5 @@
-"""`make bench`: the core figures of jobmagics on this machine, printed and saved to bench/results.json.
+"""`make bench`: the core figures of jobmagics on this machine, printed and saved to
+bench/results.json.
 
 Each figure is printed next to its target (2-core machine) and, where one exists, its floor."""
 from __future__ import annotations
@@ -63,7 +64,8 @@ def bench_claims(base: Path, n: int = 6000) -> dict[str, float]:
         q = fresh_queue(base, f"claims{workers}")
         q.submit_many([{"command": ["true"]}] * n)
         out: Any = multiprocessing.Queue()
-        procs = [multiprocessing.Process(target=_claimer, args=(str(q.path), out)) for _ in range(workers)]
+        procs = [multiprocessing.Process(target=_claimer, args=(str(q.path), out))
+                 for _ in range(workers)]
         started = time.perf_counter()
         for p in procs:
             p.start()
@@ -109,7 +111,8 @@ def bench_function_jobs(base: Path, n: int = 500) -> dict[str, float]:
             time.sleep(0.01)
     finally:
         worker.stop()
-    return {"function_jobs_per_s_2_slots": throughput, "function_submit_to_body_p50_ms": statistics.median(delays)}
+    return {"function_jobs_per_s_2_slots": throughput,
+            "function_submit_to_body_p50_ms": statistics.median(delays)}
 
 
 def bench_latency(base: Path, n: int = 300) -> dict[str, float]:
@@ -155,13 +158,15 @@ _BULK_INSERT = _SERIES + """
 INSERT INTO jobs(id, kind, name, user, host, state, priority, submitted_at, started_at, finished_at,
                  exit_code, error, worker, progress, cwd, command)
 SELECT printf('JOB-20250101-%07d', :first + i), 'command', 'job-' || (:first + i), :user, :host,
-       CASE WHEN :state = 'finished' THEN (CASE WHEN i % 20 = 0 THEN 'failed' ELSE 'completed' END) ELSE :state END,
+       CASE WHEN :state = 'finished' THEN (CASE WHEN i % 20 = 0 THEN 'failed' ELSE 'completed' END)
+            ELSE :state END,
        i % 3, :t0 + (:first + i) * 0.01,
        CASE WHEN :state IN ('finished', 'running') THEN :t0 + (:first + i) * 0.01 + 1 END,
        CASE WHEN :state = 'finished' THEN :t0 + (:first + i) * 0.01 + 2 END,
        CASE WHEN :state = 'finished' THEN (CASE WHEN i % 20 = 0 THEN 1 ELSE 0 END) END,
        CASE WHEN :state = 'finished' AND i % 20 = 0 THEN 'exit code 1' END,
-       CASE WHEN :state = 'running' THEN :worker END, NULL, '/home/lab', '["python","fit.py","--point","' || i || '"]'
+       CASE WHEN :state = 'running' THEN :worker END, NULL, '/home/lab',
+       '["python","fit.py","--point","' || i || '"]'
 FROM n
 """
 
@@ -176,8 +181,8 @@ def big_queue(base: Path) -> jobmagics.Queue:
     q = jobmagics.Queue(path)
     me = WorkerRecord(id="bench-worker", host=q.host, pid=os.getpid(),
                       pid_started=process_start_time(os.getpid()) or 0.0, user=q.user,
-                      started_at=time.time(), heartbeat_at=time.time(), slots=BIG_RUNNING, memory=None,
-                      resources={}, only_user=None, state="running")
+                      started_at=time.time(), heartbeat_at=time.time(), slots=BIG_RUNNING,
+                      memory=None, resources={}, only_user=None, state="running")
     q.store.register_worker(me)               # alive (this process): its jobs are not "lost"
     finished = BIG_STORED - BIG_PENDING - BIG_RUNNING
     parts = [("finished", 0, finished), ("running", finished, BIG_RUNNING),
@@ -186,9 +191,10 @@ def big_queue(base: Path) -> jobmagics.Queue:
     for state, first, count in parts:
         for start in range(0, count, chunk):
             with q.store.db.write() as conn:
-                conn.execute(_BULK_INSERT, {"count": min(chunk, count - start), "first": first + start,
-                                            "user": q.user, "host": q.host, "state": state,
-                                            "t0": time.time() - BIG_STORED * 0.01, "worker": me.id})
+                conn.execute(_BULK_INSERT, {
+                    "count": min(chunk, count - start), "first": first + start, "user": q.user,
+                    "host": q.host, "state": state, "t0": time.time() - BIG_STORED * 0.01,
+                    "worker": me.id})
     (path / ".built").touch()
     return q
 
@@ -214,8 +220,8 @@ def bench_listings(base: Path) -> dict[str, float]:
     assert q.store.active_counts() == {"running": BIG_RUNNING, "pending": BIG_PENDING, "waiting": 0}
 
     def cli(*args: str) -> None:
-        subprocess.run([sys.executable, "-m", "jobmagics", "--queue", str(q.path), *args], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "jobmagics", "--queue", str(q.path), *args],
+                       check=True, stdout=subprocess.DEVNULL)
 
     finished = ["completed", "failed", "cancelled", "timeout"]
     return {
@@ -237,7 +243,8 @@ TARGETS = {
     "api_submits_per_s": (">=", 5000), "bulk_submits_per_s": (">=", 5000),
     "claims_per_s_1_workers": (">=", 5000), "claims_per_s_2_workers": (">=", 5000),
     "claims_per_s_4_workers": (">=", 5000), "tiny_jobs_per_s_2_slots": (">=", 300),
-    "submit_to_start_p50_ms": ("<=", 5), "submit_to_start_p99_ms": ("<=", 20), "run_overhead_median_ms": ("<=", 10),
+    "submit_to_start_p50_ms": ("<=", 5), "submit_to_start_p99_ms": ("<=", 20),
+    "run_overhead_median_ms": ("<=", 10),
     "queue_first_page_api_ms": ("<=", 50), "history_limit_20_api_ms": ("<=", 50),
     "queue_mine_first_page_api_ms": ("<=", 50), "history_page_and_total_api_ms": ("<=", 50),
     "stats_api_ms": ("<=", 50),
@@ -260,13 +267,13 @@ def main() -> None:
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="jobmagics-bench-") as tmp:
         base = Path(tmp)
-        for bench in (bench_submits, bench_claims, bench_tiny_jobs, bench_function_jobs, bench_latency,
-                      bench_run_overhead, bench_listings):
+        for bench in (bench_submits, bench_claims, bench_tiny_jobs, bench_function_jobs,
+                      bench_latency, bench_run_overhead, bench_listings):
             results.update(bench(base))
     report(results)
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    saved["core"] = {k: round(v, 3) for k, v in results.items()} | {"machine": f"{os.cpu_count()} cores",
-                                                                     "at": time.strftime("%Y-%m-%d %H:%M")}
+    saved["core"] = {k: round(v, 3) for k, v in results.items()} | {
+        "machine": f"{os.cpu_count()} cores", "at": time.strftime("%Y-%m-%d %H:%M")}
     RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
     print(f"\nsaved to {RESULTS}")
 

@@ -24,7 +24,8 @@ import jobmagics
 from kernel_worker import spawn
 
 RESULTS = Path(__file__).with_name("results.json")
-TARGETS = {"cell_latency_p50_ms": "well under 1000", "widget_lag_p50_ms": "< 250", "idle_cpu_percent": "< 1"}
+TARGETS = {"cell_latency_p50_ms": "well under 1000", "widget_lag_p50_ms": "< 250",
+           "idle_cpu_percent": "< 1"}
 
 
 class Kernel:
@@ -32,7 +33,8 @@ class Kernel:
 
     def __init__(self, queue_dir: Path) -> None:
         env = dict(os.environ, JOBMAGICS_QUEUE=str(queue_dir), PYTHONPATH=str(ROOT))
-        self.manager, self.client = start_new_kernel(kernel_name="python3", env=env, startup_timeout=60)
+        self.manager, self.client = start_new_kernel(kernel_name="python3", env=env,
+                                                     startup_timeout=60)
         self.models: dict[str, dict[str, Any]] = {}
         self.run("%load_ext jobmagics")
 
@@ -98,7 +100,8 @@ def percentile(values: list[float], q: float) -> float:
 def bench_cell_latency(kernel: Kernel, n: int = 20) -> dict[str, float]:
     kernel.run("%%job submit --hold\npass")        # warm up imports and the widget machinery
     times = [kernel.run(f"%%job submit --hold --name cell{i}\nx = {i}") * 1000 for i in range(n)]
-    return {"cell_latency_p50_ms": statistics.median(times), "cell_latency_p95_ms": percentile(times, 0.95)}
+    return {"cell_latency_p50_ms": statistics.median(times),
+            "cell_latency_p95_ms": percentile(times, 0.95)}
 
 
 def bench_widget_lag(kernel: Kernel, q: jobmagics.Queue, n: int = 20) -> dict[str, float]:

@@ -39,7 +39,7 @@ def stamp(x: int = 0) -> float:
     return time.time()
 
 
-if __name__ != "__main__":                    # imported: send stamp by value, as when run as a script
+if __name__ != "__main__":        # imported: send stamp by value, as when run as a script
     import cloudpickle
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -58,13 +58,15 @@ def latency(one: Callable[[], float], rounds: int = LATENCY_ROUNDS) -> dict[str,
         delays.append((one() - t0) * 1000)
         time.sleep(0.05)                       # idle again between jobs
     delays.sort()
-    return {"latency_p50_ms": statistics.median(delays), "latency_p90_ms": delays[int(len(delays) * 0.9) - 1]}
+    return {"latency_p50_ms": statistics.median(delays),
+            "latency_p90_ms": delays[int(len(delays) * 0.9) - 1]}
 
 
 # ---- floors ---------------------------------------------------------------------------
 def floor_command(n: int) -> dict[str, Any]:
     through = rate(n, lambda: [subprocess.run(["true"], check=False) for _ in range(n)])
-    lat = latency(lambda: float(subprocess.run(["date", "+%s.%N"], capture_output=True, text=True, check=True).stdout))
+    lat = latency(lambda: float(subprocess.run(["date", "+%s.%N"], capture_output=True, text=True,
+                                               check=True).stdout))
     return {"throughput_per_s": through, **lat, "n": n}
 
 
@@ -100,12 +102,14 @@ def huey_sqlite(n: int, tmp: Path) -> dict[str, Any]:
     sys.path.insert(0, str(folder))
     import peer_huey_tasks as tasks  # type: ignore[import-not-found]
     flags = ["-w", "2", "-k", "process", "-d", "0.01", "-m", "0.1", "-b", "1.15"]
-    consumer = subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer", "peer_huey_tasks.huey", *flags],
+    consumer = subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer",
+                                 "peer_huey_tasks.huey", *flags],
                                 cwd=folder, env=dict(os.environ, PYTHONPATH=str(folder)),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         tasks.stamp(0).get(blocking=True, timeout=60)
-        through = rate(n, lambda: [r.get(blocking=True, timeout=300) for r in [tasks.stamp(i) for i in range(n)]])
+        through = rate(n, lambda: [r.get(blocking=True, timeout=300)
+                                   for r in [tasks.stamp(i) for i in range(n)]])
         lat = latency(lambda: tasks.stamp(0).get(blocking=True, timeout=60))
     finally:
         consumer.terminate()
@@ -119,7 +123,8 @@ def submitit_local(n: int, tmp: Path) -> dict[str, Any]:
     executor.update_parameters(timeout_min=10)
     through = rate(n, lambda: [j.result() for j in [executor.submit(stamp, i) for i in range(n)]])
     lat = latency(lambda: executor.submit(stamp).result(), rounds=10)
-    return {"throughput_per_s": through, **lat, "n": n, "settings": "LocalExecutor (a process per job)"}
+    return {"throughput_per_s": through, **lat, "n": n,
+            "settings": "LocalExecutor (a process per job)"}
 
 
 def slurm(n: int, tmp: Path) -> dict[str, Any]:
@@ -147,7 +152,8 @@ def slurm(n: int, tmp: Path) -> dict[str, Any]:
         wait(lambda: all_written([name]), 120)
         return float((out / name).read_text())
     through = rate(n, burst)
-    return {"throughput_per_s": through, **latency(one, rounds=10), "n": n, "settings": slurm_settings()}
+    return {"throughput_per_s": through, **latency(one, rounds=10), "n": n,
+            "settings": slurm_settings()}
 
 
 def wait(done: Callable[[], bool], timeout: float) -> None:
@@ -189,7 +195,8 @@ def jobmagics_functions(n: int, tmp: Path) -> dict[str, Any]:
         lat = latency(lambda: q.submit(function=stamp).result(60))
     finally:
         worker.stop()
-    return {"throughput_per_s": through, **lat, "n": n, "settings": "1 worker, 2 slots, a process per job"}
+    return {"throughput_per_s": through, **lat, "n": n,
+            "settings": "1 worker, 2 slots, a process per job"}
 
 
 def listing(size: int, tmp: Path) -> dict[str, float]:
@@ -197,13 +204,15 @@ def listing(size: int, tmp: Path) -> dict[str, float]:
     q = jobmagics.Queue(tmp / f"listing-{size}")
     chunk = 50_000
     for start in range(0, size, chunk):
-        q.submit_many([{"command": ["true"], "name": f"j{start + i}"} for i in range(min(chunk, size - start))])
+        q.submit_many([{"command": ["true"], "name": f"j{start + i}"}
+                       for i in range(min(chunk, size - start))])
     with q.store.db.write() as conn:           # seed: all but the newest 100 finished long ago
-        conn.execute("UPDATE jobs SET state = 'completed', finished_at = submitted_at, exit_code = 0"
-                     " WHERE seq <= (SELECT max(seq) - 100 FROM jobs)")
+        conn.execute("UPDATE jobs SET state = 'completed', finished_at = submitted_at,"
+                     " exit_code = 0 WHERE seq <= (SELECT max(seq) - 100 FROM jobs)")
     calls = {"queue()": q.queue, "jobs(limit=50)": lambda: q.jobs(limit=50),
              "history(limit=50)": lambda: q.history(limit=50), "count()": q.count,
-             "jobs(user, state, limit=50)": lambda: q.jobs(user=q.user, state="completed", limit=50)}
+             "jobs(user, state, limit=50)":
+                 lambda: q.jobs(user=q.user, state="completed", limit=50)}
     result = {}
     for label, call in calls.items():
         times = []
@@ -219,7 +228,8 @@ def listing(size: int, tmp: Path) -> dict[str, float]:
 # ---- report -----------------------------------------------------------------------------
 WORKLOADS = {
     "command": ("floor: subprocess.run", ["SLURM sbatch", "jobmagics"]),
-    "function": ("floor: in-process call", ["ProcessPoolExecutor", "huey (SqliteHuey)", "submitit local", "jobmagics"]),
+    "function": ("floor: in-process call",
+                 ["ProcessPoolExecutor", "huey (SqliteHuey)", "submitit local", "jobmagics"]),
 }
 
 
@@ -234,18 +244,20 @@ def ratios(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             if row is None:
                 continue
             entry = {}
+            throughput = row["throughput_per_s"]
             if base:
-                entry["floor_throughput_over_this"] = base["throughput_per_s"] / row["throughput_per_s"]
+                entry["floor_throughput_over_this"] = base["throughput_per_s"] / throughput
             if jm and name != "jobmagics":
-                entry["jobmagics_throughput_over_this"] = jm["throughput_per_s"] / row["throughput_per_s"]
+                entry["jobmagics_throughput_over_this"] = jm["throughput_per_s"] / throughput
                 entry["this_latency_over_jobmagics"] = row["latency_p50_ms"] / jm["latency_p50_ms"]
             out[f"{workload}: {name}"] = entry
     return out
 
 
 def markdown(results: dict[str, dict[str, Any]]) -> str:
-    lines = ["| workload | system | jobs | throughput (jobs/s) | x floor | submit-to-start p50 (ms) |",
-             "|---|---|---:|---:|---:|---:|"]
+    header = ("| workload | system | jobs | throughput (jobs/s) | x floor |"
+              " submit-to-start p50 (ms) |")
+    lines = [header, "|---|---|---:|---:|---:|---:|"]
     for workload, (floor, peers) in WORKLOADS.items():
         rows = results.get(workload, {})
         base = rows.get(floor, {}).get("throughput_per_s")
@@ -253,11 +265,13 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
             row = rows.get(name)
             if row is None:
                 continue
-            slower = f"{base / row['throughput_per_s']:.1f}x slower" if base and name != floor else "floor"
-            lines.append(f"| {workload} | {name} | {row['n']} | {row['throughput_per_s']:,.0f} | {slower} |"
+            through = row["throughput_per_s"]
+            slower = f"{base / through:.1f}x slower" if base and name != floor else "floor"
+            lines.append(f"| {workload} | {name} | {row['n']} | {through:,.0f} | {slower} |"
                          f" {row['latency_p50_ms']:.2f} |")
     for size, row in results.get("listing", {}).items():
-        lines.append(f"| listing | jobmagics at {int(size):,} jobs | | | | queue() {row['queue() ms']:.1f},"
+        lines.append(f"| listing | jobmagics at {int(size):,} jobs | | | |"
+                     f" queue() {row['queue() ms']:.1f},"
                      f" history page {row['history(limit=50) ms']:.1f} |")
     return "\n".join(lines)
 
@@ -277,7 +291,8 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
     for ax, values, title in ((axes[0], through, "tiny-job throughput (jobs/s, log)"),
                               (axes[1], lat, "submit-to-start latency p50 (ms, log)")):
-        colors = ["tab:orange" if "jobmagics" in lab else "tab:gray" if "floor" in lab else "tab:blue" for lab in labels]
+        colors = ["tab:orange" if "jobmagics" in lab else "tab:gray" if "floor" in lab
+                  else "tab:blue" for lab in labels]
         ax.barh(labels, values, color=colors)
         ax.set_xscale("log")
         ax.set_title(title)
@@ -292,9 +307,12 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="tiny jobs per burst (default 1000)")
-    parser.add_argument("--slurm-n", type=int, default=100, help="SLURM burst size (~3 jobs/s: default 100)")
-    parser.add_argument("--submitit-n", type=int, default=50, help="submitit burst size (~1 s a job: default 50)")
-    parser.add_argument("--listing", default="100000,1000000", help="stored-job counts for the listing figure")
+    parser.add_argument("--slurm-n", type=int, default=100,
+                        help="SLURM burst size (~3 jobs/s: default 100)")
+    parser.add_argument("--submitit-n", type=int, default=50,
+                        help="submitit burst size (~1 s a job: default 50)")
+    parser.add_argument("--listing", default="100000,1000000",
+                        help="stored-job counts for the listing figure")
     parser.add_argument("--skip", default="", help="comma list of: slurm,huey,submitit,listing")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -327,10 +345,11 @@ def main() -> None:
                 results["listing"][str(size)] = listing(size, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    results = {w: {k: v for k, v in rows.items() if "error" not in v} | {k: v for k, v in rows.items() if "error" in v}
+    results = {w: {k: v for k, v in rows.items() if "error" not in v}
+               | {k: v for k, v in rows.items() if "error" in v}
                for w, rows in results.items()}
-    report = {"machine": f"{os.cpu_count()} cores", "at": time.strftime("%Y-%m-%d %H:%M"), "results": results,
-              "ratios": ratios(results)}
+    report = {"machine": f"{os.cpu_count()} cores", "at": time.strftime("%Y-%m-%d %H:%M"),
+              "results": results, "ratios": ratios(results)}
     OUT_JSON.write_text(json.dumps(report, indent=2, default=str) + "\n")
     plot(results, OUT_PNG)
     print(markdown(results))

@@ -5,7 +5,8 @@ resource), each starting children that keep running (one of them a ``setsid`` da
 from the SIGKILL of the job's worker to the moment the last process of its attempt is gone and
 the job is back in the queue, as another worker on the host (already running) sees it.
 Target: under 2 s. Usage: ``bench_recovery.py [--rounds N]`` (default 5); with
-``JOBMAGICS_PROCTRACK=marks`` (the fallback without cgroups) the figures go under "recovery_marks"."""
+``JOBMAGICS_PROCTRACK=marks`` (the fallback without cgroups) the figures go under
+"recovery_marks"."""
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,8 @@ ROUND_TIMEOUT_S = 60.0
 CHILDREN_SH = ('sleep 600 & echo $! >> "$PIDS"; '
                'setsid sh -c \'echo $$ >> "$PIDS"; exec sleep 600\' </dev/null >/dev/null 2>&1 &')
 CHILDREN_PY = ("import os, subprocess, time\n"
-               f"subprocess.run(['sh', '-c', {CHILDREN_SH!r}], env=dict(os.environ, PIDS={{pids!r}}))\n"
+               f"subprocess.run(['sh', '-c', {CHILDREN_SH!r}],"
+               " env=dict(os.environ, PIDS={pids!r}))\n"
                "time.sleep(600)\n")
 
 
@@ -56,7 +58,8 @@ KINDS: dict[str, dict[str, Any]] = {
 def job_spec(kind: str, pids: Path) -> dict[str, Any]:
     spec: dict[str, Any] = {"resources": ["lab"], "retries": 5, "retry_delay": 30}
     if kind == "command":
-        return {**spec, "command": ["sh", "-c", CHILDREN_SH + " sleep 600"], "env": {"PIDS": str(pids)}}
+        return {**spec, "command": ["sh", "-c", CHILDREN_SH + " sleep 600"],
+                "env": {"PIDS": str(pids)}}
     if kind == "function":
         return {**spec, "function": sleep_with_children, "args": (str(pids),)}
     return {**spec, "code": CHILDREN_PY.format(pids=str(pids))}
@@ -70,7 +73,8 @@ def attempt_processes(queue: jobmagics.Queue, job: jobmagics.Job, pids: Path) ->
         found.add(recorded)
     tracker = proctrack.tracker_for(queue.path)
     if tracker.hierarchy is not None:
-        procs = Path(tracker.hierarchy.top, tracker.key, proctrack.attempt_name(job.id, job.attempt), "cgroup.procs")
+        procs = Path(tracker.hierarchy.top, tracker.key,
+                     proctrack.attempt_name(job.id, job.attempt), "cgroup.procs")
         if procs.exists():
             found |= {int(p) for p in procs.read_text().split()}
     return found
@@ -81,9 +85,11 @@ def one_round(queue: jobmagics.Queue, kind: str, folder: Path) -> dict[str, floa
     victim = spawn(queue, "--slots", "2", *KINDS[kind]["worker"], timeout=ROUND_TIMEOUT_S)
     job = queue.submit(**job_spec(kind, pids))
     deadline = time.monotonic() + ROUND_TIMEOUT_S
-    while len(pids.read_text().split() if pids.exists() else []) < 2 or not queue.store.pid_of(job.id)[0]:
+    while len(pids.read_text().split() if pids.exists() else []) < 2 \
+            or not queue.store.pid_of(job.id)[0]:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{kind} job did not start its children: {job.refresh().state} {job.error}")
+            raise RuntimeError(f"{kind} job did not start its children: "
+                               f"{job.refresh().state} {job.error}")
         time.sleep(0.01)
     time.sleep(0.2)                       # let the children settle
     processes = attempt_processes(queue, job.refresh(), pids)
@@ -100,8 +106,8 @@ def one_round(queue: jobmagics.Queue, kind: str, folder: Path) -> dict[str, floa
     job.cancel()
     if last_gone is None or requeued is None:
         raise RuntimeError(f"{kind}: not recovered within {ROUND_TIMEOUT_S:.0f} s")
-    return {"processes": len(processes), "gone_s": last_gone - killed_at, "requeued_s": requeued - killed_at,
-            "recovered_s": max(last_gone, requeued) - killed_at}
+    return {"processes": len(processes), "gone_s": last_gone - killed_at,
+            "requeued_s": requeued - killed_at, "recovered_s": max(last_gone, requeued) - killed_at}
 
 
 def measure(kind: str, rounds: int, base: Path) -> dict[str, float]:
@@ -123,19 +129,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     tracking = proctrack.tracker_for(tempfile.gettempdir()).describe().split(" ")[0]
-    print(f"recovery after a worker's SIGKILL (process tracking: {tracking}; target < {TARGET_S:g} s)")
+    print(f"recovery after a worker's SIGKILL (process tracking: {tracking};"
+          f" target < {TARGET_S:g} s)")
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="jobmagics-bench-recovery-") as tmp:
         for kind in KINDS:
-            figures[kind] = {k: round(v, 3) for k, v in measure(kind, args.rounds, Path(tmp)).items()}
+            measured = measure(kind, args.rounds, Path(tmp))
+            figures[kind] = {k: round(v, 3) for k, v in measured.items()}
             f = figures[kind]
             print(f"  {kind:18} p50 {f['p50_s']:.2f} s  max {f['max_s']:.2f} s"
-                  f"  ({f['processes_per_attempt']:.0f} processes per attempt, {f['rounds']} rounds)"
+                  f"  ({f['processes_per_attempt']:.0f} processes per attempt,"
+                  f" {f['rounds']} rounds)"
                   f"{'' if f['max_s'] < TARGET_S else '  OVER TARGET'}")
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     forced = os.environ.get(proctrack.BACKEND_VAR, "auto") != "auto"   # e.g. the marks fallback
     saved["recovery_" + tracking if forced else "recovery"] = figures | {
-        "process_tracking": tracking, "machine": f"{os.cpu_count()} cores", "at": time.strftime("%Y-%m-%d %H:%M")}
+        "process_tracking": tracking, "machine": f"{os.cpu_count()} cores",
+        "at": time.strftime("%Y-%m-%d %H:%M")}
     RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
     print(f"saved to {RESULTS}")
 

@@ -86,7 +86,8 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError("jupyter server did not start")
 
-    def request(self, method: str, route: str, body: Any = None, timeout: float = 90) -> tuple[int, bytes, float]:
+    def request(self, method: str, route: str, body: Any = None,
+                timeout: float = 90) -> tuple[int, bytes, float]:
         """(status, body, seconds) of one request."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/{route}", data=data,
@@ -163,7 +164,8 @@ def first_pages(server: Server) -> dict[str, Any]:
         "jobs?state=pending&limit=50": "jobmagics/api/jobs?state=pending&limit=50",
         "queue?limit=50": "jobmagics/api/queue?limit=50",
         "queue?limit=100 (sidebar)": "jobmagics/api/queue?limit=100",
-        "history page (sidebar)": "jobmagics/api/jobs?state=completed,failed,cancelled,timeout&limit=50",
+        "history page (sidebar)":
+            "jobmagics/api/jobs?state=completed,failed,cancelled,timeout&limit=50",
         "stats": "jobmagics/api/stats",
     }
     figures: dict[str, Any] = {}
@@ -197,7 +199,8 @@ def main() -> int:
         else:
             t = time.perf_counter()
             q = build_queue(queue, args.jobs, args.pending)
-            print(f"built {args.jobs:,} jobs ({args.pending:,} pending) in {time.perf_counter() - t:.0f} s")
+            print(f"built {args.jobs:,} jobs ({args.pending:,} pending)"
+                  f" in {time.perf_counter() - t:.0f} s")
         server = Server(q.path, home)
         try:
             figures = {"jobs": args.jobs, "pending": args.pending,
@@ -224,9 +227,11 @@ def report(figures: dict[str, Any]) -> None:
     print(f"  Jupyter /api/status  p50 {lock['api_status_under_lock_p50_ms']} ms, max "
           f"{lock['api_status_under_lock_max_ms']} ms over {lock['api_status_under_lock_samples']}"
           f" requests (idle p50 {lock['api_status_baseline_p50_ms']} ms; target < 50 ms)")
-    print(f"  jobmagics POST jobs  {lock['post_under_lock_status']} after {lock['post_under_lock_s']} s"
+    print(f"  jobmagics POST jobs  {lock['post_under_lock_status']}"
+          f" after {lock['post_under_lock_s']} s"
           f" (target: 503 busy within a few seconds): {lock['post_under_lock_error']}")
-    print(f"first pages at {figures['jobs']:,} stored jobs, {figures['pending']:,} pending (target < 50 ms):")
+    print(f"first pages at {figures['jobs']:,} stored jobs, {figures['pending']:,} pending"
+          " (target < 50 ms):")
     for label, page in figures["first_page"].items():
         print(f"  {label:<30} p50 {page['p50_ms']:>7} ms  max {page['max_ms']:>7} ms"
               f"  {page['bytes']:>8,} bytes  total {page['total']}")

@@ -45,7 +45,8 @@ def ensure_slurm() -> None:
     started = run([str(ROOT / ".ci" / "slurm-up")], timeout=120)
     if started.returncode != 0:
         sys.exit(f"no SLURM answers and .ci/slurm-up failed:\n{started.stderr}")
-    os.environ["SLURM_CONF"] = started.stdout.strip().splitlines()[-1].removeprefix("export SLURM_CONF=")
+    exported = started.stdout.strip().splitlines()[-1]
+    os.environ["SLURM_CONF"] = exported.removeprefix("export SLURM_CONF=")
 
 
 def slurm_settings() -> dict[str, str]:
@@ -90,14 +91,16 @@ def sbatch_finished(ids: list[str]) -> bool:
     """None of the jobs is pending, running or completing any more. (With ``-t all`` the
     early ones would vanish after MinJobAge; their output files tell how they went.)"""
     answer = run(["squeue", "-h", "-j", ",".join(ids), "-o", "%T"])
-    return not answer.stdout.strip() and (answer.returncode == 0 or "Invalid job id" in answer.stderr)
+    return not answer.stdout.strip() and (answer.returncode == 0
+                                          or "Invalid job id" in answer.stderr)
 
 
 def bench_direct(folder: Path, count: int, singles: int) -> dict[str, Any]:
     first = time.time()
     burst = sbatch_jobs(folder, count)
     # ask squeue as often as jobmagics' tracker does: polling slurmctld harder slows it down
-    wait_until(lambda: sbatch_finished([i for i, _, _ in burst]), 600, "the sbatch burst", REFRESH_S)
+    wait_until(lambda: sbatch_finished([i for i, _, _ in burst]), 600, "the sbatch burst",
+               REFRESH_S)
     elapsed = time.time() - first
     single_starts, single_done = [], []
     for _ in range(singles):
@@ -135,8 +138,10 @@ def bench_jobmagics(folder: Path, count: int, singles: int) -> dict[str, Any]:
             single_starts.append(_latency(job.log(), submitted))
         failed = [j.id for j, _ in burst if j.state.value != "completed"]
         if failed:
-            sys.exit(f"{len(failed)} jobs did not complete, e.g. {failed[0]}: see {folder}/worker.log")
-        return figures(count, elapsed, [_latency(j.log(), s) for j, s in burst], single_starts, single_done)
+            sys.exit(f"{len(failed)} jobs did not complete, e.g. {failed[0]}:"
+                     f" see {folder}/worker.log")
+        return figures(count, elapsed, [_latency(j.log(), s) for j, s in burst], single_starts,
+                       single_done)
     finally:
         worker.stop()
 
@@ -156,15 +161,17 @@ def figures(count: int, elapsed: float, burst: list[float], starts: list[float],
 
 def median_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
     middle = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-    return {key: round(value, 3) if key != "jobs" else int(value) for key, value in middle.items()} | {
-        "rounds": len(runs)}
+    rounded = {key: round(value, 3) if key != "jobs" else int(value)
+               for key, value in middle.items()}
+    return rounded | {"rounds": len(runs)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--jobs", type=int, default=100, help="tiny jobs per burst (50..100)")
     parser.add_argument("--singles", type=int, default=10, help="jobs submitted one at a time")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each route (medians are kept)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs of each route (medians are kept)")
     args = parser.parse_args()
     ensure_slurm()
     settings = slurm_settings()
@@ -180,7 +187,8 @@ def main() -> None:
                 print(route, json.dumps(rounds[route][-1]), flush=True)
     direct, through = median_figures(rounds["direct"]), median_figures(rounds["jobmagics"])
     results = {"sbatch_direct": direct, "jobmagics": through,
-               "jobmagics_to_direct_throughput": round(through["jobs_per_s"] / direct["jobs_per_s"], 2),
+               "jobmagics_to_direct_throughput":
+                   round(through["jobs_per_s"] / direct["jobs_per_s"], 2),
                "jobmagics_tracker_refresh_s": REFRESH_S, "slurm_settings": settings,
                "machine": f"{os.cpu_count()} cores",
                "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
