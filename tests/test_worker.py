@@ -138,9 +138,10 @@ def test_a_dependency_chain_runs_in_order(queue: jobmagics.Queue, worker: Worker
 
 
 def test_a_failed_parent_cancels_its_dependants_naming_it(queue: jobmagics.Queue, worker: WorkerProcess) -> None:
-    a = queue.submit(command=["false"])
+    a = queue.submit(command=["false"], hold=True)    # c must be queued before a can fail
     b = queue.submit(command=["true"], after=[a])
     c = queue.submit(command=["true"], after=[b])
+    a.release()
     assert c.wait(30).state == "cancelled"
     assert b.state == "cancelled" and f"dependency {a.id} failed" in b.error
     assert b.started_at is None and c.started_at is None
