@@ -13,12 +13,12 @@ import pytest
 import jobmagics
 from kernel_worker import spawn
 
-ROOT = os.getuid() == 0
+AS_ROOT = os.getuid() == 0
 
 
 def set_read_only(folder: Path, read_only: bool) -> None:
     """Read-only for everyone: a remount when root (root ignores modes), else file modes."""
-    if ROOT:
+    if AS_ROOT:
         subprocess.run(["mount", "-o", f"remount,{'ro' if read_only else 'rw'}", str(folder)], check=True)
         return
     for path in [folder, *folder.rglob("*")]:

@@ -15,9 +15,9 @@ import pytest
 
 import jobmagics
 from jobmagics import paths
-from jobmagics.model import TERMINAL, format_job_id
+from jobmagics.model import TERMINAL, JobOptions, format_job_id
 from jobmagics.store.schema import MIGRATIONS, SCHEMA_VERSION
-from tests.conftest import ROOT, WorkerProcess, set_read_only, wait_for
+from tests.conftest import AS_ROOT, WorkerProcess, set_read_only, wait_for
 
 FINISHED = sorted(s.value for s in TERMINAL)
 
@@ -195,7 +195,7 @@ def read_only(tmp_path: Path) -> Iterator[tuple[Path, Callable[[bool], None]]]:
     when root (root ignores file modes), else file modes."""
     folder = tmp_path / "mnt"
     folder.mkdir()
-    if ROOT:
+    if AS_ROOT:
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(folder)], check=True)
 
     def switch(on: bool) -> None:
@@ -206,7 +206,7 @@ def read_only(tmp_path: Path) -> Iterator[tuple[Path, Callable[[bool], None]]]:
     finally:
         with contextlib.suppress(subprocess.CalledProcessError):
             switch(False)
-        if ROOT:
+        if AS_ROOT:
             subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
@@ -230,3 +230,35 @@ def test_an_older_queue_on_a_read_only_folder_still_answers_counts_and_listings(
     migrated = jobmagics.Queue(folder / "old")           # the first open that can write migrates
     assert schema_of(db) == (SCHEMA_VERSION, True)
     assert_counts_right(migrated)
+
+
+def test_a_column_added_since_an_older_queue_reads_as_its_declared_default(
+        read_only: tuple[Path, Callable[[bool], None]]) -> None:
+    """A new field is one declaration plus one migration: an older queue that cannot be
+    migrated (read-only) still lists its jobs, the new column reading as the field's default."""
+    folder, set_read_only = read_only
+    db = old_queue(folder / "old", MIX, SCHEMA_VERSION - 1)
+    conn = sqlite3.connect(db, isolation_level=None)   # as if `stage` and `options` came later
+    conn.execute("ALTER TABLE jobs DROP COLUMN stage")
+    conn.execute("ALTER TABLE jobs DROP COLUMN options")
+    conn.close()
+    set_read_only(True)
+    q = jobmagics.Queue(folder / "old")
+    jobs = q.jobs(limit=None)
+    assert len(jobs) == len(MIX) and {j.record.stage for j in jobs} == {None}
+    assert {j.record.options == JobOptions() for j in jobs} == {True}
+    assert [j.state for j in q.queue(user="bob")] == ["running", "waiting"]
+    assert q.get(jobs[0].id).record.stage is None
+
+
+def test_an_older_queue_opened_read_only_is_migrated_by_its_first_write_once_writable(
+        read_only: tuple[Path, Callable[[bool], None]]) -> None:
+    folder, set_read_only = read_only
+    db = old_queue(folder / "old", MIX, 1)
+    set_read_only(True)
+    q = jobmagics.Queue(folder / "old")
+    assert q.count() == len(MIX)
+    set_read_only(False)
+    q.submit(command=["true"])                       # the same Queue: its first write migrates
+    assert schema_of(db) == (SCHEMA_VERSION, True)
+    assert_counts_right(q)

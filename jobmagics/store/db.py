@@ -44,6 +44,7 @@ class Database:
         self._commits = 0            # our own commits: PRAGMA data_version only counts others'
         self._lock = threading.Lock()
         self._writable_checked = False
+        self._schema_current = False         # known to be SCHEMA_VERSION (checked by writes)
         self._wal_active = False             # known once the journal mode is set
         self._unsaved = (0, 0)               # commits and rows since our last checkpoint
         self.guard = self._open()
@@ -191,6 +192,8 @@ class Database:
         before = None if self._wal_active else FileIdentity.of(self.layout.db)
         changes = conn.total_changes
         try:
+            if not self._schema_current:
+                self._schema_current = self._migrate_first(conn)
             yield conn
             conn.execute("COMMIT")
         except BaseException as exc:
@@ -205,6 +208,16 @@ class Database:
             self.guard.after_write(before)
         else:
             self._checkpoint_now_and_then(conn.total_changes - changes)
+
+    def _migrate_first(self, conn: sqlite3.Connection) -> bool:
+        """A queue opened read-only on an older schema (read as it is) is migrated by its
+        first write, in that write's transaction, so no write meets a missing column. Returns
+        whether the schema is current (a brand-new file, version 0, is created by ``_open``)."""
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if 0 < version < SCHEMA_VERSION:
+            migrate(conn)
+            version = SCHEMA_VERSION
+        return version == SCHEMA_VERSION
 
     def _checkpoint_now_and_then(self, changes: int) -> None:
         """SQLite's automatic checkpoints are off (they would change the file without moving

@@ -28,25 +28,26 @@ ACTIVE_ORDER = tuple(s.value for s in (State.RUNNING, State.PENDING, State.WAITI
 _RUNNING, _PENDING, _WAITING = (f"'{s.value}'" for s in (State.RUNNING, State.PENDING,
                                                        State.WAITING))
 _ACTIVE_PAGE_SQL = f"""
-SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 0 AS part, -priority AS rank FROM jobs
+SELECT * FROM (SELECT {{columns}}, seq, 0 AS part, -priority AS rank FROM jobs
                WHERE state = {_RUNNING} {{user}} ORDER BY priority DESC, seq LIMIT :depth)
 UNION ALL
-SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 1 AS part, -priority AS rank
+SELECT * FROM (SELECT {{columns}}, seq, 1 AS part, -priority AS rank
                FROM jobs INDEXED BY {{claim}}
                WHERE state = {_PENDING} {{user}} ORDER BY priority DESC, seq LIMIT :depth)
 UNION ALL
-SELECT * FROM (SELECT {JOB_COLUMNS}, seq, 2 AS part, 0 AS rank FROM jobs
+SELECT * FROM (SELECT {{columns}}, seq, 2 AS part, 0 AS rank FROM jobs
                WHERE state = {_WAITING} {{user}} ORDER BY seq LIMIT :depth)
 ORDER BY part, rank, seq LIMIT :limit OFFSET :offset
 """
 _EVERY_STATE = tuple(State)
 
 
-def active_page_sql(user: bool, *, indexed: bool = True) -> str:
+def active_page_sql(user: bool, *, indexed: bool = True, columns: str = JOB_COLUMNS) -> str:
     """The page of everyone's active jobs or (``user``) of one user's; a queue on a schema older
     than v3 (read-only, so not migrated) has no claim index per user."""
     claim = "jobs_user_claim" if user and indexed else "jobs_claim"
-    return _ACTIVE_PAGE_SQL.format(user="AND user = :user" if user else "", claim=claim)
+    return _ACTIVE_PAGE_SQL.format(user="AND user = :user" if user else "", claim=claim,
+                                   columns=columns)
 
 
 def counts_sql(where: str, *, counted: bool) -> str:
@@ -112,7 +113,7 @@ class JobsMixin(SchemaAware):
 
     # ---- reading ----------------------------------------------------------------------
     def get(self, job_id: str) -> JobRecord:
-        rows = self.db.read(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        rows = self.db.read(f"SELECT {self._job_columns()} FROM jobs WHERE id = ?", (job_id,))
         if not rows:
             raise JobNotFound(job_id)
         return job_from_row(rows[0])
@@ -122,7 +123,7 @@ class JobsMixin(SchemaAware):
              offset: int = 0, oldest_first: bool = False) -> list[JobRecord]:
         where, params = self._filters(states, user, name, since)
         order = "seq" if oldest_first else "seq DESC"
-        sql = (f"SELECT {JOB_COLUMNS} FROM {self._jobs_since(since)} {where}"
+        sql = (f"SELECT {self._job_columns()} FROM {self._jobs_since(since)} {where}"
                f" ORDER BY {order} LIMIT ? OFFSET ?")
         rows = self.db.read(sql, (*params, -1 if limit is None else limit, offset))
         return [job_from_row(r) for r in rows]
@@ -177,7 +178,8 @@ class JobsMixin(SchemaAware):
                user: str | None = None) -> list[JobRecord]:
         """Running, then pending in start order (priority, then submission), then waiting (in
         submission order): ``limit`` of them from ``offset``, of everyone or of ``user``."""
-        sql = active_page_sql(bool(user), indexed=self._schema_has(USER_INDEXES_VERSION))
+        sql = active_page_sql(bool(user), indexed=self._schema_has(USER_INDEXES_VERSION),
+                              columns=self._job_columns())
         depth = -1 if limit is None else limit + offset
         rows = self.db.read(sql, {"depth": depth, "limit": -1 if limit is None else limit,
                                   "offset": offset, "user": user})

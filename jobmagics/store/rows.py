@@ -18,6 +18,27 @@ _BOOL_FIELDS = tuple(f.name for f in declared_fields(JobRecord) if f.hint is boo
 _RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(JobRecord))
 
 
+def job_columns(present: set[str]) -> str:
+    """JOB_COLUMNS for a jobs table that has only the ``present`` columns (an older queue read
+    where it could not be migrated): a column added since reads as its field's default."""
+    defaults = {f.name: f.default for f in declared_fields(JobRecord) if f.stored}
+    return ", ".join(name if name in present else f"{_sql_literal(defaults[name])} AS {name}"
+                     for name in defaults)
+
+
+def _sql_literal(value: Any) -> str:
+    """A declared default as SQL text (a default is the code's own constant, never input)."""
+    if value is None or value is dataclasses.MISSING:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = value if isinstance(value, str) else json.dumps(
+        value.to_json() if isinstance(value, JobOptions) else value)
+    return "'" + text.replace("'", "''") + "'"
+
+
 def job_from_row(row: sqlite3.Row) -> JobRecord:
     """The record of a row; extra columns a query added for ordering (seq, ...) are dropped."""
     data: dict[str, Any] = {k: v for k, v in dict(row).items() if k in _RECORD_FIELDS}

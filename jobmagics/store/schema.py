@@ -5,6 +5,7 @@ import sqlite3
 from typing import Any
 
 from ..errors import QueueError
+from .rows import JOB_COLUMNS, job_columns
 
 # Each entry migrates from version i to i+1; PRAGMA user_version records where a db stands.
 MIGRATIONS: list[str] = [
@@ -157,6 +158,13 @@ class SchemaAware:
         if known < version:
             known = self._schema_known = int(self.db.read("PRAGMA user_version")[0][0])
         return known >= version
+
+    def _job_columns(self) -> str:
+        """What a JobRecord reads: every column, or, from an older queue read as it is (not
+        migrated), the columns it has and the declared defaults of those added since."""
+        if self._schema_has(SCHEMA_VERSION):
+            return JOB_COLUMNS
+        return job_columns({row[1] for row in self.db.read("PRAGMA table_info(jobs)")})
 
 
 def migrate(conn: sqlite3.Connection) -> int:

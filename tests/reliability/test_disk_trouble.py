@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import jobmagics
-from tests.conftest import ROOT, WorkerProcess, set_read_only, wait_for
+from tests.conftest import AS_ROOT, WorkerProcess, set_read_only, wait_for
 from tests.reliability.invariants import check_invariants, figure
 
 
@@ -21,7 +21,7 @@ def mount(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
     mounted: list[Path] = []
 
     def make(size: str) -> Path:
-        if not ROOT:
+        if not AS_ROOT:
             pytest.skip("mounting a small filesystem needs root (CI runs the suite as root)")
         point = tmp_path / f"mnt{len(mounted)}"
         point.mkdir()
@@ -51,7 +51,7 @@ def worker_on(queue_dir: Path, tmp_path: Path) -> Iterator[WorkerProcess]:
 
 
 def queue_folder(mount: Callable[[str], Path], tmp_path: Path, size: str) -> Path:
-    return mount(size) if ROOT else tmp_path / "ro"
+    return mount(size) if AS_ROOT else tmp_path / "ro"
 
 
 def test_a_read_only_queue_gives_a_clear_error_and_loses_nothing(
