@@ -121,7 +121,8 @@ def parse_states(value: str | State | Sequence[str | State] | None) -> list[Stat
     if not isinstance(value, (str, list, tuple, set, frozenset)):
         raise InvalidJob(f"a state filter is a state name or a list of them, not {value!r}")
     items = value.split(",") if isinstance(value, str) else list(value)
-    return [v if isinstance(v, State) else parse_state(v.strip() if isinstance(v, str) else v) for v in items]
+    return [v if isinstance(v, State) else parse_state(v.strip() if isinstance(v, str) else v)
+            for v in items]
 
 
 def _name(value: object) -> str | None:
@@ -207,7 +208,7 @@ class JobSettings:
     help. ``Queue.submit``, the CLI, ``%%job submit``, REST and the TypeScript types derive
     from it (``fields``); a new setting is one field here plus one schema migration."""
 
-    kind: str = setting(MISSING, "command, python, function or experiment", body=True, flag=None)
+    kind: str = setting(MISSING, " or ".join(KINDS), body=True, flag=None)
     command: list[str] | None = setting(None, "the argv of a command job", body=True, json=True)
     code: str | None = setting(None, "the code of a python job", body=True)
     experiment: dict[str, Any] | None = setting(
@@ -229,7 +230,8 @@ class JobSettings:
     retries: int = setting(0, "times to retry a failure (with backoff)", metavar="K",
                            check=lambda v: check_int("retries", v, 0, 100))
     retry_delay: float = setting(1.0, "seconds before the first retry (doubling each time)",
-                                 metavar="S", check=lambda v: check_seconds("retry_delay", v) or 0.0)
+                                 metavar="S",
+                                 check=lambda v: check_seconds("retry_delay", v) or 0.0)
     cwd: str = setting(".", "working directory (default: here)", metavar="DIR",
                        check=lambda v: check_text("cwd", v, 4096))
     env: dict[str, str] = setting({}, "an environment variable NAME=VALUE", metavar="K=V",
@@ -244,7 +246,7 @@ class JobSettings:
 class JobSpec(JobSettings):
     """What a user asks for. ``validate()`` checks everything that needs no I/O."""
 
-    payload: bytes | None = None            # cloudpickled (callable, args, kwargs), or pushed variables
+    payload: bytes | None = None        # cloudpickled (callable, args, kwargs), or pushed variables
 
     def validate(self) -> JobSpec:
         registered_kind(self.kind).check(self)      # an unknown kind is refused here
