@@ -45,7 +45,7 @@ export interface IJobOptions {
 
 /** What every JSON of a job carries: a listing's rows and the one-job route. */
 export interface IJobBase {
-  /** Command, python, function or experiment. */
+  /** Command or python or function or experiment. */
   kind: string;
   /**
    * The argv of a command job; null in listings when it is longer than 4096 characters (see
