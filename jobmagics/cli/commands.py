@@ -14,6 +14,7 @@ from ..client import Queue
 from ..errors import InvalidJob, WaitTimeout, WorkerLost
 from ..fields import from_arguments
 from ..model import JobSettings, State
+from .maintenance import cmd_backup, cmd_recover  # noqa: F401  (cmd_backup: via COMMANDS)
 from .tables import job_detail, jobs_table, more_line, table
 
 
@@ -67,8 +68,9 @@ def _read_code(path: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidJob(f"--file {path!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset"
-                         f" {exc.start}); a python job's code must be a text file") from None
+        raise InvalidJob(f"--file {path!r} is not UTF-8 text"
+                         f" (byte 0x{data[exc.start]:02x} at offset {exc.start});"
+                         " a python job's code must be a text file") from None
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -199,7 +201,8 @@ def cmd_wait(args: argparse.Namespace) -> int:
             return 1
     bad = [j for j in jobs if j.state is not State.COMPLETED]
     for job in bad:
-        print(f"{job.id} {job.state.value}" + (f": {job.error}" if job.error else ""), file=sys.stderr)
+        print(f"{job.id} {job.state.value}" + (f": {job.error}" if job.error else ""),
+              file=sys.stderr)
     return 1 if bad else 0
 
 
@@ -223,8 +226,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print()
     workers = stats["workers"]
     print(table(["WORKER", "USER", "SLOTS", "RESOURCES", "ALIVE", "HEARTBEAT"],
-                ([w["id"], w["user"], str(w["slots"]), ",".join(w["resources"]) or "-", "yes" if w["alive"] else "no",
-                  f"{time.time() - w['heartbeat_at']:.1f}s ago"] for w in workers)) if workers else "no workers")
+                ([w["id"], w["user"], str(w["slots"]), ",".join(w["resources"]) or "-",
+                  "yes" if w["alive"] else "no", f"{time.time() - w['heartbeat_at']:.1f}s ago"]
+                 for w in workers)) if workers else "no workers")
     if stats["paused"]:
         print("\nthe queue is PAUSED (jobmagics resume)")
     return 0
@@ -238,11 +242,10 @@ def cmd_admin(args: argparse.Namespace) -> int:
     if not args.user:
         raise InvalidJob(f"admin {args.action} needs a USER")
     (q.add_admin if args.action == "add" else q.remove_admin)(args.user)
-    print(f"{args.user} {'is now' if args.action == 'add' else 'is no longer'} an admin of {q.path}")
+    change = "is now" if args.action == "add" else "is no longer"
+    print(f"{args.user} {change} an admin of {q.path}")
     return 0
 
-
-from .maintenance import cmd_backup, cmd_recover  # noqa: F401  (cmd_backup: the `backup` command)
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     name[4:]: fn for name, fn in globals().items() if name.startswith("cmd_")}

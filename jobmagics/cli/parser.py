@@ -40,43 +40,55 @@ def _count(text: str) -> int:
 QUEUE_HELP = "queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)"
 
 
-def _accept_queue_everywhere(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """``--queue DIR`` before or after the subcommand (``init`` names its folder itself). SUPPRESS: a subcommand that was not
-    given it leaves the value of the top-level option alone instead of resetting it."""
+def _accept_queue_everywhere(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+    """``--queue DIR`` before or after the subcommand (``init`` names its folder itself).
+    SUPPRESS: a subcommand that was not given it leaves the value of the top-level option alone
+    instead of resetting it."""
     for name, parser in sub.choices.items():
-        if name != "init" and not any("--queue" in action.option_strings for action in parser._actions):
-            parser.add_argument("--queue", metavar="DIR", default=argparse.SUPPRESS, help=QUEUE_HELP)
+        has_queue = any("--queue" in action.option_strings for action in parser._actions)
+        if name != "init" and not has_queue:
+            parser.add_argument("--queue", metavar="DIR", default=argparse.SUPPRESS,
+                                help=QUEUE_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="jobmagics", description="A job queue for labs, shared through a folder.")
+    parser = OneLineParser(prog="jobmagics",
+                           description="A job queue for labs, shared through a folder.")
     parser.add_argument("--queue", metavar="DIR", help=QUEUE_HELP)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=OneLineParser)
 
     p = sub.add_parser("init", help="prepare a queue folder (shared by a Unix group with --group)")
     p.add_argument("dir")
     p.add_argument("--group", help="Unix group whose members share the queue")
-    p.add_argument("--admin", action="append", default=[], metavar="USER", help="queue admin; repeatable")
+    p.add_argument("--admin", action="append", default=[], metavar="USER",
+                   help="queue admin; repeatable")
     p.add_argument("--journal", choices=["wal", "delete"], help="force the SQLite journal mode")
     from .maintenance import add_arguments as add_maintenance_arguments  # init --recover, backup
     add_maintenance_arguments(sub, p)
 
-    p = sub.add_parser("submit", help="queue a command (after --), python --code or --file; prints the id")
+    p = sub.add_parser("submit",
+                       help="queue a command (after --), python --code or --file; prints the id")
     _job_options(p)
     p.add_argument("--code", help="python code to run")
     p.add_argument("--file", help="python file to run (its text is queued)")
-    p.add_argument("--wait", action="store_true", help="wait for the job; exit status 0 only if it completed")
+    p.add_argument("--wait", action="store_true",
+                   help="wait for the job; exit status 0 only if it completed")
     p.add_argument("argv", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
 
-    p = sub.add_parser("queue", help="running, pending and waiting jobs of everyone, in start order")
+    p = sub.add_parser("queue",
+                       help="running, pending and waiting jobs of everyone, in start order")
     p.add_argument("--limit", type=_count, default=QUEUE_PAGE, metavar="N",
-                   help=f"show the first N (default {QUEUE_PAGE}); how many more there are is said")
+                   help=f"show the first N (default {QUEUE_PAGE}); "
+                        "how many more there are is said")
     p.add_argument("--all", action="store_true", help="show every one")
     _listing(p)
     p = sub.add_parser("history", help="finished jobs, newest first")
     p.add_argument("--user")
-    p.add_argument("--state", choices=[s for s in STATE_NAMES if s not in ("waiting", "pending", "running")])
-    p.add_argument("--limit", type=_count, default=20, metavar="N", help="show the newest N (default 20)")
+    p.add_argument("--state",
+                   choices=[s for s in STATE_NAMES if s not in ("waiting", "pending", "running")])
+    p.add_argument("--limit", type=_count, default=20, metavar="N",
+                   help="show the newest N (default 20)")
     _listing(p)
     p = sub.add_parser("status", help="one job in detail, with its history of states")
     p.add_argument("id")
@@ -85,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until the job ends")
     for verb, text in (("cancel", "cancel jobs (a running one is stopped)"),
-                       ("retry", "run failed/cancelled/timed-out jobs again"), ("hold", "keep jobs from starting"),
+                       ("retry", "run failed/cancelled/timed-out jobs again"),
+                       ("hold", "keep jobs from starting"),
                        ("release", "let held jobs start"), ("delete", "remove finished jobs")):
         p = sub.add_parser(verb, help=f"{text}: all of them, or none if one cannot be")
         p.add_argument("ids", nargs="+", metavar="ID")

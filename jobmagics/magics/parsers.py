@@ -10,10 +10,13 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from ..fields import flag_arguments
 from ..model import JobSettings
 
-_queue = argument("--queue", metavar="DIR", help="the queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)")
-_job_id = argument("id", nargs="?", metavar="ID", help="a job id (default: the last job submitted here)")
+_queue = argument("--queue", metavar="DIR",
+                  help="the queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)")
+_job_id = argument("id", nargs="?", metavar="ID",
+                   help="a job id (default: the last job submitted here)")
 _job_ids = argument("ids", nargs="*", metavar="ID",
-                    help="job ids, or a,b (default: the last job submitted here); all of them or none")
+                    help="job ids, or a,b (default: the last job submitted here);"
+                         " all of them or none")
 
 
 def _settings(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -32,7 +35,8 @@ def _settings(func: Callable[..., Any]) -> Callable[..., Any]:
 @_queue
 @argument("command", nargs="*", metavar="-- CMD ARGS", help="a command job (line magic only)")
 def submit() -> None:
-    """Submit the cell body as a python job (``%%job submit``) or a command (``%job submit -- CMD``)."""
+    ("""Submit the cell body as a python job (``%%job submit``)"""
+     """ or a command (``%job submit -- CMD``).""")
 
 
 @magic_arguments("job queue")
@@ -118,10 +122,13 @@ def history() -> None:
 
 
 @magic_arguments("job worker")
-@argument("action", choices=["start", "stop", "status"], help="start or stop this kernel's worker, or list workers")
+@argument("action", choices=["start", "stop", "status"],
+          help="start or stop this kernel's worker, or list workers")
 @argument("--slots", type=int, help="CPU slots (default: number of cores)")
-@argument("--resource", action="append", default=[], metavar="NAME[=CAP]", help="serve this resource (repeatable)")
-@argument("--startup", metavar="FILE", help="python file run once in the persistent kernel of an exclusive resource")
+@argument("--resource", action="append", default=[], metavar="NAME[=CAP]",
+          help="serve this resource (repeatable)")
+@argument("--startup", metavar="FILE",
+          help="python file run once in the persistent kernel of an exclusive resource")
 @_queue
 def worker() -> None:
     """A worker owned by this kernel (stopped when the kernel exits)."""

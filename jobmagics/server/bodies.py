@@ -55,11 +55,13 @@ def _check_text_everywhere(value: Any) -> None:
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError as exc:
-                raise BadRequest(f"the request body holds text that is not valid Unicode ({exc.reason}"
-                                 f" {item[exc.start:exc.end]!r}); nothing was changed") from None
+                raise BadRequest("the request body holds text that is not valid Unicode"
+                                 f" ({exc.reason} {item[exc.start:exc.end]!r});"
+                                 " nothing was changed") from None
 
 
-def submission(body: dict[str, Any], root: Path) -> tuple[list[str] | None, str | None, dict[str, Any]]:
+def submission(body: dict[str, Any],
+               root: Path) -> tuple[list[str] | None, str | None, dict[str, Any]]:
     """(command, code, options of ``Queue.submit``) from a submit body; the working directory
     is resolved inside the Jupyter root. Touches the filesystem: run it off the event loop."""
     try:
@@ -87,7 +89,8 @@ def working_directory(cwd: Any, root: Path) -> str:
     if not isinstance(cwd, str):
         raise BadRequest('"cwd" must be a path relative to the Jupyter root directory')
     if "\x00" in cwd or len(cwd) > MAX_PATH_CHARS:
-        raise BadRequest(f'"cwd" must be a path without NUL bytes, at most {MAX_PATH_CHARS} characters')
+        raise BadRequest('"cwd" must be a path without NUL bytes,'
+                         f' at most {MAX_PATH_CHARS} characters')
     try:
         path = (root / cwd.lstrip("/")).resolve()
         is_dir = path.is_dir()
