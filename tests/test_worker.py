@@ -279,28 +279,27 @@ def test_a_silent_worker_on_another_host_loses_its_jobs_after_its_lease(queue: j
     if os.geteuid() != 0:
         pytest.skip("a second hostname needs a UTS namespace, which needs root (CI runs as root)")
     out = tmp_path / "spans.txt"
-    log = open(tmp_path / "remote.log", "wb")
-    remote = subprocess.Popen(
-        ["unshare", "--uts", "sh", "-c",
-         f"hostname far-away-host && exec {sys.executable} -m kernel_worker --queue {queue_dir} --slots 1"],
-        stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: any(w["host"] == "far-away-host" for w in queue.workers(alive_only=False)), 30)
-        job = stamp_job(queue, out, 8.0, retries=1)
-        wait_for(lambda: job.refresh().record.pid is not None, 20)
-        remote.send_signal(signal.SIGSTOP)
-        start_worker("--slots", "1")
-        wait_for(lambda: job.refresh().attempt == 2 and job.state == "running", 30)
-        assert any("silent for" in (e["detail"] or "") for e in job.events())
-        remote.send_signal(signal.SIGCONT)   # it wakes, finds itself presumed dead, stops its stale copy
-        assert job.wait(60).state == "completed"
-        assert [span[0] for span in intervals(out)] == [job.id]   # the stale first attempt never finished
-        assert "presumed dead" in (tmp_path / "remote.log").read_text()
-    finally:
-        remote.send_signal(signal.SIGCONT)
-        remote.kill()
-        remote.wait()
-        log.close()
+    with open(tmp_path / "remote.log", "wb") as log:   # closed once the worker is gone
+        remote = subprocess.Popen(
+            ["unshare", "--uts", "sh", "-c",
+             f"hostname far-away-host && exec {sys.executable} -m kernel_worker --queue {queue_dir} --slots 1"],
+            stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: any(w["host"] == "far-away-host" for w in queue.workers(alive_only=False)), 30)
+            job = stamp_job(queue, out, 8.0, retries=1)
+            wait_for(lambda: job.refresh().record.pid is not None, 20)
+            remote.send_signal(signal.SIGSTOP)
+            start_worker("--slots", "1")
+            wait_for(lambda: job.refresh().attempt == 2 and job.state == "running", 30)
+            assert any("silent for" in (e["detail"] or "") for e in job.events())
+            remote.send_signal(signal.SIGCONT)   # it wakes, finds itself presumed dead, stops its stale copy
+            assert job.wait(60).state == "completed"
+            assert [span[0] for span in intervals(out)] == [job.id]   # the stale first attempt never finished
+            assert "presumed dead" in (tmp_path / "remote.log").read_text()
+        finally:
+            remote.send_signal(signal.SIGCONT)
+            remote.kill()
+            remote.wait()
 
 
 @pytest.mark.parametrize("executor", [[], ["--no-kernel"]], ids=["kernel", "subprocess"])

@@ -4,6 +4,8 @@ assertions in tests); run it by hand or from `make bench`:
 
     cd tests && ../.venv/bin/python -m browser.measure_latency
 """
+from __future__ import annotations
+
 import statistics
 import tempfile
 import time
@@ -37,7 +39,7 @@ def main() -> None:
                   if (!(li.dataset.jobId in window.__seen)) window.__seen[li.dataset.jobId] = Date.now(); }); })
                 .observe(document.querySelector('.jm-JobsPanel'), {subtree: true, childList: true}); }""")
             samples = []
-            for i in range(15):
+            for _ in range(15):
                 time.sleep(0.7)
                 t0 = time.time() * 1000
                 job = q.submit(["sleep", "100"])

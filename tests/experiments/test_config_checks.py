@@ -46,7 +46,7 @@ def test_the_submit_time_check_finds_modules_in_the_job_folder_without_importing
     (tmp_path / "lab_module_never_imported.py").write_text("raise SystemExit('imported at submit time')\n")
     check_target("lab_module_never_imported:Sweep", cwd=str(tmp_path))
     check_target("jobmagics.experiments:Rabi")
-    with pytest.raises(InvalidJob, match="cannot import module no_such_lab_code.sub: no module named 'no_such_lab_code'"):
+    with pytest.raises(InvalidJob, match=r"cannot import module no_such_lab_code\.sub: no module named 'no_such_lab_code'"):
         check_target("no_such_lab_code.sub:Sweep", cwd=str(tmp_path))
 
 
