@@ -1,18 +1,31 @@
 """jobmagics: a Jupyter-native job queue for labs."""
 from __future__ import annotations
 
+from typing import Any
+
 from .client import Queue
 from .context import current_job, progress
 from .dropin import run
-from .errors import (InvalidJob, InvalidTransition, JobFailed, JobmagicsError, JobNotFound, NoWorker,
-                     NotInJob, PermissionDenied, QueueError, WaitTimeout)
+from .errors import (
+    InvalidJob,
+    InvalidTransition,
+    JobFailed,
+    JobmagicsError,
+    JobNotFound,
+    NotInJob,
+    NoWorker,
+    PermissionDenied,
+    QueueError,
+    WaitTimeout,
+)
 from .job import Job
 from .model import State
 
 __version__ = "0.1.0"
-__all__ = ["Queue", "Job", "State", "run", "progress", "current_job", "JobmagicsError", "JobNotFound",
-           "InvalidJob", "InvalidTransition", "PermissionDenied", "QueueError", "NoWorker", "JobFailed",
-           "WaitTimeout", "NotInJob"]
+__all__ = [  # noqa: RUF022 - the API first, then the errors, as a reader meets them
+    "Queue", "Job", "State", "run", "progress", "current_job", "JobmagicsError", "JobNotFound",
+    "InvalidJob", "InvalidTransition", "PermissionDenied", "QueueError", "NoWorker", "JobFailed",
+    "WaitTimeout", "NotInJob"]
 
 _SUBMODULES = ("configs", "data", "experiments", "instruments")
 
@@ -26,7 +39,8 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'jobmagics' has no attribute {name!r}")
 
 
-def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jobmagics``: the magics (and with them IPython) load here, not on import."""
     from .magics import JobMagics
     ipython.register_magics(JobMagics)
 

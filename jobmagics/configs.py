@@ -56,19 +56,21 @@ def canonical_json(data: Mapping[str, Any], what: str) -> str:
     try:
         return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise InvalidJob(f"{what} must be plain JSON (numbers, text, lists, dicts): {exc}") from None
+        raise InvalidJob(
+            f"{what} must be plain JSON (numbers, text, lists, dicts): {exc}") from None
 
 
 class ConfigStore:
     """The configs of one queue (a ``Queue``, a queue folder, or the default queue)."""
 
-    def __init__(self, queue: Queue | paths.QueueLayout | str | os.PathLike[str] | None = None) -> None:
+    def __init__(self,
+                 queue: Queue | paths.QueueLayout | str | os.PathLike[str] | None = None) -> None:
         if isinstance(queue, paths.QueueLayout):
             self.layout = queue
-        elif hasattr(queue, "layout"):
-            self.layout = queue.layout  # type: ignore[union-attr]
+        elif queue is None or isinstance(queue, (str, os.PathLike)):
+            self.layout = paths.ensure_layout(paths.resolve_queue_dir(queue))
         else:
-            self.layout = paths.ensure_layout(paths.resolve_queue_dir(queue))  # type: ignore[arg-type]
+            self.layout = queue.layout          # a Queue
         self.root = self.layout.root / "configs"
 
     # ---- named configs ----------------------------------------------------------------
@@ -80,12 +82,14 @@ class ConfigStore:
         text = canonical_json(data, f"config {name!r}")
         digest = hashlib.sha256(text.encode()).hexdigest()
         existing = next((v for v in self.history(name) if v.sha256 == digest), None)
-        version = existing.version if existing else self._write_new_version(folder, name, text, digest, note)
+        version = (existing.version if existing
+                   else self._write_new_version(folder, name, text, digest, note))
         if main:
             self.set_main(name, version)
         return version
 
-    def _write_new_version(self, folder: Path, name: str, text: str, digest: str, note: str | None) -> int:
+    def _write_new_version(self, folder: Path, name: str, text: str, digest: str,
+                           note: str | None) -> int:
         record = {"name": name, "sha256": digest, "saved_by": paths.current_user(),
                   "saved_at": time.time(), "note": note, "data": json.loads(text)}
         number = max(self._version_numbers(folder), default=0) + 1
@@ -94,7 +98,8 @@ class ConfigStore:
             while True:
                 # written completely first, then published under its number with link(), which
                 # fails if that number is taken: readers never see half a file, racers never clash
-                _write_file(draft, json.dumps(record | {"version": number}, indent=1, sort_keys=True),
+                _write_file(draft,
+                            json.dumps(record | {"version": number}, indent=1, sort_keys=True),
                             self._file_mode())
                 try:
                     os.link(draft, folder / f"v{number:04d}.json")
@@ -111,12 +116,14 @@ class ConfigStore:
     def info(self, name: str, version: int | None = None) -> ConfigVersion:
         versions = self.history(name)
         if not versions:
-            raise InvalidJob(f"no config named {name!r} in this queue (known: {', '.join(self.names()) or 'none'})")
+            known = ", ".join(self.names()) or "none"
+            raise InvalidJob(f"no config named {name!r} in this queue (known: {known})")
         if version is None:
             return next((v for v in versions if v.main), versions[-1])
         found = next((v for v in versions if v.version == version), None)
         if found is None:
-            raise InvalidJob(f"config {name!r} has no version {version} (it has 1..{versions[-1].version})")
+            raise InvalidJob(f"config {name!r} has no version {version}"
+                             f" (it has 1..{versions[-1].version})")
         return found
 
     def history(self, name: str) -> list[ConfigVersion]:
@@ -128,7 +135,8 @@ class ConfigStore:
             path = folder / f"v{number:04d}.json"
             record = _read_json(path)
             versions.append(ConfigVersion(name, number, record["sha256"], record["saved_by"],
-                                          record["saved_at"], record.get("note"), number == main, path))
+                                          record["saved_at"], record.get("note"), number == main,
+                                          path))
         return versions
 
     def names(self) -> list[str]:
@@ -156,7 +164,8 @@ class ConfigStore:
 
     def write_snapshot(self, job_id: str, snapshot: Mapping[str, Any]) -> Path:
         path = self.snapshot_path(job_id)
-        _write_atomically(path, json.dumps(snapshot, indent=1, sort_keys=True, default=str), self._file_mode())
+        _write_atomically(path, json.dumps(snapshot, indent=1, sort_keys=True, default=str),
+                          self._file_mode())
         return path
 
     def snapshot(self, job_id: str) -> dict[str, Any]:
@@ -169,7 +178,8 @@ class ConfigStore:
                              " experiment jobs that started have one") from None
 
     # ---- files ------------------------------------------------------------------------
-    def _folder(self, name: str, *, create: bool) -> Path:
+    def _folder(self, name: object, *, create: bool) -> Path:
+        """The folder of a named config; ``name`` is checked (it comes from users)."""
         if not isinstance(name, str) or not NAME_RE.match(name) or JOB_ID_RE.match(name):
             raise InvalidJob(f"bad config name {name!r}: use letters, digits, '_', '-', '.',"
                              " starting with a letter")
@@ -226,15 +236,18 @@ def load_config(name: str, version: int | None = None,
     return ConfigStore(queue).load(name, version)
 
 
-def config_history(name: str, queue: Queue | str | os.PathLike[str] | None = None) -> list[ConfigVersion]:
+def config_history(name: str,
+                   queue: Queue | str | os.PathLike[str] | None = None) -> list[ConfigVersion]:
     return ConfigStore(queue).history(name)
 
 
-def set_main_config(name: str, version: int, queue: Queue | str | os.PathLike[str] | None = None) -> None:
+def set_main_config(name: str, version: int,
+                    queue: Queue | str | os.PathLike[str] | None = None) -> None:
     ConfigStore(queue).set_main(name, version)
 
 
-def job_snapshot(job_id: str, queue: Queue | str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def job_snapshot(job_id: str,
+                 queue: Queue | str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The config snapshot of an experiment job: exactly what produced its data."""
     return ConfigStore(queue).snapshot(job_id)
 

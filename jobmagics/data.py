@@ -53,11 +53,14 @@ def _python_value(value: Any) -> Any:
 class DataWriter:
     """Append-only HDF5 writer for one run. Give the same datasets at every ``append``."""
 
-    def __init__(self, path: str | os.PathLike[str], attrs: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str],
+                 attrs: Mapping[str, Any] | None = None) -> None:
         self.path = Path(path)
-        # placeholders: in SWMR mode existing attributes may change, creating new ones is not promised
+        # placeholders: in SWMR mode existing attributes may change, creating new ones is not
+        # promised
         self._attrs: dict[str, Any] = {"created_at": time.time(), "finished_at": math.nan,
-                                       "status": "running", "summary": "{}", "points": 0, **(attrs or {})}
+                                       "status": "running", "summary": "{}", "points": 0,
+                                       **(attrs or {})}
         self._units: dict[str, str] = {}
         self._file: h5py.File | None = None
         self._datasets: dict[str, h5py.Dataset] = {}
@@ -68,8 +71,12 @@ class DataWriter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        interrupted = exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, SystemExit))
-        self.close(status="completed" if exc_type is None else "stopped" if interrupted else "failed")
+        interrupted = (exc_type is not None
+                       and issubclass(exc_type, (KeyboardInterrupt, SystemExit)))
+        if exc_type is None:
+            self.close(status="completed")
+        else:
+            self.close(status="stopped" if interrupted else "failed")
 
     # ---- describing -------------------------------------------------------------------
     def set_attrs(self, **attrs: Any) -> None:
@@ -100,8 +107,8 @@ class DataWriter:
         if self._file is None:
             self._start(arrays)
         if set(arrays) != set(self._datasets):
-            raise InvalidJob(f"give the same datasets at every append: expected {sorted(self._datasets)},"
-                             f" got {sorted(arrays)}")
+            raise InvalidJob("give the same datasets at every append: expected"
+                             f" {sorted(self._datasets)}, got {sorted(arrays)}")
         count = counts.pop()
         for name, array in arrays.items():
             dataset = self._datasets[name]
@@ -136,7 +143,8 @@ class DataWriter:
         """Mark the run finished (``finished_at``, ``status``, ``summary``) and close the file."""
         if self.closed:
             return
-        final: dict[str, Any] = {"finished_at": time.time(), "points": self.points, "status": status}
+        final: dict[str, Any] = {"finished_at": time.time(), "points": self.points,
+                                 "status": status}
         if summary is not None:
             final["summary"] = dict(summary)
         self._attrs.update(final)
@@ -164,13 +172,15 @@ class ExperimentData:
     def __repr__(self) -> str:
         label = self.job_id or self.path.name
         what = self.attrs.get("experiment") or ""
-        return f"<ExperimentData {label} {what}: {self.points} points of {', '.join(self.arrays) or 'nothing yet'}; {self.status}>"
+        names = ", ".join(self.arrays) or "nothing yet"
+        return f"<ExperimentData {label} {what}: {self.points} points of {names}; {self.status}>"
 
     def __getitem__(self, name: str) -> np.ndarray:
         try:
             return self.arrays[name]
         except KeyError:
-            raise KeyError(f"no dataset {name!r} in {self.path.name}; it has {', '.join(self.arrays) or 'none yet'}") from None
+            names = ", ".join(self.arrays) or "none yet"
+            raise KeyError(f"no dataset {name!r} in {self.path.name}; it has {names}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self.arrays
@@ -210,15 +220,18 @@ class ExperimentData:
 
         ax = ax if ax is not None else plt.subplots()[1]
         x_name = str(self.attrs.get("plot_x") or next(iter(self.arrays), ""))
-        for name in [y] if y else (self.attrs.get("plot_y") or [k for k in self.arrays if k != x_name]):
+        measured = self.attrs.get("plot_y") or [k for k in self.arrays if k != x_name]
+        for name in [y] if y else measured:
             ax.plot(self[x_name], self[name], ".-", label=name)
-        ax.set_xlabel(f"{x_name} ({self.units.get(x_name, '')})" if self.units.get(x_name) else x_name)
+        unit = self.units.get(x_name)
+        ax.set_xlabel(f"{x_name} ({unit})" if unit else x_name)
         ax.set_title(f"{self.attrs.get('experiment', '')} {self.job_id or self.path.stem}".strip())
         ax.legend()
         return ax
 
 
-def load(job: Job | str | os.PathLike[str], queue: Queue | str | os.PathLike[str] | None = None) -> ExperimentData:
+def load(job: Job | str | os.PathLike[str],
+         queue: Queue | str | os.PathLike[str] | None = None) -> ExperimentData:
     """The data of an experiment job, by job (id) or by path; works while the job still runs
     (you get the points so far; ``.complete`` says whether it finished)."""
     path, job_id, the_queue = _locate(job, queue)
@@ -229,7 +242,8 @@ def load(job: Job | str | os.PathLike[str], queue: Queue | str | os.PathLike[str
             return data     # not started yet, or no point taken yet
         raise InvalidJob(f"{job_id or path} has no data: {path} does not exist")
     _read_into(data)
-    if data.status == "running" and the_queue is not None and job_id is not None and the_queue.get(job_id).done:
+    if (data.status == "running" and the_queue is not None and job_id is not None
+            and the_queue.get(job_id).done):
         # the run was killed before it could close its file (SIGKILL, power cut): say so
         data.attrs["status"] = "interrupted"
     return data

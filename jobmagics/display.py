@@ -120,6 +120,21 @@ def queue_html(queue: Queue, history: int = 10, limit: int = 50) -> str:
             + "</div>")
 
 
+def workers_html(workers: Iterable[dict[str, Any]], mine: Iterable[int] = ()) -> str:
+    """The live workers of a queue (``Queue.workers()``); those whose pid is in ``mine`` are
+    marked as this kernel's."""
+    own = set(mine)
+    rows = "".join(
+        f"<tr><td><code>{html.escape(w['id'])}</code></td><td>{w['slots']}</td>"
+        f"<td>{html.escape(', '.join(f'{k}={v}' for k, v in w['resources'].items()) or '-')}</td>"
+        f"<td>{html.escape(w['user'])}</td><td>{'this kernel' if w['pid'] in own else ''}</td>"
+        "</tr>" for w in workers)
+    return ("<table class='jobmagics-workers'><thead><tr><th>worker</th><th>slots</th>"
+            "<th>resources</th><th>user</th><th>owner</th></tr></thead><tbody>"
+            + (rows or "<tr><td colspan='5'><i>no worker serves this queue</i></td></tr>")
+            + "</tbody></table>")
+
+
 def job_mimebundle(job: Job, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
     """A job with a live widget (``%%job submit`` gives it one) carries it: displaying the job
     shows the widget."""

@@ -17,16 +17,19 @@ from .errors import InvalidJob, NoWorker, WorkerLost
 from .job import Job
 from .model import State
 
-_live_until: dict[str, float] = {}   # queue path -> monotonic time until which we trust a live worker
+# queue path -> monotonic time until which we trust a live worker
+_live_until: dict[str, float] = {}
 AUTO_WORKER_IDLE_S = 120.0
 
 
 def run(args: str | Sequence[str], *, stdin: Any = None, input: bytes | str | None = None,
-        stdout: Any = None, stderr: Any = None, capture_output: bool = False, shell: bool = False,
-        cwd: str | os.PathLike[str] | None = None, timeout: float | None = None, check: bool = False,
-        encoding: str | None = None, errors: str | None = None, text: bool | None = None,
+        stdout: Any = None, stderr: Any = None, capture_output: bool = False,
+        shell: bool = False, cwd: str | os.PathLike[str] | None = None,
+        timeout: float | None = None, check: bool = False, encoding: str | None = None,
+        errors: str | None = None, text: bool | None = None,
         env: Mapping[str, str] | None = None, universal_newlines: bool | None = None,
-        dry_run: bool = False, wait: bool = True, queue: str | os.PathLike[str] | Queue | None = None,
+        dry_run: bool = False, wait: bool = True,
+        queue: str | os.PathLike[str] | Queue | None = None,
         **job_options: Any) -> subprocess.CompletedProcess[Any] | Job:
     """Run ``args`` as a queued job and wait for it, returning ``subprocess.CompletedProcess``.
 
@@ -45,7 +48,8 @@ def run(args: str | Sequence[str], *, stdin: Any = None, input: bytes | str | No
     argv = _argv(args, shell)
     merged = stderr is subprocess.STDOUT
     capture = capture_output or stdout is subprocess.PIPE or (stderr is subprocess.PIPE)
-    options: dict[str, Any] = {"capture": bool(capture and not merged), "env_replace": env is not None}
+    options: dict[str, Any] = {"capture": bool(capture and not merged),
+                               "env_replace": env is not None}
     if input is not None:
         raw = input.encode(encoding or "utf-8") if isinstance(input, str) else bytes(input)
         options["stdin_b64"] = base64.b64encode(raw).decode()
@@ -53,8 +57,8 @@ def run(args: str | Sequence[str], *, stdin: Any = None, input: bytes | str | No
     if dry_run:
         return _dry_run(q, argv, cwd, job_options)
     ensure_worker(q)
-    job = q.submit(command=argv, cwd=cwd, env=dict(env) if env is not None else None, timeout=timeout,
-                   options=options, **job_options)
+    job = q.submit(command=argv, cwd=cwd, env=dict(env) if env is not None else None,
+                   timeout=timeout, options=options, **job_options)
     if not wait:
         return job
     _wait_recovering(q, job)
@@ -89,7 +93,8 @@ def _queue(queue: str | os.PathLike[str] | Queue | None) -> Queue:
     return queue if isinstance(queue, Queue) else shared_queue(queue)
 
 
-def _dry_run(q: Queue, argv: list[str], cwd: Any, job_options: Mapping[str, Any]) -> subprocess.CompletedProcess[Any]:
+def _dry_run(q: Queue, argv: list[str], cwd: Any,
+             job_options: Mapping[str, Any]) -> subprocess.CompletedProcess[Any]:
     extras = " ".join(f"{k}={v!r}" for k, v in sorted(job_options.items()))
     where = os.fspath(cwd) if cwd is not None else os.getcwd()
     print(f"[jobmagics dry run] would queue {subprocess.list2cmdline(argv)} in {where} on {q.path}"
@@ -109,12 +114,16 @@ def _completed(job: Job, argv: list[str], capture: bool, merged: bool, text_mode
     out: bytes | str | None = raw_out
     err: bytes | str | None = raw_err
     if text_mode:
-        out, err = (None if b is None else b.decode(encoding or "utf-8", errors or "strict") for b in (raw_out, raw_err))
+        out, err = (None if b is None else b.decode(encoding or "utf-8", errors or "strict")
+                    for b in (raw_out, raw_err))
     if record.exit_code == 127 and (record.error or "").startswith("command not found"):
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
     if record.state is State.TIMEOUT:
         raise subprocess.TimeoutExpired(argv, timeout or 0.0, output=out, stderr=err)
-    code = record.exit_code if record.exit_code is not None else (-15 if record.state is State.CANCELLED else 1)
+    if record.exit_code is not None:
+        code = record.exit_code
+    else:
+        code = -15 if record.state is State.CANCELLED else 1
     if check and code != 0:
         raise subprocess.CalledProcessError(code, argv, output=out, stderr=err)
     return subprocess.CompletedProcess(argv, code, out, err)
@@ -139,8 +148,9 @@ def ensure_worker(q: Queue) -> None:
         _live_until[key] = time.monotonic() + 1.0
         return
     if not paths.is_personal_default(q.path):
-        raise NoWorker(f"no worker serves the queue {q.path}; start one with "
-                       f"`jobmagics worker --queue {q.path}` (jobmagics never starts one on a shared queue)")
+        raise NoWorker(f"no worker serves the queue {q.path}; start one with"
+                       f" `jobmagics worker --queue {q.path}` (jobmagics never starts one on a"
+                       " shared queue)")
     with open(q.path / ".auto-worker.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not q.workers():

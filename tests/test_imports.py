@@ -4,6 +4,7 @@ loads the display layer (HTML, widgets)."""
 from __future__ import annotations
 
 import ast
+import itertools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -137,7 +138,7 @@ def _one_cycle(graph: dict[str, dict[str, int]], group: set[str]) -> list[str]:
 
 
 def describe(graph: dict[str, dict[str, int]], cycle: list[str]) -> str:
-    steps = [f"  {a} (line {graph[a][b]}) imports {b}" for a, b in zip(cycle, cycle[1:])]
+    steps = [f"  {a} (line {graph[a][b]}) imports {b}" for a, b in itertools.pairwise(cycle)]
     return "\n".join(steps)
 
 
@@ -160,6 +161,19 @@ def test_jobmagics_has_no_import_cycle() -> None:
     graph = import_graph()
     found = cycles(graph)
     assert not found, "import cycles in jobmagics:\n" + "\n\n".join(describe(graph, c) for c in found)
+
+
+# What every other module leans on: none of these imports anything but each other (so the
+# store, the client and every door above them can import any of them without a cycle).
+BOTTOM = ("errors", "checks", "fields", "formats", "kinds", "paths", "payloads", "runtime",
+          "outputs", "model", "liveness")
+
+
+@pytest.mark.parametrize("name", BOTTOM)
+def test_the_bottom_layer_imports_only_from_itself(name: str) -> None:
+    graph = import_graph()
+    above = sorted(set(graph[f"{PACKAGE}.{name}"]) - {f"{PACKAGE}.{b}" for b in BOTTOM})
+    assert above == [], f"{PACKAGE}.{name} imports {', '.join(above)}"
 
 
 @pytest.mark.parametrize("entry", ["kernel_worker.worker", "kernel_worker.executors.kernel_capture"])

@@ -29,7 +29,8 @@ class Experiment:
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         if config is not None and not isinstance(config, Mapping):
-            raise InvalidJob(f"the config of {type(self).__name__} must be a dict, not {type(config).__name__}")
+            raise InvalidJob(f"the config of {type(self).__name__} must be a dict,"
+                             f" not {type(config).__name__}")
         self.submitted: dict[str, Any] = dict(config or {})
         self.config: dict[str, Any] = merged_config(type(self), self.submitted)
         self.validate()
@@ -51,10 +52,13 @@ class Experiment:
         raise NotImplementedError(f"{type(self).__name__} must implement run(station, data)")
 
     # ---- helpers for run() --------------------------------------------------------------
-    def linspace(self, start_key: str = "start", stop_key: str = "stop", points_key: str = "points") -> np.ndarray:
-        return np.linspace(float(self.config[start_key]), float(self.config[stop_key]), int(self.config[points_key]))
+    def linspace(self, start_key: str = "start", stop_key: str = "stop",
+                 points_key: str = "points") -> np.ndarray:
+        return np.linspace(float(self.config[start_key]), float(self.config[stop_key]),
+                           int(self.config[points_key]))
 
-    def sweep(self, points: np.ndarray, chunk: int | None = None, stage: str = "sweep") -> Iterator[np.ndarray]:
+    def sweep(self, points: np.ndarray, chunk: int | None = None,
+              stage: str = "sweep") -> Iterator[np.ndarray]:
         """Yield ``points`` a chunk at a time, reporting progress after each chunk."""
         size = max(1, int(chunk or self.config.get("chunk") or 10))
         total = len(points)
@@ -74,7 +78,8 @@ def merged_config(cls: type, submitted: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidJob(f"bad config for {cls.__name__}: keys must be text, not {key!r}")
         if key not in defaults:
             if defaults and not getattr(cls, "accepts_extra_keys", False):
-                raise InvalidJob(f"bad config for {cls.__name__}: unknown key {key!r}{_did_you_mean(key, defaults)}"
+                raise InvalidJob(f"bad config for {cls.__name__}: unknown key {key!r}"
+                                 f"{_did_you_mean(key, defaults)}"
                                  f" (it takes {', '.join(sorted(defaults))})")
             merged[key] = value
             continue
@@ -99,8 +104,8 @@ def _coerce(owner: str, key: str, default: Any, value: Any) -> Any:
             raise refuse("true or false")
         return value
     if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) \
-                or float(value) != int(value):
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not np.isfinite(value) or float(value) != int(value)):
             raise refuse("a whole number")
         return int(value)
     if isinstance(default, float):

@@ -17,7 +17,8 @@ _COMMON = {"reps": 500, "chunk": 10, "seed": None}
 
 
 def _iq_columns(axis: str, points: np.ndarray, iq: np.ndarray) -> dict[str, np.ndarray]:
-    return {axis: points, "i": iq.real, "q": iq.imag, "amplitude": np.abs(iq), "phase": np.angle(iq)}
+    return {axis: points, "i": iq.real, "q": iq.imag, "amplitude": np.abs(iq),
+            "phase": np.angle(iq)}
 
 
 class _SweepExperiment(Experiment):
@@ -28,13 +29,16 @@ class _SweepExperiment(Experiment):
     plotted = "amplitude"
 
     def validate(self) -> None:
-        self.require(self.config["points"] >= 3, f"points must be at least 3, not {self.config['points']}")
+        self.require(self.config["points"] >= 3,
+                     f"points must be at least 3, not {self.config['points']}")
         self.require(self.config["points"] <= 100_000, "points must be at most 100000")
-        self.require(self.config["reps"] >= 1, f"reps must be at least 1, not {self.config['reps']}")
+        self.require(self.config["reps"] >= 1,
+                     f"reps must be at least 1, not {self.config['reps']}")
         self.require(self.config["stop"] > self.config["start"], "stop must be greater than start")
 
     def run(self, station: Any, data: DataWriter) -> dict[str, Any]:
-        data.set_units(**{self.axis: self.axis_unit}, i="a.u.", q="a.u.", amplitude="a.u.", phase="rad")
+        data.set_units(**{self.axis: self.axis_unit}, i="a.u.", q="a.u.", amplitude="a.u.",
+                       phase="rad")
         data.set_plot(self.axis, self.plotted)
         measured = []
         for chunk in self.sweep(self.linspace(), stage=type(self).__name__):
@@ -54,7 +58,8 @@ class _SweepExperiment(Experiment):
 class ResonatorSpectroscopy(_SweepExperiment):
     """Transmission vs probe frequency: a Lorentzian dip at the readout resonator."""
 
-    defaults: ClassVar[dict[str, Any]] = {"start": 7.000e9, "stop": 7.025e9, "points": 201, **_COMMON}
+    defaults: ClassVar[dict[str, Any]] = {"start": 7.000e9, "stop": 7.025e9, "points": 201,
+                                          **_COMMON}
     axis, axis_unit = "frequency", "Hz"
 
     def measure(self, station: Any, points: np.ndarray) -> np.ndarray:
@@ -62,13 +67,15 @@ class ResonatorSpectroscopy(_SweepExperiment):
 
     def fit(self, data: dict[str, np.ndarray]) -> dict[str, Any]:
         dip = fits.lorentzian_dip(data["frequency"], data["amplitude"])
-        return {"resonator_frequency": dip["centre"], "linewidth": dip["width"], "depth": dip["depth"]}
+        return {"resonator_frequency": dip["centre"], "linewidth": dip["width"],
+                "depth": dip["depth"]}
 
 
 class QubitSpectroscopy(_SweepExperiment):
     """Readout signal vs drive frequency under a weak saturating drive: a peak at the qubit."""
 
-    defaults: ClassVar[dict[str, Any]] = {"start": 5.08e9, "stop": 5.17e9, "points": 181, "amplitude": 0.02, **_COMMON}
+    defaults: ClassVar[dict[str, Any]] = {"start": 5.08e9, "stop": 5.17e9, "points": 181,
+                                          "amplitude": 0.02, **_COMMON}
     axis, axis_unit, plotted = "frequency", "Hz", "i"
 
     def validate(self) -> None:
@@ -87,7 +94,8 @@ class QubitSpectroscopy(_SweepExperiment):
 class Rabi(_SweepExperiment):
     """Readout signal vs drive pulse length: oscillations at the Rabi frequency."""
 
-    defaults: ClassVar[dict[str, Any]] = {"start": 0.0, "stop": 200e-9, "points": 81, "amplitude": 0.5, "frequency": None, **_COMMON}
+    defaults: ClassVar[dict[str, Any]] = {"start": 0.0, "stop": 200e-9, "points": 81,
+                                          "amplitude": 0.5, "frequency": None, **_COMMON}
     axis, axis_unit, plotted = "length", "s", "i"
 
     def validate(self) -> None:
@@ -128,7 +136,8 @@ class T1(_SweepExperiment):
 class Ramsey(_SweepExperiment):
     """Two pi/2 pulses driven ``detuning`` off the qubit: fringes decaying with T2*."""
 
-    defaults: ClassVar[dict[str, Any]] = {"start": 0.0, "stop": 20e-6, "points": 101, "detuning": 1.0e6, "frequency": None, **_COMMON}
+    defaults: ClassVar[dict[str, Any]] = {"start": 0.0, "stop": 20e-6, "points": 101,
+                                          "detuning": 1.0e6, "frequency": None, **_COMMON}
     axis, axis_unit, plotted = "delay", "s", "i"
 
     def validate(self) -> None:

@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-Shapes = Callable[[np.ndarray, np.ndarray], list[np.ndarray]]   # (param a, param b) -> basis columns
+# (param a, param b) -> basis columns
+Shapes = Callable[[np.ndarray, np.ndarray], list[np.ndarray]]
 
 
 def principal_component(iq: np.ndarray) -> np.ndarray:
@@ -58,7 +59,8 @@ def lorentzian_dip(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     widths = np.geomspace(step, span, 40)
 
     def shapes(centre: np.ndarray, width: np.ndarray) -> list[np.ndarray]:
-        return [np.ones_like(x[None, :] * centre), 1 / (1 + (2 * (x[None, :] - centre) / width) ** 2)]
+        return [np.ones_like(x[None, :] * centre),
+                1 / (1 + (2 * (x[None, :] - centre) / width) ** 2)]
 
     centre, width, coefficients, _ = _two_parameter_fit(y, shapes, centres, widths)
     return {"centre": centre, "width": abs(width), "depth": float(-coefficients[1]),
@@ -113,4 +115,5 @@ def damped_cosine(t: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
     frequency, decay, coefficients, _ = _two_parameter_fit(y, shapes, frequencies, decays)
     return {"frequency": frequency, "decay_time": decay,
-            "amplitude": float(np.hypot(coefficients[1], coefficients[2])), "offset": float(coefficients[0])}
+            "amplitude": float(np.hypot(coefficients[1], coefficients[2])),
+            "offset": float(coefficients[0])}

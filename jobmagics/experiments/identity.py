@@ -26,9 +26,10 @@ def code_identity(cls: type) -> dict[str, Any]:
         identity.update(file=None, source_sha256=None, source=None, git=None)
         return identity
     text = Path(file).read_bytes()
+    source = text.decode("utf-8", "replace") if len(text) <= MAX_SOURCE_COPY else None
     identity.update(file=os.path.abspath(file), source_sha256=hashlib.sha256(text).hexdigest(),
-                    source=text.decode("utf-8", "replace") if len(text) <= MAX_SOURCE_COPY else None,
-                    class_source_sha256=_class_source_hash(cls), git=git_identity(Path(file)))
+                    source=source, class_source_sha256=_class_source_hash(cls),
+                    git=git_identity(Path(file)))
     return identity
 
 
@@ -68,5 +69,6 @@ def environment_identity() -> dict[str, Any]:
 
     from .. import __version__
 
-    return {"jobmagics": __version__, "python": sys.version.split()[0], "executable": sys.executable,
-            "platform": platform.platform(), "numpy": numpy.__version__, "h5py": h5py.__version__}
+    return {"jobmagics": __version__, "python": sys.version.split()[0],
+            "executable": sys.executable, "platform": platform.platform(),
+            "numpy": numpy.__version__, "h5py": h5py.__version__}

@@ -42,7 +42,8 @@ def import_fresh(module_name: str, folders: Sequence[str] = ()) -> Any:
                 return importlib.reload(already)
             return importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - whatever the import raised, the user must read it
-        raise InvalidJob(f"cannot import module {module_name}: {type(exc).__name__}: {exc}") from None
+        raise InvalidJob(
+            f"cannot import module {module_name}: {type(exc).__name__}: {exc}") from None
 
 
 def load_experiment_class(target: str, folders: Sequence[str] = ()) -> type:

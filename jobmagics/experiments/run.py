@@ -77,8 +77,9 @@ def _run(queue: Any, record: JobRecord, station: Any) -> dict[str, Any]:
 
 def _measure(queue: Any, record: JobRecord, experiment: Any, station: Any,
              snapshot: Mapping[str, Any]) -> dict[str, Any]:
-    attrs = {"job_id": record.id, "experiment": snapshot["experiment"], "config": snapshot["config"],
-             "user": record.user, "station": snapshot["station"].get("name", ""),
+    attrs = {"job_id": record.id, "experiment": snapshot["experiment"],
+             "config": snapshot["config"], "user": record.user,
+             "station": snapshot["station"].get("name", ""),
              "snapshot": f"configs/{record.id}.json", "run_started_at": time.time(),
              "run_finished_at": float("nan")}
     with DataWriter(queue.layout.data(record.id), attrs=attrs) as data:
@@ -102,9 +103,11 @@ def build_snapshot(record: JobRecord, cls: type, experiment: Any, station: Any,
         "submitted_config": dict((record.experiment or {}).get("config") or {}),
         "defaults": _jsonable(getattr(cls, "defaults", {}) or {}),
         "code": code_identity(cls), "environment": environment_identity(),
-        "station": _jsonable(describe()) if callable(describe) else {"name": type(station).__name__},
+        "station": (_jsonable(describe()) if callable(describe)
+                    else {"name": type(station).__name__}),
         "station_origin": dict(origin),
-        "submitted_by": record.user, "submitted_from": record.host, "submitted_at": record.submitted_at,
+        "submitted_by": record.user, "submitted_from": record.host,
+        "submitted_at": record.submitted_at,
         "cwd": record.cwd, "run_by": paths.current_user(), "run_on": paths.current_host(),
         "started_at": time.time(), "data": f"data/{record.id}.h5",
     }

@@ -4,7 +4,6 @@ Every ``JobmagicsError`` (and every bad argument) becomes one ``UsageError`` lin
 place: ``JobMagics.job``."""
 from __future__ import annotations
 
-import html
 import inspect
 import sys
 from typing import Any
@@ -15,7 +14,7 @@ from IPython.core.magic_arguments import parse_argstring
 from IPython.display import HTML, display
 
 from ..client import Queue
-from ..display import jobs_table_html
+from ..display import jobs_table_html, workers_html
 from ..errors import JobmagicsError
 from ..fields import from_arguments
 from ..job import Job
@@ -48,8 +47,9 @@ class JobMagics(Magics):
         """
         subcommand, _, rest = line.strip().partition(" ")
         if subcommand not in PARSERS:
-            raise UsageError(f"unknown %job subcommand {subcommand!r}; use one of {', '.join(PARSERS)}"
-                             " (see %job?)" if subcommand else f"%job needs a subcommand: {', '.join(PARSERS)}")
+            names = ", ".join(PARSERS)
+            raise UsageError(f"unknown %job subcommand {subcommand!r}; use one of {names}"
+                             " (see %job?)" if subcommand else f"%job needs a subcommand: {names}")
         if cell is not None and subcommand != "submit":
             raise UsageError(f"%%job {subcommand} is not a cell magic; use %job {subcommand}")
         args = parse_argstring(PARSERS[subcommand], rest)   # raises UsageError itself
@@ -81,11 +81,17 @@ class JobMagics(Magics):
             raise UsageError("give a job id: no job was submitted from this notebook yet")
         return [self._last_job.id]
 
+    @property
+    def _namespace(self) -> dict[str, Any]:
+        """The notebook's variables (a magic always runs in a shell)."""
+        assert self.shell is not None
+        return self.shell.user_ns
+
     def _remember(self, job: Job, out: str | None) -> None:
         self._last_job = job
-        self.shell.user_ns["_job"] = job
+        self._namespace["_job"] = job
         if out:
-            self.shell.user_ns[out] = job
+            self._namespace[out] = job
 
     @staticmethod
     def _live(job: Job) -> Job:
@@ -95,7 +101,7 @@ class JobMagics(Magics):
 
     def _pull_into_notebook(self, job: Job) -> list[str]:
         values = job.result() or {}
-        self.shell.user_ns.update(values)
+        self._namespace.update(values)
         return sorted(values)
 
     # ---- submitting -------------------------------------------------------------------
@@ -112,7 +118,8 @@ class JobMagics(Magics):
                 raise UsageError("give the command after --, e.g. %job submit -- python fit.py"
                                  " (or use %%job submit to send a cell)")
             if args.push or args.pull:
-                raise UsageError("--push and --pull work with %%job submit cells, not with commands")
+                raise UsageError("--push and --pull work with %%job submit cells,"
+                                 " not with commands")
             job = queue.submit(command=args.command, **common)
         self._remember(job, args.out)
         self._live(job)
@@ -135,15 +142,16 @@ class JobMagics(Magics):
 
     def _push(self, args: Any) -> dict[str, Any] | None:
         names = _names(args.push)
-        missing = [n for n in names if n not in self.shell.user_ns]
+        missing = [n for n in names if n not in self._namespace]
         if missing:
             raise UsageError(f"cannot push {missing[0]!r}: no such variable in the notebook")
-        return {n: self.shell.user_ns[n] for n in names} or None
+        return {n: self._namespace[n] for n in names} or None
 
     def _finish_wait(self, job: Job, timeout: float | None) -> Job:
         job.wait(timeout)
         if job.state is not State.COMPLETED:
-            raise UsageError(f"{job.id} {job.state.value}: {job.error or f'exit code {job.exit_code}'}")
+            reason = job.error or f"exit code {job.exit_code}"
+            raise UsageError(f"{job.id} {job.state.value}: {reason}")
         if job.record.options.pull:
             print(f"pulled {', '.join(self._pull_into_notebook(job))}")
         return job
@@ -176,14 +184,16 @@ class JobMagics(Magics):
     def _cmd_pull(self, args: Any, cell: str | None) -> None:
         job = self._get(args)
         if not job.done:
-            raise UsageError(f"{job.id} is {job.state.value}; wait for it (%job wait {job.id}) before pulling")
+            raise UsageError(f"{job.id} is {job.state.value}; wait for it (%job wait {job.id})"
+                             " before pulling")
         names = self._pull_into_notebook(job)
-        print(f"pulled {', '.join(names)}" if names else f"{job.id} has no variables to pull (submit it with --pull)")
+        print(f"pulled {', '.join(names)}" if names
+              else f"{job.id} has no variables to pull (submit it with --pull)")
 
     def _cmd_cancel(self, args: Any, cell: str | None) -> None:
         for job_id, state in self._queue(args.queue).apply("cancel", self._ids(args)):
-            print(f"{job_id}: cancel requested (it stops within about a second)" if state is State.RUNNING
-                  else f"{job_id}: {state}")
+            print(f"{job_id}: cancel requested (it stops within about a second)"
+                  if state is State.RUNNING else f"{job_id}: {state}")
 
     def _cmd_retry(self, args: Any, cell: str | None) -> Job:
         queue = self._queue(args.queue)
@@ -213,13 +223,15 @@ class JobMagics(Magics):
         queue = self._queue(args.queue)
         if args.action == "start":
             worker = owned_worker.start_worker(queue, args.slots, args.resource, args.startup)
-            print(f"worker {worker.pid} serves {queue.path} until this kernel exits (%job worker stop)")
+            print(f"worker {worker.pid} serves {queue.path} until this kernel exits"
+                  " (%job worker stop)")
         elif args.action == "stop":
             stopped = owned_worker.stop_workers(queue)
             print(f"stopped worker {', '.join(str(w.pid) for w in stopped)}" if stopped
                   else "this kernel runs no worker on this queue")
         else:
-            display(HTML(_workers_html(queue)))
+            mine = [w.pid for w in owned_worker.owned_workers(queue)]
+            display(HTML(workers_html(queue.workers(), mine)))
 
 
 JobMagics.job.__doc__ = inspect.cleandoc(JobMagics.job.__doc__ or "") + "\n\n" + help_text()
@@ -233,19 +245,8 @@ def _show(output: dict[str, Any]) -> None:
         stream.write(output.get("text", ""))
         stream.flush()
     elif kind == "error":
-        sys.stderr.write("\n".join(output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"]) + "\n")
+        lines = output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"]
+        sys.stderr.write("\n".join(lines) + "\n")
         sys.stderr.flush()
     elif kind in ("display_data", "execute_result"):
         display(output.get("data", {}), raw=True, metadata=output.get("metadata") or {})
-
-
-def _workers_html(queue: Queue) -> str:
-    mine = {w.pid for w in owned_worker.owned_workers(queue)}
-    rows = "".join(
-        f"<tr><td><code>{html.escape(w['id'])}</code></td><td>{w['slots']}</td>"
-        f"<td>{html.escape(', '.join(f'{k}={v}' for k, v in w['resources'].items()) or '-')}</td>"
-        f"<td>{html.escape(w['user'])}</td><td>{'this kernel' if w['pid'] in mine else ''}</td></tr>"
-        for w in queue.workers())
-    return ("<table class='jobmagics-workers'><thead><tr><th>worker</th><th>slots</th><th>resources</th>"
-            "<th>user</th><th>owner</th></tr></thead><tbody>"
-            + (rows or "<tr><td colspan='5'><i>no worker serves this queue</i></td></tr>") + "</tbody></table>")
