@@ -115,7 +115,7 @@ def bench_widget_lag(kernel: Kernel, q: jobmagics.Queue, n: int = 20) -> dict[st
         q.cancel(job.id)
         shown = kernel.wait_for_text("jobmagics-state-cancelled")
         lags.append((shown - changed) * 1000)
-        kernel.run("_job._live_view.close()")
+        kernel.run("_job.live_view.close()")
     return {"widget_lag_p50_ms": statistics.median(lags), "widget_lag_max_ms": max(lags)}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import InvalidJob
@@ -118,15 +119,26 @@ def _bad_character(value: str, index: int) -> str:
     return f"lone surrogate U+{char:04X} at character {index}"
 
 
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays (anything with ``tolist``/``item``) as plain
+    numbers and lists, mappings (keys as text) and sequences converted throughout; anything
+    else as it is."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    for method in ("tolist", "item"):
+        if callable(getattr(value, method, None)):
+            return getattr(value, method)()
+    return value
+
+
 def plain_json(value: Any, what: str) -> Any:
-    """``value`` as plain JSON data; numpy scalars and arrays become numbers and lists."""
-    def convert(item: Any) -> Any:
-        for method in ("tolist", "item"):
-            if callable(getattr(item, method, None)):
-                return getattr(item, method)()
+    """``value`` as strict JSON data (see ``plain``; no NaN, nothing JSON cannot hold)."""
+    def refuse(item: Any) -> Any:
         raise TypeError(f"{type(item).__name__} {item!r:.80}")
     try:
-        return json.loads(json.dumps(value, default=convert, allow_nan=False))
+        return json.loads(json.dumps(plain(value), default=refuse, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise InvalidJob(
             f"the {what} must be JSON data (numbers, text, lists, dicts): {exc}") from None

@@ -58,7 +58,6 @@ def job_location() -> tuple[str, str] | None:
     return None
 
 
-_job_location = job_location   # the old name, until instruments/guard.py imports job_location
 
 
 def current_job() -> Job:

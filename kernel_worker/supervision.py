@@ -10,10 +10,10 @@ import logging
 import socket
 import time
 
-from jobmagics.client import LEASE_S
 from jobmagics.errors import JobNotFound
 from jobmagics.liveness import worker_alive
 from jobmagics.model import JobRecord, State, WorkerRecord
+from jobmagics.runtime import LEASE_S
 from jobmagics.store import Store
 
 from .executors.slurm_commands import cancel_orphan as cancel_slurm_orphan

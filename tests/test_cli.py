@@ -129,7 +129,7 @@ def test_a_binary_file_is_not_python_code(queue_dir: Path, tmp_path: Path) -> No
     binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xd0\xff" * 10)
     result = cli(queue_dir, "submit", "--file", str(binary))
     assert result.returncode == 2 and "is not UTF-8 text (byte 0xd0 at offset 8)" in result.stderr
-    assert result.stderr.count("\n") == 1 and not (queue_dir / "jobs.db").exists() or \
+    assert (result.stderr.count("\n") == 1 and not (queue_dir / "jobs.db").exists()) or \
         jobmagics.Queue(queue_dir).count() == 0
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import paths
+from ..checks import plain
 from ..client import shared_queue
 from ..configs import ConfigStore
 from ..context import inside_job, progress
@@ -86,7 +87,7 @@ def _measure(queue: Any, record: JobRecord, experiment: Any, station: Any,
         setup = getattr(experiment, "setup", None)
         if callable(setup):
             setup(station)
-        summary = _jsonable(experiment.run(station, data) or {})
+        summary = plain(experiment.run(station, data) or {})
         data.set_attrs(run_finished_at=time.time())
         data.close(summary=summary)
     return summary
@@ -99,11 +100,11 @@ def build_snapshot(record: JobRecord, cls: type, experiment: Any, station: Any,
     return {
         "job_id": record.id, "attempt": record.attempt, "name": record.name,
         "experiment": record.experiment["target"] if record.experiment else None,
-        "config": _jsonable(getattr(experiment, "config", record.experiment)),
+        "config": plain(getattr(experiment, "config", record.experiment)),
         "submitted_config": dict((record.experiment or {}).get("config") or {}),
-        "defaults": _jsonable(getattr(cls, "defaults", {}) or {}),
+        "defaults": plain(getattr(cls, "defaults", {}) or {}),
         "code": code_identity(cls), "environment": environment_identity(),
-        "station": (_jsonable(describe()) if callable(describe)
+        "station": (plain(describe()) if callable(describe)
                     else {"name": type(station).__name__}),
         "station_origin": dict(origin),
         "submitted_by": record.user, "submitted_from": record.host,
@@ -113,12 +114,3 @@ def build_snapshot(record: JobRecord, cls: type, experiment: Any, station: Any,
     }
 
 
-def _jsonable(value: Any) -> Any:
-    """Numpy numbers and arrays from fits become plain JSON values."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from ..context import _job_location
+from ..context import job_location
 from ..errors import InvalidJob
 
 
@@ -26,7 +26,7 @@ def default_lock_path(name: str) -> Path:
 
 
 def describe_holder() -> str:
-    location = _job_location()
+    location = job_location()
     job = f"{location[0]}, " if location else ""
     return f"{job}pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
 

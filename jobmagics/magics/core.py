@@ -5,12 +5,13 @@ place: ``JobMagics.job``."""
 from __future__ import annotations
 
 import inspect
+import shlex
 import sys
+from argparse import ArgumentParser
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import parse_argstring
 from IPython.display import HTML, display
 
 from ..client import Queue
@@ -52,7 +53,7 @@ class JobMagics(Magics):
                              " (see %job?)" if subcommand else f"%job needs a subcommand: {names}")
         if cell is not None and subcommand != "submit":
             raise UsageError(f"%%job {subcommand} is not a cell magic; use %job {subcommand}")
-        args = parse_argstring(PARSERS[subcommand], rest)   # raises UsageError itself
+        args = _parse(subcommand, rest)
         try:
             return getattr(self, f"_cmd_{subcommand}")(args, cell)
         except JobmagicsError as exc:
@@ -250,3 +251,14 @@ def _show(output: dict[str, Any]) -> None:
         sys.stderr.flush()
     elif kind in ("display_data", "execute_result"):
         display(output.get("data", {}), raw=True, metadata=output.get("metadata") or {})
+
+
+def _parse(subcommand: str, rest: str) -> Any:
+    """The subcommand's arguments, split as a shell splits them (IPython's own splitting keeps
+    the quotes: ``--name 'a note'`` would name the job "'a note'"). Raises UsageError."""
+    try:
+        argv = shlex.split(rest)
+    except ValueError as exc:                    # "No closing quotation"
+        raise UsageError(f"%job {subcommand}: {str(exc).lower()} in {rest!r}") from None
+    parser: ArgumentParser = PARSERS[subcommand].parser  # type: ignore[attr-defined]
+    return parser.parse_args(argv)          # a MagicArgumentParser: raises UsageError itself

@@ -27,13 +27,13 @@ from ..errors import QueueError
 from ..liveness import worker_alive
 from ..model import format_job_id
 from ..paths import JOB_FILE_RE, QueueLayout, fix_shared_file_modes, journal_mode_for
+from ..runtime import LEASE_S
 from .integrity import FileIdentity, Verdict, quick_check, write_verdict
 from .rows import worker_from_row
 from .salvage import Salvaged, copy_source
 from .schema import SCHEMA_VERSION, migrate
 
 ID_GAP = 1000
-WORKER_LEASE_S = 3.0      # as client.LEASE_S: a worker silent that long elsewhere is gone
 _SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
 
@@ -141,7 +141,7 @@ def _refuse_while_workers_run(layout: QueueLayout) -> None:
         except sqlite3.DatabaseError:
             continue
         for worker in workers:
-            if worker_alive(worker, now, WORKER_LEASE_S):
+            if worker_alive(worker, now, LEASE_S):
                 raise QueueError(f"worker {worker.id} (pid {worker.pid} on {worker.host}) still"
                                  f" serves the old database of {layout.root}: stop it first (it"
                                  " requeues its jobs and keeps its copy of the database in"

@@ -6,6 +6,7 @@ import codecs
 import os
 from typing import TYPE_CHECKING, Any
 
+from ..kinds import live_source
 from ..outputs import fold_outputs, read_output_events
 
 if TYPE_CHECKING:
@@ -29,12 +30,10 @@ class OutputFollower:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def _pick_source(self, terminal: bool, kind: str) -> str | None:
-        layout = self.job.queue.layout
-        if os.path.exists(layout.outputs(self.job.id)):
-            return "jsonl"
-        if kind != "python" or terminal:
-            return "log"              # python jobs wait for the kernel's outputs file
-        return None
+        """The kind says where its live output comes from (jobmagics.kinds)."""
+        exists = os.path.exists(self.job.queue.layout.outputs(self.job.id))
+        source = live_source(kind, exists, terminal)
+        return {"outputs": "jsonl", "log": "log", None: None}[source]
 
     def read(self, terminal: bool = False, kind: str = "python") -> list[dict[str, Any]] | None:
         """The outputs so far if anything new arrived, else None. Cheap when nothing changed."""

@@ -64,7 +64,7 @@ def finish_job(job_id: str, queue_path: str, pull: list[str], failed: bool) -> N
 
 def end_job() -> None:
     """The job is over: ``progress()`` and the marks no longer point at it."""
-    context._current.clear()
+    context.leave_job()
     os.environ.pop(JOB_ID_VAR, None)
     os.environ.pop(ATTEMPT_VAR, None)
 

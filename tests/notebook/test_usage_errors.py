@@ -97,3 +97,15 @@ def test_a_verb_on_several_ids_acts_on_all_or_on_none(shell, queue_dir, capsys, 
     assert [(j.id, j.state, j.snapshot.held) for j in queue.jobs()] != before
     if verb != "retry":
         assert capsys.readouterr().out.count("JOB-") == 2
+
+
+def test_quoted_magic_arguments_are_split_as_a_shell_splits_them(shell, queue_dir):  # type: ignore[no-untyped-def]
+    job = shell.run_line_magic("job", "submit --name 'a note' -- echo 'two words' \"and more\"")
+    assert job.record.name == "a note"
+    assert job.record.command == ["echo", "two words", "and more"]
+
+
+def test_an_unclosed_quote_is_a_usage_error_that_submits_nothing(shell, queue_dir):  # type: ignore[no-untyped-def]
+    with pytest.raises(UsageError, match="no closing quotation"):
+        shell.run_line_magic("job", "submit --name 'a note -- echo")
+    assert Queue(queue_dir).count() == 0
