@@ -39,7 +39,8 @@ class Queue:
         _check_file_name(path)
         self.path: Path = paths.resolve_queue_dir(path)
         self.layout = paths.ensure_layout(self.path)
-        self.store = Store(self.layout) if busy_timeout is None else Store(self.layout, busy_timeout=busy_timeout)
+        self.store = (Store(self.layout) if busy_timeout is None
+                      else Store(self.layout, busy_timeout=busy_timeout))
         self.user: str = paths.current_user()
         self.host: str = paths.current_host()
 
@@ -145,9 +146,11 @@ class Queue:
         pending in the order they will start (priority, then submission), then waiting. At most
         ``limit`` (None: all) from ``offset``; the page's ``counts`` (per state), ``total`` and
         ``more`` say how many there are in all."""
-        limit, offset, user = _limit(limit), _limit(offset, "offset") or 0, _text_filter("user", user)
+        limit, offset = _limit(limit), _limit(offset, "offset") or 0
+        user = _text_filter("user", user)
         records = self.mark_lost_workers(self.store.active(limit, offset, user))
-        return JobPage([Job(self, r.id, r) for r in records], self.store.active_counts(user), offset)
+        jobs = [Job(self, r.id, r) for r in records]
+        return JobPage(jobs, self.store.active_counts(user), offset)
 
     def history(self, user: str | None = None, state: str | Sequence[str] | None = None,
                 limit: int | None = 50) -> list[Job]:
@@ -156,7 +159,7 @@ class Queue:
         bad = [s.value for s in states if s not in TERMINAL]
         if bad:
             raise InvalidJob(f"history holds finished jobs only; {bad[0]} is not a finished state")
-        return self.jobs(state=states, user=user, limit=limit)  # type: ignore[arg-type]
+        return self.jobs(state=states, user=user, limit=limit)
 
     def mark_lost_workers(self, records: list[JobRecord]) -> list[JobRecord]:
         """Set ``worker_lost_at`` of each running job: when its worker was last known alive if
@@ -174,7 +177,8 @@ class Queue:
             elif _worker_alive(worker, now):
                 record.worker_lost_at = None
             else:
-                record.worker_lost_at = worker.heartbeat_at + (0.0 if worker.host == self.host else LEASE_S)
+                lease = 0.0 if worker.host == self.host else LEASE_S
+                record.worker_lost_at = worker.heartbeat_at + lease
         return records
 
     def _unregistered_since(self, record: JobRecord) -> float | None:
@@ -268,7 +272,8 @@ class Queue:
         owner_uid = self.path.stat().st_uid
         if os.getuid() in (0, owner_uid) or self.is_admin():
             return
-        raise PermissionDenied(f"{self.user} may not {verb} this queue: only its owner or a queue admin may")
+        raise PermissionDenied(f"{self.user} may not {verb} this queue:"
+                               " only its owner or a queue admin may")
 
 
 def _listing(label: str, value: Any) -> list[Any]:
