@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import NoReturn, TypeAlias
 
 from ..fields import flag_arguments
 from ..model import STATE_NAMES, JobSettings
@@ -15,6 +15,9 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
+
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[OneLineParser]"
 
 
 def _job_options(p: argparse.ArgumentParser) -> None:
@@ -40,7 +43,7 @@ def _count(text: str) -> int:
 QUEUE_HELP = "queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)"
 
 
-def _accept_queue_everywhere(sub: argparse._SubParsersAction[OneLineParser]) -> None:
+def _accept_queue_everywhere(sub: Subparsers) -> None:
     """``--queue DIR`` before or after the subcommand (``init`` names its folder itself).
     SUPPRESS: a subcommand that was not given it leaves the value of the top-level option alone
     instead of resetting it."""
@@ -57,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queue", metavar="DIR", help=QUEUE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=OneLineParser)
+    for add in (_add_init, _add_submit, _add_listings, _add_moves, _add_workers):
+        add(sub)
+    _accept_queue_everywhere(sub)
+    return parser
 
+
+def _add_init(sub: Subparsers) -> None:
     p = sub.add_parser("init", help="prepare a queue folder (shared by a Unix group with --group)")
     p.add_argument("dir")
     p.add_argument("--group", help="Unix group whose members share the queue")
@@ -67,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .maintenance import add_arguments as add_maintenance_arguments  # init --recover, backup
     add_maintenance_arguments(sub, p)
 
+
+def _add_submit(sub: Subparsers) -> None:
     p = sub.add_parser("submit",
                        help="queue a command (after --), python --code or --file; prints the id")
     _job_options(p)
@@ -76,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wait for the job; exit status 0 only if it completed")
     p.add_argument("argv", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
 
+
+def _add_listings(sub: Subparsers) -> None:
     p = sub.add_parser("queue",
                        help="running, pending and waiting jobs of everyone, in start order")
     p.add_argument("--limit", type=_count, default=QUEUE_PAGE, metavar="N",
@@ -96,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("logs", help="the job's output")
     p.add_argument("id")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until the job ends")
+
+
+def _add_moves(sub: Subparsers) -> None:
     for verb, text in (("cancel", "cancel jobs (a running one is stopped)"),
                        ("retry", "run failed/cancelled/timed-out jobs again"),
                        ("hold", "keep jobs from starting"),
@@ -108,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("wait", help="wait for jobs; exit status 0 only if all completed")
     p.add_argument("ids", nargs="+", metavar="ID")
     p.add_argument("--timeout", type=float)
+
+
+def _add_workers(sub: Subparsers) -> None:
     p = sub.add_parser("worker", help="run a worker on this queue (Ctrl-C to stop)")
     from kernel_worker.options import add_worker_arguments  # the CLI starts workers; nothing else
     add_worker_arguments(p)
@@ -116,5 +135,3 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("admin", help="list, add or remove queue admins")
     p.add_argument("action", choices=["list", "add", "remove"])
     p.add_argument("user", nargs="?")
-    _accept_queue_everywhere(sub)
-    return parser
