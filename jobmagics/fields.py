@@ -213,11 +213,12 @@ def flag_arguments(cls: type) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
             kwargs["action"] = "store_const"
             kwargs["const"] = True
         else:
-            kwargs["metavar"] = declared.metavar or f.keyword.upper()
+            if declared.choices:
+                kwargs["choices"] = list(declared.choices)     # argparse shows {a,b}
+            else:
+                kwargs["metavar"] = declared.metavar or f.keyword.upper()
             if is_list(f) or is_mapping(f):
                 kwargs["action"] = "append"
-            if declared.choices:
-                kwargs["choices"] = list(declared.choices)
         arguments.append(((f.flag,), kwargs))
     return arguments
 
@@ -228,7 +229,8 @@ def _flag_help(f: JobField) -> str:
         text += "; repeatable, or a,b"
     elif is_mapping(f):
         text += "; repeatable"
-    elif f.default not in (None, MISSING, False, "", "."):
+    elif not (f.default is None or f.default is MISSING or isinstance(f.default, bool)
+              or f.default in ("", ".")):
         text += f" (default {f.default})"
     return text
 

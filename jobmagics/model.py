@@ -237,7 +237,7 @@ class JobSettings:
     env: dict[str, str] = setting({}, "an environment variable NAME=VALUE", metavar="K=V",
                                   check=_env, json=True, public=False)
     held: bool = setting(False, "submit held: it waits until released", keyword="hold")
-    backend: str = setting("local", "where it runs", choices=("local", "slurm"), check=_backend)
+    backend: str = setting("local", "where it runs", choices=BACKENDS, check=_backend)
     options: JobOptions = setting(JobOptions(), "declared extras (see JobOptions)", flag=None,
                                   check=JobOptions.of, json=True)
 
