@@ -37,6 +37,7 @@ class Setting:
     public: bool = True          # in the JSON of a job anyone may read (env may hold secrets)
     json: bool = False           # stored as JSON text
     accepts: str = ""            # what a submitter may send, when wider than what is stored
+    example: Any = None          # a value a user would give (tests send it through every door)
 
 
 @dataclass(frozen=True)

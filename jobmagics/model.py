@@ -213,33 +213,38 @@ class JobSettings:
     code: str | None = setting(None, "the code of a python job", body=True)
     experiment: dict[str, Any] | None = setting(
         None, "an experiment's module:Class target and JSON config", body=True, json=True)
-    name: str | None = setting(None, "a short name for the job", check=_name, metavar="NAME")
+    name: str | None = setting(None, "a short name for the job", check=_name, metavar="NAME",
+                               example="fit-1")
     priority: int = setting(0, "higher starts first", metavar="P", check=lambda v: check_int(
-        "priority", v, -MAX_PRIORITY, MAX_PRIORITY))
+        "priority", v, -MAX_PRIORITY, MAX_PRIORITY), example=5)
     resources: list[str] = setting(
         [], "a resource the job holds while it runs (e.g. hardware)", flag="--resource",
-        metavar="R", check=_resources, json=True)
+        metavar="R", check=_resources, json=True, example=["gpu"])
     cpus: int = setting(1, "CPU slots the job needs", metavar="N",
-                        check=lambda v: check_int("cpus", v, 1, 4096))
+                        check=lambda v: check_int("cpus", v, 1, 4096), example=2)
     memory: int | None = setting(None, "memory the job needs, e.g. 4G", metavar="SIZE",
-                                 check=parse_memory, accepts="string | number")
+                                 check=parse_memory, accepts="string | number", example="1G")
     after: list[str] = setting([], "start only after this job completed", metavar="ID",
-                               check=_job_ids, json=True)
+                               check=_job_ids, json=True, example=["JOB-20261121-00001"])
     timeout: float | None = setting(None, "seconds before the job is stopped (state timeout)",
-                                    metavar="S", check=lambda v: check_seconds("timeout", v))
+                                    metavar="S", check=lambda v: check_seconds("timeout", v),
+                                    example=600)
     retries: int = setting(0, "times to retry a failure (with backoff)", metavar="K",
-                           check=lambda v: check_int("retries", v, 0, 100))
+                           check=lambda v: check_int("retries", v, 0, 100), example=2)
     retry_delay: float = setting(1.0, "seconds before the first retry (doubling each time)",
                                  metavar="S",
-                                 check=lambda v: check_seconds("retry_delay", v) or 0.0)
+                                 check=lambda v: check_seconds("retry_delay", v) or 0.0,
+                                 example=0.5)
     cwd: str = setting(".", "working directory (default: here)", metavar="DIR",
-                       check=lambda v: check_text("cwd", v, 4096))
+                       check=lambda v: check_text("cwd", v, 4096), example="/tmp")
     env: dict[str, str] = setting({}, "an environment variable NAME=VALUE", metavar="K=V",
-                                  check=_env, json=True, public=False)
-    held: bool = setting(False, "submit held: it waits until released", keyword="hold")
-    backend: str = setting("local", "where it runs", choices=BACKENDS, check=_backend)
+                                  check=_env, json=True, public=False, example={"ALPHA": "1"})
+    held: bool = setting(False, "submit held: it waits until released", keyword="hold",
+                         example=True)
+    backend: str = setting("local", "where it runs", choices=BACKENDS, check=_backend,
+                           example="slurm")
     options: JobOptions = setting(JobOptions(), "declared extras (see JobOptions)", flag=None,
-                                  check=JobOptions.of, json=True)
+                                  check=JobOptions.of, json=True, example={"capture": True})
 
 
 @dataclass(kw_only=True)

@@ -3,16 +3,29 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import jobmagics
 from jobmagics.cli.parser import build_parser
 from jobmagics.errors import InvalidJob
-from jobmagics.fields import META, declared_fields, per_attempt, settings, stored_columns
+from jobmagics.fields import (
+    META,
+    JobField,
+    declared_fields,
+    from_arguments,
+    is_flag_only,
+    is_list,
+    is_mapping,
+    per_attempt,
+    settings,
+    stored_columns,
+)
 from jobmagics.magics.parsers import PARSERS
-from jobmagics.model import JobOptions, JobRecord, JobSettings
+from jobmagics.model import JobOptions, JobRecord, JobSettings, WorkerRecord
 from jobmagics.server.bodies import BadRequest, submission
 
 FLAGGED = [f for f in settings(JobSettings) if f.flag]
@@ -29,49 +42,79 @@ def test_every_stored_field_is_a_column_of_a_new_queue(queue: jobmagics.Queue) -
     assert set(stored_columns(JobRecord)) <= columns
 
 
+def example_values(parent: str | None = None) -> dict[str, Any]:
+    """Every setting's declared example, by keyword (``after`` names a real job)."""
+    values = {f.keyword: f.declared.example for f in settings(JobSettings)}
+    if parent is not None:
+        values["after"] = [parent]
+    return values
+
+
+def known_gpu(queue: jobmagics.Queue) -> None:
+    """A worker once served "gpu", so the queue knows that resource."""
+    now = time.time()
+    queue.store.register_worker(WorkerRecord(
+        id="w", host="h", pid=1, pid_started=0.0, user="u", started_at=now, heartbeat_at=now,
+        slots=1, memory=None, resources={"gpu": 1}, only_user=None, state="running"))
+
+
+def test_every_setting_declares_an_example_other_than_its_default() -> None:
+    plain = [f.name for f in settings(JobSettings) if f.declared.example in (None, f.default)]
+    assert plain == []
+
+
 def test_every_setting_is_a_submit_keyword_and_lands_in_the_record(queue: jobmagics.Queue) -> None:
-    job = queue.submit(["true"], name="n", priority=3, resources=[], cpus=2, memory="1G",
-                       after=[], timeout=60, retries=1, retry_delay=0.5, cwd="/tmp",
-                       env={"A": "1"}, hold=True, backend="local", options={"capture": True})
-    record = job.record
-    given = {"name": "n", "priority": 3, "cpus": 2, "memory": 1 << 30, "timeout": 60.0, "retries": 1,
-             "retry_delay": 0.5, "cwd": "/tmp", "env": {"A": "1"}, "held": True,
-             "options": JobOptions(capture=True)}
-    assert {k: getattr(record, k) for k in given} == given
-    assert {f.keyword for f in settings(JobSettings)} <= {*given, "hold", "resources", "after", "backend"}
+    known_gpu(queue)
+    parent = queue.submit(["true"]).id
+    values = example_values(parent)
+    record = queue.submit(["true"], **values).record
+    for f in settings(JobSettings):
+        assert getattr(record, f.name) == f.check(values[f.keyword]), f.name
 
 
-@pytest.mark.parametrize("field", FLAGGED, ids=lambda f: f.name)
-def test_every_flagged_setting_is_a_flag_of_the_cli_and_of_the_magic(field) -> None:
-    cli_submit = build_parser()._subparsers._group_actions[0].choices["submit"]  # type: ignore[union-attr]
-    cli_flags = {o for a in cli_submit._actions for o in a.option_strings}
-    magic_flags = {o for a in PARSERS["submit"].parser._actions for o in a.option_strings}
-    assert field.flag in cli_flags
-    assert field.flag in magic_flags
+def flags_of(values: dict[str, Any]) -> list[str]:
+    """The command-line form of the examples, as a user would type them."""
+    argv: list[str] = []
+    for f in FLAGGED:
+        value = values[f.keyword]
+        if is_flag_only(f):
+            argv += [f.flag] if value else []
+        elif is_mapping(f):
+            argv += [a for k, v in value.items() for a in (f.flag, f"{k}={v}")]
+        elif is_list(f):
+            argv += [a for item in value for a in (f.flag, str(item))]
+        else:
+            argv += [f.flag, str(value)]
+    return argv
 
 
-def test_the_cli_reads_every_flag_into_the_job(queue: jobmagics.Queue, tmp_path: Path) -> None:
+def test_the_cli_and_the_magic_read_every_flag_as_the_api_takes_it(tmp_path: Path) -> None:
     from jobmagics.cli.commands import _submission
-    args = build_parser().parse_args([
-        "submit", "--name", "x", "--priority", "4", "--resource", "a,b", "--resource", "c",
-        "--cpus", "2", "--memory", "2G", "--timeout", "9", "--retries", "2", "--retry-delay", "3",
-        "--cwd", str(tmp_path), "--env", "K=V", "--hold", "--backend", "local", "--", "true"])
-    given = _submission(args)
-    assert given == {"name": "x", "priority": "4", "resources": ["a", "b", "c"], "cpus": "2",
-                     "memory": "2G", "timeout": "9", "retries": "2", "retry_delay": "3",
-                     "cwd": str(tmp_path), "env": {"K": "V"}, "hold": True, "backend": "local",
-                     "command": ["true"]}
+    values = example_values()
+    cli = _submission(build_parser().parse_args(["submit", *flags_of(values), "--", "true"]))
+    magic = from_arguments(JobSettings, PARSERS["submit"].parser.parse_args(flags_of(values)))
+    for f in FLAGGED:
+        expected = f.check(values[f.keyword])
+        assert f.check(cli[f.keyword]) == expected, f.name
+        assert f.check(magic[f.keyword]) == expected, f.name
+    assert cli["command"] == ["true"]
 
 
-def test_a_rest_body_takes_every_setting_and_refuses_a_wrong_type(tmp_path: Path) -> None:
-    body = {"code": "1", "name": "n", "priority": 1, "resources": ["hardware"], "cpus": 1,
-            "memory": "4G", "after": [], "timeout": 5, "retries": 0, "retry_delay": 1, "cwd": "",
-            "env": {"A": "b"}, "hold": False, "backend": "local", "options": {"pull": ["x"]}}
-    assert {f.keyword for f in settings(JobSettings)} <= set(body)
+def wrong_type(f: JobField) -> Any:
+    """A JSON value of the wrong type for the setting."""
+    if is_flag_only(f):
+        return 1
+    if is_list(f) or is_mapping(f) or f.declared.json or f.declared.accepts:
+        return 1.5 if is_list(f) or is_mapping(f) or f.declared.json else [1]
+    return [1]
+
+
+def test_a_rest_body_takes_every_setting_and_refuses_each_of_the_wrong_type(tmp_path: Path) -> None:
+    body = {"code": "1", **example_values(), "cwd": ""}
     submission(body, tmp_path)
-    for key, wrong in (("priority", "1"), ("hold", 1), ("env", ["A"]), ("options", [1]), ("cpus", True)):
-        with pytest.raises(BadRequest, match=key):
-            submission({**body, key: wrong}, tmp_path)
+    for f in settings(JobSettings):
+        with pytest.raises(BadRequest, match=f.keyword):
+            submission({**body, f.keyword: wrong_type(f)}, tmp_path)
 
 
 def test_options_are_declared_and_an_unknown_one_is_refused() -> None:
