@@ -21,8 +21,9 @@ from typing import Any
 
 from . import formats
 from .fields import JobField, Setting, declared_fields, settings
+from .kinds import one_of
 from .model import ACTIVE, TERMINAL, JobOptions, JobRecord, JobSettings, State
-from .server.bodies import BODIES
+from .server.bodies import JSON_BODIES
 from .server.views import BIG_FIELDS, LISTED_COMMAND_CHARS, SUMMARY_CHARS
 
 COMMAND = "python -m jobmagics.typescript"
@@ -164,14 +165,17 @@ def job_whole() -> Interface:
 
 
 def submit_spec() -> Interface:
-    """The body of ``POST jobs``: a kind's body (``server.bodies.BODIES``) and every setting
-    by its keyword; null or left out leaves the queue's default."""
-    body_fields = {f.name: f for f in declared_fields(JobSettings)}
-    props = [Property(name, submitted_type(body_fields[name]), _help(body_fields[name])
-                      + " (give command or code)", optional=True) for name in BODIES]
+    """The body of ``POST jobs``: the body of one kind that JSON can carry
+    (``server.bodies.JSON_BODIES``, of ``kinds.Kind.json_body``) and every setting by its
+    keyword; null or left out leaves the queue's default."""
+    body_fields = {f.keyword: f for f in declared_fields(JobSettings)}
+    one_body = one_of(list(JSON_BODIES))
+    props = [Property(keyword, f"{ts_type(sent.hint)} | null",
+                      f"{_help(body_fields[keyword])} (give {one_body})", optional=True)
+             for keyword, sent in JSON_BODIES.items()]
     props += [Property(f.keyword, submitted_type(f), _help(f, default=True), optional=True)
               for f in settings(JobSettings)]
-    return Interface("ISubmitSpec", "The body of a submit (`POST jobs`): command or code, and"
+    return Interface("ISubmitSpec", f"The body of a submit (`POST jobs`): {one_body}, and"
                      " settings (null or left out: the queue's default).", tuple(props))
 
 

@@ -1,11 +1,11 @@
 """How this worker executes each kind of job; ``jobmagics.kinds`` says what a kind is.
 
-Each registered kind has one ``KindExecution``: the runner module its child process runs (the
-subprocess and SLURM executors, and the zygote for the kinds it may fork), and the work a
-Jupyter kernel executes for it (the kernel executor). A test checks that every kind of
-``jobmagics.kinds`` has an entry here. A job of a kind that is not registered (a row written
-by hand, or by a newer jobmagics) fails with the registry's message before any executor sees
-it: it never runs as some other kind."""
+Each registered kind has one ``KindExecution``: what its child process runs (the subprocess
+and SLURM executors, and the zygote for the kinds it may fork), a runner module of ours or the
+job's own program (a command's argv), and the work a Jupyter kernel executes for it (the kernel
+executor). A test checks that every kind of ``jobmagics.kinds`` has an entry here. A job of
+a kind that is not registered (a row written by hand, or by a newer jobmagics) fails with the
+registry's message before any executor sees it: it never runs as some other kind."""
 from __future__ import annotations
 
 import os
@@ -31,10 +31,17 @@ class KindExecution:
     """The ways this worker runs one kind of job."""
 
     kind: kinds.Kind
-    runner: str | None        # run as `python -m RUNNER QUEUE JOB_ID`; None: the job's own argv
+    # its process runs one of: `python -m RUNNER QUEUE JOB_ID` in the job's Python, or its own
+    # program, argv(job) (a command's argv; a kind that runs `sh -c LINE` would say so here)
+    runner: str | None = None
+    argv: Callable[[JobRecord], list[str]] | None = None
     kernel_work: Callable[[JobRecord, str], KernelWork] | None = None   # None: never in a kernel
     fresh_kernel: bool = False   # may take a fresh kernel; else only the persistent kernel of
     #                              a resource it holds (an experiment goes to the station's)
+
+    def __post_init__(self) -> None:
+        if (self.runner is None) == (self.argv is None):
+            raise ValueError(f"{self.kind.name} jobs run a runner or their own argv: give one")
 
     @property
     def forkable(self) -> bool:
@@ -44,7 +51,7 @@ class KindExecution:
 
 _RUNNERS = "kernel_worker.runners"
 EXECUTIONS: Mapping[str, KindExecution] = MappingProxyType({e.kind.name: e for e in (
-    KindExecution(kinds.COMMAND, runner=None),
+    KindExecution(kinds.COMMAND, argv=lambda job: list(job.command or [])),
     KindExecution(kinds.PYTHON, runner=f"{_RUNNERS}.python_job", kernel_work=code_work,
                   fresh_kernel=True),
     KindExecution(kinds.FUNCTION, runner=f"{_RUNNERS}.function_job"),

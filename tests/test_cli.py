@@ -206,3 +206,18 @@ def test_logs_follow_prints_the_exact_bytes_with_invalid_ones_replaced(queue_dir
     assert followed.returncode == 0
     assert followed.stdout == "one \ufffd\ufffd two\n0123456789\nété\n".encode()
     assert cli_bytes(queue_dir, b"logs", job_id.encode()).stdout == followed.stdout
+
+
+def _status_rows(queue_dir: Path, job_id: str) -> list[tuple[str, str]]:
+    """(label, value) of each line of ``status ID`` above its state history."""
+    head = cli(queue_dir, "status", job_id).stdout.split("\n\n")[0]
+    return [tuple(line.lstrip().split("  ", 1)) for line in head.splitlines()]  # type: ignore[misc]
+
+
+def test_status_shows_after_its_rows_each_setting_that_is_not_its_default(queue_dir: Path) -> None:
+    plain = cli(queue_dir, "submit", "--", "echo", "a b").stdout.strip()
+    delayed = cli(queue_dir, "submit", "--retry-delay", "5", "--", "true").stdout.strip()
+    rows = _status_rows(queue_dir, plain)
+    assert rows[-2:] == [("runs", "echo 'a b'"), ("log", str(jobmagics.Queue(queue_dir).get(plain).log_path))]
+    assert [label for label, _ in _status_rows(queue_dir, delayed)] == [label for label, _ in rows] + ["retry_delay"]
+    assert _status_rows(queue_dir, delayed)[-1] == ("retry_delay", "5.0")

@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ..fields import settings
 from ..formats import format_duration, progress_text
 from ..job import Job, JobPage
-from ..model import JobRecord, format_memory
+from ..kinds import describe
+from ..model import JobRecord, JobSettings, format_memory
+
+LABEL_WIDTH = 10               # the labels of a job's detail are right-aligned to this at least
+SETTING_CHARS = 200            # a setting's value is cut to this in a job's detail
+# Settings that job_detail shows under a row named otherwise (the others are named as fields).
+SHOWN_AS = {"retries": "attempt", "held": "state"}
 
 
 def timestamp(epoch: float | None) -> str:
@@ -72,19 +79,22 @@ def jobs_table(jobs: Sequence[Job]) -> str:
     return table(JOB_HEADERS, (job_row(j, now) for j in jobs))
 
 
-def _body(job: Job) -> str:
-    r = job.snapshot
-    if r.command is not None:
-        return " ".join(r.command)
-    if r.experiment is not None:
-        return str(r.experiment.get("target"))
-    lines = (r.code or "").strip().splitlines()
-    return (lines[0] + (" ..." if len(lines) > 1 else "")) if lines else f"({r.kind})"
-
-
 def job_detail(job: Job, events: Sequence[dict[str, Any]]) -> str:
+    """The job's fields, one a line (every setting that differs from its default included),
+    then its state history."""
+    rows = _detail_rows(job)
+    rows += _other_settings(job.snapshot, shown={name for name, _ in rows})
+    width = max(LABEL_WIDTH, *(len(name) for name, _ in rows))
+    lines = [f"{name:>{width}}  {value}" for name, value in rows]
+    lines.append("")
+    lines.append(table(["TIME", "STATE", "DETAIL"],
+                       ([timestamp(e["at"]), e["state"], e["detail"] or ""] for e in events)))
+    return "\n".join(lines)
+
+
+def _detail_rows(job: Job) -> list[tuple[str, object]]:
     r = job.snapshot
-    fields = [
+    return [
         ("id", r.id), ("name", r.name or "-"), ("kind", r.kind),
         ("state", state_text(r, time.time())), ("user", f"{r.user}@{r.host}"),
         ("priority", r.priority), ("resources", ", ".join(r.resources) or "-"),
@@ -97,11 +107,29 @@ def job_detail(job: Job, events: Sequence[dict[str, Any]]) -> str:
         ("error", r.error or "-"), ("worker", r.worker or "-"),
         ("backend", r.backend + (f" {r.backend_id}" if r.backend_id else "")),
         ("progress", progress(r, stage=True)), ("cwd", r.cwd),
-        ("runs", _body(job)),
+        ("runs", describe(r)),
         ("log", job.log_path),
     ]
-    lines = [f"{name:>10}  {value}" for name, value in fields]
-    lines.append("")
-    lines.append(table(["TIME", "STATE", "DETAIL"],
-                       ([timestamp(e["at"]), e["state"], e["detail"] or ""] for e in events)))
-    return "\n".join(lines)
+
+
+def _other_settings(record: JobRecord, shown: set[str]) -> list[tuple[str, str]]:
+    """A row for each public setting that no row shows and whose value is not its default
+    (e.g. ``retry_delay  5.0``): a new setting shows up here by itself."""
+    return [(f.name, setting_text(getattr(record, f.name))) for f in settings(JobSettings)
+            if f.public and SHOWN_AS.get(f.name, f.name) not in shown
+            and getattr(record, f.name) != f.default]
+
+
+def setting_text(value: object) -> str:
+    """A setting's value on one line: lists joined, mappings and declared extras (options)
+    as ``name=value``, cut to SETTING_CHARS."""
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):                # declared extras: the ones that are not their defaults
+        value = to_json()
+    if isinstance(value, Mapping):
+        text = ", ".join(f"{k}={setting_text(v)}" for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        text = ", ".join(map(str, value))
+    else:
+        text = str(value)
+    return text if len(text) <= SETTING_CHARS else text[:SETTING_CHARS - 1] + "…"

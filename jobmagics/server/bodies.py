@@ -12,9 +12,15 @@ from typing import Any
 
 from ..errors import InvalidJob
 from ..fields import check_submission
+from ..kinds import KINDS, JsonBody, one_of
 from ..model import JobSettings
 
-BODIES = ("command", "code")        # the kinds a submit body may name (with their body)
+# The bodies a submit may give, by their kind's keyword: those of the kinds JSON can carry.
+JSON_BODIES: dict[str, JsonBody] = {
+    k.keyword: k.json_body for k in KINDS.values() if k.json_body is not None}
+BODIES = tuple(JSON_BODIES)
+ONE_BODY = "give exactly one of " + one_of(
+    [f'"{keyword}" ({sent.says})' for keyword, sent in JSON_BODIES.items()])
 ACTIONS = ("cancel", "retry", "hold", "release")
 MAX_BULK_IDS = 10_000
 MAX_PATH_CHARS = 4096
@@ -60,25 +66,32 @@ def _check_text_everywhere(value: Any) -> None:
                                  " nothing was changed") from None
 
 
-def submission(body: dict[str, Any],
-               root: Path) -> tuple[list[str] | None, str | None, dict[str, Any]]:
-    """(command, code, options of ``Queue.submit``) from a submit body; the working directory
-    is resolved inside the Jupyter root. Touches the filesystem: run it off the event loop."""
+def submit_keywords(body: dict[str, Any], root: Path) -> dict[str, Any]:
+    """The keywords of ``Queue.submit`` from a submit body: one kind's body (``JSON_BODIES``)
+    and the settings; the working directory is resolved inside the Jupyter root. Touches the
+    filesystem: run it off the event loop."""
     try:
         check_submission(JobSettings, body, extra=BODIES)
     except InvalidJob as exc:
         raise BadRequest(str(exc)) from None
-    options = dict(body)
-    command, code = options.pop("command", None), options.pop("code", None)
-    if (command is None) == (code is None):
-        raise BadRequest('give exactly one of "command" (a list of strings) or "code" (a string)')
-    if command is not None and (not isinstance(command, list) or not command
-                                or not all(isinstance(a, str) for a in command)):
-        raise BadRequest('"command" must be a non-empty list of strings, e.g. ["python", "fit.py"]')
-    if code is not None and not isinstance(code, str):
-        raise BadRequest('"code" must be a string')
-    options["cwd"] = working_directory(options.get("cwd"), root)
-    return command, code, options
+    keywords = {k: v for k, v in body.items() if k not in JSON_BODIES}    # the settings
+    given = {k: body[k] for k in JSON_BODIES if body.get(k) is not None}  # null: not given
+    if len(given) != 1:
+        raise BadRequest(ONE_BODY)
+    [(keyword, value)] = given.items()
+    if not JSON_BODIES[keyword].valid(value):
+        raise BadRequest(f'"{keyword}" must be {JSON_BODIES[keyword].must_be}')
+    keywords[keyword] = value
+    keywords["cwd"] = working_directory(keywords.get("cwd"), root)
+    return keywords
+
+
+def submission(body: dict[str, Any],
+               root: Path) -> tuple[list[str] | None, str | None, dict[str, Any]]:
+    """``submit_keywords`` as the submit handler calls ``Queue.submit``: (command, code, the
+    other keywords, a new kind's body among them)."""
+    keywords = submit_keywords(body, root)
+    return keywords.pop("command", None), keywords.pop("code", None), keywords
 
 
 def working_directory(cwd: Any, root: Path) -> str:

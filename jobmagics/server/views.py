@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 from typing import TYPE_CHECKING, Any
 
+from ..kinds import describe
 from ..model import JobRecord
 
 if TYPE_CHECKING:
@@ -29,15 +29,9 @@ LISTED_FIELDS = [f.name for f in dataclasses.fields(JobRecord) if f.name not in 
 
 
 def summary(record: JobRecord) -> str:
-    """What the job runs, on one line of at most SUMMARY_CHARS characters."""
-    if record.command is not None:
-        text = " ".join(shlex.quote(arg[:SUMMARY_CHARS]) for arg in record.command[:64])
-    elif record.experiment is not None:
-        text = str(record.experiment.get("target"))
-    else:
-        lines = (record.code or "").strip().splitlines()
-        text = (lines[0] + (" ..." if len(lines) > 1 else "")) if lines else f"({record.kind})"
-    return text if len(text) <= SUMMARY_CHARS else text[:SUMMARY_CHARS - 1] + "…"
+    """What the job runs (as its kind describes it), on one line of at most SUMMARY_CHARS
+    characters."""
+    return describe(record, SUMMARY_CHARS)
 
 
 def listed(job: Job) -> dict[str, Any]:

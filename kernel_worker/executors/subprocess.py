@@ -36,14 +36,15 @@ def job_environment(job: JobRecord, context: JobContext) -> dict[str, str]:
 
 
 def job_argv(job: JobRecord, context: JobContext) -> list[str]:
-    """The job's own argv (a command), or its kind's runner in the job's Python."""
-    runner = execution_of(job.kind).runner
-    if runner is None:
-        return list(job.command or [])
+    """What the job's process runs, as its kind says (``kernel_worker.kinds``): its own
+    program (a command's argv), or its kind's runner in the job's Python."""
+    execution = execution_of(job.kind)
+    if execution.runner is None:      # then it has an argv (KindExecution checks)
+        return execution.argv(job) if execution.argv is not None else []
     python = job.options.python or sys.executable
     if not os.access(python, os.X_OK):
         python = sys.executable
-    return [python, "-m", runner, str(context.layout.root), job.id]
+    return [python, "-m", execution.runner, str(context.layout.root), job.id]
 
 
 _on_path: set[tuple[str, str]] = set()    # (program, PATH) found executable before

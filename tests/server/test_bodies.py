@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jobmagics
+from jobmagics.kinds import KINDS
+from jobmagics.server.bodies import BODIES, ONE_BODY, BadRequest, submission, submit_keywords
 
 SURROGATE = "\\ud800"          # a lone surrogate, as JSON writes it
 
@@ -88,3 +92,38 @@ async def test_no_submit_body_makes_the_server_fail(api: Any, q: jobmagics.Queue
         assert reply["error"] if status != 201 else reply["job"]["id"], reply
 
     await loop.run_in_executor(None, check)     # hypothesis in a thread; the server on the loop
+
+
+# ---- the bodies a submit may give: those of the kinds whose body JSON can carry -----------
+def test_a_submit_body_names_the_kinds_json_can_carry_and_never_a_pickle() -> None:
+    assert tuple(k.keyword for k in KINDS.values() if k.json_body is not None) == BODIES
+    assert "command" in BODIES and "code" in BODIES and "function" not in BODIES
+    assert ONE_BODY == 'give exactly one of "command" (a list of strings) or "code" (a string)'
+
+
+@pytest.mark.parametrize("body", [{}, {"command": ["true"], "code": "pass"},
+                                  {"command": None, "code": None, "name": "x"}])
+def test_a_submit_body_gives_exactly_one_kinds_body(body: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(BadRequest, match=f"^{re.escape(ONE_BODY)}$"):
+        submit_keywords(body, tmp_path)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"command": []}, '"command" must be a non-empty list of strings, e.g. ["python", "fit.py"]'),
+    ({"command": "echo hi"}, '"command" must be a non-empty list of strings'),
+    ({"code": ["print(1)"]}, '"code" must be a string'),
+    ({"function": "f", "code": "pass"}, "unknown field 'function'"),
+])
+def test_a_body_of_the_wrong_shape_is_refused_by_name(body: dict[str, Any], message: str,
+                                                      tmp_path: Path) -> None:
+    with pytest.raises(BadRequest, match=re.escape(message)):
+        submit_keywords(body, tmp_path)
+
+
+def test_a_submit_body_becomes_the_keywords_of_queue_submit(tmp_path: Path) -> None:
+    body = {"command": None, "code": "print(1)", "name": "x", "priority": None}
+    keywords = submit_keywords(body, tmp_path)
+    assert keywords == {"code": "print(1)", "name": "x", "priority": None,
+                        "cwd": str(tmp_path.resolve())}
+    assert submission({"command": ["true"]}, tmp_path) \
+        == (["true"], None, {"cwd": str(tmp_path.resolve())})
