@@ -30,6 +30,21 @@ function sleep(ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms));
 }
 
+/**
+ * What the job runs: its command line, its code (shown whole), or else the server's one-line
+ * summary, so a job of a kind without a row of its own (an experiment, a function, a kind
+ * added later) still says what it runs.
+ */
+function runsRow(job: IJob): [string, string] {
+  if (job.command) {
+    return ['Command', describeSpec(job.command, null, 2000)];
+  }
+  if (job.code) {
+    return ['Code', describeSpec(null, job.code, 2000)];
+  }
+  return ['Runs', job.summary];
+}
+
 export class JobView extends Widget {
   constructor(readonly jobId: string, private _model: JobsModel) {
     super();
@@ -159,7 +174,7 @@ export class JobView extends Widget {
     const rows: [string, string][] = [
       ['User', `${job.user}@${job.host}`],
       ['Kind', job.kind + (job.backend !== 'local' ? ` (${job.backend})` : '')],
-      [job.command ? 'Command' : 'Code', describeSpec(job.command, job.code, 2000)],
+      runsRow(job),
       ['Directory', job.cwd],
       ['Submitted', formatTimestamp(job.submitted_at)],
       ['Started', formatTimestamp(job.started_at)],
