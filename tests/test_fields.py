@@ -26,7 +26,7 @@ from jobmagics.fields import (
 )
 from jobmagics.magics.parsers import PARSERS
 from jobmagics.model import JobOptions, JobRecord, JobSettings, WorkerRecord
-from jobmagics.server.bodies import BadRequest, submission
+from jobmagics.server.bodies import BadRequest, submit_keywords
 
 FLAGGED = [f for f in settings(JobSettings) if f.flag]
 
@@ -111,10 +111,10 @@ def wrong_type(f: JobField) -> Any:
 
 def test_a_rest_body_takes_every_setting_and_refuses_each_of_the_wrong_type(tmp_path: Path) -> None:
     body = {"code": "1", **example_values(), "cwd": ""}
-    submission(body, tmp_path)
+    submit_keywords(body, tmp_path)
     for f in settings(JobSettings):
         with pytest.raises(BadRequest, match=f.keyword):
-            submission({**body, f.keyword: wrong_type(f)}, tmp_path)
+            submit_keywords({**body, f.keyword: wrong_type(f)}, tmp_path)
 
 
 def test_options_are_declared_and_an_unknown_one_is_refused() -> None:

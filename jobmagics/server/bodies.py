@@ -86,14 +86,6 @@ def submit_keywords(body: dict[str, Any], root: Path) -> dict[str, Any]:
     return keywords
 
 
-def submission(body: dict[str, Any],
-               root: Path) -> tuple[list[str] | None, str | None, dict[str, Any]]:
-    """``submit_keywords`` as the submit handler calls ``Queue.submit``: (command, code, the
-    other keywords, a new kind's body among them)."""
-    keywords = submit_keywords(body, root)
-    return keywords.pop("command", None), keywords.pop("code", None), keywords
-
-
 def working_directory(cwd: Any, root: Path) -> str:
     """A cwd relative to the server's root directory (where the notebooks are)."""
     root = root.expanduser().resolve()

@@ -48,7 +48,7 @@ from ..errors import (
     QueueError,
 )
 from ..model import State
-from .bodies import ACTIONS, BadRequest, bulk_action, json_object, submission
+from .bodies import ACTIONS, BadRequest, bulk_action, json_object, submit_keywords
 from .views import detailed, listed, read_log
 
 if TYPE_CHECKING:
@@ -213,9 +213,9 @@ class JobsHandler(JobmagicsHandler):
         root = Path(self.settings.get("server_root_dir") or os.getcwd())
 
         def submit(q: jobmagics.Queue) -> dict[str, Any]:
-            command, code, options = submission(json_object(raw), root)
+            keywords = submit_keywords(json_object(raw), root)
             try:
-                job = q.submit(command, code=code, **options)
+                job = q.submit(**keywords)
             except TypeError as exc:            # a field of the wrong kind deep in the spec
                 raise BadRequest(str(exc)) from None
             return {"job": listed(job)}

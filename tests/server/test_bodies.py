@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import jobmagics
 from jobmagics.kinds import KINDS
-from jobmagics.server.bodies import BODIES, ONE_BODY, BadRequest, submission, submit_keywords
+from jobmagics.server.bodies import BODIES, ONE_BODY, BadRequest, submit_keywords
 
 SURROGATE = "\\ud800"          # a lone surrogate, as JSON writes it
 
@@ -125,5 +125,5 @@ def test_a_submit_body_becomes_the_keywords_of_queue_submit(tmp_path: Path) -> N
     keywords = submit_keywords(body, tmp_path)
     assert keywords == {"code": "print(1)", "name": "x", "priority": None,
                         "cwd": str(tmp_path.resolve())}
-    assert submission({"command": ["true"]}, tmp_path) \
-        == (["true"], None, {"cwd": str(tmp_path.resolve())})
+    assert submit_keywords({"command": ["true"]}, tmp_path) \
+        == {"command": ["true"], "cwd": str(tmp_path.resolve())}
