@@ -5,7 +5,6 @@ from typing import Any
 
 from .client import Queue
 from .context import current_job, progress
-from .dropin import run
 from .errors import (
     InvalidJob,
     InvalidTransition,
@@ -32,10 +31,13 @@ _SUBMODULES = ("configs", "data", "experiments", "instruments")
 
 def __getattr__(name: str) -> object:
     """``jobmagics.data`` and friends on first use: they import h5py/numpy, which plain queue
-    users (the CLI, ``run()``) should not pay for."""
+    users (the CLI, ``run()``) should not pay for; ``run`` on first use too."""
     if name in _SUBMODULES:
         import importlib
         return importlib.import_module(f".{name}", __name__)
+    if name == "run":          # subprocess, base64 and the personal-worker logic: on first use
+        from .dropin import run
+        return run
     raise AttributeError(f"module 'jobmagics' has no attribute {name!r}")
 
 

@@ -6,12 +6,11 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import kinds, paths
-from .configs import ConfigStore
 from .errors import InvalidJob, PermissionDenied, QueueError
-from .fields import settings
+from .fields import by_keyword
 from .job import Job, JobPage
 from .model import (
     TERMINAL,
@@ -27,6 +26,9 @@ from .model import (
 )
 from .runtime import LEASE_S
 from .store import Store
+
+if TYPE_CHECKING:
+    from .configs import ConfigStore
 
 
 class Queue:
@@ -50,6 +52,7 @@ class Queue:
     @property
     def configs(self) -> ConfigStore:
         """Versioned named configs of this queue (``save_config``, ``load_config``, history)."""
+        from .configs import ConfigStore  # hashlib and friends: only for who uses configs
         return ConfigStore(self)
 
     def _repr_html_(self) -> str:
@@ -330,7 +333,7 @@ def shared_queue(path: str | os.PathLike[str] | None = None) -> Queue:
 def _settings(given: Mapping[str, Any]) -> dict[str, Any]:
     """JobSettings field -> value of the settings given by keyword (an unknown one is refused;
     None leaves the default); jobs in ``after`` become their ids."""
-    known = {f.keyword: f for f in settings(JobSettings)}
+    known = by_keyword(JobSettings)
     unknown = sorted(set(given) - set(known))
     if unknown:
         raise InvalidJob(f"unknown submit option {unknown[0]!r}; options are {', '.join(known)}")

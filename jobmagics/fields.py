@@ -23,7 +23,7 @@ from .errors import InvalidJob
 META = "jobmagics"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)       # read-only by convention; frozen ones cost ~1 ms more to define
 class Setting:
     """A field users set at submission."""
 
@@ -40,7 +40,7 @@ class Setting:
     example: Any = None          # a value a user would give (tests send it through every door)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)       # read-only by convention; frozen ones cost ~1 ms more to define
 class Recorded:
     """A field the queue sets as the job goes through its life."""
 
@@ -66,7 +66,7 @@ def recorded(help: str, default: Any = MISSING, **declaration: Any) -> Any:
     return dataclasses.field(default=default, metadata={META: Recorded(help, **declaration)})
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)       # read-only by convention; frozen ones cost ~1 ms more to define
 class JobField:
     """One declared field: its name, Python type and declaration."""
 
@@ -104,8 +104,21 @@ class JobField:
         return checker(value)
 
 
-def declared_fields(cls: type) -> list[JobField]:
-    """Every declared field of a dataclass, in declaration order."""
+_DECLARED: dict[type, tuple[JobField, ...]] = {}
+_SETTINGS: dict[type, tuple[JobField, ...]] = {}
+_BY_KEYWORD: dict[type, dict[str, JobField]] = {}
+
+
+def declared_fields(cls: type) -> tuple[JobField, ...]:
+    """Every declared field of a dataclass, in declaration order (read once per class:
+    reading the type hints costs far more than a submission)."""
+    found = _DECLARED.get(cls)
+    if found is None:
+        found = _DECLARED[cls] = _read_declared(cls)
+    return found
+
+
+def _read_declared(cls: type) -> tuple[JobField, ...]:
     hints = typing.get_type_hints(cls)
     found = []
     for item in dataclasses.fields(cls):
@@ -115,13 +128,24 @@ def declared_fields(cls: type) -> list[JobField]:
         default = item.default if item.default is not MISSING else (
             item.default_factory() if item.default_factory is not MISSING else MISSING)
         found.append(JobField(item.name, hints[item.name], default, declared))
+    return tuple(found)
+
+
+def by_keyword(cls: type) -> dict[str, JobField]:
+    """The settings of ``cls`` by the keyword users give them with."""
+    found = _BY_KEYWORD.get(cls)
+    if found is None:
+        found = _BY_KEYWORD[cls] = {f.keyword: f for f in settings(cls)}
     return found
 
 
-def settings(cls: type) -> list[JobField]:
+def settings(cls: type) -> tuple[JobField, ...]:
     """The fields of ``cls`` users set by keyword (a kind's body is the kind registry's)."""
-    return [f for f in declared_fields(cls)
-            if isinstance(f.declared, Setting) and not f.declared.body]
+    found = _SETTINGS.get(cls)
+    if found is None:
+        found = _SETTINGS[cls] = tuple(f for f in declared_fields(cls) if isinstance(
+            f.declared, Setting) and not f.declared.body)
+    return found
 
 
 def per_attempt(cls: type) -> dict[str, Any]:
@@ -130,11 +154,14 @@ def per_attempt(cls: type) -> dict[str, Any]:
             if isinstance(f.declared, Recorded) and f.declared.per_attempt}
 
 
-def stored_columns(cls: type) -> list[str]:
-    return [f.name for f in declared_fields(cls) if f.stored]
+def stored_columns(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in declared_fields(cls) if f.stored)
 
 
 # ---- types ----------------------------------------------------------------------------
+_ORIGINS: dict[Any, Any] = {}
+
+
 def check_type(name: str, hint: Any, value: Any) -> Any:
     """``value`` if it is of the (simple) type ``hint``: text, whole or real numbers, yes/no,
     lists of text, mappings of text to text, or None where the hint allows it."""
@@ -142,8 +169,10 @@ def check_type(name: str, hint: Any, value: Any) -> Any:
         if _optional(hint):
             return None
         raise InvalidJob(f"{name} must not be null")
-    base = _strip_none(hint)
-    origin = typing.get_origin(base) or base
+    origin = _ORIGINS.get(hint)
+    if origin is None:            # typing's introspection is slow: once per hint
+        base = _strip_none(hint)
+        origin = _ORIGINS[hint] = typing.get_origin(base) or base
     if origin is bool:
         ok = isinstance(value, bool)
     elif origin is int:

@@ -173,7 +173,7 @@ class JobOptions:
         if value is None:
             return cls()
         if isinstance(value, JobOptions):
-            value = value.to_json()
+            return value
         if not isinstance(value, Mapping):
             raise InvalidJob(f"options must be a mapping, not {type(value).__name__}")
         known = {f.name: f for f in declared_fields(cls)}
@@ -186,7 +186,7 @@ class JobOptions:
     def stored(cls, value: object) -> JobOptions:
         """Options as read back: what is not a known option of the right type is left out
         (a row written by hand, or by a newer jobmagics, still reads)."""
-        if not isinstance(value, Mapping):
+        if not value or not isinstance(value, Mapping):
             return cls()
         kept = {}
         for f in declared_fields(cls):

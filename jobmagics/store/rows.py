@@ -15,7 +15,7 @@ JOB_COLUMNS = ", ".join(stored_columns(JobRecord))
 SUBMITTED_COLUMNS = tuple(f.name for f in declared_fields(JobSettings) if f.stored)
 _JSON_FIELDS = tuple(f.name for f in declared_fields(JobRecord) if f.json)
 _BOOL_FIELDS = tuple(f.name for f in declared_fields(JobRecord) if f.hint is bool)
-_RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(JobRecord))
+_STORED = stored_columns(JobRecord)
 
 
 def job_columns(present: set[str]) -> str:
@@ -40,8 +40,9 @@ def _sql_literal(value: Any) -> str:
 
 
 def job_from_row(row: sqlite3.Row) -> JobRecord:
-    """The record of a row; extra columns a query added for ordering (seq, ...) are dropped."""
-    data: dict[str, Any] = {k: v for k, v in dict(row).items() if k in _RECORD_FIELDS}
+    """The record of a row that starts with JOB_COLUMNS (or ``job_columns()``, in that order);
+    columns a query added after them for ordering (seq, ...) are dropped."""
+    data: dict[str, Any] = dict(zip(_STORED, row))
     for name in _JSON_FIELDS:
         if data[name] is not None:
             data[name] = json.loads(data[name])
