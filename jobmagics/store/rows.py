@@ -42,7 +42,7 @@ def _sql_literal(value: Any) -> str:
 def job_from_row(row: sqlite3.Row) -> JobRecord:
     """The record of a row that starts with JOB_COLUMNS (or ``job_columns()``, in that order);
     columns a query added after them for ordering (seq, ...) are dropped."""
-    data: dict[str, Any] = dict(zip(_STORED, row))
+    data: dict[str, Any] = dict(zip(_STORED, row, strict=False))     # longer rows: extras
     for name in _JSON_FIELDS:
         if data[name] is not None:
             data[name] = json.loads(data[name])
