@@ -1,6 +1,7 @@
 """The ``Queue`` and ``Job`` API that the CLI, magics, widgets and server all call."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -109,8 +110,8 @@ class Queue:
                 raise InvalidJob("push= sends variables into python code jobs only")
             payload = dump_variables(list(push), push)
         options = JobOptions.of(values.get("options"))
-        if kind.records_interpreter and options.python is None:
-            options.python = sys.executable
+        if kind.records_interpreter and options.python is None:   # (not the caller's object)
+            options = dataclasses.replace(options, python=sys.executable)
         values["options"] = options
         arguments = list(command) if command is not None and not isinstance(command, str) \
             else command        # a string is kept, for the kind's check to refuse
