@@ -7,7 +7,9 @@ the queue records as the job runs). Each carries its declaration in its metadata
 and the magic's flags, the REST submit body's checks, the one-job JSON, the stored columns,
 the columns a new attempt resets and the TypeScript types (``jobmagics.typescript``).
 
-Adding a user-settable field: one entry in ``JobSettings`` plus one schema migration.
+Adding a user-settable field: one entry in ``JobSettings`` (with an ``example``, which the
+tests send through every door) plus one schema migration; then regenerate the TypeScript
+(``python -m jobmagics.typescript``; a test says when it is stale).
 """
 from __future__ import annotations
 
