@@ -5,12 +5,23 @@ them into the outputs as they finally look. Plain data, no HTML: the worker, the
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .job import Job
+
+
+def last_line(path: str | os.PathLike[str], limit: int = 4096) -> str | None:
+    """The last non-blank line (stripped) among the last ``limit`` bytes of a log, or None;
+    ``OSError`` when it cannot be read. Where a job or a worker that failed says why."""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, handle.seek(0, os.SEEK_END) - limit))
+        text = handle.read().decode("utf-8", "replace")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else None
 
 
 def read_output_events(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:

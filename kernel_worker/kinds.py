@@ -16,6 +16,7 @@ from types import MappingProxyType
 from jobmagics import kinds
 from jobmagics.errors import InvalidJob
 from jobmagics.model import JobRecord, format_memory
+from jobmagics.outputs import last_line as log_last_line
 from jobmagics.paths import QueueLayout
 
 from .executors.base import Outcome
@@ -103,14 +104,11 @@ def failure_message(job: JobRecord, outcome: Outcome, layout: QueueLayout) -> st
     return message
 
 
-def last_line(path: os.PathLike[str] | str, limit: int = 4096) -> str | None:
-    """The last non-blank line of a file (of its last ``limit`` bytes), or None."""
+def last_line(path: os.PathLike[str] | str) -> str | None:
+    """The last non-blank line of a job's log (at most 500 characters), or None when there is
+    none or it cannot be read."""
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - limit))
-            text = handle.read().decode("utf-8", "replace")
-            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        line = log_last_line(path)
     except OSError:
         return None
-    return lines[-1][:500] if lines else None
+    return line[:500] if line else None

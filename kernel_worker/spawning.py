@@ -20,6 +20,7 @@ from pathlib import Path
 
 from jobmagics import Queue
 from jobmagics.errors import NoWorker, QueueError
+from jobmagics.outputs import last_line
 from jobmagics.paths import resolve_queue_dir
 
 REGISTER_TIMEOUT_S = 30.0
@@ -140,13 +141,9 @@ class WorkerHandle:
     def last_line(self) -> str:
         """The last non-empty line of its log: where a worker that fails says why."""
         try:
-            with open(self.log_path, "rb") as log:
-                log.seek(max(0, log.seek(0, os.SEEK_END) - _TAIL_BYTES))
-                tail = log.read().decode(errors="replace")
+            return last_line(self.log_path, _TAIL_BYTES) or "(its log is empty)"
         except OSError as exc:
             return f"(its log cannot be read: {exc.strerror})"
-        lines = [line.strip() for line in tail.splitlines() if line.strip()]
-        return lines[-1] if lines else "(its log is empty)"
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT_S) -> int:
         """Send ``sig`` (SIGTERM: running jobs get the worker's shutdown grace, then go back to
