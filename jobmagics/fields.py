@@ -295,7 +295,7 @@ def _name_value(flag: str, item: str) -> tuple[str, str]:
 def check_submission(cls: type, body: Mapping[str, Any], extra: Sequence[str] = ()) -> None:
     """Refuse an unknown key or a value of the wrong JSON type in a submit body (the values
     themselves are checked, as from any client, by ``JobSpec.validate``)."""
-    known = {f.keyword: f for f in settings(cls)}
+    known = by_keyword(cls)
     unknown = sorted(set(body) - set(known) - set(extra))
     if unknown:
         allowed = ", ".join(sorted([*known, *extra]))

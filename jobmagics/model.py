@@ -25,7 +25,7 @@ from .checks import (
     plain_json,
 )
 from .errors import InvalidJob, InvalidTransition
-from .fields import check_type, declared_fields, recorded, setting, settings
+from .fields import by_keyword, check_type, declared_fields, recorded, setting, settings
 from .kinds import KINDS as KIND_REGISTRY
 from .kinds import kind as registered_kind
 
@@ -176,7 +176,7 @@ class JobOptions:
             return value
         if not isinstance(value, Mapping):
             raise InvalidJob(f"options must be a mapping, not {type(value).__name__}")
-        known = {f.name: f for f in declared_fields(cls)}
+        known = by_keyword(cls)            # an option's keyword is its name
         unknown = sorted(set(value) - set(known))
         if unknown:
             raise InvalidJob(f"unknown option {unknown[0]!r}; options are {', '.join(known)}")
@@ -298,10 +298,12 @@ class JobRecord(JobSettings):
     def to_dict(self) -> dict[str, Any]:
         """The job as JSON data, without its environment (it may hold secrets; the owner
         reads it through the API)."""
-        private = {f.name for f in declared_fields(JobRecord) if not f.public}
-        data = {k: v for k, v in asdict(self).items() if k not in private}
+        data = {k: v for k, v in asdict(self).items() if k not in _PRIVATE}
         data["state"] = self.state.value
         return data
+
+
+_PRIVATE = frozenset(f.name for f in declared_fields(JobRecord) if not f.public)
 
 
 @dataclass
