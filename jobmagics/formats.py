@@ -29,6 +29,11 @@ def format_duration(seconds: float | None) -> str:
     return f"{days}d {hours:02d}h"
 
 
+def cut(text: str, width: int | None) -> str:
+    """``text`` in at most ``width`` characters (None: all of it), cut with "…"."""
+    return text if width is None or len(text) <= width else text[:width - 1] + "…"
+
+
 def progress_percent(progress: float | None) -> int | None:
     """A progress fraction as a whole percentage in 0..100 (rounded down); None stays None."""
     if progress is None or not math.isfinite(progress):

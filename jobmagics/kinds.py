@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .checks import check_cell, check_text, plain_json
 from .errors import InvalidJob
+from .formats import cut
 
 if TYPE_CHECKING:
     from .model import JobSettings, JobSpec
@@ -72,7 +73,7 @@ class Kind:
     def describe(self, job: JobSettings, width: int | None = None) -> str:
         """What ``job`` runs, on one line (a command line, the first line of the code, ...);
         at most ``width`` characters, cut with "…", when given."""
-        return _cut(self.describe_body(job, width) or f"({self.name})", width)
+        return cut(self.describe_body(job, width) or f"({self.name})", width)
 
     def live_source(self, outputs_exist: bool, terminal: bool) -> LiveOutput | None:
         """Which file a live view of such a job follows: its captured outputs once they exist
@@ -125,10 +126,6 @@ def _check_experiment(spec: JobSpec) -> None:
 
 
 # ---- what a job runs, in one line ------------------------------------------------------
-def _cut(text: str, width: int | None) -> str:
-    return text if width is None or len(text) <= width else text[:width - 1] + "…"
-
-
 def _describe_command(job: JobSettings, width: int | None) -> str:
     """The argv as a shell would read it back."""
     argv = job.command or []
@@ -217,7 +214,7 @@ def describe(job: JobSettings, width: int | None = None) -> str:
     """``Kind.describe`` of the job's kind; a job of an unknown kind (a row written by hand)
     is described by its kind's name."""
     found = KINDS.get(job.kind)
-    return found.describe(job, width) if found is not None else _cut(f"({job.kind})", width)
+    return found.describe(job, width) if found is not None else cut(f"({job.kind})", width)
 
 
 def live_source(name: str, outputs_exist: bool, terminal: bool) -> LiveOutput | None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..fields import settings
-from ..formats import format_duration, progress_text
+from ..formats import cut, format_duration, progress_text
 from ..job import Job, JobPage
 from ..kinds import describe
 from ..model import JobRecord, JobSettings, format_memory
@@ -132,4 +132,4 @@ def setting_text(value: object) -> str:
         text = ", ".join(map(str, value))
     else:
         text = str(value)
-    return text if len(text) <= SETTING_CHARS else text[:SETTING_CHARS - 1] + "…"
+    return cut(text, SETTING_CHARS)
