@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass
 from typing import Any
 
@@ -276,12 +276,16 @@ def from_arguments(cls: type, namespace: object) -> dict[str, Any]:
         if f.flag is None or value is None:
             continue
         if is_list(f):
-            value = [part.strip() for item in value for part in str(item).split(",")
-                     if part.strip()]
+            value = comma_list(value)
         elif is_mapping(f):
             value = dict(_name_value(f.flag, item) for item in value)
         given[f.keyword] = value
     return given
+
+
+def comma_list(items: Iterable[object]) -> list[str]:
+    """What a command line gives as ``--flag a,b --flag c``: ``["a", "b", "c"]``."""
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
 
 
 def _name_value(flag: str, item: str) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from IPython.display import HTML, display
 from ..client import Queue
 from ..display import jobs_table_html, workers_html
 from ..errors import JobmagicsError
-from ..fields import from_arguments
+from ..fields import comma_list, from_arguments
 from ..job import Job
 from ..model import JobSettings, State
 from ..outputs import job_outputs
@@ -26,7 +26,8 @@ from .parsers import PARSERS, help_text
 
 
 def _names(text: str | None) -> list[str]:
-    return [n.strip() for n in (text or "").split(",") if n.strip()]
+    """``"a, b"`` -> ``["a", "b"]`` (None: none)."""
+    return comma_list([text or ""])
 
 
 @magics_class
