@@ -26,6 +26,7 @@ from .model import (
     parse_states,
 )
 from .runtime import LEASE_S
+from .service.remote import RemoteStore
 from .store import Store
 
 if TYPE_CHECKING:
@@ -42,13 +43,23 @@ class Queue:
         _check_file_name(path)
         self.path: Path = paths.resolve_queue_dir(path)
         self.layout = paths.ensure_layout(self.path)
-        self.store = (Store(self.layout) if busy_timeout is None
-                      else Store(self.layout, busy_timeout=busy_timeout))
+        self.store: Store | RemoteStore
+        if self.through_service:
+            self.store = RemoteStore(self.layout)
+        else:
+            self.store = (Store(self.layout) if busy_timeout is None
+                          else Store(self.layout, busy_timeout=busy_timeout))
         self.user: str = paths.current_user()
         self.host: str = paths.current_host()
 
     def __repr__(self) -> str:
         return f"Queue({str(self.path)!r})"
+
+    @property
+    def through_service(self) -> bool:
+        """Does this process reach the queue through its service? (a system queue, opened by
+        any account but the service's own)"""
+        return self.layout.is_system() and os.geteuid() != self.layout.service_uid()
 
     @property
     def configs(self) -> ConfigStore:
@@ -272,7 +283,39 @@ class Queue:
         self._require_manager("remove admins from")
         self.store.set_setting("admins", [a for a in self.admins() if a != user])
 
+    # instrument operators run their own python in the instrument's shared kernel; others run
+    # the experiments on this list there (enforced in a system queue: its service and worker)
+    def operators(self) -> list[str]:
+        return list(self.store.setting("operators", []))
+
+    def add_operator(self, user: str) -> None:
+        self._change_list("operators", user, add=True)
+
+    def remove_operator(self, user: str) -> None:
+        self._change_list("operators", user, add=False)
+
+    def allowed_experiments(self) -> list[str]:
+        return list(self.store.setting("allowed_experiments", []))
+
+    def allow_experiment(self, target: str) -> None:
+        """Let everyone run ``module:Class`` on the instrument (admins only)."""
+        from .experiments.loading import split_target   # the "module:Class" form only
+        split_target(check_text("experiment", target))
+        self._change_list("allowed_experiments", target, add=True)
+
+    def disallow_experiment(self, target: str) -> None:
+        self._change_list("allowed_experiments", target, add=False)
+
+    def _change_list(self, key: str, name: str, *, add: bool) -> None:
+        self._require_manager(f"change the {key.replace('_', ' ')} of")
+        if add and key != "allowed_experiments":
+            _check_account(name)
+        listed = set(self.store.setting(key, []))
+        self.store.set_setting(key, sorted(listed | {name} if add else listed - {name}))
+
     def _require_manager(self, verb: str) -> None:
+        if self.through_service:
+            return                       # the service decides, from the kernel's word
         owner_uid = self.path.stat().st_uid
         if os.getuid() in (0, owner_uid) or self.is_admin():
             return

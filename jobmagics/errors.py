@@ -15,6 +15,11 @@ class QueueError(JobmagicsError):
     """Raised when the queue directory or its database cannot be opened, read or written."""
 
 
+class ServiceUnavailable(QueueError):
+    """Raised when a system queue's service does not answer (not running, gone away, or the
+    caller is not in the queue's group). Nothing was changed by the request that failed."""
+
+
 class QueueBusy(QueueError):
     """Raised when another process held the queue's write lock for longer than this
     connection waits (its busy timeout). Nothing was changed; trying again may succeed."""

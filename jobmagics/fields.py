@@ -37,6 +37,7 @@ class Setting:
     choices: tuple[str, ...] | None = None
     body: bool = False           # part of a kind's body (command, code, ...): the kind registry's
     public: bool = True          # in the JSON of a job anyone may read (env may hold secrets)
+    owner_only: bool = False     # read only by its owner and the admins (a system queue hides it)
     json: bool = False           # stored as JSON text
     accepts: str = ""            # what a submitter may send, when wider than what is stored
     example: Any = None          # a value a user would give (tests send it through every door)
@@ -90,6 +91,10 @@ class JobField:
     @property
     def public(self) -> bool:
         return self.declared.public
+
+    @property
+    def owner_only(self) -> bool:
+        return isinstance(self.declared, Setting) and self.declared.owner_only
 
     @property
     def stored(self) -> bool:

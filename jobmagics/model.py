@@ -210,7 +210,7 @@ class JobSettings:
 
     kind: str = setting(MISSING, " or ".join(KINDS), body=True, flag=None)
     command: list[str] | None = setting(None, "the argv of a command job", body=True, json=True)
-    code: str | None = setting(None, "the code of a python job", body=True)
+    code: str | None = setting(None, "the code of a python job", body=True, owner_only=True)
     experiment: dict[str, Any] | None = setting(
         None, "an experiment's module:Class target and JSON config", body=True, json=True)
     name: str | None = setting(None, "a short name for the job", check=_name, metavar="NAME",
@@ -238,7 +238,8 @@ class JobSettings:
     cwd: str = setting(".", "working directory (default: here)", metavar="DIR",
                        check=lambda v: check_text("cwd", v, 4096), example="/tmp")
     env: dict[str, str] = setting({}, "an environment variable NAME=VALUE", metavar="K=V",
-                                  check=_env, json=True, public=False, example={"ALPHA": "1"})
+                                  check=_env, json=True, public=False, owner_only=True,
+                                  example={"ALPHA": "1"})
     held: bool = setting(False, "submit held: it waits until released", keyword="hold",
                          example=True)
     backend: str = setting("local", "where it runs", choices=BACKENDS, check=_backend,

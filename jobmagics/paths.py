@@ -22,6 +22,7 @@ NETWORK_FILESYSTEMS = frozenset({
     "fuse.sshfs", "sshfs", "fuse.ceph", "fuse.glusterfs", "glusterfs", "afs", "9p",
 })
 SETTINGS_FILE = "queue.json"
+SOCKET_FILE = "service.sock"
 MARKER_FILE = ".jobmagics-queue"
 VERDICT_FILE = ".jobs.db-verdict"
 RESERVE_FILE = ".space-reserve"
@@ -160,6 +161,26 @@ class QueueLayout:
         except (OSError, ValueError) as exc:
             raise QueueError(f"cannot read queue settings {self.settings}: {exc}") from None
 
+    @property
+    def socket(self) -> Path:
+        """Where a system queue's service listens (see ``jobmagics.service``)."""
+        return self.root / SOCKET_FILE
+
+    def is_system(self) -> bool:
+        """A system queue: only its service writes it (made by ``jobmagics init --system``)."""
+        try:
+            return self.read_settings().get("mode") == "system"
+        except QueueError:
+            return False
+
+    def share_files(self) -> bool:
+        """Are a system queue's job files (logs, data, outputs) readable by its group?"""
+        return bool(self.read_settings().get("share_files", True))
+
+    def service_uid(self) -> int:
+        """The account a system queue's service runs as: the owner of its folder."""
+        return self.root.stat().st_uid
+
     def is_shared(self) -> bool:
         """A shared queue is group-writable (made by ``jobmagics init --group``)."""
         try:
@@ -292,6 +313,42 @@ def init_shared(root: Path, group: str | None) -> QueueLayout:
     return QueueLayout(root)
 
 
+# A system queue's folders: the service writes logs/, outputs/ and results/; jobs, which run as
+# their owners, create their data and config snapshots in the sticky folders, where nobody may
+# remove or replace a file of another account.
+SYSTEM_MODES = {"": 0o750, "logs": 0o750, "outputs": 0o750, "results": 0o750,
+                "data": 0o3770, "configs": 0o3770}
+
+
+def init_system(root: Path, group: str, *, share_files: bool = True) -> QueueLayout:
+    """Prepare a system queue (root only): the service's account owns everything, members of
+    ``group`` may read it and reach the service's socket, and write nothing but their own data."""
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise QueueError(f"no Unix group {group!r} (create it with `groupadd {group}`)") from None
+    if os.geteuid() != 0:
+        raise QueueError(f"a system queue is made by root: sudo jobmagics init {root} --system"
+                         f" --group {group}")
+    root.mkdir(parents=True, exist_ok=True)
+    for name, mode in SYSTEM_MODES.items():
+        folder = root / name if name else root
+        folder.mkdir(exist_ok=True)
+        os.chown(folder, 0, gid)
+        os.chmod(folder, mode)
+    layout = QueueLayout(root)
+    settings = {**layout.read_settings(), "mode": "system", "group": group,
+                "share_files": share_files}
+    layout.settings.write_text(json.dumps(settings, indent=1) + "\n")
+    os.chown(layout.settings, 0, gid)
+    os.chmod(layout.settings, 0o644)
+    for path in [layout.db, Path(f"{layout.db}-wal"), Path(f"{layout.db}-shm")]:
+        if path.exists():            # a queue made before, by the group: now the service's alone
+            os.chown(path, 0, 0)
+            os.chmod(path, 0o600)
+    return layout
+
+
 def fix_shared_file_modes(layout: QueueLayout) -> None:
     """Make every file of a shared queue group read/write (SQLite copies the db's mode)."""
     gid = layout.root.stat().st_gid
@@ -299,6 +356,13 @@ def fix_shared_file_modes(layout: QueueLayout) -> None:
         if path.exists():
             os.chown(path, -1, gid)
             os.chmod(path, 0o660)
+
+
+def fix_private_file_modes(layout: QueueLayout) -> None:
+    """A system queue's database is its service's alone: members never open it."""
+    for path in [layout.db, Path(f"{layout.db}-wal"), Path(f"{layout.db}-shm")]:
+        if path.exists() and stat.S_IMODE(path.stat().st_mode) != 0o600:
+            os.chmod(path, 0o600)
 
 
 def filesystem_type(path: Path) -> str:

@@ -18,6 +18,7 @@ from ..errors import DatabaseMissing, DiskFull, QueueError
 from ..paths import (
     QueueLayout,
     check_writable,
+    fix_private_file_modes,
     fix_shared_file_modes,
     journal_mode_for,
     read_only_filesystem,
@@ -74,6 +75,9 @@ class Database:
             if self.layout.is_shared():
                 with contextlib.suppress(OSError):
                     fix_shared_file_modes(self.layout)
+            elif self.layout.is_system():
+                with contextlib.suppress(OSError):
+                    fix_private_file_modes(self.layout)
         self.guard.opened = FileIdentity.of(self.layout.db) or self.guard.opened
         return self.guard
 

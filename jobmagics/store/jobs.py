@@ -204,7 +204,9 @@ class JobsMixin(SchemaAware):
         rows = self.db.read("SELECT payload FROM payloads WHERE job_id = ?", (job_id,))
         return bytes(rows[0][0]) if rows else None
 
-    def result(self, job_id: str) -> tuple[bool, bytes] | None:
+    def result(self, job_id: str, trust: bool = False) -> tuple[bool, bytes] | None:
+        """(ok, pickle) of a job; ``trust`` matters to a system queue's service, which gives
+        another account's result only to a caller who trusts it (this reader has the file)."""
         rows = self.db.read("SELECT ok, result FROM results WHERE job_id = ?", (job_id,))
         return (bool(rows[0][0]), bytes(rows[0][1])) if rows else None
 

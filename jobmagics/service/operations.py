@@ -1,0 +1,219 @@
+"""What a system queue's service does for a caller, and who may ask for what.
+
+Each operation takes the caller (whom the kernel named, never the request) and the request's
+arguments, applies the owner/admin rules and calls the store. The names and arguments mirror
+``Store``'s methods, so ``RemoteStore`` is the store a client of a system queue holds.
+A request for anything not listed here is refused: the service has no other door."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidJob, PermissionDenied
+from ..fields import declared_fields
+from ..model import JobRecord, State, check_job_id, parse_states
+from ..store import Store
+from . import protocol
+
+ADMIN_SETTINGS = ("admins", "operators", "allowed_experiments")
+_OWNER_ONLY = tuple(f for f in declared_fields(JobRecord) if f.owner_only)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: the uid from the socket's peer credentials, and its account name."""
+
+    uid: int
+    user: str
+
+
+class Session:
+    """One request's view of the queue: the store, the caller and the caller's standing."""
+
+    def __init__(self, store: Store, caller: Caller, host: str) -> None:
+        self.store, self.caller, self.host = store, caller, host
+        self._admins: list[str] | None = None
+
+    @property
+    def admin(self) -> bool:
+        if self.caller.uid == 0:
+            return True
+        if self._admins is None:
+            self._admins = list(self.store.setting("admins", []))
+        return self.caller.user in self._admins
+
+    def may_read_secrets_of(self, job: JobRecord) -> bool:
+        return job.user == self.caller.user or self.admin
+
+    def visible(self, job: JobRecord) -> list[Any]:
+        """The record as this caller may see it: another's env and code hidden."""
+        if not self.may_read_secrets_of(job):
+            hidden = {f.name: _hidden(f.name, getattr(job, f.name), job.user)
+                      for f in _OWNER_ONLY}
+            job = dataclasses.replace(job, **hidden)
+        return protocol.record_to_wire(job)
+
+    def own_running_job(self, job_id: str) -> JobRecord:
+        """The caller's running job ``job_id`` (what a job may report on: progress, result)."""
+        job = self.store.get(check_job_id(job_id))
+        if job.user != self.caller.user and self.caller.uid != 0:
+            raise PermissionDenied(f"{self.caller.user} may not report for {job.id}:"
+                                   f" it belongs to {job.user}")
+        return job
+
+    def require_admin(self, verb: str) -> None:
+        if not self.admin:
+            raise PermissionDenied(f"{self.caller.user} may not {verb}: only a queue admin may"
+                                   " (see `jobmagics admin`)")
+
+
+def _hidden(name: str, value: Any, owner: str) -> Any:
+    if name == "env":
+        return {}
+    return None if value is None else f"# hidden: only {owner} and the queue admins read it"
+
+
+# ---- the operations -----------------------------------------------------------------------
+def submit(s: Session, specs: list[Any]) -> list[str]:
+    if not isinstance(specs, list) or not specs:
+        raise InvalidJob("a submission needs at least one job")
+    built = [protocol.spec_from_wire(data) for data in specs]
+    for spec in built:
+        spec.validate()
+    check_instrument_use(s, built)
+    return s.store.submit(built, s.caller.user, s.host, [spec.payload for spec in built])
+
+
+def check_instrument_use(s: Session, specs: Sequence[Any]) -> None:
+    """Only admins and operators run their own python in the instrument's shared kernel (the
+    persistent kernel of an exclusive resource); others run allow-listed experiments there."""
+    exclusive = {name for name, r in s.store.resources().items() if r["capacity"] == 1}
+    instrument_jobs = [spec for spec in specs if exclusive.intersection(spec.resources)
+                       and spec.kind in ("python", "experiment")]
+    if not instrument_jobs or s.admin or s.caller.user in s.store.setting("operators", []):
+        return
+    allowed = set(s.store.setting("allowed_experiments", []))
+    for spec in instrument_jobs:
+        resource = sorted(exclusive.intersection(spec.resources))[0]
+        if spec.kind == "python":
+            raise PermissionDenied(
+                f"{s.caller.user} may not run python code in the instrument kernel of"
+                f" {resource}: only queue admins and instrument operators may (ask an admin:"
+                f" jobmagics admin operators add {s.caller.user}); submit an allowed experiment")
+        target = (spec.experiment or {}).get("target")
+        if target not in allowed:
+            listed = ", ".join(sorted(allowed)) or "none yet"
+            raise PermissionDenied(
+                f"{s.caller.user} may not run experiment {target} on {resource}: it is not on"
+                f" the queue's list of allowed experiments ({listed}; an admin adds one with"
+                " `jobmagics allow add module:Class`)")
+
+
+def get(s: Session, job_id: str) -> list[Any]:
+    return s.visible(s.store.get(check_job_id(job_id)))
+
+
+def find(s: Session, states: list[str] | None = None, user: str | None = None,
+         name: str | None = None, since: float | None = None, limit: int | None = 100,
+         offset: int = 0, oldest_first: bool = False) -> list[list[Any]]:
+    records = s.store.find(states=parse_states(states), user=user, name=name, since=since,
+                           limit=limit, offset=offset, oldest_first=bool(oldest_first))
+    return [s.visible(r) for r in records]
+
+
+def count(s: Session, states: list[str] | None = None, user: str | None = None,
+          name: str | None = None, since: float | None = None) -> int:
+    return s.store.count(states=parse_states(states), user=user, name=name, since=since)
+
+
+def active(s: Session, limit: int | None = None, offset: int = 0,
+           user: str | None = None) -> list[list[Any]]:
+    return [s.visible(r) for r in s.store.active(limit, offset, user)]
+
+
+def payload(s: Session, job_id: str) -> bytes | None:
+    job = s.store.get(check_job_id(job_id))
+    if not s.may_read_secrets_of(job):
+        raise PermissionDenied(f"{s.caller.user} may not read the payload of {job.id}:"
+                               f" it belongs to {job.user}")
+    return s.store.payload(job.id)
+
+
+def result(s: Session, job_id: str, trust: bool = False) -> list[Any] | None:
+    """A job's stored result, vouched for: given to its owner, or to another caller who says
+    they trust the owner's code (unpickling it runs code the owner's job wrote)."""
+    job = s.store.get(check_job_id(job_id))
+    if job.user != s.caller.user and not trust:
+        raise PermissionDenied(
+            f"{job.id} belongs to {job.user}: its result was written by {job.user}'s code, and"
+            " reading it back would run that code as you. If you trust it, ask with"
+            " result(trust=True)")
+    stored = s.store.result(job.id)
+    return None if stored is None else [stored[0], stored[1], job.user]
+
+
+def save_result(s: Session, job_id: str, ok: bool, blob: bytes, error: str | None = None) -> None:
+    job = s.own_running_job(job_id)
+    if job.state is not State.RUNNING:
+        raise PermissionDenied(f"{job.id} is {job.state.value}: only a running job stores its"
+                               " result")
+    if not isinstance(blob, bytes):
+        raise InvalidJob("a result must be bytes")
+    s.store.save_result(job.id, bool(ok), blob, error)
+
+
+def set_progress(s: Session, job_id: str, progress: float | None, stage: str | None) -> None:
+    job = s.own_running_job(job_id)
+    s.store.set_progress(job.id, progress, stage)
+
+
+def apply(s: Session, action: str, job_ids: list[str]) -> list[list[Any]]:
+    done = s.store.apply(action, [check_job_id(i) for i in job_ids], s.caller.user)
+    return [[job_id, None if state is None else state.value] for job_id, state in done]
+
+
+def set_setting(s: Session, key: str, value: Any) -> None:
+    if key not in ADMIN_SETTINGS:
+        raise PermissionDenied(f"the setting {key!r} is not changed through the service")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidJob(f"{key} must be a list of names")
+    s.require_admin(f"change the queue's {key}")
+    s.store.set_setting(key, sorted(set(value)))
+
+
+def set_paused(s: Session, resource: str | None, paused: bool) -> None:
+    s.require_admin("pause or resume the queue")
+    s.store.set_paused(resource, bool(paused))
+
+
+def _read(method: str) -> Callable[..., Any]:
+    """A read anyone in the queue's group may make, answered as the store answers it."""
+    def read(s: Session, *args: Any) -> Any:
+        return getattr(s.store, method)(*args)
+    read.__name__ = method
+    return read
+
+
+def workers(s: Session) -> list[dict[str, Any]]:
+    return [protocol.worker_to_wire(w) for w in s.store.workers()]
+
+
+def pid_of(s: Session, job_id: str) -> list[Any]:
+    return list(s.store.pid_of(check_job_id(job_id)))
+
+
+def events(s: Session, job_id: str) -> list[dict[str, Any]]:
+    return s.store.events(check_job_id(job_id))
+
+
+def whoami(s: Session) -> dict[str, Any]:
+    return {"user": s.caller.user, "uid": s.caller.uid, "admin": s.admin}
+
+
+OPERATIONS: dict[str, Callable[..., Any]] = {op.__name__: op for op in (
+    submit, get, find, count, active, payload, result, save_result, set_progress, apply,
+    set_setting, set_paused, workers, pid_of, events, whoami,
+    _read("active_counts"), _read("state_counts"), _read("resources"), _read("setting"),
+)}

@@ -1,0 +1,170 @@
+"""The store a client of a system queue holds: the same methods as ``Store``, each a request
+to the queue's service over its socket. ``Queue``, ``Job``, the doors and the runners inside
+jobs call it without knowing; the service decides what the caller may do and see."""
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ServiceUnavailable
+from ..model import JobRecord, JobSpec, State, WorkerRecord
+from ..paths import QueueLayout
+from . import protocol
+
+
+class RemoteStore:
+    """``Store``'s contract, served by the queue's service (one connection per thread)."""
+
+    read_only = False
+
+    def __init__(self, layout: QueueLayout, *, timeout: float = 60.0) -> None:
+        self.layout = layout
+        self.timeout = timeout
+        self._local = threading.local()
+
+    # ---- the connection ----------------------------------------------------------------
+    def _connection(self) -> socket.socket:
+        sock: socket.socket | None = getattr(self._local, "sock", None)
+        if sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(str(self.layout.socket))
+            except OSError as exc:
+                sock.close()
+                raise self._unavailable(exc) from None
+            self._local.sock = sock
+        return sock
+
+    def _unavailable(self, exc: OSError) -> ServiceUnavailable:
+        root = self.layout.root
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return ServiceUnavailable(
+                f"cannot reach the jobmagics service for {root}: {exc.strerror} (only members"
+                f" of the queue's group {self.layout.read_settings().get('group')!s} may use it)")
+        return ServiceUnavailable(
+            f"the jobmagics service for {root} is not running (systemctl start"
+            f" {unit_name(root)}, or ask its admin to)")
+
+    def call(self, op: str, *args: Any, **kwargs: Any) -> Any:
+        sock = self._connection()
+        try:
+            protocol.send(sock, {"op": op, "args": list(args), "kwargs": kwargs})
+            answer = protocol.receive(sock)
+        except (OSError, protocol.ConnectionClosed) as exc:
+            self.close()
+            error = exc if isinstance(exc, OSError) else OSError(errno.ECONNRESET, str(exc))
+            raise self._unavailable(error) from None
+        if "error" in answer:
+            raise protocol.error_from_wire(answer["error"])
+        return answer["ok"]
+
+    def close(self) -> None:
+        sock = getattr(self._local, "sock", None)
+        if sock is not None:
+            self._local.sock = None
+            sock.close()
+
+    # ---- Store's contract --------------------------------------------------------------
+    def submit(self, specs: Sequence[JobSpec], user: str, host: str,
+               payloads: Sequence[bytes | None] | None = None) -> list[str]:
+        """``user`` and ``host`` are the service's to say: it names the caller itself."""
+        wire = []
+        for index, spec in enumerate(specs):
+            data = protocol.spec_to_wire(spec)
+            data["payload"] = payloads[index] if payloads else spec.payload
+            wire.append(data)
+        return list(self.call("submit", wire))
+
+    def get(self, job_id: str) -> JobRecord:
+        return protocol.record_from_wire(self.call("get", job_id))
+
+    def find(self, *, states: Sequence[State] | None = None, user: str | None = None,
+             name: str | None = None, since: float | None = None, limit: int | None = 100,
+             offset: int = 0, oldest_first: bool = False) -> list[JobRecord]:
+        rows = self.call("find", _states(states), user, name, since, limit, offset, oldest_first)
+        return [protocol.record_from_wire(r) for r in rows]
+
+    def count(self, *, states: Sequence[State] | None = None, user: str | None = None,
+              name: str | None = None, since: float | None = None) -> int:
+        return int(self.call("count", _states(states), user, name, since))
+
+    def active(self, limit: int | None = None, offset: int = 0,
+               user: str | None = None) -> list[JobRecord]:
+        return [protocol.record_from_wire(r) for r in self.call("active", limit, offset, user)]
+
+    def active_counts(self, user: str | None = None) -> dict[str, int]:
+        return dict(self.call("active_counts", user))
+
+    def state_counts(self) -> dict[str, int]:
+        return dict(self.call("state_counts"))
+
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        return list(self.call("events", job_id))
+
+    def workers(self) -> list[WorkerRecord]:
+        return [protocol.worker_from_wire(w) for w in self.call("workers")]
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return dict(self.call("resources"))
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        return self.call("setting", key, default)
+
+    def set_setting(self, key: str, value: Any) -> None:
+        self.call("set_setting", key, value)
+
+    def set_paused(self, resource: str | None, paused: bool) -> None:
+        self.call("set_paused", resource, paused)
+
+    def apply(self, action: str, job_ids: Sequence[str],
+              actor: str) -> list[tuple[str, State | None]]:
+        """``actor`` is the service's to say: it is whoever holds this connection."""
+        done = self.call("apply", action, list(job_ids))
+        return [(job_id, None if state is None else State(state)) for job_id, state in done]
+
+    def payload(self, job_id: str) -> bytes | None:
+        found = self.call("payload", job_id)
+        return None if found is None else bytes(found)
+
+    def result(self, job_id: str, trust: bool = False) -> tuple[bool, bytes] | None:
+        found = self.call("result", job_id, trust)
+        return None if found is None else (bool(found[0]), bytes(found[1]))
+
+    def save_result(self, job_id: str, ok: bool, blob: bytes, error: str | None = None) -> None:
+        self.call("save_result", job_id, ok, blob, error)
+
+    def set_progress(self, job_id: str, progress: float | None, stage: str | None) -> None:
+        self.call("set_progress", job_id, progress, stage)
+
+    def pid_of(self, job_id: str) -> tuple[int | None, float | None]:
+        pid, started = self.call("pid_of", job_id)
+        return pid, started
+
+    def data_version(self) -> int:
+        return int(self.call("data_version"))
+
+    def known_damage(self) -> str | None:
+        return None            # the service's to find and report
+
+    def whoami(self) -> dict[str, Any]:
+        return dict(self.call("whoami"))
+
+
+def _states(states: Sequence[State] | None) -> list[str] | None:
+    return None if states is None else [s.value for s in states]
+
+
+def unit_name(root: os.PathLike[str] | str) -> str:
+    """The systemd unit that runs the service of the queue at ``root`` (as ``systemd-escape
+    --path`` names it: /srv/lab/queue -> jobmagics@srv-lab-queue.service)."""
+    path = os.fspath(root).strip("/") or "-"
+    escaped = "".join(
+        "-" if ch == "/" else ch if (ch.isascii() and (ch.isalnum() or ch in ":_."))
+        and not (i == 0 and ch == ".") else "".join(f"\\x{b:02x}" for b in ch.encode())
+        for i, ch in enumerate(path))
+    return f"jobmagics@{escaped}.service"
