@@ -299,7 +299,7 @@ class Queue:
 
     def allow_experiment(self, target: str) -> None:
         """Let everyone run ``module:Class`` on the instrument (admins only)."""
-        from .experiments.loading import split_target   # the "module:Class" form only
+        from .experiments.loading import split_target  # the "module:Class" form only
         split_target(check_text("experiment", target))
         self._change_list("allowed_experiments", target, add=True)
 

@@ -76,7 +76,7 @@ def _hidden(name: str, value: Any, owner: str) -> Any:
 
 
 # ---- the operations -----------------------------------------------------------------------
-def submit(s: Session, specs: list[Any]) -> list[str]:
+def submit(s: Session, specs: object) -> list[str]:
     if not isinstance(specs, list) or not specs:
         raise InvalidJob("a submission needs at least one job")
     built = [protocol.spec_from_wire(data) for data in specs]

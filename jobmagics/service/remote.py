@@ -8,12 +8,15 @@ import os
 import socket
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import ServiceUnavailable
+from ..errors import PermissionDenied, ServiceUnavailable
 from ..model import JobRecord, JobSpec, State, WorkerRecord
 from ..paths import QueueLayout
 from . import protocol
+
+if TYPE_CHECKING:
+    from ..store.backup import Backup
 
 
 class RemoteStore:
@@ -147,6 +150,10 @@ class RemoteStore:
 
     def data_version(self) -> int:
         return int(self.call("data_version"))
+
+    def backup(self, dest: os.PathLike[str]) -> Backup:
+        raise PermissionDenied(f"only the service's account copies a system queue: sudo"
+                               f" jobmagics backup {os.fspath(dest)} --queue {self.layout.root}")
 
     def known_damage(self) -> str | None:
         return None            # the service's to find and report

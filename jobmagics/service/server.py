@@ -112,7 +112,7 @@ class Service:
             return {"error": protocol.error_to_wire(exc)}
         except TypeError as exc:             # wrong arguments for the operation
             return {"error": ["InvalidJob", f"malformed request: {exc}"]}
-        except Exception as exc:   # noqa: BLE001 - one caller's bad luck must not stop the service
+        except Exception as exc:   # one caller's bad luck must not stop the service
             log.exception("request %r of %s failed", request, caller.user)
             return {"error": ["QueueError", f"the service failed: {type(exc).__name__}: {exc}"]}
 
