@@ -14,10 +14,12 @@ from typing import Any
 from ..errors import InvalidJob, PermissionDenied
 from ..fields import declared_fields
 from ..model import JobRecord, State, check_job_id, parse_states
-from ..store import Store
+from ..store import Store, Submission
 from . import protocol
+from .group_commit import GroupCommit
 
 ADMIN_SETTINGS = ("admins", "operators", "allowed_experiments")
+KERNEL_KINDS = ("python", "experiment")     # the kinds a worker runs in an instrument's kernel
 _OWNER_ONLY = tuple(f for f in declared_fields(JobRecord) if f.owner_only)
 
 
@@ -32,8 +34,9 @@ class Caller:
 class Session:
     """One request's view of the queue: the store, the caller and the caller's standing."""
 
-    def __init__(self, store: Store, caller: Caller, host: str) -> None:
-        self.store, self.caller, self.host = store, caller, host
+    def __init__(self, store: Store, submissions: GroupCommit, caller: Caller,
+                 host: str) -> None:
+        self.store, self.submissions, self.caller, self.host = store, submissions, caller, host
         self._admins: list[str] | None = None
 
     @property
@@ -83,15 +86,18 @@ def submit(s: Session, specs: object) -> list[str]:
     for spec in built:
         spec.validate()
     check_instrument_use(s, built)
-    return s.store.submit(built, s.caller.user, s.host, [spec.payload for spec in built])
+    return s.submissions.submit(
+        Submission(built, s.caller.user, s.host, [spec.payload for spec in built]))
 
 
 def check_instrument_use(s: Session, specs: Sequence[Any]) -> None:
     """Only admins and operators run their own python in the instrument's shared kernel (the
     persistent kernel of an exclusive resource); others run allow-listed experiments there."""
+    candidates = [spec for spec in specs if spec.resources and spec.kind in KERNEL_KINDS]
+    if not candidates:
+        return
     exclusive = {name for name, r in s.store.resources().items() if r["capacity"] == 1}
-    instrument_jobs = [spec for spec in specs if exclusive.intersection(spec.resources)
-                       and spec.kind in ("python", "experiment")]
+    instrument_jobs = [spec for spec in candidates if exclusive.intersection(spec.resources)]
     if not instrument_jobs or s.admin or s.caller.user in s.store.setting("operators", []):
         return
     allowed = set(s.store.setting("allowed_experiments", []))

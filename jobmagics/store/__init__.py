@@ -8,10 +8,10 @@ from .backup import Backup, backup
 from .db import BUSY_TIMEOUT_S, Database
 from .dispatch import Capacity, DispatchMixin
 from .integrity import read_verdict
-from .jobs import JobsMixin
+from .jobs import JobsMixin, Submission
 from .moves import MovesMixin
 
-__all__ = ["Capacity", "Store"]
+__all__ = ["Capacity", "Store", "Submission"]
 
 
 class Store(JobsMixin, MovesMixin, DispatchMixin):

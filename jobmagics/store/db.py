@@ -48,6 +48,9 @@ class Database:
         self._schema_current = False         # known to be SCHEMA_VERSION (checked by writes)
         self._wal_active = False             # known once the journal mode is set
         self._unsaved = (0, 0)               # commits and rows since our last checkpoint
+        # set by a long-lived writer that checkpoints from its own thread (the service): a due
+        # checkpoint sets it instead of running in the committing request's time
+        self.checkpoint_due: threading.Event | None = None
         self.guard = self._open()
         _OPEN.add(self)
 
@@ -232,7 +235,9 @@ class Database:
             due = self._unsaved[0] >= CHECKPOINT_COMMITS or self._unsaved[1] >= CHECKPOINT_ROWS
             if due:
                 self._unsaved = (0, 0)
-        if due:
+        if due and self.checkpoint_due is not None:
+            self.checkpoint_due.set()
+        elif due:
             self.checkpoint()
 
     def read(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:  # type: ignore[type-arg]

@@ -5,9 +5,10 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidJob, JobNotFound
+from ..errors import InvalidJob, JobmagicsError, JobNotFound
 from ..model import JobRecord, JobSpec, State, check_text, dependency_cycle, format_job_id
 from . import lifecycle
 from .db import Database
@@ -57,6 +58,16 @@ def counts_sql(where: str, *, counted: bool) -> str:
             else f"SELECT state, count(*) FROM jobs {where} GROUP BY state")
 
 
+@dataclass(frozen=True)
+class Submission:
+    """One caller's jobs, submitted together (all of them, or none)."""
+
+    specs: Sequence[JobSpec]
+    user: str
+    host: str
+    payloads: Sequence[bytes | None] | None = None
+
+
 class JobsMixin(SchemaAware):
     """Submission, reading, progress and settings; needs only ``self.db``."""
 
@@ -66,26 +77,47 @@ class JobsMixin(SchemaAware):
     def submit(self, specs: Sequence[JobSpec], user: str, host: str,
                payloads: Sequence[bytes | None] | None = None) -> list[str]:
         """Insert every spec in ONE transaction: all of them appear, or none."""
-        now = time.time()
-        day = time.strftime("%Y%m%d", time.localtime(now))
         with self.db.write() as conn:
-            known = {r[0] for r in conn.execute("SELECT name FROM resources")}
-            last = conn.execute(
-                "INSERT INTO counters(day, n) VALUES (?, ?) ON CONFLICT(day) DO UPDATE"
-                " SET n = n + excluded.n RETURNING n", (day, len(specs))).fetchone()[0]
-            ids = [format_job_id(day, last - len(specs) + 1 + i) for i in range(len(specs))]
-            batch = dict(zip(ids, specs, strict=True))
-            _refuse_cycles(batch)
-            for index, (job_id, spec) in enumerate(batch.items()):
-                state = self._initial_state(conn, spec, known, batch)
-                lifecycle.enter(conn, job_id, spec, state, user, host, now,
-                                f"submitted by {user}" + (" (held)" if spec.held else ""))
-                payload = payloads[index] if payloads else None
-                if payload is not None:
-                    conn.execute("INSERT INTO payloads(job_id, payload) VALUES (?, ?)",
-                                 (job_id, payload))
-                for parent in spec.after:
-                    conn.execute("INSERT INTO deps(child, parent) VALUES (?, ?)", (job_id, parent))
+            return self._insert(conn, Submission(specs, user, host, payloads), time.time())
+
+    def submit_together(
+            self, submissions: Sequence[Submission]) -> list[list[str] | JobmagicsError]:
+        """Several callers' submissions in ONE transaction (a service's group commit: one
+        commit for all who asked at once). Each is all or nothing on its own: the outcome of
+        each is its ids, or the error that refused it and only it."""
+        outcomes: list[list[str] | JobmagicsError] = []
+        now = time.time()
+        with self.db.write() as conn:
+            for submission in submissions:
+                conn.execute("SAVEPOINT submission")
+                try:
+                    outcomes.append(self._insert(conn, submission, now))
+                except JobmagicsError as exc:
+                    conn.execute("ROLLBACK TO submission")
+                    outcomes.append(exc)
+                conn.execute("RELEASE submission")
+        return outcomes
+
+    def _insert(self, conn: sqlite3.Connection, submission: Submission, now: float) -> list[str]:
+        specs, user = submission.specs, submission.user
+        day = time.strftime("%Y%m%d", time.localtime(now))
+        known = {r[0] for r in conn.execute("SELECT name FROM resources")}
+        last = conn.execute(
+            "INSERT INTO counters(day, n) VALUES (?, ?) ON CONFLICT(day) DO UPDATE"
+            " SET n = n + excluded.n RETURNING n", (day, len(specs))).fetchone()[0]
+        ids = [format_job_id(day, last - len(specs) + 1 + i) for i in range(len(specs))]
+        batch = dict(zip(ids, specs, strict=True))
+        _refuse_cycles(batch)
+        for index, (job_id, spec) in enumerate(batch.items()):
+            state = self._initial_state(conn, spec, known, batch)
+            lifecycle.enter(conn, job_id, spec, state, user, submission.host, now,
+                            f"submitted by {user}" + (" (held)" if spec.held else ""))
+            payload = submission.payloads[index] if submission.payloads else None
+            if payload is not None:
+                conn.execute("INSERT INTO payloads(job_id, payload) VALUES (?, ?)",
+                             (job_id, payload))
+            for parent in spec.after:
+                conn.execute("INSERT INTO deps(child, parent) VALUES (?, ?)", (job_id, parent))
         return ids
 
     @staticmethod
