@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from jobmagics.model import parse_memory, parse_resource
+from jobmagics.paths import current_user
 
 
 @dataclass
@@ -28,7 +29,9 @@ class WorkerOptions:
     kernel_executor: bool = True
 
 
-def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+def add_worker_arguments(parser: argparse.ArgumentParser, *, whose: bool = True) -> None:
+    """``whose``: the flags choosing whose jobs it runs (not for a system queue's service,
+    which runs every user's jobs, each as its owner)."""
     parser.add_argument("--slots", type=int, default=None,
                         help="CPU slots (default: number of cores)")
     parser.add_argument("--memory", default=None, help="memory budget, e.g. 16G (default: all RAM)")
@@ -41,7 +44,12 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
                              " (e.g. `station = jobmagics.instruments.connect_station()`)")
     parser.add_argument("--drain", action="store_true",
                         help="exit when there is nothing left to run")
-    parser.add_argument("--only-user", default=None, help="run only this user's jobs")
+    if whose:
+        parser.add_argument("--only-user", default=None,
+                            help="run only this user's jobs (default: only yours; --serve-group)")
+        parser.add_argument("--serve-group", action="store_true",
+                            help="run the jobs of every member of the queue's group too: they"
+                                 " run as YOUR account, with your files and rights")
     parser.add_argument("--idle-exit", type=float, default=None, metavar="S",
                         help="exit after S seconds without jobs")
     parser.add_argument("--grace", type=float, default=3.0,
@@ -54,12 +62,19 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run python jobs in plain subprocesses instead of Jupyter kernels")
 
 
-def options_from_args(args: argparse.Namespace) -> WorkerOptions:
-    """Raises ``InvalidJob`` (a ``JobmagicsError``) for bad values, like every user input."""
+def options_from_args(args: argparse.Namespace, *, serves_everyone: bool = False) -> WorkerOptions:
+    """Raises ``InvalidJob`` (a ``JobmagicsError``) for bad values, like every user input.
+
+    A worker runs the jobs it claims as the account that started it, so without
+    ``--serve-group`` it serves only its starter's jobs; ``serves_everyone`` is the system
+    queue's service, which runs each job as its owner."""
     from jobmagics.errors import InvalidJob
 
+    only_user = getattr(args, "only_user", None)
+    if only_user is None and not (serves_everyone or getattr(args, "serve_group", False)):
+        only_user = current_user()
     options = WorkerOptions(queue=getattr(args, "queue", None), startup=args.startup,
-                            drain=args.drain, only_user=args.only_user, idle_exit=args.idle_exit,
+                            drain=args.drain, only_user=only_user, idle_exit=args.idle_exit,
                             grace=args.grace, shutdown_grace=args.shutdown_grace,
                             kernel_executor=not args.no_kernel)
     if args.slots is not None:

@@ -15,6 +15,13 @@ from ..errors import InvalidJob, WaitTimeout, WorkerLost
 from ..fields import from_arguments
 from ..model import JobSettings, State
 from .maintenance import cmd_backup, cmd_recover  # noqa: F401  (cmd_backup: via COMMANDS)
+from .system import (  # noqa: F401  (the cmd_ functions: via COMMANDS)
+    cmd_allow,
+    cmd_install_service,
+    cmd_service,
+    init_system,
+    operators,
+)
 from .tables import job_detail, jobs_table, more_line, table
 
 
@@ -29,6 +36,8 @@ def _print_json(value: Any) -> None:
 def cmd_init(args: argparse.Namespace) -> int:
     if args.recover or args.backup_file:
         return cmd_recover(args)
+    if args.system:
+        return init_system(args)
     root = paths.resolve_queue_dir(args.dir)
     paths.init_shared(root, args.group)
     if args.journal:
@@ -236,16 +245,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_admin(args: argparse.Namespace) -> int:
     q = _queue(args)
+    if args.action == "operators":
+        return operators(q, args.words)
     if args.action == "list":
         print("\n".join(q.admins()) or "no admins")
         return 0
-    if not args.user:
+    if not args.words:
         raise InvalidJob(f"admin {args.action} needs a USER")
-    (q.add_admin if args.action == "add" else q.remove_admin)(args.user)
     change = "is now" if args.action == "add" else "is no longer"
-    print(f"{args.user} {change} an admin of {q.path}")
+    for user in args.words:
+        (q.add_admin if args.action == "add" else q.remove_admin)(user)
+        print(f"{user} {change} an admin of {q.path}")
     return 0
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    name[4:]: fn for name, fn in globals().items() if name.startswith("cmd_")}
+    name[4:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("cmd_")}

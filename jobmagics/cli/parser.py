@@ -75,6 +75,8 @@ def _add_init(sub: Subparsers) -> None:
     p.add_argument("--journal", choices=["wal", "delete"], help="force the SQLite journal mode")
     from .maintenance import add_arguments as add_maintenance_arguments  # init --recover, backup
     add_maintenance_arguments(sub, p)
+    from .system import add_init_arguments
+    add_init_arguments(p)
 
 
 def _add_submit(sub: Subparsers) -> None:
@@ -132,6 +134,11 @@ def _add_workers(sub: Subparsers) -> None:
     add_worker_arguments(p)
     p = sub.add_parser("stats", help="counts per state, resources, workers")
     _listing(p)
-    p = sub.add_parser("admin", help="list, add or remove queue admins")
-    p.add_argument("action", choices=["list", "add", "remove"])
-    p.add_argument("user", nargs="?")
+    p = sub.add_parser("admin", help="list, add or remove queue admins; `admin operators"
+                                     " [add|remove USER...]`: a system queue's instrument"
+                                     " operators")
+    p.add_argument("action", choices=["list", "add", "remove", "operators"])
+    p.add_argument("words", nargs="*", metavar="USER",
+                   help="the user (add, remove); for operators: [add|remove] USER...")
+    from .system import add_commands as add_system_commands  # service, install-service, allow
+    add_system_commands(sub)

@@ -224,8 +224,11 @@ class JobMagics(Magics):
     def _cmd_worker(self, args: Any, cell: str | None) -> None:
         queue = self._queue(args.queue)
         if args.action == "start":
-            worker = owned_worker.start_worker(queue, args.slots, args.resource, args.startup)
-            print(f"worker {worker.pid} serves {queue.path} until this kernel exits"
+            worker = owned_worker.start_worker(queue, args.slots, args.resource, args.startup,
+                                               serve_group=args.serve_group)
+            whose = ("every group member's jobs (they run as you)" if args.serve_group
+                     else "your jobs")
+            print(f"worker {worker.pid} runs {whose} on {queue.path} until this kernel exits"
                   " (%job worker stop)")
         elif args.action == "stop":
             stopped = owned_worker.stop_workers(queue)

@@ -42,8 +42,12 @@ _owned: list[OwnedWorker] = []
 
 
 def start_worker(queue: Queue, slots: int | None, resources: list[str],
-                 startup: str | None) -> OwnedWorker:
+                 startup: str | None, serve_group: bool = False) -> OwnedWorker:
+    """``serve_group``: it runs the jobs of every member of the queue's group, as this
+    kernel's account (without it, only this account's jobs)."""
     args = ["--slots", str(slots)] if slots is not None else []
+    if serve_group:
+        args.append("--serve-group")
     for resource in resources:
         args += ["--resource", resource]
     if startup:

@@ -129,6 +129,8 @@ def history() -> None:
           help="serve this resource (repeatable)")
 @argument("--startup", metavar="FILE",
           help="python file run once in the persistent kernel of an exclusive resource")
+@argument("--serve-group", action="store_true",
+          help="run every group member's jobs too, as your account (default: only yours)")
 @_queue
 def worker() -> None:
     """A worker owned by this kernel (stopped when the kernel exits)."""
