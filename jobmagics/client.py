@@ -26,11 +26,11 @@ from .model import (
     parse_states,
 )
 from .runtime import LEASE_S
-from .service.remote import RemoteStore
 from .store import Store
 
 if TYPE_CHECKING:
     from .configs import ConfigStore
+    from .service.remote import RemoteStore
 
 
 class Queue:
@@ -45,6 +45,7 @@ class Queue:
         self.layout = paths.ensure_layout(self.path)
         self.store: Store | RemoteStore
         if self.through_service:
+            from .service.remote import RemoteStore  # a socket client, for system queues only
             self.store = RemoteStore(self.layout)
         else:
             self.store = (Store(self.layout) if busy_timeout is None

@@ -102,6 +102,8 @@ def check_instrument_use(s: Session, specs: Sequence[Any]) -> None:
         return
     allowed = set(s.store.setting("allowed_experiments", []))
     for spec in instrument_jobs:
+        if spec.kind == "experiment" and (spec.experiment or {}).get("target") in allowed:
+            check_config(spec.experiment or {})
         resource = sorted(exclusive.intersection(spec.resources))[0]
         if spec.kind == "python":
             raise PermissionDenied(
@@ -115,6 +117,26 @@ def check_instrument_use(s: Session, specs: Sequence[Any]) -> None:
                 f"{s.caller.user} may not run experiment {target} on {resource}: it is not on"
                 f" the queue's list of allowed experiments ({listed}; an admin adds one with"
                 " `jobmagics allow add module:Class`)")
+
+
+_ALLOWED_CLASSES: dict[str, type | None] = {}
+
+
+def check_config(experiment: dict[str, Any]) -> None:
+    """An allow-listed experiment's config is checked by its class at submit (unknown keys,
+    wrong types, its own ``validate()``), not hours later at the instrument. The admins vouched
+    for that class, so the service may import it; a class it cannot import (it lives in the
+    job's folder) is checked when the job starts, as any other."""
+    target = str(experiment.get("target"))
+    if target not in _ALLOWED_CLASSES:
+        from ..experiments.loading import load_experiment_class  # numpy: only when needed
+        try:
+            _ALLOWED_CLASSES[target] = load_experiment_class(target)
+        except InvalidJob:
+            _ALLOWED_CLASSES[target] = None
+    cls = _ALLOWED_CLASSES[target]
+    if cls is not None:
+        cls(experiment.get("config") or {}).validate()
 
 
 def get(s: Session, job_id: str) -> list[Any]:
