@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from jobmagics import paths
 from jobmagics.client import Queue
-from jobmagics.errors import DatabaseDamaged, DatabaseReplaced, DiskFull, InvalidJob
+from jobmagics.errors import DatabaseDamaged, DatabaseReplaced, DiskFull, JobmagicsError
 from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord, State, WorkerRecord, format_memory
 from jobmagics.store import Capacity
@@ -22,6 +22,7 @@ from jobmagics.store import Capacity
 from .adversity import AdversityMixin
 from .executors import Ended, Execution, Executor, JobContext, Outcome
 from .executors.subprocess import SubprocessExecutor
+from .identity import remove_squatters
 from .kinds import execution_of, failure_message
 from .limits import group_rss
 from .options import WorkerOptions
@@ -53,7 +54,7 @@ class Worker(AdversityMixin):
         self.queue = Queue(options.queue)
         self.store = self.queue.store
         self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
-        self.context = JobContext(self.queue.layout, self.id)
+        self.context = JobContext.of(self.queue.layout, self.id)
         self.executors = (executors if executors is not None
                           else default_executors(options, self.context))
         self.running: dict[str, Running] = {}
@@ -257,19 +258,33 @@ class Worker(AdversityMixin):
 
     def _execution(self, job: JobRecord) -> Execution:
         """The started attempt, or one already ended: a kind that is not registered (a row
-        written by hand) fails here, before any executor could take it for another kind."""
+        written by hand) fails here, before any executor could take it for another kind, and
+        so does a job whose owner has no account here (in a system queue)."""
         try:
             execution_of(job.kind)
-        except InvalidJob as exc:
+            self._clear_the_way(job)
+        except JobmagicsError as exc:
             return Ended(job.id, Outcome(None, str(exc)))
         executor = next((e for e in self.executors if e.accepts(job)), None)
         if executor is None:
             return Ended(job.id, Outcome(None, f"no executor for {job.kind} jobs on {job.backend}"))
         try:
             return executor.start(job, self.context)
+        except JobmagicsError as exc:    # said for the user: the job fails with it
+            return Ended(job.id, Outcome(None, str(exc)))
         except Exception as exc:  # an executor bug must fail the job, not the worker
             log.exception("executor failed to start %s", job.id)
             return Ended(job.id, Outcome(None, f"could not start: {type(exc).__name__}: {exc}"))
+
+    def _clear_the_way(self, job: JobRecord) -> None:
+        """In a system queue, what another account put at this job's data or config snapshot
+        name (a file, a link) goes before the job starts."""
+        identity = self.context.identity(job)
+        if identity is None:
+            return
+        layout = self.queue.layout
+        for path in remove_squatters([layout.data(job.id), layout.config(job.id)], identity):
+            log.warning("%s: removed %s, which another account had put there", job.id, path)
 
     # ---- watching running jobs --------------------------------------------------------
     def _apply_cancel_requests(self, now: float) -> None:

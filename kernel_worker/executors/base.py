@@ -1,11 +1,13 @@
 """The small interface every executor implements (subprocess, Jupyter kernel, SLURM)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from jobmagics.model import JobRecord
 from jobmagics.paths import QueueLayout
+
+from ..identity import Identity, OwnerPolicy
 
 
 @dataclass(frozen=True)
@@ -23,10 +25,21 @@ class Outcome:
 
 @dataclass(frozen=True)
 class JobContext:
-    """What an executor needs besides the job: where the queue lives."""
+    """What an executor needs besides the job: where the queue lives, and whether each job
+    runs as its owner (a system queue served by root: ``identity``)."""
 
     layout: QueueLayout
     worker_id: str
+    owners: OwnerPolicy = field(default_factory=OwnerPolicy)
+
+    @classmethod
+    def of(cls, layout: QueueLayout, worker_id: str) -> JobContext:
+        return cls(layout, worker_id, OwnerPolicy.of(layout))
+
+    def identity(self, job: JobRecord) -> Identity | None:
+        """The account ``job`` runs as (None: the worker's own); ``NoAccount`` if its owner
+        has none on this machine."""
+        return self.owners.identity_of(job.user)
 
 
 class Execution(Protocol):

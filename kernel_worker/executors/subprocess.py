@@ -12,6 +12,7 @@ from typing import IO, Any
 from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 from jobmagics.model import JobRecord
 
+from ..identity import Identity
 from ..kinds import execution_of
 from ..limits import apply_memory_limit
 from ..proctrack import Container, tracker_for
@@ -22,8 +23,13 @@ from .zygote import Zygote
 _WORKER_ENV = dict(os.environ)   # read once: copying os.environ per job costs more than the claim
 
 
-def job_environment(job: JobRecord, context: JobContext) -> dict[str, str]:
+def job_environment(job: JobRecord, context: JobContext,
+                    identity: Identity | None = None) -> dict[str, str]:
+    """The worker's environment (the account's own HOME, USER, LOGNAME when the job runs as
+    its owner), the job's ``env``, and the marks of the job and its attempt."""
     base = {} if job.options.env_replace else dict(_WORKER_ENV)
+    if identity is not None and not job.options.env_replace:
+        base = identity.environment(base)
     base.update(job.env)
     base[JOB_ID_VAR] = job.id
     base[ATTEMPT_VAR] = str(job.attempt)
@@ -102,29 +108,38 @@ class SubprocessExecutor:
         if not os.path.isdir(job.cwd):
             return Ended(job.id, Outcome(
                 None, f"working directory {job.cwd} does not exist on this host"))
+        identity = context.identity(job)
         container = tracker_for(context.layout.root).attempt(job.id, job.attempt)
         if self._zygote is not None and self._zygote.accepts(job):
-            forked = self._zygote.start(job, job_environment(job, context), container)
+            forked = self._zygote.start(job, job_environment(job, context, identity), container,
+                                        identity)
             if forked is not None:
                 if job.memory is not None and forked.pid is not None:
                     apply_memory_limit(forked.pid, job.memory)
                 return forked
-        execution = self._start_process(job, context, container)
+        execution = self._start_process(job, context, container, identity)
         if isinstance(execution, Ended):
             container.release()
         return execution
 
-    def _start_process(self, job: JobRecord, context: JobContext,
-                       container: Container) -> Execution:
-        argv, env = job_argv(job, context), job_environment(job, context)
+    def _start_process(self, job: JobRecord, context: JobContext, container: Container,
+                       identity: Identity | None) -> Execution:
+        argv, env = job_argv(job, context), job_environment(job, context, identity)
         cannot = cannot_execute(argv[0], job.cwd, env) if argv else Outcome(None, "empty command")
         if cannot is not None:          # the wrapper that joins the container would hide why
             return Ended(job.id, cannot)
-        handles = self._open_streams(job, context)
+        handles = self._open_streams(job, context, identity)
+        as_owner: dict[str, Any] = {}
+        joining, descriptor = container.command(argv), None
+        if identity is not None:        # the child becomes the owner before it runs anything
+            joining, descriptor = container.command_for_owner(argv)
+            as_owner = {**identity.popen_keywords(),
+                        "pass_fds": () if descriptor is None else (descriptor,)}
         try:
             process = subprocess.Popen(
-                container.command(argv), cwd=job.cwd, env=env, start_new_session=True,
-                stdin=handles["stdin"], stdout=handles["stdout"], stderr=handles["stderr"])
+                joining, cwd=job.cwd, env=env, start_new_session=True,
+                stdin=handles["stdin"], stdout=handles["stdout"], stderr=handles["stderr"],
+                **as_owner)
         except FileNotFoundError:
             return Ended(job.id, Outcome(127, f"command not found: {argv[0]}"))
         except PermissionError:
@@ -135,19 +150,27 @@ class SubprocessExecutor:
             for handle in handles.values():
                 if hasattr(handle, "close"):
                     handle.close()
+            if descriptor is not None:
+                os.close(descriptor)
         container.started(process.pid)
         if job.memory is not None:
             apply_memory_limit(process.pid, job.memory)
         return ProcessExecution(job.id, process, container)
 
     @staticmethod
-    def _open_streams(job: JobRecord, context: JobContext) -> dict[str, Any]:
-        """The job's stdin/stdout/stderr, open: the caller hands them to Popen, then closes them."""
+    def _open_streams(job: JobRecord, context: JobContext,
+                      identity: Identity | None = None) -> dict[str, Any]:
+        """The job's stdin/stdout/stderr, open: the caller hands them to Popen, then closes them.
+        The log (and stderr) files belong to the account the job runs as."""
         layout = context.layout
         stdout: IO[bytes] = open(layout.log(job.id), "ab")  # noqa: SIM115
         stderr: IO[bytes] | int = subprocess.STDOUT
         if job.options.capture:      # run(capture_output=True): keep stderr apart
             stderr = open(layout.stderr(job.id), "ab")  # noqa: SIM115
+        if identity is not None:
+            for opened in (stdout, stderr):
+                if not isinstance(opened, int):
+                    identity.own_descriptor(opened.fileno())
         stdin: IO[bytes] | int = subprocess.DEVNULL
         if job.options.stdin_b64 is not None:
             stdin = tempfile.TemporaryFile()  # noqa: SIM115

@@ -14,6 +14,7 @@ from typing import Any
 from jobmagics.model import JobRecord
 from jobmagics.store import Store
 
+from ..identity import Identity
 from ..kinds import execution_of
 from ..proctrack import Container, tracker_for
 from .base import JobContext, Outcome
@@ -54,9 +55,10 @@ class Zygote:
 
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
+            as_owners = ["--as-owners"] if self.context.owners.as_owners else []
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "kernel_worker.runners.zygote",
-                 str(self.context.layout.root)],
+                 str(self.context.layout.root), *as_owners],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 start_new_session=True)
             self.home.add(self._process.pid, own_group=False)   # before it forks anything
@@ -67,14 +69,16 @@ class Zygote:
         same_python = python is None or os.path.realpath(python) == os.path.realpath(sys.executable)
         return execution_of(job.kind).forkable and same_python and job.options.stdin_b64 is None
 
-    def start(self, job: JobRecord, env: dict[str, str],
-              container: Container) -> ForkedExecution | None:
-        """Fork the job; None if the zygote cannot (the caller then starts a fresh Python)."""
+    def start(self, job: JobRecord, env: dict[str, str], container: Container,
+              identity: Identity | None = None) -> ForkedExecution | None:
+        """Fork the job (as ``identity``, its owner, when given); None if the zygote cannot
+        (the caller then starts a fresh Python)."""
         layout = self.context.layout
         stderr = str(layout.stderr(job.id)) if job.options.capture else None
         order: dict[str, Any] = {"job_id": job.id, "kind": job.kind, "cwd": job.cwd, "env": env,
                                  "join": container.join_path(), "log": str(layout.log(job.id)),
-                                 "stderr": stderr}
+                                 "stderr": stderr,
+                                 "identity": None if identity is None else identity.to_json()}
         try:
             process = self._ensure()
             assert process.stdin is not None and process.stdout is not None

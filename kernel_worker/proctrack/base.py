@@ -23,6 +23,11 @@ class Container(Protocol):
     def command(self, argv: list[str]) -> list[str]:
         """The argv that joins the container, then executes ``argv`` (same pid, fds, env)."""
 
+    def command_for_owner(self, argv: list[str]) -> tuple[list[str], int | None]:
+        """``command`` for a child that becomes another account before it executes anything
+        (``Popen(user=...)``): also a descriptor the caller passes to it (``pass_fds``) and
+        closes once it started (None: nothing to pass)."""
+
     def join_path(self) -> str | None:
         """A file a process writes ``0`` to, to join the container (None: nothing to join)."""
 

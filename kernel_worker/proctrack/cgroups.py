@@ -17,6 +17,12 @@ log = logging.getLogger("kernel_worker")
 TOP = "jobmagics"
 # run by /bin/sh: join the container ($0 names the file to write to), then become the job (exec)
 JOIN_SCRIPT = 'echo 0 >"$0" 2>/dev/null; exec "$@"'
+# the same through a descriptor the worker opened ($0 is its number), closed before the job runs:
+# the kernel checks the rights of whoever OPENED the file, so a job that already dropped to its
+# owner's account joins too; left open, it would let the job move any process into its cgroup.
+# bash, because dash takes only one-digit descriptors in a redirection.
+JOIN_BY_DESCRIPTOR_SCRIPT = 'echo 0 >&"$0" 2>/dev/null; eval "exec $0>&-"; exec "$@"'
+JOIN_BY_DESCRIPTOR_SHELL = "/bin/bash"
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,17 @@ class CgroupContainer:
         if not self._made():
             return argv
         return ["/bin/sh", "-c", JOIN_SCRIPT, self.join_file, *argv]
+
+    def command_for_owner(self, argv: list[str]) -> tuple[list[str], int | None]:
+        if not self._made() or not os.access(JOIN_BY_DESCRIPTOR_SHELL, os.X_OK):
+            return argv, None          # found by its marks and process group instead
+        try:
+            descriptor = os.open(self.join_file, os.O_WRONLY | os.O_CLOEXEC)
+        except OSError as exc:             # the job runs on, found by its marks and group
+            log.warning("cannot open %s: %s", self.join_file, exc)
+            return argv, None
+        script = [JOIN_BY_DESCRIPTOR_SHELL, "-c", JOIN_BY_DESCRIPTOR_SCRIPT, str(descriptor)]
+        return [*script, *argv], descriptor
 
     def join_path(self) -> str | None:
         return self.join_file if self._made() else None

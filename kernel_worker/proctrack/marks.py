@@ -24,6 +24,9 @@ class MarksContainer:
     def command(self, argv: list[str]) -> list[str]:
         return argv
 
+    def command_for_owner(self, argv: list[str]) -> tuple[list[str], int | None]:
+        return argv, None
+
     def join_path(self) -> str | None:
         return None
 

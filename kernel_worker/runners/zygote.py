@@ -23,6 +23,7 @@ import cloudpickle  # noqa: F401 - imported here so that children do not pay for
 from jobmagics.client import Queue
 from jobmagics.errors import InvalidJob
 from jobmagics.payloads import dump_exception
+from kernel_worker.identity import Identity
 from kernel_worker.kinds import EXECUTIONS, forkable_runner
 
 FENCE_S = 10.0
@@ -31,33 +32,42 @@ RUNNERS = {e.runner: importlib.import_module(e.runner)
            for e in EXECUTIONS.values() if e.forkable and e.runner is not None}
 
 
-def main(queue_path: str) -> int:
-    queue = Queue(queue_path)
+def main(queue_path: str, as_owners: bool = False) -> int:
+    """Serve orders until stdin closes. ``as_owners`` (a system queue served by root): every
+    child becomes its job's owner before it reads anything of the job, and opens the queue
+    anew as that account; the zygote itself never opens the queue, so no child inherits a
+    connection to the database made by root."""
+    queue = None if as_owners else Queue(queue_path)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     for line in sys.stdin:
         order = json.loads(line)
         pid = os.fork()
         if pid == 0:
-            os._exit(run_child(queue, order))
+            os._exit(run_child(queue, order, queue_path))
         sys.stdout.write(f"{pid}\n")
         sys.stdout.flush()
     return 0
 
 
-def run_child(queue: Queue, order: dict[str, Any]) -> int:
-    """In the forked child: become the job's own process group, with its output, folder and
-    environment; wait until the worker has recorded our pid (so a worker dying now never leaves
-    an unknown copy running); then run the job as the cold runners would."""
+def run_child(queue: Queue | None, order: dict[str, Any], queue_path: str) -> int:
+    """In the forked child: become the job's own process group, with its output, and (in a
+    system queue) its owner's account, then its folder and environment; wait until the worker
+    has recorded our pid (so a worker dying now never leaves an unknown copy running); then run
+    the job as the cold runners would."""
     try:
         _join(order.get("join"))
         os.setsid()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        _redirect(order)
+        identity = Identity.from_json(order["identity"]) if order.get("identity") else None
+        _redirect(order, identity)
+        if identity is not None:
+            identity.drop()             # before anything of the job is read, unpickled, imported
         os.chdir(order["cwd"])
         os.environ.clear()
         os.environ.update(order["env"])
         sys.path[0] = order["cwd"]
         sys.path[1:1] = [p for p in order["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+        queue = queue if queue is not None else Queue(queue_path)
         if not _pid_recorded(queue, order["job_id"]):
             return 3
         code = _run(queue, order["job_id"], order["kind"])
@@ -93,16 +103,23 @@ def _join(path: str | None) -> None:
             handle.write("0")
 
 
-def _redirect(order: dict[str, Any]) -> None:
+def _redirect(order: dict[str, Any], identity: Identity | None) -> None:
+    """stdin from /dev/null, stdout (and stderr) to the job's log, given to the job's owner."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    log = os.open(order["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    log = _open_output(order["log"], identity)
     os.dup2(log, 1)
-    stderr = (os.open(order["stderr"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-              if order.get("stderr") else log)
+    stderr = _open_output(order["stderr"], identity) if order.get("stderr") else log
     os.dup2(stderr, 2)
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+
+
+def _open_output(path: str, identity: Identity | None) -> int:
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    if identity is not None:
+        identity.own_descriptor(descriptor)
+    return descriptor
 
 
 def _pid_recorded(queue: Queue, job_id: str) -> bool:
@@ -115,4 +132,4 @@ def _pid_recorded(queue: Queue, job_id: str) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], as_owners="--as-owners" in sys.argv[2:]))

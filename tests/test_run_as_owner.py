@@ -1,0 +1,192 @@
+"""In a system queue, every job runs as its owner (root only: it makes real Unix accounts).
+
+The queue is made by ``paths.init_system``, its service runs in this process (as root, the
+service's account), and a root worker runs the jobs; jobs are inserted for two real accounts
+by the store, as the service does for them."""
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import jobmagics
+from jobmagics import paths
+from jobmagics.paths import QueueLayout
+from jobmagics.service import serve
+from kernel_worker.spawning import WorkerHandle
+from tests.accounts import account_python
+
+GROUP, OWNERS = "jmtest_sys", ("jmtest_x", "jmtest_y")
+
+
+@pytest.fixture(scope="module")
+def owners() -> dict[str, pwd.struct_passwd]:
+    """Two accounts with homes, members of the queue's group (CI runs as root)."""
+    if os.getuid() != 0:
+        pytest.fail("jobs run as their owners only under a root worker: run the suite as root"
+                    " (CI does)", pytrace=False)
+    try:
+        grp.getgrnam(GROUP)
+    except KeyError:
+        subprocess.run(["groupadd", GROUP], check=True)
+    for user in OWNERS:
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            subprocess.run(["useradd", "-m", "-s", "/bin/sh", "-G", GROUP, user], check=True)
+    account_python()
+    return {user: pwd.getpwnam(user) for user in OWNERS}
+
+
+@pytest.fixture
+def system_queue(owners: dict[str, pwd.struct_passwd]) -> Iterator[Path]:
+    base = Path(tempfile.mkdtemp(prefix="jm-system-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    folder = base / "queue"
+    paths.init_system(folder, GROUP)
+    jobmagics.Queue(folder).store.count()          # the database, made by the service's account
+    service = serve(QueueLayout(folder))
+    yield folder
+    service.close()
+    shutil.rmtree(base)
+
+
+@pytest.fixture
+def start_worker(system_queue: Path, tmp_path: Path) -> Iterator[Callable[..., WorkerHandle]]:
+    """A root worker in the interpreter other accounts can run (its children become them)."""
+    started: list[WorkerHandle] = []
+    environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+
+    def start(*args: str) -> WorkerHandle:
+        log = tmp_path / f"worker-{len(started)}.log"
+        with open(log, "ab") as output:
+            process = subprocess.Popen(
+                [str(account_python()), "-m", "kernel_worker", "--queue", str(system_queue),
+                 "--serve-group", *args], stdin=subprocess.DEVNULL, stdout=output,
+                stderr=subprocess.STDOUT, cwd="/", env={**environment, "PYTHONUNBUFFERED": "1"})
+        handle = WorkerHandle(process, log, system_queue)
+        started.append(handle)
+        handle.wait_registered()
+        return handle
+
+    yield start
+    for handle in started:
+        handle.stop()
+
+
+def submit_for(queue_dir: Path, user: str, **submission: Any) -> str:
+    """Insert a job of ``user`` as the service does for it (the store, as root)."""
+    queue = jobmagics.Queue(queue_dir)
+    submission.setdefault("cwd", "/tmp")
+    spec, payload = queue._spec(**submission)
+    return queue.store.submit([spec], user, paths.current_host(), [payload])[0]
+
+
+def finished(queue_dir: Path, job_id: str, timeout: float = 60) -> jobmagics.Job:
+    return jobmagics.Queue(queue_dir).get(job_id).wait(timeout)
+
+
+def private_file(folder: Path, owner: int, text: str) -> Path:
+    path = folder / f"secret-{owner}"
+    path.write_text(text)
+    os.chown(path, owner, owner)
+    os.chmod(path, 0o600)
+    return path
+
+
+# ---- command jobs ---------------------------------------------------------------------------
+@pytest.mark.parametrize("user", OWNERS)
+def test_a_command_job_runs_with_its_owners_uid_groups_umask_and_home(
+        system_queue: Path, start_worker: Callable[..., WorkerHandle], user: str) -> None:
+    start_worker()
+    account = pwd.getpwnam(user)
+    job_id = submit_for(system_queue, user, command=[
+        "sh", "-c", 'id -un; id -gn; id -G; umask; echo "$HOME $USER $LOGNAME"'])
+    job = finished(system_queue, job_id)
+    assert job.state == "completed", (job.error, job.log())
+    groups = " ".join(str(g) for g in sorted(set(os.getgrouplist(user, account.pw_gid))))
+    lines = job.log().splitlines()
+    assert lines[0] == user and lines[1] == grp.getgrgid(account.pw_gid).gr_name
+    assert " ".join(sorted(lines[2].split(), key=int)) == groups
+    assert lines[3] == "0027"           # the queue shares its files with its group: read only
+    assert lines[4] == f"{account.pw_dir} {user} {user}"
+
+
+def test_a_jobs_log_belongs_to_its_owner_and_the_queue_group_may_read_it(
+        system_queue: Path, start_worker: Callable[..., WorkerHandle]) -> None:
+    start_worker()
+    job_id = submit_for(system_queue, "jmtest_x", command=["echo", "hello"])
+    assert finished(system_queue, job_id).state == "completed"
+    info = QueueLayout(system_queue).log(job_id).stat()
+    assert pwd.getpwuid(info.st_uid).pw_name == "jmtest_x"
+    assert grp.getgrgid(info.st_gid).gr_name == GROUP
+    assert info.st_mode & 0o777 == 0o640
+
+
+def test_a_job_cannot_read_a_private_file_of_another_account_or_of_root(
+        system_queue: Path, start_worker: Callable[..., WorkerHandle], tmp_path: Path) -> None:
+    start_worker()
+    folder = Path(tempfile.mkdtemp(prefix="jm-secrets-", dir="/tmp"))
+    try:
+        os.chmod(folder, 0o755)
+        theirs = private_file(folder, pwd.getpwnam("jmtest_y").pw_uid, "y's token")
+        roots = private_file(folder, 0, "root's token")
+        job_id = submit_for(system_queue, "jmtest_x", command=[
+            "sh", "-c", f"cat {theirs}; cat {roots}; echo tried"])
+        job = finished(system_queue, job_id)
+        log = job.log()
+        assert "tried" in log and log.count("Permission denied") == 2, log
+        assert "token" not in log
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_job_whose_owner_has_no_account_here_fails_saying_so(
+        system_queue: Path, start_worker: Callable[..., WorkerHandle]) -> None:
+    start_worker()
+    job_id = submit_for(system_queue, "jmtest_gone", command=["true"])
+    job = finished(system_queue, job_id)
+    assert job.state == "failed"
+    assert "no Unix account jmtest_gone on this machine" in job.error
+
+
+def test_a_command_job_of_an_owner_joins_its_attempts_container_and_keeps_no_way_into_it(
+        system_queue: Path, start_worker: Callable[..., WorkerHandle]) -> None:
+    """The worker opens the container's join file for the job (the kernel checks who opened
+    it); the job must not keep that descriptor, or it could move any process into its cgroup."""
+    from kernel_worker import proctrack
+    start_worker()
+    job_id = submit_for(system_queue, "jmtest_x", command=[
+        "sh", "-c", "cat /proc/self/cgroup; ls -l /proc/self/fd/"])
+    job = finished(system_queue, job_id)
+    assert job.state == "completed", (job.error, job.log())
+    log = job.log()
+    assert "cgroup.procs" not in log and "/tasks" not in log
+    tracker = proctrack.tracker_for(system_queue)
+    if tracker.hierarchy is not None:
+        assert f"{job_id}.1" in log
+
+
+@pytest.mark.parametrize("squat", ["file", "link"])
+def test_what_another_account_put_at_a_jobs_data_name_is_removed_before_it_runs(
+        system_queue: Path, start_worker: Callable[..., WorkerHandle], squat: str) -> None:
+    job_id = submit_for(system_queue, "jmtest_x", command=["true"], hold=True)
+    layout = QueueLayout(system_queue)
+    target = layout.data(job_id)
+    if squat == "file":
+        target.write_text("not your data")
+    else:
+        target.symlink_to("/etc/passwd")
+    os.chown(target, pwd.getpwnam("jmtest_y").pw_uid, -1, follow_symlinks=False)
+    start_worker()
+    jobmagics.Queue(system_queue).store.release(job_id, "jmtest_x")
+    assert finished(system_queue, job_id).state == "completed"
+    assert not target.is_symlink() and not target.exists()
