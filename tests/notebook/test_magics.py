@@ -137,6 +137,18 @@ def test_a_worker_started_from_the_notebook_runs_jobs_and_stops_with_the_kernel(
              timeout=60)
 
 
+def test_the_kernels_worker_serves_only_its_accounts_jobs_unless_started_with_serve_group(kernel, queue):
+    cell = kernel.run("%job worker start --slots 1")
+    assert "runs your jobs" in cell.stdout, cell.stdout
+    serving = {w["pid"]: w["only_user"] for w in queue.workers()}
+    assert serving[int(cell.stdout.split()[1])] == queue.user
+    kernel.run("%job worker stop")
+    cell = kernel.run("%job worker start --slots 1 --serve-group")
+    assert "runs every group member's jobs (they run as you)" in cell.stdout, cell.stdout
+    serving = {w["pid"]: w["only_user"] for w in queue.workers()}
+    assert serving[int(cell.stdout.split()[1])] is None
+
+
 def test_worker_stop_stops_the_kernels_worker(kernel, queue):
     pid = int(kernel.run("%job worker start --slots 1").stdout.split()[1])
     cell = kernel.run("%job worker stop")
