@@ -20,6 +20,11 @@ from ..model import JobOptions, JobRecord, JobSettings, JobSpec, State, WorkerRe
 HEADER = struct.Struct("!I")
 MAX_MESSAGE = 256 << 20          # a request or answer larger than this is refused
 _BYTES = "$bytes"
+# the operations that change nothing: a client asks again on a new connection when the old one
+# broke (a service restarted); a write may have been done before the break, and is never resent
+READS = frozenset({"get", "find", "count", "active", "active_counts", "state_counts", "events",
+                   "workers", "resources", "setting", "payload", "result", "pid_of",
+                   "data_version", "whoami"})
 
 
 class ConnectionClosed(EOFError):
@@ -76,7 +81,8 @@ _SPEC_FIELDS = tuple(f.name for f in declared_fields(JobSettings))
 
 def record_to_wire(record: JobRecord) -> list[Any]:
     """A record as the list of its field values, in declaration order (smaller than a dict)."""
-    return [getattr(record, name) for name in _RECORD_FIELDS]
+    values = [getattr(record, name) for name in _RECORD_FIELDS]
+    return [_encode(v) if isinstance(v, (State, JobOptions)) else v for v in values]
 
 
 def record_from_wire(values: list[Any]) -> JobRecord:

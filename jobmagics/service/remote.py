@@ -54,12 +54,15 @@ class RemoteStore:
             f" {unit_name(root)}, or ask its admin to)")
 
     def call(self, op: str, *args: Any, **kwargs: Any) -> Any:
+        reused = getattr(self._local, "sock", None) is not None
         sock = self._connection()
         try:
             protocol.send(sock, {"op": op, "args": list(args), "kwargs": kwargs})
             answer = protocol.receive(sock)
         except (OSError, protocol.ConnectionClosed) as exc:
             self.close()
+            if reused and op in protocol.READS:    # a connection to a service since restarted: once more
+                return self.call(op, *args, **kwargs)
             error = exc if isinstance(exc, OSError) else OSError(errno.ECONNRESET, str(exc))
             raise self._unavailable(error) from None
         if "error" in answer:

@@ -1,0 +1,58 @@
+"""What travels over a system queue's socket, without a service: records and submissions go
+and come back whole, errors keep their class, and what is not declared is refused."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from jobmagics import Queue
+from jobmagics.errors import InvalidJob, JobNotFound, PermissionDenied, QueueError
+from jobmagics.service import protocol
+from jobmagics.service.operations import OPERATIONS
+
+
+def test_a_record_travels_whole(tmp_path: Path) -> None:
+    queue = Queue(tmp_path / "q")
+    job = queue.submit(["echo", "a"], env={"K": "v"}, name="n", options={"capture": True})
+    record = queue.store.get(job.id)
+    a, b = socket.socketpair()
+    with a, b:
+        protocol.send(a, protocol.record_to_wire(record))
+        assert protocol.record_from_wire(protocol.receive(b)) == record
+
+
+def test_a_submission_travels_whole_with_its_payload(tmp_path: Path) -> None:
+    spec, payload = Queue(tmp_path / "q")._spec(function=len, args=([1, 2],), priority=3)
+    sent = protocol.spec_to_wire(spec)
+    a, b = socket.socketpair()
+    with a, b:
+        protocol.send(a, sent)
+        back = protocol.spec_from_wire(protocol.receive(b))
+    assert back == spec and back.payload == payload
+
+
+def test_a_submission_with_an_undeclared_field_is_refused(tmp_path: Path) -> None:
+    spec, _ = Queue(tmp_path / "q")._spec(command=["true"])
+    lying = protocol.spec_to_wire(spec) | {"user": "alice"}
+    with pytest.raises(InvalidJob, match="unknown field 'user'"):
+        protocol.spec_from_wire(lying)
+
+
+@pytest.mark.parametrize("error", [PermissionDenied("no"), JobNotFound("JOB-20261129-00001"),
+                                   InvalidJob("bad")])
+def test_an_error_keeps_its_class_and_message(error: Exception) -> None:
+    back = protocol.error_from_wire(protocol.error_to_wire(error))  # type: ignore[arg-type]
+    assert type(back) is type(error) and str(back) == str(error)
+
+
+def test_an_error_class_that_is_not_ours_reads_as_a_queue_error() -> None:
+    back = protocol.error_from_wire(["SystemExit", "bye"])
+    assert type(back) is QueueError and str(back) == "bye"
+
+
+def test_every_operation_a_client_may_repeat_is_one_that_exists() -> None:
+    assert protocol.READS <= set(OPERATIONS) | {"data_version"}
+    assert not {"submit", "apply", "save_result", "set_progress", "set_setting",
+                "set_paused"} & protocol.READS
