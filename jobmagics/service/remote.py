@@ -61,7 +61,7 @@ class RemoteStore:
             answer = protocol.receive(sock)
         except (OSError, protocol.ConnectionClosed) as exc:
             self.close()
-            if reused and op in protocol.READS:    # a connection to a service since restarted: once more
+            if reused and op in protocol.READS:   # the service restarted since: ask once more
                 return self.call(op, *args, **kwargs)
             error = exc if isinstance(exc, OSError) else OSError(errno.ECONNRESET, str(exc))
             raise self._unavailable(error) from None
