@@ -21,8 +21,8 @@ def serve(args: argparse.Namespace) -> int:
     layout = QueueLayout(resolve_queue_dir(options.queue))
     refuse_system_queue(layout)
     if options.only_user != current_user():
-        print(f"jobmagics worker: {whose_jobs(layout, options)} will run as {current_user()}"
-              f" (your account, with your files and rights)", file=sys.stderr, flush=True)
+        print(f"jobmagics worker: {whose_jobs(layout, options)} {_run_as(layout)}",
+              file=sys.stderr, flush=True)
     return Worker(options).run()
 
 
@@ -63,6 +63,12 @@ def _is_system(layout: QueueLayout) -> bool:
         return layout.is_system()
     except OSError:           # a folder this account cannot read: the worker says so itself
         return False
+
+
+def _run_as(layout: QueueLayout) -> str:
+    if _is_system(layout):          # root's worker there starts each job as its owner
+        return "will run, each as its owner (a system queue: `jobmagics service` runs its jobs)"
+    return f"will run as {current_user()} (your account, with your files and rights)"
 
 
 def whose_jobs(layout: QueueLayout, options: WorkerOptions) -> str:
