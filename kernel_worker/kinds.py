@@ -36,7 +36,8 @@ class KindExecution:
     # program, argv(job) (a command's argv; a kind that runs `sh -c LINE` would say so here)
     runner: str | None = None
     argv: Callable[[JobRecord], list[str]] | None = None
-    kernel_work: Callable[[JobRecord, str], KernelWork] | None = None   # None: never in a kernel
+    # None: never in a kernel; its third argument: may the job's owner run code in that kernel
+    kernel_work: Callable[[JobRecord, str, bool], KernelWork] | None = None
     fresh_kernel: bool = False   # may take a fresh kernel; else only the persistent kernel of
     #                              a resource it holds (an experiment goes to the station's)
 
@@ -79,12 +80,13 @@ def forkable_runner(name: str) -> str:
     return execution.runner
 
 
-def kernel_work_for(job: JobRecord, queue_root: str) -> KernelWork:
-    """What a kernel executes for ``job``; ``InvalidJob`` if its kind never runs in one."""
+def kernel_work_for(job: JobRecord, queue_root: str, trusted: bool = True) -> KernelWork:
+    """What a kernel executes for ``job``; ``InvalidJob`` if its kind never runs in one.
+    Not ``trusted``: its owner may not run code of theirs in that kernel (an instrument's)."""
     make = execution_of(job.kind).kernel_work
     if make is None:
         raise InvalidJob(f"{job.kind} jobs do not run in a Jupyter kernel")
-    return make(job, queue_root)
+    return make(job, queue_root, trusted)
 
 
 def failure_message(job: JobRecord, outcome: Outcome, layout: QueueLayout) -> str:

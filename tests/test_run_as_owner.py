@@ -190,3 +190,86 @@ def test_what_another_account_put_at_a_jobs_data_name_is_removed_before_it_runs(
     jobmagics.Queue(system_queue).store.release(job_id, "jmtest_x")
     assert finished(system_queue, job_id).state == "completed"
     assert not target.is_symlink() and not target.exists()
+
+
+# ---- function and python jobs: the zygote and fresh kernels ---------------------------------
+def test_a_function_job_forked_from_the_zygote_runs_as_its_owner_and_holds_nothing_of_root(
+        system_queue: Path, start_worker: Callable[..., WorkerHandle]) -> None:
+    import psutil
+    start_worker()
+
+    def inside() -> tuple[str, str, str, list[str], int]:   # pickled by value: a local function
+        import contextlib
+        import os
+        import pwd
+        import subprocess
+        opened = []
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):      # the listing's own descriptor, closed by now
+                opened.append(os.readlink(f"/proc/self/fd/{fd}"))
+        umask = subprocess.run(["sh", "-c", "umask"], capture_output=True, text=True).stdout
+        name = pwd.getpwuid(os.getuid()).pw_name
+        return name, os.environ["HOME"], umask.strip(), opened, os.getppid()
+
+    python = str(account_python())
+    job_id = submit_for(system_queue, "jmtest_y", function=inside, options={"python": python})
+    job = finished(system_queue, job_id)
+    assert job.state == "completed", (job.error, job.log())
+    user, home, umask, opened, parent = job.result(trust=True)
+    assert (user, home, umask) == ("jmtest_y", pwd.getpwnam("jmtest_y").pw_dir, "0027")
+    assert not [path for path in opened if "jobs.db" in path], opened
+    assert "kernel_worker.runners.zygote" in " ".join(psutil.Process(parent).cmdline())
+    assert QueueLayout(system_queue).log(job_id).stat().st_uid == pwd.getpwnam("jmtest_y").pw_uid
+
+
+def test_a_python_job_in_a_fresh_kernel_runs_as_its_owner_and_its_outputs_are_theirs(
+        system_queue: Path, start_worker: Callable[..., WorkerHandle]) -> None:
+    start_worker()
+    code = "import os, pwd\nprint(pwd.getpwuid(os.getuid()).pw_name, os.environ['HOME'])\nx = 41 + 1"
+    job_id = submit_for(system_queue, "jmtest_x", code=code, options={"pull": ["x"]})
+    job = finished(system_queue, job_id, 120)
+    assert job.state == "completed", (job.error, job.log())
+    assert f"jmtest_x {pwd.getpwnam('jmtest_x').pw_dir}" in job.log()
+    assert job.result(trust=True) == {"x": 42}
+    layout, uid = QueueLayout(system_queue), pwd.getpwnam("jmtest_x").pw_uid
+    for path in (layout.log(job_id), layout.outputs(job_id), layout.notebook(job_id)):
+        assert path.stat().st_uid == uid and path.stat().st_mode & 0o777 == 0o640, path
+
+
+# ---- the instrument's kernel stays the service's ---------------------------------------------
+def test_a_non_operators_python_job_in_the_instrument_kernel_fails_and_an_operators_runs(
+        system_queue: Path, start_worker: Callable[..., WorkerHandle]) -> None:
+    start_worker("--resource", "hardware")
+    store = jobmagics.Queue(system_queue).store
+    store.set_setting("operators", ["jmtest_y"])
+    code = "import os\nprint('uid', os.getuid())"
+    refused = submit_for(system_queue, "jmtest_x", code=code, resources=["hardware"])
+    allowed = submit_for(system_queue, "jmtest_y", code=code, resources=["hardware"])
+    job = finished(system_queue, refused, 120)
+    assert job.state == "failed"
+    assert job.error == ("jmtest_x may not run python code in the instrument kernel of hardware"
+                         " (ask a queue admin: jobmagics admin operators add jmtest_x)")
+    job = finished(system_queue, allowed, 120)
+    assert job.state == "completed", (job.error, job.log())
+    assert "uid 0" in job.log()                       # the station's kernel: the service's account
+    assert QueueLayout(system_queue).log(allowed).stat().st_uid == pwd.getpwnam("jmtest_y").pw_uid
+
+
+def test_an_experiment_not_on_the_allowlist_fails_in_the_instrument_kernel_and_a_listed_one_runs(
+        system_queue: Path, start_worker: Callable[..., WorkerHandle]) -> None:
+    start_worker("--resource", "hardware")
+    store = jobmagics.Queue(system_queue).store
+    target = "jobmagics.experiments:Rabi"
+    refused = submit_for(system_queue, "jmtest_x", experiment=target, config={"points": 3},
+                         resources=["hardware"])
+    assert finished(system_queue, refused, 120).state == "failed"
+    assert "jmtest_x may not run experiment jobmagics.experiments:Rabi" in \
+        jobmagics.Queue(system_queue).get(refused).error
+    store.set_setting("allowed_experiments", [target])
+    allowed = submit_for(system_queue, "jmtest_x", experiment=target, config={"points": 3},
+                         resources=["hardware"])
+    job = finished(system_queue, allowed, 120)
+    assert job.state == "completed", (job.error, job.log())
+    layout, uid = QueueLayout(system_queue), pwd.getpwnam("jmtest_x").pw_uid
+    for path in (layout.data(allowed), layout.config(allowed)):
+        assert path.stat().st_uid == uid, path

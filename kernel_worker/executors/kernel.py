@@ -31,10 +31,11 @@ from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord
 from jobmagics.store import Store
 
+from ..identity import Identity
 from ..kinds import EXECUTIONS, kernel_work_for
 from ..options import WorkerOptions
 from ..proctrack import Container, tracker_for
-from .base import Execution, JobContext, Outcome
+from .base import Ended, Execution, JobContext, Outcome
 from .kernel_capture import OutputRecorder
 from .kernel_persistent import PersistentKernel, StartupFailed
 from .kernel_session import KernelDied, ManagedKernel, error_line
@@ -54,6 +55,9 @@ class RunState:
     job: JobRecord
     container: Container
     work: KernelWork                     # what the kernel executes for the job's kind
+    owner: Identity | None = None        # a system queue's: its files are theirs (a fresh
+    #                                      kernel runs as them; the instrument's stays ours)
+    trusted: bool = True                 # may the owner run code in the kernel it gets
     kernel: ManagedKernel | None = None
     stop: str | None = None              # "interrupt" | "kill"
     running_code: bool = False
@@ -174,7 +178,7 @@ class KernelExecutor:
                                         daemon=True)
         self._thread.start()
         self._persistent: dict[str, PersistentKernel] = {}
-        self._spare: asyncio.Task[ManagedKernel] | None = None
+        self._spare: tuple[str | None, asyncio.Task[ManagedKernel]] | None = None  # whose
         self._background: set[asyncio.Task[Any]] = set()   # asyncio keeps only weak references
         self.submit(self._create_persistent()).result()
 
@@ -206,10 +210,18 @@ class KernelExecutor:
 
     def start(self, job: JobRecord, context: JobContext) -> Execution:
         holder = self._holder_for(job)
+        owner = context.identity(job)          # None unless jobs run as their owners
+        trusted = True
+        if holder is not None and owner is not None:
+            refusal = instrument_refusal(job, holder.resource, self._store)
+            if refusal is not None:
+                _note_in_log(context, job, owner, refusal)
+                return Ended(job.id, Outcome(None, refusal))
+            trusted = may_run_code(job.user, self._store)
         kernel = holder.kernel if holder is not None else None
         pid = kernel.pid if kernel is not None and not kernel.dead else None
         state = RunState(job, self.tracker.attempt(job.id, job.attempt),
-                         kernel_work_for(job, self.queue_root))
+                         kernel_work_for(job, self.queue_root, trusted), owner, trusted)
         return KernelExecution(self, state, pid)
 
     def shutdown(self) -> None:
@@ -225,7 +237,7 @@ class KernelExecutor:
         spare, self._spare = self._spare, None
         if spare is not None:
             with contextlib.suppress(BaseException):
-                await (await spare).kill()
+                await (await spare[1]).kill()
         await asyncio.gather(*(h.shutdown() for h in self._persistent.values()),
                              return_exceptions=True)
 
@@ -235,7 +247,8 @@ class KernelExecutor:
 
     # ---- one run, on the loop ---------------------------------------------------------
     async def run_job(self, state: RunState) -> Outcome:
-        recorder = OutputRecorder(self.context.layout, state.job, state.work.notebook_source)
+        recorder = OutputRecorder(self.context.layout, state.job, state.work.notebook_source,
+                                  state.owner)
         outcome = Outcome(None, "the job did not run")
         try:
             outcome = await self._run_somewhere(state, recorder)
@@ -247,6 +260,10 @@ class KernelExecutor:
             with contextlib.suppress(Exception):
                 recorder.save_notebook("completed" if outcome.ok else "failed", outcome.error)
             recorder.close()
+            if state.owner is not None:     # what the instrument's kernel wrote is theirs
+                layout = self.context.layout
+                for path in (layout.data(state.job.id), layout.config(state.job.id)):
+                    state.owner.own(path)
 
     async def _run_somewhere(self, state: RunState, recorder: OutputRecorder) -> Outcome:
         holder = self._holder_for(state.job)
@@ -257,23 +274,28 @@ class KernelExecutor:
             if kernel.dead:              # crashed or killed: prepare it again for the next job
                 self._spawn(holder.prepare_in_background())
             return outcome
-        kernel = await self._fresh_kernel()
+        kernel = await self._fresh_kernel(state.owner)
         try:
             return await self._execute(state, kernel, recorder, persistent=False)
         finally:
             self._spawn(kernel.kill())     # a batch kernel serves one job
 
-    async def _fresh_kernel(self) -> ManagedKernel:
+    async def _fresh_kernel(self, owner: Identity | None) -> ManagedKernel:
+        """A kernel of ``owner``'s (None: the worker's account): the spare if it is theirs; a
+        new spare for the same account is started for the next job."""
+        whose = None if owner is None else owner.user
         spare, self._spare = self._spare, None
         kernel: ManagedKernel | None = None
         if spare is not None:
             with contextlib.suppress(Exception):
-                kernel = await spare
-            if kernel is not None and not await kernel.alive():
+                kernel = await spare[1]
+            if kernel is not None and (spare[0] != whose or not await kernel.alive()):
+                self._spawn(kernel.kill())
                 kernel = None
         if kernel is None:
-            kernel = await ManagedKernel.start(self.queue_root, self.home)
-        self._spare = self._spawn(ManagedKernel.start(self.queue_root, self.home))
+            kernel = await ManagedKernel.start(self.queue_root, self.home, owner=owner)
+        self._spare = (whose, self._spawn(ManagedKernel.start(self.queue_root, self.home,
+                                                              owner=owner)))
         return kernel
 
     async def _execute(self, state: RunState, kernel: ManagedKernel, recorder: OutputRecorder,
@@ -283,7 +305,8 @@ class KernelExecutor:
         state.kernel = kernel
         try:
             await self._take(state, kernel)
-            begin = await kernel.execute(begin_call(state.job, self.queue_root), silent=True)
+            begin = await kernel.execute(begin_call(state.job, self.queue_root, state.trusted),
+                                         silent=True)
             if begin.get("status") != "ok":
                 return _failed(recorder, f"could not prepare the job: {error_line(begin)}")
             if state.stop_asked():              # cancelled while it was being prepared
@@ -331,6 +354,36 @@ class KernelExecutor:
                 self._spawn(kernel.interrupt())
             recorder.record(msg_type, content)
         return on_output
+
+
+# ---- the instrument's kernel in a system queue ----------------------------------------------
+def may_run_code(user: str, store: Store) -> bool:
+    """Queue admins and instrument operators run their own code in the instrument's kernel."""
+    return (user == "root" or user in store.setting("admins", [])
+            or user in store.setting("operators", []))
+
+
+def instrument_refusal(job: JobRecord, resource: str, store: Store) -> str | None:
+    """Why ``job`` may not run in the instrument kernel of ``resource`` (None: it may): others
+    than admins and operators run only experiments the admins allowed, never python code."""
+    if may_run_code(job.user, store):
+        return None
+    if job.kind != "experiment":
+        return (f"{job.user} may not run {job.kind} code in the instrument kernel of {resource}"
+                f" (ask a queue admin: jobmagics admin operators add {job.user})")
+    target = (job.experiment or {}).get("target")
+    if target in store.setting("allowed_experiments", []):
+        return None
+    return (f"{job.user} may not run experiment {target} in the instrument kernel of {resource}:"
+            f" it is not on the queue's list of allowed experiments (ask a queue admin:"
+            f" jobmagics allow add {target})")
+
+
+def _note_in_log(context: JobContext, job: JobRecord, owner: Identity, line: str) -> None:
+    """A job that does not start says why in its log too (the log is its owner's)."""
+    with contextlib.suppress(OSError), open(context.layout.log(job.id), "ab") as log_file:
+        owner.own_descriptor(log_file.fileno())
+        log_file.write(line.encode() + b"\n")
 
 
 def _failed(recorder: OutputRecorder, message: str, already_logged: bool = False) -> Outcome:

@@ -11,6 +11,8 @@ from jobmagics.model import JobRecord
 from jobmagics.outputs import fold_outputs
 from jobmagics.paths import QueueLayout
 
+from ..identity import Identity
+
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _OUTPUT_TYPES = ("stream", "display_data", "update_display_data", "execute_result", "error",
                  "clear_output")
@@ -46,15 +48,20 @@ def output_from_message(msg_type: str, content: dict[str, Any]) -> dict[str, Any
 class OutputRecorder:
     """Appends each output as it arrives, so widgets and ``%job output`` see it live."""
 
-    def __init__(self, layout: QueueLayout, job: JobRecord, source: str | None = None) -> None:
+    def __init__(self, layout: QueueLayout, job: JobRecord, source: str | None = None,
+                 owner: Identity | None = None) -> None:
         self.layout = layout
         self.job = job
+        self.owner = owner                  # the files belong to the job's owner (system queue)
         self.source = source if source is not None else job.code or ""   # the notebook cell's code
         self.events: list[dict[str, Any]] = []
         self.execution_count: int | None = None
         # open for the whole run (closed by close()); the jsonl holds one attempt's outputs
         self._jsonl = open(layout.outputs(job.id), "w", encoding="utf-8")  # noqa: SIM115
         self._log = open(layout.log(job.id), "ab")  # noqa: SIM115
+        if owner is not None:
+            owner.own_descriptor(self._jsonl.fileno())
+            owner.own_descriptor(self._log.fileno())
 
     def record(self, msg_type: str, content: dict[str, Any]) -> None:
         if msg_type == "execute_input":
@@ -92,6 +99,8 @@ class OutputRecorder:
         path = self.layout.notebook(self.job.id)
         temporary = path.with_suffix(".ipynb.tmp")
         temporary.write_text(json.dumps(notebook, indent=1, default=str) + "\n", encoding="utf-8")
+        if self.owner is not None:
+            self.owner.own(temporary)
         temporary.replace(path)
 
     def close(self) -> None:

@@ -23,10 +23,15 @@ def _user_namespace() -> dict[str, Any]:
 
 
 def begin_job(job_id: str, queue_path: str, cwd: str, env: dict[str, str],
-              attempt: int | None = None) -> None:
+              attempt: int | None = None, trusted: bool = True) -> None:
     """Point ``jobmagics.progress()`` at this job, enter its folder and load pushed variables.
     The attempt's marks go into ``os.environ``, so every process the job starts carries them
-    (the worker finds those processes by them where it has no cgroups)."""
+    (the worker finds those processes by them where it has no cgroups).
+
+    Not ``trusted``: the job's owner may not run code in this kernel (an instrument's, in a
+    system queue), so nothing of theirs that could run code here is taken: no pushed pickle, no
+    environment, and the folder is "/" (a module in their folder would shadow the experiment's
+    when the kernel imports it)."""
     context.enter_job(job_id, queue_path)
     os.environ.update(env)
     os.environ[JOB_ID_VAR], os.environ[QUEUE_VAR] = job_id, queue_path
@@ -38,7 +43,7 @@ def begin_job(job_id: str, queue_path: str, cwd: str, env: dict[str, str],
     sys.last_value = sys.last_type = sys.last_traceback = None
     if hasattr(sys, "last_exc"):      # Python 3.12 and later
         sys.last_exc = None
-    payload = shared_queue(queue_path).store.payload(job_id)
+    payload = shared_queue(queue_path).store.payload(job_id) if trusted else None
     if payload is not None:
         _user_namespace().update(load(payload))
 
@@ -69,7 +74,7 @@ def end_job() -> None:
     os.environ.pop(ATTEMPT_VAR, None)
 
 
-def run_experiment_job(job_id: str, queue_path: str) -> None:
+def run_experiment_job(job_id: str, queue_path: str, trusted: bool = True) -> None:
     """Run experiment job ``job_id`` against the station the ``--startup`` file left in the
     global ``station`` (``run_experiment`` opens, and closes, one of its own if there is none).
 
@@ -84,6 +89,12 @@ def run_experiment_job(job_id: str, queue_path: str) -> None:
     # holding the instrument between jobs is the startup file's explicit choice. Kept implicitly,
     # it would lock out every other user of the station (a second worker serving hardware, a
     # --no-kernel worker, a notebook) for as long as this kernel lives.
+    # Not trusted: the job's folder must not come first when the class is imported here (a
+    # module of the owner's there would run in this kernel); run_experiment puts a folder first
+    # only when it is not on the path yet, so it goes last for this job.
+    folder = shared_queue(queue_path).store.get(job_id).cwd if not trusted else None
+    if folder is not None:
+        sys.path.append(folder)
     try:
         run_experiment(job_id, queue_path, station=_user_namespace().get(STATION_GLOBAL))
     except JobmagicsError as exc:       # bad config, unknown class, station in use: no traceback
@@ -93,6 +104,11 @@ def run_experiment_job(job_id: str, queue_path: str) -> None:
         _shown_as(exc, f"experiment stopped before the end ({str(exc) or 'interrupted'});"
                        " data so far kept")
         raise
+    finally:
+        if folder is not None and folder in sys.path:
+            sys.path.reverse()
+            sys.path.remove(folder)             # the last one: the one added here
+            sys.path.reverse()
 
 
 def _shown_as(error: BaseException, line: str) -> None:

@@ -7,12 +7,15 @@ import contextlib
 import os
 import queue
 import signal
+import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec
 
 from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 
+from ..identity import Identity
 from ..proctrack import Container
 
 if TYPE_CHECKING:
@@ -30,8 +33,8 @@ class KernelDied(RuntimeError):
     """The kernel process exited (crash, os._exit, killed) while we waited for it."""
 
 
-def kernel_environment(queue_root: str) -> dict[str, str]:
-    env = dict(os.environ)
+def kernel_environment(queue_root: str, owner: Identity | None = None) -> dict[str, str]:
+    env = dict(os.environ) if owner is None else owner.environment(dict(os.environ))
     env.pop(JOB_ID_VAR, None)
     env.pop(ATTEMPT_VAR, None)
     env[QUEUE_VAR] = queue_root
@@ -52,15 +55,20 @@ class ManagedKernel:
         self.dead = False
 
     @classmethod
-    async def start(cls, queue_root: str, home: Container, cwd: str | None = None) -> ManagedKernel:
-        """A new kernel in the worker's ``home`` container (a job's takes it for its duration)."""
-        from jupyter_client import AsyncKernelManager  # not at import: workers start fast
-
-        manager = AsyncKernelManager(kernel_name="python3")
+    async def start(cls, queue_root: str, home: Container, cwd: str | None = None,
+                    owner: Identity | None = None) -> ManagedKernel:
+        """A new kernel in the worker's ``home`` container (a job's takes it for its duration);
+        ``owner``: it runs as that account (a system queue's fresh kernel for a job)."""
+        manager = _manager_for(owner)
+        as_owner: dict[str, Any] = {}
+        if owner is not None:
+            as_owner = owner.popen_keywords()
+            cwd = cwd or "/"     # the worker's folder may be closed to them; the job's is set later
         # the kernel's own log (e.g. its warning about TCP without encryption) is noise in the
         # worker's log; the job's output, warnings included, arrives over IOPub anyway
-        await manager.start_kernel(cwd=cwd or os.getcwd(), env=kernel_environment(queue_root),
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        await manager.start_kernel(cwd=cwd or os.getcwd(),
+                                   env=kernel_environment(queue_root, owner),
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"], **as_owner)
         kernel = cls(manager)
         try:
             if kernel.pid is not None:
@@ -139,6 +147,35 @@ class ManagedKernel:
                 self.manager.shutdown_wait_time = grace
                 await asyncio.wait_for(self.manager.shutdown_kernel(now=False), grace + 1.0)
         await self.kill()
+
+
+_made_once: dict[str, Any] = {}
+
+
+def _manager_for(owner: Identity | None) -> AsyncKernelManager:
+    """A kernel manager; for ``owner``, one whose connection file that account may read: in a
+    folder every account may pass through but not list (the worker's own runtime folder is
+    closed to others), given to the owner as soon as jupyter_client has written it."""
+    from jupyter_client import AsyncKernelManager  # not at import: workers start fast
+
+    if owner is None:
+        return AsyncKernelManager(kernel_name="python3")
+    if not _made_once:
+        class OwnedKernelManager(AsyncKernelManager):   # type: ignore[misc]
+            owner: Identity
+
+            def write_connection_file(self, **kwargs: Any) -> None:
+                super().write_connection_file(**kwargs)
+                self.owner.own(self.connection_file, 0o600)
+
+        folder = tempfile.mkdtemp(prefix="jobmagics-kernels-")
+        os.chmod(folder, 0o711)
+        _made_once.update(manager=OwnedKernelManager, folder=folder)
+    manager = _made_once["manager"](kernel_name="python3")
+    manager.owner = owner
+    manager.connection_file = os.path.join(_made_once["folder"],
+                                           f"kernel-{owner.user}-{uuid.uuid4()}.json")
+    return manager  # type: ignore[no-any-return]
 
 
 def error_line(reply: dict[str, Any]) -> str:

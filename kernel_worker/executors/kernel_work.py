@@ -29,18 +29,24 @@ class KernelWork:
         return kernel_call(kernel_prelude.finish_job, job.id, queue_root, pull, failed)
 
 
-def begin_call(job: JobRecord, queue_root: str) -> str:
-    """The silent call that prepares the kernel for ``job`` before its work runs."""
+def begin_call(job: JobRecord, queue_root: str, trusted: bool = True) -> str:
+    """The silent call that prepares the kernel for ``job`` before its work runs. Not
+    ``trusted`` (an allow-listed experiment of someone who may not run code in the instrument's
+    kernel): the kernel takes nothing of the job's but its id (see ``begin_job``)."""
+    if not trusted:
+        return kernel_call(kernel_prelude.begin_job, job.id, queue_root, "/", {}, job.attempt,
+                           trusted=False)
     return kernel_call(kernel_prelude.begin_job, job.id, queue_root, job.cwd, job.env, job.attempt)
 
 
-def code_work(job: JobRecord, queue_root: str) -> KernelWork:
-    """A python job: its own code, as a notebook cell; pulled variables are sent back after."""
+def code_work(job: JobRecord, queue_root: str, trusted: bool = True) -> KernelWork:
+    """A python job: its own code, as a notebook cell; pulled variables are sent back after.
+    (Only an owner trusted with the kernel gets one: ``KernelExecutor`` refuses the others.)"""
     return KernelWork(job.code or "", store_history=True, notebook_source=job.code or "",
                       pulls_result=True)
 
 
-def experiment_work(job: JobRecord, queue_root: str) -> KernelWork:
+def experiment_work(job: JobRecord, queue_root: str, trusted: bool = True) -> KernelWork:
     """``run_experiment(JOB_ID, QUEUE, station=globals().get("station"))``, through the prelude
     so the user's namespace gains no names. It is NOT a silent execution although it is our
     code: a silent one publishes no ``execute_input``, and that message is what tells the
@@ -50,5 +56,7 @@ def experiment_work(job: JobRecord, queue_root: str) -> KernelWork:
     readable = (f"# experiment {experiment.get('target')} with config {config}\n"
                 "from jobmagics.experiments import run_experiment\n"
                 f"run_experiment({job.id!r}, {queue_root!r}, station=globals().get('station'))\n")
-    return KernelWork(kernel_call(kernel_prelude.run_experiment_job, job.id, queue_root),
+    call = (kernel_call(kernel_prelude.run_experiment_job, job.id, queue_root) if trusted else
+            kernel_call(kernel_prelude.run_experiment_job, job.id, queue_root, trusted=False))
+    return KernelWork(call,
                       store_history=False, notebook_source=readable, pulls_result=False)
