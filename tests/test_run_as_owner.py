@@ -23,6 +23,7 @@ from jobmagics.paths import QueueLayout
 from jobmagics.service import serve
 from kernel_worker.spawning import WorkerHandle
 from tests.accounts import account_python
+from tests.slurm.conftest import slurm  # noqa: F401 - the real single-node SLURM, as a fixture
 
 GROUP, OWNERS = "jmtest_sys", ("jmtest_x", "jmtest_y")
 
@@ -273,3 +274,44 @@ def test_an_experiment_not_on_the_allowlist_fails_in_the_instrument_kernel_and_a
     layout, uid = QueueLayout(system_queue), pwd.getpwnam("jmtest_x").pw_uid
     for path in (layout.data(allowed), layout.config(allowed)):
         assert path.stat().st_uid == uid, path
+
+
+# ---- SLURM ------------------------------------------------------------------------------------
+@pytest.mark.usefixtures("slurm")       # its SLURM_CONF is in os.environ, for the worker
+def test_a_slurm_job_is_submitted_as_its_owner_so_slurm_runs_it_as_them(
+        system_queue: Path, start_worker: Callable[..., WorkerHandle]) -> None:
+    start_worker("--slurm")
+    job_id = submit_for(system_queue, "jmtest_x", command=["sh", "-c", "id -un; umask"],
+                        backend="slurm")
+    job = finished(system_queue, job_id, 120)
+    assert job.state == "completed", (job.error, job.log())
+    assert job.log().split() == ["jmtest_x", "0027"]
+    assert QueueLayout(system_queue).log(job_id).stat().st_uid == pwd.getpwnam("jmtest_x").pw_uid
+
+
+# ---- the identity itself ------------------------------------------------------------------------
+def test_a_forked_child_that_dropped_to_an_owner_cannot_become_root_again(
+        owners: dict[str, pwd.struct_passwd]) -> None:
+    from kernel_worker.identity import Identity
+    identity = Identity.of("jmtest_x", umask=0o027)
+    pid = os.fork()
+    if pid == 0:                                        # the child: exit status is the verdict
+        try:
+            identity.drop()
+            became = (os.getuid(), os.geteuid(), os.getgid(), sorted(os.getgroups()), os.umask(0))
+            expected = (identity.uid, identity.uid, identity.gid, sorted(identity.groups), 0o027)
+            try:
+                os.setuid(0)
+                os._exit(3)
+            except PermissionError:
+                os._exit(0 if became == expected else 2)
+        except BaseException:  # noqa: BLE001 - the child must never return into pytest
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_an_account_that_does_not_exist_is_named_in_the_error() -> None:
+    from kernel_worker.identity import Identity, NoAccount
+    with pytest.raises(NoAccount, match="no Unix account jmtest_nowhere on this machine"):
+        Identity.of("jmtest_nowhere")

@@ -38,7 +38,7 @@ from ..proctrack import Container, tracker_for
 from .base import Ended, Execution, JobContext, Outcome
 from .kernel_capture import OutputRecorder
 from .kernel_persistent import PersistentKernel, StartupFailed
-from .kernel_session import KernelDied, ManagedKernel, error_line
+from .kernel_session import KernelDied, ManagedKernel, error_line, remove_connection_folder
 from .kernel_work import KernelWork, begin_call
 
 log = logging.getLogger("kernel_worker")
@@ -230,6 +230,7 @@ class KernelExecutor:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self.tracker.leave(self.context.worker_id)
+        remove_connection_folder()
 
     async def _shutdown(self) -> None:
         if self._background:

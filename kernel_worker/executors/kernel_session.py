@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import queue
+import shutil
 import signal
 import tempfile
 import uuid
@@ -176,6 +177,14 @@ def _manager_for(owner: Identity | None) -> AsyncKernelManager:
     manager.connection_file = os.path.join(_made_once["folder"],
                                            f"kernel-{owner.user}-{uuid.uuid4()}.json")
     return manager  # type: ignore[no-any-return]
+
+
+def remove_connection_folder() -> None:
+    """The worker stops: the folder of its owners' connection files goes (files and all)."""
+    folder = _made_once.pop("folder", None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        _made_once.clear()
 
 
 def error_line(reply: dict[str, Any]) -> str:

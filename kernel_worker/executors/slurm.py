@@ -18,6 +18,7 @@ from jobmagics.errors import JobmagicsError
 from jobmagics.model import JobRecord
 from jobmagics.store import Store
 
+from ..identity import Identity
 from .base import Ended, Execution, JobContext, Outcome
 from .slurm_commands import SlurmError, cancel, cancel_orphan, sbatch_options, submit_batch
 from .slurm_tracker import SlurmStatus, SlurmTracker
@@ -130,9 +131,11 @@ class SlurmExecutor:
         if not os.path.isdir(job.cwd):
             return Ended(job.id, Outcome(None, f"working directory {job.cwd} does not exist"
                                                  " on this host"))
+        owner = context.identity(job)        # sbatch as the owner: SLURM runs the job as them
         try:
-            script, options = self._prepare(job, context)
-            slurm_id = submit_batch(script, options, sbatch_environment(job, context))
+            script, options = self._prepare(job, context, owner)
+            slurm_id = submit_batch(script, options, sbatch_environment(job, context, owner),
+                                    owner)
         except SlurmError as exc:
             return Ended(job.id, Outcome(None, str(exc)))
         except OSError as exc:
@@ -142,22 +145,36 @@ class SlurmExecutor:
         return SlurmExecution(job.id, slurm_id, self)
 
     @staticmethod
-    def _prepare(job: JobRecord, context: JobContext) -> tuple[str, list[str]]:
-        """Write ``<queue>/slurm/<id>.sh`` (and the stdin file); return it and sbatch's options."""
+    def _prepare(job: JobRecord, context: JobContext,
+                 owner: Identity | None = None) -> tuple[str, list[str]]:
+        """Write ``<queue>/slurm/<id>.sh`` (and the stdin file); return it and sbatch's options.
+        With an ``owner``, they and the log files (made here: the owner may not create files in
+        the queue's folders) are the owner's, for sbatch and the job to read and write."""
         layout = context.layout
         script = script_path(context, job.id)
         folder = script.parent
         folder.mkdir(exist_ok=True)
+        if owner is not None:           # members pass through, to their own files only
+            os.chown(folder, -1, owner.file_group)
+            os.chmod(folder, 0o750)
         script.write_text(batch_script(job, context))
+        made = [script]
         stdin = None
         if job.options.stdin_b64 is not None:
             stdin_path = folder / f"{job.id}.stdin"
             stdin_path.write_bytes(base64.b64decode(job.options.stdin_b64))
             stdin = str(stdin_path)
+            made.append(stdin_path)
         if job.options.capture:
             output, errors = str(layout.log(job.id)), str(layout.stderr(job.id))
         else:
             output, errors = str(layout.log(job.id)), None
+        if owner is not None:
+            for log_file in filter(None, (output, errors)):
+                Path(log_file).touch()
+            made += [Path(p) for p in (output, errors) if p]
+            for path in made:
+                owner.own(path, 0o600 if path.parent == folder else None)
         return str(script), sbatch_options(job, output, errors, stdin)
 
     def report_stage(self, job_id: str, text: str, *, replace_job_stage: bool) -> None:
@@ -189,10 +206,11 @@ def batch_script(job: JobRecord, context: JobContext) -> str:
             f"exec {argv}\n")
 
 
-def sbatch_environment(job: JobRecord, context: JobContext) -> dict[str, str]:
+def sbatch_environment(job: JobRecord, context: JobContext,
+                       owner: Identity | None = None) -> dict[str, str]:
     """The job's environment (exported to the job by ``--export=ALL``) plus what sbatch itself
     needs to find the cluster, even when the job replaces its environment."""
-    env = job_environment(job, context)
+    env = job_environment(job, context, owner)
     for name in ("SLURM_CONF", "PATH"):
         if name in os.environ and name not in env:
             env[name] = os.environ[name]

@@ -15,6 +15,8 @@ from typing import Any
 from jobmagics.errors import JobmagicsError
 from jobmagics.model import JobRecord
 
+from ..identity import Identity
+
 COMMAND_TIMEOUT_S = 30.0
 INSTALL_HINT = ("install SLURM's client tools on the worker's host "
                 "(Debian: apt-get install slurm-client) or run the worker without --slurm")
@@ -25,10 +27,13 @@ class SlurmError(JobmagicsError):
 
 
 def run_slurm(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-              timeout: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-    """Run one SLURM command; raises ``SlurmError`` if it cannot run at all.
+              timeout: float = COMMAND_TIMEOUT_S,
+              owner: Identity | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one SLURM command (as ``owner`` when given: SLURM then runs the job as them);
+    raises ``SlurmError`` if it cannot run at all.
 
     A non-zero exit status is returned, not raised: callers know which ones matter."""
+    as_owner = owner.popen_keywords() if owner is not None else {}
     tool = argv[0]
     search = (env or os.environ).get("PATH") or os.defpath
     path = shutil.which(tool, path=search) or shutil.which(tool)
@@ -37,7 +42,7 @@ def run_slurm(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
     try:
         return subprocess.run([path, *argv[1:]], capture_output=True, text=True, timeout=timeout,
                               check=False, env=dict(env) if env is not None else None,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, **as_owner)
     except subprocess.TimeoutExpired:
         raise SlurmError(f"{tool} did not answer within {timeout:g} s:"
                          " is slurmctld running?") from None
@@ -89,9 +94,11 @@ def extra_sbatch_arguments(job: JobRecord) -> list[str]:
     return list(extra)
 
 
-def submit_batch(script: str, options: Sequence[str], env: Mapping[str, str]) -> str:
-    """``sbatch --parsable ... SCRIPT``; returns the SLURM job id or raises ``SlurmError``."""
-    result = run_slurm(["sbatch", *options, script], env=env)
+def submit_batch(script: str, options: Sequence[str], env: Mapping[str, str],
+                 owner: Identity | None = None) -> str:
+    """``sbatch --parsable ... SCRIPT`` (as ``owner`` when given); returns the SLURM job id or
+    raises ``SlurmError``."""
+    result = run_slurm(["sbatch", *options, script], env=env, owner=owner)
     if result.returncode != 0:
         raise SlurmError(f"sbatch refused the job: {first_error_line(result.stderr)}")
     slurm_id = result.stdout.strip().split(";")[0]
