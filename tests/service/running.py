@@ -7,6 +7,7 @@ database is made then, root's, 0600).
 worker of every user's jobs. Root only, like every test with real accounts."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -15,10 +16,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jobmagics
 from jobmagics.paths import QueueLayout
 from tests.accounts import as_account
+
+HELD = {"command": ["sleep", "60"], "cwd": "/tmp", "hold": True}     # a job that stays put
+SECRET = "s3cret-token-of-alice"
 
 
 @dataclass(frozen=True)
@@ -104,3 +109,12 @@ def cli_as(user: str, queue: Path, *argv: str) -> subprocess.CompletedProcess[st
     """``jobmagics --queue QUEUE *argv`` as ``user``."""
     return subprocess.run(as_account(user, "-m", "jobmagics", "--queue", str(queue), *argv),
                           capture_output=True, text=True, cwd="/tmp", timeout=60, check=False)
+
+
+def snapshot(q: jobmagics.Queue) -> dict[str, Any]:
+    """Everything an attack could change, read by root straight from the database."""
+    jobs = {r.id: dataclasses.asdict(r) for r in q.store.find(limit=None)}
+    return {"jobs": jobs, "results": {i: q.store.result(i) for i in jobs},
+            "admins": q.admins(), "operators": q.operators(),
+            "allowed": q.allowed_experiments(), "paused": q.stats()["paused"],
+            "resources": q.store.resources()}

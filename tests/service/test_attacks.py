@@ -5,7 +5,6 @@ root reads them are the same before and after).
 The attacker is jmtest_bob, the victim jmtest_alice, both members of the queue's group."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,10 @@ import pytest
 import jobmagics
 from tests.accounts import submit_as
 from tests.conftest import wait_for
-from tests.service.running import Lab, cli_as, run_as
+from tests.service.running import HELD, SECRET, Lab, cli_as, run_as, snapshot
 
 pytestmark = pytest.mark.usefixtures("service")
 
-HELD = {"command": ["sleep", "60"], "cwd": "/tmp", "hold": True}
-SECRET = "s3cret-token-of-alice"
 RABI = "jobmagics.experiments.builtin:Rabi"
 
 # what every attacker's script starts with: attempt(what, action) records how it went
@@ -47,15 +44,6 @@ def cancel_as(user: str, queue: Path, job_id: str) -> None:
     ran = run_as(user, "import sys, jobmagics; jobmagics.Queue(sys.argv[1]).cancel(sys.argv[2])",
                  str(queue), job_id)
     assert ran.returncode == 0, ran.stderr
-
-
-def snapshot(q: jobmagics.Queue) -> dict[str, Any]:
-    """Everything an attack could change, read by root straight from the database."""
-    jobs = {r.id: dataclasses.asdict(r) for r in q.store.find(limit=None)}
-    return {"jobs": jobs, "results": {i: q.store.result(i) for i in jobs},
-            "admins": q.admins(), "operators": q.operators(),
-            "allowed": q.allowed_experiments(), "paused": q.stats()["paused"],
-            "resources": q.store.resources()}
 
 
 def refused(outcomes: dict[str, list[str]], error: str = "PermissionDenied") -> None:
