@@ -1,4 +1,7 @@
-"""Several real Unix accounts sharing one queue (made by ``jobmagics init --group``)."""
+"""Several real Unix accounts sharing one queue, in both kinds of shared queue: a group queue
+(``jobmagics init --group``: members write the folder) and a system queue (``jobmagics init
+--system``: only its service writes; members go through its socket). Each test runs in both;
+where the mode changes the outcome on purpose, the test says so."""
 from __future__ import annotations
 
 import grp
@@ -14,7 +17,9 @@ from pathlib import Path
 import pytest
 
 import jobmagics
+from jobmagics.paths import QueueLayout
 from tests.accounts import PACKAGES_UNDER_TEST, account_python, as_account, build_runtime
+from tests.service.running import ServiceProcess, make_system_queue
 
 GROUP, MEMBERS, OUTSIDER = "jmlab", ("jmalice", "jmbob", "jmdave"), "jmcarol"
 
@@ -50,16 +55,31 @@ def _exists(lookup, name: str) -> bool:  # type: ignore[no-untyped-def]
         return False
 
 
-@pytest.fixture
-def shared_queue(accounts: None) -> Iterator[Path]:
+@pytest.fixture(params=["group", "system"])
+def shared_queue(accounts: None, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """The lab's queue, jmbob its admin: a group queue (no worker runs), or a system queue with
+    its service running as root. The service is also the worker of everyone's jobs (2 slots):
+    it starts paused, so that jobs stay pending as in a group queue without a worker; a test
+    that wants them run resumes it."""
     base = Path(tempfile.mkdtemp(prefix="jm-shared-", dir="/tmp"))
     os.chmod(base, 0o755)
     folder = base / "queue"
-    result = subprocess.run([sys.executable, "-m", "jobmagics", "init", str(folder), "--group", GROUP,
-                             "--admin", "jmbob"], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    yield folder
+    if request.param == "group":
+        result = subprocess.run([sys.executable, "-m", "jobmagics", "init", str(folder), "--group", GROUP,
+                                 "--admin", "jmbob"], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stderr
+        yield folder
+    else:
+        jobmagics.Queue(make_system_queue(folder, GROUP, ["jmbob"])).pause()
+        service = ServiceProcess(folder, base / "service.log", resources=()).start()
+        yield folder
+        service.stop()
+        print(f"---- the service's log ----\n{service.output()}")      # shown when the test failed
     shutil.rmtree(base)
+
+
+def is_system(queue: Path) -> bool:
+    return QueueLayout(queue).is_system()
 
 
 def as_user(user: str, code: str, queue: Path) -> subprocess.CompletedProcess[str]:
@@ -70,11 +90,17 @@ def as_user(user: str, code: str, queue: Path) -> subprocess.CompletedProcess[st
 SUBMIT = "import jobmagics, sys; print(jobmagics.Queue(sys.argv[1]).submit(command=['true'], cwd='/tmp').id)"
 
 
-def test_init_makes_a_setgid_group_folder_and_group_writable_files(shared_queue: Path) -> None:
-    info = shared_queue.stat()
-    assert oct(info.st_mode & 0o7777) == oct(0o2770)
+def test_init_gives_the_group_the_folder_and_the_database_as_the_mode_says(shared_queue: Path) -> None:
+    info, db = shared_queue.stat(), (shared_queue / "jobs.db").stat()
     assert grp.getgrgid(info.st_gid).gr_name == GROUP
-    assert (shared_queue / "jobs.db").stat().st_mode & 0o777 == 0o660
+    if is_system(shared_queue):
+        # on purpose: members read the folder and reach the socket; root's service alone
+        # writes, and the database is root's 0600 (members cannot even open it)
+        assert oct(info.st_mode & 0o7777) == oct(0o750) and info.st_uid == 0
+        assert (db.st_uid, db.st_mode & 0o777) == (0, 0o600)
+    else:
+        assert oct(info.st_mode & 0o7777) == oct(0o2770)
+        assert db.st_mode & 0o777 == 0o660
 
 
 def test_group_members_submit_and_see_each_others_jobs_as_themselves(shared_queue: Path) -> None:
@@ -127,7 +153,12 @@ def test_an_account_outside_the_group_is_told_which_file_and_what_to_run(shared_
     result = subprocess.run(as_account(OUTSIDER, "-m", "jobmagics", "--queue", str(shared_queue), "queue"),
                             capture_output=True, text=True, cwd="/tmp", check=False)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert str(shared_queue) in result.stderr and "jobmagics init" in result.stderr
+    assert str(shared_queue) in result.stderr
+    if is_system(shared_queue):
+        # on purpose: an outsider cannot enter a system queue's folder; the way in is the group
+        assert GROUP in result.stderr
+    else:
+        assert "jobmagics init" in result.stderr
 
 
 def test_accounts_reach_the_code_under_test_without_opening_any_folder_on_the_way(accounts: None) -> None:
