@@ -148,10 +148,16 @@ def test_install_service_and_service_refuse_a_queue_that_is_not_a_system_queue(
         assert f"{group_queue} is not a system queue" in refused.stderr
 
 
-def test_the_service_is_refused_to_anyone_but_root(system_queue: Path) -> None:
+def test_the_service_and_its_installation_are_refused_to_anyone_but_root(
+        system_queue: Path, base: Path) -> None:
     refused = member_cli("service", "--queue", str(system_queue))
     assert refused.returncode == 2
     assert f"sudo jobmagics service --queue {system_queue}" in refused.stderr
+    refused = member_cli("install-service", "--queue", str(system_queue), "--unit-dir",
+                         str(base / "units"))
+    assert refused.returncode == 2
+    assert f"sudo jobmagics install-service --queue {system_queue}" in refused.stderr
+    assert not (base / "units").exists()
 
 
 # ---- operators and the allowlist ------------------------------------------------------------

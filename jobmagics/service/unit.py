@@ -3,6 +3,7 @@
 Plain text, no I/O: the command writes it and asks systemd to start it."""
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,14 +13,14 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9:_.]")
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9@%+=:,./_-]+")
 
 
-def unit_name(queue: Path) -> str:
+def unit_name(queue: os.PathLike[str] | str) -> str:
     """``jobmagics-<the queue's path, escaped as systemd-escape --path does>.service``."""
     return f"jobmagics-{escape_path(queue)}.service"
 
 
-def escape_path(path: Path) -> str:
+def escape_path(path: os.PathLike[str] | str) -> str:
     """``systemd-escape --path``: slashes become dashes, anything else unusual ``\\xNN``."""
-    parts = [part for part in str(path).split("/") if part]
+    parts = [part for part in os.fspath(path).split("/") if part]
     if not parts:
         return "-"
     text = "/".join(parts)
