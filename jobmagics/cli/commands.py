@@ -38,6 +38,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         return cmd_recover(args)
     if args.system:
         return init_system(args)
+    if args.private_files:
+        raise InvalidJob("--private-files goes with --system (a group queue's files are the"
+                         " group's)")
     root = paths.resolve_queue_dir(args.dir)
     paths.init_shared(root, args.group)
     if args.journal:
