@@ -279,6 +279,7 @@ import cloudpickle
 q, job_id = jobmagics.Queue(sys.argv[1]), sys.argv[2]
 attempt("result", lambda: q.get(job_id).result(60))
 attempt("trusted result", lambda: q.get(job_id).result(60, trust=True))
+attempt("the stored result, untrusted", lambda: q.store.result(job_id))
 planted = cloudpickle.dumps(42)
 attempt("save a result", lambda: q.store.save_result(job_id, True, planted))
 attempt("report progress", lambda: q.store.set_progress(job_id, 0.5, "owned"))

@@ -84,14 +84,16 @@ def _wait_until_it_answers(call: Call, server: subprocess.Popen[bytes], log: Pat
             return
         except (urllib.error.URLError, ConnectionError):
             if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the jupyter server did not start:\n{log.read_text()}") from None
+                output = log.read_text()
+                raise AssertionError(f"the jupyter server did not start:\n{output}") from None
             time.sleep(0.2)
 
 
 def test_a_members_own_jupyter_server_cannot_act_on_or_read_secrets_of_another_members_job(
         lab: Lab, system_queue: Path, root_queue: jobmagics.Queue, bobs_server: Call) -> None:
     assert bobs_server("GET", "whoami")[1]["user"] == lab.bob
-    victim = submit_as(lab.alice, system_queue, **HELD, env={"TOKEN": SECRET})
+    victim = submit_as(lab.alice, system_queue, code=f"token = '{SECRET}'", env={"TOKEN": SECRET},
+                       hold=True, cwd="/tmp")
     own = submit_as(lab.bob, system_queue, **HELD, env={"TOKEN": "bobs own"})
     before = snapshot(root_queue)
     for action in ("cancel", "hold", "release"):
@@ -102,6 +104,6 @@ def test_a_members_own_jupyter_server_cannot_act_on_or_read_secrets_of_another_m
     assert status == 403 and "belongs to jmtest_alice" in json.dumps(answer), answer
     assert snapshot(root_queue) == before
     status, seen = bobs_server("GET", f"jobs/{victim}")
-    assert status == 200 and SECRET not in json.dumps(seen), seen
+    assert status == 200 and SECRET not in json.dumps(seen), seen      # neither env nor code
     assert bobs_server("GET", f"jobs/{own}")[1]["job"]["env"] == {"TOKEN": "bobs own"}
     assert os.stat(system_queue / "jobs.db").st_uid == 0
