@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ class ConfigStore:
         record = {"name": name, "sha256": digest, "saved_by": paths.current_user(),
                   "saved_at": time.time(), "note": note, "data": json.loads(text)}
         number = max(self._version_numbers(folder), default=0) + 1
-        draft = folder / f".draft.{os.getpid()}.{time.monotonic_ns()}"
+        draft = folder / f".draft.{secrets.token_hex(8)}"
         try:
             while True:
                 # written completely first, then published under its number with link(), which
@@ -210,7 +211,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _write_file(path: Path, text: str, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    """Write a NEW file (never one that is there, nor through a link someone put there: the
+    configs folder of a system queue is shared, and its snapshots are written as root)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
         handle.flush()
@@ -218,7 +221,7 @@ def _write_file(path: Path, text: str, mode: int) -> None:
 
 
 def _write_atomically(path: Path, text: str, mode: int) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     _write_file(temporary, text, mode)
     os.replace(temporary, path)
 

@@ -6,6 +6,7 @@ a run that is still going. Everything about the run (config, code identity, stat
 the job's config snapshot, which ``load`` returns alongside the arrays."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -28,6 +29,19 @@ if TYPE_CHECKING:
 
 _ROWS_PER_CHUNK = 256
 _OPEN_RETRY_S = 3.0      # a reader may arrive in the instant the writer creates the file
+
+
+def _create_anew(path: Path) -> None:
+    """Make ``path`` a new, empty file of ours before HDF5 opens it: whatever was there (an
+    earlier attempt's file, or a link another account put in a shared data folder) goes, and
+    the file is created only if nothing took its place meanwhile. In the sticky data folder of a
+    system queue nobody else may then remove or replace it."""
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666))
+    except (FileExistsError, PermissionError):
+        raise InvalidJob(f"cannot create {path}: another account put a file there") from None
 
 
 def _attr_value(value: Any) -> Any:
@@ -124,6 +138,7 @@ class DataWriter:
         if self.closed:
             raise InvalidJob(f"{self.path.name} is closed: no more points can be added")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_anew(self.path)
         handle = h5py.File(self.path, "w", libver="latest")
         for key, value in self._attrs.items():
             handle.attrs[key] = _attr_value(value)
