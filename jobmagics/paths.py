@@ -273,6 +273,10 @@ def _not_writable_message(layout: QueueLayout, path: Path, verb: str = "write") 
         detail = f"mode {stat.S_IMODE(info.st_mode):04o}, owner {owner}, group {group}"
     except OSError:
         detail = "cannot stat it"
+    group_only = None if layout.is_shared() else _group_only(layout.root)
+    if group_only is not None and verb == "read":    # a system queue of a group we are not in
+        fix = f"it is shared with the group {group_only}: ask its admin to add {current_user()}"
+        return f"cannot {verb} {path} as {current_user()} ({detail}): {fix} to that group"
     if layout.is_shared():
         queue_group = _name(grp.getgrgid, layout.root.stat().st_gid)
         fix = (f"ask an admin to run `jobmagics init {layout.root} --group {queue_group}`"
@@ -281,6 +285,17 @@ def _not_writable_message(layout: QueueLayout, path: Path, verb: str = "write") 
         fix = ("use a queue you own (--queue DIR), or have its owner run"
                f" `jobmagics init {layout.root} --group GROUP`")
     return f"cannot {verb} {path} as {current_user()} ({detail}): {fix}"
+
+
+def _group_only(folder: Path) -> str | None:
+    """The group of a folder its group may enter and others may not (a shared queue's)."""
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    if info.st_mode & stat.S_IXGRP and not info.st_mode & stat.S_IXOTH:
+        return _name(grp.getgrgid, info.st_gid)
+    return None
 
 
 def _name(lookup: Callable[[int], Sequence[object]], ident: int) -> str:

@@ -127,9 +127,10 @@ class RemoteStore:
     def set_paused(self, resource: str | None, paused: bool) -> None:
         self.call("set_paused", resource, paused)
 
-    def apply(self, action: str, job_ids: Sequence[str],
-              actor: str) -> list[tuple[str, State | None]]:
-        """``actor`` is the service's to say: it is whoever holds this connection."""
+    def apply(self, action: str, job_ids: Sequence[str], actor: str, *,
+              manager: bool = False) -> list[tuple[str, State | None]]:
+        """``actor`` and ``manager`` are the service's to say: it is whoever holds this
+        connection, and the service knows whether that is an admin."""
         done = self.call("apply", action, list(job_ids))
         return [(job_id, None if state is None else State(state)) for job_id, state in done]
 
