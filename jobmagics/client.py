@@ -62,6 +62,14 @@ class Queue:
         any account but the service's own)"""
         return self.layout.is_system() and os.geteuid() != self.layout.service_uid()
 
+    def direct_store(self) -> Store:
+        """The database itself, for the processes that write it directly (workers, the
+        service, maintenance); ``PermissionDenied`` for a client of a system queue."""
+        if isinstance(self.store, Store):
+            return self.store
+        raise PermissionDenied(f"only the service's account works the system queue {self.path}"
+                               " directly")
+
     @property
     def configs(self) -> ConfigStore:
         """Versioned named configs of this queue (``save_config``, ``load_config``, history)."""

@@ -52,7 +52,7 @@ class Worker(AdversityMixin):
     def __init__(self, options: WorkerOptions, executors: list[Executor] | None = None) -> None:
         self.options = options
         self.queue = Queue(options.queue)
-        self.store = self.queue.store
+        self.store = self.queue.direct_store()
         self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
         self.context = JobContext.of(self.queue.layout, self.id)
         self.executors = (executors if executors is not None

@@ -315,3 +315,48 @@ def test_an_account_that_does_not_exist_is_named_in_the_error() -> None:
     from kernel_worker.identity import Identity, NoAccount
     with pytest.raises(NoAccount, match="no Unix account jmtest_nowhere on this machine"):
         Identity.of("jmtest_nowhere")
+
+
+def test_an_allowed_experiment_is_never_imported_from_its_owners_folder_in_the_instrument_kernel(
+        system_queue: Path, start_worker: Callable[..., WorkerHandle], tmp_path: Path) -> None:
+    """A non-operator's folder holding a module of the allowed name would run it as root."""
+    folder = tmp_path / "owners-folder"
+    folder.mkdir()
+    proof = tmp_path / "ran-as-root"
+    (folder / "labexp.py").write_text(
+        "import pathlib\n"
+        f"pathlib.Path({str(proof)!r}).write_text('imported')\n"
+        "from jobmagics.experiments import Rabi as Probe\n")
+    os.chmod(tmp_path, 0o755)
+    start_worker("--resource", "hardware")
+    jobmagics.Queue(system_queue).store.set_setting("allowed_experiments", ["labexp:Probe"])
+    job_id = submit_for(system_queue, "jmtest_x", experiment="labexp:Probe",
+                        config={"points": 3}, resources=["hardware"], cwd=str(folder))
+    job = finished(system_queue, job_id, 120)
+    assert job.state == "failed" and "cannot import module labexp" in job.error
+    assert not proof.exists()
+
+
+def test_an_experiment_class_others_may_change_is_not_run_for_other_users(tmp_path: Path) -> None:
+    import importlib.util
+    import sys
+
+    from jobmagics.errors import InvalidJob
+    from jobmagics.experiments.run import check_installed_safely
+
+    def probe_in(folder: Path, name: str) -> type:
+        folder.mkdir()
+        (folder / f"{name}.py").write_text("class Probe:\n    pass\n")
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.Probe
+
+    os.chmod(tmp_path, 0o755)
+    check_installed_safely(probe_in(tmp_path / "admins", "safe_probe"))     # root's, 0755
+    shared = tmp_path / "group-writable"
+    unsafe = probe_in(shared, "unsafe_probe")
+    os.chmod(shared, 0o775)
+    with pytest.raises(InvalidJob, match="may be changed by others"):
+        check_installed_safely(unsafe)

@@ -7,9 +7,12 @@ instrument), snapshot config + code identity to ``configs/<id>.json``, run with 
 ``data/<id>.h5`` writer, store the summary as the job's result."""
 from __future__ import annotations
 
+import inspect
 import os
+import stat
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .. import paths
@@ -26,11 +29,14 @@ from .loading import load_experiment_class
 
 
 def run_experiment(job_id: str, queue_path: str | os.PathLike[str] | None = None,
-                   station: Any = None) -> dict[str, Any]:
+                   station: Any = None, *, trusted: bool = True) -> dict[str, Any]:
     """Run experiment job ``job_id``; returns its summary, which is also the job's result.
 
     With ``station=None`` the worker's station is opened (see ``jobmagics.instruments``) and
-    closed afterwards; a given station is used as is and left connected."""
+    closed afterwards; a given station is used as is and left connected. Not ``trusted``: the
+    job's owner may not run code here (a system queue's instrument kernel, which runs as its
+    service): the class is imported from where the admins installed it, never from the job's
+    folder, and only from a file nobody but the service's account may change."""
     # the cached Queue: a persistent kernel runs many experiments and need not open the
     # database (and run its migration check) again for each
     queue = shared_queue(queue_path)
@@ -39,7 +45,7 @@ def run_experiment(job_id: str, queue_path: str | os.PathLike[str] | None = None
     # their own job context back afterwards
     with inside_job(job_id, str(queue.path)):
         try:
-            summary = _run(queue, record, station)
+            summary = _run(queue, record, station, trusted)
         except BaseException as exc:
             queue.store.save_result(job_id, False, dump_exception(exc))
             raise
@@ -52,11 +58,13 @@ def run_experiment(job_id: str, queue_path: str | os.PathLike[str] | None = None
     return summary
 
 
-def _run(queue: Any, record: JobRecord, station: Any) -> dict[str, Any]:
+def _run(queue: Any, record: JobRecord, station: Any, trusted: bool) -> dict[str, Any]:
     if record.kind != "experiment" or not record.experiment:
         raise InvalidJob(f"{record.id} is a {record.kind} job, not an experiment")
     progress(0.0, "loading experiment")
-    cls = load_experiment_class(record.experiment["target"], [record.cwd])
+    cls = load_experiment_class(record.experiment["target"], [record.cwd] if trusted else [])
+    if not trusted:
+        check_installed_safely(cls)
     experiment = cls(dict(record.experiment.get("config") or {}))
     opened_here = station is None
     if opened_here:
@@ -91,6 +99,30 @@ def _measure(queue: Any, record: JobRecord, experiment: Any, station: Any,
         data.set_attrs(run_finished_at=time.time())
         data.close(summary=summary)
     return summary
+
+
+def check_installed_safely(cls: type) -> None:
+    """The file of ``cls`` and the folders above it belong to this account (or root) and no
+    one else may write them: another account could otherwise change the code this process
+    runs for everyone."""
+    try:
+        source = inspect.getsourcefile(cls)
+    except TypeError:
+        source = None
+    if source is None:
+        raise InvalidJob(f"{cls.__module__}:{cls.__qualname__} is not run for other users: its"
+                         " source file cannot be found, so who may change it cannot be checked")
+    me = os.geteuid()
+    path = Path(source).resolve()
+    for place in (path, *path.parents):
+        info = place.stat()
+        others_write = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        sticky = place.is_dir() and info.st_mode & stat.S_ISVTX   # (/tmp: none may replace ours)
+        if info.st_uid not in (0, me) or (others_write and not sticky):
+            raise InvalidJob(f"{cls.__module__}:{cls.__qualname__} is not run for other users:"
+                             f" {place} may be changed by others than {paths.current_user()}"
+                             " (install allowed experiments where only the service's account"
+                             " may write)")
 
 
 def build_snapshot(record: JobRecord, cls: type, experiment: Any, station: Any,

@@ -89,14 +89,11 @@ def run_experiment_job(job_id: str, queue_path: str, trusted: bool = True) -> No
     # holding the instrument between jobs is the startup file's explicit choice. Kept implicitly,
     # it would lock out every other user of the station (a second worker serving hardware, a
     # --no-kernel worker, a notebook) for as long as this kernel lives.
-    # Not trusted: the job's folder must not come first when the class is imported here (a
-    # module of the owner's there would run in this kernel); run_experiment puts a folder first
-    # only when it is not on the path yet, so it goes last for this job.
-    folder = shared_queue(queue_path).store.get(job_id).cwd if not trusted else None
-    if folder is not None:
-        sys.path.append(folder)
+    # Not trusted: the class comes from where the admins installed it, never the job's folder
+    # (a module of the owner's there would run in this kernel, as the service's account)
     try:
-        run_experiment(job_id, queue_path, station=_user_namespace().get(STATION_GLOBAL))
+        run_experiment(job_id, queue_path, station=_user_namespace().get(STATION_GLOBAL),
+                       trusted=trusted)
     except JobmagicsError as exc:       # bad config, unknown class, station in use: no traceback
         _shown_as(exc, str(exc))
         raise
@@ -104,11 +101,6 @@ def run_experiment_job(job_id: str, queue_path: str, trusted: bool = True) -> No
         _shown_as(exc, f"experiment stopped before the end ({str(exc) or 'interrupted'});"
                        " data so far kept")
         raise
-    finally:
-        if folder is not None and folder in sys.path:
-            sys.path.reverse()
-            sys.path.remove(folder)             # the last one: the one added here
-            sys.path.reverse()
 
 
 def _shown_as(error: BaseException, line: str) -> None:

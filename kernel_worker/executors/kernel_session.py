@@ -162,7 +162,7 @@ def _manager_for(owner: Identity | None) -> AsyncKernelManager:
     if owner is None:
         return AsyncKernelManager(kernel_name="python3")
     if not _made_once:
-        class OwnedKernelManager(AsyncKernelManager):   # type: ignore[misc]
+        class OwnedKernelManager(AsyncKernelManager):
             owner: Identity
 
             def write_connection_file(self, **kwargs: Any) -> None:
@@ -176,7 +176,7 @@ def _manager_for(owner: Identity | None) -> AsyncKernelManager:
     manager.owner = owner
     manager.connection_file = os.path.join(_made_once["folder"],
                                            f"kernel-{owner.user}-{uuid.uuid4()}.json")
-    return manager  # type: ignore[no-any-return]
+    return manager
 
 
 def remove_connection_folder() -> None:
