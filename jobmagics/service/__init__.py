@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ServiceUnavailable
-from .remote import RemoteStore, unit_name
+from .remote import RemoteStore
+from .unit import unit_name
 
 __all__ = ["RemoteStore", "Service", "ServiceUnavailable", "serve", "unit_name"]
 

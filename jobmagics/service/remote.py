@@ -14,6 +14,7 @@ from ..errors import PermissionDenied, ServiceUnavailable
 from ..model import JobRecord, JobSpec, State, WorkerRecord
 from ..paths import QueueLayout
 from . import protocol
+from .unit import unit_name
 
 if TYPE_CHECKING:
     from ..store.backup import Backup
@@ -168,14 +169,3 @@ class RemoteStore:
 
 def _states(states: Sequence[State] | None) -> list[str] | None:
     return None if states is None else [s.value for s in states]
-
-
-def unit_name(root: os.PathLike[str] | str) -> str:
-    """The systemd unit that runs the service of the queue at ``root`` (as ``systemd-escape
-    --path`` names it: /srv/lab/queue -> jobmagics@srv-lab-queue.service)."""
-    path = os.fspath(root).strip("/") or "-"
-    escaped = "".join(
-        "-" if ch == "/" else ch if (ch.isascii() and (ch.isalnum() or ch in ":_."))
-        and not (i == 0 and ch == ".") else "".join(f"\\x{b:02x}" for b in ch.encode())
-        for i, ch in enumerate(path))
-    return f"jobmagics@{escaped}.service"
