@@ -87,6 +87,12 @@ class JobsMixin(SchemaAware):
         each is its ids, or the error that refused it and only it."""
         outcomes: list[list[str] | JobmagicsError] = []
         now = time.time()
+        if len(submissions) == 1:          # alone: its own transaction is its all-or-nothing
+            try:
+                with self.db.write() as conn:
+                    return [self._insert(conn, submissions[0], now)]
+            except JobmagicsError as exc:
+                return [exc]
         with self.db.write() as conn:
             for submission in submissions:
                 conn.execute("SAVEPOINT submission")

@@ -71,5 +71,8 @@ def worker_from_row(row: sqlite3.Row) -> WorkerRecord:
     return WorkerRecord(**data)
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))   # json.dumps with options builds one per call
+
+
 def dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else _COMPACT.encode(value)
