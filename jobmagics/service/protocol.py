@@ -32,7 +32,7 @@ class ConnectionClosed(EOFError):
 
 
 def send(sock: socket.socket, message: Any) -> None:
-    body = json.dumps(message, separators=(",", ":"), default=_encode).encode()
+    body = _ENCODER.encode(message).encode()
     if len(body) > MAX_MESSAGE:
         raise errors.InvalidJob(f"a message of {len(body)} bytes is larger than the service takes")
     sock.sendall(HEADER.pack(len(body)) + body)
@@ -42,7 +42,7 @@ def receive(sock: socket.socket) -> Any:
     (size,) = HEADER.unpack(_read_exactly(sock, HEADER.size))
     if size > MAX_MESSAGE:
         raise errors.InvalidJob(f"a message of {size} bytes is larger than the service takes")
-    return json.loads(_read_exactly(sock, size), object_hook=_decode)
+    return _DECODER.decode(_read_exactly(sock, size).decode())
 
 
 def _read_exactly(sock: socket.socket, size: int) -> bytes:
@@ -72,6 +72,11 @@ def _decode(data: dict[str, Any]) -> Any:
     if len(data) == 1 and _BYTES in data:
         return base64.b64decode(data[_BYTES])
     return data
+
+
+# made once: json.dumps/loads given options build a new encoder or decoder for every message
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_encode)
+_DECODER = json.JSONDecoder(object_hook=_decode)
 
 
 # ---- records ------------------------------------------------------------------------------
