@@ -40,6 +40,14 @@ for _ in range(n):
 print(time.perf_counter() - began)
 """
 
+BULK = r"""
+import sys, time, jobmagics
+q = jobmagics.Queue(sys.argv[1])
+began = time.perf_counter()
+q.submit_many([{"command": ["true"]}] * 5000)
+print(5000 / (time.perf_counter() - began))
+"""
+
 PAGE = r"""
 import statistics, sys, time, jobmagics
 q = jobmagics.Queue(sys.argv[1])
@@ -107,6 +115,8 @@ def main() -> dict[str, Any]:
         try:
             figures[f"{mode}_submits_per_s_1_client"] = submits_per_s(python, queue, 1)
             figures[f"{mode}_submits_per_s_4_clients"] = submits_per_s(python, queue, 4)
+            figures[f"{mode}_bulk_submits_per_s"] = float(
+                as_member(python, BULK, queue).communicate()[0])
             figures[f"{mode}_page_ms"] = statistics.median(
                 page_ms(python, queue) for _ in range(3))
         finally:
