@@ -287,44 +287,43 @@ class Queue:
     def is_admin(self, user: str | None = None) -> bool:
         return (user or self.user) in self.admins()
 
-    def add_admin(self, user: str) -> None:
-        self._require_manager("add admins to")
-        _check_account(user)
-        self.store.set_setting("admins", sorted({*self.admins(), user}))
+    # Three lists of names the admins keep: the admins; the instrument operators, who run their
+    # own python in the instrument's shared kernel; the experiments everyone else may run there
+    # (enforced in a system queue, by its service and worker). Each change checks every name
+    # given before it writes any.
+    def add_admin(self, *users: str) -> None:
+        self._change_list("admins", users, add=True)
 
-    def remove_admin(self, user: str) -> None:
-        self._require_manager("remove admins from")
-        self.store.set_setting("admins", [a for a in self.admins() if a != user])
+    def remove_admin(self, *users: str) -> None:
+        self._change_list("admins", users, add=False)
 
-    # instrument operators run their own python in the instrument's shared kernel; others run
-    # the experiments on this list there (enforced in a system queue: its service and worker)
     def operators(self) -> list[str]:
         return list(self.store.setting("operators", []))
 
-    def add_operator(self, user: str) -> None:
-        self._change_list("operators", user, add=True)
+    def add_operator(self, *users: str) -> None:
+        self._change_list("operators", users, add=True)
 
-    def remove_operator(self, user: str) -> None:
-        self._change_list("operators", user, add=False)
+    def remove_operator(self, *users: str) -> None:
+        self._change_list("operators", users, add=False)
 
     def allowed_experiments(self) -> list[str]:
         return list(self.store.setting("allowed_experiments", []))
 
-    def allow_experiment(self, target: str) -> None:
-        """Let everyone run ``module:Class`` on the instrument (admins only)."""
-        from .experiments.loading import split_target  # the "module:Class" form only
-        split_target(check_text("experiment", target))
-        self._change_list("allowed_experiments", target, add=True)
+    def allow_experiment(self, *targets: str) -> None:
+        """Let everyone run these ``module:Class`` on the instrument (admins only)."""
+        self._change_list("allowed_experiments", targets, add=True)
 
-    def disallow_experiment(self, target: str) -> None:
-        self._change_list("allowed_experiments", target, add=False)
+    def disallow_experiment(self, *targets: str) -> None:
+        self._change_list("allowed_experiments", targets, add=False)
 
-    def _change_list(self, key: str, name: str, *, add: bool) -> None:
+    def _change_list(self, key: str, names: Sequence[str], *, add: bool) -> None:
         self._require_manager(f"change the {key.replace('_', ' ')} of")
-        if add and key != "allowed_experiments":
-            _check_account(name)
+        if not names:
+            raise InvalidJob(f"name at least one to {'add to' if add else 'remove from'} {key}")
+        for name in names if add else ():
+            _check_list_entry(key, name)
         listed = set(self.store.setting(key, []))
-        self.store.set_setting(key, sorted(listed | {name} if add else listed - {name}))
+        self.store.set_setting(key, sorted(listed | set(names) if add else listed - set(names)))
 
     def _require_manager(self, verb: str) -> None:
         if self.through_service:
@@ -409,6 +408,17 @@ def _limit(limit: object, label: str = "limit") -> int | None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit < 1 << 62:
         raise InvalidJob(f"{label} must be a whole number >= 0, not {limit!r}")
     return limit
+
+
+def _check_list_entry(key: str, name: object) -> None:
+    """An account for the admins and operators, a "module:Class" for the allowed experiments."""
+    if not isinstance(name, str):
+        raise InvalidJob(f"{key} holds names, not {name!r}")
+    if key == "allowed_experiments":
+        from .experiments.loading import split_target  # the "module:Class" form only
+        split_target(check_text("experiment", name))
+    else:
+        _check_account(name)
 
 
 def _check_account(user: str) -> None:

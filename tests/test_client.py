@@ -184,3 +184,19 @@ def test_wait_async_returns_the_finished_job_without_blocking_the_loop(queue: jo
         return finished.state.value
 
     assert anyio.run(main) == "cancelled"
+
+
+def test_adding_several_admins_checks_every_account_before_adding_any(queue: jobmagics.Queue) -> None:
+    with pytest.raises(InvalidJob, match="no-such-user-xyz"):
+        queue.add_admin("root", "no-such-user-xyz")
+    assert queue.admins() == []
+    queue.add_admin("root", "nobody")
+    assert queue.admins() == ["nobody", "root"]
+
+
+def test_an_allowed_experiment_is_named_as_module_colon_class(queue: jobmagics.Queue) -> None:
+    with pytest.raises(InvalidJob, match="module:Class"):
+        queue.allow_experiment("jobmagics.experiments:Rabi", "just-a-module")
+    assert queue.allowed_experiments() == []
+    queue.allow_experiment("jobmagics.experiments:Rabi")
+    assert queue.allowed_experiments() == ["jobmagics.experiments:Rabi"]

@@ -16,6 +16,7 @@ from ..fields import from_arguments
 from ..model import JobSettings, State
 from .maintenance import cmd_backup, cmd_recover  # noqa: F401  (cmd_backup: via COMMANDS)
 from .system import (  # noqa: F401  (the cmd_ functions: via COMMANDS)
+    admins,
     cmd_allow,
     cmd_install_service,
     cmd_service,
@@ -47,8 +48,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         settings = paths.QueueLayout(root).read_settings() | {"journal": args.journal}
         paths.QueueLayout(root).settings.write_text(json.dumps(settings))
     q = Queue(root)
-    for user in args.admin:
-        q.add_admin(user)
+    if args.admin:
+        q.add_admin(*args.admin)        # every account checked before any is added
     if args.group:
         paths.fix_shared_file_modes(q.layout)
     print(f"queue ready at {root}" + (f", shared with group {args.group}" if args.group else ""))
@@ -250,16 +251,7 @@ def cmd_admin(args: argparse.Namespace) -> int:
     q = _queue(args)
     if args.action == "operators":
         return operators(q, args.words)
-    if args.action == "list":
-        print("\n".join(q.admins()) or "no admins")
-        return 0
-    if not args.words:
-        raise InvalidJob(f"admin {args.action} needs a USER")
-    change = "is now" if args.action == "add" else "is no longer"
-    for user in args.words:
-        (q.add_admin if args.action == "add" else q.remove_admin)(user)
-        print(f"{user} {change} an admin of {q.path}")
-    return 0
+    return admins(q, [args.action, *args.words])
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

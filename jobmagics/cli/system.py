@@ -66,8 +66,8 @@ def init_system(args: argparse.Namespace) -> int:
     if args.journal:
         layout.settings.write_text(json.dumps(layout.read_settings() | {"journal": args.journal}))
     queue = Queue(root)
-    for user in args.admin:
-        queue.add_admin(user)
+    if args.admin:
+        queue.add_admin(*args.admin)        # every account checked before any is added
     paths.fix_private_file_modes(layout)
     admins = ", ".join(queue.admins()) or "none yet (sudo jobmagics admin add USER)"
     print(f"system queue ready at {root}: only its service writes it; members of group"
@@ -158,6 +158,14 @@ def worker_flags(args: argparse.Namespace) -> list[str]:
     return flags
 
 
+def admins(queue: Queue, words: list[str]) -> int:
+    """``admin [list|add|remove USER...]``."""
+    if words[:1] == ["list"]:
+        words = words[1:]
+    return _listed(words, "USER", queue.admins, queue.add_admin, queue.remove_admin,
+                   "an admin of", queue.path)
+
+
 def operators(queue: Queue, words: list[str]) -> int:
     """``admin operators [add|remove USER...]``."""
     return _listed(words, "USER", queue.operators, queue.add_operator, queue.remove_operator,
@@ -181,7 +189,7 @@ def _listed(words: list[str], what: str, listing: Any, add: Any, remove: Any, ro
         raise InvalidJob(f"{verb!r}: say add or remove, then one or more {what}")
     if not names:
         raise InvalidJob(f"{verb} needs one or more {what}")
+    (add if verb == "add" else remove)(*names)       # every name checked before any is listed
     for name in names:
-        (add if verb == "add" else remove)(name)
         print(f"{name} {'is now' if verb == 'add' else 'is no longer'} {role} {where}")
     return 0
