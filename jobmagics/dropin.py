@@ -16,6 +16,7 @@ from .client import Queue, shared_queue
 from .errors import InvalidJob, NoWorker, WorkerLost
 from .job import Job
 from .model import State
+from .service.unit import unit_name
 
 # queue path -> monotonic time until which we trust a live worker
 _live_until: dict[str, float] = {}
@@ -147,6 +148,10 @@ def ensure_worker(q: Queue) -> None:
     if q.workers():
         _live_until[key] = time.monotonic() + 1.0
         return
+    if q.layout.is_system():
+        raise NoWorker(f"no worker serves the system queue {q.path}: its service runs them (ask"
+                       " its admin to start it: systemctl start"
+                       f" {unit_name(q.path)})")
     if not paths.is_personal_default(q.path):
         raise NoWorker(f"no worker serves the queue {q.path}; start one with"
                        f" `jobmagics worker --queue {q.path}` (jobmagics never starts one on a"
