@@ -107,6 +107,7 @@ class ConfigStore:
                     return number
                 except FileExistsError:
                     number += 1
+                    draft.unlink()          # written anew, with the next number, as a new file
         finally:
             draft.unlink(missing_ok=True)
 
