@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..checks import check_int
 from ..errors import InvalidJob, PermissionDenied
 from ..fields import declared_fields
-from ..model import JobRecord, State, check_job_id, parse_states
+from ..model import JobRecord, State, check_job_id, check_text, parse_states
 from ..store import Store, Submission
 from . import protocol
 from .group_commit import GroupCommit
@@ -146,19 +147,39 @@ def get(s: Session, job_id: str) -> list[Any]:
 def find(s: Session, states: list[str] | None = None, user: str | None = None,
          name: str | None = None, since: float | None = None, limit: int | None = 100,
          offset: int = 0, oldest_first: bool = False) -> list[list[Any]]:
-    records = s.store.find(states=parse_states(states), user=user, name=name, since=since,
-                           limit=limit, offset=offset, oldest_first=bool(oldest_first))
+    records = s.store.find(states=parse_states(states), user=_text(user), name=_text(name),
+                           since=_seconds(since), limit=_count("limit", limit),
+                           offset=_count("offset", offset) or 0,
+                           oldest_first=bool(oldest_first))
     return [s.visible(r) for r in records]
 
 
 def count(s: Session, states: list[str] | None = None, user: str | None = None,
           name: str | None = None, since: float | None = None) -> int:
-    return s.store.count(states=parse_states(states), user=user, name=name, since=since)
+    return s.store.count(states=parse_states(states), user=_text(user), name=_text(name),
+                         since=_seconds(since))
 
 
 def active(s: Session, limit: int | None = None, offset: int = 0,
            user: str | None = None) -> list[list[Any]]:
-    return [s.visible(r) for r in s.store.active(limit, offset, user)]
+    return [s.visible(r) for r in s.store.active(_count("limit", limit),
+                                                 _count("offset", offset) or 0, _text(user))]
+
+
+def _count(label: str, value: object) -> int | None:
+    return None if value is None else check_int(label, value, 0, 1 << 62)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else check_text("a filter", value)
+
+
+def _seconds(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidJob(f"since must be a time in seconds, not {value!r}")
+    return float(value)
 
 
 def payload(s: Session, job_id: str) -> bytes | None:

@@ -2,15 +2,17 @@
 and come back whole, errors keep their class, and what is not declared is refused."""
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
 import pytest
 
-from jobmagics import Queue
+from jobmagics import Queue, paths
 from jobmagics.errors import InvalidJob, JobNotFound, PermissionDenied, QueueError
 from jobmagics.service import protocol
-from jobmagics.service.operations import OPERATIONS
+from jobmagics.service.operations import OPERATIONS, Caller
+from jobmagics.service.server import Service
 
 
 def test_a_record_travels_whole(tmp_path: Path) -> None:
@@ -56,3 +58,29 @@ def test_every_operation_a_client_may_repeat_is_one_that_exists() -> None:
     assert set(OPERATIONS) | {"data_version"} >= protocol.READS
     assert not {"submit", "apply", "save_result", "set_progress", "set_setting",
                 "set_paused"} & protocol.READS
+
+
+@pytest.mark.parametrize("request_, said", [
+    ({"op": "find", "args": [None, None, None, None, "ten"]}, "limit must be a whole number"),
+    ({"op": "active", "kwargs": {"offset": -1}}, "offset must be between"),
+    ({"op": "count", "args": [None, None, None, "yesterday"]}, "since must be a time"),
+    ({"op": "claim", "args": ["w"]}, "no operation 'claim'"),
+    ({"op": "get", "args": ["JOB-1"], "kwargs": {"actor": "root"}}, "malformed request"),
+    ({"args": []}, "must name an operation"),
+])
+def test_a_malformed_request_gets_one_clear_error_and_the_service_carries_on(
+        tmp_path: Path, request_: dict, said: str) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("a system queue is made by root: run the suite as root (CI does)",
+                    pytrace=False)
+    folder = tmp_path / "queue"
+    paths.init_system(folder, "root")
+    Queue(folder)
+    service = Service(paths.QueueLayout(folder))
+    try:
+        caller = Caller(uid=65534, user="nobody")
+        answer = service.answer(caller, request_)
+        assert said in answer["error"][1], answer
+        assert service.answer(caller, {"op": "count"}) == {"ok": 0}
+    finally:
+        service.close()
