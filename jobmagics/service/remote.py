@@ -33,6 +33,8 @@ class RemoteStore:
     # ---- the connection ----------------------------------------------------------------
     def _connection(self) -> socket.socket:
         sock: socket.socket | None = getattr(self._local, "sock", None)
+        if sock is not None and self._local.pid != os.getpid():
+            sock = None                # a forked child: the parent's connection stays the parent's
         if sock is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(self.timeout)
@@ -41,7 +43,7 @@ class RemoteStore:
             except OSError as exc:
                 sock.close()
                 raise self._unavailable(exc) from None
-            self._local.sock = sock
+            self._local.sock, self._local.pid = sock, os.getpid()
         return sock
 
     def _unavailable(self, exc: OSError) -> ServiceUnavailable:
@@ -55,7 +57,8 @@ class RemoteStore:
             f" {unit_name(root)}, or ask its admin to)")
 
     def call(self, op: str, *args: Any, **kwargs: Any) -> Any:
-        reused = getattr(self._local, "sock", None) is not None
+        reused = getattr(self._local, "pid", None) == os.getpid() and \
+            getattr(self._local, "sock", None) is not None
         sock = self._connection()
         try:
             protocol.send(sock, {"op": op, "args": list(args), "kwargs": kwargs})

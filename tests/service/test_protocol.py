@@ -12,6 +12,7 @@ from jobmagics import Queue, paths
 from jobmagics.errors import InvalidJob, JobNotFound, PermissionDenied, QueueError
 from jobmagics.service import protocol
 from jobmagics.service.operations import OPERATIONS, Caller
+from jobmagics.service.remote import RemoteStore
 from jobmagics.service.server import Service
 
 
@@ -82,5 +83,29 @@ def test_a_malformed_request_gets_one_clear_error_and_the_service_carries_on(
         answer = service.answer(caller, request_)
         assert said in answer["error"][1], answer
         assert service.answer(caller, {"op": "count"}) == {"ok": 0}
+    finally:
+        service.close()
+
+
+def test_a_forked_child_talks_to_the_service_on_its_own_connection(tmp_path: Path) -> None:
+    """A job that forks after it reported progress: parent and child each ask at once, and
+    neither reads the other's answers."""
+    if os.geteuid() != 0:
+        pytest.fail("a system queue is made by root: run the suite as root (CI does)",
+                    pytrace=False)
+    folder = tmp_path / "queue"
+    paths.init_system(folder, "root")
+    Queue(folder).submit(["true"], name="one")
+    service = Service(paths.QueueLayout(folder)).start()
+    try:
+        remote = RemoteStore(paths.QueueLayout(folder))
+        assert remote.count() == 1
+        child = os.fork()
+        if child == 0:                                      # pragma: no cover - the child
+            ok = all(remote.whoami()["uid"] == 0 and remote.count() == 1 for _ in range(200))
+            os._exit(0 if ok else 1)
+        answers = [remote.count() for _ in range(200)]
+        _, status = os.waitpid(child, 0)
+        assert answers == [1] * 200 and os.waitstatus_to_exitcode(status) == 0
     finally:
         service.close()
