@@ -18,7 +18,7 @@ class _Pending:
     def __init__(self, submission: Submission) -> None:
         self.submission = submission
         self.ids: list[str] | None = None
-        self.error: Exception | None = None
+        self.error: BaseException | None = None
 
     @property
     def finished(self) -> bool:
@@ -57,9 +57,11 @@ class GroupCommit:
     def _write(self, batch: Sequence[_Pending]) -> None:
         try:
             outcomes = self.store.submit_together([p.submission for p in batch])
-        except Exception as exc:  # noqa: BLE001 - the transaction failed: each caller hears why
+        except BaseException as exc:      # the transaction failed: each caller hears why
             for pending in batch:
                 pending.error = exc
+            if not isinstance(exc, Exception):
+                raise                         # (and nobody waits for an answer that never comes)
             return
         for pending, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, JobmagicsError):
