@@ -63,6 +63,9 @@ class Kind:
     takes_variables: bool                     # push= loads variables into its namespace
     live_output: LiveOutput                   # where its live output comes from (see live_source)
     error_ends_log: bool                      # its own error is the last line of its log
+    # holding an exclusive resource, it runs in that resource's persistent (instrument) kernel,
+    # the service's account: a system queue lets only admins and operators run their own code
+    in_instrument_kernel: bool = False
 
     def check(self, spec: JobSpec) -> None:
         """Raise ``InvalidJob`` unless ``spec`` carries a valid body of this kind."""
@@ -170,7 +173,8 @@ PYTHON = Kind(
     name="python", keyword="code", example="code='...'",
     body=lambda spec: spec.code, check_body=_check_code,
     describe_body=_describe_code, json_body=CODE_JSON, forkable=True,
-    records_interpreter=True, takes_variables=True, live_output="outputs", error_ends_log=True)
+    records_interpreter=True, takes_variables=True, live_output="outputs", error_ends_log=True,
+    in_instrument_kernel=True)
 FUNCTION = Kind(
     name="function", keyword="function", example="function=f",
     body=lambda spec: spec.payload, check_body=_check_payload,
@@ -182,7 +186,8 @@ EXPERIMENT = Kind(
     body=lambda spec: spec.experiment, check_body=_check_experiment,
     describe_body=_describe_experiment, forkable=False,
     json_body=None,     # not offered over REST (yet): a config comes beside its target
-    records_interpreter=False, takes_variables=False, live_output="log", error_ends_log=True)
+    records_interpreter=False, takes_variables=False, live_output="log", error_ends_log=True,
+    in_instrument_kernel=True)
 
 KINDS: Mapping[str, Kind] = MappingProxyType(
     {k.name: k for k in (COMMAND, PYTHON, FUNCTION, EXPERIMENT)})

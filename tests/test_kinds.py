@@ -187,3 +187,8 @@ def test_a_kernel_call_refuses_a_function_the_kernel_cannot_import_by_name() -> 
 
     with pytest.raises(ValueError, match="not a function a kernel can import by name"):
         kernel_call(local)
+
+
+def test_the_kinds_the_service_gates_at_the_instrument_are_those_the_worker_runs_in_a_kernel() -> None:
+    for name, kind in kinds.KINDS.items():
+        assert kind.in_instrument_kernel == (EXECUTIONS[name].kernel_work is not None), name

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import kinds
 from ..checks import check_int
 from ..errors import InvalidJob, PermissionDenied
 from ..fields import declared_fields
@@ -18,9 +19,9 @@ from ..model import JobRecord, State, check_job_id, check_text, parse_states
 from ..store import Store, Submission
 from . import protocol
 from .group_commit import GroupCommit
+from .policy import InstrumentPolicy
 
 ADMIN_SETTINGS = ("admins", "operators", "allowed_experiments")
-KERNEL_KINDS = ("python", "experiment")     # the kinds a worker runs in an instrument's kernel
 _OWNER_ONLY = tuple(f for f in declared_fields(JobRecord) if f.owner_only)
 
 
@@ -94,30 +95,22 @@ def submit(s: Session, specs: object) -> list[str]:
 def check_instrument_use(s: Session, specs: Sequence[Any]) -> None:
     """Only admins and operators run their own python in the instrument's shared kernel (the
     persistent kernel of an exclusive resource); others run allow-listed experiments there."""
-    candidates = [spec for spec in specs if spec.resources and spec.kind in KERNEL_KINDS]
+    candidates = [spec for spec in specs
+                  if spec.resources and kinds.kind(spec.kind).in_instrument_kernel]
     if not candidates:
         return
     exclusive = {name for name, r in s.store.resources().items() if r["capacity"] == 1}
-    instrument_jobs = [spec for spec in candidates if exclusive.intersection(spec.resources)]
-    if not instrument_jobs or s.admin or s.caller.user in s.store.setting("operators", []):
-        return
-    allowed = set(s.store.setting("allowed_experiments", []))
-    for spec in instrument_jobs:
-        if spec.kind == "experiment" and (spec.experiment or {}).get("target") in allowed:
-            check_config(spec.experiment or {})
-        resource = sorted(exclusive.intersection(spec.resources))[0]
-        if spec.kind == "python":
-            raise PermissionDenied(
-                f"{s.caller.user} may not run python code in the instrument kernel of"
-                f" {resource}: only queue admins and instrument operators may (ask an admin:"
-                f" jobmagics admin operators add {s.caller.user}); submit an allowed experiment")
+    policy = InstrumentPolicy.read(s.store.setting)
+    for spec in candidates:
+        held = sorted(exclusive.intersection(spec.resources))
+        if not held:
+            continue
         target = (spec.experiment or {}).get("target")
-        if target not in allowed:
-            listed = ", ".join(sorted(allowed)) or "none yet"
-            raise PermissionDenied(
-                f"{s.caller.user} may not run experiment {target} on {resource}: it is not on"
-                f" the queue's list of allowed experiments ({listed}; an admin adds one with"
-                " `jobmagics allow add module:Class`)")
+        refusal = None if s.admin else policy.refusal(s.caller.user, spec.kind, target, held[0])
+        if refusal is not None:
+            raise PermissionDenied(refusal)
+        if spec.kind == "experiment" and target in policy.allowed:
+            check_config(spec.experiment or {})
 
 
 _ALLOWED_CLASSES: dict[str, type | None] = {}

@@ -29,6 +29,7 @@ from typing import Any
 
 from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord
+from jobmagics.service.policy import InstrumentPolicy
 from jobmagics.store import Store
 
 from ..identity import Identity
@@ -360,24 +361,14 @@ class KernelExecutor:
 # ---- the instrument's kernel in a system queue ----------------------------------------------
 def may_run_code(user: str, store: Store) -> bool:
     """Queue admins and instrument operators run their own code in the instrument's kernel."""
-    return (user == "root" or user in store.setting("admins", [])
-            or user in store.setting("operators", []))
+    return InstrumentPolicy.read(store.setting).may_run_code(user)
 
 
 def instrument_refusal(job: JobRecord, resource: str, store: Store) -> str | None:
-    """Why ``job`` may not run in the instrument kernel of ``resource`` (None: it may): others
-    than admins and operators run only experiments the admins allowed, never python code."""
-    if may_run_code(job.user, store):
-        return None
-    if job.kind != "experiment":
-        return (f"{job.user} may not run {job.kind} code in the instrument kernel of {resource}"
-                f" (ask a queue admin: jobmagics admin operators add {job.user})")
+    """Why ``job`` may not run in the instrument kernel of ``resource`` (None: it may): the
+    service's rule at submit (``jobmagics.service.policy``), again now the job starts."""
     target = (job.experiment or {}).get("target")
-    if target in store.setting("allowed_experiments", []):
-        return None
-    return (f"{job.user} may not run experiment {target} in the instrument kernel of {resource}:"
-            f" it is not on the queue's list of allowed experiments (ask a queue admin:"
-            f" jobmagics allow add {target})")
+    return InstrumentPolicy.read(store.setting).refusal(job.user, job.kind, target, resource)
 
 
 def _note_in_log(context: JobContext, job: JobRecord, owner: Identity, line: str) -> None:
