@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 class RemoteStore:
     """``Store``'s contract, served by the queue's service (one connection per thread)."""
 
-    read_only = False
-
     def __init__(self, layout: QueueLayout, *, timeout: float = 60.0) -> None:
         self.layout = layout
         self.timeout = timeout
@@ -162,9 +160,6 @@ class RemoteStore:
     def backup(self, dest: os.PathLike[str]) -> Backup:
         raise PermissionDenied(f"only the service's account copies a system queue: sudo"
                                f" jobmagics backup {os.fspath(dest)} --queue {self.layout.root}")
-
-    def known_damage(self) -> str | None:
-        return None            # the service's to find and report
 
     def whoami(self) -> dict[str, Any]:
         return dict(self.call("whoami"))
