@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import JobFailed, PermissionDenied, WaitTimeout, WorkerLost
+from .errors import JobFailed, WaitTimeout, WorkerLost
 from .model import TERMINAL, JobRecord, State
 from .runtime import LEASE_S
 
@@ -174,14 +174,11 @@ class Job:
         ``__cause__``. A result is a pickle the job's code wrote, and reading it runs code: the
         result of another account's job is refused (``PermissionDenied``) unless you trust
         that account's code (``trust=True``)."""
-        from .payloads import load  # cloudpickle: imported by those who use results
+        from .payloads import foreign_result, load  # cloudpickle: for those who use results
         self.wait(timeout)
         record = self.record
         if record.user != self.queue.user and not trust:
-            raise PermissionDenied(
-                f"{self.id} belongs to {record.user}: its result was written by {record.user}'s"
-                " code, and reading it back would run that code as you. If you trust it, ask"
-                " with result(trust=True)")
+            raise foreign_result(self.id, record.user)
         stored = self.queue.store.result(self.id, trust=trust)
         if record.state is not State.COMPLETED:
             cause = load(stored[1]) if stored and not stored[0] else None

@@ -7,7 +7,7 @@ from typing import Any
 
 import cloudpickle
 
-from .errors import InvalidJob, ResultNotSent
+from .errors import InvalidJob, PermissionDenied, ResultNotSent
 
 MAX_PAYLOAD = 256 * 1024 * 1024
 
@@ -74,3 +74,10 @@ def dump_exception(exc: BaseException) -> bytes:
     except Exception as error:  # noqa: BLE001
         return cloudpickle.dumps(RuntimeError(f"the job's exception could not be pickled:"
                                               f" {error}; it was {exc!r:.200}"))
+
+
+def foreign_result(job_id: str, owner: str) -> PermissionDenied:
+    """The refusal to read back another account's result (the client's and the service's)."""
+    return PermissionDenied(
+        f"{job_id} belongs to {owner}: its result was written by {owner}'s code, and reading it"
+        " back would run that code as you. If you trust it, ask with result(trust=True)")

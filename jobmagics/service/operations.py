@@ -16,6 +16,7 @@ from ..checks import check_int
 from ..errors import InvalidJob, PermissionDenied
 from ..fields import declared_fields
 from ..model import JobRecord, State, check_job_id, check_text, parse_states
+from ..payloads import foreign_result
 from ..store import Store, Submission
 from . import protocol
 from .group_commit import GroupCommit
@@ -188,10 +189,7 @@ def result(s: Session, job_id: str, trust: bool = False) -> list[Any] | None:
     they trust the owner's code (unpickling it runs code the owner's job wrote)."""
     job = s.store.get(check_job_id(job_id))
     if job.user != s.caller.user and not trust:
-        raise PermissionDenied(
-            f"{job.id} belongs to {job.user}: its result was written by {job.user}'s code, and"
-            " reading it back would run that code as you. If you trust it, ask with"
-            " result(trust=True)")
+        raise foreign_result(job.id, job.user)
     stored = s.store.result(job.id)
     return None if stored is None else [stored[0], stored[1], job.user]
 
