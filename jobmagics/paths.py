@@ -71,6 +71,11 @@ class QueueLayout:
     def db(self) -> Path:
         return self.root / "jobs.db"
 
+    @property
+    def database_files(self) -> list[Path]:
+        """The database and the journal files SQLite keeps beside it in WAL mode."""
+        return [self.db, Path(f"{self.db}-wal"), Path(f"{self.db}-shm")]
+
     def log(self, job_id: str) -> Path:
         return self.root / "logs" / f"{job_id}.log"
 
@@ -232,7 +237,7 @@ def _make_subdirs(layout: QueueLayout) -> None:
 
 def check_writable(layout: QueueLayout) -> None:
     """Fail early, naming the file, when the queue cannot be written by this user."""
-    candidates = [layout.root, layout.db, Path(f"{layout.db}-wal"), Path(f"{layout.db}-shm"),
+    candidates = [layout.root, *layout.database_files,
                   Path(f"{layout.db}-journal"), *(layout.root / s for s in SUBDIRS)]
     for path in candidates:
         if path.exists() and not os.access(path, os.W_OK):
@@ -357,7 +362,7 @@ def init_system(root: Path, group: str, *, share_files: bool = True) -> QueueLay
     layout.settings.write_text(json.dumps(settings, indent=1) + "\n")
     os.chown(layout.settings, 0, gid)
     os.chmod(layout.settings, 0o644)
-    for path in [layout.db, Path(f"{layout.db}-wal"), Path(f"{layout.db}-shm")]:
+    for path in layout.database_files:
         if path.exists():            # a queue made before, by the group: now the service's alone
             os.chown(path, 0, 0)
             os.chmod(path, 0o600)
@@ -367,7 +372,7 @@ def init_system(root: Path, group: str, *, share_files: bool = True) -> QueueLay
 def fix_shared_file_modes(layout: QueueLayout) -> None:
     """Make every file of a shared queue group read/write (SQLite copies the db's mode)."""
     gid = layout.root.stat().st_gid
-    for path in [layout.db, Path(f"{layout.db}-wal"), Path(f"{layout.db}-shm"), layout.settings]:
+    for path in [*layout.database_files, layout.settings]:
         if path.exists():
             os.chown(path, -1, gid)
             os.chmod(path, 0o660)
@@ -375,7 +380,7 @@ def fix_shared_file_modes(layout: QueueLayout) -> None:
 
 def fix_private_file_modes(layout: QueueLayout) -> None:
     """A system queue's database is its service's alone: members never open it."""
-    for path in [layout.db, Path(f"{layout.db}-wal"), Path(f"{layout.db}-shm")]:
+    for path in layout.database_files:
         if path.exists() and stat.S_IMODE(path.stat().st_mode) != 0o600:
             os.chmod(path, 0o600)
 
