@@ -10,7 +10,8 @@ from typing import Any
 
 from .errors import InvalidJob
 
-JOB_ID_RE = re.compile(r"^JOB-\d{8}-\d{5,}$")
+# A job, an array (the same form) or an array's element: the array's id, "_", its index.
+JOB_ID_RE = re.compile(r"^JOB-\d{8}-\d{5,}(?:_\d{1,9})?$")
 RESOURCE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}

@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import kinds, paths
-from .errors import InvalidJob, PermissionDenied, QueueError
+from .arrays import ArraySpec, check_parallel, split_element_id, sweep_points
+from .chunks import auto_chunksize, chunked, run_chunk, unchunked
+from .errors import InvalidJob, JobNotFound, PermissionDenied, QueueError
 from .fields import by_keyword
 from .job import Job, JobPage
+from .job_array import JobArray, array_elements_in_order, element_spec
 from .model import (
     TERMINAL,
     JobOptions,
@@ -101,6 +105,79 @@ class Queue:
         ids = self.store.submit([s for s, _ in built], self.user, self.host, [p for _, p in built])
         return [Job(self, i) for i in ids]
 
+    def submit_array(self, command: Sequence[str] | None = None, *, code: str | None = None,
+                     function: Callable[..., Any] | None = None,
+                     experiment: str | None = None, config: Mapping[str, Any] | None = None,
+                     items: Iterable[Any] | None = None, indexes: Sequence[int] | None = None,
+                     parallel: int | None = None, push: Mapping[str, Any] | None = None,
+                     **options: Any) -> JobArray:
+        """Submit one array: an element job per item, all in one transaction, sharing one id.
+
+        Each element gets its item: ``{item}`` and ``{index}`` in a command's arguments (also
+        inside a longer one, ``out-{index}.h5``; ``$JOBMAGICS_ARRAY_INDEX`` in its
+        environment), the variables ``item`` and ``index`` in python ``code`` (and, for an
+        item that is a dict of names, each name), the argument of ``function``, the config
+        entries an ``experiment``'s item (a dict) sets over ``config``. ``indexes`` (default
+        0..N-1) number the elements; ``parallel`` caps how many run at once, across all
+        workers. Other keywords are ``submit``'s options, the same for every element."""
+        listed = list(items) if items is not None else None
+        if listed is None:
+            if indexes is None:
+                raise InvalidJob("submit_array needs items= (one per element) or indexes=")
+            listed = list(indexes)
+        array = ArraySpec(indexes=list(range(len(listed))) if indexes is None else list(indexes),
+                          parallel=check_parallel(parallel)).validate(len(listed))
+        first, _ = self._spec(command=command, code=code, function=function,
+                              experiment=experiment, config=config, **options)
+        specs, payloads = [], []
+        for index, item in zip(array.indexes, listed, strict=True):
+            spec, blob = element_spec(first, index, item, function=function, push=push)
+            specs.append(spec)
+            payloads.append(blob)
+        ids = self.store.submit(specs, self.user, self.host, payloads, array)
+        split = split_element_id(ids[0])
+        assert split is not None
+        return JobArray(self, split[0])
+
+    def sweep(self, experiment: str, *, base: Mapping[str, Any] | None = None,
+              over: Mapping[str, Sequence[Any]], parallel: int | None = None,
+              **options: Any) -> JobArray:
+        """An experiment run at every point of a grid: ``over={"amplitude": [0.1, 0.2]}`` (several
+        names: every combination, the last name varying fastest), each point's values set over
+        ``base``. One element per point, each with its own data file and config snapshot;
+        ``jobmagics.data.load(array)`` reads them as one table."""
+        return self.submit_array(experiment=experiment, config=base, items=sweep_points(over),
+                                 parallel=parallel, **options)
+
+    def map(self, function: Callable[..., Any], iterable: Iterable[Any], *,
+            parallel: int | None = None, chunksize: int | None = None,
+            **options: Any) -> Iterator[Any]:
+        """``function(item)`` for every item, run by the queue's workers, yielded in order; an
+        item's exception is raised when it is reached. The items go as one array of chunks
+        (``chunksize`` items per job; None: a few chunks per slot of the live workers), all
+        submitted before this returns; each chunk's results are kept in the queue."""
+        items = [(item,) for item in iterable]
+        array = self.map_array(function, items, parallel=parallel, chunksize=chunksize,
+                               **options)
+        return unchunked(job.result() for job in array_elements_in_order(array))
+
+    def map_array(self, function: Callable[..., Any], items: Sequence[tuple[Any, ...]], *,
+                  parallel: int | None = None, chunksize: object = None,
+                  **options: Any) -> JobArray:
+        """The array of chunks that ``map`` waits on: ``function(*args)`` for each ``args``."""
+        if not callable(function):
+            raise InvalidJob(f"map needs a callable, not {type(function).__name__}")
+        if not items:
+            raise InvalidJob("map needs at least one item")
+        if chunksize is None:
+            slots = parallel or sum(w["slots"] for w in self.workers()) or 1
+            chunksize = auto_chunksize(len(items), slots)
+        elif isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+            raise InvalidJob(f"chunksize must be a whole number >= 1, not {chunksize!r}")
+        options.setdefault("name", getattr(function, "__name__", None))
+        return self.submit_array(function=functools.partial(run_chunk, function),
+                                 items=chunked(items, chunksize), parallel=parallel, **options)
+
     def _spec(self, *, command: Sequence[str] | None = None, code: str | None = None,
               function: Callable[..., Any] | None = None, args: Sequence[Any] = (),
               kwargs: Mapping[str, Any] | None = None, experiment: str | None = None,
@@ -144,8 +221,35 @@ class Queue:
 
     # ---- reading ----------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
-        record = self.read_record(check_job_id(job_id))
+        """The job with this id (an array's element too: ``JOB-20261129-00042_7``)."""
+        try:
+            record = self.read_record(check_job_id(job_id))
+        except JobNotFound:
+            if self.store.is_array(job_id):
+                raise JobNotFound(job_id, f"{job_id} is an array, not one job: q.array("
+                                          f"{job_id!r}) (or q.lookup) gets it") from None
+            raise
         return Job(self, job_id, record)
+
+    def array(self, array_id: str) -> JobArray:
+        """The array with this id."""
+        return JobArray(self, array_id, self.store.array(check_job_id(array_id)))
+
+    def lookup(self, job_id: str) -> Job | JobArray:
+        """A job or an array, whichever the id names (the doors' ``status``, ``wait``)."""
+        try:
+            return self.get(job_id)
+        except JobNotFound:
+            if self.store.is_array(job_id):
+                return self.array(job_id)
+            raise
+
+    def arrays(self, user: str | None = None, active: bool = True,
+               limit: int | None = 50) -> list[JobArray]:
+        """Arrays (of ``user``), newest first; ``active``: those with elements not ended."""
+        records = self.store.arrays(user=_text_filter("user", user), active=active,
+                                    limit=_limit(limit))
+        return [JobArray(self, r.id, r) for r in records]
 
     def read_record(self, job_id: str) -> JobRecord:
         """The job as stored now, marked if its worker is gone (``worker_lost_at``)."""
@@ -429,4 +533,4 @@ def _check_account(user: str) -> None:
         raise InvalidJob(f"no Unix account {user!r} on this machine") from None
 
 
-__all__ = ["LEASE_S", "Job", "Queue", "shared_queue"]
+__all__ = ["LEASE_S", "Job", "JobArray", "Queue", "shared_queue"]

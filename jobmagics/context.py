@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from .job import Job
 
 JOB_ID_VAR = "JOBMAGICS_JOB_ID"
+ARRAY_ID_VAR = "JOBMAGICS_ARRAY_ID"          # set for an array's elements
+ARRAY_INDEX_VAR = "JOBMAGICS_ARRAY_INDEX"
 ATTEMPT_VAR = "JOBMAGICS_ATTEMPT"   # with the id, marks every process of one attempt (recovery)
 QUEUE_VAR = "JOBMAGICS_QUEUE"
 _MIN_INTERVAL_S = 0.1   # progress from a tight loop must not hammer the shared database

@@ -28,8 +28,8 @@ class QueueBusy(QueueError):
 class JobNotFound(JobmagicsError, LookupError):
     """Raised when a job id does not exist in the queue."""
 
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"no job {job_id!r} in this queue (see `jobmagics history`)")
+    def __init__(self, job_id: str, message: str | None = None) -> None:
+        super().__init__(message or f"no job {job_id!r} in this queue (see `jobmagics history`)")
         self.job_id = job_id
 
 

@@ -288,6 +288,9 @@ class JobRecord(JobSettings):
                                       per_attempt=True)
     not_before: float = recorded("it is not started before this time (retry backoff)", 0.0,
                                  per_attempt=True)
+    array_id: str | None = recorded("the array it is an element of (None: a job of its own)",
+                                     None)
+    array_index: int | None = recorded("its index in that array", None)
     worker_lost_at: float | None = recorded(
         "set when read: the job runs on a worker that is gone, last known alive then", None,
         stored=False)

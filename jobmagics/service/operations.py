@@ -82,15 +82,37 @@ def _hidden(name: str, value: Any, owner: str) -> Any:
 
 
 # ---- the operations -----------------------------------------------------------------------
-def submit(s: Session, specs: object) -> list[str]:
+def submit(s: Session, specs: object, array: object = None) -> list[str]:
     if not isinstance(specs, list) or not specs:
         raise InvalidJob("a submission needs at least one job")
     built = [protocol.spec_from_wire(data) for data in specs]
     for spec in built:
         spec.validate()
     check_instrument_use(s, built)
-    return s.submissions.submit(
-        Submission(built, s.caller.user, s.host, [spec.payload for spec in built]))
+    return s.submissions.submit(Submission(built, s.caller.user, s.host,
+                                           [spec.payload for spec in built],
+                                           protocol.array_spec_from_wire(array)))
+
+
+def array(s: Session, array_id: str) -> dict[str, Any]:
+    return protocol.array_to_wire(s.store.array(check_job_id(array_id)))
+
+
+def is_array(s: Session, array_id: str) -> bool:
+    return s.store.is_array(check_job_id(array_id))
+
+
+def elements(s: Session, array_id: str, states: list[str] | None = None,
+             limit: int | None = None, offset: int = 0) -> list[list[Any]]:
+    records = s.store.elements(check_job_id(array_id), states=parse_states(states),
+                               limit=_count("limit", limit), offset=_count("offset", offset) or 0)
+    return [s.visible(r) for r in records]
+
+
+def arrays(s: Session, user: str | None = None, active: bool = True,
+           limit: int | None = 50) -> list[dict[str, Any]]:
+    return [protocol.array_to_wire(r) for r in s.store.arrays(
+        user=_text(user), active=bool(active), limit=_count("limit", limit))]
 
 
 def check_instrument_use(s: Session, specs: Sequence[Any]) -> None:
@@ -255,6 +277,7 @@ def whoami(s: Session) -> dict[str, Any]:
 
 OPERATIONS: dict[str, Callable[..., Any]] = {op.__name__: op for op in (
     submit, get, find, count, active, payload, result, save_result, set_progress, apply,
+    array, is_array, elements, arrays,
     set_setting, set_paused, workers, pid_of, events, whoami,
     _read("active_counts"), _read("state_counts"), _read("resources"), _read("setting"),
 )}

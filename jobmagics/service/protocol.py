@@ -7,6 +7,7 @@ worker records as their fields."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import socket
 import struct
@@ -14,6 +15,8 @@ from dataclasses import asdict
 from typing import Any
 
 from .. import errors
+from ..arrays import ArrayRecord, ArraySpec
+from ..errors import InvalidJob
 from ..fields import declared_fields
 from ..model import JobOptions, JobRecord, JobSettings, JobSpec, State, WorkerRecord
 
@@ -24,7 +27,7 @@ _BYTES = "$bytes"
 # broke (a service restarted); a write may have been done before the break, and is never resent
 READS = frozenset({"get", "find", "count", "active", "active_counts", "state_counts", "events",
                    "workers", "resources", "setting", "payload", "result", "pid_of",
-                   "data_version", "whoami"})
+                   "data_version", "whoami", "array", "is_array", "elements", "arrays"})
 
 
 class ConnectionClosed(EOFError):
@@ -145,3 +148,29 @@ def error_from_wire(answer: Any) -> errors.JobmagicsError:
     exc = cls.__new__(cls)
     Exception.__init__(exc, str(message))
     return exc
+
+
+# ---- arrays -----------------------------------------------------------------------------
+def array_spec_to_wire(array: ArraySpec | None) -> dict[str, Any] | None:
+    return None if array is None else dataclasses.asdict(array)
+
+
+def array_spec_from_wire(data: object) -> ArraySpec | None:
+    """An array spec as a client sent it: exactly its fields, checked when inserted."""
+    if data is None:
+        return None
+    names = {f.name for f in dataclasses.fields(ArraySpec)}
+    if not isinstance(data, dict) or set(data) - names or "indexes" not in data:
+        raise InvalidJob(f"an array is sent as {{{', '.join(sorted(names))}}}")
+    if not isinstance(data["indexes"], list) or \
+            not isinstance(data.get("extend"), (str, type(None))):
+        raise InvalidJob("an array's indexes are a list, its extend an array id")
+    return ArraySpec(**data)
+
+
+def array_to_wire(record: ArrayRecord) -> dict[str, Any]:
+    return dataclasses.asdict(record)
+
+
+def array_from_wire(data: dict[str, Any]) -> ArrayRecord:
+    return ArrayRecord(**data)

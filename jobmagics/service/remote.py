@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..arrays import ArrayRecord, ArraySpec
 from ..errors import PermissionDenied, ServiceUnavailable
 from ..model import JobRecord, JobSpec, State, WorkerRecord
 from ..paths import QueueLayout
@@ -79,14 +80,30 @@ class RemoteStore:
 
     # ---- Store's contract --------------------------------------------------------------
     def submit(self, specs: Sequence[JobSpec], user: str, host: str,
-               payloads: Sequence[bytes | None] | None = None) -> list[str]:
+               payloads: Sequence[bytes | None] | None = None,
+               array: ArraySpec | None = None) -> list[str]:
         """``user`` and ``host`` are the service's to say: it names the caller itself."""
         wire = []
         for index, spec in enumerate(specs):
             data = protocol.spec_to_wire(spec)
             data["payload"] = payloads[index] if payloads else spec.payload
             wire.append(data)
-        return list(self.call("submit", wire))
+        return list(self.call("submit", wire, protocol.array_spec_to_wire(array)))
+
+    def array(self, array_id: str) -> ArrayRecord:
+        return protocol.array_from_wire(self.call("array", array_id))
+
+    def is_array(self, array_id: str) -> bool:
+        return bool(self.call("is_array", array_id))
+
+    def elements(self, array_id: str, *, states: Sequence[State] | None = None,
+                 limit: int | None = None, offset: int = 0) -> list[JobRecord]:
+        rows = self.call("elements", array_id, _states(states), limit, offset)
+        return [protocol.record_from_wire(r) for r in rows]
+
+    def arrays(self, *, user: str | None = None, active: bool = True,
+               limit: int | None = 50) -> list[ArrayRecord]:
+        return [protocol.array_from_wire(r) for r in self.call("arrays", user, active, limit)]
 
     def get(self, job_id: str) -> JobRecord:
         return protocol.record_from_wire(self.call("get", job_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..paths import QueueLayout
+from .arrays import ArraysMixin
 from .backup import Backup, backup
 from .db import BUSY_TIMEOUT_S, Database
 from .dispatch import Capacity, DispatchMixin
@@ -14,11 +15,11 @@ from .moves import MovesMixin
 __all__ = ["Capacity", "Store", "Submission"]
 
 
-class Store(JobsMixin, MovesMixin, DispatchMixin):
-    """All reads and writes of one queue's database: submission and reading (``jobs``), the
-    user's moves (``moves``) and the worker's side (``dispatch``), each a mixin that needs only
-    ``self.db``. None of them writes a job's state: each takes its steps through
-    ``lifecycle``, the one module that does."""
+class Store(JobsMixin, ArraysMixin, MovesMixin, DispatchMixin):
+    """All reads and writes of one queue's database: submission and reading (``jobs``), job
+    arrays (``arrays``), the user's moves (``moves``) and the worker's side (``dispatch``),
+    each a mixin that needs only ``self.db``. None of them writes a job's state: each takes
+    its steps through ``lifecycle``, the one module that does."""
 
     def __init__(self, layout: QueueLayout, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.layout = layout

@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..arrays import ArraySpec
 from ..errors import InvalidJob, JobmagicsError, JobNotFound
 from ..model import JobRecord, JobSpec, State, check_text, dependency_cycle, format_job_id
 from . import lifecycle
+from .arrays import array_parent_state, check_element_count, plan_elements
 from .db import Database
 from .rows import JOB_COLUMNS, job_from_row
 from .schema import COUNTS_VERSION, SUBMITTED_INDEX_VERSION, USER_INDEXES_VERSION, SchemaAware
@@ -66,6 +68,7 @@ class Submission:
     user: str
     host: str
     payloads: Sequence[bytes | None] | None = None
+    array: ArraySpec | None = None       # the specs are the elements of one array
 
 
 class JobsMixin(SchemaAware):
@@ -75,10 +78,13 @@ class JobsMixin(SchemaAware):
 
     # ---- submission -------------------------------------------------------------------
     def submit(self, specs: Sequence[JobSpec], user: str, host: str,
-               payloads: Sequence[bytes | None] | None = None) -> list[str]:
-        """Insert every spec in ONE transaction: all of them appear, or none."""
+               payloads: Sequence[bytes | None] | None = None,
+               array: ArraySpec | None = None) -> list[str]:
+        """Insert every spec in ONE transaction: all of them appear, or none. With ``array``,
+        they are the elements of one array (a new one, or ``array.extend``)."""
         with self.db.write() as conn:
-            return self._insert(conn, Submission(specs, user, host, payloads), time.time())
+            return self._insert(conn, Submission(specs, user, host, payloads, array),
+                                time.time())
 
     def submit_together(
             self, submissions: Sequence[Submission]) -> list[list[str] | JobmagicsError]:
@@ -105,19 +111,34 @@ class JobsMixin(SchemaAware):
         return outcomes
 
     def _insert(self, conn: sqlite3.Connection, submission: Submission, now: float) -> list[str]:
-        specs, user = submission.specs, submission.user
+        specs, user, array = submission.specs, submission.user, submission.array
         day = time.strftime("%Y%m%d", time.localtime(now))
         known = {r[0] for r in conn.execute("SELECT name FROM resources")}
+        if array is not None:
+            check_element_count(specs, array)
+        numbers = 0 if array is not None and array.extend else 1 if array else len(specs)
         last = conn.execute(
             "INSERT INTO counters(day, n) VALUES (?, ?) ON CONFLICT(day) DO UPDATE"
-            " SET n = n + excluded.n RETURNING n", (day, len(specs))).fetchone()[0]
-        ids = [format_job_id(day, last - len(specs) + 1 + i) for i in range(len(specs))]
+            " SET n = n + excluded.n RETURNING n", (day, numbers)).fetchone()[0]
+        plan = None if array is None else plan_elements(
+            conn, array, specs, user, submission.host, last, day, now)
+        ids = ([plan.element(i)[0] for i in range(len(specs))] if plan else
+               [format_job_id(day, last - len(specs) + 1 + i) for i in range(len(specs))])
         batch = dict(zip(ids, specs, strict=True))
         _refuse_cycles(batch)
         for index, (job_id, spec) in enumerate(batch.items()):
             state = self._initial_state(conn, spec, known, batch)
-            lifecycle.enter(conn, job_id, spec, state, user, submission.host, now,
-                            f"submitted by {user}" + (" (held)" if spec.held else ""))
+            detail = f"submitted by {user}" + (" (held)" if spec.held else "")
+            element = None
+            if plan is not None:
+                element = plan.element(index)[1]
+                detail += f" as element {element[1]} of {element[0]}"
+                if state is State.PENDING and plan.room is not None:
+                    if plan.room <= 0:
+                        state, detail = State.WAITING, f"{detail} ({lifecycle.THROTTLED})"
+                    plan.room -= 1
+            lifecycle.enter(conn, job_id, spec, state, user, submission.host, now, detail,
+                            element)
             payload = submission.payloads[index] if submission.payloads else None
             if payload is not None:
                 conn.execute("INSERT INTO payloads(job_id, payload) VALUES (?, ?)",
@@ -137,14 +158,16 @@ class JobsMixin(SchemaAware):
         waiting = spec.held
         for parent in spec.after:
             row = conn.execute("SELECT state FROM jobs WHERE id = ?", (parent,)).fetchone()
-            if row is None:
-                if parent in batch:
-                    waiting = True
-                    continue
+            if row is None and parent in batch:
+                waiting = True
+                continue
+            state = State(row[0]) if row is not None else array_parent_state(conn, parent)
+            if state is None:
                 raise InvalidJob(f"cannot run after {parent}: no such job")
-            state = State(row[0])
             if state in _NEVER_STARTS:
-                raise InvalidJob(f"cannot run after {parent}: it is {state.value},"
+                what = f"it is {state.value}" if row is not None else \
+                    "an element of it ended without completing"
+                raise InvalidJob(f"cannot run after {parent}: {what},"
                                  " so this job could never start")
             waiting = waiting or state is not State.COMPLETED
         return State.WAITING if waiting else State.PENDING

@@ -26,11 +26,26 @@ _ENTRY = (State.WAITING, State.PENDING)
 _RETRYABLE = (State.FAILED, State.CANCELLED, State.TIMEOUT)
 CANCELLED_WHILE_RUNNING = "cancelled while running"
 
-# The one "is a parent still blocking this job?": one of its parents has not completed.
+# The one "is a parent still blocking this job?": one of its parents, or one element of an
+# array it runs after, has not completed.
 _BLOCKED_SQL = ("SELECT 1 FROM deps d JOIN jobs j ON j.id = d.parent"
-                " WHERE d.child = ? AND j.state != ? LIMIT 1")
+                " WHERE d.child = :child AND j.state != :done"
+                " UNION ALL SELECT 1 FROM deps d JOIN jobs j ON j.array_id = d.parent"
+                " WHERE d.child = :child AND j.state != :done LIMIT 1")
 _ENDED_PARENTS_SQL = ("SELECT j.id, j.state FROM deps d JOIN jobs j ON j.id = d.parent"
-                      " WHERE d.child = ? AND j.state IN (?, ?, ?)")
+                      " WHERE d.child = :child AND j.state IN (:a, :b, :c)"
+                      " UNION ALL SELECT d.parent, j.state FROM deps d"
+                      " JOIN jobs j ON j.array_id = d.parent"
+                      " WHERE d.child = :child AND j.state IN (:a, :b, :c)")
+# An array's throttle: how many more of its elements may be pending or running (no row: it
+# has none, or an array on SLURM, which throttles its elements itself).
+_SLOTTED = (State.PENDING, State.RUNNING)
+_ARRAY_ROOM_SQL = ("SELECT a.parallel - (SELECT count(*) FROM jobs"
+                   " WHERE array_id = a.id AND state IN (?, ?)) FROM arrays a"
+                   " WHERE a.id = ? AND a.parallel IS NOT NULL AND a.backend = 'local'")
+_NEXT_ELEMENTS_SQL = (f"SELECT {JOB_COLUMNS} FROM jobs WHERE array_id = ? AND state = ?"
+                      " AND held = 0 AND array_index > ? ORDER BY array_index LIMIT ?")
+THROTTLED = "waiting for a free slot of its array"
 # A parent's waiting children, from the parent's dependencies (not from every waiting job).
 _WAITING_CHILDREN_SQL = (
     f"SELECT {', '.join('j.' + c for c in stored_columns(JobRecord))}"
@@ -55,12 +70,46 @@ def record_event(conn: sqlite3.Connection, job_id: str, now: float, state: State
 
 def blocked(conn: sqlite3.Connection, job_id: str) -> bool:
     """Is one of the job's parents not completed (so the job cannot start yet)?"""
-    return conn.execute(_BLOCKED_SQL, (job_id, State.COMPLETED.value)).fetchone() is not None
+    found = conn.execute(_BLOCKED_SQL, {"child": job_id, "done": State.COMPLETED.value})
+    return found.fetchone() is not None
 
 
-def unblocked_state(conn: sqlite3.Connection, job_id: str) -> State:
-    """Where a job that nothing holds goes: waiting while a parent blocks it, else pending."""
-    return State.WAITING if blocked(conn, job_id) else State.PENDING
+def array_room(conn: sqlite3.Connection, array_id: str) -> int | None:
+    """How many more elements of the array may be pending or running (None: no limit)."""
+    row = conn.execute(_ARRAY_ROOM_SQL, (*(s.value for s in _SLOTTED), array_id)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def throttled(conn: sqlite3.Connection, job: JobRecord) -> bool:
+    """Is the job an element of an array that runs as many elements as it may already?"""
+    if job.array_id is None:
+        return False
+    room = array_room(conn, job.array_id)
+    return room is not None and room <= 0
+
+
+def unblocked_state(conn: sqlite3.Connection, job: JobRecord) -> State:
+    """Where a job that nothing holds goes: waiting while a parent blocks it or its array has
+    no free slot, else pending."""
+    waits = blocked(conn, job.id) or throttled(conn, job)
+    return State.WAITING if waits else State.PENDING
+
+
+def admit(conn: sqlite3.Connection, array_id: str, now: float) -> None:
+    """An element left the array's slots (it ended, or was held): let the next waiting
+    elements (by index) that nothing else holds back take the free slots."""
+    room = array_room(conn, array_id)
+    last = -1
+    while room:                       # None (no throttle) or 0: nothing waits for a slot
+        rows = conn.execute(_NEXT_ELEMENTS_SQL, (array_id, State.WAITING.value, last,
+                                                 room + 16)).fetchall()
+        if not rows:
+            return
+        for job in map(job_from_row, rows):
+            last = job.array_index if job.array_index is not None else last
+            if room and not blocked(conn, job.id):
+                move(conn, job, State.PENDING, now, "a slot of its array is free")
+                room -= 1
 
 
 # ---- the one step ---------------------------------------------------------------------
@@ -80,6 +129,8 @@ def move(conn: sqlite3.Connection, job: JobRecord, new: State, now: float, detai
     if cursor.rowcount != 1:        # the record was read before an earlier step changed it
         raise InvalidTransition(f"{job.id} is no longer {job.state.value}")
     record_event(conn, job.id, now, new, detail)
+    if job.array_id is not None and job.state in _SLOTTED and new not in _SLOTTED:
+        admit(conn, job.array_id, now)
     return dataclasses.replace(job, state=new, **columns)
 
 
@@ -90,15 +141,21 @@ def new_attempt(**columns: Any) -> dict[str, Any]:
 
 
 # ---- entering and leaving the queue ---------------------------------------------------
+_ENTER_COLUMNS = ("id", "user", "host", "state", "submitted_at", "array_id", "array_index",
+                  *SUBMITTED_COLUMNS)
+_ENTER_SQL = (f"INSERT INTO jobs({', '.join(_ENTER_COLUMNS)})"
+              f" VALUES ({', '.join('?' * len(_ENTER_COLUMNS))})")
+
+
 def enter(conn: sqlite3.Connection, job_id: str, spec: JobSpec, state: State, user: str,
-          host: str, now: float, detail: str) -> None:
-    """Insert a submitted job, waiting or pending, and record its submission."""
+          host: str, now: float, detail: str, element: tuple[str, int] | None = None) -> None:
+    """Insert a submitted job, waiting or pending, and record its submission; ``element``:
+    the array it is an element of, and its index."""
     if state not in _ENTRY:
         raise InvalidTransition(f"{job_id} cannot be submitted {state.value}")
-    columns = ("id", "user", "host", "state", "submitted_at", *SUBMITTED_COLUMNS)
-    conn.execute(f"INSERT INTO jobs({', '.join(columns)})"
-                 f" VALUES ({', '.join('?' * len(columns))})",
-                 (job_id, user, host, state.value, now, *submitted_values(spec)))
+    array_id, index = element if element is not None else (None, None)
+    conn.execute(_ENTER_SQL, (job_id, user, host, state.value, now, array_id, index,
+                              *submitted_values(spec)))
     record_event(conn, job_id, now, state, detail)
 
 
@@ -114,21 +171,24 @@ def end(conn: sqlite3.Connection, job: JobRecord, state: State, now: float, erro
     detail = error or (f"exit {exit_code}" if exit_code is not None else None)
     ended = move(conn, job, state, now, detail, **columns)
     settle_dependants(conn, job.id, state, now)
+    if job.array_id is not None:      # the jobs that run after the whole array
+        settle_dependants(conn, job.array_id, state, now, f" (element {job.id})")
     return ended
 
 
 def settle_dependants(conn: sqlite3.Connection, parent: str, parent_state: State,
-                      now: float) -> None:
-    """A parent reached a terminal state: start the children it was holding back, or cancel
-    (recursively) those that can now never start."""
+                      now: float, because: str = "") -> None:
+    """A parent (a job, or an element of an array that children run after) reached a
+    terminal state: start the children it was holding back, or cancel (recursively) those
+    that can now never start."""
     rows = conn.execute(_WAITING_CHILDREN_SQL, (parent, State.WAITING.value)).fetchall()
     for child in map(job_from_row, rows):
         if parent_state is not State.COMPLETED:
             current = fetch_job(conn, child.id)     # a sibling's cancel may have reached it
             if current.state is State.WAITING:
                 end(conn, current, State.CANCELLED, now,
-                    f"dependency {parent} {parent_state.value}")
-        elif not child.held and not blocked(conn, child.id):
+                    f"dependency {parent} {parent_state.value}{because}")
+        elif not child.held and not blocked(conn, child.id) and not throttled(conn, child):
             move(conn, child, State.PENDING, now, f"dependency {parent} completed")
 
 
@@ -206,7 +266,8 @@ def check_retry(conn: sqlite3.Connection, job: JobRecord, batch: set[str]) -> No
     """Only an ended job that did not complete; and not while a parent of it is such a job
     itself, unless that parent is retried in the same ``batch`` (it will run again first)."""
     _check_retryable(job)
-    ended = conn.execute(_ENDED_PARENTS_SQL, (job.id, *(s.value for s in _RETRYABLE)))
+    ended = conn.execute(_ENDED_PARENTS_SQL, {"child": job.id, **dict(zip(
+        "abc", (s.value for s in _RETRYABLE), strict=True))})
     for parent, state in ended:
         if parent not in batch:
             raise InvalidTransition(f"{job.id} runs after {parent}, which is {state}:"
@@ -243,14 +304,14 @@ def hold(conn: sqlite3.Connection, job: JobRecord, actor: str, now: float) -> St
 
 def release(conn: sqlite3.Connection, job: JobRecord, actor: str, now: float) -> State:
     check_release(conn, job, set())
-    return move(conn, job, unblocked_state(conn, job.id), now, f"released by {actor}",
+    return move(conn, job, unblocked_state(conn, job), now, f"released by {actor}",
                 held=False).state
 
 
 def retry(conn: sqlite3.Connection, job: JobRecord, actor: str, now: float) -> State:
     """Run a failed, cancelled or timed-out job again under the same id, as a new attempt."""
     _check_retryable(job)
-    state = unblocked_state(conn, job.id)
+    state = unblocked_state(conn, job)
     moved = move(conn, job, state, now, f"retried by {actor}",
                  **new_attempt(held=False, attempt=job.attempt + 1))
     conn.execute("DELETE FROM results WHERE job_id = ?", (job.id,))

@@ -9,9 +9,10 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 
-from ..errors import InvalidJob, PermissionDenied
+from ..errors import InvalidJob, InvalidTransition, JobNotFound, PermissionDenied
 from ..model import JobRecord, State
 from . import lifecycle
+from .arrays import array_elements_for
 from .db import Database
 from .schema import SchemaAware
 
@@ -38,6 +39,32 @@ def _authorize(conn: sqlite3.Connection, jobs: Sequence[JobRecord], actor: str, 
                                " (only its owner or a queue admin may)")
 
 
+def _jobs_and_elements(conn: sqlite3.Connection, ids: Sequence[str], action: str,
+                       check: Check) -> list[JobRecord]:
+    """The jobs named, an array's id standing for its elements that the move applies to (a
+    retry of an array retries its failed, cancelled and timed-out elements)."""
+    jobs: list[JobRecord] = []
+    for job_id in ids:
+        try:
+            jobs.append(lifecycle.fetch_job(conn, job_id))
+            continue
+        except JobNotFound:
+            elements = array_elements_for(conn, job_id, action,
+                                          lambda job: _passes(conn, check, job, set(ids)))
+            if elements is None:
+                raise
+        jobs.extend(elements)
+    return list({job.id: job for job in jobs}.values())
+
+
+def _passes(conn: sqlite3.Connection, check: Check, job: JobRecord, batch: set[str]) -> bool:
+    try:
+        check(conn, job, batch | {job.array_id or ""})
+    except InvalidTransition:
+        return False
+    return True
+
+
 class MovesMixin(SchemaAware):
     """The user's moves; needs only ``self.db``."""
 
@@ -57,11 +84,12 @@ class MovesMixin(SchemaAware):
         check, act = MOVES[action]
         now = time.time()
         with self.db.write() as conn:
-            jobs = [lifecycle.fetch_job(conn, job_id) for job_id in ids]
+            jobs = _jobs_and_elements(conn, ids, action, check)
+            batch = set(ids) | {job.id for job in jobs}
             if not manager:          # the queue's owner (root for a system queue) may act
                 _authorize(conn, jobs, actor, action)
             for job in jobs:
-                check(conn, job, set(ids))
+                check(conn, job, batch)
             outcomes = []
             for index, job in enumerate(jobs):
                 # as it is now: an earlier move of the batch may have changed it

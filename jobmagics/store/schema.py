@@ -138,12 +138,32 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX jobs_submitted ON jobs(submitted_at);
     """,
+    # v5: job arrays. An element is a job that records its array and index; the array's row
+    # keeps its size and throttle. jobs_array finds an array's elements by state (how many
+    # hold a slot, the next waiting one by index) without touching other jobs.
+    """
+    ALTER TABLE jobs ADD COLUMN array_id TEXT;
+    ALTER TABLE jobs ADD COLUMN array_index INTEGER;
+    CREATE INDEX jobs_array ON jobs(array_id, state, array_index) WHERE array_id IS NOT NULL;
+    CREATE TABLE arrays (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        host TEXT NOT NULL,
+        name TEXT,
+        kind TEXT NOT NULL,
+        backend TEXT NOT NULL DEFAULT 'local',
+        size INTEGER NOT NULL,
+        parallel INTEGER,
+        submitted_at REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 COUNTS_VERSION = 2           # state_counts and its triggers
 USER_INDEXES_VERSION = 3     # jobs_user (user, state, seq), jobs_user_claim
 SUBMITTED_INDEX_VERSION = 4  # jobs_submitted
+ARRAYS_VERSION = 5           # arrays, jobs.array_id/array_index
 
 
 class SchemaAware:

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from typing import IO, Any
 
-from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
+from jobmagics.context import ARRAY_ID_VAR, ARRAY_INDEX_VAR, ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 from jobmagics.model import JobRecord
 
 from ..identity import Identity
@@ -34,6 +34,8 @@ def job_environment(job: JobRecord, context: JobContext,
     base[JOB_ID_VAR] = job.id
     base[ATTEMPT_VAR] = str(job.attempt)
     base[QUEUE_VAR] = str(context.layout.root)
+    if job.array_id is not None:
+        base[ARRAY_ID_VAR], base[ARRAY_INDEX_VAR] = job.array_id, str(job.array_index)
     if execution_of(job.kind).runner is not None:
         # the runners import jobmagics; make that work whatever the job's cwd
         here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

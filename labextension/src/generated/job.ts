@@ -114,6 +114,10 @@ export interface IJobBase {
   backend_id: string | null;
   /** It is not started before this time (retry backoff). */
   not_before: number;
+  /** The array it is an element of (None: a job of its own). */
+  array_id: string | null;
+  /** Its index in that array. */
+  array_index: number | null;
   /** Set when read: the job runs on a worker that is gone, last known alive then. */
   worker_lost_at: number | null;
   /** Its log: stdout and stderr of every attempt. */
