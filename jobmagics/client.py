@@ -110,7 +110,7 @@ class Queue:
                      experiment: str | None = None, config: Mapping[str, Any] | None = None,
                      items: Iterable[Any] | None = None, indexes: Sequence[int] | None = None,
                      parallel: int | None = None, push: Mapping[str, Any] | None = None,
-                     **options: Any) -> JobArray:
+                     extend: JobArray | str | None = None, **options: Any) -> JobArray:
         """Submit one array: an element job per item, all in one transaction, sharing one id.
 
         Each element gets its item: ``{item}`` and ``{index}`` in a command's arguments (also
@@ -119,7 +119,9 @@ class Queue:
         item that is a dict of names, each name), the argument of ``function``, the config
         entries an ``experiment``'s item (a dict) sets over ``config``. ``indexes`` (default
         0..N-1) number the elements; ``parallel`` caps how many run at once, across all
-        workers. Other keywords are ``submit``'s options, the same for every element."""
+        workers. ``extend``: add the elements to that array of yours (numbered after its
+        last; its throttle applies). Other keywords are ``submit``'s options, the same for
+        every element."""
         listed = list(items) if items is not None else None
         if listed is None:
             if indexes is None:
@@ -127,6 +129,8 @@ class Queue:
             listed = list(indexes)
         array = ArraySpec(indexes=list(range(len(listed))) if indexes is None else list(indexes),
                           parallel=check_parallel(parallel)).validate(len(listed))
+        if extend is not None:
+            array.extend = check_job_id(extend.id if isinstance(extend, JobArray) else extend)
         first, _ = self._spec(command=command, code=code, function=function,
                               experiment=experiment, config=config, **options)
         specs, payloads = [], []
@@ -269,16 +273,26 @@ class Queue:
         return self.store.count(states=parse_states(state), user=_text_filter("user", user),
                                 name=_text_filter("name", name), since=since)
 
-    def queue(self, limit: int | None = 100, offset: int = 0, user: str | None = None) -> JobPage:
+    def queue(self, limit: int | None = 100, offset: int = 0, user: str | None = None,
+              elements: bool = True) -> JobPage:
         """Waiting, pending and running jobs (of everyone, or of ``user``): running first, then
         pending in the order they will start (priority, then submission), then waiting. At most
         ``limit`` (None: all) from ``offset``; the page's ``counts`` (per state), ``total`` and
-        ``more`` say how many there are in all."""
+        ``more`` say how many there are in all. Without ``elements``, the elements of arrays
+        are left out of the page and its counts, and the page's ``arrays`` lists the active
+        arrays instead (one row each, as the sidebar and the queue panel show them)."""
         limit, offset = _limit(limit), _limit(offset, "offset") or 0
         user = _text_filter("user", user)
-        records = self.mark_lost_workers(self.store.active(limit, offset, user))
+        records = self.mark_lost_workers(self.store.active(limit, offset, user, elements))
         jobs = [Job(self, r.id, r) for r in records]
-        return JobPage(jobs, self.store.active_counts(user), offset)
+        counts = self.store.active_counts(user)
+        if elements:
+            return JobPage(jobs, counts, offset)
+        arrays = self.arrays(user=user, active=True, limit=None)
+        for array in arrays:           # the page counts jobs; the arrays are beside it
+            for state in counts:
+                counts[state] = max(0, counts[state] - array.snapshot.counts.get(state, 0))
+        return JobPage(jobs, counts, offset, arrays)
 
     def history(self, user: str | None = None, state: str | Sequence[str] | None = None,
                 limit: int | None = 50) -> list[Job]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import codecs
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from .runtime import LEASE_S
 
 if TYPE_CHECKING:
     from .client import Queue
+    from .job_array import JobArray
 
 _FIRST_POLL_S = 0.002
 _MAX_POLL_S = 0.1
@@ -231,10 +232,12 @@ class JobPage(list[Job]):
     """One page of a listing: the jobs, plus ``counts`` per state of the whole listing, so a
     caller can say how many more there are (``total``, ``more``, ``more_by_state()``)."""
 
-    def __init__(self, jobs: Iterable[Job], counts: dict[str, int], offset: int = 0) -> None:
+    def __init__(self, jobs: Iterable[Job], counts: dict[str, int], offset: int = 0,
+                 arrays: Sequence[JobArray] = ()) -> None:
         super().__init__(jobs)
         self.counts = counts
         self.offset = offset
+        self.arrays = list(arrays)     # the active arrays, when their elements are left out
 
     @property
     def total(self) -> int:

@@ -177,9 +177,10 @@ def count(s: Session, states: list[str] | None = None, user: str | None = None,
 
 
 def active(s: Session, limit: int | None = None, offset: int = 0,
-           user: str | None = None) -> list[list[Any]]:
+           user: str | None = None, elements: bool = True) -> list[list[Any]]:
     return [s.visible(r) for r in s.store.active(_count("limit", limit),
-                                                 _count("offset", offset) or 0, _text(user))]
+                                                 _count("offset", offset) or 0, _text(user),
+                                                 bool(elements))]
 
 
 def _count(label: str, value: object) -> int | None:

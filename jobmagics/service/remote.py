@@ -119,8 +119,9 @@ class RemoteStore:
         return int(self.call("count", _states(states), user, name, since))
 
     def active(self, limit: int | None = None, offset: int = 0,
-               user: str | None = None) -> list[JobRecord]:
-        return [protocol.record_from_wire(r) for r in self.call("active", limit, offset, user)]
+               user: str | None = None, elements: bool = True) -> list[JobRecord]:
+        return [protocol.record_from_wire(r)
+                for r in self.call("active", limit, offset, user, elements)]
 
     def active_counts(self, user: str | None = None) -> dict[str, int]:
         return dict(self.call("active_counts", user))

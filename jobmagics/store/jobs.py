@@ -15,7 +15,13 @@ from . import lifecycle
 from .arrays import array_parent_state, check_element_count, plan_elements
 from .db import Database
 from .rows import JOB_COLUMNS, job_from_row
-from .schema import COUNTS_VERSION, SUBMITTED_INDEX_VERSION, USER_INDEXES_VERSION, SchemaAware
+from .schema import (
+    ARRAYS_VERSION,
+    COUNTS_VERSION,
+    SUBMITTED_INDEX_VERSION,
+    USER_INDEXES_VERSION,
+    SchemaAware,
+)
 
 __all__ = ["ACTIVE_ORDER", "JobsMixin", "active_page_sql", "counts_sql"]
 
@@ -45,12 +51,15 @@ ORDER BY part, rank, seq LIMIT :limit OFFSET :offset
 _EVERY_STATE = tuple(State)
 
 
-def active_page_sql(user: bool, *, indexed: bool = True, columns: str = JOB_COLUMNS) -> str:
-    """The page of everyone's active jobs or (``user``) of one user's; a queue on a schema older
+def active_page_sql(user: bool, *, indexed: bool = True, columns: str = JOB_COLUMNS,
+                    elements: bool = True) -> str:
+    """The page of everyone's active jobs or (``user``) of one user's; ``elements``: with the
+    elements of arrays (without: those are shown as their arrays). A queue on a schema older
     than v3 (read-only, so not migrated) has no claim index per user."""
     claim = "jobs_user_claim" if user and indexed else "jobs_claim"
-    return _ACTIVE_PAGE_SQL.format(user="AND user = :user" if user else "", claim=claim,
-                                   columns=columns)
+    filters = ("AND user = :user" if user else "") + ("" if elements else
+                                                      " AND array_id IS NULL")
+    return _ACTIVE_PAGE_SQL.format(user=filters, claim=claim, columns=columns)
 
 
 def counts_sql(where: str, *, counted: bool) -> str:
@@ -236,11 +245,13 @@ class JobsMixin(SchemaAware):
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def active(self, limit: int | None = None, offset: int = 0,
-               user: str | None = None) -> list[JobRecord]:
+               user: str | None = None, elements: bool = True) -> list[JobRecord]:
         """Running, then pending in start order (priority, then submission), then waiting (in
-        submission order): ``limit`` of them from ``offset``, of everyone or of ``user``."""
+        submission order): ``limit`` of them from ``offset``, of everyone or of ``user``;
+        without the elements of arrays unless ``elements``."""
         sql = active_page_sql(bool(user), indexed=self._schema_has(USER_INDEXES_VERSION),
-                              columns=self._job_columns())
+                              columns=self._job_columns(),
+                              elements=elements or not self._schema_has(ARRAYS_VERSION))
         depth = -1 if limit is None else limit + offset
         rows = self.db.read(sql, {"depth": depth, "limit": -1 if limit is None else limit,
                                   "offset": offset, "user": user})
