@@ -1,7 +1,7 @@
 """``JobArray``: a handle on one array of a queue (its elements are ``Job``s)."""
 from __future__ import annotations
 
-import dataclasses
+import copy
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -179,8 +179,9 @@ def element_spec(first: JobSpec, index: int, item: Any, *,
     build = _ELEMENT_BODIES.get(kind.keyword)
     if build is None:
         raise InvalidJob(f"{kind.name} jobs cannot form an array")
-    changes = build(first, index, item, function, push)
-    spec = dataclasses.replace(first, **changes)
+    spec = copy.copy(first)          # the settings shared (and checked once), not re-made
+    for name, value in build(first, index, item, function, push).items():
+        setattr(spec, name, value)
     kind.check(spec)
     return spec, spec.payload
 

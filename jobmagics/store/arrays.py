@@ -46,6 +46,17 @@ class ElementPlan:
         index = self.indexes[position]
         return element_id(self.array_id, index), (self.array_id, index)
 
+    def place(self, entry: lifecycle.Entry, position: int) -> None:
+        """Make the entry the element at ``position``: waiting for a slot if the throttle
+        has none left for it."""
+        entry.element = self.element(position)[1]
+        entry.detail += f" as element {entry.element[1]} of {self.array_id}"
+        if entry.state is State.PENDING and self.room is not None:
+            if self.room <= 0:
+                entry.state = State.WAITING
+                entry.detail += f" ({lifecycle.THROTTLED})"
+            self.room -= 1
+
 
 def plan_elements(conn: sqlite3.Connection, array: ArraySpec, specs: Sequence[JobSpec],
                   user: str, host: str, number: int | None, day: str, now: float) -> ElementPlan:

@@ -135,25 +135,20 @@ class JobsMixin(SchemaAware):
                [format_job_id(day, last - len(specs) + 1 + i) for i in range(len(specs))])
         batch = dict(zip(ids, specs, strict=True))
         _refuse_cycles(batch)
+        entries = []
         for index, (job_id, spec) in enumerate(batch.items()):
-            state = self._initial_state(conn, spec, known, batch)
-            detail = f"submitted by {user}" + (" (held)" if spec.held else "")
-            element = None
+            entry = lifecycle.Entry(job_id, spec, self._initial_state(conn, spec, known, batch),
+                                    f"submitted by {user}" + (" (held)" if spec.held else ""))
             if plan is not None:
-                element = plan.element(index)[1]
-                detail += f" as element {element[1]} of {element[0]}"
-                if state is State.PENDING and plan.room is not None:
-                    if plan.room <= 0:
-                        state, detail = State.WAITING, f"{detail} ({lifecycle.THROTTLED})"
-                    plan.room -= 1
-            lifecycle.enter(conn, job_id, spec, state, user, submission.host, now, detail,
-                            element)
-            payload = submission.payloads[index] if submission.payloads else None
-            if payload is not None:
-                conn.execute("INSERT INTO payloads(job_id, payload) VALUES (?, ?)",
-                             (job_id, payload))
-            for parent in spec.after:
-                conn.execute("INSERT INTO deps(child, parent) VALUES (?, ?)", (job_id, parent))
+                plan.place(entry, index)
+            entries.append(entry)
+        lifecycle.enter(conn, entries, user, submission.host, now)
+        if submission.payloads:
+            conn.executemany("INSERT INTO payloads(job_id, payload) VALUES (?, ?)",
+                             [(i, p) for i, p in zip(ids, submission.payloads, strict=True)
+                              if p is not None])
+        conn.executemany("INSERT INTO deps(child, parent) VALUES (?, ?)",
+                         [(i, parent) for i, spec in batch.items() for parent in spec.after])
         return ids
 
     @staticmethod

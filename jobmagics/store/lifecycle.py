@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import InvalidTransition, JobNotFound
@@ -147,16 +148,34 @@ _ENTER_SQL = (f"INSERT INTO jobs({', '.join(_ENTER_COLUMNS)})"
               f" VALUES ({', '.join('?' * len(_ENTER_COLUMNS))})")
 
 
-def enter(conn: sqlite3.Connection, job_id: str, spec: JobSpec, state: State, user: str,
-          host: str, now: float, detail: str, element: tuple[str, int] | None = None) -> None:
-    """Insert a submitted job, waiting or pending, and record its submission; ``element``:
-    the array it is an element of, and its index."""
-    if state not in _ENTRY:
-        raise InvalidTransition(f"{job_id} cannot be submitted {state.value}")
-    array_id, index = element if element is not None else (None, None)
-    conn.execute(_ENTER_SQL, (job_id, user, host, state.value, now, array_id, index,
-                              *submitted_values(spec)))
-    record_event(conn, job_id, now, state, detail)
+@dataclasses.dataclass
+class Entry:
+    """One submitted job as it enters the queue: waiting or pending, with the event's detail;
+    ``element``: the array it is an element of, and its index."""
+
+    job_id: str
+    spec: JobSpec
+    state: State
+    detail: str
+    element: tuple[str, int] | None = None
+
+
+def enter(conn: sqlite3.Connection, entries: Sequence[Entry], user: str, host: str,
+          now: float) -> None:
+    """Insert submitted jobs, each waiting or pending, and record their submission (in two
+    statements: a 10,000-element array is one insert of rows and one of events)."""
+    rows, events = [], []
+    like: tuple[JobSpec, list[Any]] | None = None
+    for entry in entries:
+        if entry.state not in _ENTRY:
+            raise InvalidTransition(f"{entry.job_id} cannot be submitted {entry.state.value}")
+        array_id, index = entry.element if entry.element is not None else (None, None)
+        values = submitted_values(entry.spec, like)
+        like = (entry.spec, values)
+        rows.append((entry.job_id, user, host, entry.state.value, now, array_id, index, *values))
+        events.append((entry.job_id, now, entry.state.value, entry.detail))
+    conn.executemany(_ENTER_SQL, rows)
+    conn.executemany("INSERT INTO events(job_id, at, state, detail) VALUES (?, ?, ?, ?)", events)
 
 
 # ---- ending, and what it means for the jobs that wait -----------------------------------

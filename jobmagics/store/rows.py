@@ -53,11 +53,17 @@ def job_from_row(row: sqlite3.Row) -> JobRecord:
     return JobRecord(**data)
 
 
-def submitted_values(spec: JobSpec) -> list[Any]:
-    """The values of SUBMITTED_COLUMNS for a validated spec, as stored."""
+def submitted_values(spec: JobSpec, like: tuple[JobSpec, list[Any]] | None = None) -> list[Any]:
+    """The values of SUBMITTED_COLUMNS for a validated spec, as stored. ``like``: another spec
+    and its values; a field that holds the very same object is not encoded again (an array's
+    elements share all but their body)."""
     values: list[Any] = []
-    for name in SUBMITTED_COLUMNS:
+    other, encoded = like if like is not None else (None, [])
+    for position, name in enumerate(SUBMITTED_COLUMNS):
         value = getattr(spec, name)
+        if other is not None and getattr(other, name) is value:
+            values.append(encoded[position])
+            continue
         if name == "options":
             value = value.to_json()
         values.append(dumps(value) if name in _JSON_FIELDS else
