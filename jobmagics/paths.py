@@ -27,7 +27,7 @@ MARKER_FILE = ".jobmagics-queue"
 VERDICT_FILE = ".jobs.db-verdict"
 RESERVE_FILE = ".space-reserve"
 FULL_BELOW = 64 << 10          # bytes: less free space than this is a full disk
-JOB_FILE_RE = re.compile(r"^(JOB-\d{8}-\d{5,})(?:\.|$)")
+JOB_FILE_RE = re.compile(r"^(JOB-\d{8}-\d{5,}(?:_\d+)?)(?:\.|$)")     # a job's or an element's
 
 
 def current_user() -> str:

@@ -291,3 +291,17 @@ def test_an_array_record_travels_as_plain_data(queue: jobmagics.Queue) -> None:
     assert data["counts"]["pending"] == 2 and data["state"] == "pending"
     assert pickle.loads(pickle.dumps(array.snapshot)).id == array.id
     assert os.fspath(queue.path) in repr(queue)
+
+
+def test_a_recovered_queue_keeps_its_arrays_and_never_reuses_an_arrays_id(
+        queue: jobmagics.Queue) -> None:
+    from jobmagics.store.recovery import recover
+    array = queue.submit_array(["true"], items=range(3), parallel=1)
+    queue.layout.log(f"{array.id}_2").write_text("output of an element\n")
+    queue.store.close()
+    recover(queue.layout)
+    again = jobmagics.Queue(queue.path)
+    kept = again.array(array.id)
+    assert kept.size == 3 and kept.counts["pending"] == 1 and kept.counts["waiting"] == 2
+    later = again.submit(["true"])
+    assert later.id > array.id and not later.id.startswith(array.id)

@@ -227,7 +227,7 @@ def _seed_counters(conn: sqlite3.Connection, seen: set[str]) -> str:
     highest: dict[str, int] = {}
     for job_id in seen | {r[0] for r in conn.execute("SELECT id FROM jobs")}:
         _, day, number = job_id.split("-")
-        highest[day] = max(highest.get(day, 0), int(number))
+        highest[day] = max(highest.get(day, 0), int(number.split("_")[0]))   # an element's array
     today = time.strftime("%Y%m%d")
     current = conn.execute("SELECT n FROM counters WHERE day = ?", (today,)).fetchone()
     highest[today] = max(highest.get(today, 0), current[0] if current else 0) + ID_GAP

@@ -16,7 +16,7 @@ from ..model import JOB_ID_RE
 BATCH = 500
 _NO_ROWID_SINCE = -(1 << 63)
 # table -> the columns that identify a row; jobs and events get special treatment below
-_TABLES = ("payloads", "results", "workers", "resources", "settings", "counters")
+_TABLES = ("payloads", "results", "workers", "resources", "settings", "counters", "arrays")
 
 
 @dataclass
@@ -115,8 +115,13 @@ def copy_source(src: sqlite3.Connection, dst: sqlite3.Connection, report: Salvag
             dst.execute("INSERT INTO events(job_id, at, state, detail) VALUES (?, ?, ?, ?)",
                         (row["job_id"], row["at"], row["state"], row["detail"]))
             report.add("events", 1)
+    try:
+        present = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError:
+        present = set(_TABLES)     # try each: what cannot be read is reported as lost
     for table in _TABLES:
-        _copy_small_table(src, dst, table, report)
+        if table in present:       # an older queue has no arrays table
+            _copy_small_table(src, dst, table, report)
     report.ids |= ids_from_index(src)
 
 
