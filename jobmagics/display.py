@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .formats import format_duration, progress_text
 
 if TYPE_CHECKING:
+    from .arrays import ArrayRecord
     from .client import Queue
     from .job import Job, JobPage
+    from .job_array import JobArray
     from .model import JobRecord
 
 STATE_COLOURS = {
@@ -21,6 +23,9 @@ STATE_COLOURS = {
 # ipywidgets' bar_style of a job's progress bar per state; any other state: "info"
 BAR_STYLES = {"completed": "success", "failed": "danger", "timeout": "danger",
               "cancelled": "warning"}
+# the order in which an array's counts are told and stacked: what is moving first
+COUNT_ORDER = ("running", "pending", "waiting", "completed", "failed", "cancelled", "timeout")
+ARRAY_CARD_ELEMENTS = 10       # the elements an array's card lists
 
 
 def bar_style(state: str) -> str:
@@ -149,4 +154,81 @@ def job_mimebundle(job: Job, include: Any = None, exclude: Any = None) -> dict[s
     bundle["text/html"] = (f"<div class='jobmagics-job'><code>{html.escape(job.id)}</code> "
                            f"{html.escape(record.name or '')} · {html.escape(record.user)}: "
                            f"<code>%job status {html.escape(job.id)}</code> shows its state</div>")
+    return bundle
+
+
+# ---- arrays -------------------------------------------------------------------------------
+def counts_text(counts: Mapping[str, int]) -> str:
+    """``3 running, 40 waiting, 57 completed`` (states no element is in are left out)."""
+    return ", ".join(f"{counts[s]:,} {s}" for s in COUNT_ORDER if counts.get(s)) or "no elements"
+
+
+def array_elapsed(record: ArrayRecord, now: float | None = None) -> float | None:
+    """Seconds from the first element's start to the last one's end (or to now)."""
+    if record.started_at is None:
+        return None
+    return (record.finished_at or now or time.time()) - record.started_at
+
+
+def array_progress_text(record: ArrayRecord) -> str:
+    """``57% (57 of 100 ended)``."""
+    return f"{progress_text(record.progress, None)} ({record.ended:,} of {record.size:,} ended)"
+
+
+def counts_bar_html(counts: Mapping[str, int], size: int, width: str = "16em") -> str:
+    """A bar of ``size`` elements stacked by state, in the state colours (hover: the count)."""
+    segments = "".join(
+        f'<span class="jobmagics-count jobmagics-count-{state}" title="{counts[state]:,} {state}"'
+        f' style="display:inline-block;height:100%;width:{100 * counts[state] / size:.3f}%;'
+        f'background:{STATE_COLOURS[state]}"></span>'
+        for state in COUNT_ORDER if counts.get(state) and size)
+    return (f'<span class="jobmagics-counts-bar" style="display:inline-flex;width:{width};'
+            f'height:0.9em;background:#eeeeee;border-radius:3px;overflow:hidden;'
+            f'vertical-align:middle">{segments}</span>')
+
+
+def _array_rows(array: JobArray, record: ArrayRecord) -> list[tuple[str, str]]:
+    throttle = f", at most {record.parallel} at once" if record.parallel else ""
+    return [("array", f"<code>{html.escape(array.id)}</code>"),
+            ("name", html.escape(record.name or "-")),
+            ("user", html.escape(record.user)),
+            ("state", state_badge(record.state.value)),
+            ("elements", (f"{counts_bar_html(record.counts, record.size)} "
+                          f"{html.escape(counts_text(record.counts))} <i>({record.size:,}"
+                          f" {html.escape(record.kind)} jobs{throttle})</i>")),
+            ("progress", html.escape(array_progress_text(record))),
+            ("elapsed", format_duration(array_elapsed(record)))]
+
+
+def array_html(array: JobArray, elements: int = ARRAY_CARD_ELEMENTS) -> str:
+    """A card: id, name, user, aggregated state, a bar of the counts per state, progress,
+    elapsed time, and the first ``elements`` elements."""
+    record = array.record
+    cells = "".join(f'<tr><th style="text-align:left;padding-right:1em">{k}</th>'
+                    f'<td style="text-align:left">{v}</td></tr>'
+                    for k, v in _array_rows(array, record))
+    first = array.elements_page(limit=elements) if elements else []
+    rest = record.size - len(first)
+    more = (f"<div class='jobmagics-more'><i>… and {rest:,} more"
+            f" (<code>%job status {html.escape(array.id)}</code>,"
+            f" <code>array.elements_page(offset, limit)</code>)</i></div>" if rest > 0 else "")
+    listed = jobs_table_html(first, "Elements", "no elements") + more if elements else ""
+    return f'<div class="jobmagics-array"><table>{cells}</table>{listed}</div>'
+
+
+def array_mimebundle(array: JobArray, include: Any = None,
+                     exclude: Any = None) -> dict[str, Any] | None:
+    """An array with a live widget carries it, as a job does (``job_mimebundle``)."""
+    view = array.live_view
+    if view is None or getattr(view, "comm", None) is None:
+        return None
+    bundle = view._repr_mimebundle_(include=include, exclude=exclude) or {}
+    record = array.snapshot
+    name = f" {record.name!r}" if record.name else ""
+    bundle["text/plain"] = f"<JobArray {array.id}{name} of {record.size} (live widget)>"
+    bundle["text/html"] = (f"<div class='jobmagics-array'><code>{html.escape(array.id)}</code>"
+                           f" {html.escape(record.name or '')} · {html.escape(record.user)}:"
+                           f" an array of {record.size:,};"
+                           f" <code>%job status {html.escape(array.id)}</code> shows its state"
+                           "</div>")
     return bundle

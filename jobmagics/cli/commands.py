@@ -13,8 +13,18 @@ from .. import paths
 from ..client import Queue
 from ..errors import InvalidJob, WaitTimeout, WorkerLost
 from ..fields import from_arguments
+from ..job import Job
+from ..job_array import JobArray
 from ..model import JobSettings, State
+from .arrays import (
+    array_detail,
+    arrays_table,
+    move_lines,
+    submit_array,
+    unfinished_line,
+)
 from .maintenance import cmd_backup, cmd_recover  # noqa: F401  (cmd_backup: via COMMANDS)
+from .parser import STATUS_ELEMENTS
 from .system import (  # noqa: F401  (the cmd_ functions: via COMMANDS)
     admins,
     cmd_allow,
@@ -88,21 +98,29 @@ def _read_code(path: str) -> str:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     q = _queue(args)
-    job = q.submit(**_submission(args))
-    print(job.id)
+    options = _submission(args)
+    submitted: Job | JobArray = (q.submit(**options) if args.array is None
+                                 else submit_array(q, args.array, options))
+    print(submitted.id)
     if args.wait:
-        return 0 if job.wait().state is State.COMPLETED else 1
+        return 0 if submitted.wait().state is State.COMPLETED else 1
     return 0
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    page = _queue(args).queue(limit=None if args.all else args.limit)
+    """Each active array as one line (``--elements``: its elements one by one), then the jobs."""
+    page = _queue(args).queue(limit=None if args.all else args.limit, elements=args.elements)
     more = more_line(page)
-    if args.json:
-        _print_json([j.to_dict() for j in page])
+    if args.json:                     # arrays first, each marked "array": true
+        _print_json([a.to_dict() for a in page.arrays] + [j.to_dict() for j in page])
         if more:                      # stdout stays one JSON document
             print(f"jobmagics: {more}", file=sys.stderr)
-    else:
+        return 0
+    if page.arrays:
+        print(arrays_table(page.arrays))
+        if page or more:
+            print()
+    if page or more or not page.arrays:
         print(jobs_table(page) if page or not more else more)
         if page and more:
             print(more)
@@ -124,12 +142,32 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     q = _queue(args)
-    job = q.get(args.id)
+    found = q.lookup(args.id)
+    if isinstance(found, JobArray):
+        return _array_status(args, found)
+    if args.limit is not None or args.offset or args.state:
+        raise InvalidJob(f"--offset, --limit and --state page an array's elements; {args.id} is"
+                         " one job")
+    job = found
     events = q.events(args.id)
     if args.json:
         _print_json(job.to_dict() | {"events": events})
     else:
         print(job_detail(job, events))
+    return 0
+
+
+def _array_status(args: argparse.Namespace, array: JobArray) -> int:
+    limit = STATUS_ELEMENTS if args.limit is None else args.limit
+    elements = array.elements_page(offset=args.offset, limit=limit, state=args.state)
+    if args.json:
+        _print_json(array.to_dict() | {"offset": args.offset, "limit": limit,
+                                       "elements": [j.to_dict() for j in elements]})
+        return 0
+    counts = array.snapshot.counts
+    states = args.state.split(",") if args.state else list(counts)
+    matching = sum(counts.get(s.strip(), 0) for s in states)
+    print(array_detail(array, elements, args.offset, matching))
     return 0
 
 
@@ -153,40 +191,37 @@ def cmd_logs(args: argparse.Namespace) -> int:
         time.sleep(0.2)
 
 
-def _act(args: argparse.Namespace, action: str) -> list[tuple[str, State | None]]:
-    """Every id or none (Queue.apply checks them all first)."""
-    return _queue(args).apply(action, args.ids)
+def _act(args: argparse.Namespace, action: str,
+         job_line: Callable[[str, State | None], str]) -> int:
+    """Every id or none (Queue.apply checks them all first); a line per job, and one per array
+    saying how many of its elements changed."""
+    outcomes = _queue(args).apply(action, args.ids)
+    for line in move_lines(action, args.ids, outcomes, job_line):
+        print(line)
+    return 0
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    for job_id, state in _act(args, "cancel"):
-        print(f"{job_id} " + ("is being stopped" if state is State.RUNNING else "cancelled"))
-    return 0
+    return _act(args, "cancel", lambda job_id, state: f"{job_id} " + (
+        "is being stopped" if state is State.RUNNING else "cancelled"))
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
     q = _queue(args)
-    for job_id, state in q.apply("retry", args.ids):
-        print(f"{job_id} {state} (attempt {q.get(job_id).snapshot.attempt})")
-    return 0
+    return _act(args, "retry", lambda job_id, state: (
+        f"{job_id} {state} (attempt {q.get(job_id).snapshot.attempt})"))
 
 
 def cmd_hold(args: argparse.Namespace) -> int:
-    for job_id, _ in _act(args, "hold"):
-        print(f"{job_id} held")
-    return 0
+    return _act(args, "hold", lambda job_id, _: f"{job_id} held")
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    for job_id, state in _act(args, "release"):
-        print(f"{job_id} released ({state})")
-    return 0
+    return _act(args, "release", lambda job_id, state: f"{job_id} released ({state})")
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    for job_id, _ in _act(args, "delete"):
-        print(f"{job_id} deleted")
-    return 0
+    return _act(args, "delete", lambda job_id, _: f"{job_id} deleted")
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
@@ -202,20 +237,20 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
+    """Jobs and arrays (an array: until every element ended); 0 only if all completed."""
     q = _queue(args)
-    jobs = [q.get(i) for i in args.ids]
+    targets = [q.lookup(i) for i in args.ids]
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    for job in jobs:
+    for target in targets:
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            job.wait(remaining)
+            target.wait(remaining)
         except (WaitTimeout, WorkerLost) as exc:
             print(f"jobmagics: {exc}", file=sys.stderr)
             return 1
-    bad = [j for j in jobs if j.state is not State.COMPLETED]
-    for job in bad:
-        print(f"{job.id} {job.state.value}" + (f": {job.error}" if job.error else ""),
-              file=sys.stderr)
+    bad = [t for t in targets if t.state is not State.COMPLETED]
+    for target in bad:
+        print(unfinished_line(target), file=sys.stderr)
     return 1 if bad else 0
 
 

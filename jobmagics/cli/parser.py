@@ -5,10 +5,12 @@ import argparse
 import sys
 from typing import NoReturn, TypeAlias
 
+from ..arrays import ARRAY_SPEC_HELP
 from ..fields import flag_arguments
 from ..model import STATE_NAMES, JobSettings
 
 QUEUE_PAGE = 50
+STATUS_ELEMENTS = 20           # the elements ``status ARRAY`` lists unless --limit says
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -85,6 +87,10 @@ def _add_submit(sub: Subparsers) -> None:
     _job_options(p)
     p.add_argument("--code", help="python code to run")
     p.add_argument("--file", help="python file to run (its text is queued)")
+    p.add_argument("--array", metavar="SPEC",
+                   help="an array of jobs, one per index ({index} in the command, $JOBMAGICS_"
+                        f"ARRAY_INDEX, the variable index in python code); {ARRAY_SPEC_HELP};"
+                        " prints the array's id")
     p.add_argument("--wait", action="store_true",
                    help="wait for the job; exit status 0 only if it completed")
     p.add_argument("argv", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
@@ -97,6 +103,8 @@ def _add_listings(sub: Subparsers) -> None:
                    help=f"show the first N (default {QUEUE_PAGE}); "
                         "how many more there are is said")
     p.add_argument("--all", action="store_true", help="show every one")
+    p.add_argument("--elements", action="store_true",
+                   help="list the elements of arrays one by one (default: one line per array)")
     _listing(p)
     p = sub.add_parser("history", help="finished jobs, newest first")
     p.add_argument("--user")
@@ -105,8 +113,14 @@ def _add_listings(sub: Subparsers) -> None:
     p.add_argument("--limit", type=_count, default=20, metavar="N",
                    help="show the newest N (default 20)")
     _listing(p)
-    p = sub.add_parser("status", help="one job in detail, with its history of states")
+    p = sub.add_parser("status", help="one job in detail, with its history of states; an array:"
+                                      " its state, counts and a page of its elements")
     p.add_argument("id")
+    p.add_argument("--offset", type=_count, default=0, metavar="N",
+                   help="an array's elements from the Nth on (default 0)")
+    p.add_argument("--limit", type=_count, metavar="N",
+                   help=f"how many of an array's elements to list (default {STATUS_ELEMENTS})")
+    p.add_argument("--state", metavar="S[,S]", help="only an array's elements in these states")
     _listing(p)
     p = sub.add_parser("logs", help="the job's output")
     p.add_argument("id")
