@@ -162,26 +162,35 @@ class ArraysMixin(SchemaAware):
 _SETTLE_FIRST = {State.WAITING: 0, State.PENDING: 1, State.RUNNING: 2}
 
 
-def array_elements_for(conn: sqlite3.Connection, array_id: str, action: str,
-                       applies: Callable[[JobRecord], bool]) -> list[JobRecord] | None:
-    """The elements of the array a move applies to (None: ``array_id`` is no array). Waiting
-    ones come first, so a cancel or hold of the whole array never lets a waiting element
-    take a slot that is about to be freed by the same move."""
+@dataclass
+class ElementsForMove:
+    """An array's elements as a move sees them: those it applies to (waiting ones first, so a
+    cancel or hold of the whole array never lets a waiting element take a slot that the same
+    move is about to free), and all of them (whose owner the move must be allowed to touch)."""
+
+    array_id: str
+    applicable: list[JobRecord]
+    every: list[JobRecord]
+
+    def refusal(self, action: str) -> InvalidTransition:
+        counts: dict[str, int] = {}
+        for job in self.every:
+            counts[job.state.value] = counts.get(job.state.value, 0) + 1
+        described = ", ".join(f"{n} {state}" for state, n in counts.items()) or "no elements"
+        return InvalidTransition(f"{self.array_id} has no element to {action} ({described})")
+
+
+def array_elements_for(conn: sqlite3.Connection, array_id: str,
+                       applies: Callable[[JobRecord], bool]) -> ElementsForMove | None:
+    """The array's elements for a move (None: ``array_id`` is no array)."""
     if conn.execute("SELECT 1 FROM arrays WHERE id = ?", (array_id,)).fetchone() is None:
         return None
     rows = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_array"
                         " WHERE array_id = ? ORDER BY array_index", (array_id,)).fetchall()
-    found = [job for job in map(job_from_row, rows) if applies(job)]
-    if not found:
-        raise InvalidTransition(f"{array_id} has no element to {action} ({_counted(rows)})")
-    return sorted(found, key=lambda job: _SETTLE_FIRST.get(job.state, 3))
-
-
-def _counted(rows: Sequence[sqlite3.Row]) -> str:
-    counts: dict[str, int] = {}
-    for job in map(job_from_row, rows):
-        counts[job.state.value] = counts.get(job.state.value, 0) + 1
-    return ", ".join(f"{n} {state}" for state, n in counts.items()) or "no elements"
+    every = [job_from_row(row) for row in rows]
+    applicable = sorted((job for job in every if applies(job)),
+                        key=lambda job: _SETTLE_FIRST.get(job.state, 3))
+    return ElementsForMove(array_id, applicable, every)
 
 
 def array_parent_state(conn: sqlite3.Connection, array_id: str) -> State | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from ..errors import InvalidJob, InvalidTransition, JobNotFound, PermissionDenied
 from ..model import JobRecord, State
 from . import lifecycle
-from .arrays import array_elements_for
+from .arrays import ElementsForMove, array_elements_for
 from .db import Database
 from .schema import SchemaAware
 
@@ -39,22 +39,25 @@ def _authorize(conn: sqlite3.Connection, jobs: Sequence[JobRecord], actor: str, 
                                " (only its owner or a queue admin may)")
 
 
-def _jobs_and_elements(conn: sqlite3.Connection, ids: Sequence[str], action: str,
-                       check: Check) -> list[JobRecord]:
+def _jobs_and_elements(conn: sqlite3.Connection, ids: Sequence[str],
+                       check: Check) -> tuple[list[JobRecord], list[ElementsForMove]]:
     """The jobs named, an array's id standing for its elements that the move applies to (a
-    retry of an array retries its failed, cancelled and timed-out elements)."""
+    retry of an array retries its failed, cancelled and timed-out elements); and the arrays
+    named, for their owners and for arrays with no such element."""
     jobs: list[JobRecord] = []
+    arrays: list[ElementsForMove] = []
     for job_id in ids:
         try:
             jobs.append(lifecycle.fetch_job(conn, job_id))
             continue
         except JobNotFound:
-            elements = array_elements_for(conn, job_id, action,
+            elements = array_elements_for(conn, job_id,
                                           lambda job: _passes(conn, check, job, set(ids)))
             if elements is None:
                 raise
-        jobs.extend(elements)
-    return list({job.id: job for job in jobs}.values())
+        jobs.extend(elements.applicable)
+        arrays.append(elements)
+    return list({job.id: job for job in jobs}.values()), arrays
 
 
 def _passes(conn: sqlite3.Connection, check: Check, job: JobRecord, batch: set[str]) -> bool:
@@ -84,10 +87,13 @@ class MovesMixin(SchemaAware):
         check, act = MOVES[action]
         now = time.time()
         with self.db.write() as conn:
-            jobs = _jobs_and_elements(conn, ids, action, check)
+            jobs, arrays = _jobs_and_elements(conn, ids, check)
             batch = set(ids) | {job.id for job in jobs}
             if not manager:          # the queue's owner (root for a system queue) may act
-                _authorize(conn, jobs, actor, action)
+                _authorize(conn, jobs + [a.every[0] for a in arrays if a.every], actor, action)
+            for array in arrays:
+                if not array.applicable:
+                    raise array.refusal(action)
             for job in jobs:
                 check(conn, job, batch)
             outcomes = []
