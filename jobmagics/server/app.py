@@ -10,8 +10,10 @@ from traitlets import Float, Int, Unicode, default, observe
 
 import jobmagics
 
+from . import handlers as h
+from .arrays import ArrayHandler, ArraysHandler
+from .bodies import ACTIONS
 from .calls import QueueCalls
-from .handlers import route_table
 
 
 class JobmagicsApp(ExtensionApp):
@@ -81,3 +83,22 @@ class JobmagicsApp(ExtensionApp):
             if self._queue is None:
                 self._queue = jobmagics.Queue(self.queue or None, busy_timeout=self.busy_timeout)
             return self._queue
+
+
+def route_table() -> list[tuple[str, type[h.JobmagicsHandler]]]:
+    """Every route under ``/jobmagics/api/`` (the last one answers a JSON 404)."""
+    api, job = h.API, r"(?P<job_id>[^/]+)"
+    return [
+        (rf"/{api}/jobs", h.JobsHandler),
+        (rf"/{api}/jobs/actions", h.BulkActionHandler),
+        (rf"/{api}/jobs/{job}", h.JobHandler),
+        (rf"/{api}/jobs/{job}/log", h.LogHandler),
+        (rf"/{api}/jobs/{job}/(?P<action>{'|'.join(ACTIONS)})", h.ActionHandler),
+        (rf"/{api}/queue", h.QueueHandler),
+        (rf"/{api}/arrays", ArraysHandler),
+        (rf"/{api}/arrays/(?P<array_id>[^/]+)", ArrayHandler),
+        (rf"/{api}/stats", h.StatsHandler),
+        (rf"/{api}/whoami", h.WhoAmIHandler),
+        (rf"/{api}/changes", h.ChangesHandler),
+        (rf"/{api}/(?P<rest>.*)", h.NoRouteHandler),
+    ]

@@ -21,6 +21,8 @@ with a JSON body ``{"error": message, "type": ExceptionClassName}``.
 Listings (``GET jobs``, newest first; ``GET queue``, in start order) carry brief jobs
 (:func:`jobmagics.server.views.listed`), one page (``limit``, ``offset``) and the ``total`` of
 matching jobs; a job's code, config, options and environment come from the one-job route only.
+An array is one row (``GET arrays``, and ``arrays`` beside the jobs of ``GET queue``); ``GET
+arrays/<id>`` pages its elements; the action routes take an array's id as a job's.
 """
 from __future__ import annotations
 
@@ -48,8 +50,8 @@ from ..errors import (
     QueueError,
 )
 from ..model import State
-from .bodies import ACTIONS, BadRequest, bulk_action, json_object, submit_keywords
-from .views import detailed, listed, read_log
+from .bodies import BadRequest, bulk_action, json_object, submit_keywords
+from .views import detailed, listed, listed_array, may_act_on, read_log, row_of
 
 if TYPE_CHECKING:
     import jobmagics
@@ -64,8 +66,9 @@ CHANGES_MAX_S = 30.0
 LIVENESS_POLL_S = 1.0        # how often a long poll looks whether a worker died
 RETRY_AFTER_S = 1
 STATES = {s.value for s in State}
+FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
-__all__ = ["BadRequest", "route_table"]
+__all__ = ["BadRequest", "JobmagicsHandler"]
 
 
 def error_status(exc: BaseException) -> int | None:
@@ -179,6 +182,14 @@ class JobmagicsHandler(APIHandler):
         """(``user=`` filter, ``mine=1``: the server's own user's jobs only)."""
         return self.text_arg("user"), self.get_argument("mine", "") not in ("", "0", "false")
 
+    def flag_arg(self, name: str, default: bool) -> bool:
+        raw = self.get_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        if raw.lower() not in FLAGS:
+            raise BadRequest(f"{name} must be 1 or 0 (true or false), not {raw[:100]!r}")
+        return FLAGS[raw.lower()]
+
     def text_arg(self, name: str) -> str | None:
         # tornado has already replaced control characters (NUL included) with spaces
         return self.get_argument(name, None) or None
@@ -226,7 +237,8 @@ class JobsHandler(JobmagicsHandler):
 class QueueHandler(JobmagicsHandler):
     """GET the active jobs in the order they will run (running; pending by priority, then
     submission; waiting): one page, the ``counts`` per state, the ``total`` and how many
-    ``more`` follow the page."""
+    ``more`` follow the page. An array is one row: its elements are left out of the page and
+    its counts, and ``arrays`` lists the active arrays (``elements=1``: list them as jobs)."""
 
     @web.authenticated
     @authorized
@@ -234,13 +246,17 @@ class QueueHandler(JobmagicsHandler):
         user, mine = self.owner_args()
         limit = self.int_arg("limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
         offset = self.int_arg("offset", 0, 0)
+        elements = self.flag_arg("elements", False)
 
         def page(q: jobmagics.Queue) -> dict[str, Any]:
             version = q.data_version()
-            jobs = q.queue(limit=limit, offset=offset, user=q.user if mine else user)
+            jobs = q.queue(limit=limit, offset=offset, user=q.user if mine else user,
+                           elements=elements)
+            may = may_act_on(q)
             return {"jobs": [listed(j) for j in jobs], "counts": jobs.counts, "total": jobs.total,
                     "more": jobs.more, "limit": limit, "offset": offset, "user": q.user,
-                    "version": version}
+                    "version": version,
+                    "arrays": [listed_array(a, may(a.snapshot.user)) for a in jobs.arrays]}
 
         await self.answer(page)
 
@@ -316,14 +332,15 @@ def alive_workers(q: jobmagics.Queue) -> frozenset[str]:
 
 
 class ActionHandler(JobmagicsHandler):
-    """POST cancel | retry | hold | release of one job."""
+    """POST cancel | retry | hold | release of one job, or of an array (its elements the
+    move applies to): answers ``{"job": ...}`` or ``{"array": ...}``."""
 
     @web.authenticated
     @authorized
     async def post(self, job_id: str, action: str) -> None:
         def act(q: jobmagics.Queue) -> dict[str, Any]:
-            getattr(q, action)(job_id)
-            return {"job": listed(q.get(job_id))}
+            q.apply(action, [job_id])
+            return row_of(q, job_id)
 
         await self.answer(act)
 
@@ -331,7 +348,8 @@ class ActionHandler(JobmagicsHandler):
 class BulkActionHandler(JobmagicsHandler):
     """POST ``{"action": "cancel", "ids": [...]}``: every id is checked (exists, permitted, a
     legal move) before any job changes, in one transaction (``Queue.apply``); the first
-    problem, naming its job, is the answer, and then nothing changed."""
+    problem, naming its job, is the answer, and then nothing changed. An array's id stands for
+    its elements the move applies to; the answer lists it under ``arrays``."""
 
     @web.authenticated
     @authorized
@@ -341,7 +359,9 @@ class BulkActionHandler(JobmagicsHandler):
         def act(q: jobmagics.Queue) -> dict[str, Any]:
             action, ids = bulk_action(json_object(raw))
             q.apply(action, ids)
-            return {"action": action, "jobs": [listed(q.get(i)) for i in dict.fromkeys(ids)]}
+            rows = [row_of(q, i) for i in dict.fromkeys(ids)]
+            return {"action": action, "jobs": [r["job"] for r in rows if "job" in r],
+                    "arrays": [r["array"] for r in rows if "array" in r]}
 
         await self.answer(act)
 
@@ -351,22 +371,6 @@ class NoRouteHandler(JobmagicsHandler):
 
     @web.authenticated
     def get(self, rest: str) -> None:
-        raise web.HTTPError(404, f"no route /jobmagics/api/{rest} (see jobmagics.server.handlers)")
+        raise web.HTTPError(404, f"no route /jobmagics/api/{rest} (see jobmagics.server.app)")
 
     post = get
-
-
-def route_table() -> list[tuple[str, type[JobmagicsHandler]]]:
-    job = r"(?P<job_id>[^/]+)"
-    return [
-        (rf"/{API}/jobs", JobsHandler),
-        (rf"/{API}/jobs/actions", BulkActionHandler),
-        (rf"/{API}/jobs/{job}", JobHandler),
-        (rf"/{API}/jobs/{job}/log", LogHandler),
-        (rf"/{API}/jobs/{job}/(?P<action>{'|'.join(ACTIONS)})", ActionHandler),
-        (rf"/{API}/queue", QueueHandler),
-        (rf"/{API}/stats", StatsHandler),
-        (rf"/{API}/whoami", WhoAmIHandler),
-        (rf"/{API}/changes", ChangesHandler),
-        (rf"/{API}/(?P<rest>.*)", NoRouteHandler),
-    ]

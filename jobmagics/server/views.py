@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import JobNotFound
+from ..job import Job
 from ..kinds import describe
 from ..model import JobRecord
 
 if TYPE_CHECKING:
     from ..client import Queue
-    from ..job import Job
+    from ..job_array import JobArray
 
 LOG_CHUNK = 1 << 20          # at most 1 MiB of log per request
 SUMMARY_CHARS = 200
@@ -47,6 +50,45 @@ def listed(job: Job) -> dict[str, Any]:
     data.update(summary=summary(record), brief=True, log_path=str(job.log_path),
                 data_path=str(job.data_path), outputs_path=str(job.outputs_path))
     return data
+
+
+def listed_array(array: JobArray, may_act: bool) -> dict[str, Any]:
+    """An array as one row: its record (counts per state, aggregated state, progress) and
+    whether the current user may cancel or retry it."""
+    return array.snapshot.to_dict() | {"can_act": may_act}
+
+
+def may_act_on(q: Queue) -> Callable[[str], bool]:
+    """``may(owner)``: whether the current user may act on what ``owner`` submitted (the
+    admins list read once for a whole page)."""
+    admin = q.is_admin()
+    return lambda owner: admin or owner == q.user
+
+
+def row_of(q: Queue, job_id: str) -> dict[str, Any]:
+    """``{"job": ...}`` or, for an array's id, ``{"array": ...}``: what an action answers."""
+    found = q.lookup(job_id)
+    if isinstance(found, Job):
+        return {"job": listed(found)}
+    return {"array": listed_array(found, may_act_on(q)(found.snapshot.user))}
+
+
+def array_page(q: Queue, array_id: str, offset: int, limit: int,
+               states: list[str] | None) -> dict[str, Any]:
+    """One array and a page of its elements (of ``states``), by index, as listings show jobs.
+    ``total``: its elements (of those states); ``more``: how many follow the page."""
+    try:
+        array = q.array(array_id)
+    except JobNotFound:
+        q.get(array_id)           # neither an array nor a job: that error says so
+        raise JobNotFound(array_id, f"{array_id} is one job, not an array"
+                                    f" (jobs/{array_id} shows it)") from None
+    record = array.snapshot
+    elements = array.elements_page(offset=offset, limit=limit, state=states)
+    total = sum(record.counts.get(s, 0) for s in states) if states else record.size
+    return {"array": listed_array(array, may_act_on(q)(record.user)),
+            "elements": [listed(job) for job in elements], "offset": offset, "limit": limit,
+            "total": total, "more": max(0, total - offset - len(elements))}
 
 
 def detailed(q: Queue, job_id: str) -> dict[str, Any]:
