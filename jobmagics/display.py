@@ -1,16 +1,19 @@
-"""HTML views of jobs and queues (``_repr_html_``, nbconvert), and the state colours and
-progress-bar styles the widgets share. No ipywidgets import here; no worker imports this."""
+"""HTML views of jobs, arrays and queues (``_repr_html_``, nbconvert), the state colours and
+progress-bar styles the widgets share, and the texts of an array the CLI and magics share.
+No ipywidgets import here; no worker imports this."""
 from __future__ import annotations
 
 import html
 import time
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .arrays import ArrayRecord, split_element_id
 from .formats import format_duration, progress_text
+from .model import State
 
 if TYPE_CHECKING:
-    from .arrays import ArrayRecord
     from .client import Queue
     from .job import Job, JobPage
     from .job_array import JobArray
@@ -26,6 +29,8 @@ BAR_STYLES = {"completed": "success", "failed": "danger", "timeout": "danger",
 # the order in which an array's counts are told and stacked: what is moving first
 COUNT_ORDER = ("running", "pending", "waiting", "completed", "failed", "cancelled", "timeout")
 ARRAY_CARD_ELEMENTS = 10       # the elements an array's card lists
+PAST = {"cancel": "cancelled", "retry": "retried", "hold": "held", "release": "released",
+        "delete": "deleted"}
 
 
 def bar_style(state: str) -> str:
@@ -210,8 +215,8 @@ def array_html(array: JobArray, elements: int = ARRAY_CARD_ELEMENTS) -> str:
     first = array.elements_page(limit=elements) if elements else []
     rest = record.size - len(first)
     more = (f"<div class='jobmagics-more'><i>… and {rest:,} more"
-            f" (<code>%job status {html.escape(array.id)}</code>,"
-            f" <code>array.elements_page(offset, limit)</code>)</i></div>" if rest > 0 else "")
+            f" (<code>array.elements_page(offset={len(first)})</code>)</i></div>"
+            if rest > 0 else "")
     listed = jobs_table_html(first, "Elements", "no elements") + more if elements else ""
     return f'<div class="jobmagics-array"><table>{cells}</table>{listed}</div>'
 
@@ -232,3 +237,32 @@ def array_mimebundle(array: JobArray, include: Any = None,
                            f" <code>%job status {html.escape(array.id)}</code> shows its state"
                            "</div>")
     return bundle
+
+
+def move_lines(action: str, asked: Sequence[str], outcomes: Sequence[tuple[str, State | None]],
+               job_line: Callable[[str, State | None], str]) -> list[str]:
+    """One line per job asked for (``job_line``), one per array asked for: how many of its
+    elements the move changed (``JOB-...-00042: 60 elements cancelled (3 running: being
+    stopped)``), in the order they were asked."""
+    wanted = set(asked)
+    per_array: dict[str, list[State | None]] = {}
+    singles: dict[str, str] = {}
+    for job_id, state in outcomes:
+        split = split_element_id(job_id)
+        if split is not None and split[0] in wanted and job_id not in wanted:
+            per_array.setdefault(split[0], []).append(state)
+        else:
+            singles[job_id] = job_line(job_id, state)
+    lines = [singles.pop(i) if i in singles else _array_move_line(action, i, per_array[i])
+             for i in dict.fromkeys(asked) if i in singles or i in per_array]
+    return lines + list(singles.values())
+
+
+def _array_move_line(action: str, array_id: str, states: list[State | None]) -> str:
+    line = f"{array_id}: {len(states):,} element{'' if len(states) == 1 else 's'} {PAST[action]}"
+    if action == "cancel":
+        running = sum(state is State.RUNNING for state in states)
+        return line + (f" ({running} running: being stopped)" if running else "")
+    if action in ("retry", "release"):
+        return line + f" ({counts_text(Counter(s.value for s in states if s is not None))})"
+    return line

@@ -15,14 +15,18 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import HTML, display
 
 from ..client import Queue
-from ..display import jobs_table_html, workers_html
+from ..display import counts_text, jobs_table_html, move_lines, workers_html
 from ..errors import JobmagicsError
 from ..fields import comma_list, from_arguments
 from ..job import Job
+from ..job_array import JobArray
 from ..model import JobSettings, State
 from ..outputs import job_outputs
 from . import owned_worker
 from .parsers import PARSERS, help_text
+from .sweeps import sweep_grid
+
+Target = Job | JobArray
 
 
 def _names(text: str | None) -> list[str]:
@@ -37,7 +41,9 @@ class JobMagics(Magics):
     def __init__(self, shell: Any = None) -> None:
         super().__init__(shell)
         self._queues: dict[str, Queue] = {}
-        self._last_job: Job | None = None
+        self._last_job: Target | None = None      # an array too (%%job submit --sweep)
+        if shell is not None:
+            _show_arrays_as_cards(shell)
 
     @line_cell_magic
     def job(self, line: str, cell: str | None = None) -> Any:
@@ -67,13 +73,22 @@ class JobMagics(Magics):
             self._queues[key] = Queue(path)
         return self._queues[key]
 
-    def _get(self, args: Any, job_id: str | None = None) -> Job:
+    def _target(self, args: Any, job_id: str | None = None) -> Target:
+        """The job or array named (default: the last one submitted here)."""
         job_id = job_id or getattr(args, "id", None)
         if job_id is None:
             if self._last_job is None:
                 raise UsageError("give a job id: no job was submitted from this notebook yet")
             job_id = self._last_job.id
-        return self._queue(args.queue).get(job_id)
+        return self._queue(args.queue).lookup(job_id)
+
+    def _get(self, args: Any, job_id: str | None = None) -> Job:
+        """One job: an array is refused, naming an element to give instead."""
+        found = self._target(args, job_id)
+        if isinstance(found, JobArray):
+            raise UsageError(f"{found.id} is an array of {found.size} jobs: give one of its"
+                             f" elements, e.g. {found.id}_{_first_index(found)}")
+        return found
 
     def _ids(self, args: Any) -> list[str]:
         ids = [i for part in args.ids for i in _names(part)]
@@ -89,30 +104,43 @@ class JobMagics(Magics):
         assert self.shell is not None
         return self.shell.user_ns
 
-    def _remember(self, job: Job, out: str | None) -> None:
+    def _remember(self, job: Target, out: str | None) -> None:
         self._last_job = job
         self._namespace["_job"] = job
         if out:
             self._namespace[out] = job
 
     @staticmethod
-    def _live(job: Job) -> Job:
+    def _live(job: Target) -> Target:
+        if isinstance(job, JobArray):
+            return _live_array(job)
         from ..widgets import JobWidget  # ipywidgets: loaded by the first live job
         job.live_view = JobWidget(job)
         return job
 
-    def _pull_into_notebook(self, job: Job) -> list[str]:
-        values = job.result() or {}
+    def _pull_into_notebook(self, job: Target) -> list[str]:
+        """A job's pulled variables; an array's: one list per variable, in index order."""
+        if isinstance(job, JobArray):
+            results = job.results()
+            values = {name: [r[name] for r in results] for name in (results[0] if results else {})}
+        else:
+            values = job.result() or {}
         self._namespace.update(values)
         return sorted(values)
 
     # ---- submitting -------------------------------------------------------------------
-    def _cmd_submit(self, args: Any, cell: str | None) -> Job | None:
+    def _cmd_submit(self, args: Any, cell: str | None) -> Target | None:
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"--out {args.out!r} is not a valid variable name")
+        if args.parallel is not None and not args.sweep:
+            raise UsageError("--parallel caps how many jobs of a sweep run at once: give --sweep"
+                             " NAME=VALUES too (e.g. --sweep amplitude=0:1:11 --parallel 4)")
         queue = self._queue(args.queue)
         common = from_arguments(JobSettings, args)
-        if cell is not None:
+        job: Target
+        if args.sweep:
+            job = self._submit_sweep(args, cell, queue, common)
+        elif cell is not None:
             job = queue.submit(code=self._cell_code(args, cell), push=self._push(args),
                                options={"pull": _names(args.pull)} if args.pull else None, **common)
         else:
@@ -134,6 +162,20 @@ class JobMagics(Magics):
         job.live_view = None         # the cell's value: the final card
         return self._finish_wait(job, None)
 
+    def _submit_sweep(self, args: Any, cell: str | None, queue: Queue,
+                      common: dict[str, Any]) -> JobArray:
+        """The cell once per point of the sweep, as one array; each point's names are set in
+        its job's namespace (with ``index`` and ``item``, the point as a dict)."""
+        if cell is None:
+            raise UsageError("--sweep runs a cell once per value: use %%job submit --sweep"
+                             " NAME=VALUES on a cell (a command array: jobmagics submit --array)")
+        code = self._cell_code(args, cell)
+        points = sweep_grid(args.sweep)            # read whole before anything is queued
+        return queue.submit_array(code=code, items=points, parallel=args.parallel,
+                                  push=self._push(args),
+                                  options={"pull": _names(args.pull)} if args.pull else None,
+                                  **common)
+
     @staticmethod
     def _cell_code(args: Any, cell: str) -> str:
         if args.command:
@@ -149,12 +191,13 @@ class JobMagics(Magics):
             raise UsageError(f"cannot push {missing[0]!r}: no such variable in the notebook")
         return {n: self._namespace[n] for n in names} or None
 
-    def _finish_wait(self, job: Job, timeout: float | None) -> Job:
+    def _finish_wait(self, job: Target, timeout: float | None) -> Target:
         job.wait(timeout)
         if job.state is not State.COMPLETED:
-            reason = job.error or f"exit code {job.exit_code}"
+            reason = (counts_text(job.counts) if isinstance(job, JobArray)
+                      else job.error or f"exit code {job.exit_code}")
             raise UsageError(f"{job.id} {job.state.value}: {reason}")
-        if job.record.options.pull:
+        if _pulls(job):
             print(f"pulled {', '.join(self._pull_into_notebook(job))}")
         return job
 
@@ -163,8 +206,10 @@ class JobMagics(Magics):
         from ..widgets import QueuePanel
         return QueuePanel(self._queue(args.queue), history=args.history, limit=args.limit)
 
-    def _cmd_status(self, args: Any, cell: str | None) -> Job:
-        return self._get(args)
+    def _cmd_status(self, args: Any, cell: str | None) -> Target:
+        """A job's card; an array's live widget (its elements paged), else its card."""
+        found = self._target(args)
+        return self._live(found) if isinstance(found, JobArray) else found
 
     def _cmd_logs(self, args: Any, cell: str | None) -> None:
         print(self._get(args).log(), end="")
@@ -184,7 +229,7 @@ class JobMagics(Magics):
 
     # ---- acting on jobs ---------------------------------------------------------------
     def _cmd_pull(self, args: Any, cell: str | None) -> None:
-        job = self._get(args)
+        job = self._target(args)
         if not job.done:
             raise UsageError(f"{job.id} is {job.state.value}; wait for it (%job wait {job.id})"
                              " before pulling")
@@ -192,31 +237,36 @@ class JobMagics(Magics):
         print(f"pulled {', '.join(names)}" if names
               else f"{job.id} has no variables to pull (submit it with --pull)")
 
-    def _cmd_cancel(self, args: Any, cell: str | None) -> None:
-        for job_id, state in self._queue(args.queue).apply("cancel", self._ids(args)):
-            print(f"{job_id}: cancel requested (it stops within about a second)"
-                  if state is State.RUNNING else f"{job_id}: {state}")
+    def _act(self, args: Any, action: str, job_line: Any) -> None:
+        """All of the ids or none; a line per job, one per array (how many elements moved)."""
+        ids = self._ids(args)
+        outcomes = self._queue(args.queue).apply(action, ids)
+        for line in move_lines(action, ids, outcomes, job_line):
+            print(line)
 
-    def _cmd_retry(self, args: Any, cell: str | None) -> Job:
+    def _cmd_cancel(self, args: Any, cell: str | None) -> None:
+        self._act(args, "cancel", lambda job_id, state: (
+            f"{job_id}: cancel requested (it stops within about a second)"
+            if state is State.RUNNING else f"{job_id}: {state}"))
+
+    def _cmd_retry(self, args: Any, cell: str | None) -> Target:
         queue = self._queue(args.queue)
         ids = self._ids(args)
         queue.apply("retry", ids)               # all of them or none
-        jobs = [self._live(queue.get(job_id)) for job_id in ids]
+        jobs = [self._live(queue.lookup(job_id)) for job_id in ids]
         for job in jobs[:-1]:
             display(job)
         self._remember(jobs[-1], None)
         return jobs[-1]
 
     def _cmd_hold(self, args: Any, cell: str | None) -> None:
-        for job_id, _ in self._queue(args.queue).apply("hold", self._ids(args)):
-            print(f"{job_id}: held")
+        self._act(args, "hold", lambda job_id, _: f"{job_id}: held")
 
     def _cmd_release(self, args: Any, cell: str | None) -> None:
-        for job_id, state in self._queue(args.queue).apply("release", self._ids(args)):
-            print(f"{job_id}: {state}")
+        self._act(args, "release", lambda job_id, state: f"{job_id}: {state}")
 
-    def _cmd_wait(self, args: Any, cell: str | None) -> Job:
-        jobs = [self._get(args, job_id) for job_id in self._ids(args)]
+    def _cmd_wait(self, args: Any, cell: str | None) -> Target:
+        jobs = [self._target(args, job_id) for job_id in self._ids(args)]
         for job in jobs[:-1]:
             job.wait(args.timeout)
         return self._finish_wait(jobs[-1], args.timeout)
@@ -240,6 +290,44 @@ class JobMagics(Magics):
 
 
 JobMagics.job.__doc__ = inspect.cleandoc(JobMagics.job.__doc__ or "") + "\n\n" + help_text()
+
+
+def _live_array(array: JobArray) -> JobArray:
+    """The live array widget as the array's view; without it (widgets/array_view.py not there
+    yet) the array shows as its HTML card."""
+    try:
+        from ..widgets.array_view import ArrayWidget  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError as exc:
+        if exc.name != "jobmagics.widgets.array_view":
+            raise
+        return array
+    array.live_view = ArrayWidget(array)
+    return array
+
+
+def _show_arrays_as_cards(shell: Any) -> None:
+    """Until ``JobArray`` has its own ``_repr_html_``/``_repr_mimebundle_`` (calling these same
+    functions, as ``Job`` does), show arrays through IPython's formatters."""
+    if hasattr(JobArray, "_repr_mimebundle_"):
+        return
+    from ..display import array_html, array_mimebundle
+    formatters = shell.display_formatter.formatters
+    formatters["text/html"].for_type(JobArray, array_html)
+    shell.display_formatter.mimebundle_formatter.for_type(JobArray, array_mimebundle)
+
+
+def _first_index(array: JobArray) -> int:
+    first = array.elements_page(limit=1)
+    index = first[0].record.array_index if first else None
+    return index or 0
+
+
+def _pulls(job: Target) -> bool:
+    """Whether the job (an array: its elements) was submitted with --pull."""
+    if isinstance(job, JobArray):
+        first = job.elements_page(limit=1)
+        return bool(first and first[0].record.options.pull)
+    return bool(job.record.options.pull)
 
 
 def _show(output: dict[str, Any]) -> None:

@@ -9,13 +9,14 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..fields import flag_arguments
 from ..model import JobSettings
+from .sweeps import SWEEP_HELP
 
 _queue = argument("--queue", metavar="DIR",
                   help="the queue folder (default: $JOBMAGICS_QUEUE or ~/.jobmagics/queue)")
 _job_id = argument("id", nargs="?", metavar="ID",
-                   help="a job id (default: the last job submitted here)")
+                   help="a job or array id (default: the last job submitted here)")
 _job_ids = argument("ids", nargs="*", metavar="ID",
-                    help="job ids, or a,b (default: the last job submitted here);"
+                    help="job or array ids, or a,b (default: the last job submitted here);"
                          " all of them or none")
 
 
@@ -30,8 +31,12 @@ def _settings(func: Callable[..., Any]) -> Callable[..., Any]:
 @_settings
 @argument("--push", metavar="a,b", help="notebook variables sent into the job (cloudpickle)")
 @argument("--pull", metavar="x,y", help="job variables brought back on --wait or by %%job pull")
+@argument("--sweep", action="append", default=[], metavar="NAME=VALUES", help=SWEEP_HELP
+          + "; one job per point, as an array (--pull: a list per variable, in index order)")
+@argument("--parallel", type=int, metavar="P",
+          help="with --sweep: at most P of its jobs run at once, across all workers")
 @argument("--wait", action="store_true", help="block until the job ends (and pull its variables)")
-@argument("--out", metavar="NAME", help="also keep the Job in this notebook variable")
+@argument("--out", metavar="NAME", help="also keep the Job (or array) in this notebook variable")
 @_queue
 @argument("command", nargs="*", metavar="-- CMD ARGS", help="a command job (line magic only)")
 def submit() -> None:
@@ -52,7 +57,7 @@ def queue() -> None:
 @_job_id
 @_queue
 def status() -> None:
-    """The job's state, progress, times and error."""
+    """The job's state, progress, times and error; an array's state, counts and elements."""
 
 
 @magic_arguments("job logs")
@@ -73,7 +78,7 @@ def output() -> None:
 @_job_id
 @_queue
 def pull() -> None:
-    """Bring the job's --pull variables into the notebook."""
+    """Bring the job's --pull variables into the notebook (an array's: a list per variable)."""
 
 
 @magic_arguments("job cancel")
