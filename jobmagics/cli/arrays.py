@@ -1,22 +1,17 @@
 """Job arrays on the command line: ``submit --array``, an array's ``status``, its line in
-``wait`` and in ``queue``, and one summary line per array for ``cancel``/``retry``/...."""
+``wait`` and in ``queue`` (a move's line per array: ``display.move_lines``)."""
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from ..arrays import ArrayRecord, parse_array_spec, split_element_id
+from ..arrays import ArrayRecord, parse_array_spec
 from ..client import Queue
 from ..display import array_elapsed, array_progress_text, counts_text
 from ..formats import format_duration, progress_text
 from ..job_array import JobArray
-from ..model import State
 from .tables import jobs_table, table, timestamp
-
-PAST = {"cancel": "cancelled", "retry": "retried", "hold": "held", "release": "released",
-        "delete": "deleted"}
 
 
 def submit_array(queue: Queue, spec: str, options: dict[str, Any]) -> JobArray:
@@ -71,32 +66,3 @@ def unfinished_line(target: Any) -> str:
     if isinstance(target, JobArray):
         return f"{target.id} {target.state.value} ({counts_text(target.counts)})"
     return f"{target.id} {target.state.value}" + (f": {target.error}" if target.error else "")
-
-
-def move_lines(action: str, asked: Sequence[str], outcomes: Sequence[tuple[str, State | None]],
-               job_line: Callable[[str, State | None], str]) -> list[str]:
-    """One line per job asked for (``job_line``), one per array asked for: how many of its
-    elements the move changed (``JOB-...-00042: 60 elements cancelled (3 running: being
-    stopped)``), in the order they were asked."""
-    wanted = set(asked)
-    per_array: dict[str, list[State | None]] = {}
-    singles: dict[str, str] = {}
-    for job_id, state in outcomes:
-        split = split_element_id(job_id)
-        if split is not None and split[0] in wanted and job_id not in wanted:
-            per_array.setdefault(split[0], []).append(state)
-        else:
-            singles[job_id] = job_line(job_id, state)
-    lines = [singles.pop(i) if i in singles else _array_move_line(action, i, per_array[i])
-             for i in dict.fromkeys(asked) if i in singles or i in per_array]
-    return lines + list(singles.values())
-
-
-def _array_move_line(action: str, array_id: str, states: list[State | None]) -> str:
-    line = f"{array_id}: {len(states):,} element{'' if len(states) == 1 else 's'} {PAST[action]}"
-    if action == "cancel":
-        running = sum(state is State.RUNNING for state in states)
-        return line + (f" ({running} running: being stopped)" if running else "")
-    if action in ("retry", "release"):
-        return line + f" ({counts_text(Counter(s.value for s in states if s is not None))})"
-    return line

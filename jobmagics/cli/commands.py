@@ -11,18 +11,13 @@ from typing import Any
 
 from .. import paths
 from ..client import Queue
+from ..display import move_lines
 from ..errors import InvalidJob, WaitTimeout, WorkerLost
 from ..fields import from_arguments
 from ..job import Job
 from ..job_array import JobArray
 from ..model import JobSettings, State
-from .arrays import (
-    array_detail,
-    arrays_table,
-    move_lines,
-    submit_array,
-    unfinished_line,
-)
+from .arrays import array_detail, arrays_table, submit_array, unfinished_line
 from .maintenance import cmd_backup, cmd_recover  # noqa: F401  (cmd_backup: via COMMANDS)
 from .parser import STATUS_ELEMENTS
 from .system import (  # noqa: F401  (the cmd_ functions: via COMMANDS)
