@@ -1,7 +1,7 @@
 """jobmagics: a Jupyter-native job queue for labs."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .client import Queue
 from .context import current_job, progress
@@ -18,13 +18,17 @@ from .errors import (
     WaitTimeout,
 )
 from .job import Job
+from .job_array import JobArray
 from .model import State
+
+if TYPE_CHECKING:
+    from .executor import Executor
 
 __version__ = "0.1.0"
 __all__ = [  # noqa: RUF022 - the API first, then the errors, as a reader meets them
-    "Queue", "Job", "State", "run", "progress", "current_job", "JobmagicsError", "JobNotFound",
-    "InvalidJob", "InvalidTransition", "PermissionDenied", "QueueError", "NoWorker", "JobFailed",
-    "WaitTimeout", "NotInJob"]
+    "Queue", "Job", "JobArray", "Executor", "State", "run", "progress", "current_job",
+    "JobmagicsError", "JobNotFound", "InvalidJob", "InvalidTransition", "PermissionDenied",
+    "QueueError", "NoWorker", "JobFailed", "WaitTimeout", "NotInJob"]
 
 _SUBMODULES = ("configs", "data", "experiments", "instruments")
 
@@ -38,6 +42,9 @@ def __getattr__(name: str) -> object:
     if name == "run":          # subprocess, base64 and the personal-worker logic: on first use
         from .dropin import run
         return run
+    if name == "Executor":     # concurrent.futures (and logging with it): on first use
+        from .executor import Executor
+        return Executor
     raise AttributeError(f"module 'jobmagics' has no attribute {name!r}")
 
 
