@@ -1,6 +1,7 @@
-"""The live queue panel: the first page of waiting/pending/running jobs of every user (and
-how many more there are) plus recent history, filters by user and state, and per-row state,
-progress and cancel."""
+"""The live queue panel: the active arrays (one row each: counts per state as a stacked bar,
+progress, cancel), the first page of waiting/pending/running jobs of every user that are no
+array's elements (and how many more there are) plus recent history, filters by user and
+state, and per-row state, progress and cancel."""
 from __future__ import annotations
 
 import contextlib
@@ -14,12 +15,15 @@ import ipywidgets as w
 from ..display import bar_style, elapsed, error_html, more_text, state_badge, state_html
 from ..errors import JobmagicsError
 from ..formats import format_duration, progress_text
+from ..job import Job
 from ..model import STATE_NAMES, TERMINAL, State
+from .array_view import array_elapsed, stacked_bar_html
 from .poller import shared_poller
 
 if TYPE_CHECKING:
     from ..client import Queue
-    from ..job import Job, JobPage
+    from ..job import JobPage
+    from ..job_array import JobArray
     from ..model import JobRecord
 
 EVERYONE = ""
@@ -66,6 +70,35 @@ class JobRow(w.HBox):
         return (self, self.cells, self.bar, self.cancel_button)
 
 
+class ArrayRow(w.HBox):
+    """One array in the panel: id, name, user, state, its counts as a stacked bar, how many
+    ended, elapsed time, and cancel (every element not ended)."""
+
+    def __init__(self, panel: QueuePanel, array: JobArray) -> None:
+        self.job_id = array.id
+        self.cells = w.HTML(layout=w.Layout(width="60%"))
+        self.stack = w.HTML(layout=w.Layout(width="20%"))
+        self.cancel_button = w.Button(description="Cancel", icon="stop",
+                                      layout=w.Layout(width="auto"))
+        self.cancel_button.on_click(lambda _b: panel.cancel(self.job_id))
+        super().__init__([self.cells, self.stack, self.cancel_button])
+        self.state = ""
+        self.update(array)
+
+    def update(self, array: JobArray) -> None:
+        record = array.snapshot
+        self.state = record.state.value
+        self.cells.value = (f"<code>{html.escape(array.id)}</code> {html.escape(record.name or '')}"
+                            f" · {html.escape(record.user)} · {state_badge(record.state.value)}"
+                            f" · array {record.ended:,}/{record.size:,} ended"
+                            f" · {format_duration(array_elapsed(record))}")
+        self.stack.value = stacked_bar_html(record.counts, record.size)
+        self.cancel_button.disabled = record.active == 0
+
+    def widgets(self) -> tuple[w.Widget, ...]:
+        return (self, self.cells, self.stack, self.cancel_button)
+
+
 class QueuePanel(w.VBox):
     """``%job queue``: the whole lab's queue, live."""
 
@@ -85,7 +118,7 @@ class QueuePanel(w.VBox):
         super().__init__([w.HBox([self.user_filter, self.state_filter]), self.summary,
                           self.rows_box, self.more, self.message], **kwargs)
         self.add_class("jobmagics-queue-panel")
-        self.rows: dict[str, JobRow] = {}
+        self.rows: dict[str, JobRow | ArrayRow] = {}
         self._jobs: list[Job] = []
         self._lock = threading.RLock()
         self._users: set[str] = {queue.user}
@@ -117,12 +150,13 @@ class QueuePanel(w.VBox):
 
     def jobs(self) -> list[Job]:
         """What the filters select: the first page of active jobs then recent history, or one
-        state."""
+        state. (An array's elements are left out of the active page: ``page.arrays`` lists
+        the arrays, one row each.)"""
         user, state = self.user_filter.value or None, self.state_filter.value or None
         if state is not None:
             self.page = None
             return self.queue.jobs(state=state, user=user, limit=self.history_limit * 5)
-        self.page = self.queue.queue(limit=self.limit, user=user)
+        self.page = self.queue.queue(limit=self.limit, user=user, elements=False)
         shown = {job.id for job in self.page}     # a job that ended between the two reads: once
         recent = self.queue.history(user=user, limit=self.history_limit)
         return list(self.page) + [job for job in recent if job.id not in shown]
@@ -132,17 +166,19 @@ class QueuePanel(w.VBox):
             started = time.monotonic()
             self._stale = False
             jobs = self.jobs()
+            arrays = self.page.arrays if self.page is not None else []
             counts = self.page.counts if self.page is not None else self.queue.queue(limit=0).counts
             with contextlib.ExitStack() as stack:
                 for widget in (self, self.summary, self.more, self.rows_box, self.user_filter,
                                *(x for r in self.rows.values() for x in r.widgets())):
                     stack.enter_context(widget.hold_sync())
-                self._update_rows(jobs)
-                self.summary.value = " · ".join(f"{state_badge(s)} {n:,}"
-                                                for s, n in counts.items())
+                self._update_rows(arrays, jobs)
+                self.summary.value = " · ".join(
+                    [f"{state_badge(s)} {n:,}" for s, n in counts.items()]
+                    + ([f"{len(arrays):,} active arrays"] if arrays else []))
                 more = more_text(self.page) if self.page is not None else ""
                 self.more.value = f"<i>{html.escape(more)}</i>" if more else ""
-                self._update_users(jobs)
+                self._update_users(jobs, arrays)
             self._jobs = jobs
             finished = time.monotonic()
             self._next_refresh = finished + THROTTLE * (finished - started)
@@ -158,27 +194,30 @@ class QueuePanel(w.VBox):
             self.queue.mark_lost_workers([job.snapshot for job in running])
             for job in running:
                 row = self.rows.get(job.id)
-                if row is not None:
+                if isinstance(row, JobRow):
                     with row.cells.hold_sync():
                         row.update(job)
 
-    def _update_rows(self, jobs: list[Job]) -> None:
-        wanted = {job.id for job in jobs}
-        for job_id in [i for i in self.rows if i not in wanted]:
+    def _update_rows(self, arrays: list[JobArray], jobs: list[Job]) -> None:
+        """Rows for the arrays, then the jobs, reusing those of the same id and kind."""
+        items: list[JobArray | Job] = [*arrays, *jobs]
+        wanted = {(item.id, _row_class(item)) for item in items}
+        for job_id in [i for i, r in self.rows.items() if (i, type(r)) not in wanted]:
             row = self.rows.pop(job_id)
             for widget in row.widgets():
                 widget.close()
-        for job in jobs:
-            if job.id in self.rows:
-                self.rows[job.id].update(job)
+        for item in items:
+            if item.id in self.rows:
+                self.rows[item.id].update(item)  # type: ignore[arg-type]
             else:
-                self.rows[job.id] = JobRow(self, job)
-        order = tuple(self.rows[job.id] for job in jobs)
+                self.rows[item.id] = _row_class(item)(self, item)  # type: ignore[arg-type]
+        order = tuple(self.rows[item.id] for item in items)
         if order != self.rows_box.children:
             self.rows_box.children = order
 
-    def _update_users(self, jobs: list[Job]) -> None:
-        users = self._users | {snapshot(job).user for job in jobs}
+    def _update_users(self, jobs: list[Job], arrays: list[JobArray]) -> None:
+        users = (self._users | {snapshot(job).user for job in jobs}
+                 | {array.snapshot.user for array in arrays})
         if users != self._users or len(self.user_filter.options) == 1:
             self._users = users
             options = [("everyone", EVERYONE)] + [(u, u) for u in sorted(users)]
@@ -202,3 +241,7 @@ class QueuePanel(w.VBox):
                        self.rows_box):
             widget.close()
         super().close()
+
+
+def _row_class(item: JobArray | Job) -> type[JobRow] | type[ArrayRow]:
+    return JobRow if isinstance(item, Job) else ArrayRow
