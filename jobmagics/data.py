@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import h5py
 import numpy as np
@@ -22,7 +22,9 @@ import numpy as np
 from .client import Queue
 from .errors import InvalidJob
 from .job import Job
+from .job_array import JobArray, array_elements_in_order
 from .model import JOB_ID_RE
+from .sweep_data import SweepData
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -245,10 +247,32 @@ class ExperimentData:
         return ax
 
 
-def load(job: Job | str | os.PathLike[str],
-         queue: Queue | str | os.PathLike[str] | None = None) -> ExperimentData:
+QueueGiven = Queue | str | os.PathLike[str] | None
+
+
+@overload
+def load(job: Job, queue: QueueGiven = None) -> ExperimentData: ...
+@overload
+def load(job: JobArray, queue: QueueGiven = None) -> SweepData: ...
+@overload
+def load(job: str | os.PathLike[str], queue: QueueGiven = None) -> ExperimentData | SweepData: ...
+def load(job: Job | JobArray | str | os.PathLike[str],
+         queue: QueueGiven = None) -> ExperimentData | SweepData:
     """The data of an experiment job, by job (id) or by path; works while the job still runs
-    (you get the points so far; ``.complete`` says whether it finished)."""
+    (you get the points so far; ``.complete`` says whether it finished). An array (or its id),
+    e.g. ``q.sweep(...)``: every element's data as one table, a ``SweepData``."""
+    if isinstance(job, JobArray):
+        return load_sweep(job)
+    if isinstance(job, str) and JOB_ID_RE.match(job):
+        found = (queue if isinstance(queue, Queue) else Queue(queue)).lookup(job)
+        if isinstance(found, JobArray):
+            return load_sweep(found)
+    return load_run(job, queue)
+
+
+def load_run(job: Job | str | os.PathLike[str],
+             queue: Queue | str | os.PathLike[str] | None = None) -> ExperimentData:
+    """The data of one experiment job (``load`` for a job, never an array)."""
     path, job_id, the_queue = _locate(job, queue)
     snapshot = _snapshot(the_queue, job_id)
     data = ExperimentData(path=path, job_id=job_id, snapshot=snapshot)
@@ -313,3 +337,26 @@ def _trim_to_common_length(data: ExperimentData) -> None:
     """A live reader may catch one dataset grown and the next not yet: show whole points only."""
     count = data.points
     data.arrays = {name: array[:count] for name, array in data.arrays.items()}
+
+
+# ---- a sweep: every element's data as one table (jobmagics.sweep_data) ---------------------
+def load_sweep(array: JobArray) -> SweepData:
+    """Every element's ``data/<id>.h5`` of an array, as one ``SweepData`` table."""
+    table = SweepData(array_id=array.id)
+    configs: dict[int, dict[str, Any]] = {}
+    for element in array_elements_in_order(array):
+        index = element.snapshot.array_index or 0
+        experiment = element.snapshot.experiment
+        if not experiment:
+            raise InvalidJob(f"{array.id} is an array of {element.kind} jobs; only experiments"
+                             " write data files")
+        try:
+            table.runs[index] = load_run(element)
+        except InvalidJob:            # ended without writing any (e.g. cancelled while waiting)
+            table.missing.append(element.id)
+            continue
+        configs[index] = dict(experiment.get("config") or {})
+        if not table.runs[index].arrays and not element.done:
+            table.missing.append(element.id)     # not started, or no point taken yet
+    table.fill(configs)
+    return table
