@@ -35,6 +35,16 @@ class JobArray:
         counts = ", ".join(f"{n} {s}" for s, n in record.counts.items() if n)
         return f"<JobArray {self.id}{label} {record.state.value}: {counts}>"
 
+    def _repr_html_(self) -> str:
+        from .display import array_html
+        return array_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None,
+                          exclude: Any = None) -> dict[str, Any] | None:
+        """An array with a ``live_view`` displays as that widget (see jobmagics.display)."""
+        from .display import array_mimebundle
+        return array_mimebundle(self, include, exclude)
+
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, JobArray) and other.id == self.id
                 and other.queue.path == self.queue.path)
