@@ -5,13 +5,11 @@ later ones add to it (``submit_array(extend=)``). So ``parallel`` caps how many 
 across every worker, each call is an ordinary job (log, retries, result kept in the queue),
 and ``Executor.attach(array_id)`` finds the futures again after the notebook restarted.
 
-One background thread per Executor follows the queue while a future is open: it wakes when
-the queue's ``data_version`` changes (short sleeps between looks), reads the array's counts,
-and reads only as many of the open elements, lowest index first, as it takes to account for
-the elements that started or ended since its last look; every few seconds it reads all of
-them (the counts' shortcut is a guess when someone else retried or added elements). It alone
-sets futures running and completes them; ``cancel()`` of a future that has not started holds
-its job (which only succeeds while the job is not running), then cancels it.
+While a future is open, one thread per Executor follows the queue (when its
+``data_version`` changed): from the array's counts, it reads only as many open elements,
+lowest index first, as account for those that started or ended; all of them every few seconds
+(the counts are a guess once someone else retried or added elements). It alone sets futures
+running and completes them. ``cancel()`` holds a job (refused once it runs), then cancels it.
 """
 from __future__ import annotations
 
@@ -199,16 +197,36 @@ class Executor(cf.Executor):
         self._wake.set()
 
     def _hold(self, ids: list[str]) -> set[str]:
-        """The jobs among ``ids`` that are now held (so none of them can start), holding
-        those that were not: a job that runs or ended already is left out."""
+        """The jobs among ``ids`` that are now held, so that none of them can start (those
+        that were not are held now; one that runs or ended already is left out)."""
         try:
             self.queue.apply("hold", ids)
             return set(ids)
         except InvalidTransition:
-            if len(ids) > 1:
-                return set().union(*(self._hold([job_id]) for job_id in ids))
-        record = self.queue.store.get(ids[0])
-        return set(ids) if record.held and record.state is State.WAITING else set()
+            pass
+        for _ in range(3):                # one may start between the read and the hold
+            waiting = self._not_started(ids)
+            held = {e.id for e in waiting if e.held}
+            if len(held) == len(waiting):
+                return held
+            try:
+                self.queue.apply("hold", [e.id for e in waiting if not e.held])
+                return {e.id for e in waiting}
+            except InvalidTransition:
+                continue
+        return set()
+
+    def _not_started(self, ids: list[str]) -> list[JobRecord]:
+        """The jobs among ``ids`` that are waiting or pending (one read for many of them)."""
+        assert self.array_id is not None
+        states = (State.WAITING, State.PENDING)
+        if len(ids) <= _FIRST_PAGE:
+            found = [self.queue.store.get(job_id) for job_id in ids]
+        else:
+            wanted = set(ids)
+            found = [e for e in self.queue.store.elements(self.array_id, states=list(states))
+                     if e.id in wanted]
+        return [e for e in found if e.state in states]
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._submitting:
@@ -279,8 +297,8 @@ class Executor(cf.Executor):
         assert self.array_id is not None
         record = self.queue.store.array(self.array_id)
         running = record.counts.get(State.RUNNING.value, 0)
-        wanted_running, wanted_ended = running - self._running_outside, 0
         with self._lock:
+            wanted_running = running - self._running_outside
             wanted_ended = record.ended - self._ended_outside
         seen_running = seen_ended = 0
         for offset, limit in self._pages():
@@ -320,16 +338,16 @@ class Executor(cf.Executor):
         """Read every element (at attach, or after one was deleted): their positions anew,
         and each open future brought up to date; one whose element is gone fails."""
         assert self.array_id is not None
-        elements = self.queue.store.elements(self.array_id)
         with self._lock:
-            self._order = [e.array_index for e in elements if e.array_index is not None]
+            known = set(self._futures)
+        elements = self.queue.store.elements(self.array_id)
+        present = {e.array_index for e in elements if e.array_index is not None}
+        with self._lock:                  # (keeping what a submit added meanwhile)
+            self._order = sorted(present | {i for i in self._order if i not in known})
             self._dense = self._order == list(range(len(self._order)))
-            for index in self._order:
-                if index not in self._futures:
-                    self._futures[index] = self._open[index] = JobFuture(
-                        self, self.array_id, index)
-            present = set(self._order)
-            gone = [f for i, f in self._open.items() if i not in present]
+            for index in sorted(present - set(self._futures)):
+                self._futures[index] = self._open[index] = JobFuture(self, self.array_id, index)
+            gone = [f for i, f in self._open.items() if i in known and i not in present]
         ended = sum(self._apply(element)[1] for element in elements)
         with self._lock:
             self._last_full, self._ended_outside = time.monotonic(), ended

@@ -293,6 +293,18 @@ def test_a_job_cancelled_by_someone_else_cancels_its_future(executor_queue: jobm
     assert blocker.result() == "done"
 
 
+def test_deleting_an_ended_job_leaves_the_other_futures_right(executor_queue: jobmagics.Queue,
+                                                               flag: Path) -> None:
+    executor = jobmagics.Executor(queue=executor_queue, parallel=1)
+    assert executor.submit(square, 0).result(60) == 0
+    blocker = executor.submit(blocked_until, str(flag), "done")
+    after = executor.submit(square, 2)
+    executor_queue.delete(executor.futures[0].job_id)     # the elements after it move up
+    flag.touch()
+    assert blocker.result(60) == "done" and after.result(60) == 4
+    executor.shutdown()
+
+
 def test_a_call_whose_process_died_raises_job_failed(executor_queue: jobmagics.Queue) -> None:
     with jobmagics.Executor(queue=executor_queue) as executor:
         future = executor.submit(die)
