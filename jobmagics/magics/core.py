@@ -311,9 +311,11 @@ def _show_arrays_as_cards(shell: Any) -> None:
     if hasattr(JobArray, "_repr_mimebundle_"):
         return
     from ..display import array_html, array_mimebundle
-    formatters = shell.display_formatter.formatters
-    formatters["text/html"].for_type(JobArray, array_html)
-    shell.display_formatter.mimebundle_formatter.for_type(JobArray, array_mimebundle)
+
+    def bundle(array: JobArray) -> dict[str, Any]:
+        return (array_mimebundle(array)
+                or {"text/plain": repr(array), "text/html": array_html(array)})
+    shell.display_formatter.mimebundle_formatter.for_type(JobArray, bundle)
 
 
 def _first_index(array: JobArray) -> int:
