@@ -94,6 +94,12 @@ def test_cancel_hold_and_release_of_an_array_say_how_many_elements_changed(
     assert again.returncode == 2 and "no element to cancel" in again.stderr
 
 
+def test_logs_of_an_array_says_to_name_one_element(queue_dir: Path) -> None:
+    array_id = _submit(queue_dir, "--array", "3-4", "--", "true")
+    result = cli(queue_dir, "logs", array_id)
+    assert result.returncode == 2 and f"jobmagics logs {array_id}_INDEX" in result.stderr
+
+
 def test_wait_on_an_array_fails_if_an_element_failed_and_retry_runs_only_that_one(
         queue_dir: Path, worker: WorkerProcess) -> None:
     array_id = _submit(queue_dir, "--array", "0-3", "--", "sh", "-c", "test {index} -ne 2")

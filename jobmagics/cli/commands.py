@@ -168,7 +168,11 @@ def _array_status(args: argparse.Namespace, array: JobArray) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     """The job's output, byte for byte (invalid UTF-8 shows as U+FFFD); ``-f`` follows it."""
-    job = _queue(args).get(args.id)
+    job = _queue(args).lookup(args.id)
+    if isinstance(job, JobArray):
+        raise InvalidJob(f"{job.id} is an array of {job.size:,} jobs, each with its own log:"
+                         f" give one (jobmagics logs {job.id}_INDEX; jobmagics status {job.id}"
+                         " lists them)")
     reader = job.log_reader()
     while True:
         done = job.refresh().done        # read the state first: a finished job's log is complete
