@@ -8,6 +8,7 @@ from IPython.core.error import UsageError
 from IPython.testing.globalipapp import start_ipython
 
 from jobmagics import JobArray, Queue, State
+from jobmagics.display import array_html
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -58,11 +59,23 @@ def test_status_and_cancel_take_the_arrays_id(kernel, queue):  # type: ignore[no
     status = kernel.run(f"%job status {array.id}")
     assert status.error is None, status.error
     assert array.id in "".join(status.data("text/html"))
+    assert kernel.run("%job hold").stdout == f"{array.id}: 4 elements held\n"
+    released = kernel.run("%job release").stdout
+    assert released == f"{array.id}: 4 elements released (1 pending, 3 waiting)\n"
     cancelled = kernel.run(f"%job cancel {array.id}")
     assert cancelled.stdout == f"{array.id}: 4 elements cancelled\n"
     assert array.refresh().state is State.CANCELLED
     logs = kernel.run("%job logs")
     assert logs.error is not None and f"{array.id}_0" in logs.error["evalue"]
+
+
+def test_the_arrays_card_shows_its_counts_as_a_stacked_bar_and_its_first_elements(queue):  # type: ignore[no-untyped-def]
+    array = queue.submit_array(command=["true"], items=range(12), parallel=3, name="card")
+    card = array_html(array)
+    assert "3 pending, 9 waiting" in card and "0% (0 of 12 ended)" in card
+    assert 'title="3 pending"' in card and 'title="9 waiting"' in card
+    assert f"{array.id}_9" in card and f"{array.id}_10" not in card
+    assert "… and 2 more" in card
 
 
 # ---- mistakes: in an in-process IPython shell, as tests/notebook/test_usage_errors.py ----------
