@@ -5,7 +5,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import type { IJob, IJobRow, ISubmitSpec } from './generated/job';
+import type { IJob, IJobRow, ISubmitSpec, JobState } from './generated/job';
 
 // A job's fields are generated from their Python declaration (`python -m jobmagics.typescript`).
 export type {
@@ -32,9 +32,64 @@ export interface IJobList {
   version: number;
 }
 
+/**
+ * An array as one row: N element jobs sharing one id, counted per state
+ * (`ArrayRecord.to_dict()` on the server, plus whether I may act on it).
+ */
+export interface IArrayRow {
+  id: string;
+  user: string;
+  host: string;
+  name: string | null;
+  /** The kind of its elements: command, python, function or experiment. */
+  kind: string;
+  backend: string;
+  /** How many elements it has. */
+  size: number;
+  /** At most this many elements run at once (null: no limit). */
+  parallel: number | null;
+  submitted_at: number;
+  /** The first element's start. */
+  started_at: number | null;
+  /** The last element's end, once every element ended. */
+  finished_at: number | null;
+  /** Elements per state (every state, zeros included). */
+  counts: Record<string, number>;
+  /** Running while any element runs; once all ended, completed, failed or cancelled. */
+  state: JobState;
+  /** The fraction of elements that ended. */
+  progress: number;
+  array: true;
+  /** The current user may cancel or retry it (its owner, or a queue admin). */
+  can_act: boolean;
+}
+
+export interface IArrayList {
+  arrays: IArrayRow[];
+  limit: number;
+  active: boolean;
+  user: string;
+  version: number;
+}
+
+/** One array and a page of its elements, by index. */
+export interface IArrayPage {
+  array: IArrayRow;
+  elements: IJobRow[];
+  offset: number;
+  limit: number;
+  /** Its elements (of the states asked for). */
+  total: number;
+  /** Elements after this page. */
+  more: number;
+}
+
 /** One page of the active queue, in the order the jobs will start. */
 export interface IQueuePage {
+  /** Jobs that are no array's elements (the arrays are rows of their own). */
   jobs: IJobRow[];
+  /** The active arrays, one row each (absent from an older server). */
+  arrays?: IArrayRow[];
   /** Active jobs per state ("running", "pending", "waiting"), page or not. */
   counts: Record<string, number>;
   total: number;
@@ -73,6 +128,9 @@ export interface IChanges {
 }
 
 export type JobAction = 'cancel' | 'retry' | 'hold' | 'release';
+
+/** The most rows one request may ask for (the server's MAX_LIMIT). */
+export const MAX_PAGE = 1000;
 
 /** An error answered by the server extension (or the lack of it). */
 export class APIError extends Error {
@@ -243,4 +301,39 @@ export async function actOnJobs(action: JobAction, ids: string[]): Promise<IJobR
     body: JSON.stringify({ action, ids })
   });
   return reply.jobs;
+}
+
+export interface IArraysOptions {
+  /** Only arrays with an element not ended (the default), or all of them. */
+  active?: boolean;
+  user?: string;
+  mine?: boolean;
+  limit?: number;
+}
+
+/** Arrays, newest first, one row each. */
+export function listArrays(options: IArraysOptions = {}): Promise<IArrayList> {
+  return requestAPI<IArrayList>(
+    'arrays' +
+      query({
+        active: options.active === false ? '0' : null,
+        user: options.user,
+        mine: options.mine,
+        limit: options.limit
+      })
+  );
+}
+
+/** An array and `limit` of its elements from `offset`, by index. */
+export function getArray(id: string, offset: number, limit: number): Promise<IArrayPage> {
+  return requestAPI<IArrayPage>(`arrays/${encodeURIComponent(id)}${query({ offset, limit })}`);
+}
+
+/** Cancel, retry, hold or release a whole array: the elements the move applies to. */
+export async function actOnArray(id: string, action: JobAction): Promise<IArrayRow> {
+  const reply = await requestAPI<{ array: IArrayRow }>(
+    `jobs/${encodeURIComponent(id)}/${action}`,
+    { method: 'POST', body: '{}' }
+  );
+  return reply.array;
 }

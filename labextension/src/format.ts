@@ -209,3 +209,32 @@ export function moreText(more: Record<string, number>): string {
     .map(([state, n]) => `${n.toLocaleString('en-US')} more${state ? ` ${state}` : ''}`);
   return parts.length ? `… and ${parts.join(', ')}` : '';
 }
+
+/** The segments of an array's stacked bar, left to right: ended, then running, then queued. */
+export const ARRAY_BAR_ORDER = [
+  'completed',
+  'failed',
+  'timeout',
+  'cancelled',
+  'running',
+  'pending',
+  'waiting'
+];
+
+/** [state, count] of every state an array has elements in, in `ARRAY_BAR_ORDER`. */
+export function arraySegments(counts: Record<string, number>): [string, number][] {
+  return ARRAY_BAR_ORDER.filter(state => (counts[state] ?? 0) > 0).map(
+    state => [state, counts[state]] as [string, number]
+  );
+}
+
+/** "3/10 ended, 2 running": how far an array is. */
+export function arrayProgressText(size: number, counts: Record<string, number>): string {
+  const ended = ['completed', 'failed', 'timeout', 'cancelled'].reduce(
+    (sum, state) => sum + (counts[state] ?? 0),
+    0
+  );
+  const running = counts.running ?? 0;
+  const text = `${ended.toLocaleString('en-US')}/${size.toLocaleString('en-US')} ended`;
+  return running ? `${text}, ${running.toLocaleString('en-US')} running` : text;
+}

@@ -16,7 +16,7 @@ import {
   workerLostText
 } from './format';
 import type { JobsModel } from './model';
-import { renderBadge, renderProgress } from './panel';
+import { renderBadge, renderProgress } from './jobrow';
 import { actionsFor, isTerminal } from './states';
 
 /** How much of a long log to show when the view opens (bytes from the end). */

@@ -11,16 +11,18 @@ import { type ISignal, Signal } from '@lumino/signaling';
 
 import {
   APIError,
+  type IArrayRow,
   type IJobRow,
   type IQueuePage,
   type IWhoAmI,
+  listArrays,
   listJobs,
   listQueue,
   waitForChange,
   whoami
 } from './api';
 import { moreByState, moreText, nextPollDelay } from './format';
-import { ACTIVE_STATES, TERMINAL_STATES } from './states';
+import { ACTIVE_STATES, isTerminal, TERMINAL_STATES } from './states';
 
 /** What the panel shows when it cannot show jobs. */
 export interface IModelProblem {
@@ -35,6 +37,8 @@ export interface IFilter {
 }
 
 const HISTORY_LIMIT = 50;
+/** Finished arrays shown above the recent history (one row each, retry at hand). */
+const FINISHED_ARRAYS = 10;
 /** The first page of the queue: a sidebar shows this many, then "… and N more". */
 const ACTIVE_LIMIT = 100;
 /** Minimum spacing of two refreshes, so a burst of progress updates stays cheap. */
@@ -71,6 +75,16 @@ export class JobsModel {
   /** Emitted with the queue's new data version whenever it moves. */
   get versionChanged(): ISignal<this, number> {
     return this._versionChanged;
+  }
+
+  /** Active arrays in the current filter, newest first: one row each. */
+  get arrays(): IArrayRow[] {
+    return this._arrays;
+  }
+
+  /** Recently finished arrays in the current filter, newest first. */
+  get finishedArrays(): IArrayRow[] {
+    return this._finishedArrays;
   }
 
   /** Active jobs (waiting/pending/running) in the current filter, queue order. */
@@ -191,7 +205,7 @@ export class JobsModel {
         (TERMINAL_STATES as readonly string[]).includes(state);
       const single = state !== 'all' && state !== 'active' && state !== 'history';
       const everyone = listQueue({ limit: ACTIVE_LIMIT });
-      const [all, shown, history] = await Promise.all([
+      const [all, shown, history, finished] = await Promise.all([
         everyone,
         wantActive ? this._fetchActive(state, mine, single, everyone) : Promise.resolve(null),
         wantHistory
@@ -200,15 +214,19 @@ export class JobsModel {
               mine,
               limit: HISTORY_LIMIT
             })
-          : Promise.resolve(null)
+          : Promise.resolve(null),
+        wantHistory && !single ? this._fetchFinishedArrays(mine) : Promise.resolve([])
       ]);
       this._allActive = all.jobs.slice();
       this._allActiveComplete = all.more === 0;
-      const active = shown ?? { jobs: [], total: 0, more: {} };
+      const active = shown ?? { jobs: [], total: 0, more: {}, arrays: [] };
       // The lists are fetched side by side: a job that ended in between can be in
       // both. Its terminal state is the newer one.
       const ended = new Set((history ? history.jobs : []).map(j => j.id));
       this._active = active.jobs.filter(j => !ended.has(j.id));
+      const endedArrays = new Set(finished.map(a => a.id));
+      this._arrays = active.arrays.filter(a => !endedArrays.has(a.id));
+      this._finishedArrays = finished;
       this._activeTotal = active.total;
       this._activeMore = moreText(active.more);
       this._history = history ? history.jobs : [];
@@ -236,19 +254,38 @@ export class JobsModel {
     mine: boolean,
     single: boolean,
     everyone: Promise<IQueuePage>
-  ): Promise<{ jobs: IJobRow[]; total: number; more: Record<string, number> }> {
+  ): Promise<{
+    jobs: IJobRow[];
+    total: number;
+    more: Record<string, number>;
+    arrays: IArrayRow[];
+  }> {
     if (single) {
-      // One state: its newest jobs, shown oldest first.
+      // One state: its newest jobs (arrays' elements among them), shown oldest first.
       const list = await listJobs({ state: [state], mine, limit: ACTIVE_LIMIT });
       const jobs = list.jobs.slice().reverse();
-      return { jobs, total: list.total, more: { [state]: list.total - jobs.length } };
+      return { jobs, total: list.total, more: { [state]: list.total - jobs.length }, arrays: [] };
     }
     const page = mine ? await listQueue({ mine, limit: ACTIVE_LIMIT }) : await everyone;
     return {
       jobs: page.jobs,
       total: page.total,
-      more: moreByState(page.counts, page.offset, page.jobs.length)
+      more: moreByState(page.counts, page.offset, page.jobs.length),
+      arrays: page.arrays ?? []
     };
+  }
+
+  /** The arrays (mine or everyone's) whose every element ended, newest first. */
+  private async _fetchFinishedArrays(mine: boolean): Promise<IArrayRow[]> {
+    try {
+      const list = await listArrays({ active: false, mine, limit: FINISHED_ARRAYS * 2 });
+      return list.arrays.filter(a => isTerminal(a.state)).slice(0, FINISHED_ARRAYS);
+    } catch (error) {
+      if (error instanceof APIError && error.status === 404 && error.type !== '') {
+        return []; // (an older server without the route answers a JSON 404)
+      }
+      throw error;
+    }
   }
 
   private _noteVersion(version: number): void {
@@ -277,7 +314,9 @@ export class JobsModel {
     }
     this._idleRounds = 0;
     const abort = new AbortController();
-    const running = this._allActive.some(j => j.state === 'running');
+    const running =
+      this._allActive.some(j => j.state === 'running') ||
+      this._arrays.some(a => a.state === 'running');
     const timeout = running ? RUNNING_LONG_POLL_S : LONG_POLL_S;
     const changed = waitForChange(this._version, timeout, abort.signal).then(
       reply => {
@@ -309,6 +348,8 @@ export class JobsModel {
     }
   }
 
+  private _arrays: IArrayRow[] = [];
+  private _finishedArrays: IArrayRow[] = [];
   private _active: IJobRow[] = [];
   private _activeTotal = 0;
   private _activeMore = '';

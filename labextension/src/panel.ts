@@ -2,41 +2,18 @@
  * The "Jobs" sidebar: the live queue and recent history of every user.
  */
 import { Notification } from '@jupyterlab/apputils';
-import { refreshIcon, stopIcon } from '@jupyterlab/ui-components';
+import { refreshIcon } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { actOnJob, type IJobBase, type IJobRow, type JobAction } from './api';
-import {
-  describeSpec,
-  formatAge,
-  formatTiming,
-  progressPercent,
-  progressText,
-  workerLostText
-} from './format';
+import { actOnJob, type IJobRow, type JobAction } from './api';
+import { ArrayList } from './arrays';
 import { jobsIcon } from './icons';
+import { createJobRow, updateJobRow } from './jobrow';
 import type { JobsModel } from './model';
-import { actionsFor, ALL_STATES, badgeFor, isTerminal, workerLost } from './states';
+import { ALL_STATES, isTerminal } from './states';
 
-/** Renders one job row (and updates it in place). Shared with the detail view. */
-export function renderBadge(el: HTMLElement, job: IJobBase): void {
-  const badge = badgeFor(job);
-  el.className = `jm-badge ${badge.className}`;
-  el.textContent = badge.label;
-}
-
-export function renderProgress(bar: HTMLElement, text: HTMLElement, job: IJobBase): void {
-  // Progress matters while a job runs; a finished job's badge says it all.
-  const active = !isTerminal(job.state);
-  const pct = active ? progressPercent(job.progress) : null;
-  const show = pct !== null || (!!job.stage && active);
-  bar.parentElement!.style.display = pct !== null ? '' : 'none';
-  bar.parentElement!.parentElement!.style.display = show ? '' : 'none';
-  bar.style.width = `${pct ?? 0}%`;
-  text.textContent = show ? progressText(job.progress, job.stage) : '';
-  text.style.display = show ? '' : 'none';
-}
+export { renderBadge, renderProgress } from './jobrow';
 
 export interface IJobsPanelOptions {
   model: JobsModel;
@@ -55,6 +32,7 @@ export class JobsPanel extends Widget {
     this.title.caption = 'Jobs';
     this._build();
     this._model.changed.connect(this._onModelChanged, this);
+    this._model.versionChanged.connect(this._onVersionChanged, this);
   }
 
   protected onAfterShow(msg: Message): void {
@@ -71,6 +49,7 @@ export class JobsPanel extends Widget {
   dispose(): void {
     this._stopClock();
     this._model.changed.disconnect(this._onModelChanged, this);
+    this._model.versionChanged.disconnect(this._onVersionChanged, this);
     super.dispose();
   }
 
@@ -147,6 +126,7 @@ export class JobsPanel extends Widget {
     this._activeTitle = document.createElement('h3');
     this._activeTitle.className = 'jm-section-title';
     body.appendChild(this._activeTitle);
+    this._arrays = this._arrayList(body, 'array-list');
     this._activeList = document.createElement('ul');
     this._activeList.className = 'jm-list';
     this._activeList.dataset.role = 'active-list';
@@ -154,6 +134,7 @@ export class JobsPanel extends Widget {
     this._historyTitle = document.createElement('h3');
     this._historyTitle.className = 'jm-section-title';
     body.appendChild(this._historyTitle);
+    this._finishedArrays = this._arrayList(body, 'finished-array-list');
     this._historyList = document.createElement('ul');
     this._historyList.className = 'jm-list';
     this._historyList.dataset.role = 'history-list';
@@ -162,6 +143,26 @@ export class JobsPanel extends Widget {
 
     // One delegated listener for every row and button.
     body.addEventListener('click', event => this._onClick(event));
+  }
+
+  /** A list of arrays (one expandable row each) in `body`. */
+  private _arrayList(body: HTMLElement, role: string): ArrayList {
+    const list = document.createElement('ul');
+    list.className = 'jm-list jm-arrays';
+    list.dataset.role = role;
+    body.appendChild(list);
+    return new ArrayList({
+      list,
+      openJob: this._openJob,
+      refresh: () => this._model.refresh(),
+      me: () => this._model.me
+    });
+  }
+
+  /** The queue moved: the elements of expanded arrays are read again. */
+  private _onVersionChanged(): void {
+    this._arrays.reload();
+    this._finishedArrays.reload();
   }
 
   private _onModelChanged(): void {
@@ -222,15 +223,33 @@ export class JobsPanel extends Widget {
     const state = model.filter.state;
     const showActive = state === 'all' || state === 'active' || !isTerminal(state) && state !== 'history';
     const showHistory = state === 'all' || state === 'history' || isTerminal(state);
-    this._activeTitle.textContent = `Queue (${model.activeTotal.toLocaleString('en-US')})`;
+    const arrays = model.arrays.length;
+    this._activeTitle.textContent =
+      `Queue (${model.activeTotal.toLocaleString('en-US')}` +
+      (arrays ? ` + ${arrays.toLocaleString('en-US')} array${arrays === 1 ? '' : 's'})` : ')');
     this._activeTitle.style.display = showActive ? '' : 'none';
     this._activeList.style.display = showActive ? '' : 'none';
     this._historyTitle.textContent = 'Recent history';
     this._historyTitle.style.display = showHistory ? '' : 'none';
     this._historyList.style.display = showHistory ? '' : 'none';
     const now = Date.now() / 1000;
-    this._renderList(this._activeList, model.active, now, 'No queued or running jobs.', model.activeMore);
-    this._renderList(this._historyList, model.history, now, 'No finished jobs.', model.historyMore);
+    this._arrays.render(showActive ? model.arrays : [], now);
+    this._finishedArrays.render(showHistory ? model.finishedArrays : [], now);
+    const none = (text: string, arrays: unknown[]) => (arrays.length ? '' : text);
+    this._renderList(
+      this._activeList,
+      model.active,
+      now,
+      none('No queued or running jobs.', model.arrays),
+      model.activeMore
+    );
+    this._renderList(
+      this._historyList,
+      model.history,
+      now,
+      none('No finished jobs.', model.finishedArrays),
+      model.historyMore
+    );
   }
 
   /**
@@ -263,15 +282,15 @@ export class JobsPanel extends Widget {
     jobs.forEach((job, index) => {
       let row = existing.get(job.id);
       if (!row) {
-        row = this._createRow();
+        row = createJobRow(this._openJob);
       }
-      this._updateRow(row, job, now, me ? me.user : '', me ? me.admin : false);
+      updateJobRow(row, job, now, me ? me.user : '', me ? me.admin : false);
       const at = list.children[index];
       if (at !== row) {
         list.insertBefore(row, at ?? null);
       }
     });
-    if (jobs.length === 0 && !more) {
+    if (jobs.length === 0 && !more && empty) {
       const li = document.createElement('li');
       li.className = 'jm-empty';
       li.textContent = empty;
@@ -284,70 +303,6 @@ export class JobsPanel extends Widget {
       li.textContent = more;
       list.appendChild(li);
     }
-  }
-
-  private _createRow(): HTMLElement {
-    const row = document.createElement('li');
-    row.className = 'jm-job';
-    row.tabIndex = 0;
-    row.innerHTML =
-      '<div class="jm-row1">' +
-      '<span class="jm-badge"></span>' +
-      '<span class="jm-name"></span>' +
-      '<span class="jm-actions">' +
-      '<button class="jm-icon-button jp-Button jp-mod-minimal" data-action="cancel" title="Cancel"></button>' +
-      '<button class="jm-icon-button jp-Button jp-mod-minimal" data-action="retry" title="Retry"></button>' +
-      '</span></div>' +
-      '<div class="jm-row2"><div class="jm-progress"><div class="jm-progress-bar"></div></div>' +
-      '<span class="jm-stage"></span></div>' +
-      '<div class="jm-row3"><span class="jm-user"></span><span class="jm-id"></span>' +
-      '<span class="jm-time"></span></div>';
-    stopIcon.element({ container: row.querySelector('[data-action="cancel"]') as HTMLElement });
-    refreshIcon.element({ container: row.querySelector('[data-action="retry"]') as HTMLElement });
-    row.addEventListener('keydown', event => {
-      if (event.key === 'Enter') {
-        this._openJob(row.dataset.jobId!);
-      }
-    });
-    return row;
-  }
-
-  private _updateRow(row: HTMLElement, job: IJobRow, now: number, user: string, admin: boolean): void {
-    row.dataset.jobId = job.id;
-    row.dataset.state = job.state;
-    row.dataset.user = job.user;
-    row.classList.toggle('jm-mod-mine', job.user === user);
-    row.classList.toggle('jm-mod-lost', workerLost(job));
-    renderBadge(row.querySelector('.jm-badge') as HTMLElement, job);
-    const name = row.querySelector('.jm-name') as HTMLElement;
-    const runs = job.summary;
-    name.textContent = job.name || describeSpec(null, runs, 40) || job.id;
-    name.title = `${job.id}\n${runs}`;
-    renderProgress(
-      row.querySelector('.jm-progress-bar') as HTMLElement,
-      row.querySelector('.jm-stage') as HTMLElement,
-      job
-    );
-    (row.querySelector('.jm-user') as HTMLElement).textContent = job.user;
-    (row.querySelector('.jm-id') as HTMLElement).textContent = job.id;
-    const time = row.querySelector('.jm-time') as HTMLElement;
-    time.textContent = workerLostText(job, now) ?? formatTiming(job, now);
-    time.title = `submitted ${formatAge(job.submitted_at, now)}`;
-    const actions = actionsFor(job, user, admin);
-    const cancel = row.querySelector('[data-action="cancel"]') as HTMLButtonElement;
-    const retry = row.querySelector('[data-action="retry"]') as HTMLButtonElement;
-    cancel.disabled = !actions.cancel;
-    cancel.style.display = isTerminal(job.state) ? 'none' : '';
-    cancel.title = actions.cancel
-      ? `Cancel ${job.id}`
-      : job.cancel_requested
-        ? 'Cancellation requested'
-        : `Only ${job.user} or a queue admin may cancel this job`;
-    retry.disabled = !actions.retry;
-    retry.style.display = isTerminal(job.state) && job.state !== 'completed' ? '' : 'none';
-    retry.title = actions.retry
-      ? `Retry ${job.id}`
-      : `Only ${job.user} or a queue admin may retry this job`;
   }
 
   private _startClock(): void {
@@ -371,6 +326,8 @@ export class JobsPanel extends Widget {
   private _whoNode!: HTMLElement;
   private _activeTitle!: HTMLElement;
   private _activeList!: HTMLElement;
+  private _arrays!: ArrayList;
+  private _finishedArrays!: ArrayList;
   private _historyTitle!: HTMLElement;
   private _historyList!: HTMLElement;
 }
