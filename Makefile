@@ -72,6 +72,7 @@ bench: setup-test
 	$(PY) bench/bench_recovery.py
 	$(PY) bench/bench_server.py --keep $(abspath $(VENV))/bench-server-queue
 	$(PY) bench/bench_service.py
+	$(PY) bench/bench_arrays.py
 
 ## make soak: the reliability scenarios with long loads (50+ worker kills, bigger submit storms)
 soak: setup-test
