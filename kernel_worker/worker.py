@@ -18,6 +18,7 @@ from jobmagics.errors import DatabaseDamaged, DatabaseReplaced, DiskFull, Jobmag
 from jobmagics.liveness import process_start_time
 from jobmagics.model import JobRecord, State, WorkerRecord, format_memory
 from jobmagics.store import Capacity
+from jobmagics.store.dispatch import AttemptEnd, AttemptStart
 
 from .adversity import AdversityMixin
 from .executors import Ended, Execution, Executor, JobContext, Outcome
@@ -36,6 +37,7 @@ SUPERVISE_S = 0.5        # look for dead workers on this host this often
 MEMORY_CHECK_S = 0.25    # how often jobs with a memory request are measured
 DISK_CHECK_S = 0.25      # how often the queue's free space (and who is writing) is looked at
 LOST_DATABASE_EXIT = 3   # the exit status when jobs.db was deleted, replaced or damaged under us
+RECORD_START_S = 0.005   # a started attempt's process is recorded with the next turn, or by then
 
 
 @dataclass
@@ -67,6 +69,8 @@ class Worker(AdversityMixin):
         self._idle_since = time.monotonic()
         self.space = DiskSpace(self.queue.layout)
         self._unrecorded: list[tuple[Running, Outcome]] = []     # outcomes a full disk held back
+        self._starts: list[AttemptStart] = []    # processes started, not yet recorded
+        self._starts_due = 0.0
         self.database_lost: str | None = None
         if self.queue.layout.is_shared():
             os.umask(0o007)
@@ -146,11 +150,10 @@ class Worker(AdversityMixin):
         changed = self._queue_changed()
         if changed:
             self._apply_cancel_requests(now)
-        freed = self._reap()
+        ended = self._reap()
         self._enforce_deadlines(now)
         claiming = not self.stopping and not self._unrecorded and not self.space.is_full()
-        if claiming and (changed or freed or now >= self._next["claim"]):
-            self._claim(now)
+        self._turn(ended, claiming and (changed or bool(ended) or now >= self._next["claim"]), now)
         self._periodic(now)
         if self._should_exit(now):
             return False
@@ -166,6 +169,8 @@ class Worker(AdversityMixin):
 
     def _wait(self, now: float) -> None:
         timeout = self.options.poll_interval
+        if self._starts:
+            timeout = min(timeout, max(0.0, self._starts_due - now))
         for run in self.running.values():
             for moment in (run.deadline, run.kill_at):
                 if moment is not None:
@@ -235,13 +240,31 @@ class Worker(AdversityMixin):
                         resources=self.options.resources, backends=self.options.backends,
                         only_user=self.options.only_user)
 
-    def _claim(self, now: float) -> None:
-        self._next["claim"] = now + CLAIM_RETRY_S
-        capacity = self._capacity()
-        limit = 64 if "slurm" in capacity.backends else max(0, capacity.slots)
-        if limit == 0:
+    def _turn(self, ended: list[tuple[Running, Outcome]], claiming: bool, now: float) -> None:
+        """One transaction for the round: the processes started lately, the attempts that
+        ended now, and the next jobs (``Store.turn``); then those jobs start."""
+        capacity, limit = self._capacity(), 0
+        if claiming:
+            self._next["claim"] = now + CLAIM_RETRY_S
+            limit = 64 if "slurm" in capacity.backends else max(0, capacity.slots)
+        if not ended and limit == 0 and not (self._starts and now >= self._starts_due):
             return
-        for job in self.store.claim(self.id, capacity, limit):
+        try:
+            ends = [(run, self._attempt_end(run, outcome)) for run, outcome in ended]
+            turn = self.store.turn(self.id, ended=[e for _, e in ends if e is not None],
+                                   started=self._starts, capacity=capacity, limit=limit)
+        except DiskFull as exc:
+            self._unrecorded += ended        # recorded again, in order, once there is room
+            self._disk_filled(str(exc))
+            return
+        except (DatabaseReplaced, DatabaseDamaged) as exc:
+            log.error("could not record how %d job(s) ended: %s", len(ended), exc)
+            self._database_gone(exc)
+            return
+        self._starts = []
+        for run, end in ends:
+            self._recorded(run, end, turn.states.get(run.job.id))
+        for job in turn.claimed:
             self._start(job)
 
     def _start(self, job: JobRecord) -> None:
@@ -249,9 +272,13 @@ class Worker(AdversityMixin):
         started = getattr(execution, "running_since", time.monotonic())   # None: queued elsewhere
         deadline = started + job.timeout if job.timeout and started is not None else None
         self.running[job.id] = Running(job, execution, deadline)
-        if execution.pid is not None or execution.backend_id is not None:
-            self.store.set_started(job.id, self.id, execution.pid, execution.pid_started,
-                                   execution.backend_id)
+        start = AttemptStart(job.id, execution.pid, execution.pid_started, execution.backend_id)
+        if execution.backend_id is not None:     # another scheduler's job is never unknown
+            self.store.set_started(job.id, self.id, start.pid, start.pid_started, start.backend_id)
+        elif execution.pid is not None:          # its container holds it meanwhile
+            if not self._starts:
+                self._starts_due = time.monotonic() + RECORD_START_S
+            self._starts.append(start)
         fd = execution.fileno()
         if fd is not None:
             self._selector.register(fd, selectors.EVENT_READ, job.id)
@@ -327,26 +354,33 @@ class Worker(AdversityMixin):
         run.execution.terminate()
         run.kill_at = now + self.options.grace
 
-    def _reap(self) -> bool:
+    def _reap(self) -> list[tuple[Running, Outcome]]:
         ended = [(run, outcome) for run in list(self.running.values())
                  if (outcome := run.execution.poll()) is not None]
-        for run, outcome in ended:
+        for run, _ in ended:
             del self.running[run.job.id]
             fd = run.execution.fileno()
             if fd is not None:
                 with contextlib.suppress(KeyError, ValueError):
                     self._selector.unregister(fd)
             run.execution.close()
-            self._record_safely(run, outcome)
         if ended and not self.running:
             self._idle_since = time.monotonic()
-        return bool(ended)
+        return ended
 
     def _record(self, run: Running, outcome: Outcome) -> None:
+        """Record one ended attempt on its own (``_turn`` records a round's together)."""
+        end = self._attempt_end(run, outcome)
+        final = None if end is None else self.store.finish(
+            end.job_id, self.id, end.state, end.exit_code, end.error, end.result)
+        self._recorded(run, end, final)
+
+    def _attempt_end(self, run: Running, outcome: Outcome) -> AttemptEnd | None:
+        """How the attempt ends in the queue; None: given back (the worker stops), done now."""
         job = run.job
         if run.stop_reason == "shutdown":
             self.store.requeue(job.id, self.id, f"worker {self.id} stopped; back in the queue")
-            return
+            return None
         error: str | None
         if run.stop_reason == "timeout":
             state, error = State.TIMEOUT, f"timed out after {job.timeout:g} s"
@@ -363,9 +397,15 @@ class Worker(AdversityMixin):
             state, error = State.FAILED, f"{DISK_FULL} ({reason})"
         else:
             state, error = State.FAILED, failure_message(job, outcome, self.queue.layout)
-        final = self.store.finish(job.id, self.id, state, outcome.exit_code, error)
-        log.info("%s %s%s", job.id, final.value if final else "was taken over",
-                 f": {error}" if error else "")
+        report = getattr(outcome, "report", None)     # the result its process sent us
+        result = None if report is None else (report.ok, report.blob, report.error)
+        return AttemptEnd(job.id, state, outcome.exit_code, error, result)
+
+    @staticmethod
+    def _recorded(run: Running, end: AttemptEnd | None, final: State | None) -> None:
+        if end is not None:
+            log.info("%s %s%s", run.job.id, final.value if final else "was taken over",
+                     f": {end.error}" if end.error else "")
 
     def _shutdown_running(self) -> None:
         """Leaving with jobs still running (an error in the loop): give them back."""

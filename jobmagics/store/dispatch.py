@@ -1,9 +1,11 @@
 """Worker-side queue operations: registration, heartbeats, claims, finishing, recovery."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..model import JobRecord, State, WorkerRecord
@@ -40,6 +42,37 @@ def _running_on(conn: sqlite3.Connection, job_id: str, worker_id: str) -> JobRec
     (this worker was presumed dead meanwhile), so a late report changes nothing."""
     job = lifecycle.fetch_job(conn, job_id)
     return job if job.state is State.RUNNING and job.worker == worker_id else None
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """How one attempt ended, as a worker records it (``finish``): with the result its process
+    reported to the worker (ok, pickle, its one-line error) where it did not store it itself."""
+
+    job_id: str
+    state: State
+    exit_code: int | None
+    error: str | None
+    result: tuple[bool, bytes, str | None] | None = None
+
+
+@dataclass(frozen=True)
+class AttemptStart:
+    """The process (or the other scheduler's job id) of an attempt a worker started."""
+
+    job_id: str
+    pid: int | None
+    pid_started: float | None
+    backend_id: str | None = None
+
+
+@dataclass
+class Turn:
+    """What one ``turn`` did: each ended job's state now (None: no longer this worker's), and
+    the jobs it claimed."""
+
+    states: dict[str, State | None] = field(default_factory=dict)
+    claimed: list[JobRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -87,34 +120,55 @@ class DispatchMixin(SchemaAware):
         rows = self.db.read("SELECT * FROM workers ORDER BY started_at")
         return [worker_from_row(r) for r in rows]
 
+    # ---- a worker's turn: what ended, what started, what comes next ---------------------
+    def turn(self, worker_id: str, *, ended: Sequence[AttemptEnd] = (),
+             started: Sequence[AttemptStart] = (), capacity: Capacity | None = None,
+             limit: int = 0) -> Turn:
+        """In ONE transaction: record the processes of attempts that started, end the attempts
+        that ended (with their reported results), then claim up to ``limit`` jobs that fit
+        ``capacity``. A busy worker's round of small jobs costs the queue one commit."""
+        now = time.time()
+        turn = Turn()
+        with self.db.write() as conn:
+            for start in started:
+                _record_start(conn, worker_id, start)
+            for end in ended:
+                turn.states[end.job_id] = _end_attempt(conn, worker_id, end, now)
+            if capacity is not None and limit > 0:
+                turn.claimed = self._claim_in(conn, worker_id, capacity, limit, now)
+        return turn
+
     # ---- claiming ---------------------------------------------------------------------
     def claim(self, worker_id: str, capacity: Capacity, limit: int) -> list[JobRecord]:
         """Atomically move up to ``limit`` pending jobs that fit to running on this worker."""
-        now = time.time()
+        return self.turn(worker_id, capacity=capacity, limit=limit).claimed
+
+    def _claim_in(self, conn: sqlite3.Connection, worker_id: str, capacity: Capacity,
+                  limit: int, now: float) -> list[JobRecord]:
         claimed: list[JobRecord] = []
         own = capacity.only_user is not None
         per_user = own and self._schema_has(USER_INDEXES_VERSION)
         index = "jobs_user_claim" if per_user else "jobs_claim"
         sql = _CLAIM_SQL.format(index=index, user="AND user = :only_user" if own else "")
-        with self.db.write() as conn:
-            if conn.execute("SELECT value FROM settings WHERE key = 'paused'").fetchone()[0] == "1":
-                return []
-            free = self._free_resources(conn, capacity.resources)
-            slots, memory = capacity.slots, capacity.memory
-            remote = any(b != "local" for b in capacity.backends)   # not bound by local slots
-            while len(claimed) < limit and (slots > 0 or remote):
-                row = conn.execute(sql, {
-                    "now": now, "slots": slots, "memory": memory, "only_user": capacity.only_user,
-                    "backends": json.dumps(list(capacity.backends)),
-                    "available": json.dumps([r for r, n in free.items() if n > 0])}).fetchone()
-                if row is None:
-                    break
-                job = lifecycle.start(conn, job_from_row(row), worker_id, now)
-                claimed.append(job)
-                slots -= job.cpus if job.backend == "local" else 0
-                memory -= (job.memory or 0) if job.backend == "local" else 0
-                for name in job.resources:
-                    free[name] -= 1
+        if conn.execute("SELECT value FROM settings WHERE key = 'paused'").fetchone()[0] == "1":
+            return []
+        free = self._free_resources(conn, capacity.resources)
+        slots, memory = capacity.slots, capacity.memory
+        remote = any(b != "local" for b in capacity.backends)   # not bound by local slots
+        backends = json.dumps(list(capacity.backends))
+        while len(claimed) < limit and (slots > 0 or remote):
+            row = conn.execute(sql, {
+                "now": now, "slots": slots, "memory": memory, "only_user": capacity.only_user,
+                "backends": backends,
+                "available": json.dumps([r for r, n in free.items() if n > 0])}).fetchone()
+            if row is None:
+                break
+            job = lifecycle.start(conn, job_from_row(row), worker_id, now)
+            claimed.append(job)
+            slots -= job.cpus if job.backend == "local" else 0
+            memory -= (job.memory or 0) if job.backend == "local" else 0
+            for name in job.resources:
+                free[name] -= 1
         return claimed
 
     @staticmethod
@@ -132,9 +186,7 @@ class DispatchMixin(SchemaAware):
     def set_started(self, job_id: str, worker_id: str, pid: int | None, pid_started: float | None,
                     backend_id: str | None = None) -> None:
         with self.db.write() as conn:
-            conn.execute("UPDATE jobs SET pid = ?, pid_started = ?, backend_id = ?"
-                         " WHERE id = ? AND worker = ? AND state = ?",
-                         (pid, pid_started, backend_id, job_id, worker_id, State.RUNNING.value))
+            _record_start(conn, worker_id, AttemptStart(job_id, pid, pid_started, backend_id))
 
     def cancel_requests(self, worker_id: str) -> list[str]:
         rows = self.db.read("SELECT id FROM jobs WHERE worker = ? AND state = ?"
@@ -151,17 +203,15 @@ class DispatchMixin(SchemaAware):
 
     # ---- finishing --------------------------------------------------------------------
     def finish(self, job_id: str, worker_id: str, outcome: State, exit_code: int | None,
-               error: str | None) -> State | None:
-        """Record how an attempt ended; retries failures with backoff while attempts remain.
+               error: str | None,
+               result: tuple[bool, bytes, str | None] | None = None) -> State | None:
+        """Record how an attempt ended (and ``result``, what its process reported: see
+        ``AttemptEnd``); retries failures with backoff while attempts remain.
 
         Returns the state the job is now in, or None if the job is no longer this worker's
         (it was recovered elsewhere while we were presumed dead)."""
-        now = time.time()
-        with self.db.write() as conn:
-            job = _running_on(conn, job_id, worker_id)
-            if job is None:
-                return None
-            return lifecycle.end_attempt(conn, job, outcome, now, exit_code, error)
+        end = AttemptEnd(job_id, outcome, exit_code, error, result)
+        return self.turn(worker_id, ended=[end]).states[job_id]
 
     def requeue(self, job_id: str, worker_id: str, reason: str) -> bool:
         """Give a running job back to the queue without consuming an attempt (worker shutdown)."""
@@ -182,3 +232,26 @@ class DispatchMixin(SchemaAware):
             outcomes = [(job.id, lifecycle.lose(conn, job, now, reason)) for job in jobs]
             conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
         return outcomes
+
+
+def _record_start(conn: sqlite3.Connection, worker_id: str, start: AttemptStart) -> None:
+    conn.execute("UPDATE jobs SET pid = ?, pid_started = ?, backend_id = ?"
+                 " WHERE id = ? AND worker = ? AND state = ?",
+                 (start.pid, start.pid_started, start.backend_id, start.job_id, worker_id,
+                  State.RUNNING.value))
+
+
+def _end_attempt(conn: sqlite3.Connection, worker_id: str, end: AttemptEnd,
+                 now: float) -> State | None:
+    """``finish`` inside the caller's transaction: nothing if the job is no longer ours."""
+    job = _running_on(conn, end.job_id, worker_id)
+    if job is None:
+        return None
+    if end.result is not None:
+        ok, blob, said = end.result
+        conn.execute("INSERT OR REPLACE INTO results(job_id, ok, result) VALUES (?, ?, ?)",
+                     (job.id, int(ok), blob))
+        if said is not None:        # what the job itself said went wrong (as save_result)
+            job = dataclasses.replace(job, error=said.encode("utf-8", "replace").decode()[:2000])
+            conn.execute("UPDATE jobs SET error = ? WHERE id = ?", (job.error, job.id))
+    return lifecycle.end_attempt(conn, job, end.state, now, end.exit_code, end.error)

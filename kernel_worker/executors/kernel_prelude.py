@@ -1,7 +1,7 @@
 """Runs INSIDE a job's Jupyter kernel: sets the job up before its code, sends the pulled
 variables (or the exception) back after it. The KernelExecutor calls these through small
 silent executions, so nothing here shows up in the job's captured outputs; it builds each
-call with ``kernel_session.kernel_call(kernel_prelude.FUNCTION, ...)``, typed by the function
+call with ``kernel_work.kernel_call(kernel_prelude.FUNCTION, ...)``, typed by the function
 here (see ``kernel_work``), never by a name in a string."""
 from __future__ import annotations
 

@@ -12,12 +12,13 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import TYPE_CHECKING, Any
 
 from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 
 from ..identity import Identity
 from ..proctrack import Container
+from .kernel_work import kernel_call  # noqa: F401 - where it was; the prelude's calls live there
 
 if TYPE_CHECKING:
     from jupyter_client import AsyncKernelManager
@@ -27,7 +28,6 @@ POLL_S = 0.2                      # how often a quiet kernel is checked for bein
 _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
 OutputCallback = Callable[[str, dict[str, Any]], None]
-P = ParamSpec("P")
 
 
 class KernelDied(RuntimeError):
@@ -191,16 +191,3 @@ def error_line(reply: dict[str, Any]) -> str:
     """'ZeroDivisionError: division by zero' from an execute_reply (or an error output)."""
     name, value = reply.get("ename") or "Error", reply.get("evalue") or ""
     return f"{name}: {value}" if value else str(name)
-
-
-def kernel_call(function: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> str:
-    """Source of one call ``function(*args, **kwargs)`` to run in a kernel, where ``function``
-    is a function at the top of a module the kernel can import (those of ``kernel_prelude``).
-    Typed by the function itself, so a renamed function or a changed parameter is a type error
-    here, not a NameError in a job's kernel. Arguments travel as literals (their ``repr``)."""
-    name, module = function.__qualname__, function.__module__
-    if "." in name or module == "__main__":
-        raise ValueError(f"{module}.{name} is not a function a kernel can import by name")
-    arguments = [repr(a) for a in args] + [f"{key}={value!r}" for key, value in kwargs.items()]
-    # one expression: leaves no name behind in the user's namespace
-    return f"__import__({module!r}, fromlist=['_']).{name}({', '.join(arguments)})\n"

@@ -1,16 +1,20 @@
 """What a kernel executes for each kind of job it runs (``kernel_worker.kinds`` says which
 kind runs which): a python job's own code, or the call that runs an experiment job in the
 persistent kernel against its live station. Calls into the kernel go to ``kernel_prelude``
-through ``kernel_call``, typed by the prelude's functions themselves."""
+through ``kernel_call``, typed by the prelude's functions themselves. (Nothing here starts or
+talks to a kernel: the zygote imports this through ``kinds`` and stays small without that.)"""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec
 
 from jobmagics.model import JobRecord
 
 from . import kernel_prelude
-from .kernel_session import kernel_call
+
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,16 @@ def experiment_work(job: JobRecord, queue_root: str, trusted: bool = True) -> Ke
             kernel_call(kernel_prelude.run_experiment_job, job.id, queue_root, trusted=False))
     return KernelWork(call,
                       store_history=False, notebook_source=readable, pulls_result=False)
+
+
+def kernel_call(function: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> str:
+    """Source of one call ``function(*args, **kwargs)`` to run in a kernel, where ``function``
+    is a function at the top of a module the kernel can import (those of ``kernel_prelude``).
+    Typed by the function itself, so a renamed function or a changed parameter is a type error
+    here, not a NameError in a job's kernel. Arguments travel as literals (their ``repr``)."""
+    name, module = function.__qualname__, function.__module__
+    if "." in name or module == "__main__":
+        raise ValueError(f"{module}.{name} is not a function a kernel can import by name")
+    arguments = [repr(a) for a in args] + [f"{key}={value!r}" for key, value in kwargs.items()]
+    # one expression: leaves no name behind in the user's namespace
+    return f"__import__({module!r}, fromlist=['_']).{name}({', '.join(arguments)})\n"

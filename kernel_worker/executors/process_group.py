@@ -19,13 +19,18 @@ class ProcessGroupExecution:
 
     backend_id: str | None = None
 
-    def __init__(self, job_id: str, pid: int, container: Container) -> None:
+    def __init__(self, job_id: str, pid: int, container: Container,
+                 pidfd: int | None = None) -> None:
+        """``pidfd``: one opened by the process's parent before it could be reaped (a zygote's
+        child may end before we could open our own), now ours to close."""
         self.job_id = job_id
         self.pid: int | None = pid
         self.pid_started = process_start_time(pid)
         self.container = container
         self._stopped = False
-        self._pidfd: int | None = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+        if pidfd is None and hasattr(os, "pidfd_open"):
+            pidfd = os.pidfd_open(pid)
+        self._pidfd: int | None = pidfd
 
     def fileno(self) -> int | None:
         return self._pidfd

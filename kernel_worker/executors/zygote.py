@@ -1,14 +1,20 @@
 """Jobs of the kinds that may be forked (``kernel_worker.kinds``: function and python jobs)
-started from a pre-imported zygote (see runners/zygote.py)."""
+started from a pre-imported zygote (see runners/zygote.py).
+
+The worker reads a job's payload and sends it with the order; the child reports the result on
+a pipe of its own (``zygote_report``), which the worker records with the end of the attempt.
+In a system queue (children run as their owners) each child still reads and stores its own,
+through the queue as its owner, as the cold runners do."""
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import select
+import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from jobmagics.model import JobRecord
@@ -19,27 +25,53 @@ from ..kinds import execution_of
 from ..proctrack import Container, tracker_for
 from .base import JobContext, Outcome
 from .process_group import ProcessGroupExecution
+from .zygote_report import Report, make_order, read_report
 
 log = logging.getLogger("kernel_worker")
 REPLY_TIMEOUT_S = 30.0      # the first fork waits for the zygote's imports
+NO_RESULT = "the job's process ended without reporting a result (killed?)"
+
+
+@dataclass(frozen=True)
+class Reported(Outcome):
+    """An outcome that carries the result the job's process reported, for the worker to
+    store with the end of the attempt (``Store.finish(result=...)``)."""
+
+    report: Report | None = None
 
 
 class ForkedExecution(ProcessGroupExecution):
     """A job forked by the zygote. Not our child: we wait on its pidfd, and the outcome is the
-    result the job stored (a job that died without one was killed)."""
+    result the job reported (a job that died without one was killed)."""
 
-    def __init__(self, job_id: str, pid: int, store: Store, container: Container) -> None:
-        super().__init__(job_id, pid, container)
+    def __init__(self, job_id: str, pid: int, pidfd: int, store: Store, container: Container,
+                 report: int | None) -> None:
+        super().__init__(job_id, pid, container, pidfd)
         self._store = store
+        self._report = report
 
     def poll(self) -> Outcome | None:
         pidfd = self.fileno()
         if pidfd is not None and not select.select([pidfd], [], [], 0)[0]:
             return None
-        stored = self._store.result(self.job_id)
-        if stored is None:
-            return Outcome(None, "the job's process ended without reporting a result (killed?)")
-        return Outcome(0) if stored[0] else Outcome(1, "exit code 1")
+        if self._report is not None:
+            report, stored = read_report(self._report)
+            if report is not None:
+                failed = None if report.ok else "exit code 1"
+                return Reported(0 if report.ok else 1, failed, report=report)
+            if not stored:
+                return Outcome(None, NO_RESULT)
+        stored_result = self._store.result(self.job_id)
+        if stored_result is None:
+            return Outcome(None, NO_RESULT)
+        return Outcome(0) if stored_result[0] else Outcome(1, "exit code 1")
+
+    def close(self) -> None:
+        if self._report is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._report)
+            self._report = None
+        super().close()
 
 
 class Zygote:
@@ -51,56 +83,96 @@ class Zygote:
         self.store = Store(context.layout)
         self.home = tracker_for(context.layout.root).home(context.worker_id)
         self._process: subprocess.Popen[bytes] | None = None
+        self._orders: socket.socket | None = None
+        self._environment = dict(os.environ)    # the zygote's: an order says how a job's differs
+        self._python = os.path.realpath(sys.executable)
+        self._same_python: dict[str, bool] = {}
         self._ensure()
 
-    def _ensure(self) -> subprocess.Popen[bytes]:
-        if self._process is None or self._process.poll() is not None:
+    def _ensure(self) -> tuple[subprocess.Popen[bytes], socket.socket]:
+        if self._process is None or self._orders is None or self._process.poll() is not None:
+            self.close()
             as_owners = ["--as-owners"] if self.context.owners.as_owners else []
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "kernel_worker.runners.zygote",
-                 str(self.context.layout.root), *as_owners],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                start_new_session=True)
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "kernel_worker.runners.zygote",
+                     str(self.context.layout.root), *as_owners],
+                    stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    env=self._environment, start_new_session=True)
+            finally:
+                theirs.close()
+            self._orders = ours
             self.home.add(self._process.pid, own_group=False)   # before it forks anything
-        return self._process
+        return self._process, self._orders
 
     def accepts(self, job: JobRecord) -> bool:
-        python = job.options.python
-        same_python = python is None or os.path.realpath(python) == os.path.realpath(sys.executable)
-        return execution_of(job.kind).forkable and same_python and job.options.stdin_b64 is None
+        return (execution_of(job.kind).forkable and self._same(job.options.python)
+                and job.options.stdin_b64 is None)
+
+    def _same(self, python: str | None) -> bool:
+        """Is ``python`` (None: the worker's) the interpreter the zygote runs? Asked once each."""
+        if python is None:
+            return True
+        if python not in self._same_python:
+            self._same_python[python] = os.path.realpath(python) == self._python
+        return self._same_python[python]
 
     def start(self, job: JobRecord, env: dict[str, str], container: Container,
               identity: Identity | None = None) -> ForkedExecution | None:
         """Fork the job (as ``identity``, its owner, when given); None if the zygote cannot
         (the caller then starts a fresh Python)."""
-        layout = self.context.layout
-        stderr = str(layout.stderr(job.id)) if job.options.capture else None
-        order: dict[str, Any] = {"job_id": job.id, "kind": job.kind, "cwd": job.cwd, "env": env,
-                                 "join": container.join_path(), "log": str(layout.log(job.id)),
-                                 "stderr": stderr,
-                                 "identity": None if identity is None else identity.to_json()}
+        reporting = not self.context.owners.as_owners
+        read_end, write_end = os.pipe() if reporting else (None, None)
         try:
-            process = self._ensure()
-            assert process.stdin is not None and process.stdout is not None
-            process.stdin.write(json.dumps(order).encode() + b"\n")
-            process.stdin.flush()
-            if not select.select([process.stdout], [], [], REPLY_TIMEOUT_S)[0]:
-                raise TimeoutError("the zygote did not answer")
-            pid = int(process.stdout.readline())
+            pid, pidfd = self._fork(self._order(job, env, container, identity, reporting),
+                                    write_end)
             container.started(pid)
-            return ForkedExecution(job.id, pid, self.store, container)
-        except (OSError, ValueError, TimeoutError, AssertionError) as exc:
+            return ForkedExecution(job.id, pid, pidfd, self.store, container, read_end)
+        except (OSError, ValueError, TimeoutError) as exc:
             log.warning("zygote failed (%s); starting %s in a fresh interpreter", exc, job.id)
             self.close()
+            if read_end is not None:
+                os.close(read_end)
             return None
+        finally:
+            if write_end is not None:
+                os.close(write_end)
+
+    def _order(self, job: JobRecord, env: dict[str, str], container: Container,
+               identity: Identity | None, reporting: bool) -> bytes:
+        layout = self.context.layout
+        stderr = str(layout.stderr(job.id)) if job.options.capture else None
+        base = self._environment
+        header: dict[str, Any] = {
+            "job_id": job.id, "kind": job.kind, "cwd": job.cwd,
+            "env": {key: value for key, value in env.items() if base.get(key) != value},
+            "unset": [key for key in base if key not in env],
+            "join": container.join_path(), "log": str(layout.log(job.id)), "stderr": stderr,
+            "identity": None if identity is None else identity.to_json()}
+        payload = self.store.payload(job.id) if reporting else None
+        return make_order(header, payload, known=reporting)
+
+    def _fork(self, order: bytes, report: int | None) -> tuple[int, int]:
+        """Send the order; the child's pid and a pidfd of it (see ``runners.zygote``)."""
+        _process, orders = self._ensure()
+        socket.send_fds(orders, [order], [] if report is None else [report])
+        if not select.select([orders], [], [], REPLY_TIMEOUT_S)[0]:
+            raise TimeoutError("the zygote did not answer")
+        answer, descriptors, _flags, _address = socket.recv_fds(orders, 64, 1)
+        if not answer or len(descriptors) != 1:
+            for descriptor in descriptors:
+                os.close(descriptor)
+            raise ValueError("the zygote ended" if not answer else "no pidfd in its answer")
+        return int(answer), descriptors[0]
 
     def close(self) -> None:
         process, self._process = self._process, None
+        orders, self._orders = self._orders, None
+        if orders is not None:
+            orders.close()
         if process is None:
             return
-        with contextlib.suppress(OSError):
-            if process.stdin is not None:
-                process.stdin.close()
         try:
             process.wait(2)
         except subprocess.TimeoutExpired:

@@ -3,19 +3,26 @@
 
 Starting an interpreter and importing jobmagics, cloudpickle and numpy costs tens of
 milliseconds of CPU per job; a fork of this already-prepared process costs about one. The worker
-starts one zygote and writes one JSON order per line to its stdin; the zygote answers each with
-the child's pid. The zygote stays single-threaded (forking a threaded process is unsafe) and
-lets the kernel reap its children (SIGCHLD ignored): the worker waits on a pidfd and reads the
-outcome from the job's stored result."""
+starts one zygote and sends it one order per job over a Unix socket (its stdin): a JSON header,
+the job's payload after it when the worker read it, and the write end of a pipe on which the
+child reports the job's result (``executors.zygote_report``). The zygote answers each order
+with the child's pid and a pidfd of it. It stays single-threaded (forking a threaded process is
+unsafe) and reaps its children itself, never before it opened that pidfd: the worker waits on
+the pidfd and reads the outcome from that pipe (or, where the child could not use it, from the
+job's stored result)."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import importlib
-import json
 import os
-import signal
+import select
+import socket
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import cloudpickle  # noqa: F401 - imported here so that children do not pay for it
@@ -23,54 +30,120 @@ import cloudpickle  # noqa: F401 - imported here so that children do not pay for
 from jobmagics.client import Queue
 from jobmagics.errors import InvalidJob
 from jobmagics.payloads import dump_exception
+from kernel_worker.executors.zygote_report import ChildQueue, split_order
 from kernel_worker.identity import Identity
 from kernel_worker.kinds import EXECUTIONS, forkable_runner
 
 FENCE_S = 10.0
+REAP_S = 1.0                  # an idle zygote collects its ended children this often
+ORDER_BUFFER = 1 << 20        # the largest order (the worker inlines payloads far below this)
+
+
+def _raw_fork() -> Callable[[], int] | None:
+    """The C library's fork, called with the GIL held (see _fork)."""
+    try:
+        fork = ctypes.PyDLL(None, use_errno=True).fork
+    except (OSError, AttributeError):
+        return None
+    fork.restype = ctypes.c_int
+    return fork
+
+
+_RAW_FORK = _raw_fork()
 # the runners of the kinds that may be forked, imported here so that children do not pay for it
 RUNNERS = {e.runner: importlib.import_module(e.runner)
            for e in EXECUTIONS.values() if e.forkable and e.runner is not None}
 
 
 def main(queue_path: str, as_owners: bool = False) -> int:
-    """Serve orders until stdin closes. ``as_owners`` (a system queue served by root): every
-    child becomes its job's owner before it reads anything of the job, and opens the queue
-    anew as that account; the zygote itself never opens the queue, so no child inherits a
-    connection to the database made by root."""
+    """Serve orders until the worker closes its end. ``as_owners`` (a system queue served by
+    root): every child becomes its job's owner before it reads anything of the job, and opens
+    the queue anew as that account; the zygote itself never opens the queue, so no child
+    inherits a connection to the database made by root."""
     queue = None if as_owners else Queue(queue_path)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    for line in sys.stdin:
-        order = json.loads(line)
-        pid = os.fork()
+    orders = socket.socket(fileno=0)
+    # a child only points descriptors 1 and 2 at its log: these objects are made once, here
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+    gc.collect()
+    gc.freeze()         # children then leave the objects imported here alone (fewer copies)
+    while True:
+        if not select.select([orders], [], [], REAP_S)[0]:
+            _reap()
+            continue
+        message, descriptors, _flags, _address = socket.recv_fds(orders, ORDER_BUFFER, 2)
+        if not message:
+            return 0
+        _reap()
+        for descriptor in descriptors:      # what a child's own children must never inherit
+            os.set_inheritable(descriptor, False)
+        order, payload = split_order(message)   # here, once: the child would copy more pages
+        pid = _fork()
         if pid == 0:
-            os._exit(run_child(queue, order, queue_path))
-        sys.stdout.write(f"{pid}\n")
-        sys.stdout.flush()
-    return 0
+            orders.close()
+            os._exit(run_child(queue, order, payload, descriptors, queue_path))
+        for descriptor in descriptors:
+            os.close(descriptor)
+        _answer(orders, pid)
 
 
-def run_child(queue: Queue | None, order: dict[str, Any], queue_path: str) -> int:
-    """In the forked child: become the job's own process group, with its output, and (in a
-    system queue) its owner's account, then its folder and environment; wait until the worker
-    has recorded our pid (so a worker dying now never leaves an unknown copy running); then run
-    the job as the cold runners would."""
+def _fork() -> int:
+    """``fork()`` without Python's after-fork handlers where that is safe. ``os.fork`` runs
+    them in the child (threading's, logging's, the interpreter's own), and their writes to
+    memory shared with the zygote cost the child over 200 page copies: about half of a small
+    job's CPU on a virtual machine. They repair what other threads were doing at the fork;
+    the zygote has no other thread, so in its child they have nothing to repair, except the
+    seed of ``random`` (if imported here), which each child must not share (``run_child``)."""
+    if _RAW_FORK is None or threading.active_count() != 1:
+        return os.fork()
+    pid = int(_RAW_FORK())
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "fork failed")
+    return pid
+
+
+def _answer(orders: socket.socket, pid: int) -> None:
+    """The child's pid, and a pidfd of it: opened here, where the child cannot have been
+    reaped yet (it stays a zombie until ``_reap``), so the worker never watches a pid that an
+    unrelated process took over after a quick job ended."""
+    pidfd = os.pidfd_open(pid)
     try:
-        _join(order.get("join"))
+        socket.send_fds(orders, [str(pid).encode()], [pidfd])
+    finally:
+        os.close(pidfd)
+
+
+def _reap() -> None:
+    """Collect the children that have ended (the worker watches each through its pidfd)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+
+
+def run_child(queue: Queue | None, order: dict[str, Any], payload: bytes | bool | None,
+              descriptors: list[int], queue_path: str) -> int:
+    """In the forked child: join the attempt's container, become the job's own process group,
+    with its output, and (in a system queue) its owner's account, then its folder and
+    environment; where the container could not be joined, wait until the worker has recorded
+    our pid (so a worker dying now never leaves an unknown copy running); then run the job as
+    the cold runners would, reporting its result to the worker."""
+    try:
+        if "random" in sys.modules:     # reseeded as os.fork would (see _fork)
+            sys.modules["random"].seed()
+        joined = _join(order.get("join"))
         os.setsid()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         identity = Identity.from_json(order["identity"]) if order.get("identity") else None
         _redirect(order, identity)
         if identity is not None:
             identity.drop()             # before anything of the job is read, unpickled, imported
         os.chdir(order["cwd"])
-        os.environ.clear()
-        os.environ.update(order["env"])
+        _set_environment(order["env"], order["unset"])
         sys.path[0] = order["cwd"]
-        sys.path[1:1] = [p for p in order["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
-        queue = queue if queue is not None else Queue(queue_path)
-        if not _pid_recorded(queue, order["job_id"]):
+        sys.path[1:1] = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        child = ChildQueue(queue_path, queue, payload, descriptors[0] if descriptors else None)
+        if not joined and not _pid_recorded(child.real(), order["job_id"]):
             return 3
-        code = _run(queue, order["job_id"], order["kind"])
+        code = _run(child, order["job_id"], order["kind"])
     except BaseException:  # noqa: BLE001 - a child must never return into the zygote's loop
         import traceback
         traceback.print_exc()
@@ -80,7 +153,7 @@ def run_child(queue: Queue | None, order: dict[str, Any], queue_path: str) -> in
     return code
 
 
-def _run(queue: Queue, job_id: str, kind: str) -> int:
+def _run(queue: ChildQueue, job_id: str, kind: str) -> int:
     """Run the job as the cold runner of its kind would. A kind the zygote may not fork
     (unknown, or one that is not Python of ours) fails the job saying so: it never runs as
     some other kind."""
@@ -91,28 +164,45 @@ def _run(queue: Queue, job_id: str, kind: str) -> int:
         print(message, file=sys.stderr)
         queue.store.save_result(job_id, False, dump_exception(exc), error=message)
         return 2
-    code: int = runner.main(str(queue.path), job_id, queue)
+    code: int = runner.main(queue.path_text, job_id, queue)
     return code
 
 
-def _join(path: str | None) -> None:
+def _join(path: str | None) -> bool:
     """Join the attempt's process container (a cgroup) before anything of the job runs, so
-    nothing it starts can leave it; the worker finds the job by its marks where this fails."""
-    if path:
-        with contextlib.suppress(OSError), open(path, "w") as handle:
-            handle.write("0")
+    nothing it starts can leave it; False where there is none or this fails (the worker then
+    finds the job by its recorded process group: see ``_pid_recorded``). (``os.open``, not
+    ``open``: a file object would cost the child a hundred page copies.)"""
+    if not path:
+        return False
+    try:
+        descriptor = os.open(path, os.O_WRONLY)
+        try:
+            os.write(descriptor, b"0")
+        finally:
+            os.close(descriptor)
+        return True
+    except OSError:
+        return False
+
+
+def _set_environment(changed: dict[str, str], removed: list[str]) -> None:
+    """The job's environment: the order says how it differs from the zygote's (the worker's
+    own, mostly: rewriting all of it would cost the child a hundred page copies)."""
+    for key in removed:
+        os.environ.pop(key, None)
+    os.environ.update(changed)
 
 
 def _redirect(order: dict[str, Any], identity: Identity | None) -> None:
-    """stdin from /dev/null, stdout (and stderr) to the job's log, given to the job's owner."""
+    """stdin from /dev/null, stdout (and stderr) to the job's log, given to the job's owner
+    (``sys.stdout`` and ``sys.stderr`` write to descriptors 1 and 2: see ``main``)."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     log = _open_output(order["log"], identity)
     os.dup2(log, 1)
     stderr = _open_output(order["stderr"], identity) if order.get("stderr") else log
     os.dup2(stderr, 2)
-    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
-    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
 
 
 def _open_output(path: str, identity: Identity | None) -> int:
