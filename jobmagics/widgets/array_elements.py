@@ -61,7 +61,7 @@ class ElementList(w.VBox):
         self.offset = 0
         self.toggle = w.ToggleButton(description="Elements", icon="list", value=False,
                                      tooltip="list the array's elements",
-                                     layout=w.Layout(width="auto"))
+                                     layout=w.Layout(width="auto", align_self="flex-start"))
         self.previous = w.Button(description="Previous", icon="chevron-left",
                                  layout=w.Layout(width="auto"))
         self.next = w.Button(description="Next", icon="chevron-right",

@@ -70,9 +70,11 @@ class ArrayWidget(w.VBox):
         self.bar = w.FloatProgress(min=0.0, max=1.0, value=0.0, layout=w.Layout(width="50%"))
         self.progress_label = w.Label()
         self.cancel_button = w.Button(description="Cancel all", icon="stop",
+                                      tooltip="cancel every element not ended",
                                       button_style="warning", layout=w.Layout(width="auto"))
-        self.retry_button = w.Button(description="Retry failed", icon="redo",
-                                     layout=w.Layout(width="auto"))
+        self.retry_button = w.Button(description="Retry", icon="redo",
+                                     tooltip="run the failed, cancelled and timed-out elements"
+                                             " again", layout=w.Layout(width="auto"))
         self.message = w.HTML()
         self.cancel_button.on_click(lambda _b: self._act(self.array.cancel))
         self.retry_button.on_click(lambda _b: self._act(self.array.retry))

@@ -4,13 +4,14 @@ time, "more" for the rest); cancel and retry on the row act on the whole array. 
 JupyterLab and queue: module-scoped fixtures.)"""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import jobmagics
 from tests.conftest import wait_for
 
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, TOKEN
 
 SLEEP = ["sleep", "120"]
 
@@ -116,3 +117,34 @@ def test_an_array_run_by_a_worker_ends_with_its_counts_and_retries_its_failures(
     lab_page.locator(f'.jm-JobsPanel [data-role="finished-array-list"]'
                      f' li[data-array-id="{array.id}"][data-state="failed"]').wait_for(
         timeout=30_000)
+
+
+def test_the_array_widget_renders_in_a_notebook_and_its_cancel_button_acts(
+        lab_page: Any, lab_server: Any, lab_queue: Path) -> None:
+    q = jobmagics.Queue(lab_queue)
+    array = q.submit_array(SLEEP, items=range(3), hold=True, name="in-notebook")
+    source = ("import jobmagics\nfrom jobmagics.widgets import ArrayWidget\n"
+              f"ArrayWidget(jobmagics.Queue().array({array.id!r}))")
+    notebook = {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {},
+                   "outputs": [], "source": source}],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                    "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5}
+    (lab_server.root_dir / "array-widget.ipynb").write_text(json.dumps(notebook))
+    lab_page.goto(f"{lab_server.url}/lab/tree/array-widget.ipynb?token={TOKEN}")
+    cell = lab_page.locator(".jp-Notebook .jp-CodeCell").first
+    cell.wait_for(timeout=60_000)
+    lab_page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)  # kernel up
+    cell.locator(".jp-InputArea-editor").click()
+    lab_page.keyboard.press("Shift+Enter")
+    widget = lab_page.locator(".jobmagics-array-widget")
+    widget.wait_for(timeout=90_000)
+    assert array.id in widget.inner_text() and "in-notebook" in widget.inner_text()
+    bar = widget.locator(".jobmagics-array-bar .jobmagics-state-waiting")
+    assert bar.get_attribute("title") == "3 waiting"
+    widget.locator("button", has_text="Cancel all").click()
+    widget.locator(".jobmagics-array-bar .jobmagics-state-cancelled").wait_for(timeout=30_000)
+    assert array.refresh().counts["cancelled"] == 3
+    ARTIFACTS.mkdir(exist_ok=True)
+    widget.screenshot(path=str(ARTIFACTS / "array-widget.png"))
