@@ -5,17 +5,20 @@ later ones add to it (``submit_array(extend=)``). So ``parallel`` caps how many 
 across every worker, each call is an ordinary job (log, retries, result kept in the queue),
 and ``Executor.attach(array_id)`` finds the futures again after the notebook restarted.
 
-While a future is open, one thread per Executor follows the queue (when its
-``data_version`` changed): from the array's counts, it reads only as many open elements,
-lowest index first, as account for those that started or ended; all of them every few seconds
-(the counts are a guess once someone else retried or added elements). It alone sets futures
-running and completes them. ``cancel()`` holds a job (refused once it runs), then cancels it.
+While a future is open, one thread per Executor follows the queue: when its ``data_version``
+changed, it reads the open elements where changes happen (those running, and the first ones
+not started: elements start in index order), each by its id; now and then (when that costs
+little of its time) every element of the array, for what happens out of order (a retry, a
+cancel by someone else). It alone sets futures running and completes them. ``cancel()`` holds
+a job (refused once it runs), then cancels it.
 """
 from __future__ import annotations
 
-import bisect
 import concurrent.futures as cf
 import functools
+import itertools
+import operator
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,18 +34,21 @@ from .job import Job
 from .job_array import JobArray
 from .model import TERMINAL, JobRecord, JobSettings, State, check_job_id
 
-_FIRST_POLL_S = 0.002
+_FIRST_POLL_S = 0.002     # after a submit or a cancel
 _MAX_POLL_S = 0.05
-_FULL_LOOK_S = 2.0        # read every open element this often, whatever the counts say
-_FIRST_PAGE = 32          # elements read first; each next page of one look is 4x bigger
-_MAX_PAGE = 2000
+_REST = 3                 # after a look that took t seconds, no next one for REST * t,
+_MIN_GAP_S = 0.01         # nor for this long
+_FULL_LOOK_S = 5.0        # at most this often, every element is read (and REST * 10 * its cost)
+_FRONT = 4                # the first open elements not started that a look reads (doubled
+_MAX_FRONT = 1024         # while they all moved, halved back when not)
+_HOLES = 64               # removed entries _open may keep before it is rebuilt
 _GIVE_UP_AFTER = 5        # looks failing in a row before the open futures fail with the error
 
 
-def call_pickled(blob: bytes) -> Any:
-    """Run in the job: the call ``Executor.submit`` pickled (``fn``, ``args``, ``kwargs``)."""
-    function, args, kwargs = payloads.load(blob)
-    return function(*args, **kwargs)
+# What an element runs: its item, ``functools.partial(fn, *args, **kwargs)``, called. A function
+# of the standard library, so that a job's process (forked from the worker's zygote, where
+# jobmagics' own modules are imported already) imports nothing to run it.
+_CALL = operator.methodcaller("__call__")
 
 
 class JobFuture(cf.Future[Any]):
@@ -69,7 +75,8 @@ class Executor(cf.Executor):
     job, its future a ``concurrent.futures.Future``. ``queue`` (default: the shared default
     queue); ``parallel``: at most that many of its calls run at once, across all workers;
     ``job_options``: ``Queue.submit``'s options for every call (``name``, ``priority``,
-    ``resources``, ``timeout``, ``retries``, ...)."""
+    ``resources``, ``timeout``, ``retries``, ...; ``cwd``: by default the folder the
+    Executor was made in)."""
 
     def __init__(self, queue: Queue | None = None, parallel: int | None = None,
                  **job_options: Any) -> None:
@@ -80,17 +87,16 @@ class Executor(cf.Executor):
                              f" {', '.join(known)}")
         self.queue = queue if queue is not None else shared_queue()
         self.parallel = check_parallel(parallel)
-        self.job_options = job_options
+        # the calls run where the Executor was made (as a process pool's processes do)
+        self.job_options = {"cwd": os.getcwd(), **job_options}
         self.array_id: str | None = None
         self._size = 0                            # the next element added takes this index
         self._futures: dict[int, JobFuture] = {}  # every future, by index
         self._open: dict[int, JobFuture] = {}     # not completed yet, in index order
         self._started: set[int] = set()           # open ones set running
-        self._order: list[int] = []               # every element's index, ascending
-        self._dense = True                        # _order is 0..N-1: an index is its position
-        self._ended_outside = 0                   # ended elements that have no open future
-        self._running_outside = 0
-        self._last_full = 0.0
+        self._closed = 0                          # removed from _open since it was rebuilt
+        self._front = _FRONT
+        self._next_full = 0.0                     # when every element may be read again
         self._lock = threading.Lock()             # the bookkeeping above (never held on I/O)
         self._submitting = threading.Lock()       # one submission at a time: its indexes
         self._shut = False
@@ -114,7 +120,8 @@ class Executor(cf.Executor):
     # ---- submitting -------------------------------------------------------------------
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> JobFuture:
         """``fn(*args, **kwargs)`` as a job; nothing is queued if it cannot be pickled."""
-        return self._add(call_pickled, [payloads.dump_function(fn, args, kwargs)], fn)[0]
+        _check_callable(fn)
+        return self._add(_CALL, [functools.partial(fn, *args, **kwargs)], fn)[0]
 
     def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
             chunksize: int | None = 1) -> Iterator[Any]:
@@ -123,12 +130,12 @@ class Executor(cf.Executor):
         (seconds from this call) raises ``TimeoutError``. ``chunksize`` calls per job (None:
         chosen from ``parallel`` or the live workers' slots, as ``Queue.map`` does)."""
         end = None if timeout is None else time.monotonic() + timeout
+        _check_callable(fn)
         calls = list(zip(*iterables, strict=False))
         if chunksize == 1:
-            blobs = [payloads.dump_function(fn, args, {}) for args in calls]
-            return self._in_order(self._add(call_pickled, blobs, fn) if blobs else [], end)
+            each = [functools.partial(fn, *args) for args in calls]
+            return self._in_order(self._add(_CALL, each, fn) if each else [], end)
         size = self._chunk_size(len(calls), chunksize)
-        payloads.dump_function(fn, (), {})          # one clear error for an unpicklable fn
         chunks = chunked(calls, size)
         added = self._add(functools.partial(run_chunk, fn), chunks, fn) if chunks else []
         return unchunked(self._in_order(added, end))
@@ -150,22 +157,37 @@ class Executor(cf.Executor):
             if self._shut:
                 raise RuntimeError("cannot schedule new futures after shutdown")
             first = self._size
-            if self.array_id is None:
-                self.array_id = self.queue.submit_array(function=function, items=items,
-                                                        parallel=self.parallel, **options).id
-            else:
-                grown = self.queue.submit_array(function=function, items=items,
-                                                extend=self.array_id, **options)
-                _check_grown(grown.refresh(), first + len(items))
+            try:
+                if self.array_id is None:
+                    self.array_id = self.queue.submit_array(
+                        function=function, items=items, parallel=self.parallel, **options).id
+                    self._next_full = time.monotonic() + _FULL_LOOK_S
+                else:
+                    self.queue.submit_array(function=function, items=items,
+                                            extend=self.array_id, **options)
+                    self._check_grown(first, len(items))
+            except InvalidJob as exc:
+                raise _naming(exc, named) from None
             self._size = first + len(items)
             added = [JobFuture(self, self.array_id, first + i) for i in range(len(items))]
             with self._lock:
                 for future in added:
                     self._futures[future.index] = self._open[future.index] = future
-                self._order.extend(future.index for future in added)
-                self._dense = self._dense and first == len(self._order) - len(added)
                 self._follow_in_background()
         return added
+
+    def _check_grown(self, first: int, count: int) -> None:
+        """The elements just added took the indexes after the ones this Executor knew of,
+        unless another process added elements to the array meanwhile (then the element after
+        them exists: theirs, or ours pushed along by theirs)."""
+        assert self.array_id is not None
+        try:
+            self.queue.store.get(element_id(self.array_id, first + count))
+        except JobNotFound:
+            return
+        raise QueueError(f"{self.array_id} grew by more than this Executor added (another"
+                         " process adds elements to it too): its futures cannot tell which"
+                         " elements are theirs; use one Executor per array")
 
     def _in_order(self, added: list[JobFuture], end: float | None) -> Iterator[Any]:
         """Each future's result in order; the ones not reached are cancelled if the caller
@@ -220,7 +242,7 @@ class Executor(cf.Executor):
         """The jobs among ``ids`` that are waiting or pending (one read for many of them)."""
         assert self.array_id is not None
         states = (State.WAITING, State.PENDING)
-        if len(ids) <= _FIRST_PAGE:
+        if len(ids) <= _FRONT:
             found = [self.queue.store.get(job_id) for job_id in ids]
         else:
             wanted = set(ids)
@@ -252,7 +274,7 @@ class Executor(cf.Executor):
         record = q.store.array(check_job_id(array_id))
         executor = cls(q, parallel=record.parallel)
         executor.array_id, executor._size = record.id, record.size
-        executor._renumber()
+        executor._look_at_all()
         with executor._lock:
             executor._follow_in_background()
         return executor
@@ -267,8 +289,9 @@ class Executor(cf.Executor):
             self._thread.start()
 
     def _follow(self) -> None:
-        """Look whenever the queue changed, until no future is open. Never prints: what goes
-        wrong reaches the futures (after a few failed looks in a row)."""
+        """Look whenever the queue changed, until no future is open; rest after a look in
+        proportion to its cost. Never prints: what goes wrong reaches the futures (after a
+        few failed looks in a row)."""
         seen, pause, failures = None, _FIRST_POLL_S, 0
         while True:
             with self._lock:
@@ -277,10 +300,13 @@ class Executor(cf.Executor):
                     return
             try:
                 version = self.queue.data_version()
-                full = time.monotonic() - self._last_full >= _FULL_LOOK_S
-                if version != seen or full:
-                    self._look(full)
-                    seen, pause = version, _FIRST_POLL_S
+                if version != seen:
+                    began = time.monotonic()
+                    if began >= self._next_full:
+                        self._look_at_all()
+                    else:
+                        self._look_at_front()
+                    seen, pause = version, max(_MIN_GAP_S, _REST * (time.monotonic() - began))
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - handed to the futures, never printed
                 failures += 1
@@ -289,90 +315,76 @@ class Executor(cf.Executor):
             if self._wake.wait(pause):
                 self._wake.clear()
                 pause = _FIRST_POLL_S
-            pause = min(pause * 1.5, _MAX_POLL_S)
+            else:
+                pause = min(pause * 1.5, max(pause, _MAX_POLL_S))
 
-    def _look(self, full: bool) -> None:
-        """Bring the open futures up to date: read pages of open elements, lowest index first,
-        until the counts are accounted for (or all of them, if ``full``)."""
-        assert self.array_id is not None
-        record = self.queue.store.array(self.array_id)
-        running = record.counts.get(State.RUNNING.value, 0)
+    def _look_at_front(self) -> None:
+        """Read, by id, the open elements that run and the first ones not started; then the
+        next ones while all of those started or ended (many short jobs between two looks)."""
         with self._lock:
-            wanted_running = running - self._running_outside
-            wanted_ended = record.ended - self._ended_outside
-        seen_running = seen_ended = 0
-        for offset, limit in self._pages():
-            if not full and seen_running >= wanted_running and seen_ended >= wanted_ended:
+            running = [self._open[i] for i in self._started]
+        for future in running:
+            self._apply(self._read(future))
+        while True:
+            with self._lock:
+                front = list(itertools.islice(
+                    (f for i, f in self._open.items() if i not in self._started), self._front))
+            moved = sum(self._apply(self._read(future)) for future in front)
+            if not front or moved < len(front):
+                self._front = max(_FRONT, self._front // 2)
                 return
-            elements = self.queue.store.elements(self.array_id, offset=offset, limit=limit)
-            if [e.array_index for e in elements] != self._order[offset:offset + limit]:
-                self._renumber()           # an element was deleted: positions moved
-                return
-            for element in elements:
-                started, ended = self._apply(element)
-                seen_running, seen_ended = seen_running + started, seen_ended + ended
-        with self._lock:                   # all read: what is not ours is outside
-            self._last_full = time.monotonic()
-            self._ended_outside = record.ended
-            self._running_outside = max(0, running - seen_running)
+            self._front = min(_MAX_FRONT, self._front * 2)
 
-    def _pages(self) -> Iterator[tuple[int, int]]:
-        """(offset, limit) of the pages of open elements: runs of neighbours, lowest first,
-        the first page short (what changed is usually among the lowest open elements)."""
-        with self._lock:
-            indexes, dense, order = list(self._open), self._dense, self._order
-        size, start, length = _FIRST_PAGE, -1, 0
-        for index in indexes:
-            position = index if dense else bisect.bisect_left(order, index)
-            if length and position == start + length and length < size:
-                length += 1
-                continue
-            if length:
-                yield start, length
-                size = min(size * 4, _MAX_PAGE)
-            start, length = position, 1
-        if length:
-            yield start, length
+    def _read(self, future: JobFuture) -> JobRecord | JobFuture:
+        """The future's element as stored now (the future itself if it was deleted)."""
+        try:
+            return self.queue.store.get(future.job_id)
+        except JobNotFound:
+            return future
 
-    def _renumber(self) -> None:
-        """Read every element (at attach, or after one was deleted): their positions anew,
-        and each open future brought up to date; one whose element is gone fails."""
+    def _look_at_all(self) -> None:
+        """Read every element of the array (one read); the next such look waits a while, the
+        longer the more this one cost."""
         assert self.array_id is not None
+        began = time.monotonic()
         with self._lock:
-            known = set(self._futures)
-        elements = self.queue.store.elements(self.array_id)
-        present = {e.array_index for e in elements if e.array_index is not None}
-        with self._lock:                  # (keeping what a submit added meanwhile)
-            self._order = sorted(present | {i for i in self._order if i not in known})
-            self._dense = self._order == list(range(len(self._order)))
-            for index in sorted(present - set(self._futures)):
-                self._futures[index] = self._open[index] = JobFuture(self, self.array_id, index)
-            gone = [f for i, f in self._open.items() if i in known and i not in present]
-        ended = sum(self._apply(element)[1] for element in elements)
-        with self._lock:
-            self._last_full, self._ended_outside = time.monotonic(), ended
-        for future in gone:
-            self._complete(future, (False, JobNotFound(future.job_id)))
+            known = list(self._open.values())
+        present = set()
+        for element in self.queue.store.elements(self.array_id):
+            present.add(element.id)
+            with self._lock:          # (an attached array: a future for each element)
+                index = element.array_index
+                if index is not None and index not in self._futures:
+                    self._futures[index] = self._open[index] = JobFuture(self, self.array_id,
+                                                                         index)
+            self._apply(element)
+        for future in known:
+            if future.job_id not in present:
+                self._apply(future)
+        cost = time.monotonic() - began
+        self._next_full = time.monotonic() + max(_FULL_LOOK_S, _REST * 10 * cost)
 
-    def _apply(self, element: JobRecord) -> tuple[int, int]:
-        """Bring the element's open future up to date: (1, 0) if it runs, (0, 1) if it ended
-        (its future is now done), else (0, 0)."""
+    def _apply(self, element: JobRecord | JobFuture) -> bool:
+        """Bring the element's open future up to date (a future: its element was deleted);
+        whether the future was set running or completed now."""
+        if isinstance(element, JobFuture):
+            self._complete(element, (False, JobNotFound(element.job_id)))
+            return True
         with self._lock:
-            future = self._open.get(element.array_index or 0)
+            future = self._open.get(element.array_index if element.array_index is not None
+                                    else -1)
             if future is None or future.job_id != element.id:
-                return 0, 0
+                return False
             start = element.state is State.RUNNING and future.index not in self._started
             if start:
                 self._started.add(future.index)
         if start:
             future.set_running_or_notify_cancel()
-        if element.state is State.RUNNING:
-            return 1, 0
         if element.state not in TERMINAL:
-            return 0, 0
+            return start
         self._complete(future, self._outcome(element),
                        cancelled=element.state is State.CANCELLED)
-        return 0, 1
+        return True
 
     def _outcome(self, element: JobRecord) -> tuple[bool, Any]:
         """(True, value) or (False, exception) of an ended element."""
@@ -398,7 +410,10 @@ class Executor(cf.Executor):
             if self._open.get(future.index) is not future:
                 return None
             del self._open[future.index]
-            self._ended_outside += 1
+            self._closed += 1
+            if self._closed > _HOLES:
+                # a dict walks over the holes its removed entries left: rebuilt, it has none
+                self._open, self._closed = dict(self._open), 0
             started = future.index in self._started
             self._started.discard(future.index)
             return started
@@ -429,10 +444,16 @@ class Executor(cf.Executor):
             self._complete(future, (False, error))
 
 
-def _check_grown(array: JobArray, size: int) -> None:
-    """The elements just added took the indexes after the ones this Executor knew of, unless
-    someone else added elements to the array at the same time."""
-    if array.snapshot.size != size:
-        raise QueueError(f"{array.id} grew by more than this Executor added (another process"
-                         " adds elements to it too): its futures cannot tell which elements"
-                         " are theirs; use one Executor per array")
+def _check_callable(fn: object) -> None:
+    if not callable(fn):
+        raise InvalidJob(f"an Executor runs callables, not {type(fn).__name__}")
+
+
+def _naming(error: InvalidJob, fn: Callable[..., Any]) -> InvalidJob:
+    """A refusal to pickle a call, naming the user's function rather than what wraps it."""
+    said = str(error)
+    wrapped, _, why = said.partition("(...) to the queue: ")
+    if not (wrapped.startswith("cannot send ") and why):
+        return error
+    return InvalidJob(f"cannot send {getattr(fn, '__qualname__', repr(fn))}(...) to the queue:"
+                      f" {why}")

@@ -322,6 +322,8 @@ def test_an_unpicklable_call_is_one_clear_error_and_queues_nothing(
         executor.submit(square, lock)
     with pytest.raises(InvalidJob, match="cannot send"):
         executor.map(lambda x: (x, lock), range(3), chunksize=2)
+    with pytest.raises(InvalidJob, match="runs callables, not int"):
+        executor.submit(5)
     with pytest.raises(InvalidJob, match="chunksize"):
         executor.map(square, range(3), chunksize=0)
     with pytest.raises(InvalidJob, match="unknown job option 'colour'"):
