@@ -38,19 +38,26 @@ class SweepPlot:
         self.error = ""
         self._swept: list[str] | None = None
         self._completed = 0
-        self._dirty = False
+        self._stale = False          # elements completed that were not read yet
+        self._dirty = False          # points read that were not drawn yet
         self._next = 0.0
 
     def update(self, record: ArrayRecord, final: bool = False) -> bool:
-        """Read the elements completed since the last look, and redraw if points were added
-        (and a second passed, unless ``final``). True if drawn."""
+        """Read the elements completed since the last look and redraw, at most once a second
+        (a big sweep's completed elements are not read again on every change) unless
+        ``final``. True if drawn."""
         completed = record.counts.get("completed", 0)
         if completed != self._completed:
             self._completed = completed
-            self._read_new_points()
-        if not self._dirty or (not final and time.monotonic() < self._next):
+            self._stale = True
+        if not (self._stale or self._dirty) or (not final and time.monotonic() < self._next):
             return False
         self._next = time.monotonic() + MIN_INTERVAL_S
+        if self._stale:
+            self._stale = False
+            self._read_new_points()
+        if not self._dirty:
+            return False
         png = self._render()
         if png is None:
             return False
