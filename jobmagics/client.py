@@ -261,17 +261,21 @@ class Queue:
 
     def jobs(self, state: str | Sequence[str] | None = None, user: str | None = None,
              name: str | None = None, since: float | None = None, limit: int | None = 100,
-             offset: int = 0) -> list[Job]:
-        """Jobs of every user, newest first, filtered."""
+             offset: int = 0, elements: bool = True) -> list[Job]:
+        """Jobs of every user, newest first, filtered (without ``elements``: not the elements
+        of arrays)."""
         records = self.store.find(states=parse_states(state), user=_text_filter("user", user),
                                   name=_text_filter("name", name), since=since,
-                                  limit=_limit(limit), offset=_limit(offset, "offset") or 0)
+                                  limit=_limit(limit), offset=_limit(offset, "offset") or 0,
+                                  elements=bool(elements))
         return [Job(self, r.id, r) for r in self.mark_lost_workers(records)]
 
     def count(self, state: str | Sequence[str] | None = None, user: str | None = None,
-              name: str | None = None, since: float | None = None) -> int:
+              name: str | None = None, since: float | None = None,
+              elements: bool = True) -> int:
         return self.store.count(states=parse_states(state), user=_text_filter("user", user),
-                                name=_text_filter("name", name), since=since)
+                                name=_text_filter("name", name), since=since,
+                                elements=bool(elements))
 
     def queue(self, limit: int | None = 100, offset: int = 0, user: str | None = None,
               elements: bool = True) -> JobPage:
@@ -295,13 +299,14 @@ class Queue:
         return JobPage(jobs, counts, offset, arrays)
 
     def history(self, user: str | None = None, state: str | Sequence[str] | None = None,
-                limit: int | None = 50) -> list[Job]:
-        """Finished jobs (completed, failed, cancelled, timeout), newest first."""
+                limit: int | None = 50, elements: bool = True) -> list[Job]:
+        """Finished jobs (completed, failed, cancelled, timeout), newest first (without
+        ``elements``: not the elements of arrays)."""
         states = parse_states(state) or sorted(TERMINAL, key=lambda s: s.value)
         bad = [s.value for s in states if s not in TERMINAL]
         if bad:
             raise InvalidJob(f"history holds finished jobs only; {bad[0]} is not a finished state")
-        return self.jobs(state=states, user=user, limit=limit)
+        return self.jobs(state=states, user=user, limit=limit, elements=elements)
 
     def mark_lost_workers(self, records: list[JobRecord]) -> list[JobRecord]:
         """Set ``worker_lost_at`` of each running job: when its worker was last known alive if
@@ -376,9 +381,10 @@ class Queue:
         assert state is not None
         return state
 
-    def retry(self, job_id: str) -> Job:
+    def retry(self, job_id: str) -> Job | JobArray:
+        """Run a failed, cancelled or timed-out job again (an array: its such elements)."""
         self.apply("retry", [job_id])
-        return self.get(job_id)
+        return self.lookup(job_id)
 
     def hold(self, job_id: str) -> None:
         self.apply("hold", [job_id])

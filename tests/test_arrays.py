@@ -305,3 +305,15 @@ def test_a_recovered_queue_keeps_its_arrays_and_never_reuses_an_arrays_id(
     assert kept.size == 3 and kept.counts["pending"] == 1 and kept.counts["waiting"] == 2
     later = again.submit(["true"])
     assert later.id > array.id and not later.id.startswith(array.id)
+
+
+def test_history_can_leave_an_arrays_elements_out_and_count_without_them(
+        queue: jobmagics.Queue) -> None:
+    array = queue.submit_array(["true"], items=range(5))
+    plain = queue.submit(["true"])
+    queue.apply("cancel", [array.id, plain.id])
+    assert [j.id for j in queue.history(elements=False)] == [plain.id]
+    assert len(queue.history()) == 6
+    assert queue.count(state="cancelled", elements=False) == 1
+    assert queue.count(state="cancelled") == 6
+    assert queue.retry(array.id) == array

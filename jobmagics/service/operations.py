@@ -162,18 +162,18 @@ def get(s: Session, job_id: str) -> list[Any]:
 
 def find(s: Session, states: list[str] | None = None, user: str | None = None,
          name: str | None = None, since: float | None = None, limit: int | None = 100,
-         offset: int = 0, oldest_first: bool = False) -> list[list[Any]]:
+         offset: int = 0, oldest_first: bool = False, elements: bool = True) -> list[list[Any]]:
     records = s.store.find(states=parse_states(states), user=_text(user), name=_text(name),
                            since=_seconds(since), limit=_count("limit", limit),
                            offset=_count("offset", offset) or 0,
-                           oldest_first=bool(oldest_first))
+                           oldest_first=bool(oldest_first), elements=bool(elements))
     return [s.visible(r) for r in records]
 
 
 def count(s: Session, states: list[str] | None = None, user: str | None = None,
-          name: str | None = None, since: float | None = None) -> int:
+          name: str | None = None, since: float | None = None, elements: bool = True) -> int:
     return s.store.count(states=parse_states(states), user=_text(user), name=_text(name),
-                         since=_seconds(since))
+                         since=_seconds(since), elements=bool(elements))
 
 
 def active(s: Session, limit: int | None = None, offset: int = 0,

@@ -110,13 +110,16 @@ class RemoteStore:
 
     def find(self, *, states: Sequence[State] | None = None, user: str | None = None,
              name: str | None = None, since: float | None = None, limit: int | None = 100,
-             offset: int = 0, oldest_first: bool = False) -> list[JobRecord]:
-        rows = self.call("find", _states(states), user, name, since, limit, offset, oldest_first)
+             offset: int = 0, oldest_first: bool = False,
+             elements: bool = True) -> list[JobRecord]:
+        rows = self.call("find", _states(states), user, name, since, limit, offset, oldest_first,
+                         elements)
         return [protocol.record_from_wire(r) for r in rows]
 
     def count(self, *, states: Sequence[State] | None = None, user: str | None = None,
-              name: str | None = None, since: float | None = None) -> int:
-        return int(self.call("count", _states(states), user, name, since))
+              name: str | None = None, since: float | None = None,
+              elements: bool = True) -> int:
+        return int(self.call("count", _states(states), user, name, since, elements))
 
     def active(self, limit: int | None = None, offset: int = 0,
                user: str | None = None, elements: bool = True) -> list[JobRecord]:

@@ -185,8 +185,11 @@ class JobsMixin(SchemaAware):
 
     def find(self, *, states: Sequence[State] | None = None, user: str | None = None,
              name: str | None = None, since: float | None = None, limit: int | None = 100,
-             offset: int = 0, oldest_first: bool = False) -> list[JobRecord]:
+             offset: int = 0, oldest_first: bool = False,
+             elements: bool = True) -> list[JobRecord]:
         where, params = self._filters(states, user, name, since)
+        if not elements and self._schema_has(ARRAYS_VERSION):
+            where += (" AND " if where else "WHERE ") + "array_id IS NULL"
         order = "seq" if oldest_first else "seq DESC"
         sql = (f"SELECT {self._job_columns()} FROM {self._jobs_since(since)} {where}"
                f" ORDER BY {order} LIMIT ? OFFSET ?")
@@ -194,13 +197,20 @@ class JobsMixin(SchemaAware):
         return [job_from_row(r) for r in rows]
 
     def count(self, *, states: Sequence[State] | None = None, user: str | None = None,
-              name: str | None = None, since: float | None = None) -> int:
+              name: str | None = None, since: float | None = None,
+              elements: bool = True) -> int:
         where, params = self._filters(states, user, name, since)
         if not name and since is None and self._schema_has(COUNTS_VERSION):   # state_counts knows
             sql = f"SELECT total(n) FROM state_counts {where}"
         else:
             sql = f"SELECT count(*) FROM {self._jobs_since(since)} {where}"
-        return int(self.db.read(sql, tuple(params))[0][0])
+        total = int(self.db.read(sql, tuple(params))[0][0])
+        if elements or not self._schema_has(ARRAYS_VERSION):
+            return total
+        # all of them, less the elements (a walk of the elements' index, not of every job)
+        where += (" AND " if where else "WHERE ") + "array_id IS NOT NULL"
+        sql = f"SELECT count(*) FROM jobs INDEXED BY jobs_array {where}"
+        return total - int(self.db.read(sql, tuple(params))[0][0])
 
     def _jobs_since(self, since: float | None) -> str:
         """The jobs table, read (with ``since``) from the range of jobs_submitted: the planner
