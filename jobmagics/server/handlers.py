@@ -21,8 +21,9 @@ with a JSON body ``{"error": message, "type": ExceptionClassName}``.
 Listings (``GET jobs``, newest first; ``GET queue``, in start order) carry brief jobs
 (:func:`jobmagics.server.views.listed`), one page (``limit``, ``offset``) and the ``total`` of
 matching jobs; a job's code, config, options and environment come from the one-job route only.
-An array is one row (``GET arrays``, and ``arrays`` beside the jobs of ``GET queue``); ``GET
-arrays/<id>`` pages its elements; the action routes take an array's id as a job's.
+An array is one row (``GET arrays``, and ``arrays`` beside the jobs of ``GET queue``; ``GET
+jobs?elements=0`` leaves its elements out); ``GET arrays/<id>`` pages its elements; the action
+routes take an array's id as a job's.
 """
 from __future__ import annotations
 
@@ -196,7 +197,9 @@ class JobmagicsHandler(APIHandler):
 
 
 class JobsHandler(JobmagicsHandler):
-    """GET: one page of jobs (filters, limit, offset) and the total. POST: submit a job."""
+    """GET: one page of jobs (filters, limit, offset) and the total; ``elements=0`` leaves the
+    elements of arrays out of both (the sidebar's history: an array is one row of its own, and
+    a 10,000-element array would fill the page). POST: submit a job."""
 
     @web.authenticated
     @authorized
@@ -205,13 +208,14 @@ class JobsHandler(JobmagicsHandler):
         user, mine = self.owner_args()
         limit = self.int_arg("limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
         offset = self.int_arg("offset", 0, 0)
+        elements = self.flag_arg("elements", True)
 
         def page(q: jobmagics.Queue) -> dict[str, Any]:
             who = q.user if mine else user
             version = q.data_version()
             jobs = q.jobs(state=states, user=who, name=name, since=since, limit=limit,
-                          offset=offset)
-            total = q.count(state=states, user=who, name=name, since=since)
+                          offset=offset, elements=elements)
+            total = q.count(state=states, user=who, name=name, since=since, elements=elements)
             return {"jobs": [listed(j) for j in jobs], "total": total, "limit": limit,
                     "offset": offset, "user": q.user, "version": version}
 

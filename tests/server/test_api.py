@@ -26,6 +26,12 @@ ROUTES = [
     ("POST", "jobs/JOB-20261121-00001/retry"),
     ("POST", "jobs/JOB-20261121-00001/hold"),
     ("POST", "jobs/JOB-20261121-00001/release"),
+    ("GET", "arrays"),
+    ("GET", "arrays/ARRAY"),
+    ("POST", "jobs/ARRAY/cancel"),
+    ("POST", "jobs/ARRAY/retry"),
+    ("POST", "jobs/ARRAY/hold"),
+    ("POST", "jobs/ARRAY/release"),
     ("GET", "stats"),
     ("GET", "whoami"),
     ("GET", "changes"),
@@ -45,14 +51,17 @@ async def test_every_route_refuses_an_unauthenticated_request(
         method: str, route: str, http_server_client: Any, jp_base_url: str,
         q: jobmagics.Queue) -> None:
     job = sleeper(q)
-    url = f"{jp_base_url}jobmagics/api/{route.replace('JOB-20261121-00001', job.id)}"
+    array = q.submit_array(["sleep", "60"], items=range(2))
+    route = route.replace("JOB-20261121-00001", job.id).replace("ARRAY", array.id)
+    url = f"{jp_base_url}jobmagics/api/{route}"
     # No token, no cookie: an anonymous client.
     response = await http_server_client.fetch(
         url, method=method, body="{}" if method == "POST" else None, raise_error=False,
         follow_redirects=False)
     assert response.code == 403, (url, response.code, response.body)
-    assert job.id.encode() not in response.body
+    assert job.id.encode() not in response.body and array.id.encode() not in response.body
     assert q.get(job.id).state.value == "pending"
+    assert array.refresh().counts["pending"] == 2
 
 
 async def test_a_route_answers_an_authenticated_request(api: Any) -> None:

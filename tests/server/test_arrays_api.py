@@ -4,7 +4,6 @@ array's id. A real jupyter_server on a real queue; a real worker where jobs must
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -201,12 +200,34 @@ async def test_an_array_run_by_a_worker_ends_completed_with_its_counts(
     assert [e["state"] for e in body["elements"]] == ["completed"] * 4
 
 
-@pytest.mark.parametrize("route", ["arrays", "arrays/JOB-20261121-00001"])
-async def test_the_array_routes_refuse_an_unauthenticated_request(
-        route: str, http_server_client: Any, jp_base_url: str, q: jobmagics.Queue) -> None:
-    array = sleepers(q, 2)
-    url = f"{jp_base_url}jobmagics/api/{route.replace('JOB-20261121-00001', array.id)}"
-    response = await http_server_client.fetch(url, raise_error=False, follow_redirects=False)
-    assert response.code == 403, (url, response.code)
-    assert array.id.encode() not in response.body
-    assert json.loads(response.body or b"{}").get("arrays") is None
+async def test_the_jobs_listing_leaves_the_elements_of_arrays_out_when_asked(
+        api: Any, q: jobmagics.Queue) -> None:
+    plain = q.submit(SLEEP, name="plain")
+    plain.cancel()
+    array = sleepers(q, 3)
+    array.cancel()
+    later = q.submit(SLEEP, name="later")
+    later.cancel()
+    status, body = await api("GET", "jobs", params={"state": "cancelled", "elements": "0"})
+    assert status == 200, body
+    assert [j["id"] for j in body["jobs"]] == [later.id, plain.id] and body["total"] == 2
+    _, paged = await api("GET", "jobs", params={"elements": "0", "limit": "1", "offset": "1"})
+    assert [j["id"] for j in paged["jobs"]] == [plain.id] and paged["total"] == 2
+
+
+async def test_the_jobs_listing_still_lists_the_elements_by_default(
+        api: Any, q: jobmagics.Queue) -> None:
+    plain = q.submit(SLEEP)
+    array = sleepers(q, 3)
+    array.cancel()
+    for params in ({}, {"elements": "1"}):
+        status, body = await api("GET", "jobs", params=params)
+        assert status == 200, body
+        assert [j["id"] for j in body["jobs"]] == [
+            f"{array.id}_2", f"{array.id}_1", f"{array.id}_0", plain.id]
+        assert body["total"] == 4
+
+
+async def test_a_malformed_elements_flag_is_400(api: Any, q: jobmagics.Queue) -> None:
+    status, body = await api("GET", "jobs", params={"elements": "some"})
+    assert status == 400 and "elements" in body["error"]
