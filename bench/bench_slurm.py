@@ -1,11 +1,14 @@
-"""SLURM backend figures: tiny jobs through jobmagics ``--backend slurm`` vs plain ``sbatch``.
+"""SLURM backend figures: tiny jobs through jobmagics ``--backend slurm`` vs plain ``sbatch``,
+and an array of N elements (ONE ``sbatch --array``) vs N separate jobs through jobmagics.
 
-For each route: a burst of N tiny jobs (throughput, submit-to-start latency under load) and
-a few jobs one at a time (submit-to-start and submit-to-done on an idle cluster). A job's
-start is the time it prints itself (``date +%s.%N``), so both routes are measured alike.
-Each route runs ``--rounds`` times, alternating which goes first; medians are kept. Prints
-the figures with the SLURM settings in use and merges them into bench/results.json under
-"slurm". Needs a running SLURM (``.ci/slurm-up``; started here when run as root)."""
+For each job route: a burst of N tiny jobs (throughput, submit-to-start latency under load)
+and a few jobs one at a time (submit-to-start and submit-to-done on an idle cluster). A job's
+start is the time it prints itself (``date +%s.%N``), so every route is measured alike. For
+arrays: the time from the submit call until every element waits in SLURM (``backend_id``
+recorded), and until all completed (drain), next to N separate jobs on the same worker.
+Each route runs ``--rounds`` times, alternating the order; medians are kept. Prints the figures
+with the SLURM settings in use and merges them into bench/results.json under "slurm". Needs
+a running SLURM (``.ci/slurm-up``; started here when run as root)."""
 from __future__ import annotations
 
 import argparse
@@ -25,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import jobmagics
 from kernel_worker import spawn
-from kernel_worker.executors.slurm_tracker import REFRESH_S
+from kernel_worker.executors.batch_tracker import REFRESH_S
 
 RESULTS = Path(__file__).with_name("results.json")
 STAMP = ["date", "+%s.%N"]            # the job: print when it started
@@ -146,6 +149,53 @@ def bench_jobmagics(folder: Path, count: int, singles: int) -> dict[str, Any]:
         worker.stop()
 
 
+# ---- an array vs separate jobs, through jobmagics ----------------------------------------------
+def bench_array_route(folder: Path, count: int, as_array: bool) -> dict[str, Any]:
+    """Submit ``count`` tiny jobs as one array (or one by one); seconds until all are in
+    SLURM, until all completed, and how many sbatch calls that took."""
+    queue = jobmagics.Queue(folder / "queue")
+    worker = spawn(queue, "--slurm", "--no-kernel", "--slots", "1", log=folder / "worker.log",
+                   timeout=60)
+    try:
+        first = time.time()
+        if as_array:
+            array = queue.submit_array(command=["true"], items=range(count), backend="slurm")
+            submitted = time.time() - first
+            jobs = array.elements
+        else:
+            jobs = [queue.submit(["true"], backend="slurm") for _ in range(count)]
+            submitted = time.time() - first
+        wait_until(lambda: all(j.refresh().record.backend_id for j in jobs), 600,
+                   "every job in SLURM", REFRESH_S)
+        in_slurm = time.time() - first
+        for job in jobs:
+            job.wait(600)
+        drained = time.time() - first
+        failed = [j.id for j in jobs if j.state.value != "completed"]
+        if failed:
+            sys.exit(f"{len(failed)} jobs did not complete, e.g. {failed[0]}:"
+                     f" see {folder}/worker.log")
+        submissions = len({(j.record.backend_id or "").partition("_")[0] for j in jobs})
+        return {"jobs": count, "submit_s": round(submitted, 3),
+                "all_in_slurm_s": round(in_slurm, 3), "drain_s": round(drained, 3),
+                "jobs_per_s": round(count / drained, 2), "sbatch_calls": submissions}
+    finally:
+        worker.stop()
+
+
+def bench_arrays(count: int, rounds: int) -> dict[str, Any]:
+    runs: dict[str, list[dict[str, Any]]] = {"array": [], "separate": []}
+    for number in range(rounds):
+        order = ["array", "separate"] if number % 2 == 0 else ["separate", "array"]
+        for route in order:
+            with tempfile.TemporaryDirectory(prefix="jm-bench-slurm-") as tmp:
+                runs[route].append(bench_array_route(Path(tmp), count, route == "array"))
+                print(f"{route} of {count}", json.dumps(runs[route][-1]), flush=True)
+    array, separate = median_figures(runs["array"]), median_figures(runs["separate"])
+    return {"array": array, "separate_jobs": separate,
+            "array_to_separate_drain": round(separate["drain_s"] / array["drain_s"], 2)}
+
+
 def figures(count: int, elapsed: float, burst: list[float], starts: list[float],
             done: list[float]) -> dict[str, Any]:
     burst_sorted = sorted(burst)
@@ -172,32 +222,44 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=10, help="jobs submitted one at a time")
     parser.add_argument("--rounds", type=int, default=3,
                         help="runs of each route (medians are kept)")
+    parser.add_argument("--array", type=int, default=100,
+                        help="elements of the array (and separate jobs) to compare; 0: skip")
+    parser.add_argument("--only-arrays", action="store_true",
+                        help="only the array vs separate jobs figures")
     args = parser.parse_args()
     ensure_slurm()
     settings = slurm_settings()
     load_before = os.getloadavg()[0]     # other work on the machine shows in these figures
+    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results: dict[str, Any] = dict(saved.get("slurm", {}))
+    if args.array:
+        results["arrays"] = bench_arrays(args.array, args.rounds)
+    if not args.only_arrays:
+        results.update(bench_jobs(args.jobs, args.singles, args.rounds))
+    results.update({"jobmagics_tracker_refresh_s": REFRESH_S, "slurm_settings": settings,
+                    "machine": f"{os.cpu_count()} cores",
+                    "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                    "at": time.strftime("%Y-%m-%d %H:%M")})
+    print(json.dumps(results, indent=2))
+    saved["slurm"] = results
+    RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
+    print(f"\nsaved to {RESULTS} under 'slurm'")
+
+
+def bench_jobs(count: int, singles: int, rounds_wanted: int) -> dict[str, Any]:
     rounds: dict[str, list[dict[str, Any]]] = {"direct": [], "jobmagics": []}
     routes = {"direct": bench_direct, "jobmagics": bench_jobmagics}
-    for number in range(args.rounds):
+    for number in range(rounds_wanted):
         # alternate which route goes first: slurmctld slows a little as finished jobs pile up
         order = ["direct", "jobmagics"] if number % 2 == 0 else ["jobmagics", "direct"]
         for route in order:
             with tempfile.TemporaryDirectory(prefix="jm-bench-slurm-") as tmp:
-                rounds[route].append(routes[route](Path(tmp), args.jobs, args.singles))
+                rounds[route].append(routes[route](Path(tmp), count, singles))
                 print(route, json.dumps(rounds[route][-1]), flush=True)
     direct, through = median_figures(rounds["direct"]), median_figures(rounds["jobmagics"])
-    results = {"sbatch_direct": direct, "jobmagics": through,
-               "jobmagics_to_direct_throughput":
-                   round(through["jobs_per_s"] / direct["jobs_per_s"], 2),
-               "jobmagics_tracker_refresh_s": REFRESH_S, "slurm_settings": settings,
-               "machine": f"{os.cpu_count()} cores",
-               "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-               "at": time.strftime("%Y-%m-%d %H:%M")}
-    print(json.dumps(results, indent=2))
-    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    saved["slurm"] = results
-    RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
-    print(f"\nsaved to {RESULTS} under 'slurm'")
+    return {"sbatch_direct": direct, "jobmagics": through,
+            "jobmagics_to_direct_throughput": round(through["jobs_per_s"] / direct["jobs_per_s"],
+                                                    2)}
 
 
 if __name__ == "__main__":

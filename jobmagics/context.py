@@ -1,13 +1,21 @@
 """Inside a running job: ``jobmagics.progress()`` and ``jobmagics.current_job()``, and which job
 this process runs (``job_location``): given by the environment of a job's process, or set by
-an executor that runs several jobs in one long-lived process (a persistent kernel)."""
+an executor that runs several jobs in one long-lived process (a persistent kernel).
+
+A job that a batch system (SLURM, PBS) runs on a compute node never opens the queue's
+database (SQLite over a shared filesystem is not safe): its batch script sets
+``JOBMAGICS_REPORT_DIR``, and what the job reports (progress, its result) goes there as
+files, each written whole under a temporary name and then renamed (``write_report``); the
+worker on the queue's host reads them into the database and removes them."""
 from __future__ import annotations
 
+import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .client import shared_queue
 from .errors import InvalidJob, NotInJob
@@ -20,17 +28,18 @@ ARRAY_ID_VAR = "JOBMAGICS_ARRAY_ID"          # set for an array's elements
 ARRAY_INDEX_VAR = "JOBMAGICS_ARRAY_INDEX"
 ATTEMPT_VAR = "JOBMAGICS_ATTEMPT"   # with the id, marks every process of one attempt (recovery)
 QUEUE_VAR = "JOBMAGICS_QUEUE"
+REPORT_DIR_VAR = "JOBMAGICS_REPORT_DIR"     # set on a batch system: report through files there
 _MIN_INTERVAL_S = 0.1   # progress from a tight loop must not hammer the shared database
 
 _current: dict[str, str] = {}        # set by executors that run jobs in a long-lived process
-_throttle: dict[str, object] = {"last_write": 0.0, "stage": None}
+_throttle: dict[str, object] = {"last_write": 0.0, "stage": None, "fraction": None}
 
 
 def enter_job(job_id: str, queue_path: str) -> None:
     """Used by executors that run several jobs in one process (a persistent kernel)."""
     _current.clear()
     _current.update(job_id=job_id, queue_path=queue_path)
-    _throttle.update(last_write=0.0, stage=None)
+    _throttle.update(last_write=0.0, stage=None, fraction=None)
 
 
 def leave_job() -> None:
@@ -58,8 +67,6 @@ def job_location() -> tuple[str, str] | None:
     if job_id and queue_path:
         return job_id, queue_path
     return None
-
-
 
 
 def current_job() -> Job:
@@ -93,5 +100,51 @@ def progress(fraction: float | None = None, stage: str | None = None) -> None:
     if not changed_stage and fraction not in (0.0, 1.0) and now - last < _MIN_INTERVAL_S:
         return
     _throttle.update(last_write=now, stage=stage if stage is not None else _throttle["stage"])
-    shared_queue(queue_path).store.set_progress(job_id, fraction,
-                                                None if stage is None else str(stage)[:500])
+    text = None if stage is None else str(stage)[:500]
+    reports = os.environ.get(REPORT_DIR_VAR) if not _current else None
+    if reports:
+        _report_progress(Path(reports), job_id, fraction, text)
+        return
+    shared_queue(queue_path).store.set_progress(job_id, fraction, text)
+
+
+def _report_progress(folder: Path, job_id: str, fraction: float | None,
+                     stage: str | None) -> None:
+    """The job's progress as a file for the worker: each file says all the job reported so
+    far (the worker may read only the last of several)."""
+    if fraction is not None:
+        _throttle["fraction"] = fraction
+    known_stage = stage if stage is not None else _throttle["stage"]
+    header = {"progress": _throttle["fraction"],
+              "stage": None if known_stage is None else str(known_stage)[:500]}
+    write_report(report_path(folder, job_id, os.environ.get(ATTEMPT_VAR, "1"), "progress"),
+                 pack_report(header))
+
+
+# ---- reports as files (a job on a batch system) --------------------------------------------
+def report_path(folder: Path | str, job_id: str, attempt: int | str, what: str) -> Path:
+    """Where one attempt's ``what`` (``progress``, ``result``, ``input``, ``exit``) is."""
+    return Path(folder) / f"{job_id}.{attempt}.{what}"
+
+
+def write_report(path: Path, data: bytes) -> None:
+    """Write ``data`` under a temporary name, then rename it to ``path``: a reader sees the
+    whole file or none (a rename within one folder is atomic, on NFS too)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
+
+
+def pack_report(header: Mapping[str, Any], blob: bytes = b"") -> bytes:
+    """A report: one line of JSON, then (for a result, or a job's input) the raw bytes."""
+    return json.dumps(dict(header), separators=(",", ":")).encode() + b"\n" + blob
+
+
+def unpack_report(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """``pack_report`` undone; ``ValueError`` if ``data`` is not a report."""
+    line, newline, blob = data.partition(b"\n")
+    header = json.loads(line) if newline else None
+    if not isinstance(header, dict):
+        raise ValueError("not a jobmagics report")
+    return header, blob

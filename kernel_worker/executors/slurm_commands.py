@@ -1,13 +1,9 @@
-"""Calling SLURM's command-line tools (sbatch, squeue, scancel, sacct, scontrol).
-
-Every call is an argv list with a timeout; a missing tool or a controller that does not answer
-becomes a ``SlurmError`` with one message a user can act on, never a crash of the worker."""
+"""Calling SLURM's command-line tools (sbatch, squeue, scancel, sacct, scontrol): a missing
+tool or a controller that does not answer is a ``SlurmError`` (see ``batch_commands``)."""
 from __future__ import annotations
 
 import contextlib
 import math
-import os
-import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,8 +12,11 @@ from jobmagics.errors import JobmagicsError
 from jobmagics.model import JobRecord
 
 from ..identity import Identity
+from .batch_commands import COMMAND_TIMEOUT_S, first_error_line, run_tool
 
-COMMAND_TIMEOUT_S = 30.0
+__all__ = ["COMMAND_TIMEOUT_S", "SlurmError", "cancel", "cancel_orphan", "first_error_line",
+           "run_slurm", "sbatch_options", "slurm_job_name", "submit_batch"]
+
 INSTALL_HINT = ("install SLURM's client tools on the worker's host "
                 "(Debian: apt-get install slurm-client) or run the worker without --slurm")
 
@@ -30,45 +29,27 @@ def run_slurm(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
               timeout: float = COMMAND_TIMEOUT_S,
               owner: Identity | None = None) -> subprocess.CompletedProcess[str]:
     """Run one SLURM command (as ``owner`` when given: SLURM then runs the job as them);
-    raises ``SlurmError`` if it cannot run at all.
-
-    A non-zero exit status is returned, not raised: callers know which ones matter."""
-    as_owner = owner.popen_keywords() if owner is not None else {}
-    tool = argv[0]
-    search = (env or os.environ).get("PATH") or os.defpath
-    path = shutil.which(tool, path=search) or shutil.which(tool)
-    if path is None:
-        raise SlurmError(f"{tool} not found: {INSTALL_HINT}")
-    try:
-        return subprocess.run([path, *argv[1:]], capture_output=True, text=True, timeout=timeout,
-                              check=False, env=dict(env) if env is not None else None,
-                              stdin=subprocess.DEVNULL, **as_owner)
-    except subprocess.TimeoutExpired:
-        raise SlurmError(f"{tool} did not answer within {timeout:g} s:"
-                         " is slurmctld running?") from None
-    except OSError as exc:
-        raise SlurmError(f"cannot run {tool}: {exc.strerror or exc}") from None
-
-
-def first_error_line(text: str) -> str:
-    """The most telling line of a SLURM tool's stderr ("sbatch: error: ...")."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "error" in ln.lower() or "fatal" in ln.lower()]
-    return (errors or lines or ["no message"])[-1][:500]
+    raises ``SlurmError`` if it cannot run at all. A non-zero exit status is returned."""
+    return run_tool(argv, error=SlurmError, install_hint=INSTALL_HINT, server="slurmctld",
+                    env=env, timeout=timeout, owner=owner)
 
 
 # ---- sbatch -------------------------------------------------------------------------------
 def slurm_job_name(job: JobRecord) -> str:
-    """Unique per jobmagics job, so an orphan can be found by name (``scancel --name``)."""
+    """Unique per jobmagics job (per array, for an element: the array job of its elements),
+    so an orphan can be found by name (``scancel --name``)."""
     label = " ".join((job.name or "").split())[:80]
-    return f"{label} [{job.id}]" if label else job.id
+    mark = job.array_id or job.id
+    return f"{label} [{mark}]" if label else mark
 
 
-def sbatch_options(job: JobRecord, log: str, stderr: str | None, stdin: str | None) -> list[str]:
-    """The sbatch options of one attempt: output, name, cpus, memory, time limit, folder."""
+def sbatch_options(job: JobRecord, log: str, stderr: str | None, stdin: str | None,
+                   comment: str | None = None) -> list[str]:
+    """The sbatch options of one attempt (or, given ``job``'s first element, of an array
+    job): output, name, cpus, memory, time limit, folder."""
     options = [
         "--parsable", "--export=ALL", f"--job-name={slurm_job_name(job)}",
-        f"--comment=jobmagics {job.id} attempt {job.attempt}",
+        f"--comment={comment or f'jobmagics {job.id} attempt {job.attempt}'}",
         f"--output={log}", "--open-mode=append", f"--chdir={job.cwd}",
         f"--cpus-per-task={job.cpus}",
     ]
@@ -108,11 +89,13 @@ def submit_batch(script: str, options: Sequence[str], env: Mapping[str, str],
 
 
 # ---- scancel ------------------------------------------------------------------------------
-def cancel(slurm_id: str, *, gently: bool = False) -> None:
-    """``scancel``: gently sends SIGTERM to the batch script and its children (``--full``);
-    otherwise SLURM cancels the job (SIGTERM, SIGKILL after KillWait). Errors are ignored:
-    the tracker reports how the job ended either way."""
-    argv = ["scancel", "--full", "--signal=TERM", slurm_id] if gently else ["scancel", slurm_id]
+def cancel(slurm_ids: Sequence[str] | str, *, gently: bool = False) -> None:
+    """One ``scancel`` for all ids (jobs, array jobs, ``<array job>_<index>`` tasks): gently
+    sends SIGTERM to the batch script and its children (``--full``); otherwise SLURM cancels
+    them (SIGTERM, SIGKILL after KillWait). Errors are ignored: the tracker reports how each
+    job ended either way."""
+    ids = [slurm_ids] if isinstance(slurm_ids, str) else list(slurm_ids)
+    argv = ["scancel", "--full", "--signal=TERM", *ids] if gently else ["scancel", *ids]
     with contextlib.suppress(SlurmError):
         run_slurm(argv)
 
@@ -121,13 +104,19 @@ def cancel_orphan(job: JobRecord) -> bool:
     """Cancel the SLURM job of an attempt whose worker died, so a requeue cannot run it twice.
 
     Without a recorded SLURM id (the worker died between sbatch and recording it) the job is
-    found by its unique name. Returns False when scancel could not be run."""
-    if job.backend_id:
-        argv = ["scancel", job.backend_id]
-    else:
-        argv = ["scancel", f"--name={slurm_job_name(job)}", f"--user={job.user}"]
+    found by its unique name (an array's element: its task in each array job of that array).
+    Returns False when scancel could not be run."""
     try:
-        run_slurm(argv)
+        if job.backend_id:
+            run_slurm(["scancel", job.backend_id])
+        elif job.array_id is None:
+            run_slurm(["scancel", f"--name={slurm_job_name(job)}", f"--user={job.user}"])
+        else:
+            listed = run_slurm(["squeue", "-h", f"--name={slurm_job_name(job)}",
+                                f"--user={job.user}", "-o", "%F"])
+            arrays = sorted(set(listed.stdout.split()))
+            if arrays:
+                run_slurm(["scancel", *(f"{a}_{job.array_index}" for a in arrays)])
     except SlurmError:
         return False
     return True

@@ -1,44 +1,28 @@
-"""Tracking SLURM jobs cheaply: one ``squeue`` call refreshes every tracked job.
-
-The worker polls each running execution every ~50 ms; asking slurmctld that often per job
-would load it for nothing. A background thread refreshes all tracked ids with ONE squeue call
-per interval (``-t all`` also lists jobs that ended less than ``MinJobAge`` ago, with their
-exit status), and asks sacct or the jobcomp file about jobs that already left slurmctld's
-memory. ``poll()`` only reads the last answer."""
+"""Reading SLURM's answers about jobs: squeue for the jobs it still holds (one call for all
+tracked jobs; ``-r`` lists every task of an array as ``<array id>_<index>``), and for those
+slurmctld already forgot, sacct (when slurmdbd keeps accounting) or the jobcomp file."""
 from __future__ import annotations
 
-import logging
 import os
-import threading
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Any
 
+from .batch_tracker import ENDED, RUNNING, WAITING, BatchStatus, BatchTracker, Query
 from .slurm_commands import SlurmError, first_error_line, run_slurm
 
-log = logging.getLogger("kernel_worker.slurm")
-
-REFRESH_S = 0.5          # one squeue per interval for all tracked jobs
-LOST_AFTER_MISSES = 5    # refreshes in a row that find a job nowhere before it counts as lost
-_FIELDS = "JobID:|,State:|,exit_code:|,Reason:|,NodeList:|"
+_FIELDS = "JobID:|,ArrayJobID:|,ArrayTaskID:|,State:|,exit_code:|,Reason:|,NodeList:|"
 TERMINAL_STATES = frozenset({
     "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "DEADLINE", "NODE_FAIL", "OUT_OF_MEMORY",
     "BOOT_FAIL", "PREEMPTED", "SPECIAL_EXIT", "REVOKED", "LOST"})
+WAITING_STATES = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "SUSPENDED",
+                            "RESV_DEL_HOLD", "STOPPED"})
 
 
-@dataclass(frozen=True)
-class SlurmStatus:
-    """What SLURM last said about one job."""
-
-    state: str                      # PENDING, RUNNING, COMPLETED, ... (LOST: nobody knows it)
-    exit_code: int | None = None    # the job's exit status; -N when killed by signal N
-    reason: str = ""                # why it is pending or how it ended (squeue's Reason)
-    node: str = ""
-    source: str = "squeue"
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in TERMINAL_STATES
+def slurm_status(state: str, exit_code: int | None = None, reason: str = "", node: str = "",
+                 source: str = "squeue") -> BatchStatus:
+    """A status in SLURM's words, with the phase its state means."""
+    phase = ENDED if state in TERMINAL_STATES else WAITING if state in WAITING_STATES else RUNNING
+    return BatchStatus(state, phase, exit_code, reason, node, source)
 
 
 def exit_code_from_wait_status(status: int) -> int:
@@ -56,22 +40,40 @@ def exit_code_from_pair(text: str) -> int | None:
         return None
 
 
-def parse_squeue(text: str) -> dict[str, SlurmStatus]:
-    statuses: dict[str, SlurmStatus] = {}
+def task_key(job_id: str, array_job_id: str, task_id: str) -> str | None:
+    """How jobmagics names what SLURM lists: ``12`` for a job, ``12_3`` for a task of an
+    array; None for a line of several tasks (squeue without ``-r``)."""
+    if task_id in ("", "N/A", "(null)"):
+        return job_id
+    return f"{array_job_id}_{task_id}" if task_id.isdigit() else None
+
+
+def parse_squeue(text: str) -> dict[str, BatchStatus]:
+    statuses: dict[str, BatchStatus] = {}
     for line in text.splitlines():
-        fields = line.split("|")
-        if len(fields) < 5 or not fields[0].strip().isdigit():
+        fields = [f.strip() for f in line.split("|")]
+        if len(fields) < 7 or not fields[0].isdigit():
             continue
-        job_id, state, raw_exit, reason, node = (f.strip() for f in fields[:5])
+        job_id, array_job_id, task_id, state, raw_exit, reason, node = fields[:7]
+        key = task_key(job_id, array_job_id, task_id)
+        if key is None:
+            continue
         exit_code = exit_code_from_wait_status(int(raw_exit)) if raw_exit.isdigit() else None
-        statuses[job_id] = SlurmStatus(state.split()[0] if state else "UNKNOWN", exit_code,
-                                       "" if reason in ("None", "(null)") else reason, node)
+        statuses[key] = slurm_status(state.split()[0] if state else "UNKNOWN", exit_code,
+                                     "" if reason in ("None", "(null)") else reason, node)
     return statuses
 
 
-def query_squeue(ids: Sequence[str]) -> dict[str, SlurmStatus]:
-    """One squeue call for all ids. Ids slurmctld forgot are simply absent from the answer."""
-    result = run_slurm(["squeue", "-h", "-t", "all", "-j", ",".join(ids), "-O", _FIELDS])
+def submission_of(backend_id: str) -> str:
+    """The SLURM job an id belongs to: ``12`` for ``12`` and for each task ``12_3``."""
+    return backend_id.partition("_")[0]
+
+
+def query_squeue(ids: Sequence[str]) -> dict[str, BatchStatus]:
+    """One squeue call for all ids (an array's tasks through their array's id). Ids
+    slurmctld forgot are simply absent from the answer."""
+    jobs = ",".join(sorted({submission_of(i) for i in ids}))
+    result = run_slurm(["squeue", "-h", "-r", "-t", "all", "-j", jobs, "-O", _FIELDS])
     if result.returncode != 0:
         if "Invalid job id" in result.stderr:      # squeue says so only when it knows none of them
             return {}
@@ -85,24 +87,28 @@ class Accounting:
     def __init__(self) -> None:
         self.enabled = True          # until sacct says accounting storage is disabled
 
-    def lookup(self, slurm_id: str) -> SlurmStatus | None:
+    def lookup(self, ids: Sequence[str]) -> dict[str, BatchStatus]:
         if not self.enabled:
-            return None
-        result = run_slurm(["sacct", "-n", "-P", "-X", "-j", slurm_id,
+            return {}
+        result = run_slurm(["sacct", "-n", "-P", "-X", "-j", ",".join(ids),
                             "-o", "JobID,State,ExitCode,NodeList"])
         if "disabled" in result.stdout + result.stderr:
             self.enabled = False
-            return None
+            return {}
+        found = {}
+        wanted = set(ids)
         for line in result.stdout.splitlines() if result.returncode == 0 else []:
             fields = line.split("|")
-            if len(fields) >= 4 and fields[0] == slurm_id:
+            if len(fields) >= 4 and fields[0] in wanted:
                 state = fields[1].split()[0] if fields[1] else "UNKNOWN"   # "CANCELLED by 0"
-                return SlurmStatus(state, exit_code_from_pair(fields[2]), "", fields[3], "sacct")
-        return None
+                found[fields[0]] = slurm_status(state, exit_code_from_pair(fields[2]), "",
+                                                fields[3], "sacct")
+        return found
 
 
 class JobCompFile:
-    """The jobcomp/filetxt log: one ``JobId=N ... JobState=S ... ExitCode=E:S`` line per job."""
+    """The jobcomp/filetxt log: one ``JobId=N ... JobState=S ... ExitCode=E:S`` line per job
+    (``ArrayJobId=A ArrayTaskId=I`` for a task of an array)."""
 
     TAIL_BYTES = 1 << 20
 
@@ -118,24 +124,27 @@ class JobCompFile:
                 self._path = config["JobCompLoc"]
         return self._path  # type: ignore[return-value]
 
-    def lookup(self, slurm_id: str) -> SlurmStatus | None:
+    def lookup(self, ids: Sequence[str]) -> dict[str, BatchStatus]:
         path = self.path()
         if not path:
-            return None
+            return {}
         try:
             with open(path, "rb") as handle:
                 handle.seek(0, os.SEEK_END)
                 handle.seek(max(0, handle.tell() - self.TAIL_BYTES))
                 lines = handle.read().decode("utf-8", "replace").splitlines()
         except OSError:
-            return None
-        for line in reversed(lines):
-            if line.startswith(f"JobId={slurm_id} "):
-                fields = dict(part.partition("=")[::2] for part in line.split() if "=" in part)
-                return SlurmStatus(fields.get("JobState", "UNKNOWN"),
-                                   exit_code_from_pair(fields.get("ExitCode", "")), "",
-                                   fields.get("NodeList", ""), "jobcomp")
-        return None
+            return {}
+        wanted, found = set(ids), {}
+        for line in reversed(lines):          # the last line of a job is its latest end
+            fields = dict(part.partition("=")[::2] for part in line.split() if "=" in part)
+            key = task_key(fields.get("JobId", ""), fields.get("ArrayJobId", ""),
+                           fields.get("ArrayTaskId", ""))
+            if key in wanted and key not in found:
+                found[key] = slurm_status(fields.get("JobState", "UNKNOWN"),
+                                          exit_code_from_pair(fields.get("ExitCode", "")), "",
+                                          fields.get("NodeList", ""), "jobcomp")
+        return found
 
 
 def _key_value(line: str) -> tuple[str, str]:
@@ -143,93 +152,23 @@ def _key_value(line: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-class SlurmTracker:
-    """Statuses of the tracked SLURM jobs, refreshed by one background thread."""
+class SlurmTracker(BatchTracker):
+    """squeue for all tracked jobs at once; sacct, then the jobcomp file, for the rest."""
 
-    def __init__(self, interval: float = REFRESH_S,
-                 squeue: Callable[[Sequence[str]], dict[str, SlurmStatus]] = query_squeue) -> None:
-        self.interval = interval
-        self.trouble: str | None = None           # last error talking to slurmctld, if any
-        self._squeue = squeue
+    def __init__(self, squeue: Query = query_squeue, **options: Any) -> None:
         self._accounting = Accounting()
         self._jobcomp = JobCompFile()
-        self._statuses: dict[str, SlurmStatus | None] = {}
-        self._misses: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        super().__init__(squeue, self._ended_elsewhere,
+                         lost_reason="not in squeue, sacct or the jobcomp file", **options)
 
-    def watch(self, slurm_id: str) -> None:
-        with self._lock:
-            self._statuses.setdefault(slurm_id, None)
-            if self._thread is None or not self._thread.is_alive():
-                self._stopping = False
-                self._thread = threading.Thread(target=self._run, name="slurm-tracker", daemon=True)
-                self._thread.start()
-        self._wake.set()
-
-    def forget(self, slurm_id: str) -> None:
-        with self._lock:
-            self._statuses.pop(slurm_id, None)
-            self._misses.pop(slurm_id, None)
-
-    def status(self, slurm_id: str) -> SlurmStatus | None:
-        with self._lock:
-            return self._statuses.get(slurm_id)
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stopping:
-            with self._lock:
-                ids = [i for i, s in self._statuses.items() if s is None or not s.terminal]
-            if ids:
-                self.refresh(ids)
-                # at most one squeue per interval, however many jobs a burst submits
-                self._stopped_while(self.interval)
-            else:
-                self._wake.wait()              # nothing to track: sleep until watch()
-                self._wake.clear()
-
-    def _stopped_while(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not self._stopping and (left := deadline - time.monotonic()) > 0:
-            self._wake.wait(left)
-            self._wake.clear()
-
-    def refresh(self, ids: Sequence[str]) -> None:
-        """Ask squeue about all ids, then the fallbacks about the ones it no longer knows."""
-        try:
-            found = self._squeue(ids)
-        except SlurmError as exc:
-            if self.trouble != str(exc):
-                log.warning("%s", exc)
-            self.trouble = str(exc)
-            return
-        self.trouble = None
-        for slurm_id in ids:
-            status = found.get(slurm_id) or self._ended_elsewhere(slurm_id)
-            with self._lock:
-                if slurm_id in self._statuses and status is not None:
-                    self._statuses[slurm_id] = status
-                    self._misses.pop(slurm_id, None)
-
-    def _ended_elsewhere(self, slurm_id: str) -> SlurmStatus | None:
-        """A job squeue does not list any more: ask accounting, then the jobcomp file."""
+    def _ended_elsewhere(self, ids: Sequence[str]) -> dict[str, BatchStatus]:
+        found: dict[str, BatchStatus] = {}
         for source in (self._accounting, self._jobcomp):
+            missing = [i for i in ids if i not in found]
+            if not missing:
+                break
             try:
-                status = source.lookup(slurm_id)
+                found.update(source.lookup(missing))
             except SlurmError:
                 continue
-            if status is not None:
-                return status
-        with self._lock:
-            misses = self._misses[slurm_id] = self._misses.get(slurm_id, 0) + 1
-        if misses >= LOST_AFTER_MISSES:
-            return SlurmStatus("LOST", None, "not in squeue, sacct or the jobcomp file", "", "none")
-        return None
+        return found

@@ -1,18 +1,23 @@
-"""Run a function job: unpickle (f, args, kwargs), call it, store the value or the exception."""
+"""Run a function job: unpickle (f, args, kwargs), call it, store the value or the exception
+(in the queue, or, on a batch system's compute node, as a file the worker ingests)."""
 from __future__ import annotations
 
 import sys
 import traceback
+from typing import Any
 
-from jobmagics.client import Queue
 from jobmagics.errors import ResultNotSent
 from jobmagics.payloads import dump_exception, dump_value, load
+
+from .files import queue_for
 
 MAX_ERROR = 500
 
 
-def main(queue_path: str, job_id: str, queue: Queue | None = None) -> int:
-    queue = queue or Queue(queue_path)
+def main(queue_path: str, job_id: str, queue: Any = None) -> int:
+    """``queue``: a ``Queue`` or a stand-in with its ``store``'s ``payload``/``save_result``
+    (a forked child's, or the files of a batch system's job)."""
+    queue = queue or queue_for(queue_path, job_id)
     payload = queue.store.payload(job_id)
     if payload is None:
         print(f"{job_id} has no function payload", file=sys.stderr)
@@ -33,7 +38,7 @@ def main(queue_path: str, job_id: str, queue: Queue | None = None) -> int:
     return 0
 
 
-def _failed(queue: Queue, job_id: str, exc: BaseException, error: str) -> int:
+def _failed(queue: Any, job_id: str, exc: BaseException, error: str) -> int:
     """Store the exception for ``result()`` and one line for the job's error."""
     queue.store.save_result(job_id, False, dump_exception(exc), error=error[:MAX_ERROR])
     return 1

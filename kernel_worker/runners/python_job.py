@@ -1,12 +1,15 @@
-"""Run a python job's code in a fresh interpreter; push/pull variables through the queue."""
+"""Run a python job's code in a fresh interpreter; push/pull variables through the queue (or,
+on a batch system's compute node, through files the worker wrote and ingests)."""
 from __future__ import annotations
 
 import sys
 import traceback
+from typing import Any
 
-from jobmagics.client import Queue
 from jobmagics.errors import ResultNotSent
 from jobmagics.payloads import dump_exception, dump_pulled, load
+
+from .files import queue_for
 
 
 def run_cell(code: str, job_id: str, namespace: dict[str, object]) -> None:
@@ -23,8 +26,10 @@ def run_cell(code: str, job_id: str, namespace: dict[str, object]) -> None:
     exec(compiled, namespace)  # noqa: S102 - running the job's code is the point
 
 
-def main(queue_path: str, job_id: str, queue: Queue | None = None) -> int:
-    queue = queue or Queue(queue_path)
+def main(queue_path: str, job_id: str, queue: Any = None) -> int:
+    """``queue``: a ``Queue`` or a stand-in with its ``store``'s ``get``/``payload``/
+    ``save_result`` (a forked child's, or the files of a batch system's job)."""
+    queue = queue or queue_for(queue_path, job_id)
     record = queue.store.get(job_id)
     namespace: dict[str, object] = {"__name__": "__main__"}
     pushed = queue.store.payload(job_id)

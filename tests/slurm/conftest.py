@@ -17,7 +17,8 @@ SLURM_UP = ROOT / ".ci" / "slurm-up"
 SLURM_DOWN = ROOT / ".ci" / "slurm-down"
 SLURM_DIR = Path(os.environ.get("JOBMAGICS_SLURM_DIR", "/tmp/jobmagics-slurm"))
 DEFAULT_CONF = SLURM_DIR / "slurm.conf"
-INSTALL = "apt-get install -y slurm-wlm slurmctld slurmd slurm-client munge"
+INSTALL = ("apt-get install -y slurm-wlm slurmctld slurmd slurm-client munge slurm-wlm-torque"
+           " slurmdbd mariadb-server")
 
 
 def _node_state(env: dict[str, str]) -> str:
@@ -59,8 +60,11 @@ def slurm() -> Iterator[str]:
 
 
 def _daemons_alive() -> dict[str, int]:
-    """The SLURM daemons (and munged) named by slurm-up's PID files that are alive now."""
+    """The SLURM daemons (and munged, and accounting's) named by slurm-up's PID files that
+    are alive now."""
     pid_files = {"slurmd": SLURM_DIR / "slurmd.pid", "slurmctld": SLURM_DIR / "slurmctld.pid",
+                 "slurmdbd": SLURM_DIR / "slurmdbd.pid",
+                 "mariadbd": SLURM_DIR / "mariadb" / "mariadbd.pid",
                  "munged": Path("/run/munge/munged.pid")}
     alive = {}
     for name, pid_file in pid_files.items():
@@ -141,3 +145,27 @@ def wait_for() -> Callable[..., object]:
     """The suite's ``wait_for(predicate, timeout)`` helper."""
     return _shared_conftest().wait_for
 
+
+@pytest.fixture
+def tool_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], list[list[str]]]:
+    """The real SLURM and PBS tools behind wrappers that log each call (set up before the
+    worker starts: it inherits the PATH). ``tool_calls("sbatch")``: the argv of each call
+    of sbatch since, without the tool's name."""
+    folder = tmp_path / "logged-tools"
+    folder.mkdir()
+    for tool in ("sbatch", "scancel", "qsub", "qdel"):
+        real = shutil.which(tool)
+        if real is None:
+            continue
+        wrapper = folder / tool
+        wrapper.write_text(f"#!/bin/sh\nprintf '%s\\0' \"$@\" >> {folder}/{tool}.calls\n"
+                           f"printf '\\n' >> {folder}/{tool}.calls\nexec {real} \"$@\"\n")
+        wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', os.defpath)}")
+
+    def calls(tool: str) -> list[list[str]]:
+        log = folder / f"{tool}.calls"
+        lines = log.read_text().split("\n") if log.exists() else []
+        return [line.rstrip("\0").split("\0") for line in lines if line]
+
+    return calls

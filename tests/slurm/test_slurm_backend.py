@@ -162,8 +162,7 @@ def test_a_job_cancelled_in_slurm_directly_ends_with_slurm_s_word(
     wait_for(lambda: "RUNNING" in (job.refresh().stage or ""), timeout=LONG, interval=0.1)
     subprocess.run(["scancel", job.record.backend_id], check=True, timeout=30)   # an admin, say
     job.wait(LONG)
-    # "failed" until the worker maps SlurmOutcome.state ("cancelled") onto the job's state
-    assert job.state in (State.CANCELLED, State.FAILED)
+    assert job.state is State.CANCELLED
     assert "SLURM: CANCELLED" in (job.error or "")
 
 
@@ -171,6 +170,31 @@ def test_slurm_s_own_time_limit_ends_the_job_with_slurm_timeout(slurm_queue: job
     # No jobmagics timeout: SLURM's limit (rounded up to a minute by SLURM) ends it. About 60 s.
     job = slurm_queue.submit(["sleep", "300"], backend="slurm", options={"sbatch_args": ["--time=0:05"]})
     job.wait(LONG + 60)
-    # "failed" until the worker maps SlurmOutcome.state ("timeout") onto the job's state
-    assert job.state in (State.TIMEOUT, State.FAILED)
+    assert job.state is State.TIMEOUT
     assert "SLURM: TIMEOUT" in (job.error or "")
+
+
+def test_sacct_answers_for_the_tasks_slurmctld_forgot(slurm: str, wait_for: Callable[..., Any]) -> None:
+    # .ci/slurm-up starts slurmdbd with a mariadbd of its own: accounting keeps every job
+    from kernel_worker.executors.slurm_tracker import Accounting, SlurmTracker
+
+    submitted = subprocess.run(["sbatch", "--parsable", "--array=0-1", "--output=/dev/null",
+                                "--wrap", "exit $SLURM_ARRAY_TASK_ID"],
+                               capture_output=True, text=True, timeout=30, check=True)
+    array_job = submitted.stdout.strip().split(";")[0]
+    tasks = [f"{array_job}_0", f"{array_job}_1"]
+    accounting = Accounting()
+    accounting.lookup(tasks)
+    assert accounting.enabled, "sacct says accounting is disabled: slurm-up started no slurmdbd"
+
+    def both_ended() -> bool:
+        found = accounting.lookup(tasks)
+        return len(found) == 2 and all(status.terminal for status in found.values())
+
+    wait_for(both_ended, timeout=LONG, interval=0.5)
+    forgetful = SlurmTracker(squeue=lambda ids: {})      # as if slurmctld no longer knew them
+    forgetful._statuses = dict.fromkeys(tasks)
+    forgetful.refresh(tasks)
+    first, second = (forgetful.status(task) for task in tasks)
+    assert first is not None and first.state == "COMPLETED" and first.source == "sacct"
+    assert second is not None and second.state == "FAILED" and second.exit_code == 1
