@@ -1,13 +1,16 @@
 """The live queue panel: the active arrays (one row each: counts per state as a stacked bar,
 progress, cancel), the first page of waiting/pending/running jobs of every user that are no
-array's elements (and how many more there are) plus recent history, filters by user and
-state, and per-row state, progress and cancel."""
+array's elements (and how many more there are), then the recently finished arrays (one row
+each, retry at hand) above the recent history of jobs that are no array's elements. Filters
+by user and by state (a state lists the arrays with elements in it, one row each, before the
+jobs in it: never an array's elements one by one); per-row state, progress and cancel."""
 from __future__ import annotations
 
 import contextlib
 import html
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -17,7 +20,7 @@ from ..errors import JobmagicsError
 from ..formats import format_duration, progress_text
 from ..job import Job
 from ..model import STATE_NAMES, TERMINAL, State
-from .array_view import array_elapsed, stacked_bar_html
+from .array_view import RETRYABLE, array_elapsed, stacked_bar_html
 from .poller import shared_poller
 
 if TYPE_CHECKING:
@@ -72,7 +75,8 @@ class JobRow(w.HBox):
 
 class ArrayRow(w.HBox):
     """One array in the panel: id, name, user, state, its counts as a stacked bar, how many
-    ended, elapsed time, and cancel (every element not ended)."""
+    ended, elapsed time, cancel (every element not ended) and, once some failed, timed out
+    or were cancelled, retry (those elements)."""
 
     def __init__(self, panel: QueuePanel, array: JobArray) -> None:
         self.job_id = array.id
@@ -81,7 +85,11 @@ class ArrayRow(w.HBox):
         self.cancel_button = w.Button(description="Cancel", icon="stop",
                                       layout=w.Layout(width="auto"))
         self.cancel_button.on_click(lambda _b: panel.cancel(self.job_id))
-        super().__init__([self.cells, self.stack, self.cancel_button])
+        self.retry_button = w.Button(description="Retry", icon="refresh",
+                                     tooltip="Retry its failed, cancelled and timed-out elements",
+                                     layout=w.Layout(width="auto"))
+        self.retry_button.on_click(lambda _b: panel.retry(self.job_id))
+        super().__init__([self.cells, self.stack, self.cancel_button, self.retry_button])
         self.state = ""
         self.update(array)
 
@@ -94,9 +102,11 @@ class ArrayRow(w.HBox):
                             f" · {format_duration(array_elapsed(record))}")
         self.stack.value = stacked_bar_html(record.counts, record.size)
         self.cancel_button.disabled = record.active == 0
+        retryable = any(record.counts.get(state) for state in RETRYABLE)
+        self.retry_button.layout.display = "" if retryable else "none"
 
     def widgets(self) -> tuple[w.Widget, ...]:
-        return (self, self.cells, self.stack, self.cancel_button)
+        return (self, self.cells, self.stack, self.cancel_button, self.retry_button)
 
 
 class QueuePanel(w.VBox):
@@ -148,34 +158,58 @@ class QueuePanel(w.VBox):
             self._recheck_workers()
         return True
 
-    def jobs(self) -> list[Job]:
-        """What the filters select: the first page of active jobs then recent history, or one
-        state. (An array's elements are left out of the active page: ``page.arrays`` lists
-        the arrays, one row each.)"""
+    def items(self) -> list[Job | JobArray]:
+        """What the filters select, in the order shown: the active arrays, the first page of
+        active jobs, the recently finished arrays, the recent history; or, for one state, the
+        arrays with elements in it, then its jobs. An array's elements are never rows here
+        (a 10,000-element array would bury everything else): its row stands for them."""
         user, state = self.user_filter.value or None, self.state_filter.value or None
         if state is not None:
             self.page = None
-            return self.queue.jobs(state=state, user=user, limit=self.history_limit * 5)
+            jobs = self.queue.jobs(state=state, user=user, limit=self.history_limit * 5,
+                                   elements=False)
+            return [*self._arrays_in(state, user), *jobs]
         self.page = self.queue.queue(limit=self.limit, user=user, elements=False)
         shown = {job.id for job in self.page}     # a job that ended between the two reads: once
-        recent = self.queue.history(user=user, limit=self.history_limit)
-        return list(self.page) + [job for job in recent if job.id not in shown]
+        recent = self.queue.history(user=user, limit=self.history_limit, elements=False)
+        finished = self._finished_arrays(user, {array.id for array in self.page.arrays})
+        return [*self.page.arrays, *self.page, *finished,
+                *(job for job in recent if job.id not in shown)]
+
+    def _finished_arrays(self, user: str | None, active: set[str]) -> list[JobArray]:
+        """The newest arrays whose every element ended (at most ``history``). Arrays are
+        listed newest first, the active ones among them: asking for as many more as there
+        are active arrays finds ``history`` finished ones if there are."""
+        arrays = self.queue.arrays(user=user, active=False, limit=self.history_limit + len(active))
+        finished = [a for a in arrays if a.snapshot.terminal and a.id not in active]
+        return finished[:self.history_limit]
+
+    def _arrays_in(self, state: str, user: str | None) -> list[JobArray]:
+        """The arrays with elements in ``state``: every active one for an active state, the
+        newest ``history`` ones for a finished state."""
+        ended = State(state) in TERMINAL
+        arrays = self.queue.arrays(user=user, active=not ended,
+                                   limit=self.history_limit if ended else None)
+        return [array for array in arrays if array.snapshot.counts.get(state, 0)]
 
     def refresh(self) -> None:
         with self._lock:
             started = time.monotonic()
             self._stale = False
-            jobs = self.jobs()
-            arrays = self.page.arrays if self.page is not None else []
-            counts = self.page.counts if self.page is not None else self.queue.queue(limit=0).counts
+            items = self.items()
+            jobs = [item for item in items if isinstance(item, Job)]
+            arrays = [item for item in items if not isinstance(item, Job)]
+            # the summary counts jobs that are no array's elements, and the active arrays
+            page = self.page if self.page is not None else self.queue.queue(
+                limit=0, user=self.user_filter.value or None, elements=False)
             with contextlib.ExitStack() as stack:
                 for widget in (self, self.summary, self.more, self.rows_box, self.user_filter,
                                *(x for r in self.rows.values() for x in r.widgets())):
                     stack.enter_context(widget.hold_sync())
-                self._update_rows(arrays, jobs)
+                self._update_rows(items)
                 self.summary.value = " · ".join(
-                    [f"{state_badge(s)} {n:,}" for s, n in counts.items()]
-                    + ([f"{len(arrays):,} active arrays"] if arrays else []))
+                    [f"{state_badge(s)} {n:,}" for s, n in page.counts.items()]
+                    + ([f"{len(page.arrays):,} active arrays"] if page.arrays else []))
                 more = more_text(self.page) if self.page is not None else ""
                 self.more.value = f"<i>{html.escape(more)}</i>" if more else ""
                 self._update_users(jobs, arrays)
@@ -198,9 +232,8 @@ class QueuePanel(w.VBox):
                     with row.cells.hold_sync():
                         row.update(job)
 
-    def _update_rows(self, arrays: list[JobArray], jobs: list[Job]) -> None:
-        """Rows for the arrays, then the jobs, reusing those of the same id and kind."""
-        items: list[JobArray | Job] = [*arrays, *jobs]
+    def _update_rows(self, items: list[Job | JobArray]) -> None:
+        """Rows for the items in their order, reusing those of the same id and kind."""
         wanted = {(item.id, _row_class(item)) for item in items}
         for job_id in [i for i, r in self.rows.items() if (i, type(r)) not in wanted]:
             row = self.rows.pop(job_id)
@@ -211,7 +244,8 @@ class QueuePanel(w.VBox):
                 self.rows[item.id].update(item)  # type: ignore[arg-type]
             else:
                 self.rows[item.id] = _row_class(item)(self, item)  # type: ignore[arg-type]
-        order = tuple(self.rows[item.id] for item in items)
+        self.rows = {item.id: self.rows[item.id] for item in items}    # in the order shown
+        order = tuple(self.rows.values())
         if order != self.rows_box.children:
             self.rows_box.children = order
 
@@ -225,8 +259,14 @@ class QueuePanel(w.VBox):
                 self.user_filter.options = options
 
     def cancel(self, job_id: str) -> None:
+        self._act(lambda: self.queue.cancel(job_id))
+
+    def retry(self, job_id: str) -> None:
+        self._act(lambda: self.queue.retry(job_id))
+
+    def _act(self, action: Callable[[], object]) -> None:
         try:
-            self.queue.cancel(job_id)
+            action()
             self.message.value = ""
         except JobmagicsError as exc:
             self.message.value = error_html(str(exc))
@@ -243,5 +283,5 @@ class QueuePanel(w.VBox):
         super().close()
 
 
-def _row_class(item: JobArray | Job) -> type[JobRow] | type[ArrayRow]:
+def _row_class(item: Job | JobArray) -> type[JobRow] | type[ArrayRow]:
     return JobRow if isinstance(item, Job) else ArrayRow

@@ -143,8 +143,66 @@ def test_the_queue_panel_shows_an_array_as_one_row_and_cancels_it(queue):
     assert "1 active arrays" in panel.summary.value
     row.cancel_button.click()
     assert array.refresh().state is State.CANCELLED
-    assert array.id not in [k for k, r in panel.rows.items() if r.state != "cancelled"]
+    # the array stays a row, finished now: below the active jobs, above the history
+    assert list(panel.rows)[:2] == [plain.id, array.id]
+    assert panel.rows[array.id].state == "cancelled"
     queue.cancel(plain.id)
+
+
+def test_the_queue_panels_history_shows_a_finished_array_as_one_row_not_its_elements(queue):
+    before = queue.submit(SLEEP, name="before")
+    before.cancel()
+    array = queue.submit_array(SLEEP, items=range(30), name="many")
+    array.cancel()
+    after = queue.submit(SLEEP, name="after")
+    after.cancel()
+    active = queue.submit(SLEEP, name="active")
+    panel = QueuePanel(queue, history=5)
+    # the active job, the finished array above the history, the history without elements
+    assert list(panel.rows) == [active.id, array.id, after.id, before.id]
+    row = panel.rows[array.id]
+    assert row.state == "cancelled" and "30/30 ended" in row.cells.value
+    assert row.cancel_button.disabled and row.retry_button.layout.display == ""
+    assert "1 active arrays" not in panel.summary.value
+    panel.close()
+    active.cancel()
+
+
+def test_retry_on_a_finished_array_row_brings_it_back_above_the_queue(queue):
+    array = queue.submit_array(SLEEP, items=range(3), parallel=1, name="again")
+    array.cancel()
+    waiting = queue.submit(SLEEP, hold=True)
+    panel = QueuePanel(queue)
+    assert list(panel.rows) == [waiting.id, array.id]
+    panel.rows[array.id].retry_button.click()
+    assert panel.message.value == ""
+    assert list(panel.rows) == [array.id, waiting.id]
+    row = panel.rows[array.id]
+    assert row.state == "pending" and row.retry_button.layout.display == "none"
+    assert array.refresh().counts["pending"] == 1 and array.counts["waiting"] == 2
+    panel.close()
+    array.cancel()
+    waiting.cancel()
+
+
+def test_a_state_filter_lists_the_arrays_with_elements_in_it_not_the_elements(queue):
+    pending = queue.submit_array(SLEEP, items=range(4), parallel=2, name="two-at-once")
+    held = queue.submit_array(SLEEP, items=range(3), hold=True, name="held")
+    ended = queue.submit_array(SLEEP, items=range(3), name="ended")
+    ended.element(1).cancel()
+    plain = queue.submit(SLEEP)
+    panel = QueuePanel(queue)
+    panel.state_filter.value = "waiting"
+    assert list(panel.rows) == [held.id, pending.id]
+    panel.state_filter.value = "pending"
+    assert list(panel.rows) == [ended.id, pending.id, plain.id]
+    panel.state_filter.value = "cancelled"
+    assert list(panel.rows) == [ended.id]
+    assert "3 active arrays" in panel.summary.value
+    panel.close()
+    for array in (pending, held, ended):
+        array.cancel()
+    plain.cancel()
 
 
 # ---- in a real kernel, read from the widget models' comm messages -------------------
