@@ -171,6 +171,8 @@ class Queue:
         """The array of chunks that ``map`` waits on: ``function(*args)`` for each ``args``."""
         if not callable(function):
             raise InvalidJob(f"map needs a callable, not {type(function).__name__}")
+        from .payloads import dump_function  # the error names the function, not a partial
+        dump_function(function, (), {})
         if not items:
             raise InvalidJob("map needs at least one item")
         if chunksize is None:

@@ -317,3 +317,21 @@ def test_history_can_leave_an_arrays_elements_out_and_count_without_them(
     assert queue.count(state="cancelled", elements=False) == 1
     assert queue.count(state="cancelled") == 6
     assert queue.retry(array.id) == array
+
+
+def test_an_array_with_listed_indexes_grows_after_its_last(queue: jobmagics.Queue) -> None:
+    array = queue.submit_array(["true"], indexes=[1, 5, 7])
+    queue.submit_array(["true"], items=["a", "b"], extend=array)
+    assert [j.record.array_index for j in array.elements] == [1, 5, 7, 8, 9]
+    assert [j.record.array_index for j in array.elements_page(offset=2, limit=2)] == [7, 8]
+
+
+def test_map_of_a_function_that_cannot_be_sent_names_it(queue: jobmagics.Queue) -> None:
+    lock = threading.Lock()
+
+    def holds_a_lock(x: int) -> bool:
+        return lock.locked()
+
+    with pytest.raises(InvalidJob, match="holds_a_lock"):
+        queue.map(holds_a_lock, [1, 2])
+    assert queue.count() == 0

@@ -81,9 +81,11 @@ def _grow(conn: sqlite3.Connection, array_id: str, count: int, user: str) -> Ele
         raise JobNotFound(array_id)
     if row[0] != user:
         raise PermissionDenied(f"{user} may not add jobs to {array_id}: it belongs to {row[0]}")
-    size = int(row[1])
-    conn.execute("UPDATE arrays SET size = ? WHERE id = ?", (size + count, array_id))
-    return ElementPlan(array_id, list(range(size, size + count)),
+    last = conn.execute("SELECT max(array_index) FROM jobs INDEXED BY jobs_array_index"
+                        " WHERE array_id = ?", (array_id,)).fetchone()[0]
+    first = 0 if last is None else int(last) + 1      # after the last (1,5,7 grows from 8)
+    conn.execute("UPDATE arrays SET size = ? WHERE id = ?", (int(row[1]) + count, array_id))
+    return ElementPlan(array_id, list(range(first, first + count)),
                        lifecycle.array_room(conn, array_id))
 
 
@@ -119,13 +121,14 @@ class ArraysMixin(SchemaAware):
     def elements(self, array_id: str, *, states: Sequence[State] | None = None,
                  limit: int | None = None, offset: int = 0) -> list[JobRecord]:
         """The array's elements (of ``states``), by index."""
-        self.array(array_id)
+        if not self.is_array(array_id):
+            raise JobNotFound(array_id)
         where, params = "array_id = ?", [array_id]
         if states:
             where += f" AND state IN ({', '.join('?' * len(states))})"
             params.extend(s.value for s in states)
-        rows = self.db.read(f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_array WHERE {where}"
-                            " ORDER BY array_index LIMIT ? OFFSET ?",
+        rows = self.db.read(f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_array_index"
+                            f" WHERE {where} ORDER BY array_index LIMIT ? OFFSET ?",
                             (*params, -1 if limit is None else limit, offset))
         return [job_from_row(r) for r in rows]
 
@@ -185,7 +188,7 @@ def array_elements_for(conn: sqlite3.Connection, array_id: str,
     """The array's elements for a move (None: ``array_id`` is no array)."""
     if conn.execute("SELECT 1 FROM arrays WHERE id = ?", (array_id,)).fetchone() is None:
         return None
-    rows = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_array"
+    rows = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_array_index"
                         " WHERE array_id = ? ORDER BY array_index", (array_id,)).fetchall()
     every = [job_from_row(row) for row in rows]
     applicable = sorted((job for job in every if applies(job)),

@@ -140,11 +140,13 @@ MIGRATIONS: list[str] = [
     """,
     # v5: job arrays. An element is a job that records its array and index; the array's row
     # keeps its size and throttle. jobs_array finds an array's elements by state (how many
-    # hold a slot, the next waiting one by index) without touching other jobs.
+    # hold a slot, the next waiting one by index) without touching other jobs; a page of its
+    # elements by index is a range of jobs_array_index.
     """
     ALTER TABLE jobs ADD COLUMN array_id TEXT;
     ALTER TABLE jobs ADD COLUMN array_index INTEGER;
     CREATE INDEX jobs_array ON jobs(array_id, state, array_index) WHERE array_id IS NOT NULL;
+    CREATE INDEX jobs_array_index ON jobs(array_id, array_index) WHERE array_id IS NOT NULL;
     CREATE TABLE arrays (
         id TEXT PRIMARY KEY,
         user TEXT NOT NULL,
