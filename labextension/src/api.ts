@@ -218,6 +218,11 @@ export interface IListOptions {
   since?: number;
   limit?: number;
   offset?: number;
+  /**
+   * False: leave the elements of arrays out of the page and its total (an
+   * array is a row of its own). Listed by default, as the server does.
+   */
+  elements?: boolean;
 }
 
 export function listJobs(options: IListOptions = {}): Promise<IJobList> {
@@ -230,7 +235,8 @@ export function listJobs(options: IListOptions = {}): Promise<IJobList> {
         name: options.name,
         since: options.since,
         limit: options.limit,
-        offset: options.offset
+        offset: options.offset,
+        elements: options.elements === false ? '0' : null
       })
   );
 }
@@ -324,9 +330,20 @@ export function listArrays(options: IArraysOptions = {}): Promise<IArrayList> {
   );
 }
 
-/** An array and `limit` of its elements from `offset`, by index. */
-export function getArray(id: string, offset: number, limit: number): Promise<IArrayPage> {
-  return requestAPI<IArrayPage>(`arrays/${encodeURIComponent(id)}${query({ offset, limit })}`);
+/**
+ * An array and `limit` of its elements from `offset`, by index (only those in
+ * `states`, when given).
+ */
+export function getArray(
+  id: string,
+  offset: number,
+  limit: number,
+  states: readonly string[] | null = null
+): Promise<IArrayPage> {
+  const state = states?.length ? states.join(',') : null;
+  return requestAPI<IArrayPage>(
+    `arrays/${encodeURIComponent(id)}${query({ offset, limit, state })}`
+  );
 }
 
 /** Cancel, retry, hold or release a whole array: the elements the move applies to. */

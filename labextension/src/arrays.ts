@@ -2,8 +2,9 @@
  * Arrays in the sidebar: one expandable row each (`li.jm-array[data-array-id]`)
  * with its name, id, a stacked bar of its elements per state, how many ended,
  * elapsed time, and cancel / retry of the whole array. Expanding a row fetches
- * its elements (`GET arrays/<id>`), a page of 100 at a time behind a "more"
- * button; they are job rows, which the panel opens and acts on as any job.
+ * its elements (`GET arrays/<id>`; under a one-state filter, those in that
+ * state), a page of 100 at a time behind a "more" button; they are job rows,
+ * which the panel opens and acts on as any job.
  */
 import { Notification } from '@jupyterlab/apputils';
 import { caretDownIcon, caretRightIcon, refreshIcon, stopIcon } from '@jupyterlab/ui-components';
@@ -31,6 +32,8 @@ interface IExpanded {
   total: number;
   loading: boolean;
   error: string;
+  /** The states they were fetched in ("": every state). */
+  states: string;
 }
 
 export interface IArrayListOptions {
@@ -40,6 +43,8 @@ export interface IArrayListOptions {
   /** Ask the model for a refresh (after an action). */
   refresh: () => void;
   me: () => IWhoAmI | null;
+  /** The states of the elements an expanded array lists (null: every state). */
+  states?: () => readonly string[] | null;
 }
 
 export class ArrayList {
@@ -48,6 +53,7 @@ export class ArrayList {
     this._openJob = options.openJob;
     this._refresh = options.refresh;
     this._me = options.me;
+    this._states = options.states ?? (() => null);
     this._list.addEventListener('click', event => this._onClick(event));
     this._list.addEventListener('keydown', event => {
       const target = event.target as HTMLElement;
@@ -60,9 +66,12 @@ export class ArrayList {
   /** Show `arrays` (keyed update: rows, and their expanded element lists, are kept). */
   render(arrays: IArrayRow[], now: number): void {
     this._arrays = new Map(arrays.map(a => [a.id, a]));
-    for (const id of Array.from(this._expanded.keys())) {
+    const states = this._statesKey();
+    for (const [id, expanded] of Array.from(this._expanded)) {
       if (!this._arrays.has(id)) {
         this._expanded.delete(id);
+      } else if (expanded.states !== states) {
+        this._expand(id); // the filter changed: list the elements it shows
       }
     }
     const existing = new Map<string, HTMLElement>();
@@ -97,10 +106,48 @@ export class ArrayList {
     if (this._expanded.has(id)) {
       this._expanded.delete(id);
     } else {
-      this._expanded.set(id, { elements: [], total: 0, loading: true, error: '' });
-      void this._fetch(id, false);
+      this._expand(id);
     }
     this._rerender(id);
+  }
+
+  /**
+   * Expand the row of array `id`, scroll it into view and mark it for a moment
+   * (a notification's "Show"). False when this list does not show it.
+   */
+  reveal(id: string): boolean {
+    const row = this._row(id);
+    if (!row) {
+      return false;
+    }
+    if (!this._expanded.has(id)) {
+      this.toggle(id);
+    }
+    row.scrollIntoView({ block: 'nearest' });
+    row.focus({ preventScroll: true });
+    row.classList.remove('jm-mod-flash');
+    void row.offsetWidth; // (a reflow, so that the highlight starts again)
+    row.classList.add('jm-mod-flash');
+    return true;
+  }
+
+  private _expand(id: string): void {
+    this._expanded.set(id, {
+      elements: [],
+      total: 0,
+      loading: true,
+      error: '',
+      states: this._statesKey()
+    });
+    void this._fetch(id, false);
+  }
+
+  private _statesKey(): string {
+    return (this._states() ?? []).join(',');
+  }
+
+  private _row(id: string): HTMLElement | null {
+    return this._list.querySelector(`li[data-array-id="${CSS.escape(id)}"]`);
   }
 
   private _onClick(event: MouseEvent): void {
@@ -146,7 +193,8 @@ export class ArrayList {
       let total = state.total;
       while (found.length < wanted) {
         const limit = Math.min(MAX_PAGE, wanted - found.length);
-        const page = await getArray(id, start + found.length, limit);
+        const states = state.states ? state.states.split(',') : null;
+        const page = await getArray(id, start + found.length, limit, states);
         found.push(...page.elements);
         total = page.total;
         if (page.elements.length < limit) {
@@ -187,7 +235,7 @@ export class ArrayList {
 
   private _rerender(id: string): void {
     const array = this._arrays.get(id);
-    const row = this._list.querySelector(`li[data-array-id="${CSS.escape(id)}"]`) as HTMLElement;
+    const row = this._row(id);
     if (array && row) {
       this._updateRow(row, array, Date.now() / 1000);
     }
@@ -372,6 +420,7 @@ export class ArrayList {
   private _openJob: (id: string) => void;
   private _refresh: () => void;
   private _me: () => IWhoAmI | null;
+  private _states: () => readonly string[] | null;
   private _arrays = new Map<string, IArrayRow>();
   private _expanded = new Map<string, IExpanded>();
 }

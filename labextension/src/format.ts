@@ -238,3 +238,13 @@ export function arrayProgressText(size: number, counts: Record<string, number>):
   const text = `${ended.toLocaleString('en-US')}/${size.toLocaleString('en-US')} ended`;
   return running ? `${text}, ${running.toLocaleString('en-US')} running` : text;
 }
+
+/** The ended states in an array's end text, what went wrong first. */
+const ENDED_ORDER = ['failed', 'timeout', 'cancelled', 'completed'];
+
+/** "3 failed, 37 completed": how the elements of an array ended. */
+export function arrayEndedText(counts: Record<string, number>): string {
+  return ENDED_ORDER.filter(state => (counts[state] ?? 0) > 0)
+    .map(state => `${counts[state].toLocaleString('en-US')} ${state}`)
+    .join(', ');
+}

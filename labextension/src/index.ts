@@ -62,7 +62,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (restorer) {
       restorer.add(panel, 'jobmagics-jobs');
     }
-    new JobNotifier(model, commands, CommandIDs.openJob);
+    new JobNotifier(model, commands, CommandIDs.openJob, id => {
+      shell.activateById(panel.id);
+      panel.showArray(id);
+    });
     model.start();
 
     commands.addCommand(CommandIDs.openPanel, {

@@ -117,6 +117,11 @@ export class JobsModel {
     return this._allActive;
   }
 
+  /** Everyone's active arrays (unfiltered, all of them), for notifications. */
+  get allArrays(): IArrayRow[] {
+    return this._allArrays;
+  }
+
   /** True when `allActive` holds every active job (the queue fits in one page). */
   get allActiveComplete(): boolean {
     return this._allActiveComplete;
@@ -205,6 +210,8 @@ export class JobsModel {
         (TERMINAL_STATES as readonly string[]).includes(state);
       const single = state !== 'all' && state !== 'active' && state !== 'history';
       const everyone = listQueue({ limit: ACTIVE_LIMIT });
+      // An array is one row: its elements are never listed one by one (a 10,000-element
+      // array would bury the history), here nor under a one-state filter.
       const [all, shown, history, finished] = await Promise.all([
         everyone,
         wantActive ? this._fetchActive(state, mine, single, everyone) : Promise.resolve(null),
@@ -212,12 +219,14 @@ export class JobsModel {
           ? listJobs({
               state: single ? [state] : [...TERMINAL_STATES],
               mine,
-              limit: HISTORY_LIMIT
+              limit: HISTORY_LIMIT,
+              elements: false
             })
           : Promise.resolve(null),
-        wantHistory && !single ? this._fetchFinishedArrays(mine) : Promise.resolve([])
+        wantHistory ? this._fetchFinishedArrays(mine, single ? state : null) : Promise.resolve([])
       ]);
       this._allActive = all.jobs.slice();
+      this._allArrays = (all.arrays ?? []).slice();
       this._allActiveComplete = all.more === 0;
       const active = shown ?? { jobs: [], total: 0, more: {}, arrays: [] };
       // The lists are fetched side by side: a job that ended in between can be in
@@ -261,10 +270,17 @@ export class JobsModel {
     arrays: IArrayRow[];
   }> {
     if (single) {
-      // One state: its newest jobs (arrays' elements among them), shown oldest first.
-      const list = await listJobs({ state: [state], mine, limit: ACTIVE_LIMIT });
+      // One state: its newest jobs, shown oldest first, after the arrays with elements in it.
+      const [list, page] = await Promise.all([
+        listJobs({ state: [state], mine, limit: ACTIVE_LIMIT, elements: false }),
+        everyone
+      ]);
       const jobs = list.jobs.slice().reverse();
-      return { jobs, total: list.total, more: { [state]: list.total - jobs.length }, arrays: [] };
+      const me = this._me ? this._me.user : '';
+      const arrays = (page.arrays ?? []).filter(
+        a => (a.counts[state] ?? 0) > 0 && (!mine || a.user === me)
+      );
+      return { jobs, total: list.total, more: { [state]: list.total - jobs.length }, arrays };
     }
     const page = mine ? await listQueue({ mine, limit: ACTIVE_LIMIT }) : await everyone;
     return {
@@ -275,11 +291,17 @@ export class JobsModel {
     };
   }
 
-  /** The arrays (mine or everyone's) whose every element ended, newest first. */
-  private async _fetchFinishedArrays(mine: boolean): Promise<IArrayRow[]> {
+  /**
+   * The arrays (mine or everyone's) whose every element ended, newest first; or,
+   * given one finished state, the newest arrays with elements in it.
+   */
+  private async _fetchFinishedArrays(mine: boolean, state: string | null): Promise<IArrayRow[]> {
     try {
       const list = await listArrays({ active: false, mine, limit: FINISHED_ARRAYS * 2 });
-      return list.arrays.filter(a => isTerminal(a.state)).slice(0, FINISHED_ARRAYS);
+      const shown = state
+        ? (a: IArrayRow) => (a.counts[state] ?? 0) > 0
+        : (a: IArrayRow) => isTerminal(a.state);
+      return list.arrays.filter(shown).slice(0, FINISHED_ARRAYS);
     } catch (error) {
       if (error instanceof APIError && error.status === 404 && error.type !== '') {
         return []; // (an older server without the route answers a JSON 404)
@@ -355,6 +377,7 @@ export class JobsModel {
   private _activeMore = '';
   private _historyMore = '';
   private _allActive: IJobRow[] = [];
+  private _allArrays: IArrayRow[] = [];
   private _allActiveComplete = true;
   private _history: IJobRow[] = [];
   private _me: IWhoAmI | null = null;

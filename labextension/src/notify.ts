@@ -1,11 +1,14 @@
 /**
  * "Your job ended" notifications (JupyterLab 4 Notification API), for every
  * job of the current user, wherever it was submitted (notebook, CLI, panel).
+ * An array is one notification when its last element ends ("Array ID (name)
+ * failed: 3 failed, 37 completed"), never one per element.
  */
 import { Notification } from '@jupyterlab/apputils';
 import type { CommandRegistry } from '@lumino/commands';
 
-import { getJob, type IJobBase, listJobs } from './api';
+import { getArray, getJob, type IArrayRow, type IJobBase, listJobs } from './api';
+import { arrayEndedText } from './format';
 import type { JobsModel } from './model';
 import { endedSince, isActive, isTerminal, TERMINAL_STATES } from './states';
 
@@ -33,14 +36,34 @@ export function endMessage(job: IJobBase): string {
   }
 }
 
+/** "completed", "failed", "timed out", "was cancelled": how an array ended. */
+const ARRAY_ENDS: Record<string, string> = {
+  completed: 'completed',
+  failed: 'failed',
+  timeout: 'timed out',
+  cancelled: 'was cancelled'
+};
+
+/** The notification text for an array whose every element ended. */
+export function arrayEndMessage(array: IArrayRow): string {
+  const what = array.name ? `${array.id} (${array.name})` : array.id;
+  const how = ARRAY_ENDS[array.state] ?? `is ${array.state}`;
+  return `Array ${what} ${how}: ${arrayEndedText(array.counts)}`;
+}
+
 /** More of my jobs than this ending at once (a bulk cancel) get one notification. */
 const MAX_SEPARATE = 5;
 
 export class JobNotifier {
+  /**
+   * `showArray` brings an array's row into view (the notification's "Show");
+   * `openCommand` opens a job's details.
+   */
   constructor(
     private _model: JobsModel,
     private _commands: CommandRegistry,
-    private _openCommand: string
+    private _openCommand: string,
+    private _showArray: (id: string) => void = () => undefined
   ) {
     this._model.changed.connect(this._onChanged, this);
     this._model.versionChanged.connect(this._onVersion, this);
@@ -51,13 +74,18 @@ export class JobNotifier {
     this._model.versionChanged.disconnect(this._onVersion, this);
   }
 
-  /** Active jobs of mine that disappeared from the active list have ended. */
   private _onChanged(): void {
     const me = this._model.me;
     if (!me || this._model.problem) {
       return;
     }
-    const mineNow = this._model.allActive.filter(j => j.user === me.user);
+    this._jobsChanged(me.user);
+    this._arraysChanged(me.user);
+  }
+
+  /** Active jobs of mine that disappeared from the active list have ended. */
+  private _jobsChanged(user: string): void {
+    const mineNow = this._model.allActive.filter(j => j.user === user);
     let ended = endedSince(this._myActive, mineNow);
     this._myActive = new Set(mineNow.map(j => j.id));
     for (const id of this._myActive) {
@@ -90,8 +118,49 @@ export class JobNotifier {
   }
 
   /**
+   * My arrays that left the list of active arrays (it holds them all) have
+   * ended: one notification each, or one for all when many ended at once.
+   */
+  private _arraysChanged(user: string): void {
+    const mineNow = new Set(this._model.allArrays.filter(a => a.user === user).map(a => a.id));
+    const ended = [...this._myActiveArrays].filter(id => !mineNow.has(id));
+    this._myActiveArrays = mineNow;
+    for (const id of mineNow) {
+      // A retried array may end again: notify again then.
+      this._notifiedArrays.delete(id);
+    }
+    if (ended.length > MAX_SEPARATE) {
+      for (const id of ended) {
+        this._notifiedArrays.add(id);
+      }
+      Notification.info(`${ended.length} of your arrays ended (see the Jobs panel).`, {
+        autoClose: 6000
+      });
+      return;
+    }
+    for (const id of ended) {
+      this._lookAtArray(id);
+    }
+  }
+
+  /** Read an array's row (no elements) and notify if it ended. */
+  private _lookAtArray(id: string): void {
+    if (this._notifiedArrays.has(id) || this._lookingAt.has(id)) {
+      return;
+    }
+    this._lookingAt.add(id);
+    void getArray(id, 0, 0)
+      .then(
+        page => this._maybeNotifyArray(page.array),
+        () => undefined
+      )
+      .finally(() => this._lookingAt.delete(id));
+  }
+
+  /**
    * Jobs that started and ended between two refreshes never show up as
-   * active: look at my newest finished jobs on every change.
+   * active: look at my newest finished jobs on every change. An element among
+   * them stands for its array (one that was never seen active: a quick one).
    */
   private _onVersion(): void {
     const me = this._model.me;
@@ -103,7 +172,14 @@ export class JobNotifier {
       .then(
         list => {
           for (const job of list.jobs) {
-            // A job last seen active is _onChanged's to report (with the others that
+            if (job.array_id) {
+              // An array last seen active is _arraysChanged's to report.
+              if (!this._myActiveArrays.has(job.array_id)) {
+                this._lookAtArray(job.array_id);
+              }
+              continue;
+            }
+            // A job last seen active is _jobsChanged's to report (with the others that
             // ended in the same refresh), whichever answer comes first.
             if (!this._myActive.has(job.id)) {
               this._maybeNotify(job);
@@ -144,8 +220,37 @@ export class JobNotifier {
     });
   }
 
+  /** The notification of an array that ended while this page was open. */
+  private _maybeNotifyArray(array: IArrayRow): void {
+    const me = this._model.me;
+    if (!me || array.user !== me.user || !isTerminal(array.state)) {
+      return;
+    }
+    if (this._notifiedArrays.has(array.id) || this._myActiveArrays.has(array.id)) {
+      return;
+    }
+    if (array.finished_at !== null && array.finished_at < this._since) {
+      return;
+    }
+    this._notifiedArrays.add(array.id);
+    Notification.emit(arrayEndMessage(array), TYPES[array.state] ?? 'info', {
+      autoClose: array.state === 'completed' ? 6000 : false,
+      actions: [
+        {
+          label: 'Show',
+          caption: `Show ${array.id} in the Jobs panel`,
+          callback: () => this._showArray(array.id)
+        }
+      ]
+    });
+  }
+
   private _myActive = new Set<string>();
   private _notified = new Set<string>();
+  private _myActiveArrays = new Set<string>();
+  private _notifiedArrays = new Set<string>();
+  /** Arrays whose row is being read (so that each is read once at a time). */
+  private _lookingAt = new Set<string>();
   private _checking = false;
   /** Page load time (epoch seconds), minus a little clock skew. */
   private _since = Date.now() / 1000 - 5;

@@ -41,6 +41,25 @@ export class JobsPanel extends Widget {
     this._startClock();
   }
 
+  /**
+   * Bring array `id`'s row into view, expanded (a notification's "Show"). A
+   * filter that hides it gives way to "All states"; the row is looked for
+   * again after the next refreshes until it shows (or is not found twice).
+   */
+  showArray(id: string): void {
+    this._reveal = { id, misses: 0 };
+    if (this.isVisible) {
+      this._render();
+    }
+    if (this._reveal) {
+      const state = this._model.filter.state;
+      if (state !== 'all' && state !== 'history') {
+        this._stateSelect.value = 'all';
+        this._model.filter = { ...this._model.filter, state: 'all' };
+      }
+    }
+  }
+
   protected onAfterHide(msg: Message): void {
     super.onAfterHide(msg);
     this._stopClock();
@@ -76,6 +95,7 @@ export class JobsPanel extends Widget {
     const filters = document.createElement('div');
     filters.className = 'jm-filters';
     const select = document.createElement('select');
+    this._stateSelect = select;
     select.className = 'jp-mod-styled jm-state-filter';
     select.dataset.role = 'state-filter';
     select.title = 'Show jobs in this state';
@@ -155,8 +175,23 @@ export class JobsPanel extends Widget {
       list,
       openJob: this._openJob,
       refresh: () => this._model.refresh(),
-      me: () => this._model.me
+      me: () => this._model.me,
+      states: () => this._oneState()
     });
+  }
+
+  /** The one state the filter shows, if it shows one ([state]), else null. */
+  private _oneState(): string[] | null {
+    const state = this._model.filter.state;
+    return state === 'all' || state === 'active' || state === 'history' ? null : [state];
+  }
+
+  /** Reveal the array asked for once its row shows. */
+  private _revealArray(): void {
+    const reveal = this._reveal;
+    if (reveal && (this._finishedArrays.reveal(reveal.id) || this._arrays.reveal(reveal.id))) {
+      this._reveal = null;
+    }
   }
 
   /** The queue moved: the elements of expanded arrays are read again. */
@@ -168,6 +203,9 @@ export class JobsPanel extends Widget {
   private _onModelChanged(): void {
     if (this.isVisible) {
       this._render();
+    }
+    if (this._reveal && ++this._reveal.misses > 2) {
+      this._reveal = null; // not shown after two refreshes: an older array, out of the list
     }
   }
 
@@ -250,6 +288,7 @@ export class JobsPanel extends Widget {
       none('No finished jobs.', model.finishedArrays),
       model.historyMore
     );
+    this._revealArray();
   }
 
   /**
@@ -322,6 +361,9 @@ export class JobsPanel extends Widget {
   private _model: JobsModel;
   private _openJob: (id: string) => void;
   private _clock: number | null = null;
+  /** An array to bring into view once its row shows, and how many refreshes missed it. */
+  private _reveal: { id: string; misses: number } | null = null;
+  private _stateSelect!: HTMLSelectElement;
   private _problemNode!: HTMLElement;
   private _whoNode!: HTMLElement;
   private _activeTitle!: HTMLElement;

@@ -1,6 +1,8 @@
 """Arrays in the "Jobs" sidebar, in real Chromium against a real JupyterLab, queue and worker:
 an array is one row with its counts per state; expanding it lists its elements (100 at a
-time, "more" for the rest); cancel and retry on the row act on the whole array. (Its own
+time, "more" for the rest); cancel and retry on the row act on the whole array; the history
+and the state filters show arrays as rows, never their elements one by one; an array of mine
+that ends is one notification, whose "Show" brings its row into view. (Its own
 JupyterLab and queue: module-scoped fixtures.)"""
 from __future__ import annotations
 
@@ -117,6 +119,82 @@ def test_an_array_run_by_a_worker_ends_with_its_counts_and_retries_its_failures(
     lab_page.locator(f'.jm-JobsPanel [data-role="finished-array-list"]'
                      f' li[data-array-id="{array.id}"][data-state="failed"]').wait_for(
         timeout=30_000)
+
+
+def test_the_recent_history_shows_a_finished_array_as_one_row_not_its_elements(
+        lab_page: Any, lab_queue: Path) -> None:
+    q = jobmagics.Queue(lab_queue)
+    before = q.submit(SLEEP, name="before")
+    before.cancel()
+    array = q.submit_array(SLEEP, items=range(60), name="sixty")
+    array.cancel()
+    after = q.submit(SLEEP, name="after")
+    after.cancel()
+    history = lab_page.locator('.jm-JobsPanel [data-role="history-list"]')
+    history.locator(f'li[data-job-id="{after.id}"]').wait_for(timeout=15_000)
+    finished = array_row(lab_page, array.id, "finished-array-list")
+    finished.wait_for(timeout=5_000)
+    assert segment(finished, "cancelled").get_attribute("data-count") == "60"
+    # the jobs on either side of the array follow each other in the history
+    ids = [history.locator("li[data-job-id]").nth(i).get_attribute("data-job-id")
+           for i in range(2)]
+    assert ids == [after.id, before.id]
+    assert lab_page.locator(f'.jm-JobsPanel li[data-job-id^="{array.id}_"]').count() == 0
+
+
+def test_a_state_filter_shows_arrays_as_rows_that_expand_to_their_elements_in_that_state(
+        lab_page: Any, lab_queue: Path) -> None:
+    q = jobmagics.Queue(lab_queue)
+    array = q.submit_array(SLEEP, items=range(5), hold=True, name="filtered")
+    q.apply("cancel", [f"{array.id}_1", f"{array.id}_3"])
+    array_row(lab_page, array.id).wait_for(timeout=15_000)
+    lab_page.locator('[data-role="state-filter"]').select_option("cancelled")
+    row = array_row(lab_page, array.id, "finished-array-list")
+    row.wait_for(timeout=10_000)
+    assert lab_page.locator(f'.jm-JobsPanel li[data-job-id^="{array.id}_"]').count() == 0
+    row.locator(".jm-array-head .jm-name").click()
+    elements(row).nth(1).wait_for(timeout=10_000)
+    assert [elements(row).nth(i).get_attribute("data-job-id") for i in range(2)] == [
+        f"{array.id}_1", f"{array.id}_3"]
+    lab_page.locator('[data-role="state-filter"]').select_option("waiting")
+    row = array_row(lab_page, array.id)
+    row.wait_for(timeout=10_000)
+    row.locator(".jm-array-head .jm-name").click()
+    elements(row).nth(2).wait_for(timeout=10_000)
+    assert [elements(row).nth(i).get_attribute("data-state") for i in range(3)] == [
+        "waiting"] * 3
+    assert elements(row).count() == 3
+    array.cancel()
+
+
+def toast(page: Any, text: str) -> Any:
+    return page.locator(".Toastify__toast", has_text=text)
+
+
+def test_my_array_ending_raises_one_notification_whose_show_reveals_its_row(
+        lab_page: Any, lab_queue: Path, lab_worker: Any) -> None:
+    q = jobmagics.Queue(lab_queue)
+    lab_page.locator('[data-role="state-filter"]').select_option("active")
+    fine = q.submit_array(["true"], items=range(3), name="all-fine")
+    mixed = q.submit_array(["sh", "-c", "test {index} != 1"], items=range(4), name="one-bad")
+    toast(lab_page, f"Array {fine.id} (all-fine) completed: 3 completed").wait_for(
+        timeout=60_000)
+    failed = toast(lab_page, f"Array {mixed.id} (one-bad) failed: 1 failed, 3 completed")
+    failed.wait_for(timeout=60_000)
+    # one notification per array, none per element
+    assert toast(lab_page, f"{mixed.id}_").count() == 0
+    assert toast(lab_page, f"{fine.id}_").count() == 0
+    assert toast(lab_page, mixed.id).count() == 1
+    failed.get_by_role("button", name="Show", exact=True).click()
+    row = array_row(lab_page, mixed.id, "finished-array-list")
+    row.wait_for(timeout=15_000)
+    assert lab_page.locator('[data-role="state-filter"]').input_value() == "all"
+    lab_page.locator(f'.jm-JobsPanel [data-role="finished-array-list"]'
+                     f' li[data-array-id="{mixed.id}"][aria-expanded="true"]').wait_for(
+        timeout=10_000)
+    elements(row).nth(3).wait_for(timeout=10_000)
+    assert "jm-mod-flash" in (row.get_attribute("class") or "")
+    assert row.is_visible()
 
 
 def test_the_array_widget_renders_in_a_notebook_and_its_cancel_button_acts(
