@@ -231,3 +231,12 @@ async def test_the_jobs_listing_still_lists_the_elements_by_default(
 async def test_a_malformed_elements_flag_is_400(api: Any, q: jobmagics.Queue) -> None:
     status, body = await api("GET", "jobs", params={"elements": "some"})
     assert status == 400 and "elements" in body["error"]
+
+
+async def test_an_arrays_row_alone_is_a_page_of_no_elements(api: Any, q: jobmagics.Queue) -> None:
+    array = sleepers(q, 3, name="row-only")
+    array.element(2).cancel()
+    status, body = await api("GET", f"arrays/{array.id}", params={"limit": "0"})
+    assert status == 200, body
+    assert body["elements"] == [] and (body["total"], body["more"]) == (3, 3)
+    assert body["array"]["name"] == "row-only" and body["array"]["counts"]["cancelled"] == 1
