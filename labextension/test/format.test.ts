@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 
 import {
+  arrayEndedText,
   describeSpec,
   formatAge,
   formatBytes,
@@ -121,4 +122,10 @@ test('"and N more" reads like the CLI and says nothing when nothing is left', ()
   assert.equal(moreText({ finished: 1234 }), '… and 1,234 more finished');
   assert.equal(moreText({ pending: 0 }), '');
   assert.equal(moreText({}), '');
+});
+
+test('an ended array is told in counts, the worst first', () => {
+  assert.equal(arrayEndedText({ completed: 37, failed: 3 }), '3 failed, 37 completed');
+  assert.equal(arrayEndedText({ completed: 40 }), '40 completed');
+  assert.equal(arrayEndedText({ completed: 1234, failed: 0 }), '1,234 completed');
 });
