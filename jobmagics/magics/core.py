@@ -42,8 +42,6 @@ class JobMagics(Magics):
         super().__init__(shell)
         self._queues: dict[str, Queue] = {}
         self._last_job: Target | None = None      # an array too (%%job submit --sweep)
-        if shell is not None:
-            _show_arrays_as_cards(shell)
 
     @line_cell_magic
     def job(self, line: str, cell: str | None = None) -> Any:
@@ -303,19 +301,6 @@ def _live_array(array: JobArray) -> JobArray:
         return array
     array.live_view = ArrayWidget(array)
     return array
-
-
-def _show_arrays_as_cards(shell: Any) -> None:
-    """Until ``JobArray`` has its own ``_repr_html_``/``_repr_mimebundle_`` (calling these same
-    functions, as ``Job`` does), show arrays through IPython's formatters."""
-    if hasattr(JobArray, "_repr_mimebundle_"):
-        return
-    from ..display import array_html, array_mimebundle
-
-    def bundle(array: JobArray) -> dict[str, Any]:
-        return (array_mimebundle(array)
-                or {"text/plain": repr(array), "text/html": array_html(array)})
-    shell.display_formatter.mimebundle_formatter.for_type(JobArray, bundle)
 
 
 def _first_index(array: JobArray) -> int:
