@@ -100,17 +100,18 @@ class BatchExecutor:
         if job.array_id is None or not self.system.arrays:
             return [Batch([job])], set()
         store = self.store
+        parallel = store.array(job.array_id).parallel
         same_claim = [e for e in store.elements(job.array_id, states=[State.RUNNING])
                       if e.worker == context.worker_id and e.started_at == job.started_at
                       and e.backend_id is None and e.id != job.id
                       and e.id not in self._live and e.id not in self._prestarted]
-        # an element holding resources is claimed by the worker alone (they count there)
+        # last: once claimed, every element must end up submitted or ended (never stranded).
+        # An element holding resources is claimed by the worker alone (they count there).
         takes = self._adopting and not job.resources
         claimed = store.claim_elements(job.array_id, context.worker_id) if takes else []
         groups: dict[tuple[object, ...], list[JobRecord]] = {submission_signature(job): [job]}
         for element in [*same_claim, *claimed]:
             groups.setdefault(submission_signature(element), []).append(element)
-        parallel = store.array(job.array_id).parallel
         batches = [Batch(sorted(group, key=lambda e: e.array_index or 0), job.array_id, parallel)
                    for group in groups.values()]
         return batches, {element.id for element in claimed}
@@ -124,10 +125,12 @@ class BatchExecutor:
             env = self._environment(batch.first, context, owner)
             backend_ids = self.system.submit(batch, script, env, owner, context)
         except JobmagicsError as exc:
-            return {job.id: Ended(job.id, Outcome(None, str(exc))) for job in batch.jobs}
+            return _ended(batch, str(exc))
         except OSError as exc:
-            error = f"cannot write the {label} batch script: {exc}"
-            return {job.id: Ended(job.id, Outcome(None, error)) for job in batch.jobs}
+            return _ended(batch, f"cannot write the {label} batch script: {exc}")
+        except Exception as exc:  # a bug here must end these jobs, not strand them
+            log.exception("could not submit %s", batch.first.id)
+            return _ended(batch, f"could not submit: {type(exc).__name__}: {exc}")
         what = batch.first.id if len(batch.jobs) == 1 else \
             f"{len(batch.jobs)} elements of {batch.array_id}"
         log.info("%s submitted to %s as %s", what, label, self.system.submission_of(backend_ids[0]))
@@ -187,9 +190,15 @@ class BatchExecutor:
     # ---- chains -------------------------------------------------------------------------
     def _chain(self, submitted: dict[str, str], context: JobContext) -> None:
         """Submit the waiting children of what was just submitted that the system can hold
-        until their parents completed, then theirs, and so on."""
+        until their parents completed, then theirs, and so on. A queue that does not answer
+        now leaves them waiting (the next look takes them, or their parents' ends free them)."""
         while submitted and self.system.chains and self._adopting:
-            links = self.store.claim_chained(context.worker_id, self.system.name, submitted)
+            try:
+                links = self.store.claim_chained(context.worker_id, self.system.name, submitted)
+            except (JobmagicsError, sqlite3.Error) as exc:
+                log.warning("could not take the jobs that run after %s: %s",
+                            ", ".join(submitted), exc)
+                return
             submitted = {}
             for batch in self._chain_batches(links):
                 executions = self._submit(batch, context)
@@ -223,7 +232,10 @@ class BatchExecutor:
         live = {(e.job_id, e.attempt): e.owner_uid for e in self._live.values()}
         for report in self.inbox.progress(live):
             self._record_progress(report)
-        version = self.store.data_version()
+        try:
+            version = self.store.data_version()
+        except (JobmagicsError, sqlite3.Error):
+            return
         if version != self._seen_version and self.system.chains:
             self._seen_version = version
             self._chain(_submitted(self._live.values()), self.context)
@@ -376,6 +388,10 @@ class BatchExecutor:
         self.tracker.stop()
         if self._store is not None:
             self._store.close()
+
+
+def _ended(batch: Batch, error: str) -> dict[str, Execution]:
+    return {job.id: Ended(job.id, Outcome(None, error)) for job in batch.jobs}
 
 
 def _submitted(executions: Iterable[Execution]) -> dict[str, str]:
