@@ -18,7 +18,7 @@ from typing import Any
 
 from .checks import check_int
 from .errors import InvalidJob
-from .model import ACTIVE, TERMINAL, State
+from .model import ACTIVE, RETRYABLE, TERMINAL, State
 
 MAX_ELEMENTS = 1_000_000
 MAX_INDEX = 999_999_999
@@ -186,6 +186,11 @@ class ArrayRecord:
     @property
     def ended(self) -> int:
         return sum(self.counts.get(s.value, 0) for s in TERMINAL)
+
+    @property
+    def retryable(self) -> int:
+        """Elements that ended without completing (what a retry of the array runs again)."""
+        return sum(self.counts.get(s.value, 0) for s in RETRYABLE)
 
     @property
     def active(self) -> int:

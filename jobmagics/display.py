@@ -180,16 +180,23 @@ def array_progress_text(record: ArrayRecord) -> str:
     return f"{progress_text(record.progress, None)} ({record.ended:,} of {record.size:,} ended)"
 
 
-def counts_bar_html(counts: Mapping[str, int], size: int, width: str = "16em") -> str:
-    """A bar of ``size`` elements stacked by state, in the state colours (hover: the count)."""
+def counts_bar_html(counts: Mapping[str, int], size: int, width: str = "16em",
+                    legend: bool = False) -> str:
+    """A bar of ``size`` elements stacked by state, in the state colours (hover: the count);
+    ``legend``: with each state's count below it."""
     segments = "".join(
         f'<span class="jobmagics-count jobmagics-count-{state}" title="{counts[state]:,} {state}"'
         f' style="display:inline-block;height:100%;width:{100 * counts[state] / size:.3f}%;'
         f'background:{STATE_COLOURS[state]}"></span>'
         for state in COUNT_ORDER if counts.get(state) and size)
-    return (f'<span class="jobmagics-counts-bar" style="display:inline-flex;width:{width};'
-            f'height:0.9em;background:#eeeeee;border-radius:3px;overflow:hidden;'
-            f'vertical-align:middle">{segments}</span>')
+    bar = (f'<span class="jobmagics-counts-bar" style="display:inline-flex;width:{width};'
+           f'height:0.9em;background:#eeeeee;border-radius:3px;overflow:hidden;'
+           f'vertical-align:middle">{segments}</span>')
+    if not legend:
+        return bar
+    keys = " · ".join(f'<span style="color:{STATE_COLOURS[state]}">■</span> {n:,} {state}'
+                      for state in COUNT_ORDER if (n := counts.get(state, 0)))
+    return f'{bar}<div class="jobmagics-array-legend" style="font-size:90%">{keys}</div>'
 
 
 def _array_rows(array: JobArray, record: ArrayRecord) -> list[tuple[str, str]]:

@@ -31,7 +31,7 @@ from .kinds import kind as registered_kind
 
 __all__ = [
     "ACTIVE", "BACKENDS", "JOB_ID_RE", "KINDS", "MAX_MEMORY", "MAX_NAME", "MAX_PRIORITY",
-    "RESOURCE_RE", "STATE_NAMES", "TERMINAL", "TRANSITIONS", "JobOptions", "JobRecord",
+    "RESOURCE_RE", "RETRYABLE", "STATE_NAMES", "TERMINAL", "TRANSITIONS", "JobOptions", "JobRecord",
     "JobSettings", "JobSpec", "State", "WorkerRecord", "check_cell", "check_job_id",
     "check_text", "check_transition", "dependency_cycle", "format_job_id", "format_memory",
     "parse_memory", "parse_resource", "parse_state", "parse_states", "plain_json"]
@@ -51,6 +51,8 @@ class State(str, enum.Enum):
 
 
 TERMINAL = frozenset({State.COMPLETED, State.FAILED, State.CANCELLED, State.TIMEOUT})
+# Ended without completing: such a job may be retried, and a job after it can never start.
+RETRYABLE = (State.FAILED, State.CANCELLED, State.TIMEOUT)
 ACTIVE = frozenset({State.WAITING, State.PENDING, State.RUNNING})
 STATE_NAMES = tuple(s.value for s in State)
 

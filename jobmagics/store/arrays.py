@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..arrays import ArrayRecord, ArraySpec, element_id
 from ..errors import InvalidJob, InvalidTransition, JobNotFound, PermissionDenied
-from ..model import JobRecord, JobSpec, State, format_job_id
+from ..model import RETRYABLE, JobRecord, JobSpec, State, format_job_id
 from . import lifecycle
 from .db import Database
 from .rows import JOB_COLUMNS, job_from_row
@@ -202,7 +202,7 @@ def array_parent_state(conn: sqlite3.Connection, array_id: str) -> State | None:
     if conn.execute("SELECT 1 FROM arrays WHERE id = ?", (array_id,)).fetchone() is None:
         return None
     counts = {r[0]: int(r[1]) for r in conn.execute(_COUNTS_SQL, (array_id,))}
-    if any(counts.get(s.value) for s in (State.FAILED, State.CANCELLED, State.TIMEOUT)):
+    if any(counts.get(s.value) for s in RETRYABLE):
         return State.FAILED
     if set(counts) <= {State.COMPLETED.value}:
         return State.COMPLETED

@@ -10,7 +10,15 @@ from typing import Any
 
 from ..arrays import ArraySpec
 from ..errors import InvalidJob, JobmagicsError, JobNotFound
-from ..model import JobRecord, JobSpec, State, check_text, dependency_cycle, format_job_id
+from ..model import (
+    RETRYABLE,
+    JobRecord,
+    JobSpec,
+    State,
+    check_text,
+    dependency_cycle,
+    format_job_id,
+)
 from . import lifecycle
 from .arrays import array_parent_state, check_element_count, plan_elements
 from .db import Database
@@ -25,7 +33,7 @@ from .schema import (
 
 __all__ = ["ACTIVE_ORDER", "JobsMixin", "active_page_sql", "counts_sql"]
 
-_NEVER_STARTS = (State.FAILED, State.CANCELLED, State.TIMEOUT)    # a child of these never runs
+_NEVER_STARTS = RETRYABLE    # a child of these never runs
 ACTIVE_ORDER = tuple(s.value for s in (State.RUNNING, State.PENDING, State.WAITING))
 
 # The first page of the queue: running jobs, then pending ones in the order they will start

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import InvalidTransition, JobNotFound
 from ..fields import per_attempt, stored_columns
-from ..model import ACTIVE, TERMINAL, JobRecord, JobSpec, State, check_transition
+from ..model import ACTIVE, RETRYABLE, TERMINAL, JobRecord, JobSpec, State, check_transition
 from .rows import JOB_COLUMNS, SUBMITTED_COLUMNS, job_from_row, submitted_values
 
 # Column -> the value a new attempt starts with (started_at, worker, pid, progress, ...).
@@ -24,7 +24,7 @@ PER_ATTEMPT: dict[str, Any] = per_attempt(JobRecord)
 # What a step may set beside the state: the per-attempt columns, the attempt and the hold.
 _STEP_COLUMNS = frozenset(PER_ATTEMPT) | {"attempt", "held"}
 _ENTRY = (State.WAITING, State.PENDING)
-_RETRYABLE = (State.FAILED, State.CANCELLED, State.TIMEOUT)
+_RETRYABLE = RETRYABLE
 CANCELLED_WHILE_RUNNING = "cancelled while running"
 
 # The one "is a parent still blocking this job?": one of its parents, or one element of an

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 from traitlets import Dict
 
-from ..display import STATE_COLOURS, bar_style, error_html, state_badge
+from ..display import array_elapsed, bar_style, counts_bar_html, error_html, state_badge
 from ..errors import JobmagicsError
 from ..formats import format_duration
 from ..model import State
@@ -30,32 +30,6 @@ from .sweep_plot import SweepPlot
 if TYPE_CHECKING:
     from ..arrays import ArrayRecord
     from ..job_array import JobArray
-
-# the stacked bar's order: what ended first (left), then what runs, then what waits
-BAR_ORDER = ("completed", "failed", "timeout", "cancelled", "running", "pending", "waiting")
-RETRYABLE = ("failed", "cancelled", "timeout")
-
-
-def stacked_bar_html(counts: dict[str, int], size: int) -> str:
-    """The elements per state as one bar of coloured segments, and its legend."""
-    segments = "".join(
-        f'<div class="jobmagics-array-segment jobmagics-state-{state}" title="{n} {state}"'
-        f' style="flex:{n};background:{STATE_COLOURS[state]}"></div>'
-        for state in BAR_ORDER if (n := counts.get(state, 0)))
-    legend = " · ".join(f'<span style="color:{STATE_COLOURS[state]}">■</span> {n:,} {state}'
-                        for state in BAR_ORDER if (n := counts.get(state, 0)))
-    return ('<div class="jobmagics-array-bar" style="display:flex;height:10px;width:100%;'
-            f'max-width:40em;border-radius:3px;overflow:hidden;background:#eee"'
-            f' title="{size:,} elements">{segments}</div>'
-            f'<div class="jobmagics-array-legend" style="font-size:90%">{legend}</div>')
-
-
-def array_elapsed(record: ArrayRecord, now: float | None = None) -> float | None:
-    """Seconds from the first element's start to the last one's end (so far)."""
-    if record.started_at is None:
-        return None
-    return (record.finished_at or now or time.time()) - record.started_at
-
 
 class ArrayWidget(w.VBox):
     """Shows one array and keeps itself up to date through the kernel's shared poller.
@@ -144,14 +118,14 @@ class ArrayWidget(w.VBox):
             f"<code>{html.escape(record.id)}</code>{name} · {html.escape(record.user)}"
             f" · {state_badge(record.state.value)} · {record.size:,} {record.kind} elements"
             f"{throttle} · <span class='jobmagics-elapsed'>{took}</span>")
-        self.stack.value = stacked_bar_html(record.counts, record.size)
+        self.stack.value = counts_bar_html(record.counts, record.size, "100%", legend=True)
         self.bar.value = record.progress
         self.bar.bar_style = bar_style(record.state.value)
         running = record.counts.get("running", 0)
         self.progress_label.value = (f"{record.ended:,}/{record.size:,} ended"
                                      + (f", {running:,} running" if running else ""))
         self.cancel_button.disabled = record.active == 0
-        self.retry_button.disabled = not any(record.counts.get(s) for s in RETRYABLE)
+        self.retry_button.disabled = not record.retryable
 
     @contextlib.contextmanager
     def _held(self) -> Any:

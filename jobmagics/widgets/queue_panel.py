@@ -15,12 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ..display import bar_style, elapsed, error_html, more_text, state_badge, state_html
+from ..display import (
+    array_elapsed,
+    bar_style,
+    counts_bar_html,
+    elapsed,
+    error_html,
+    more_text,
+    state_badge,
+    state_html,
+)
 from ..errors import JobmagicsError
 from ..formats import format_duration, progress_text
 from ..job import Job
 from ..model import STATE_NAMES, TERMINAL, State
-from .array_view import RETRYABLE, array_elapsed, stacked_bar_html
 from .poller import shared_poller
 
 if TYPE_CHECKING:
@@ -100,9 +108,9 @@ class ArrayRow(w.HBox):
                             f" · {html.escape(record.user)} · {state_badge(record.state.value)}"
                             f" · array {record.ended:,}/{record.size:,} ended"
                             f" · {format_duration(array_elapsed(record))}")
-        self.stack.value = stacked_bar_html(record.counts, record.size)
+        self.stack.value = counts_bar_html(record.counts, record.size, "100%", legend=True)
         self.cancel_button.disabled = record.active == 0
-        retryable = any(record.counts.get(state) for state in RETRYABLE)
+        retryable = bool(record.retryable)
         self.retry_button.layout.display = "" if retryable else "none"
 
     def widgets(self) -> tuple[w.Widget, ...]:
