@@ -54,7 +54,7 @@ stop-worker:
 # The browser tests run in their own pytest process: Playwright's sync API and pytest_jupyter's
 # event loop cannot share one. The last step fails when the suite left a SLURM daemon (or job
 # step) running that was not running before it: the slurm tests stop what they started.
-SLURM_PIDS = ps -eo pid=,stat=,comm= | awk '$$2 !~ /^Z/ && $$3 ~ /^(slurmctld|slurmd|slurmstepd|munged)$$/ {print $$1}' | sort
+SLURM_PIDS = ps -eo pid=,stat=,comm= | awk '$$2 !~ /^Z/ && $$3 ~ /^(slurmctld|slurmd|slurmstepd|munged|slurmdbd|mariadbd)$$/ {print $$1}' | sort
 test: setup-test
 	@$(SLURM_PIDS) > $(VENV)/.slurm-pids-before-test
 	$(PY) -m pytest tests --ignore=tests/browser $(PYTEST_ARGS)

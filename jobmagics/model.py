@@ -79,7 +79,7 @@ def check_transition(job_id: str, old: State, new: State) -> None:
 
 
 KINDS = tuple(KIND_REGISTRY)          # the names; each kind is declared in jobmagics.kinds
-BACKENDS = ("local", "slurm")
+BACKENDS = ("local", "slurm", "pbs")
 
 
 def dependency_cycle(after: Mapping[str, Sequence[str]]) -> list[str] | None:
@@ -260,8 +260,9 @@ class JobSpec(JobSettings):
         registered_kind(self.kind).check(self)      # an unknown kind is refused here
         for f in settings(JobSettings):
             setattr(self, f.name, f.check(getattr(self, f.name)))
-        if self.backend == "slurm" and "hardware" in self.resources:   # experiments hold it too
-            raise InvalidJob("instrument jobs run on the station's worker, not on SLURM")
+        if self.backend != "local" and "hardware" in self.resources:   # experiments hold it too
+            raise InvalidJob("instrument jobs run on the station's worker, not on"
+                             f" {self.backend.upper()}")
         return self
 
 

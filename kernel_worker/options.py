@@ -58,6 +58,8 @@ def add_worker_arguments(parser: argparse.ArgumentParser, *, whose: bool = True)
                         help="on SIGTERM/Ctrl-C, seconds running jobs get to finish before requeue")
     parser.add_argument("--slurm", action="store_true",
                         help="also submit --backend slurm jobs to SLURM")
+    parser.add_argument("--pbs", action="store_true",
+                        help="also submit --backend pbs jobs to PBS/Torque (qsub)")
     parser.add_argument("--no-kernel", action="store_true",
                         help="run python jobs in plain subprocesses instead of Jupyter kernels")
 
@@ -86,6 +88,7 @@ def options_from_args(args: argparse.Namespace, *, serves_everyone: bool = False
     options.resources = dict(parse_resource(r) for r in args.resource)
     if args.startup is not None and not os.path.isfile(args.startup):
         raise InvalidJob(f"--startup {args.startup}: no such file")
-    if args.slurm:
-        options.backends = ("local", "slurm")
+    options.backends = ("local", *(backend for backend, wanted in
+                                   (("slurm", args.slurm), ("pbs", getattr(args, "pbs", False)))
+                                   if wanted))
     return options

@@ -16,7 +16,7 @@ from jobmagics.model import JobRecord, State, WorkerRecord
 from jobmagics.runtime import LEASE_S
 from jobmagics.store import Store
 
-from .executors.slurm_commands import cancel_orphan as cancel_slurm_orphan
+from .executors.batch_systems import cancel_orphan as cancel_batch_orphan
 from .proctrack import Tracker, tracker_for, worker_home_alive
 
 log = logging.getLogger("kernel_worker")
@@ -46,8 +46,8 @@ def recover_dead_workers(store: Store, me: str) -> list[tuple[str, str]]:
                             " until they are gone", worker.id)
             continue
         for job in store.running_on(worker.id):
-            if job.backend == "slurm":
-                cancel_slurm_orphan(job)  # it outlives its worker, on any host: never run twice
+            if job.backend != "local":
+                cancel_batch_orphan(job)  # it outlives its worker, on any host: never run twice
         reason = f"worker lost: {worker.id} " + (
             "exited" if worker.host == host else f"silent for {now - worker.heartbeat_at:.0f} s")
         recovered += [(job_id, state.value)
@@ -60,7 +60,7 @@ def recover_dead_workers(store: Store, me: str) -> list[tuple[str, str]]:
 
 def _end_local_processes(store: Store, tracker: Tracker, worker: WorkerRecord) -> bool:
     ended = [end_local_attempt(store, tracker, job) for job in store.running_on(worker.id)
-             if job.backend != "slurm"]
+             if job.backend == "local"]
     return all(ended) and tracker.end_home(worker.id)
 
 

@@ -220,9 +220,14 @@ def start(conn: sqlite3.Connection, job: JobRecord, worker_id: str, now: float) 
 
 def requeue(conn: sqlite3.Connection, job: JobRecord, now: float, detail: str, *,
             not_before: float = 0.0, consume_attempt: bool) -> JobRecord:
-    """Give a running job back to the queue, to be claimed again from ``not_before``."""
-    return move(conn, job, State.PENDING, now, detail, **new_attempt(
+    """Give a running job back to the queue, to be claimed again from ``not_before``. A job
+    that a batch system held for parents still running there (a chain's link, claimed before
+    its parents completed: ``store.batch``) waits for them again."""
+    queued = move(conn, job, State.PENDING, now, detail, **new_attempt(
         not_before=not_before, attempt=job.attempt + int(consume_attempt)))
+    if blocked(conn, job.id):
+        return move(conn, queued, State.WAITING, now, "its parents have not completed")
+    return queued
 
 
 def end_attempt(conn: sqlite3.Connection, job: JobRecord, outcome: State, now: float,

@@ -76,7 +76,7 @@ export interface IJobBase {
   cwd: string;
   /** Submit held: it waits until released. */
   held: boolean;
-  /** Where it runs; one of local, slurm. */
+  /** Where it runs; one of local, slurm, pbs. */
   backend: string;
   /** The job's id, JOB-YYYYMMDD-NNNNN. */
   id: string;
@@ -191,7 +191,7 @@ export interface ISubmitSpec {
   env?: Record<string, string> | null;
   /** Submit held: it waits until released. */
   hold?: boolean | null;
-  /** Where it runs; one of local, slurm; default "local". */
+  /** Where it runs; one of local, slurm, pbs; default "local". */
   backend?: string | null;
   /** Declared extras (see JobOptions). */
   options?: Partial<IJobOptions> | null;
