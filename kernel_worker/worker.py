@@ -22,12 +22,13 @@ from jobmagics.store.dispatch import AttemptEnd, AttemptStart
 
 from .adversity import AdversityMixin
 from .executors import Ended, Execution, Executor, JobContext, Outcome
-from .executors.subprocess import SubprocessExecutor
+from .executors.defaults import default_executors
+from .executors.outcomes import attempt_end
 from .identity import remove_squatters
-from .kinds import execution_of, failure_message
+from .kinds import execution_of
 from .limits import group_rss
 from .options import WorkerOptions
-from .space import DISK_FULL, DiskSpace
+from .space import DiskSpace
 from .supervision import recover_dead_workers
 from .waker import Waker
 
@@ -37,7 +38,6 @@ SUPERVISE_S = 0.5        # look for dead workers on this host this often
 MEMORY_CHECK_S = 0.25    # how often jobs with a memory request are measured
 DISK_CHECK_S = 0.25      # how often the queue's free space (and who is writing) is looked at
 LOST_DATABASE_EXIT = 3   # the exit status when jobs.db was deleted, replaced or damaged under us
-RECORD_START_S = 0.005   # a started attempt's process is recorded with the next turn, or by then
 
 
 @dataclass
@@ -70,7 +70,6 @@ class Worker(AdversityMixin):
         self.space = DiskSpace(self.queue.layout)
         self._unrecorded: list[tuple[Running, Outcome]] = []     # outcomes a full disk held back
         self._starts: list[AttemptStart] = []    # processes started, not yet recorded
-        self._starts_due = 0.0
         self.database_lost: str | None = None
         if self.queue.layout.is_shared():
             os.umask(0o007)
@@ -169,8 +168,6 @@ class Worker(AdversityMixin):
 
     def _wait(self, now: float) -> None:
         timeout = self.options.poll_interval
-        if self._starts:
-            timeout = min(timeout, max(0.0, self._starts_due - now))
         for run in self.running.values():
             for moment in (run.deadline, run.kill_at):
                 if moment is not None:
@@ -247,7 +244,7 @@ class Worker(AdversityMixin):
         if claiming:
             self._next["claim"] = now + CLAIM_RETRY_S
             limit = 64 if "slurm" in capacity.backends else max(0, capacity.slots)
-        if not ended and limit == 0 and not (self._starts and now >= self._starts_due):
+        if not ended and limit == 0 and not self._starts:
             return
         try:
             ends = [(run, self._attempt_end(run, outcome)) for run, outcome in ended]
@@ -266,6 +263,10 @@ class Worker(AdversityMixin):
             self._recorded(run, end, turn.states.get(run.job.id))
         for job in turn.claimed:
             self._start(job)
+        if self._starts:     # the round's new processes, in one more commit (kept on failure)
+            with contextlib.suppress(DiskFull):
+                self.store.turn(self.id, started=self._starts)
+                self._starts = []
 
     def _start(self, job: JobRecord) -> None:
         execution = self._execution(job)
@@ -275,9 +276,7 @@ class Worker(AdversityMixin):
         start = AttemptStart(job.id, execution.pid, execution.pid_started, execution.backend_id)
         if execution.backend_id is not None:     # another scheduler's job is never unknown
             self.store.set_started(job.id, self.id, start.pid, start.pid_started, start.backend_id)
-        elif execution.pid is not None:          # its container holds it meanwhile
-            if not self._starts:
-                self._starts_due = time.monotonic() + RECORD_START_S
+        elif execution.pid is not None:          # recorded with the others of the round
             self._starts.append(start)
         fd = execution.fileno()
         if fd is not None:
@@ -377,29 +376,11 @@ class Worker(AdversityMixin):
 
     def _attempt_end(self, run: Running, outcome: Outcome) -> AttemptEnd | None:
         """How the attempt ends in the queue; None: given back (the worker stops), done now."""
-        job = run.job
         if run.stop_reason == "shutdown":
-            self.store.requeue(job.id, self.id, f"worker {self.id} stopped; back in the queue")
+            self.store.requeue(run.job.id, self.id, f"worker {self.id} stopped; back in the queue")
             return None
-        error: str | None
-        if run.stop_reason == "timeout":
-            state, error = State.TIMEOUT, f"timed out after {job.timeout:g} s"
-        elif run.stop_reason == "cancel":
-            state, error = State.CANCELLED, "cancelled while running"
-        elif run.stop_reason in ("memory", "disk"):
-            state, error = State.FAILED, run.stop_detail
-        elif outcome.state in ("timeout", "cancelled"):     # the backend (SLURM) ended it so
-            state, error = State(outcome.state), outcome.error
-        elif outcome.ok:
-            state, error = State.COMPLETED, None
-        elif self.space.is_full():
-            reason = outcome.error or f"exit code {outcome.exit_code}"
-            state, error = State.FAILED, f"{DISK_FULL} ({reason})"
-        else:
-            state, error = State.FAILED, failure_message(job, outcome, self.queue.layout)
-        report = getattr(outcome, "report", None)     # the result its process sent us
-        result = None if report is None else (report.ok, report.blob, report.error)
-        return AttemptEnd(job.id, state, outcome.exit_code, error, result)
+        return attempt_end(run.job, outcome, run.stop_reason, run.stop_detail,
+                           self.space.is_full(), self.queue.layout)
 
     @staticmethod
     def _recorded(run: Running, end: AttemptEnd | None, final: State | None) -> None:
@@ -425,15 +406,3 @@ def idle_claimable_soon(worker: Worker) -> bool:
                (worker.options.only_user is None or job.user == worker.options.only_user) and
                set(job.resources) <= set(worker.options.resources) for job in pending)
 
-
-def default_executors(options: WorkerOptions, context: JobContext) -> list[Executor]:
-    executors: list[Executor] = []
-    if options.kernel_executor:
-        with contextlib.suppress(ImportError):
-            from .executors.kernel import KernelExecutor
-            executors.append(KernelExecutor(options, context))
-    if "slurm" in options.backends:
-        from .executors.slurm import SlurmExecutor
-        executors.append(SlurmExecutor(context))
-    executors.append(SubprocessExecutor(context))
-    return executors

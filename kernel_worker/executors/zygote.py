@@ -11,8 +11,6 @@ import contextlib
 import logging
 import os
 import select
-import socket
-import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +21,12 @@ from jobmagics.store import Store
 from ..identity import Identity
 from ..kinds import execution_of
 from ..proctrack import Container, tracker_for
+from . import forking
 from .base import JobContext, Outcome
 from .process_group import ProcessGroupExecution
 from .zygote_report import Report, make_order, read_report
 
 log = logging.getLogger("kernel_worker")
-REPLY_TIMEOUT_S = 30.0      # the first fork waits for the zygote's imports
 NO_RESULT = "the job's process ended without reporting a result (killed?)"
 
 
@@ -82,29 +80,16 @@ class Zygote:
         self.context = context
         self.store = Store(context.layout)
         self.home = tracker_for(context.layout.root).home(context.worker_id)
-        self._process: subprocess.Popen[bytes] | None = None
-        self._orders: socket.socket | None = None
         self._environment = dict(os.environ)    # the zygote's: an order says how a job's differs
+        as_owners = ["--as-owners"] if context.owners.as_owners else []
+        self._server = forking.ForkServer("kernel_worker.runners.zygote",
+                                          [str(context.layout.root), *as_owners],
+                                          self._environment)
+        # in the home container before it forks anything
+        self._server.on_start = lambda pid: self.home.add(pid, own_group=False)
+        self._server.ensure()
         self._python = os.path.realpath(sys.executable)
         self._same_python: dict[str, bool] = {}
-        self._ensure()
-
-    def _ensure(self) -> tuple[subprocess.Popen[bytes], socket.socket]:
-        if self._process is None or self._orders is None or self._process.poll() is not None:
-            self.close()
-            as_owners = ["--as-owners"] if self.context.owners.as_owners else []
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            try:
-                self._process = subprocess.Popen(
-                    [sys.executable, "-m", "kernel_worker.runners.zygote",
-                     str(self.context.layout.root), *as_owners],
-                    stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    env=self._environment, start_new_session=True)
-            finally:
-                theirs.close()
-            self._orders = ours
-            self.home.add(self._process.pid, own_group=False)   # before it forks anything
-        return self._process, self._orders
 
     def accepts(self, job: JobRecord) -> bool:
         return (execution_of(job.kind).forkable and self._same(job.options.python)
@@ -125,13 +110,12 @@ class Zygote:
         reporting = not self.context.owners.as_owners
         read_end, write_end = os.pipe() if reporting else (None, None)
         try:
-            pid, pidfd = self._fork(self._order(job, env, container, identity, reporting),
-                                    write_end)
+            order = self._order(job, env, container, identity, reporting)
+            pid, pidfd = self._server.fork(order, [] if write_end is None else [write_end])
             container.started(pid)
             return ForkedExecution(job.id, pid, pidfd, self.store, container, read_end)
         except (OSError, ValueError, TimeoutError) as exc:
             log.warning("zygote failed (%s); starting %s in a fresh interpreter", exc, job.id)
-            self.close()
             if read_end is not None:
                 os.close(read_end)
             return None
@@ -153,28 +137,5 @@ class Zygote:
         payload = self.store.payload(job.id) if reporting else None
         return make_order(header, payload, known=reporting)
 
-    def _fork(self, order: bytes, report: int | None) -> tuple[int, int]:
-        """Send the order; the child's pid and a pidfd of it (see ``runners.zygote``)."""
-        _process, orders = self._ensure()
-        socket.send_fds(orders, [order], [] if report is None else [report])
-        if not select.select([orders], [], [], REPLY_TIMEOUT_S)[0]:
-            raise TimeoutError("the zygote did not answer")
-        answer, descriptors, _flags, _address = socket.recv_fds(orders, 64, 1)
-        if not answer or len(descriptors) != 1:
-            for descriptor in descriptors:
-                os.close(descriptor)
-            raise ValueError("the zygote ended" if not answer else "no pidfd in its answer")
-        return int(answer), descriptors[0]
-
     def close(self) -> None:
-        process, self._process = self._process, None
-        orders, self._orders = self._orders, None
-        if orders is not None:
-            orders.close()
-        if process is None:
-            return
-        try:
-            process.wait(2)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        self._server.close()

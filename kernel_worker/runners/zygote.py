@@ -6,19 +6,15 @@ milliseconds of CPU per job; a fork of this already-prepared process costs about
 starts one zygote and sends it one order per job over a Unix socket (its stdin): a JSON header,
 the job's payload after it when the worker read it, and the write end of a pipe on which the
 child reports the job's result (``executors.zygote_report``). The zygote answers each order
-with the child's pid and a pidfd of it. It stays single-threaded (forking a threaded process is
-unsafe) and reaps its children itself, never before it opened that pidfd: the worker waits on
-the pidfd and reads the outcome from that pipe (or, where the child could not use it, from the
-job's stored result)."""
+with the child's pid and a pidfd of it (``executors.forking``): the worker waits on the pidfd
+and reads the outcome from that pipe (or, where the child could not use it, from the job's
+stored result)."""
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import gc
 import importlib
 import os
-import select
-import socket
 import sys
 import threading
 import time
@@ -30,13 +26,12 @@ import cloudpickle  # noqa: F401 - imported here so that children do not pay for
 from jobmagics.client import Queue
 from jobmagics.errors import InvalidJob
 from jobmagics.payloads import dump_exception
+from kernel_worker.executors import forking
 from kernel_worker.executors.zygote_report import ChildQueue, split_order
 from kernel_worker.identity import Identity
 from kernel_worker.kinds import EXECUTIONS, forkable_runner
 
 FENCE_S = 10.0
-REAP_S = 1.0                  # an idle zygote collects its ended children this often
-ORDER_BUFFER = 1 << 20        # the largest order (the worker inlines payloads far below this)
 
 
 def _raw_fork() -> Callable[[], int] | None:
@@ -61,30 +56,17 @@ def main(queue_path: str, as_owners: bool = False) -> int:
     the queue anew as that account; the zygote itself never opens the queue, so no child
     inherits a connection to the database made by root."""
     queue = None if as_owners else Queue(queue_path)
-    orders = socket.socket(fileno=0)
     # a child only points descriptors 1 and 2 at its log: these objects are made once, here
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
     gc.collect()
     gc.freeze()         # children then leave the objects imported here alone (fewer copies)
-    while True:
-        if not select.select([orders], [], [], REAP_S)[0]:
-            _reap()
-            continue
-        message, descriptors, _flags, _address = socket.recv_fds(orders, ORDER_BUFFER, 2)
-        if not message:
-            return 0
-        _reap()
-        for descriptor in descriptors:      # what a child's own children must never inherit
-            os.set_inheritable(descriptor, False)
-        order, payload = split_order(message)   # here, once: the child would copy more pages
-        pid = _fork()
-        if pid == 0:
-            orders.close()
-            os._exit(run_child(queue, order, payload, descriptors, queue_path))
-        for descriptor in descriptors:
-            os.close(descriptor)
-        _answer(orders, pid)
+
+    def child(prepared: tuple[dict[str, Any], bytes | bool | None], descriptors: list[int]) -> int:
+        return run_child(queue, prepared[0], prepared[1], descriptors, queue_path)
+
+    # the order is read here, once: in each child it would copy more pages
+    return forking.serve(split_order, child, fork=_fork)
 
 
 def _fork() -> int:
@@ -102,22 +84,10 @@ def _fork() -> int:
     return pid
 
 
-def _answer(orders: socket.socket, pid: int) -> None:
-    """The child's pid, and a pidfd of it: opened here, where the child cannot have been
-    reaped yet (it stays a zombie until ``_reap``), so the worker never watches a pid that an
-    unrelated process took over after a quick job ended."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        socket.send_fds(orders, [str(pid).encode()], [pidfd])
-    finally:
-        os.close(pidfd)
-
-
-def _reap() -> None:
-    """Collect the children that have ended (the worker watches each through its pidfd)."""
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
+def _after_fork() -> None:
+    """What ``os.fork``'s handlers would do in the child that matters here (see ``_fork``)."""
+    if "random" in sys.modules:
+        sys.modules["random"].seed()
 
 
 def run_child(queue: Queue | None, order: dict[str, Any], payload: bytes | bool | None,
@@ -128,8 +98,7 @@ def run_child(queue: Queue | None, order: dict[str, Any], payload: bytes | bool 
     our pid (so a worker dying now never leaves an unknown copy running); then run the job as
     the cold runners would, reporting its result to the worker."""
     try:
-        if "random" in sys.modules:     # reseeded as os.fork would (see _fork)
-            sys.modules["random"].seed()
+        _after_fork()
         joined = _join(order.get("join"))
         os.setsid()
         identity = Identity.from_json(order["identity"]) if order.get("identity") else None

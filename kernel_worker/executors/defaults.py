@@ -1,0 +1,22 @@
+"""The executors a worker has unless it is given others: Jupyter kernels (unless --no-kernel),
+SLURM (when it serves that backend), and local processes (commands, and the zygote's forks)."""
+from __future__ import annotations
+
+import contextlib
+
+from ..options import WorkerOptions
+from .base import Executor, JobContext
+from .subprocess import SubprocessExecutor
+
+
+def default_executors(options: WorkerOptions, context: JobContext) -> list[Executor]:
+    executors: list[Executor] = []
+    if options.kernel_executor:
+        with contextlib.suppress(ImportError):
+            from .kernel import KernelExecutor
+            executors.append(KernelExecutor(options, context))
+    if "slurm" in options.backends:
+        from .slurm import SlurmExecutor
+        executors.append(SlurmExecutor(context))
+    executors.append(SubprocessExecutor(context))
+    return executors
