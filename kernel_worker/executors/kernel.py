@@ -3,9 +3,12 @@
 A worker that serves an exclusive resource keeps ONE persistent kernel for it, prepared by
 ``--startup FILE``, so consecutive jobs share live state (the instrument connection);
 experiment jobs run there too, against its global ``station`` (see ``kernel_work``). Other
-python jobs get a fresh kernel each (a warm spare is kept to hide the ~1 s start). All kernel
-I/O runs on one asyncio loop in a background thread; the worker's single-threaded loop only
-sees non-blocking ``poll()`` and a pipe that becomes readable when a job ends.
+python jobs get a fresh kernel each, used once and then killed: forked from the worker's kernel
+zygote (``kernel_zygote``, which imported ipykernel and ran nothing), a few of them ahead of
+the jobs that will take them (in a system queue, a job's owner's kernel is started as a new
+Python, one spare ahead). All kernel I/O runs on one asyncio loop in a background thread; the
+worker's single-threaded loop only sees non-blocking ``poll()`` and a pipe that becomes readable
+when a job ends (its batch kernel and what it left in the attempt's container already gone).
 
 Processes (see ``proctrack``): kernels live in the worker's home container. While a job runs,
 its kernel is moved into the attempt's container, so everything the job's code starts is born
@@ -21,10 +24,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 from jobmagics.liveness import process_start_time
@@ -35,131 +36,23 @@ from jobmagics.store import Store
 from ..identity import Identity
 from ..kinds import EXECUTIONS, kernel_work_for
 from ..options import WorkerOptions
-from ..proctrack import Container, tracker_for
+from ..proctrack import tracker_for
 from .base import Ended, Execution, JobContext, Outcome
 from .kernel_capture import OutputRecorder
+from .kernel_fork import KernelForker
 from .kernel_persistent import PersistentKernel, StartupFailed
-from .kernel_session import KernelDied, ManagedKernel, error_line, remove_connection_folder
-from .kernel_work import KernelWork, begin_call
+from .kernel_run import KernelExecution, RunState
+from .kernel_session import (
+    KernelDied,
+    ManagedKernel,
+    error_line,
+    kernel_environment,
+    remove_connection_folder,
+)
+from .kernel_work import begin_call
 
 log = logging.getLogger("kernel_worker")
-
-
-@dataclass
-class RunState:
-    """Shared between the worker's thread (terminate/kill) and the loop (the run).
-
-    A SIGINT that reaches ipykernel outside of running code can kill the kernel, so the
-    interrupt is only sent while the job's code runs (after its ``execute_input``); a stop
-    asked for earlier makes the run skip the code instead."""
-
-    job: JobRecord
-    container: Container
-    work: KernelWork                     # what the kernel executes for the job's kind
-    owner: Identity | None = None        # a system queue's: its files are theirs (a fresh
-    #                                      kernel runs as them; the instrument's stays ours)
-    trusted: bool = True                 # may the owner run code in the kernel it gets
-    kernel: ManagedKernel | None = None
-    stop: str | None = None              # "interrupt" | "kill"
-    running_code: bool = False
-    interrupted: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def stop_asked(self) -> bool:
-        """Read afresh after every await: the worker's thread may have asked meanwhile."""
-        return self.stop is not None
-
-    def want_interrupt(self) -> bool:
-        """The worker asks to stop; True if the caller should interrupt the kernel now."""
-        with self.lock:
-            self.stop = self.stop or "interrupt"
-            return self._claim_interrupt()
-
-    def code_started(self) -> bool:
-        """The code began; True if a stop was already asked for (interrupt it now)."""
-        with self.lock:
-            self.running_code = True
-            return self.stop is not None and self._claim_interrupt()
-
-    def code_ended(self) -> None:
-        with self.lock:
-            self.running_code = False
-
-    def _claim_interrupt(self) -> bool:
-        if self.running_code and not self.interrupted:
-            self.interrupted = True
-            return True
-        return False
-
-
-class KernelExecution:
-    """One job running in a kernel. ``fileno()`` is a pipe written when the run ends."""
-
-    backend_id: str | None = None
-    pid_started: float | None = None
-
-    def __init__(self, executor: KernelExecutor, state: RunState, pid: int | None) -> None:
-        self.job_id = state.job.id
-        self._start_pid = pid
-        self._executor = executor
-        self._state = state
-        self._stopped = False
-        self._read_fd, self._write_fd = os.pipe()
-        self._future = executor.submit(executor.run_job(state))
-        self._future.add_done_callback(self._signal_end)
-
-    @property
-    def pid(self) -> int | None:
-        """The kernel running the job. A fresh kernel is only taken when the run begins, so
-        read it live: the worker's memory watchdog measures this process."""
-        kernel = self._state.kernel
-        if kernel is not None and not kernel.dead:
-            return kernel.pid
-        return self._start_pid
-
-    @pid.setter
-    def pid(self, value: int | None) -> None:   # Execution declares pid a plain attribute
-        self._start_pid = value
-
-    def _signal_end(self, _future: concurrent.futures.Future[Outcome]) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._write_fd, b"x")
-
-    def fileno(self) -> int | None:
-        return self._read_fd
-
-    def poll(self) -> Outcome | None:
-        if not self._future.done():
-            return None
-        if self._future.cancelled():
-            return Outcome(None, "stopped before it started")
-        error = self._future.exception()
-        if error is not None:
-            return Outcome(None, f"kernel executor error: {type(error).__name__}: {error}")
-        return self._future.result()
-
-    def terminate(self) -> None:
-        """Interrupt the kernel (KeyboardInterrupt in the job's code)."""
-        self._stopped = True
-        kernel = self._state.kernel
-        if self._state.want_interrupt() and kernel is not None:
-            self._executor.submit(kernel.interrupt())
-
-    def kill(self) -> None:
-        """The job did not stop in the grace period: kill its container, kernel included (a
-        persistent one is restarted for the next job)."""
-        self._stopped = True
-        self._state.stop = "kill"
-        self._state.container.kill()
-        kernel = self._state.kernel
-        if kernel is not None:
-            self._executor.submit(kernel.kill())
-
-    def close(self) -> None:
-        for fd in (self._read_fd, self._write_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._state.container.release(stopped=self._stopped)
+MAX_SPARES = 4          # fresh kernels forked ahead of the jobs that will take them
 
 
 class KernelExecutor:
@@ -179,8 +72,12 @@ class KernelExecutor:
                                         daemon=True)
         self._thread.start()
         self._persistent: dict[str, PersistentKernel] = {}
-        self._spare: tuple[str | None, asyncio.Task[ManagedKernel]] | None = None  # whose
+        self._spare: tuple[str, asyncio.Task[ManagedKernel]] | None = None  # an owner's
+        self._spares: list[asyncio.Task[ManagedKernel]] = []    # forked, of the worker's account
+        self._pool = max(1, min(options.slots, MAX_SPARES))
         self._background: set[asyncio.Task[Any]] = set()   # asyncio keeps only weak references
+        self._forker = KernelForker(kernel_environment(self.queue_root), self.home)
+        threading.Thread(target=self._forker.prepare, name="kernel-zygote", daemon=True).start()
         self.submit(self._create_persistent()).result()
 
     def submit(self, coroutine: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
@@ -236,12 +133,14 @@ class KernelExecutor:
     async def _shutdown(self) -> None:
         if self._background:
             await asyncio.wait(set(self._background), timeout=10)
-        spare, self._spare = self._spare, None
-        if spare is not None:
+        spares = self._spares + ([self._spare[1]] if self._spare is not None else [])
+        self._spare, self._spares = None, []
+        for task in spares:
             with contextlib.suppress(BaseException):
-                await (await spare[1]).kill()
+                await (await task).kill()
         await asyncio.gather(*(h.shutdown() for h in self._persistent.values()),
                              return_exceptions=True)
+        await asyncio.to_thread(self._forker.close)
 
     def _holder_for(self, job: JobRecord) -> PersistentKernel | None:
         names = sorted(r for r in job.resources if r in self._persistent)
@@ -279,25 +178,57 @@ class KernelExecutor:
         kernel = await self._fresh_kernel(state.owner)
         try:
             return await self._execute(state, kernel, recorder, persistent=False)
-        finally:
-            self._spawn(kernel.kill())     # a batch kernel serves one job
+        finally:                            # a batch kernel serves one job
+            kernel.kill_now()
+            # its container empties now, off the worker's loop, which then only removes it
+            await asyncio.to_thread(state.container.release, stopped=False)
+            self._spawn(kernel.kill())
 
     async def _fresh_kernel(self, owner: Identity | None) -> ManagedKernel:
-        """A kernel of ``owner``'s (None: the worker's account): the spare if it is theirs; a
-        new spare for the same account is started for the next job."""
-        whose = None if owner is None else owner.user
+        """A kernel nobody used: a spare forked for the worker's account (another is forked to
+        take its place), or, for ``owner``, the spare of theirs started for the last job."""
+        if owner is not None:
+            return await self._owners_kernel(owner)
+        while self._spares:
+            task = self._spares.pop(0)
+            self._fill_spares()
+            kernel: ManagedKernel | None = None
+            with contextlib.suppress(Exception):
+                kernel = await task
+            if kernel is not None and await kernel.alive():
+                return kernel
+            if kernel is not None:
+                self._spawn(kernel.kill())
+        self._fill_spares()
+        return await self._forked_kernel()
+
+    def _fill_spares(self) -> None:
+        while len(self._spares) < self._pool:
+            self._spares.append(self._spawn(self._forked_kernel()))
+
+    async def _forked_kernel(self) -> ManagedKernel:
+        """A kernel forked from the kernel zygote; started as a new Python if that fails."""
+        try:
+            return await ManagedKernel.start(self.queue_root, self.home, forker=self._forker)
+        except (OSError, ValueError, TimeoutError) as exc:
+            log.warning("could not fork a kernel (%s); starting one", exc)
+            return await ManagedKernel.start(self.queue_root, self.home)
+
+    async def _owners_kernel(self, owner: Identity) -> ManagedKernel:
+        """A kernel of ``owner``'s: the spare if it is theirs; a new spare for the same account
+        is started for the next job."""
         spare, self._spare = self._spare, None
         kernel: ManagedKernel | None = None
         if spare is not None:
             with contextlib.suppress(Exception):
                 kernel = await spare[1]
-            if kernel is not None and (spare[0] != whose or not await kernel.alive()):
+            if kernel is not None and (spare[0] != owner.user or not await kernel.alive()):
                 self._spawn(kernel.kill())
                 kernel = None
         if kernel is None:
             kernel = await ManagedKernel.start(self.queue_root, self.home, owner=owner)
-        self._spare = (whose, self._spawn(ManagedKernel.start(self.queue_root, self.home,
-                                                              owner=owner)))
+        self._spare = (owner.user, self._spawn(ManagedKernel.start(self.queue_root, self.home,
+                                                                   owner=owner)))
         return kernel
 
     async def _execute(self, state: RunState, kernel: ManagedKernel, recorder: OutputRecorder,

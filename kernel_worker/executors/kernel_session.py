@@ -9,15 +9,17 @@ import queue
 import shutil
 import signal
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 
 from ..identity import Identity
 from ..proctrack import Container
+from .kernel_fork import KernelForker, forking_provisioner
 from .kernel_work import kernel_call  # noqa: F401 - where it was; the prelude's calls live there
 
 if TYPE_CHECKING:
@@ -52,14 +54,17 @@ class ManagedKernel:
 
     def __init__(self, manager: AsyncKernelManager) -> None:
         self.manager = manager
-        self.client = manager.client()
+        self.client = manager.client(context=manager.context)    # not a zmq context of its own
         self.dead = False
 
     @classmethod
     async def start(cls, queue_root: str, home: Container, cwd: str | None = None,
-                    owner: Identity | None = None) -> ManagedKernel:
+                    owner: Identity | None = None,
+                    forker: KernelForker | None = None) -> ManagedKernel:
         """A new kernel in the worker's ``home`` container (a job's takes it for its duration);
-        ``owner``: it runs as that account (a system queue's fresh kernel for a job)."""
+        ``owner``: it runs as that account (a system queue's fresh kernel for a job);
+        ``forker``: forked from the worker's kernel zygote (see ``kernel_fork``), not started
+        as a new Python (a batch kernel of the worker's own account: it keeps no history)."""
         manager = _manager_for(owner)
         as_owner: dict[str, Any] = {}
         if owner is not None:
@@ -67,19 +72,56 @@ class ManagedKernel:
             cwd = cwd or "/"     # the worker's folder may be closed to them; the job's is set later
         # the kernel's own log (e.g. its warning about TCP without encryption) is noise in the
         # worker's log; the job's output, warnings included, arrives over IOPub anyway
+        arguments = ["--IPKernelApp.log_level=ERROR"]
+        if forker is not None and owner is None:
+            manager.kernel_id = str(uuid.uuid4())
+            manager.provisioner = forking_provisioner(manager, forker)
+            arguments.append("--HistoryManager.enabled=False")
         await manager.start_kernel(cwd=cwd or os.getcwd(),
                                    env=kernel_environment(queue_root, owner),
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"], **as_owner)
+                                   extra_arguments=arguments, **as_owner)
         kernel = cls(manager)
         try:
             if kernel.pid is not None:
                 home.add(kernel.pid, own_group=False)
-            kernel.client.start_channels()
-            await kernel.client.wait_for_ready(timeout=READY_TIMEOUT_S)
+            # shell and IOPub only: no heartbeat thread per kernel (its process is watched),
+            # no stdin (jobs take no input), no control (interrupts are signals)
+            kernel.client.start_channels(stdin=False, hb=False, control=False)
+            await kernel.ready(READY_TIMEOUT_S)
         except BaseException:
             await kernel.kill()
             raise
         return kernel
+
+    async def ready(self, timeout: float) -> None:
+        """Wait until the kernel answers on its shell channel and publishes on IOPub (its
+        status for our request: then no output of the job can be published unheard).
+        jupyter_client's ``wait_for_ready`` also waits for 0.2 s of silence on IOPub after
+        that, which only delays every fresh kernel."""
+        deadline = time.monotonic() + timeout
+        while True:
+            request = self.client.kernel_info()
+            if await self._answered(request) and await self._published():
+                return
+            if not await self.alive():
+                raise KernelDied("the Jupyter kernel died before it was ready")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Jupyter kernel did not answer in {timeout:.0f} s")
+
+    async def _answered(self, request: str) -> bool:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                reply = await self.client.get_shell_msg(timeout=1.0)
+                if reply["parent_header"].get("msg_id") == request:
+                    return True
+        return False
+
+    async def _published(self) -> bool:
+        try:
+            await self.client.get_iopub_msg(timeout=POLL_S)
+            return True
+        except queue.Empty:
+            return False
 
     @property
     def pid(self) -> int | None:
@@ -129,13 +171,17 @@ class ManagedKernel:
             with contextlib.suppress(Exception):
                 await self.manager.interrupt_kernel()
 
-    async def kill(self) -> None:
-        """Stop the kernel now, with everything it started (its own process group)."""
+    def kill_now(self) -> None:
+        """SIGKILL the kernel's process group; ``kill`` then cleans up after it."""
         pid = self.pid
-        if pid is not None:
+        if pid is not None and not self.dead:
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
         self.dead = True
+
+    async def kill(self) -> None:
+        """Stop the kernel now, with everything it started (its own process group)."""
+        self.kill_now()
         with contextlib.suppress(Exception):
             self.client.stop_channels()
         with contextlib.suppress(Exception):
@@ -160,7 +206,7 @@ def _manager_for(owner: Identity | None) -> AsyncKernelManager:
     from jupyter_client import AsyncKernelManager  # not at import: workers start fast
 
     if owner is None:
-        return AsyncKernelManager(kernel_name="python3")
+        return _shared_manager()
     if not _made_once:
         class OwnedKernelManager(AsyncKernelManager):
             owner: Identity
@@ -177,6 +223,31 @@ def _manager_for(owner: Identity | None) -> AsyncKernelManager:
     manager.connection_file = os.path.join(_made_once["folder"],
                                            f"kernel-{owner.user}-{uuid.uuid4()}.json")
     return manager
+
+
+_shared: dict[str, Any] = {}
+
+
+def _shared_manager() -> AsyncKernelManager:
+    """A kernel manager for a kernel of the worker's own account. Its managers share one zmq
+    context (each would start an I/O thread of its own) and read the kernel spec once (each
+    would search the kernel folders and the provisioners' entry points again)."""
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from zmq.asyncio import Context
+
+    if not _shared:
+        class KernelSpecsReadOnce(KernelSpecManager):
+            read: ClassVar[dict[str, KernelSpec]] = {}
+
+            def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+                if kernel_name not in self.read:
+                    self.read[kernel_name] = super().get_kernel_spec(kernel_name)
+                return self.read[kernel_name]
+
+        _shared.update(specs=KernelSpecsReadOnce(), context=Context())
+    return AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_shared["specs"],
+                              context=_shared["context"])
 
 
 def remove_connection_folder() -> None:
