@@ -153,6 +153,7 @@ class Worker(AdversityMixin):
         self._enforce_deadlines(now)
         claiming = not self.stopping and not self._unrecorded and not self.space.is_full()
         self._turn(ended, claiming and (changed or bool(ended) or now >= self._next["claim"]), now)
+        self._adopt()
         self._periodic(now)
         if self._should_exit(now):
             return False
@@ -243,7 +244,8 @@ class Worker(AdversityMixin):
         capacity, limit = self._capacity(), 0
         if claiming:
             self._next["claim"] = now + CLAIM_RETRY_S
-            limit = 64 if "slurm" in capacity.backends else max(0, capacity.slots)
+            remote = any(backend != "local" for backend in capacity.backends)
+            limit = 64 if remote else max(0, capacity.slots)
         if not ended and limit == 0 and not self._starts:
             return
         try:
@@ -269,7 +271,17 @@ class Worker(AdversityMixin):
                 self._starts = []
 
     def _start(self, job: JobRecord) -> None:
-        execution = self._execution(job)
+        self._track(job, self._execution(job))
+
+    def _adopt(self) -> None:
+        """Jobs an executor took on by itself (a batch system's array job runs every pending
+        element of its array; a chain's links wait there for their parents), each running on
+        this worker now: tracked as if this worker had started them."""
+        for executor in self.executors:
+            for job, execution in getattr(executor, "adopted", list)():
+                self._track(job, execution)
+
+    def _track(self, job: JobRecord, execution: Execution) -> None:
         started = getattr(execution, "running_since", time.monotonic())   # None: queued elsewhere
         deadline = started + job.timeout if job.timeout and started is not None else None
         self.running[job.id] = Running(job, execution, deadline)

@@ -69,6 +69,10 @@ class Execution(Protocol):
 
 
 class Executor(Protocol):
+    """Runs attempts. An executor that also takes jobs on by itself (a batch system running
+    every element of an array as one array job) has ``adopted()``: the (job, execution) pairs
+    taken since it was last asked, which the worker then tracks as its own."""
+
     def accepts(self, job: JobRecord) -> bool:
         """True if this executor runs this kind of job on this backend."""
 

@@ -1,5 +1,5 @@
 """The executors a worker has unless it is given others: Jupyter kernels (unless --no-kernel),
-SLURM (when it serves that backend), and local processes (commands, and the zygote's forks)."""
+the batch systems it serves (SLURM, PBS), and local processes (commands, and the zygote's forks)."""
 from __future__ import annotations
 
 import contextlib
@@ -15,8 +15,9 @@ def default_executors(options: WorkerOptions, context: JobContext) -> list[Execu
         with contextlib.suppress(ImportError):
             from .kernel import KernelExecutor
             executors.append(KernelExecutor(options, context))
-    if "slurm" in options.backends:
-        from .slurm import SlurmExecutor
-        executors.append(SlurmExecutor(context))
+    for backend in options.backends:
+        if backend != "local":
+            from .batch_systems import executor_for
+            executors.append(executor_for(backend, context))
     executors.append(SubprocessExecutor(context))
     return executors
