@@ -67,7 +67,7 @@ def test_a_forked_kernel_starts_with_no_module_a_kernel_started_as_a_new_python_
     module the job did not ask for."""
     queue = jobmagics.Queue(tmp_path / "queue")
     home = tracker_for(queue.path).home(f"test_{os.getpid()}_cafe")
-    forker = KernelForker(kernel_environment(str(queue.path)), home)
+    forker = KernelForker(kernel_environment(str(queue.path)), home, str(queue.path))
     prelude = "import kernel_worker.executors.kernel_prelude\n"
     listing = "import sys\nprint(' '.join(sorted(sys.modules)))"
 

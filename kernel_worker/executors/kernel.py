@@ -76,7 +76,8 @@ class KernelExecutor:
         self._spares: list[asyncio.Task[ManagedKernel]] = []    # forked, of the worker's account
         self._pool = max(1, min(options.slots, MAX_SPARES))
         self._background: set[asyncio.Task[Any]] = set()   # asyncio keeps only weak references
-        self._forker = KernelForker(kernel_environment(self.queue_root), self.home)
+        self._forker = KernelForker(kernel_environment(self.queue_root), self.home,
+                                    self.queue_root)
         threading.Thread(target=self._forker.prepare, name="kernel-zygote", daemon=True).start()
         self.submit(self._create_persistent()).result()
 

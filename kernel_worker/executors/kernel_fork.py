@@ -30,8 +30,9 @@ class KernelForker:
     restarted if it dies; it lives in the worker's home container, as the kernels it forks
     do until a job takes one."""
 
-    def __init__(self, env: dict[str, str], home: Container) -> None:
-        self._server = ForkServer("kernel_worker.executors.kernel_zygote", [], env, quiet=False)
+    def __init__(self, env: dict[str, str], home: Container, queue_root: str) -> None:
+        self._server = ForkServer("kernel_worker.executors.kernel_zygote", [queue_root], env,
+                                  quiet=False)
         self._server.on_start = lambda pid: home.add(pid, own_group=False)
 
     def prepare(self) -> None:

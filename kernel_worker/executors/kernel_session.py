@@ -21,6 +21,7 @@ from ..identity import Identity
 from ..proctrack import Container
 from .kernel_fork import KernelForker, forking_provisioner
 from .kernel_work import kernel_call  # noqa: F401 - where it was; the prelude's calls live there
+from .kernel_zygote import KERNEL_ARGUMENTS
 
 if TYPE_CHECKING:
     from jupyter_client import AsyncKernelManager
@@ -76,7 +77,7 @@ class ManagedKernel:
         if forker is not None and owner is None:
             manager.kernel_id = str(uuid.uuid4())
             manager.provisioner = forking_provisioner(manager, forker)
-            arguments.append("--HistoryManager.enabled=False")
+            arguments = list(KERNEL_ARGUMENTS)
         await manager.start_kernel(cwd=cwd or os.getcwd(),
                                    env=kernel_environment(queue_root, owner),
                                    extra_arguments=arguments, **as_owner)
