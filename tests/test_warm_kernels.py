@@ -108,3 +108,19 @@ def test_no_kernel_or_zygote_outlives_its_worker(queue: jobmagics.Queue, start_w
     gone = lambda: all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE  # noqa: E731
                        for p in processes)
     wait_for(gone, timeout=30)
+
+
+def test_pushed_and_pulled_variables_of_any_size_reach_the_kernel_and_come_back(queue: jobmagics.Queue, worker: WorkerProcess) -> None:
+    """Small ones travel in the worker's calls and the kernel's reply; big ones through the
+    queue, which the kernel then opens itself."""
+    for size in (10, 300_000, 1_500_000):
+        job = queue.submit(code="y = x + b'!'", push={"x": b"x" * size}, options={"pull": ["y"]})
+        assert job.result(120) == {"y": b"x" * size + b"!"}, size
+
+
+def test_the_exception_of_a_failing_cell_comes_back_with_its_job(queue: jobmagics.Queue, worker: WorkerProcess) -> None:
+    job = queue.submit(code="{}['missing']")
+    with pytest.raises(jobmagics.JobFailed) as failed:
+        job.result(120)
+    assert isinstance(failed.value.__cause__, KeyError)
+    assert job.refresh().error == "KeyError: 'missing'"

@@ -20,7 +20,10 @@ kernel's pid is recorded for the job as soon as the job takes it, and ``begin_jo
 attempt's marks in the kernel's ``os.environ`` for the backend that finds processes by them."""
 from __future__ import annotations
 
+import ast
 import asyncio
+import base64
+import binascii
 import concurrent.futures
 import contextlib
 import logging
@@ -49,7 +52,9 @@ from .kernel_session import (
     kernel_environment,
     remove_connection_folder,
 )
-from .kernel_work import begin_call
+from .kernel_work import REPORT, begin_call
+from .zygote import Reported
+from .zygote_report import Report, parse_reports
 
 log = logging.getLogger("kernel_worker")
 MAX_SPARES = 4          # fresh kernels forked ahead of the jobs that will take them
@@ -120,7 +125,8 @@ class KernelExecutor:
         kernel = holder.kernel if holder is not None else None
         pid = kernel.pid if kernel is not None and not kernel.dead else None
         state = RunState(job, self.tracker.attempt(job.id, job.attempt),
-                         kernel_work_for(job, self.queue_root, trusted), owner, trusted)
+                         kernel_work_for(job, self.queue_root, trusted), owner, trusted,
+                         payload=self._store.payload(job.id) if trusted else None)
         return KernelExecution(self, state, pid)
 
     def shutdown(self) -> None:
@@ -239,8 +245,8 @@ class KernelExecutor:
         state.kernel = kernel
         try:
             await self._take(state, kernel)
-            begin = await kernel.execute(begin_call(state.job, self.queue_root, state.trusted),
-                                         silent=True)
+            begin = await kernel.execute(begin_call(state.job, self.queue_root, state.trusted,
+                                                    state.payload), silent=True)
             if begin.get("status") != "ok":
                 return _failed(recorder, f"could not prepare the job: {error_line(begin)}")
             if state.stop_asked():              # cancelled while it was being prepared
@@ -265,12 +271,13 @@ class KernelExecutor:
         state.code_ended()
         failed = reply.get("status") != "ok"
         finish = await kernel.execute(work.finish_call(state.job, self.queue_root, failed),
-                                      silent=True)
+                                      silent=True, user_expressions=REPORT)
+        report = reported(finish)
         if failed:
-            return _failed(recorder, error_line(reply), already_logged=True)
+            return _failed(recorder, error_line(reply), already_logged=True, report=report)
         if finish.get("status") != "ok":
             return _failed(recorder, error_line(finish))
-        return Outcome(0)
+        return Reported(0, report=report)
 
     async def _take(self, state: RunState, kernel: ManagedKernel) -> None:
         """The job's kernel joins its attempt's container and is recorded as the job's process."""
@@ -310,8 +317,19 @@ def _note_in_log(context: JobContext, job: JobRecord, owner: Identity, line: str
         log_file.write(line.encode() + b"\n")
 
 
-def _failed(recorder: OutputRecorder, message: str, already_logged: bool = False) -> Outcome:
+def _failed(recorder: OutputRecorder, message: str, already_logged: bool = False,
+            report: Report | None = None) -> Outcome:
     """A failed attempt: the message is the last line of the log and the job's error."""
     if not already_logged or not message:
         recorder.note(message)
-    return Outcome(1, message)
+    return Reported(1, message, report=report)
+
+
+def reported(reply: dict[str, Any]) -> Report | None:
+    """The result the kernel handed over in its reply to ``finish_job`` (``REPORT``)."""
+    text = reply.get("user_expressions", {}).get("report", {}).get("data", {}).get("text/plain")
+    try:
+        value = ast.literal_eval(text) if isinstance(text, str) else None
+        return parse_reports(base64.b64decode(value))[0] if isinstance(value, str) else None
+    except (ValueError, SyntaxError, binascii.Error):
+        return None

@@ -5,6 +5,7 @@ call with ``kernel_work.kernel_call(kernel_prelude.FUNCTION, ...)``, typed by th
 here (see ``kernel_work``), never by a name in a string."""
 from __future__ import annotations
 
+import base64
 import os
 import sys
 from typing import Any
@@ -15,6 +16,11 @@ from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 from jobmagics.errors import ResultNotSent
 from jobmagics.payloads import dump_exception, dump_pulled, load
 
+from .zygote_report import encode_report
+
+REPORT_ROOM = 1 << 20           # a bigger result is stored by the kernel itself
+_reports: list[str] = []        # the ended job's result, until the worker takes it
+
 
 def _user_namespace() -> dict[str, Any]:
     from IPython import get_ipython
@@ -23,10 +29,12 @@ def _user_namespace() -> dict[str, Any]:
 
 
 def begin_job(job_id: str, queue_path: str, cwd: str, env: dict[str, str],
-              attempt: int | None = None, trusted: bool = True) -> None:
-    """Point ``jobmagics.progress()`` at this job, enter its folder and load pushed variables.
-    The attempt's marks go into ``os.environ``, so every process the job starts carries them
-    (the worker finds those processes by them where it has no cgroups).
+              attempt: int | None = None, trusted: bool = True,
+              payload: str | bool | None = False) -> None:
+    """Point ``jobmagics.progress()`` at this job, enter its folder and load pushed variables
+    (``payload``: as the worker read them, base64; None: the job has none; False: read them
+    from the queue here). The attempt's marks go into ``os.environ``, so every process the job
+    starts carries them (the worker finds those processes by them where it has no cgroups).
 
     Not ``trusted``: the job's owner may not run code in this kernel (an instrument's, in a
     system queue), so nothing of theirs that could run code here is taken: no pushed pickle, no
@@ -43,28 +51,49 @@ def begin_job(job_id: str, queue_path: str, cwd: str, env: dict[str, str],
     sys.last_value = sys.last_type = sys.last_traceback = None
     if hasattr(sys, "last_exc"):      # Python 3.12 and later
         sys.last_exc = None
-    payload = shared_queue(queue_path).store.payload(job_id) if trusted else None
-    if payload is not None:
-        _user_namespace().update(load(payload))
+    pushed: bytes | None = None
+    if trusted and payload is False:
+        pushed = shared_queue(queue_path).store.payload(job_id)
+    elif trusted and isinstance(payload, str):
+        pushed = base64.b64decode(payload)
+    if pushed is not None:
+        _user_namespace().update(load(pushed))
 
 
-def finish_job(job_id: str, queue_path: str, pull: list[str], failed: bool) -> None:
-    """Store the pulled variables (or the job's exception) where ``job.result()`` finds them."""
-    store = shared_queue(queue_path).store
+def finish_job(job_id: str, queue_path: str, pull: list[str], failed: bool,
+               report: bool = False) -> None:
+    """Store the pulled variables (or the job's exception) where ``job.result()`` finds them;
+    ``report``: a small result is handed to the worker instead (``take_report``), which records
+    it with the end of the attempt, so the kernel need not open the queue at all."""
     try:
         if failed:
             error = getattr(sys, "last_value", None)
             if error is not None:
-                store.save_result(job_id, False, dump_exception(error))
+                _save(job_id, queue_path, report, False, dump_exception(error))
             return
         try:
             blob = dump_pulled(pull, _user_namespace())
-        except ResultNotSent as exc:     # raised on: the worker fails the job with its line
-            store.save_result(job_id, False, dump_exception(exc), error=str(exc))
+        except ResultNotSent as exc:     # raised on (the worker fails the job with its line):
+            _save(job_id, queue_path, False, False, dump_exception(exc), str(exc))  # no report
             raise
-        store.save_result(job_id, True, blob)
+        _save(job_id, queue_path, report, True, blob)
     finally:
         end_job()
+
+
+def _save(job_id: str, queue_path: str, report: bool, ok: bool, blob: bytes,
+          error: str | None = None) -> None:
+    _reports.clear()
+    if report and len(blob) <= REPORT_ROOM:
+        _reports.append(base64.b64encode(encode_report(ok, blob, error)).decode())
+    else:
+        shared_queue(queue_path).store.save_result(job_id, ok, blob, error=error)
+
+
+def take_report() -> str | None:
+    """The result ``finish_job`` kept for the worker (base64 of a ``zygote_report`` frame),
+    once; the worker asks for it in the user expressions of the call to ``finish_job``."""
+    return _reports.pop() if _reports else None
 
 
 def end_job() -> None:

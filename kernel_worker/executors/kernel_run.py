@@ -36,6 +36,7 @@ class RunState:
     owner: Identity | None = None        # a system queue's: its files are theirs (a fresh
     #                                      kernel runs as them; the instrument's stays ours)
     trusted: bool = True                 # may the owner run code in the kernel it gets
+    payload: bytes | bool | None = False  # its pushed variables as read (False: not read)
     kernel: ManagedKernel | None = None
     stop: str | None = None              # "interrupt" | "kill"
     running_code: bool = False

@@ -136,15 +136,17 @@ class ManagedKernel:
         return not self.dead
 
     async def execute(self, code: str, on_output: OutputCallback | None = None, *,
-                      silent: bool = False, store_history: bool | None = None) -> dict[str, Any]:
+                      silent: bool = False, store_history: bool | None = None,
+                      user_expressions: dict[str, str] | None = None) -> dict[str, Any]:
         """Run ``code``; each of its IOPub messages goes to ``on_output``; returns the reply
-        content.
+        content (with the values of ``user_expressions``, evaluated after the code).
 
         ``store_history`` defaults to ``not silent``. Raises ``KernelDied`` if the kernel goes
         away before replying."""
         history = not silent if store_history is None else store_history
         msg_id = self.client.execute(code, silent=silent, store_history=history,
-                                     allow_stdin=False, stop_on_error=False)
+                                     user_expressions=user_expressions, allow_stdin=False,
+                                     stop_on_error=False)
         while True:
             msg = await self._next(self.client.get_iopub_msg)
             if msg["parent_header"].get("msg_id") != msg_id:

@@ -5,6 +5,7 @@ through ``kernel_call``, typed by the prelude's functions themselves. (Nothing h
 talks to a kernel: the zygote imports this through ``kinds`` and stays small without that.)"""
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,20 +28,33 @@ class KernelWork:
     pulls_result: bool             # False: the code saves the job's result itself
 
     def finish_call(self, job: JobRecord, queue_root: str, failed: bool) -> str:
+        """Its result comes back in the reply (``REPORT``), unless it is big."""
         if not self.pulls_result:
             return kernel_call(kernel_prelude.end_job)
         pull = [str(n) for n in job.options.pull or []]
-        return kernel_call(kernel_prelude.finish_job, job.id, queue_root, pull, failed)
+        return kernel_call(kernel_prelude.finish_job, job.id, queue_root, pull, failed,
+                           report=True)
 
 
-def begin_call(job: JobRecord, queue_root: str, trusted: bool = True) -> str:
-    """The silent call that prepares the kernel for ``job`` before its work runs. Not
-    ``trusted`` (an allow-listed experiment of someone who may not run code in the instrument's
-    kernel): the kernel takes nothing of the job's but its id (see ``begin_job``)."""
+INLINE_PAYLOAD = 64 * 1024      # pushed variables up to this size travel in the call
+
+
+def begin_call(job: JobRecord, queue_root: str, trusted: bool = True,
+               payload: bytes | bool | None = False) -> str:
+    """The silent call that prepares the kernel for ``job`` before its work runs; ``payload``:
+    its pushed variables as the worker read them (None: it has none; False: the kernel reads
+    them). Not ``trusted`` (an allow-listed experiment of someone who may not run code in the
+    instrument's kernel): the kernel takes nothing of the job's but its id (see ``begin_job``)."""
     if not trusted:
         return kernel_call(kernel_prelude.begin_job, job.id, queue_root, "/", {}, job.attempt,
                            trusted=False)
-    return kernel_call(kernel_prelude.begin_job, job.id, queue_root, job.cwd, job.env, job.attempt)
+    inline: str | bool | None = False
+    if payload is None:
+        inline = None
+    elif isinstance(payload, bytes) and len(payload) <= INLINE_PAYLOAD:
+        inline = base64.b64encode(payload).decode()
+    return kernel_call(kernel_prelude.begin_job, job.id, queue_root, job.cwd, job.env, job.attempt,
+                       payload=inline)
 
 
 def code_work(job: JobRecord, queue_root: str, trusted: bool = True) -> KernelWork:
@@ -77,3 +91,7 @@ def kernel_call(function: Callable[P, object], *args: P.args, **kwargs: P.kwargs
     arguments = [repr(a) for a in args] + [f"{key}={value!r}" for key, value in kwargs.items()]
     # one expression: leaves no name behind in the user's namespace
     return f"__import__({module!r}, fromlist=['_']).{name}({', '.join(arguments)})\n"
+
+
+# the user expression, in the reply to the call that ends a job, that hands over its result
+REPORT = {"report": kernel_call(kernel_prelude.take_report).strip()}

@@ -78,7 +78,11 @@ STORED_MARK = _HEADER.pack(_MAGIC, _STORED, 0, 0)
 def read_report(descriptor: int) -> tuple[Report | None, bool]:
     """What the pipe holds once the child has exited: its last report (the error of the last
     that gave one), and whether the result went to the database instead. Never blocks."""
-    data = _read_available(descriptor)
+    return parse_reports(_read_available(descriptor))
+
+
+def parse_reports(data: bytes) -> tuple[Report | None, bool]:
+    """The last report in ``data`` (see ``read_report``)."""
     report: Report | None = None
     error: str | None = None
     offset = 0
