@@ -115,6 +115,29 @@ def bench_function_jobs(base: Path, n: int = 500) -> dict[str, float]:
             "function_submit_to_body_p50_ms": statistics.median(delays)}
 
 
+def bench_python_jobs(base: Path, n: int = 100, rounds: int = 30) -> dict[str, float]:
+    """Python cell jobs (``q.submit(code=...)``), each in a fresh kernel of its own, one worker
+    with 2 slots: throughput of a batch, and submit to the first line the cell prints."""
+    q = fresh_queue(base, "python")
+    worker = spawn(q, "--slots", "2")
+    try:
+        q.submit(code="print('warm')").wait(300)     # the kernel zygote's imports, the spares
+        def drain() -> None:
+            for job in q.submit_many([{"code": f"x = {i}\nprint(x)"} for i in range(n)]):
+                job.wait(300)
+        throughput = rate(n, drain)
+        delays = []
+        for _ in range(rounds):
+            job = q.submit(code="import time\nprint(time.time())")
+            job.wait(120)
+            delays.append((float(job.log().split()[0]) - job.submitted_at) * 1000)
+            time.sleep(0.3)   # an idle worker: its spare kernels ready again
+    finally:
+        worker.stop()
+    return {"python_jobs_per_s_2_slots": throughput,
+            "python_submit_to_first_line_p50_ms": statistics.median(delays)}
+
+
 def bench_latency(base: Path, n: int = 300) -> dict[str, float]:
     q = fresh_queue(base, "latency")
     worker = start_worker(q, "--slots", "2")
@@ -245,6 +268,8 @@ TARGETS = {
     "claims_per_s_4_workers": (">=", 5000), "tiny_jobs_per_s_2_slots": (">=", 300),
     "submit_to_start_p50_ms": ("<=", 5), "submit_to_start_p99_ms": ("<=", 20),
     "run_overhead_median_ms": ("<=", 10),
+    "function_jobs_per_s_2_slots": (">=", 1000), "python_jobs_per_s_2_slots": (">=", 20),
+    "python_submit_to_first_line_p50_ms": ("<=", 50),
     "queue_first_page_api_ms": ("<=", 50), "history_limit_20_api_ms": ("<=", 50),
     "queue_mine_first_page_api_ms": ("<=", 50), "history_page_and_total_api_ms": ("<=", 50),
     "stats_api_ms": ("<=", 50),
@@ -268,7 +293,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jobmagics-bench-") as tmp:
         base = Path(tmp)
         for bench in (bench_submits, bench_claims, bench_tiny_jobs, bench_function_jobs,
-                      bench_latency, bench_run_overhead, bench_listings):
+                      bench_python_jobs, bench_latency, bench_run_overhead, bench_listings):
             results.update(bench(base))
     report(results)
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
