@@ -151,8 +151,10 @@ class Worker(AdversityMixin):
             self._apply_cancel_requests(now)
         ended = self._reap()
         self._enforce_deadlines(now)
-        claiming = not self.stopping and not self._unrecorded and not self.space.is_full()
-        self._turn(ended, claiming and (changed or bool(ended) or now >= self._next["claim"]), now)
+        due = changed or bool(ended) or now >= self._next["claim"]
+        # (the disk's free space, a statvfs, only when it would claim)
+        claiming = due and not self.stopping and not self._unrecorded and not self.space.is_full()
+        self._turn(ended, claiming, now)
         self._adopt()
         self._periodic(now)
         if self._should_exit(now):
@@ -392,13 +394,18 @@ class Worker(AdversityMixin):
             self.store.requeue(run.job.id, self.id, f"worker {self.id} stopped; back in the queue")
             return None
         return attempt_end(run.job, outcome, run.stop_reason, run.stop_detail,
-                           self.space.is_full(), self.queue.layout)
+                           self.space.is_full, self.queue.layout)
 
     @staticmethod
     def _recorded(run: Running, end: AttemptEnd | None, final: State | None) -> None:
-        if end is not None:
-            log.info("%s %s%s", run.job.id, final.value if final else "was taken over",
-                     f": {end.error}" if end.error else "")
+        """One line in the worker's log per job that did not simply complete (those, hundreds
+        a second at times, only at debug level: the line cost more than the rest of its end)."""
+        if end is None:
+            return
+        level = logging.DEBUG if final is State.COMPLETED else logging.INFO
+        if log.isEnabledFor(level):
+            log.log(level, "%s %s%s", run.job.id, final.value if final else "was taken over",
+                    f": {end.error}" if end.error else "")
 
     def _shutdown_running(self) -> None:
         """Leaving with jobs still running (an error in the loop): give them back."""

@@ -3,6 +3,8 @@ executor's ``Outcome`` make the job's new state, its error and the result its pr
 reported (``store.dispatch.AttemptEnd``)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from jobmagics.model import JobRecord, State
 from jobmagics.paths import QueueLayout
 from jobmagics.store.dispatch import AttemptEnd
@@ -13,9 +15,10 @@ from .base import Outcome
 
 
 def attempt_end(job: JobRecord, outcome: Outcome, stop_reason: str | None,
-                stop_detail: str | None, disk_full: bool, layout: QueueLayout) -> AttemptEnd:
+                stop_detail: str | None, disk_full: Callable[[], bool],
+                layout: QueueLayout) -> AttemptEnd:
     """``stop_reason``: "timeout" | "cancel" | "memory" | "disk" (None: it ended by itself);
-    ``disk_full``: the queue's disk is full now (a failure then says so)."""
+    ``disk_full()``: is the queue's disk full now (asked of failures only: they then say so)."""
     error: str | None
     if stop_reason == "timeout":
         state, error = State.TIMEOUT, f"timed out after {job.timeout:g} s"
@@ -27,7 +30,7 @@ def attempt_end(job: JobRecord, outcome: Outcome, stop_reason: str | None,
         state, error = State(outcome.state), outcome.error
     elif outcome.ok:
         state, error = State.COMPLETED, None
-    elif disk_full:
+    elif disk_full():
         reason = outcome.error or f"exit code {outcome.exit_code}"
         state, error = State.FAILED, f"{DISK_FULL} ({reason})"
     else:
