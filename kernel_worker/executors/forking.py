@@ -87,7 +87,12 @@ class ForkServer:
         self._orders: socket.socket | None = None
         self._lock = threading.Lock()
 
-    def ensure(self) -> socket.socket:
+    def ensure(self) -> None:
+        """Start the server now, if it is not running (from any thread)."""
+        with self._lock:
+            self._ensure()
+
+    def _ensure(self) -> socket.socket:
         if self._process is None or self._orders is None or self._process.poll() is not None:
             self._close()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -117,7 +122,7 @@ class ForkServer:
                 raise
 
     def _fork(self, order: bytes, descriptors: list[int]) -> tuple[int, int]:
-        orders = self.ensure()
+        orders = self._ensure()
         socket.send_fds(orders, [order], descriptors)
         if not select.select([orders], [], [], REPLY_TIMEOUT_S)[0]:
             raise TimeoutError(f"{self.module} did not answer")
