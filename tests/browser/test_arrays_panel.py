@@ -219,10 +219,10 @@ def test_the_array_widget_renders_in_a_notebook_and_its_cancel_button_acts(
     widget = lab_page.locator(".jobmagics-array-widget")
     widget.wait_for(timeout=90_000)
     assert array.id in widget.inner_text() and "in-notebook" in widget.inner_text()
-    bar = widget.locator(".jobmagics-array-bar .jobmagics-state-waiting")
+    bar = widget.locator(".jobmagics-counts-bar .jobmagics-count-waiting")
     assert bar.get_attribute("title") == "3 waiting"
     widget.locator("button", has_text="Cancel all").click()
-    widget.locator(".jobmagics-array-bar .jobmagics-state-cancelled").wait_for(timeout=30_000)
+    widget.locator(".jobmagics-counts-bar .jobmagics-count-cancelled").wait_for(timeout=30_000)
     assert array.refresh().counts["cancelled"] == 3
     ARTIFACTS.mkdir(exist_ok=True)
     widget.screenshot(path=str(ARTIFACTS / "array-widget.png"))
