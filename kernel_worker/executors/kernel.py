@@ -244,9 +244,12 @@ class KernelExecutor:
             return _failed(recorder, "stopped before it started")
         state.kernel = kernel
         try:
-            await self._take(state, kernel)
-            begin = await kernel.execute(begin_call(state.job, self.queue_root, state.trusted,
-                                                    state.payload), silent=True)
+            taking = asyncio.create_task(self._take(state, kernel))    # while it prepares
+            try:
+                begin = await kernel.execute(begin_call(state.job, self.queue_root, state.trusted,
+                                                        state.payload), silent=True)
+            finally:
+                await taking
             if begin.get("status") != "ok":
                 return _failed(recorder, f"could not prepare the job: {error_line(begin)}")
             if state.stop_asked():              # cancelled while it was being prepared
@@ -280,13 +283,18 @@ class KernelExecutor:
         return Reported(0, report=report)
 
     async def _take(self, state: RunState, kernel: ManagedKernel) -> None:
-        """The job's kernel joins its attempt's container and is recorded as the job's process."""
+        """The job's kernel joins its attempt's container and is recorded as the job's process,
+        before any of the job's own code runs. In a thread: moving a process into a cgroup
+        waits on a lock of the whole machine (milliseconds), and the loop has the kernel's
+        messages to read meanwhile."""
         pid = kernel.pid
-        if pid is None:
-            return
+        if pid is not None:
+            await asyncio.to_thread(self._join_attempt, state, pid)
+
+    def _join_attempt(self, state: RunState, pid: int) -> None:
         state.container.add(pid, own_group=False)
-        await asyncio.to_thread(self._store.set_started, state.job.id, self.context.worker_id,
-                                pid, process_start_time(pid), None)
+        self._store.set_started(state.job.id, self.context.worker_id, pid,
+                                process_start_time(pid), None)
 
     def _watching(self, state: RunState, kernel: ManagedKernel,
                   recorder: OutputRecorder) -> Callable[[str, dict[str, Any]], None]:

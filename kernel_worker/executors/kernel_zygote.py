@@ -30,7 +30,8 @@ from kernel_worker.executors import forking
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
            "IPython.core.completerlib", "IPython.core.debugger", "IPython.core.oinspect",
            "IPython.extensions.storemagic", "IPython.utils.wildcard", "bdb", "cmd", "pdb",
-           "faulthandler", "tornado.platform.asyncio", "kernel_worker.executors.kernel_prelude")
+           "faulthandler", "tornado.platform.asyncio", "IPython.core.logger",
+           "kernel_worker.executors.kernel_prelude")
 # the worker's arguments for each forked kernel, besides its connection file
 KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False")
 _prepared: dict[str, Any] = {}
