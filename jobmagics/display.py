@@ -145,13 +145,19 @@ def workers_html(workers: Iterable[dict[str, Any]], mine: Iterable[int] = ()) ->
             + "</tbody></table>")
 
 
+def _live_view_bundle(view: Any, include: Any, exclude: Any) -> dict[str, Any] | None:
+    """The widget's own bundle, if the thing shown has a live widget still open (its comm)."""
+    if view is None or getattr(view, "comm", None) is None:
+        return None
+    return dict(view._repr_mimebundle_(include=include, exclude=exclude) or {})
+
+
 def job_mimebundle(job: Job, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
     """A job with a live widget (``%%job submit`` gives it one) carries it: displaying the job
     shows the widget."""
-    view = job.live_view
-    if view is None or getattr(view, "comm", None) is None:
+    bundle = _live_view_bundle(job.live_view, include, exclude)
+    if bundle is None:
         return None
-    bundle = view._repr_mimebundle_(include=include, exclude=exclude) or {}
     record = job.record
     name = f" {record.name!r}" if record.name else ""
     # the state lives in the widget; these fallbacks (nbconvert, plain front ends) name the job only
@@ -231,10 +237,9 @@ def array_html(array: JobArray, elements: int = ARRAY_CARD_ELEMENTS) -> str:
 def array_mimebundle(array: JobArray, include: Any = None,
                      exclude: Any = None) -> dict[str, Any] | None:
     """An array with a live widget carries it, as a job does (``job_mimebundle``)."""
-    view = array.live_view
-    if view is None or getattr(view, "comm", None) is None:
+    bundle = _live_view_bundle(array.live_view, include, exclude)
+    if bundle is None:
         return None
-    bundle = view._repr_mimebundle_(include=include, exclude=exclude) or {}
     record = array.snapshot
     name = f" {record.name!r}" if record.name else ""
     bundle["text/plain"] = f"<JobArray {array.id}{name} of {record.size} (live widget)>"
