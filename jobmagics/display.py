@@ -73,6 +73,13 @@ def elapsed(job: Job, now: float | None = None, record: JobRecord | None = None)
     return (record.finished_at or now or time.time()) - record.started_at
 
 
+def row_status_html(job: Job, record: JobRecord) -> str:
+    """A row's ``state badge progress · elapsed`` (the queue panel's and an array's elements)."""
+    progress = progress_text(record.progress, record.stage)
+    progress = f" {html.escape(progress)}" if progress else ""
+    return f"{state_html(record)}{progress} · {format_duration(elapsed(job, record=record))}"
+
+
 def job_html(job: Job) -> str:
     """A small card: id, name, user, state, progress and stage, times, error."""
     record = job.record

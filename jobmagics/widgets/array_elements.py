@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ..display import bar_style, elapsed, state_html
-from ..formats import format_duration, progress_text
+from ..display import bar_style, row_status_html
 from ..model import State
 from .job_widget import JobWidget
 
@@ -41,11 +40,8 @@ class ElementRow(w.HBox):
         self.job = job
         record = job.snapshot
         self.state = record.state.value
-        progress = progress_text(record.progress, record.stage)
-        progress = f" {html.escape(progress)}" if progress else ""
         self.cells.value = (f"[{record.array_index}] <code>{html.escape(job.id)}</code>"
-                            f" · {state_html(record)}{progress}"
-                            f" · {format_duration(elapsed(job, record=record))}")
+                            f" · {row_status_html(job, record)}")
         self.bar.value = 1.0 if record.state is State.COMPLETED else float(record.progress or 0.0)
         self.bar.bar_style = bar_style(record.state.value)
 

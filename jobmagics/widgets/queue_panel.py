@@ -19,14 +19,13 @@ from ..display import (
     array_elapsed,
     bar_style,
     counts_bar_html,
-    elapsed,
     error_html,
     more_text,
+    row_status_html,
     state_badge,
-    state_html,
 )
 from ..errors import JobmagicsError
-from ..formats import format_duration, progress_text
+from ..formats import format_duration
 from ..job import Job
 from ..model import STATE_NAMES, TERMINAL, State
 from .poller import shared_poller
@@ -68,11 +67,8 @@ class JobRow(w.HBox):
     def update(self, job: Job) -> None:
         record = snapshot(job)
         self.state = record.state.value
-        progress = progress_text(record.progress, record.stage)
-        progress = f" {html.escape(progress)}" if progress else ""
         self.cells.value = (f"<code>{html.escape(job.id)}</code> {html.escape(record.name or '')}"
-                            f" · {html.escape(record.user)} · {state_html(record)}{progress}"
-                            f" · {format_duration(elapsed(job, record=record))}")
+                            f" · {html.escape(record.user)} · {row_status_html(job, record)}")
         self.bar.value = 1.0 if record.state is State.COMPLETED else float(record.progress or 0.0)
         self.bar.bar_style = bar_style(record.state.value)
         self.cancel_button.disabled = record.state in TERMINAL
