@@ -14,7 +14,7 @@ import time
 import weakref
 from collections.abc import Iterator
 
-from ..errors import DatabaseMissing, DiskFull, QueueError
+from ..errors import DatabaseMissing, DatabaseReplaced, DiskFull, QueueError
 from ..paths import (
     QueueLayout,
     check_writable,
@@ -23,7 +23,7 @@ from ..paths import (
     journal_mode_for,
     read_only_filesystem,
 )
-from .diagnosis import BUSY, LOCKED, error_code, explain, unwritable_filesystem
+from .diagnosis import BUSY, CORRUPT, LOCKED, NOTADB, error_code, explain, unwritable_filesystem
 from .integrity import FileGuard, FileIdentity, recover_hint
 from .schema import SCHEMA_VERSION, migrate
 
@@ -175,6 +175,14 @@ class Database:
         return True
 
     def _explain(self, exc: sqlite3.Error) -> QueueError:
+        """A file emptied or swapped under a statement reads as "not a database" to SQLite:
+        say what happened to the file rather than call it damaged."""
+        guard = getattr(self, "guard", None)
+        if guard is not None and error_code(exc) in (CORRUPT, NOTADB):
+            try:
+                guard.check()
+            except DatabaseReplaced as replaced:
+                return replaced
         return explain(exc, self.layout, self.busy_timeout, trusted=not self.read_only)
 
     # ---- reading and writing ----------------------------------------------------------
