@@ -172,3 +172,19 @@ def check_seconds(name: str, value: object) -> float | None:
     if not (math.isfinite(number) and number > 0):
         raise InvalidJob(f"{name} must be a positive number of seconds, not {value!r}")
     return number
+
+
+NOTIFY_KINDS = ("email", "webhook")
+NOTIFY_ON = ("end", "failure")
+_EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+
+def check_notify_target(value: object) -> str:
+    """``email:ADDR`` or ``webhook:URL`` (http or https), as given."""
+    text = check_text("notify target", value, 2048)
+    kind, _, where = text.partition(":")
+    if kind == "email" and _EMAIL_RE.match(where):
+        return text
+    if kind == "webhook" and re.match(r"^https?://[^\s/]+", where):
+        return text
+    raise InvalidJob(f"notify target {text!r} is not email:ADDRESS or webhook:http(s)://URL")

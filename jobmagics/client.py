@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from . import kinds, paths
 from .arrays import ArraySpec, check_parallel, split_element_id, sweep_points
 from .chunks import auto_chunksize, chunked, run_chunk, unchunked
+from .edits import EditsAPI
 from .errors import InvalidJob, JobNotFound, PermissionDenied, QueueError
 from .fields import by_keyword
 from .job import Job, JobPage
@@ -29,7 +30,10 @@ from .model import (
     check_text,
     parse_states,
 )
+from .notifications import NotificationsAPI
+from .retention import RetentionAPI
 from .runtime import LEASE_S
+from .schedules import SchedulesAPI
 from .store import Store
 
 if TYPE_CHECKING:
@@ -37,7 +41,7 @@ if TYPE_CHECKING:
     from .service.remote import RemoteStore
 
 
-class Queue:
+class Queue(EditsAPI, SchedulesAPI, RetentionAPI, NotificationsAPI):
     """A job queue: a directory holding ``jobs.db``, ``logs/``, ``data/``, ``outputs/``."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *,

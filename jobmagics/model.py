@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, field
 from typing import Any
 
 from .checks import (
@@ -12,10 +12,12 @@ from .checks import (
     MAX_MEMORY,
     MAX_NAME,
     MAX_PRIORITY,
+    NOTIFY_ON,
     RESOURCE_RE,
     check_cell,
     check_int,
     check_job_id,
+    check_notify_target,
     check_seconds,
     check_text,
     format_job_id,
@@ -152,6 +154,19 @@ def _env(value: object) -> dict[str, str]:
             for k, v in value.items()}
 
 
+def _notify(value: object) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise InvalidJob(f"notify must be a list of targets, not {value!r:.80}")
+    return list(dict.fromkeys(check_notify_target(t) for t in items))
+
+
+def _notify_on(value: object) -> str:
+    if value not in NOTIFY_ON:
+        raise InvalidJob(f"notify_on is one of {', '.join(NOTIFY_ON)}, not {value!r:.80}")
+    return str(value)
+
+
 def _backend(value: object) -> str:
     if value not in BACKENDS:
         raise InvalidJob(f"unknown backend {value!r}; backends are {', '.join(BACKENDS)}")
@@ -246,6 +261,11 @@ class JobSettings:
                          example=True)
     backend: str = setting("local", "where it runs", choices=BACKENDS, check=_backend,
                            example="slurm")
+    notify: list[str] = setting([], "where to say that it ended: email:ADDR or webhook:URL",
+                                metavar="TARGET", check=_notify, json=True,
+                                example=["email:alice@example.org"])
+    notify_on: str = setting("end", "notify on every end, or on failure only", choices=NOTIFY_ON,
+                             check=_notify_on, example="failure")
     options: JobOptions = setting(JobOptions(), "declared extras (see JobOptions)", flag=None,
                                   check=JobOptions.of, json=True, example={"capture": True})
 
@@ -294,6 +314,10 @@ class JobRecord(JobSettings):
     array_id: str | None = recorded("the array it is an element of (None: a job of its own)",
                                      None)
     array_index: int | None = recorded("its index in that array", None)
+    units: dict[str, list[str]] | None = recorded(
+        "the named units of its resources this attempt holds (gpu: 0, 2)", None, json=True,
+        per_attempt=True)
+    schedule: str | None = recorded("the recurring schedule that submitted it", None)
     worker_lost_at: float | None = recorded(
         "set when read: the job runs on a worker that is gone, last known alive then", None,
         stored=False)
@@ -327,6 +351,7 @@ class WorkerRecord:
     resources: dict[str, int]
     only_user: str | None
     state: str
+    units: dict[str, list[str]] = field(default_factory=dict)   # named units per resource
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -27,6 +27,7 @@ class WorkerOptions:
     heartbeat: float = 1.0
     backends: tuple[str, ...] = ("local",)
     kernel_executor: bool = True
+    chores: bool = True             # submit due schedules, send notifications, apply retention
 
 
 def add_worker_arguments(parser: argparse.ArgumentParser, *, whose: bool = True) -> None:
@@ -62,6 +63,9 @@ def add_worker_arguments(parser: argparse.ArgumentParser, *, whose: bool = True)
                         help="also submit --backend pbs jobs to PBS/Torque (qsub)")
     parser.add_argument("--no-kernel", action="store_true",
                         help="run python jobs in plain subprocesses instead of Jupyter kernels")
+    parser.add_argument("--no-chores", action="store_true",
+                        help="leave submitting recurring jobs, sending notifications and the"
+                             " daily prune to other workers")
 
 
 def options_from_args(args: argparse.Namespace, *, serves_everyone: bool = False) -> WorkerOptions:
@@ -78,7 +82,8 @@ def options_from_args(args: argparse.Namespace, *, serves_everyone: bool = False
     options = WorkerOptions(queue=getattr(args, "queue", None), startup=args.startup,
                             drain=args.drain, only_user=only_user, idle_exit=args.idle_exit,
                             grace=args.grace, shutdown_grace=args.shutdown_grace,
-                            kernel_executor=not args.no_kernel)
+                            kernel_executor=not args.no_kernel,
+                            chores=not getattr(args, "no_chores", False))
     if args.slots is not None:
         if args.slots < 1:
             raise InvalidJob(f"--slots must be at least 1, not {args.slots}")

@@ -9,6 +9,7 @@ import secrets
 import selectors
 import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from jobmagics.store import Capacity
 from jobmagics.store.dispatch import AttemptEnd, AttemptStart
 
 from .adversity import AdversityMixin
+from .chores import ChoreContext, Chores, default_chores
 from .executors import Ended, Execution, Executor, JobContext, Outcome
 from .executors.defaults import default_executors
 from .executors.outcomes import attempt_end
@@ -71,6 +73,8 @@ class Worker(AdversityMixin):
         self._unrecorded: list[tuple[Running, Outcome]] = []     # outcomes a full disk held back
         self._starts: list[AttemptStart] = []    # processes started, not yet recorded
         self.database_lost: str | None = None
+        self.chores = Chores(ChoreContext(self.queue, self.store, self.id, threading.Event()),
+                             default_chores() if options.chores else [])
         if self.queue.layout.is_shared():
             os.umask(0o007)
 
@@ -79,6 +83,7 @@ class Worker(AdversityMixin):
         """Serve the queue until stopped (SIGTERM/SIGINT), drained or idle; returns an exit code."""
         self._register()
         wake_read = self._install_signals()
+        self.chores.start()
         try:
             waker_fd = self._waker.fileno()
             if waker_fd is not None:
@@ -87,6 +92,7 @@ class Worker(AdversityMixin):
             while self._guarded_step():
                 pass
         finally:
+            self.chores.stop()
             self._shutdown_running()
             for executor in self.executors:
                 with contextlib.suppress(Exception):
@@ -149,6 +155,7 @@ class Worker(AdversityMixin):
         changed = self._queue_changed()
         if changed:
             self._apply_cancel_requests(now)
+            self.chores.poke()
         ended = self._reap()
         self._enforce_deadlines(now)
         due = changed or bool(ended) or now >= self._next["claim"]

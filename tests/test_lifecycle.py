@@ -202,7 +202,7 @@ def test_a_step_from_a_record_read_before_an_earlier_step_is_refused(queue: jobm
 DIRTY = {"started_at": 11.0, "finished_at": 12.0, "exit_code": 3, "error": "old error",
          "worker": "old-worker", "pid": 4242, "pid_started": 13.0, "progress": 0.5,
          "stage": "old stage", "cancel_requested": True, "backend_id": "slurm-1",
-         "not_before": 14.0}
+         "not_before": 14.0, "units": '{"gpu": ["0", "2"]}'}
 FRESH = per_attempt(JobRecord)
 
 

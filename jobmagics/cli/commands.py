@@ -17,6 +17,7 @@ from ..fields import from_arguments
 from ..job import Job
 from ..job_array import JobArray
 from ..model import JobSettings, State
+from . import configs, editing, notify, retention, schedules
 from .arrays import array_detail, arrays_table, submit_array, unfinished_line
 from .maintenance import cmd_backup, cmd_recover  # noqa: F401  (cmd_backup: via COMMANDS)
 from .parser import STATUS_ELEMENTS
@@ -290,3 +291,5 @@ def cmd_admin(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     name[4:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("cmd_")}
+for _module in (editing, schedules, notify, retention, configs):
+    COMMANDS.update(_module.COMMANDS)

@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 parser_class=OneLineParser)
     for add in (_add_init, _add_submit, _add_listings, _add_moves, _add_workers):
         add(sub)
+    from . import configs, editing, notify, retention, schedules  # day-to-day commands
+    for module in (editing, schedules, notify, retention, configs):
+        module.add_commands(sub)
     _accept_queue_everywhere(sub)
     return parser
 

@@ -23,6 +23,8 @@ from ..job_array import JobArray
 from ..model import JobSettings, State
 from ..outputs import job_outputs
 from . import owned_worker
+from .configs import ConfigVerbs
+from .editing import EditingVerbs
 from .parsers import PARSERS, help_text
 from .sweeps import sweep_grid
 
@@ -35,7 +37,7 @@ def _names(text: str | None) -> list[str]:
 
 
 @magics_class
-class JobMagics(Magics):
+class JobMagics(Magics, EditingVerbs, ConfigVerbs):
     """The notebook face of jobmagics."""
 
     def __init__(self, shell: Any = None) -> None:

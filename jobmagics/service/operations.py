@@ -282,3 +282,8 @@ OPERATIONS: dict[str, Callable[..., Any]] = {op.__name__: op for op in (
     set_setting, set_paused, workers, pid_of, events, whoami,
     _read("active_counts"), _read("state_counts"), _read("resources"), _read("setting"),
 )}
+
+from . import ops_edits, ops_notifications, ops_retention, ops_schedules  # noqa: E402
+
+for _module in (ops_edits, ops_schedules, ops_retention, ops_notifications):
+    OPERATIONS.update(_module.OPERATIONS)

@@ -8,14 +8,19 @@ from .arrays import ArraysMixin
 from .backup import Backup, backup
 from .db import BUSY_TIMEOUT_S, Database
 from .dispatch import Capacity, DispatchMixin
+from .edits import EditsMixin
 from .integrity import read_verdict
 from .jobs import JobsMixin, Submission
 from .moves import MovesMixin
+from .outbox import OutboxMixin
+from .retention import RetentionMixin
+from .schedules import SchedulesMixin
 
 __all__ = ["Capacity", "Store", "Submission"]
 
 
-class Store(JobsMixin, ArraysMixin, MovesMixin, DispatchMixin):
+class Store(JobsMixin, ArraysMixin, MovesMixin, DispatchMixin, EditsMixin, SchedulesMixin,
+            OutboxMixin, RetentionMixin):
     """All reads and writes of one queue's database: submission and reading (``jobs``), job
     arrays (``arrays``), the user's moves (``moves``) and the worker's side (``dispatch``),
     each a mixin that needs only ``self.db``. None of them writes a job's state: each takes

@@ -12,7 +12,7 @@ from ..model import JobRecord, State, WorkerRecord
 from . import lifecycle
 from .db import Database
 from .rows import JOB_COLUMNS, dumps, job_from_row, worker_from_row
-from .schema import USER_INDEXES_VERSION, SchemaAware
+from .schema import LINE, USER_INDEXES_VERSION, SchemaAware
 
 # The claim names its partial index (jobs_claim or jobs_user_claim: WHERE state = 'pending'),
 # which SQLite accepts only for a query with that same literal, so the state is spelled in.
@@ -29,7 +29,7 @@ WHERE state = {_PENDING} AND not_before <= :now
   AND (resources = '[]' OR NOT EXISTS (
         SELECT 1 FROM json_each(jobs.resources) AS r
         WHERE r.value NOT IN (SELECT value FROM json_each(:available))))
-ORDER BY priority DESC, seq
+ORDER BY {LINE}
 LIMIT 1
 """
 

@@ -26,6 +26,7 @@ from .rows import JOB_COLUMNS, job_from_row
 from .schema import (
     ARRAYS_VERSION,
     COUNTS_VERSION,
+    DAY_TO_DAY_VERSION,
     SUBMITTED_INDEX_VERSION,
     USER_INDEXES_VERSION,
     SchemaAware,
@@ -45,29 +46,31 @@ ACTIVE_ORDER = tuple(s.value for s in (State.RUNNING, State.PENDING, State.WAITI
 _RUNNING, _PENDING, _WAITING = (f"'{s.value}'" for s in (State.RUNNING, State.PENDING,
                                                        State.WAITING))
 _ACTIVE_PAGE_SQL = f"""
-SELECT * FROM (SELECT {{columns}}, seq, 0 AS part, -priority AS rank FROM jobs
+SELECT * FROM (SELECT {{columns}}, seq, 0 AS part, -priority AS rank, seq AS line FROM jobs
                WHERE state = {_RUNNING} {{user}} ORDER BY priority DESC, seq LIMIT :depth)
 UNION ALL
-SELECT * FROM (SELECT {{columns}}, seq, 1 AS part, -priority AS rank
+SELECT * FROM (SELECT {{columns}}, seq, 1 AS part, -priority AS rank, {{line}} AS line
                FROM jobs INDEXED BY {{claim}}
-               WHERE state = {_PENDING} {{user}} ORDER BY priority DESC, seq LIMIT :depth)
+               WHERE state = {_PENDING} {{user}} ORDER BY priority DESC, {{line}} LIMIT :depth)
 UNION ALL
-SELECT * FROM (SELECT {{columns}}, seq, 2 AS part, 0 AS rank FROM jobs
+SELECT * FROM (SELECT {{columns}}, seq, 2 AS part, 0 AS rank, seq AS line FROM jobs
                WHERE state = {_WAITING} {{user}} ORDER BY seq LIMIT :depth)
-ORDER BY part, rank, seq LIMIT :limit OFFSET :offset
+ORDER BY part, rank, line LIMIT :limit OFFSET :offset
 """
 _EVERY_STATE = tuple(State)
 
 
-def active_page_sql(user: bool, *, indexed: bool = True, columns: str = JOB_COLUMNS,
-                    elements: bool = True) -> str:
+def active_page_sql(user: bool, *, indexed: bool = True, placed: bool = True,
+                    columns: str = JOB_COLUMNS, elements: bool = True) -> str:
     """The page of everyone's active jobs or (``user``) of one user's; ``elements``: with the
     elements of arrays (without: those are shown as their arrays). A queue on a schema older
-    than v3 (read-only, so not migrated) has no claim index per user."""
+    than v3 (read-only, so not migrated) has no claim index per user, older than v6 no
+    places in line (submission order)."""
     claim = "jobs_user_claim" if user and indexed else "jobs_claim"
     filters = ("AND user = :user" if user else "") + ("" if elements else
                                                       " AND array_id IS NULL")
-    return _ACTIVE_PAGE_SQL.format(user=filters, claim=claim, columns=columns)
+    line = "ifnull(place, seq)" if placed else "seq"
+    return _ACTIVE_PAGE_SQL.format(user=filters, claim=claim, columns=columns, line=line)
 
 
 def counts_sql(where: str, *, counted: bool) -> str:
@@ -259,10 +262,11 @@ class JobsMixin(SchemaAware):
 
     def active(self, limit: int | None = None, offset: int = 0,
                user: str | None = None, elements: bool = True) -> list[JobRecord]:
-        """Running, then pending in start order (priority, then submission), then waiting (in
+        """Running, then pending in start order (priority, then place in line), then waiting (in
         submission order): ``limit`` of them from ``offset``, of everyone or of ``user``;
         without the elements of arrays unless ``elements``."""
         sql = active_page_sql(bool(user), indexed=self._schema_has(USER_INDEXES_VERSION),
+                              placed=self._schema_has(DAY_TO_DAY_VERSION),
                               columns=self._job_columns(),
                               elements=elements or not self._schema_has(ARRAYS_VERSION))
         depth = -1 if limit is None else limit + offset

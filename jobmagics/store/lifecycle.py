@@ -26,6 +26,8 @@ _STEP_COLUMNS = frozenset(PER_ATTEMPT) | {"attempt", "held"}
 _ENTRY = (State.WAITING, State.PENDING)
 _RETRYABLE = RETRYABLE
 CANCELLED_WHILE_RUNNING = "cancelled while running"
+# ``notify_on="failure"``: the ends that are failures (a cancel is someone's decision).
+NOTIFIED_FAILURES = (State.FAILED, State.TIMEOUT)
 
 # The one "is a parent still blocking this job?": one of its parents, or one element of an
 # array it runs after, has not completed.
@@ -132,7 +134,22 @@ def move(conn: sqlite3.Connection, job: JobRecord, new: State, now: float, detai
     record_event(conn, job.id, now, new, detail)
     if job.array_id is not None and job.state in _SLOTTED and new not in _SLOTTED:
         admit(conn, job.array_id, now)
+    if job.notify and new in TERMINAL:
+        post_notifications(conn, job, new, now)
     return dataclasses.replace(job, state=new, **columns)
+
+
+def post_notifications(conn: sqlite3.Connection, job: JobRecord, state: State,
+                       now: float) -> None:
+    """The job's notifications of this end, in the outbox, in the transaction that ends it:
+    once per target and attempt, however often a worker retries the step (a worker sends
+    them, ``store.outbox``)."""
+    if job.notify_on == "failure" and state not in NOTIFIED_FAILURES:
+        return
+    conn.executemany("INSERT OR IGNORE INTO outbox(job_id, attempt, state, target, created_at,"
+                     " next_try_at) VALUES (?, ?, ?, ?, ?, ?)",
+                     [(job.id, job.attempt, state.value, target, now, now)
+                      for target in job.notify])
 
 
 def new_attempt(**columns: Any) -> dict[str, Any]:

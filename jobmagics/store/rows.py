@@ -74,6 +74,7 @@ def submitted_values(spec: JobSpec, like: tuple[JobSpec, list[Any]] | None = Non
 def worker_from_row(row: sqlite3.Row) -> WorkerRecord:
     data: dict[str, Any] = dict(row)
     data["resources"] = json.loads(data["resources"])
+    data["units"] = json.loads(data.get("units") or "{}")
     return WorkerRecord(**data)
 
 

@@ -159,6 +159,64 @@ MIGRATIONS: list[str] = [
         submitted_at REAL NOT NULL
     );
     """,
+    # v6: running a lab's queue day to day. ``place``: a job's place in line among jobs of its
+    # priority once a user moved it (NULL: its submission order, seq); the claim indexes order
+    # by that (LINE, below), so a moved job is claimed where it was put. ``units``: the named
+    # units of its resources an attempt holds (gpu 0 and 2). ``notify``/``notify_on``: where to
+    # say that it ended; ``schedule``: the recurring schedule that submitted it. ``schedules``:
+    # one row per named schedule, its next due time advanced in the transaction that submits
+    # the run (exactly once per due time, whichever worker does it). ``outbox``: one row per
+    # notification to send, written in the transaction that ends the job, sent and marked by a
+    # worker (retried with backoff; a crash mid-send leaves it to be sent again).
+    """
+    ALTER TABLE jobs ADD COLUMN place REAL;
+    ALTER TABLE jobs ADD COLUMN units TEXT;
+    ALTER TABLE jobs ADD COLUMN notify TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE jobs ADD COLUMN notify_on TEXT NOT NULL DEFAULT 'end';
+    ALTER TABLE jobs ADD COLUMN schedule TEXT;
+    ALTER TABLE workers ADD COLUMN units TEXT NOT NULL DEFAULT '{}';
+    DROP INDEX jobs_claim;
+    CREATE INDEX jobs_claim ON jobs(priority DESC, ifnull(place, seq)) WHERE state = 'pending';
+    DROP INDEX jobs_user_claim;
+    CREATE INDEX jobs_user_claim ON jobs(user, priority DESC, ifnull(place, seq))
+        WHERE state = 'pending';
+    CREATE INDEX jobs_schedule ON jobs(schedule, seq) WHERE schedule IS NOT NULL;
+    CREATE TABLE schedules (
+        name TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        host TEXT NOT NULL,
+        every REAL,
+        cron TEXT,
+        tz TEXT,
+        overlap TEXT NOT NULL DEFAULT 'skip',
+        submission TEXT NOT NULL,
+        payload BLOB,
+        paused INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,
+        last_due REAL,
+        last_job TEXT,
+        last_note TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        target TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        tries INTEGER NOT NULL DEFAULT 0,
+        next_try_at REAL NOT NULL,
+        sending_by TEXT,
+        sending_until REAL,
+        sent_at REAL,
+        failed_at REAL,
+        last_error TEXT,
+        UNIQUE (job_id, attempt, target)
+    );
+    CREATE INDEX outbox_due ON outbox(next_try_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+    CREATE INDEX outbox_job ON outbox(job_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -166,6 +224,10 @@ COUNTS_VERSION = 2           # state_counts and its triggers
 USER_INDEXES_VERSION = 3     # jobs_user (user, state, seq), jobs_user_claim
 SUBMITTED_INDEX_VERSION = 4  # jobs_submitted
 ARRAYS_VERSION = 5           # arrays, jobs.array_id/array_index
+DAY_TO_DAY_VERSION = 6       # jobs.place/units/notify/notify_on/schedule, schedules, outbox
+# A job's place in the claim order: priority first, then where it stands in line (its
+# submission order unless a user moved it). The claim indexes are on this very expression.
+LINE = "priority DESC, ifnull(place, seq)"
 
 
 class SchemaAware:

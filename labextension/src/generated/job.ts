@@ -78,6 +78,10 @@ export interface IJobBase {
   held: boolean;
   /** Where it runs; one of local, slurm, pbs. */
   backend: string;
+  /** Where to say that it ended: email:ADDR or webhook:URL. */
+  notify: string[];
+  /** Notify on every end, or on failure only; one of end, failure. */
+  notify_on: string;
   /** The job's id, JOB-YYYYMMDD-NNNNN. */
   id: string;
   /** Who submitted it (Unix login). */
@@ -118,6 +122,10 @@ export interface IJobBase {
   array_id: string | null;
   /** Its index in that array. */
   array_index: number | null;
+  /** The named units of its resources this attempt holds (gpu: 0, 2). */
+  units: Record<string, string[]> | null;
+  /** The recurring schedule that submitted it. */
+  schedule: string | null;
   /** Set when read: the job runs on a worker that is gone, last known alive then. */
   worker_lost_at: number | null;
   /** Its log: stdout and stderr of every attempt. */
@@ -193,6 +201,10 @@ export interface ISubmitSpec {
   hold?: boolean | null;
   /** Where it runs; one of local, slurm, pbs; default "local". */
   backend?: string | null;
+  /** Where to say that it ended: email:ADDR or webhook:URL. */
+  notify?: string[] | null;
+  /** Notify on every end, or on failure only; one of end, failure; default "end". */
+  notify_on?: string | null;
   /** Declared extras (see JobOptions). */
   options?: Partial<IJobOptions> | null;
 }
