@@ -73,6 +73,9 @@ bench: setup-test
 	$(PY) bench/bench_server.py --keep $(abspath $(VENV))/bench-server-queue
 	$(PY) bench/bench_service.py
 	$(PY) bench/bench_arrays.py
+	$(PY) bench/bench_schedules.py
+	$(PY) bench/bench_notifications.py
+	$(PY) bench/bench_retention.py
 
 ## make soak: the reliability scenarios with long loads (50+ worker kills, bigger submit storms)
 soak: setup-test

@@ -23,12 +23,15 @@ from ..job_array import JobArray
 from ..model import JobSettings, State
 from ..outputs import job_outputs
 from . import owned_worker
+from . import configs, editing
 from .configs import ConfigVerbs
 from .editing import EditingVerbs
 from .parsers import PARSERS, help_text
 from .sweeps import sweep_grid
 
 Target = Job | JobArray
+for _verbs in (editing, configs):          # their %job subcommands, beside the core ones
+    PARSERS.update(_verbs.PARSERS)
 
 
 def _names(text: str | None) -> list[str]:
