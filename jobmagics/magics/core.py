@@ -22,8 +22,7 @@ from ..job import Job
 from ..job_array import JobArray
 from ..model import JobSettings, State
 from ..outputs import job_outputs
-from . import owned_worker
-from . import configs, editing
+from . import configs, editing, owned_worker
 from .configs import ConfigVerbs
 from .editing import EditingVerbs
 from .parsers import PARSERS, help_text
