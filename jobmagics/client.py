@@ -30,7 +30,7 @@ from .model import (
     check_text,
     parse_states,
 )
-from .notifications import NotificationsAPI
+from .notifications import NotificationsAPI, with_notify_defaults
 from .retention import RetentionAPI
 from .runtime import LEASE_S
 from .schedules import SchedulesAPI
@@ -227,7 +227,7 @@ class Queue(EditsAPI, SchedulesAPI, RetentionAPI, NotificationsAPI):
             code=code, payload=payload,
             experiment={"target": experiment, "config": dict(config or {})} if experiment else None,
             **values)
-        return spec.validate(), payload
+        return with_notify_defaults(spec.validate()), payload
 
     # ---- reading ----------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
