@@ -238,7 +238,7 @@ def bench_listings(base: Path) -> dict[str, float]:
     q = big_queue(base)
     build_s = time.perf_counter() - built
     q.store.checkpoint()
-    lost = [j.id for j in q.queue(limit=BIG_RUNNING) if j.snapshot.worker_lost_at is not None]
+    lost = [j.id for j in q.queue(limit=BIG_RUNNING) if j.last_read.worker_lost_at is not None]
     assert not lost, f"the bench's own worker record should be alive: {lost}"
     assert q.store.active_counts() == {"running": BIG_RUNNING, "pending": BIG_PENDING, "waiting": 0}
 

@@ -301,7 +301,7 @@ class Queue(EditsAPI, SchedulesAPI, RetentionAPI, NotificationsAPI):
         arrays = self.arrays(user=user, active=True, limit=None)
         for array in arrays:           # the page counts jobs; the arrays are beside it
             for state in counts:
-                counts[state] = max(0, counts[state] - array.snapshot.counts.get(state, 0))
+                counts[state] = max(0, counts[state] - array.last_read.counts.get(state, 0))
         return JobPage(jobs, counts, offset, arrays)
 
     def history(self, user: str | None = None, state: str | Sequence[str] | None = None,

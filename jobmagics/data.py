@@ -345,8 +345,8 @@ def load_sweep(array: JobArray) -> SweepData:
     table = SweepData(array_id=array.id)
     configs: dict[int, dict[str, Any]] = {}
     for element in array_elements_in_order(array):
-        index = element.snapshot.array_index or 0
-        experiment = element.snapshot.experiment
+        index = element.last_read.array_index or 0
+        experiment = element.last_read.experiment
         if not experiment:
             raise InvalidJob(f"{array.id} is an array of {element.kind} jobs; only experiments"
                              " write data files")

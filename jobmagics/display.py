@@ -67,7 +67,7 @@ def error_html(message: str) -> str:
 
 def elapsed(job: Job, now: float | None = None, record: JobRecord | None = None) -> float | None:
     """Seconds the job has run (so far); pass ``record`` to use one already read."""
-    record = record or job.snapshot
+    record = record or job.last_read
     if record.started_at is None:
         return None
     return (record.finished_at or now or time.time()) - record.started_at
@@ -96,7 +96,7 @@ def job_html(job: Job) -> str:
 
 
 def _job_cells(job: Job) -> tuple[str, ...]:
-    record = job.snapshot            # as the listing read it: one read per page, not per row
+    record = job.last_read            # as the listing read it: one read per page, not per row
     return (f"<code>{html.escape(job.id)}</code>", html.escape(record.name or ""),
             html.escape(record.user), state_html(record),
             html.escape(progress_text(record.progress, record.stage)),
@@ -247,7 +247,7 @@ def array_mimebundle(array: JobArray, include: Any = None,
     bundle = _live_view_bundle(array.live_view, include, exclude)
     if bundle is None:
         return None
-    record = array.snapshot
+    record = array.last_read
     name = f" {record.name!r}" if record.name else ""
     bundle["text/plain"] = f"<JobArray {array.id}{name} of {record.size} (live widget)>"
     bundle["text/html"] = (f"<div class='jobmagics-array'><code>{html.escape(array.id)}</code>"

@@ -67,7 +67,7 @@ class Job:
         return self._record
 
     @property
-    def snapshot(self) -> JobRecord:
+    def last_read(self) -> JobRecord:
         """The job as last read (by the listing that returned it, or ``refresh()``); read once
         if never. Listings show this so that one page is one moment, read once."""
         if self._record is None:
@@ -110,7 +110,7 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         """The job as last read (``refresh()`` first for the latest), with its file paths."""
-        return self.snapshot.to_dict() | {"log_path": str(self.log_path),
+        return self.last_read.to_dict() | {"log_path": str(self.log_path),
                                           "data_path": str(self.data_path),
                                           "outputs_path": str(self.outputs_path)}
 

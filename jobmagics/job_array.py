@@ -72,7 +72,7 @@ class JobArray:
         return self._record
 
     @property
-    def snapshot(self) -> ArrayRecord:
+    def last_read(self) -> ArrayRecord:
         if self._record is None:
             self.refresh()
         assert self._record is not None
@@ -112,7 +112,7 @@ class JobArray:
         return self.queue.get(element_id(self.id, index))
 
     def to_dict(self) -> dict[str, Any]:
-        return self.snapshot.to_dict()
+        return self.last_read.to_dict()
 
     # ---- waiting ----------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> JobArray:

@@ -289,7 +289,7 @@ def test_an_array_record_travels_as_plain_data(queue: jobmagics.Queue) -> None:
     array = queue.submit_array(["true"], items=range(3), parallel=2)
     data = array.to_dict()
     assert data["counts"]["pending"] == 2 and data["state"] == "pending"
-    assert pickle.loads(pickle.dumps(array.snapshot)).id == array.id
+    assert pickle.loads(pickle.dumps(array.last_read)).id == array.id
     assert os.fspath(queue.path) in repr(queue)
 
 

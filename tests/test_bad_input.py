@@ -22,7 +22,7 @@ UNKNOWN = "JOB-20000101-00001"
 
 def unchanged(queue: jobmagics.Queue) -> tuple[Any, ...]:
     """Every job's state, held flag, attempt and error, and the event count."""
-    return tuple((j.id, j.state.value, j.snapshot.held, j.attempt, j.error) for j in queue.jobs(limit=None)) + (
+    return tuple((j.id, j.state.value, j.last_read.held, j.attempt, j.error) for j in queue.jobs(limit=None)) + (
         sum(len(queue.events(j.id)) for j in queue.jobs(limit=None)),)
 
 

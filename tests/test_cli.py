@@ -149,10 +149,10 @@ def test_a_verb_on_a_good_and_a_bad_id_acts_on_neither(queue_dir: Path, verb: st
         q.apply("hold", goods)
     if verb in ("retry", "delete"):
         q.apply("cancel", goods)
-    before = [(j.id, j.state, j.snapshot.held) for j in q.jobs()]
+    before = [(j.id, j.state, j.last_read.held) for j in q.jobs()]
     result = cli(queue_dir, verb, goods[0], "JOB-20000101-00001", goods[1])
     assert result.returncode == 2 and "JOB-20000101-00001" in result.stderr and result.stdout == ""
-    assert [(j.id, j.state, j.snapshot.held) for j in q.jobs()] == before
+    assert [(j.id, j.state, j.last_read.held) for j in q.jobs()] == before
     done = cli(queue_dir, verb, *goods)                     # several good ids: every one
     assert done.returncode == 0 and [line.split()[0] for line in done.stdout.splitlines()] == goods
 

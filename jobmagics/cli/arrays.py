@@ -34,7 +34,7 @@ def arrays_table(arrays: Sequence[JobArray]) -> str:
     now = time.time()
     rows = []
     for array in arrays:
-        r = array.snapshot              # as the listing read it
+        r = array.last_read              # as the listing read it
         rows.append([r.id, r.state.value, r.user, r.name or "-", f"{r.size:,}",
                      progress_text(r.progress, None), elapsed_text(r, now),
                      counts_text(r.counts)])

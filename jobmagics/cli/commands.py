@@ -160,7 +160,7 @@ def _array_status(args: argparse.Namespace, array: JobArray) -> int:
         _print_json(array.to_dict() | {"offset": args.offset, "limit": limit,
                                        "elements": [j.to_dict() for j in elements]})
         return 0
-    counts = array.snapshot.counts
+    counts = array.last_read.counts
     states = args.state.split(",") if args.state else list(counts)
     matching = sum(counts.get(s.strip(), 0) for s in states)
     print(array_detail(array, elements, args.offset, matching))
@@ -209,7 +209,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_retry(args: argparse.Namespace) -> int:
     q = _queue(args)
     return _act(args, "retry", lambda job_id, state: (
-        f"{job_id} {state} (attempt {q.get(job_id).snapshot.attempt})"))
+        f"{job_id} {state} (attempt {q.get(job_id).last_read.attempt})"))
 
 
 def cmd_hold(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ def timestamp(epoch: float | None) -> str:
 
 def elapsed(job: Job, now: float) -> str:
     """How long the job has run, or ``waiting 42s`` since its submission."""
-    record = job.snapshot
+    record = job.last_read
     if record.started_at is None:
         return f"waiting {format_duration(now - record.submitted_at)}"
     return format_duration((record.finished_at or now) - record.started_at)
@@ -53,7 +53,7 @@ def more_line(page: JobPage) -> str:
 
 
 def job_row(job: Job, now: float) -> list[str]:
-    record = job.snapshot
+    record = job.last_read
     state = state_text(record, now)
     return [record.id, state, record.user, record.name or "-", str(record.priority),
             ",".join(record.resources) or "-", progress(record), elapsed(job, now),
@@ -83,7 +83,7 @@ def job_detail(job: Job, events: Sequence[dict[str, Any]]) -> str:
     """The job's fields, one a line (every setting that differs from its default included),
     then its state history."""
     rows = _detail_rows(job)
-    rows += _other_settings(job.snapshot, shown={name for name, _ in rows})
+    rows += _other_settings(job.last_read, shown={name for name, _ in rows})
     width = max(LABEL_WIDTH, *(len(name) for name, _ in rows))
     lines = [f"{name:>{width}}  {value}" for name, value in rows]
     lines.append("")
@@ -93,7 +93,7 @@ def job_detail(job: Job, events: Sequence[dict[str, Any]]) -> str:
 
 
 def _detail_rows(job: Job) -> list[tuple[str, object]]:
-    r = job.snapshot
+    r = job.last_read
     return [
         ("id", r.id), ("name", r.name or "-"), ("kind", r.kind),
         ("state", state_text(r, time.time())), ("user", f"{r.user}@{r.host}"),

@@ -155,7 +155,7 @@ class JobMagics(Magics, EditingVerbs, ConfigVerbs):
             job = queue.submit(command=args.command, **common)
         self._remember(job, args.out)
         self._live(job)
-        if job.snapshot.backend == "local" and not queue.workers():
+        if job.last_read.backend == "local" and not queue.workers():
             print(f"no worker serves {queue.path} yet: the job waits until one starts"
                   " (%job worker start runs one in this kernel)", file=sys.stderr)
         if not args.wait:

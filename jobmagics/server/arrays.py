@@ -31,7 +31,7 @@ class ArraysHandler(JobmagicsHandler):
             version = q.data_version()
             arrays = q.arrays(user=q.user if mine else user, active=active, limit=limit)
             may = may_act_on(q)
-            return {"arrays": [listed_array(a, may(a.snapshot.user)) for a in arrays],
+            return {"arrays": [listed_array(a, may(a.last_read.user)) for a in arrays],
                     "limit": limit, "active": active, "user": q.user, "version": version}
 
         await self.answer(page)

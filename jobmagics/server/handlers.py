@@ -260,7 +260,7 @@ class QueueHandler(JobmagicsHandler):
             return {"jobs": [listed(j) for j in jobs], "counts": jobs.counts, "total": jobs.total,
                     "more": jobs.more, "limit": limit, "offset": offset, "user": q.user,
                     "version": version,
-                    "arrays": [listed_array(a, may(a.snapshot.user)) for a in jobs.arrays]}
+                    "arrays": [listed_array(a, may(a.last_read.user)) for a in jobs.arrays]}
 
         await self.answer(page)
 

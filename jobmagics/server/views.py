@@ -40,7 +40,7 @@ def summary(record: JobRecord) -> str:
 def listed(job: Job) -> dict[str, Any]:
     """A job as listings show it: every field but the big ones, plus its summary. Built
     field by field (``dataclasses.asdict`` deep-copies: 5x the cost, at 200 jobs a page)."""
-    record = job.snapshot          # as the listing read it: one page is one moment, read once
+    record = job.last_read          # as the listing read it: one page is one moment, read once
     data = {name: getattr(record, name) for name in LISTED_FIELDS}
     data["state"] = record.state.value
     if record.experiment is not None:
@@ -55,7 +55,7 @@ def listed(job: Job) -> dict[str, Any]:
 def listed_array(array: JobArray, may_act: bool) -> dict[str, Any]:
     """An array as one row: its record (counts per state, aggregated state, progress) and
     whether the current user may cancel or retry it."""
-    return array.snapshot.to_dict() | {"can_act": may_act}
+    return array.last_read.to_dict() | {"can_act": may_act}
 
 
 def may_act_on(q: Queue) -> Callable[[str], bool]:
@@ -70,7 +70,7 @@ def row_of(q: Queue, job_id: str) -> dict[str, Any]:
     found = q.lookup(job_id)
     if isinstance(found, Job):
         return {"job": listed(found)}
-    return {"array": listed_array(found, may_act_on(q)(found.snapshot.user))}
+    return {"array": listed_array(found, may_act_on(q)(found.last_read.user))}
 
 
 def array_page(q: Queue, array_id: str, offset: int, limit: int,
@@ -83,7 +83,7 @@ def array_page(q: Queue, array_id: str, offset: int, limit: int,
         q.get(array_id)           # neither an array nor a job: that error says so
         raise JobNotFound(array_id, f"{array_id} is one job, not an array"
                                     f" (jobs/{array_id} shows it)") from None
-    record = array.snapshot
+    record = array.last_read
     elements = array.elements_page(offset=offset, limit=limit, state=states)
     total = sum(record.counts.get(s, 0) for s in states) if states else record.size
     return {"array": listed_array(array, may_act_on(q)(record.user)),
@@ -94,7 +94,7 @@ def array_page(q: Queue, array_id: str, offset: int, limit: int,
 def detailed(q: Queue, job_id: str) -> dict[str, Any]:
     """One job whole, with its state history and whether the current user may act on it."""
     job = q.get(job_id)
-    record = job.snapshot
+    record = job.last_read
     may_act = record.user == q.user or q.is_admin()
     data = job.to_dict() | {"summary": summary(record), "brief": False}
     if may_act:

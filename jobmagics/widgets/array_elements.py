@@ -38,7 +38,7 @@ class ElementRow(w.HBox):
 
     def update(self, job: Job) -> None:
         self.job = job
-        record = job.snapshot
+        record = job.last_read
         self.state = record.state.value
         self.cells.value = (f"[{record.array_index}] <code>{html.escape(job.id)}</code>"
                             f" · {row_status_html(job, record)}")
@@ -93,7 +93,7 @@ class ElementList(w.VBox):
             self.refresh()
 
     def _last_page(self) -> int:
-        size = self.array.snapshot.size
+        size = self.array.last_read.size
         return max(0, (size - 1) // PAGE * PAGE)
 
     def refresh(self) -> None:
@@ -102,7 +102,7 @@ class ElementList(w.VBox):
             return
         with self._lock:
             jobs = self.array.elements_page(offset=self.offset, limit=PAGE)
-            size = self.array.snapshot.size
+            size = self.array.last_read.size
             with contextlib.ExitStack() as stack:
                 for widget in (self.rows_box, self.position, self.previous, self.next,
                                *(x for row in self.rows for x in row.widgets())):

@@ -54,7 +54,7 @@ class ArrayWidget(w.VBox):
         self.retry_button.on_click(lambda _b: self._act(self.array.retry))
         self.elements = ElementList(array)
         self._lock = threading.RLock()          # the poller thread and button clicks both update
-        self._record = array.refresh().snapshot
+        self._record = array.refresh().last_read
         self.plot = SweepPlot(array, y=y) if self._record.kind == "experiment" else None
         super().__init__(children=[
             self.header, self.stack, w.HBox([self.bar, self.progress_label]),
@@ -98,7 +98,7 @@ class ArrayWidget(w.VBox):
     def refresh(self, reread: bool = True) -> None:
         with self._lock:
             if reread:
-                self._record = self.array.refresh().snapshot
+                self._record = self.array.refresh().last_read
             record = self._record
             self._last_second = int(time.time())
             with self._held():

@@ -46,7 +46,7 @@ THROTTLE = 4.0            # after a refresh that took T, the next one waits at l
 
 def snapshot(job: Job) -> JobRecord:
     """The record the listing just read (``Job.record`` would read an active job again)."""
-    return job.snapshot
+    return job.last_read
 
 
 class JobRow(w.HBox):
@@ -98,7 +98,7 @@ class ArrayRow(w.HBox):
         self.update(array)
 
     def update(self, array: JobArray) -> None:
-        record = array.snapshot
+        record = array.last_read
         self.state = record.state.value
         self.cells.value = (f"<code>{html.escape(array.id)}</code> {html.escape(record.name or '')}"
                             f" · {html.escape(record.user)} · {state_badge(record.state.value)}"
@@ -185,7 +185,7 @@ class QueuePanel(w.VBox):
         listed newest first, the active ones among them: asking for as many more as there
         are active arrays finds ``history`` finished ones if there are."""
         arrays = self.queue.arrays(user=user, active=False, limit=self.history_limit + len(active))
-        finished = [a for a in arrays if a.snapshot.terminal and a.id not in active]
+        finished = [a for a in arrays if a.last_read.terminal and a.id not in active]
         return finished[:self.history_limit]
 
     def _arrays_in(self, state: str, user: str | None) -> list[JobArray]:
@@ -194,7 +194,7 @@ class QueuePanel(w.VBox):
         ended = State(state) in TERMINAL
         arrays = self.queue.arrays(user=user, active=not ended,
                                    limit=self.history_limit if ended else None)
-        return [array for array in arrays if array.snapshot.counts.get(state, 0)]
+        return [array for array in arrays if array.last_read.counts.get(state, 0)]
 
     def refresh(self) -> None:
         with self._lock:
@@ -226,10 +226,10 @@ class QueuePanel(w.VBox):
         """Mark (or unmark) running rows whose worker is gone; their elapsed times move on too."""
         with self._lock:
             self._next_liveness = time.monotonic() + LIVENESS_S
-            running = [job for job in self._jobs if job.snapshot.state is State.RUNNING]
+            running = [job for job in self._jobs if job.last_read.state is State.RUNNING]
             if not running:
                 return
-            self.queue.mark_lost_workers([job.snapshot for job in running])
+            self.queue.mark_lost_workers([job.last_read for job in running])
             for job in running:
                 row = self.rows.get(job.id)
                 if isinstance(row, JobRow):
@@ -255,7 +255,7 @@ class QueuePanel(w.VBox):
 
     def _update_users(self, jobs: list[Job], arrays: list[JobArray]) -> None:
         users = (self._users | {snapshot(job).user for job in jobs}
-                 | {array.snapshot.user for array in arrays})
+                 | {array.last_read.user for array in arrays})
         if users != self._users or len(self.user_filter.options) == 1:
             self._users = users
             options = [("everyone", EVERYONE)] + [(u, u) for u in sorted(users)]

@@ -72,14 +72,14 @@ class SweepPlot:
                 continue
             summary = _summary(job)
             if summary is not None:
-                config = (job.snapshot.experiment or {}).get("config") or {}
+                config = (job.last_read.experiment or {}).get("config") or {}
                 self.points[job.id] = (dict(config), summary)
                 self._dirty = True
 
     def swept(self) -> list[str]:
         """The config names whose values differ between the elements."""
         if self._swept is None or len(self._swept) == 0:
-            configs = [(j.snapshot.experiment or {}).get("config") or {}
+            configs = [(j.last_read.experiment or {}).get("config") or {}
                        for j in self.array.elements_page(limit=CONFIGS_READ)]
             names = dict.fromkeys(n for c in configs for n in c)
             self._swept = [n for n in names
@@ -116,7 +116,7 @@ class SweepPlot:
             ax.set_xlabel(x_name)
             ax.set_ylabel(y_name)
             ax.set_title(f"{self.array.id}: {sum(map(len, traces.values()))} of"
-                         f" {self.array.snapshot.size} points")
+                         f" {self.array.last_read.size} points")
             if any(traces):
                 ax.legend()
             with contextlib.suppress(Exception):

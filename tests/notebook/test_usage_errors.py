@@ -89,12 +89,12 @@ def test_a_verb_on_several_ids_acts_on_all_or_on_none(shell, queue_dir, capsys, 
         queue.apply("hold", [g.id for g in goods])
     if verb == "retry":
         queue.apply("cancel", [g.id for g in goods])
-    before = [(j.id, j.state, j.snapshot.held) for j in queue.jobs()]
+    before = [(j.id, j.state, j.last_read.held) for j in queue.jobs()]
     with pytest.raises(UsageError, match="JOB-20200101-00001"):
         shell.run_line_magic("job", f"{verb} {goods[0].id} JOB-20200101-00001 {goods[1].id}")
-    assert [(j.id, j.state, j.snapshot.held) for j in queue.jobs()] == before
+    assert [(j.id, j.state, j.last_read.held) for j in queue.jobs()] == before
     shell.run_line_magic("job", f"{verb} {goods[0].id},{goods[1].id}")
-    assert [(j.id, j.state, j.snapshot.held) for j in queue.jobs()] != before
+    assert [(j.id, j.state, j.last_read.held) for j in queue.jobs()] != before
     if verb != "retry":
         assert capsys.readouterr().out.count("JOB-") == 2
 
