@@ -4,7 +4,9 @@ from __future__ import annotations
 import base64
 import errno
 import fcntl
+import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,9 +20,14 @@ from .job import Job
 from .model import State
 from .service.unit import unit_name
 
+log = logging.getLogger(__name__)
+
 # queue path -> monotonic time until which we trust a live worker
 _live_until: dict[str, float] = {}
 AUTO_WORKER_IDLE_S = 120.0
+SLURM_PROBE_S = 5.0     # a cluster that does not answer sinfo within this is not reachable
+# (PATH, SLURM_CONF) -> is a SLURM cluster reachable: asked once per process and setting
+_slurm_reachable: dict[tuple[str, str], bool] = {}
 
 
 def run(args: str | Sequence[str], *, stdin: Any = None, input: bytes | str | None = None,
@@ -39,8 +46,10 @@ def run(args: str | Sequence[str], *, stdin: Any = None, input: bytes | str | No
     environment, as in subprocess), ``timeout`` (of the run, enforced by the worker; raises
     ``TimeoutExpired``) and ``check`` (raises ``CalledProcessError``). Extra keywords (``name``,
     ``priority``, ``resources``, ``cpus``, ``memory``, ``retries``, ``after``, ``backend``) go
-    to the job. ``wait=False`` returns the ``Job``; ``dry_run=True`` runs nothing and says what
-    would run."""
+    to the job. ``backend="auto"``: SLURM when a SLURM cluster answers from this machine
+    (``slurm_reachable``), the local queue otherwise; the result is the same either way, and the
+    job's ``backend`` says which ran it. ``wait=False`` returns the ``Job``; ``dry_run=True``
+    runs nothing and says what would run."""
     if stdin is not None and input is not None:
         raise ValueError("stdin and input arguments may not both be used.")
     if stdin is not None and stdin is not subprocess.DEVNULL:
@@ -55,9 +64,12 @@ def run(args: str | Sequence[str], *, stdin: Any = None, input: bytes | str | No
         raw = input.encode(encoding or "utf-8") if isinstance(input, str) else bytes(input)
         options["stdin_b64"] = base64.b64encode(raw).decode()
     q = _queue(queue)
+    if job_options.get("backend") == "auto":
+        job_options["backend"] = "slurm" if slurm_reachable() else "local"
+        log.debug("jobmagics.run backend=auto chose %s for %s", job_options["backend"], argv[0])
     if dry_run:
         return _dry_run(q, argv, cwd, job_options)
-    ensure_worker(q)
+    ensure_worker(q, slurm=job_options.get("backend") == "slurm")
     job = q.submit(command=argv, cwd=cwd, env=dict(env) if env is not None else None,
                    timeout=timeout, options=options, **job_options)
     if not wait:
@@ -138,10 +150,35 @@ def _read(path: os.PathLike[str]) -> bytes:
         return b""
 
 
-def ensure_worker(q: Queue) -> None:
+def slurm_reachable() -> bool:
+    """Is a SLURM cluster usable from this machine: ``sbatch`` on the PATH and ``sinfo``
+    answering within ``SLURM_PROBE_S`` with a node that is up. Asked once per process (for
+    each PATH and SLURM_CONF: a program that changes them asks again)."""
+    key = (os.environ.get("PATH", os.defpath), os.environ.get("SLURM_CONF", ""))
+    if key not in _slurm_reachable:
+        _slurm_reachable[key] = _probe_slurm()
+    return _slurm_reachable[key]
+
+
+def _probe_slurm() -> bool:
+    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
+        return False
+    try:
+        answer = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True,
+                                timeout=SLURM_PROBE_S, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    # a node state that is not down, drained or not responding ("idle*"): jobs can run
+    states = answer.stdout.split() if answer.returncode == 0 else []
+    return any(not state.endswith("*") and not state.startswith(("down", "drain", "fail"))
+               for state in states)
+
+
+def ensure_worker(q: Queue, slurm: bool = False) -> None:
     """A job needs a worker. On the user's personal default queue, start a background worker
-    that runs only this user's jobs and leaves when idle; on a shared queue, never (it would
-    run other people's code as you): say that one is needed."""
+    that runs only this user's jobs and leaves when idle (``slurm``: one that also submits to
+    SLURM); on a shared queue, never (it would run other people's code as you): say that one
+    is needed."""
     key = str(q.path)
     if time.monotonic() < _live_until.get(key, 0.0):
         return
@@ -159,12 +196,13 @@ def ensure_worker(q: Queue) -> None:
     with open(q.path / ".auto-worker.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not q.workers():
-            start_personal_worker(q)
+            start_personal_worker(q, slurm=slurm)
     _live_until[key] = time.monotonic() + 1.0
 
 
-def start_personal_worker(q: Queue, timeout: float = 15.0) -> None:
+def start_personal_worker(q: Queue, timeout: float = 15.0, slurm: bool = False) -> None:
     """Raises ``NoWorker`` with the worker's last line and its log (logs/auto-worker.log)."""
     from kernel_worker import spawn  # jobmagics imports kernel_worker only to start one
-    spawn(q, "--only-user", q.user, "--idle-exit", str(AUTO_WORKER_IDLE_S), new_session=True,
+    spawn(q, "--only-user", q.user, "--idle-exit", str(AUTO_WORKER_IDLE_S),
+          *(["--slurm"] if slurm else []), new_session=True,
           log=q.layout.root / "logs" / "auto-worker.log", timeout=timeout)
