@@ -41,6 +41,7 @@ class Setting:
     json: bool = False           # stored as JSON text
     accepts: str = ""            # what a submitter may send, when wider than what is stored
     example: Any = None          # a value a user would give (tests send it through every door)
+    editable: bool = False       # may change while the job waits (``jobmagics set``, q.update)
 
 
 @dataclass(eq=False)       # read-only by convention; frozen ones cost ~1 ms more to define
@@ -153,6 +154,12 @@ def settings(cls: type) -> tuple[JobField, ...]:
         found = _SETTINGS[cls] = tuple(f for f in declared_fields(cls) if isinstance(
             f.declared, Setting) and not f.declared.body)
     return found
+
+
+def editable(cls: type) -> dict[str, JobField]:
+    """The settings of ``cls`` a user may change while the job has not started, by keyword."""
+    return {f.keyword: f for f in settings(cls)
+            if isinstance(f.declared, Setting) and f.declared.editable}
 
 
 def per_attempt(cls: type) -> dict[str, Any]:

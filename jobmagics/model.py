@@ -231,27 +231,29 @@ class JobSettings:
     experiment: dict[str, Any] | None = setting(
         None, "an experiment's module:Class target and JSON config", body=True, json=True)
     name: str | None = setting(None, "a short name for the job", check=_name, metavar="NAME",
-                               example="fit-1")
+                               example="fit-1", editable=True)
     priority: int = setting(0, "higher starts first", metavar="P", check=lambda v: check_int(
-        "priority", v, -MAX_PRIORITY, MAX_PRIORITY), example=5)
+        "priority", v, -MAX_PRIORITY, MAX_PRIORITY), example=5, editable=True)
     resources: list[str] = setting(
         [], "a resource the job holds while it runs (e.g. hardware)", flag="--resource",
-        metavar="R", check=_resources, json=True, example=["gpu"])
+        metavar="R", check=_resources, json=True, example=["gpu"], editable=True)
     cpus: int = setting(1, "CPU slots the job needs", metavar="N",
-                        check=lambda v: check_int("cpus", v, 1, 4096), example=2)
+                        check=lambda v: check_int("cpus", v, 1, 4096), example=2, editable=True)
     memory: int | None = setting(None, "memory the job needs, e.g. 4G", metavar="SIZE",
-                                 check=parse_memory, accepts="string | number", example="1G")
+                                 check=parse_memory, accepts="string | number", example="1G",
+                                 editable=True)
     after: list[str] = setting([], "start only after this job completed", metavar="ID",
                                check=_job_ids, json=True, example=["JOB-20261121-00001"])
     timeout: float | None = setting(None, "seconds before the job is stopped (state timeout)",
                                     metavar="S", check=lambda v: check_seconds("timeout", v),
-                                    example=600)
+                                    example=600, editable=True)
     retries: int = setting(0, "times to retry a failure (with backoff)", metavar="K",
-                           check=lambda v: check_int("retries", v, 0, 100), example=2)
+                           check=lambda v: check_int("retries", v, 0, 100), example=2,
+                           editable=True)
     retry_delay: float = setting(1.0, "seconds before the first retry (doubling each time)",
                                  metavar="S",
                                  check=lambda v: check_seconds("retry_delay", v) or 0.0,
-                                 example=0.5)
+                                 example=0.5, editable=True)
     cwd: str = setting(".", "working directory (default: here)", metavar="DIR",
                        check=lambda v: check_text("cwd", v, 4096), example="/tmp")
     env: dict[str, str] = setting({}, "an environment variable NAME=VALUE", metavar="K=V",
@@ -263,9 +265,9 @@ class JobSettings:
                            example="slurm")
     notify: list[str] = setting([], "where to say that it ended: email:ADDR or webhook:URL",
                                 metavar="TARGET", check=_notify, json=True,
-                                example=["email:alice@example.org"])
+                                example=["email:alice@example.org"], editable=True)
     notify_on: str = setting("end", "notify on every end, or on failure only", choices=NOTIFY_ON,
-                             check=_notify_on, example="failure")
+                             check=_notify_on, example="failure", editable=True)
     options: JobOptions = setting(JobOptions(), "declared extras (see JobOptions)", flag=None,
                                   check=JobOptions.of, json=True, example={"capture": True})
 
