@@ -33,6 +33,14 @@ class JobNotFound(JobmagicsError, LookupError):
         self.job_id = job_id
 
 
+class ScheduleNotFound(JobNotFound):
+    """Raised when no recurring schedule of the queue has the given name."""
+
+    def __init__(self, name: str, message: str | None = None) -> None:
+        super().__init__(name, message or f"no schedule named {name!r} in this queue"
+                                          " (see `jobmagics schedule list`)")
+
+
 class InvalidJob(JobmagicsError, ValueError):
     """Raised when a submission or an argument is malformed (bad priority, unknown resource,
     unparsable memory size, code that does not compile, ...). Nothing is changed."""

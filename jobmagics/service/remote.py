@@ -14,6 +14,7 @@ from ..arrays import ArrayRecord, ArraySpec
 from ..errors import PermissionDenied, ServiceUnavailable
 from ..model import JobRecord, JobSpec, State, WorkerRecord
 from ..paths import QueueLayout
+from ..recurrence import Rhythm, ScheduleRecord
 from . import protocol
 from .unit import unit_name
 
@@ -184,6 +185,45 @@ class RemoteStore:
 
     def whoami(self) -> dict[str, Any]:
         return dict(self.call("whoami"))
+
+    def move(self, job_id: str, where: str, other: str | None, actor: str, *,
+             manager: bool = False) -> JobRecord:
+        """``actor`` and ``manager`` are the service's to say (as for ``apply``)."""
+        return protocol.record_from_wire(self.call("move", job_id, where, other))
+
+    def update(self, job_ids: Sequence[str], changes: dict[str, Any],
+               config: dict[str, Any] | None, actor: str, *,
+               manager: bool = False) -> list[JobRecord]:
+        """``actor`` and ``manager`` are the service's to say (as for ``apply``)."""
+        rows = self.call("update", list(job_ids), changes, config)
+        return [protocol.record_from_wire(r) for r in rows]
+
+    # ---- recurring schedules (the service adds them as the caller) ---------------------
+    def add_schedule(self, name: str, user: str, host: str, rhythm: Rhythm, overlap: str,
+                     specs: Sequence[JobSpec]) -> ScheduleRecord:
+        """``user`` and ``host`` are the service's to say, as for ``submit``."""
+        wire = [protocol.spec_to_wire(spec) for spec in specs]
+        return ScheduleRecord(**self.call("add_schedule", name, [rhythm.every, rhythm.cron,
+                                                                 rhythm.tz], overlap, wire))
+
+    def schedule(self, name: str) -> ScheduleRecord:
+        return ScheduleRecord(**self.call("schedule", name))
+
+    def schedules(self, user: str | None = None) -> list[ScheduleRecord]:
+        return [ScheduleRecord(**r) for r in self.call("schedules", user)]
+
+    def schedule_runs(self, name: str, limit: int | None = 50) -> list[str]:
+        return list(self.call("schedule_runs", name, limit))
+
+    def next_schedule_due(self) -> float | None:
+        found = self.call("next_schedule_due")
+        return None if found is None else float(found)
+
+    def act_on_schedules(self, action: str, names: Sequence[str], actor: str, *,
+                         manager: bool = False) -> list[tuple[str, list[str]]]:
+        """``actor`` and ``manager`` are the service's to say (see ``apply``)."""
+        return [(name, list(ids)) for name, ids in self.call("act_on_schedules", action,
+                                                             list(names))]
 
 
 def _states(states: Sequence[State] | None) -> list[str] | None:

@@ -190,7 +190,7 @@ MIGRATIONS: list[str] = [
         tz TEXT,
         overlap TEXT NOT NULL DEFAULT 'skip',
         submission TEXT NOT NULL,
-        payload BLOB,
+        what TEXT NOT NULL DEFAULT '',
         paused INTEGER NOT NULL DEFAULT 0,
         next_at REAL NOT NULL,
         last_due REAL,
