@@ -1,6 +1,137 @@
-"""``Queue.move``/``Queue.update``: reordering and editing jobs that have not started."""
+"""``Queue.move``/``Queue.update``: reordering and editing jobs that have not started.
+
+A move reorders a waiting or pending job among the waiting and pending jobs of its priority
+(``top``: next to start among them; ``bottom``: behind all of them, jobs submitted later still
+after it; ``before``/``after`` a job of the same priority waiting for the same resources). An
+update changes editable settings (those declared ``editable`` in ``model.JobSettings``) and
+keys of an experiment's config; the edited job is validated as a submission is. Only a job's
+owner or a queue admin may do either; each is an event in the job's history."""
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, overload
+
+from .errors import InvalidJob, JobNotFound
+from .fields import editable, settings
+from .job import Job
+from .model import JobRecord, JobSettings, check_job_id
+from .store.edits import CONFIG, check_editable, edited_spec
+
+if TYPE_CHECKING:
+    from .paths import QueueLayout
+    from .service.remote import RemoteStore
+    from .store import Store
+
+
+def where_to(top: bool = False, bottom: bool = False, before: object = None,
+             after: object = None) -> tuple[str, str | None]:
+    """``("top", None)``, ..., ``("before", ID)``: exactly one place must be given."""
+    given = [(name, value) for name, value in (("top", top), ("bottom", bottom),
+                                               ("before", before), ("after", after))
+             if value not in (None, False)]
+    if len(given) != 1:
+        raise InvalidJob("say where to move it: exactly one of top=True, bottom=True, before=ID,"
+                         " after=ID")
+    name, value = given[0]
+    if name in ("top", "bottom"):
+        if value is not True:
+            raise InvalidJob(f"{name} is True or not given, not {value!r}")
+        return name, None
+    other = value.id if isinstance(value, Job) else value
+    if not isinstance(other, str):
+        raise InvalidJob(f"{name} names a job id, not {value!r}")
+    return name, check_job_id(other)
+
+
+def field_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Editable settings by keyword -> by field name (an unknown keyword refused)."""
+    allowed = editable(JobSettings)
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise InvalidJob(f"{unknown[0]!r} cannot be changed; what can: {', '.join(allowed)}"
+                         f" and {CONFIG} (an experiment's)")
+    values = {allowed[key].name: value for key, value in changes.items()}
+    if isinstance(values.get("resources"), str):
+        values["resources"] = [values["resources"]]
+    return values
 
 
 class EditsAPI:
-    """A part of ``Queue`` (being built: issue 12)."""
+    """A part of ``Queue``: ``move`` and ``update`` (``Job.move``/``Job.update`` call them)."""
+
+    if TYPE_CHECKING:
+        store: Store | RemoteStore
+        layout: QueueLayout
+        user: str
+
+        @property
+        def through_service(self) -> bool: ...
+
+        def _spec(self, **given: Any) -> tuple[Any, bytes | None]: ...
+
+    def _manager(self) -> bool:
+        """A system queue's own account (its service's) may act on anyone's job."""
+        return self.layout.is_system() and not self.through_service
+
+    def move(self, job_id: str, *, top: bool = False, bottom: bool = False,
+             before: str | Job | None = None, after: str | Job | None = None) -> Job:
+        """Put a waiting or pending job ``top`` (next to start among the jobs of its priority),
+        ``bottom`` (behind them all), or ``before``/``after`` another job of the same priority
+        waiting for the same resources. Returns the job."""
+        where, other = where_to(top, bottom, before, after)
+        record = self.store.move(check_job_id(job_id), where, other, self.user,
+                                 manager=self._manager())
+        return Job(self, record.id, record)  # type: ignore[arg-type]
+
+    @overload
+    def update(self, job_ids: str, *, config: Mapping[str, Any] | None = None,
+               **changes: Any) -> Job: ...
+
+    @overload
+    def update(self, job_ids: Sequence[str], *, config: Mapping[str, Any] | None = None,
+               **changes: Any) -> list[Job]: ...
+
+    def update(self, job_ids: str | Sequence[str], *, config: Mapping[str, Any] | None = None,
+               **changes: Any) -> Job | list[Job]:
+        """Change settings of waiting or pending jobs: ``priority``, ``name``, ``timeout``,
+        ``retries``, ``retry_delay``, ``resources``, ``cpus``, ``memory``, ``notify``,
+        ``notify_on`` (None clears one that may be empty, e.g. ``timeout=None``), and keys of
+        an experiment's ``config``. Several ids: all change, or none (the first problem is
+        raised, naming its job). Returns the job (a list for a list of ids)."""
+        one = isinstance(job_ids, str)
+        ids = [job_ids] if isinstance(job_ids, str) else list(job_ids)
+        if config is not None and not isinstance(config, Mapping):
+            raise InvalidJob(f"config must be a mapping (a dict), not {type(config).__name__}")
+        values = field_changes(changes)
+        checked = [check_job_id(i) for i in ids]
+        for job_id in checked:
+            self._vet_edit(job_id, values, config)
+        records = self.store.update(checked, values, dict(config) if config else None,
+                                    self.user, manager=self._manager())
+        jobs = [Job(self, r.id, r) for r in records]  # type: ignore[arg-type]
+        return jobs[0] if one else jobs
+
+    def _vet_edit(self, job_id: str, values: Mapping[str, Any],
+                  config: Mapping[str, Any] | None) -> None:
+        """The edited job goes through the submission's checks here, where the client can
+        import an experiment's class (the store checks again what needs no import)."""
+        try:
+            record = self.store.get(job_id)
+        except JobNotFound:
+            return                        # the store says so (or that it is an array)
+        if record.user != self.user and not self._manager() and \
+                self.user not in self.store.setting("admins", []):
+            return                        # the store refuses: not yours to change
+        check_editable(record)
+        spec = edited_spec(record, values, config)
+        if record.kind == "function":
+            return                        # its body is a pickle: nothing more to check
+        self._spec(**_bodies(record, spec),
+                   **{f.keyword: getattr(spec, f.name) for f in settings(JobSettings)})
+
+
+def _bodies(record: JobRecord, spec: Any) -> dict[str, Any]:
+    if record.kind == "experiment":
+        experiment = spec.experiment or {}
+        return {"experiment": experiment.get("target"), "config": experiment.get("config")}
+    return {"command": spec.command, "code": spec.code}

@@ -227,6 +227,17 @@ class Job:
                 continue
         return "".join(texts)
 
+    def move(self, *, top: bool = False, bottom: bool = False, before: str | Job | None = None,
+             after: str | Job | None = None) -> Job:
+        """Reorder this waiting or pending job among the jobs of its priority (``Queue.move``)."""
+        self.queue.move(self.id, top=top, bottom=bottom, before=before, after=after)
+        return self.refresh()
+
+    def update(self, *, config: dict[str, Any] | None = None, **changes: Any) -> Job:
+        """Change settings of this waiting or pending job (``Queue.update``)."""
+        self.queue.update(self.id, config=config, **changes)
+        return self.refresh()
+
 
 class JobPage(list[Job]):
     """One page of a listing: the jobs, plus ``counts`` per state of the whole listing, so a

@@ -19,6 +19,7 @@ from . import protocol
 from .unit import unit_name
 
 if TYPE_CHECKING:
+    from ..messages import Notification
     from ..store.backup import Backup
 
 
@@ -224,6 +225,18 @@ class RemoteStore:
         """``actor`` and ``manager`` are the service's to say (see ``apply``)."""
         return [(name, list(ids)) for name, ids in self.call("act_on_schedules", action,
                                                              list(names))]
+
+    # ---- notifications and the declared queue settings --------------------------------
+    def notifications(self, job_id: str) -> list[Notification]:
+        from ..messages import Notification
+        rows = self.call("notifications", job_id)
+        return [Notification(**{k: v for k, v in row.items() if k != "status"}) for row in rows]
+
+    def queue_settings(self) -> dict[str, Any]:
+        return dict(self.call("queue_settings"))
+
+    def set_queue_setting(self, name: str, value: Any) -> None:
+        self.call("set_queue_setting", name, value)
 
 
 def _states(states: Sequence[State] | None) -> list[str] | None:
