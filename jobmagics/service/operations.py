@@ -74,6 +74,11 @@ class Session:
             raise PermissionDenied(f"{self.caller.user} may not {verb}: only a queue admin may"
                                    " (see `jobmagics admin`)")
 
+    def check_instrument_use(self, specs: Sequence[Any]) -> None:
+        """The instrument policy of a submission, for the operations modules (ops_*), which
+        cannot import this module (it imports them)."""
+        check_instrument_use(self, specs)
+
 
 def _hidden(name: str, value: Any, owner: str) -> Any:
     if name == "env":
