@@ -8,14 +8,15 @@ keys of an experiment's config; the edited job is validated as a submission is. 
 owner or a queue admin may do either; each is an event in the job's history."""
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from .errors import InvalidJob, JobNotFound
-from .fields import editable, settings
+from .fields import editable, flag_arguments, from_arguments, settings
 from .job import Job
 from .model import JobRecord, JobSettings, check_job_id
-from .store.edits import CONFIG, check_editable, edited_spec
+from .store.edits import CONFIG, check_editable, edited_spec, value_text
 
 if TYPE_CHECKING:
     from .paths import QueueLayout
@@ -135,3 +136,53 @@ def _bodies(record: JobRecord, spec: Any) -> dict[str, Any]:
         experiment = spec.experiment or {}
         return {"experiment": experiment.get("target"), "config": experiment.get("config")}
     return {"command": spec.command, "code": spec.code}
+
+
+# ---- what the command lines (``jobmagics set``, ``%job set``) share --------------------------
+MOVE_HELP = ("put a waiting or pending job elsewhere in line among the waiting and pending jobs"
+             " of its priority: --top (next to start among them: no need to invent priorities),"
+             " --bottom (behind them all; jobs submitted later still come after it), --before or"
+             " --after ID2 (a job of the same priority waiting for the same resources)")
+SET_HELP = ("change settings of waiting or pending jobs (yours, or any as a queue admin): all of"
+            " them, or none if one cannot be changed; each change is in the job's history")
+CONFIG_HELP = ("set KEY of an experiment's config to VALUE (JSON, e.g. 0.5 or [1,2]; else text);"
+               " repeatable")
+
+
+def edit_flag_arguments() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """``set``'s flags: those of the editable settings, as submit's are derived."""
+    allowed = editable(JobSettings)
+    arguments = []
+    for flags, kwargs in flag_arguments(JobSettings):
+        if kwargs["dest"] in allowed:
+            field = allowed[kwargs["dest"]]
+            kwargs = kwargs | {"help": field.declared.help + (
+                "; repeatable, or a,b (the new list)" if kwargs.get("action") == "append" else "")}
+            arguments.append((flags, kwargs))
+    return arguments
+
+
+def changes_from_arguments(namespace: object) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``Queue.update`` keywords of the flags given to ``set``, and the config items of
+    ``--config KEY=VALUE``."""
+    changes = from_arguments(JobSettings, namespace)
+    config = {}
+    for item in getattr(namespace, "config", None) or []:
+        key, sep, text = str(item).partition("=")
+        if not sep or not key:
+            raise InvalidJob(f"--config {item!r}: write it as KEY=VALUE")
+        try:
+            config[key] = json.loads(text)
+        except ValueError:
+            config[key] = text
+    return changes, config
+
+
+def changed_text(record: JobRecord, changes: Mapping[str, Any],
+                 config: Mapping[str, Any]) -> str:
+    """``priority 5, timeout 600, config amplitude 0.5``: what was asked, as the job has it."""
+    allowed = editable(JobSettings)
+    parts = [f"{key} {value_text(getattr(record, allowed[key].name))}" for key in changes]
+    held = (record.experiment or {}).get("config", {})
+    parts += [f"config {key} {value_text(held.get(key))}" for key in config]
+    return ", ".join(parts)

@@ -185,7 +185,8 @@ def _differences(job: JobRecord, spec: JobSpec, names: Sequence[str]) -> dict[st
             if getattr(spec, name) != getattr(job, name)}
 
 
-def _value_text(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A setting's value in an event's detail or a door's answer (None, []: ``none``)."""
     if value is None or value == []:
         return "none"
     if isinstance(value, list):
@@ -203,10 +204,10 @@ def change_text(job: JobRecord, new: Mapping[str, Any]) -> str:
     for name, value in new.items():
         if name == "experiment":
             old = (job.experiment or {}).get("config", {})
-            parts += [f"config {key} {_value_text(old.get(key))} -> {_value_text(item)}"
+            parts += [f"config {key} {value_text(old.get(key))} -> {value_text(item)}"
                       for key, item in value.get("config", {}).items() if old.get(key) != item]
         else:
-            parts.append(f"{name} {_value_text(getattr(job, name))} -> {_value_text(value)}")
+            parts.append(f"{name} {value_text(getattr(job, name))} -> {value_text(value)}")
     return ", ".join(parts)
 
 
