@@ -89,7 +89,7 @@ class SchedulesAPI:
 
         def _spec(self, **given: Any) -> tuple[JobSpec, bytes | None]: ...
 
-    def schedule(self, name: str, every: str | float | None = None, cron: str | None = None,
+    def schedule(self, name: str, /, every: str | float | None = None, cron: str | None = None,
                  tz: str | None = None, overlap: str = "skip",
                  steps: Sequence[Mapping[str, Any]] | None = None,
                  **submission: Any) -> Schedule:
@@ -101,7 +101,8 @@ class SchedulesAPI:
         submissions, each run after the one before. ``overlap="skip"`` (default) skips a due
         time while the previous run is still waiting, pending or running; ``"queue"`` submits
         it anyway. Everything is checked now, as ``submit`` checks it; nothing is stored if
-        anything is wrong. A job without a ``name`` is named after the schedule."""
+        anything is wrong. A job without a ``name`` (the job's, a keyword like the other settings)
+        is named after the schedule."""
         check_schedule_name(name)
         if steps is not None and submission:
             raise InvalidJob("give a run's submission, or steps=[...], not both")
