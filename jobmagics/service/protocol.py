@@ -27,7 +27,7 @@ _BYTES = "$bytes"
 # broke (a service restarted); a write may have been done before the break, and is never resent
 READS = frozenset({"get", "find", "count", "active", "active_counts", "state_counts", "events",
                    "workers", "resources", "setting", "payload", "result", "pid_of",
-                   "data_version", "whoami", "array", "is_array", "elements", "arrays",
+                   "data_version", "whoami", "array", "is_array", "elements", "arrays", "du",
                    "schedule", "schedules", "schedule_runs", "next_schedule_due"})
 
 

@@ -15,6 +15,7 @@ from ..errors import PermissionDenied, ServiceUnavailable
 from ..model import JobRecord, JobSpec, State, WorkerRecord
 from ..paths import QueueLayout
 from ..recurrence import Rhythm, ScheduleRecord
+from ..retention_model import PruneReport, SpaceReport
 from . import protocol
 from .unit import unit_name
 
@@ -186,6 +187,15 @@ class RemoteStore:
 
     def whoami(self) -> dict[str, Any]:
         return dict(self.call("whoami"))
+
+    def prune(self, *, cut: float, states: Sequence[State], user: str | None = None,
+              keep_data: bool = False, dry_run: bool = False) -> PruneReport:
+        found = self.call("prune", cut=cut, states=_states(states), user=user,
+                          keep_data=keep_data, dry_run=dry_run)
+        return PruneReport.from_dict(found)
+
+    def du(self, by: str = "user") -> SpaceReport:
+        return SpaceReport.from_dict(self.call("du", by))
 
     def move(self, job_id: str, where: str, other: str | None, actor: str, *,
              manager: bool = False) -> JobRecord:

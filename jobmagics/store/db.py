@@ -60,6 +60,10 @@ class Database:
         if (found is None or found.size == 0) and self.layout.has_history():
             raise self._missing(found)
         conn = self._connect(create=found is None)
+        if found is None or found.size == 0:
+            # before the first table, the only time it can be set without a VACUUM: a prune
+            # then gives the pages it frees back to the disk (store.retention)
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         self._local.conn, self._local.pid = conn, os.getpid()
         opened = FileIdentity.of(self.layout.db) or FileIdentity(0, 0, 0, 0)
         self.guard = FileGuard(self.layout, opened)
