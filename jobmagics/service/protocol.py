@@ -26,6 +26,7 @@ _BYTES = "$bytes"
 # the operations that change nothing: a client asks again on a new connection when the old one
 # broke (a service restarted); a write may have been done before the break, and is never resent
 READS = frozenset({"get", "find", "count", "active", "active_counts", "state_counts", "events",
+                   "notifications", "queue_settings",
                    "workers", "resources", "setting", "payload", "result", "pid_of",
                    "data_version", "whoami", "array", "is_array", "elements", "arrays", "du",
                    "schedule", "schedules", "schedule_runs", "next_schedule_due"})
