@@ -248,18 +248,6 @@ class RemoteStore:
     def set_queue_setting(self, name: str, value: Any) -> None:
         self.call("set_queue_setting", name, value)
 
-    # ---- notifications and the declared queue settings --------------------------------
-    def notifications(self, job_id: str) -> list[Notification]:
-        from ..messages import Notification
-        rows = self.call("notifications", job_id)
-        return [Notification(**{k: v for k, v in row.items() if k != "status"}) for row in rows]
-
-    def queue_settings(self) -> dict[str, Any]:
-        return dict(self.call("queue_settings"))
-
-    def set_queue_setting(self, name: str, value: Any) -> None:
-        self.call("set_queue_setting", name, value)
-
 
 def _states(states: Sequence[State] | None) -> list[str] | None:
     return None if states is None else [s.value for s in states]
