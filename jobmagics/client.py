@@ -142,6 +142,9 @@ class Queue(EditsAPI, SchedulesAPI, RetentionAPI, NotificationsAPI):
             spec, blob = element_spec(first, index, item, function=function, push=push)
             specs.append(spec)
             payloads.append(blob)
+        if first.experiment is not None:    # each element's config; the class found once
+            from .experiments.checking import check_elements
+            check_elements(first, specs)
         ids = self.store.submit(specs, self.user, self.host, payloads, array)
         split = split_element_id(ids[0])
         assert split is not None
@@ -207,9 +210,6 @@ class Queue(EditsAPI, SchedulesAPI, RetentionAPI, NotificationsAPI):
         values = _settings(given)
         cwd = values.get("cwd")
         values["cwd"] = os.fspath(cwd) if cwd is not None else os.getcwd()
-        if experiment is not None:
-            from .experiments.loading import check_target  # finds the module; imports nothing
-            check_target(experiment, values["cwd"])
         from .payloads import dump_function, dump_variables  # cloudpickle: only for these jobs
         payload = dump_function(function, args, kwargs or {}) if function is not None else None
         if push:          # variables loaded into a python job's namespace before its code runs
@@ -227,7 +227,11 @@ class Queue(EditsAPI, SchedulesAPI, RetentionAPI, NotificationsAPI):
             code=code, payload=payload,
             experiment={"target": experiment, "config": dict(config or {})} if experiment else None,
             **values)
-        return with_notify_defaults(spec.validate()), payload
+        spec.validate()
+        if spec.experiment is not None:     # its class and config, as the worker will check
+            from .experiments.checking import check_at_submit
+            check_at_submit(spec.experiment, spec.cwd)
+        return with_notify_defaults(spec), payload
 
     # ---- reading ----------------------------------------------------------------------
     def get(self, job_id: str) -> Job:

@@ -36,20 +36,33 @@ def import_fresh(module_name: str, folders: Sequence[str] = ()) -> Any:
     """Import a module; one imported earlier in this process is reloaded, so a long-lived
     kernel runs the code as it is on disk now (the snapshot hashes that file)."""
     try:
-        with _searching(folders):
-            already = sys.modules.get(module_name)
-            if already is not None and not module_name.startswith("jobmagics"):
-                return importlib.reload(already)
-            return importlib.import_module(module_name)
+        return import_or_reload(module_name, folders)
     except Exception as exc:  # noqa: BLE001 - whatever the import raised, the user must read it
-        raise InvalidJob(
-            f"cannot import module {module_name}: {type(exc).__name__}: {exc}") from None
+        raise InvalidJob(import_failure(module_name, exc)) from None
+
+
+def import_or_reload(module_name: str, folders: Sequence[str] = ()) -> Any:
+    """``import_fresh`` raising what the import raised."""
+    with _searching(folders):
+        already = sys.modules.get(module_name)
+        if already is not None and not module_name.startswith("jobmagics"):
+            return importlib.reload(already)
+        return importlib.import_module(module_name)
+
+
+def import_failure(module_name: str, exc: BaseException) -> str:
+    """The worker's words for a module that failed to import."""
+    return f"cannot import module {module_name}: {type(exc).__name__}: {exc}"
 
 
 def load_experiment_class(target: str, folders: Sequence[str] = ()) -> type:
     """Import ``module:Class`` (looking in ``folders`` first); it needs ``run(station, data)``."""
+    return experiment_class(import_fresh(split_target(target)[0], folders), target)
+
+
+def experiment_class(module: Any, target: str) -> type:
+    """The class ``target`` names in its imported ``module``, or the worker's refusal."""
     module_name, class_name = split_target(target)
-    module = import_fresh(module_name, folders)
     found: Any = module
     for part in class_name.split("."):
         found = getattr(found, part, None)

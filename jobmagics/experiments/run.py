@@ -24,6 +24,7 @@ from ..data import DataWriter
 from ..errors import InvalidJob, ResultNotSent
 from ..model import JobRecord
 from ..payloads import dump_exception, dump_value
+from .checking import configured
 from .identity import code_identity, environment_identity
 from .loading import load_experiment_class
 
@@ -65,7 +66,7 @@ def _run(queue: Any, record: JobRecord, station: Any, trusted: bool) -> dict[str
     cls = load_experiment_class(record.experiment["target"], [record.cwd] if trusted else [])
     if not trusted:
         check_installed_safely(cls)
-    experiment = cls(dict(record.experiment.get("config") or {}))
+    experiment = configured(cls, record.experiment.get("config") or {})
     opened_here = station is None
     if opened_here:
         from ..instruments import open_station

@@ -157,8 +157,11 @@ def check_config(experiment: dict[str, Any]) -> None:
         except InvalidJob:
             _ALLOWED_CLASSES[target] = None
     cls = _ALLOWED_CLASSES[target]
-    if cls is not None:
-        cls(experiment.get("config") or {}).validate()
+    if cls is not None:     # the client's check and the worker's: the same words
+        from ..experiments.checking import check_config as check_with_class
+        from ..store.jobs import UNCHECKED
+        check_with_class(cls, target, experiment.get("config") or {})
+        experiment.pop(UNCHECKED, None)         # the service checked it after all
 
 
 def get(s: Session, job_id: str) -> list[Any]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..arrays import ArraySpec
+from ..checks import resource_counts
 from ..errors import InvalidJob, JobmagicsError, JobNotFound
 from ..model import (
     RETRYABLE,
@@ -80,6 +81,20 @@ def counts_sql(where: str, *, counted: bool) -> str:
             else f"SELECT state, count(*) FROM jobs {where} GROUP BY state")
 
 
+# an experiment whose class could not be imported where it was submitted says why under this
+# key (experiments.checking); its submission event says the worker will check it
+UNCHECKED = "unchecked"
+_MAX_NOTE = 300
+
+
+def unchecked_note(spec: JobSpec) -> str:
+    """What the submission event adds for an experiment not checked at submit ("")."""
+    reason = (spec.experiment or {}).get(UNCHECKED)
+    if not isinstance(reason, str) or not reason:
+        return ""
+    return f"; not checked at submit: {reason[:_MAX_NOTE]}; checked when it starts"
+
+
 @dataclass(frozen=True)
 class Submission:
     """One caller's jobs, submitted together (all of them, or none)."""
@@ -149,7 +164,8 @@ class JobsMixin(SchemaAware):
         entries = []
         for index, (job_id, spec) in enumerate(batch.items()):
             entry = lifecycle.Entry(job_id, spec, self._initial_state(conn, spec, known, batch),
-                                    f"submitted by {user}" + (" (held)" if spec.held else ""))
+                                    f"submitted by {user}" + (" (held)" if spec.held else "")
+                                    + unchecked_note(spec))
             if plan is not None:
                 plan.place(entry, index)
             entries.append(entry)
@@ -165,7 +181,7 @@ class JobsMixin(SchemaAware):
     @staticmethod
     def _initial_state(conn: sqlite3.Connection, spec: JobSpec, known: set[str],
                        batch: dict[str, JobSpec]) -> State:
-        unknown = [r for r in spec.resources if r not in known]
+        unknown = [r for r in resource_counts(spec.resources) if r not in known]
         if unknown:
             raise InvalidJob(f"unknown resource {unknown[0]!r}; this queue knows "
                              f"{', '.join(sorted(known)) or 'none'} (a worker started with "
@@ -341,10 +357,12 @@ class JobsMixin(SchemaAware):
 
     def resources(self) -> dict[str, dict[str, Any]]:
         rows = self.db.read("SELECT name, capacity, paused FROM resources ORDER BY name")
-        held = self.db.read("SELECT value AS name, count(*) AS n"
-                            " FROM jobs, json_each(jobs.resources) WHERE state = ? GROUP BY value",
+        held = self.db.read("SELECT value FROM jobs, json_each(jobs.resources) WHERE state = ?",
                             (State.RUNNING.value,))
-        in_use = {r["name"]: r["n"] for r in held}
+        in_use: dict[str, int] = {}
+        for row in held:
+            for name, units in resource_counts([row[0]]).items():   # 'gpu:2': two units
+                in_use[name] = in_use.get(name, 0) + units
         return {r["name"]: {"capacity": r["capacity"], "paused": bool(r["paused"]),
                             "in_use": in_use.get(r["name"], 0)} for r in rows}
 

@@ -34,3 +34,12 @@ def run_git(folder: Path, *args: str) -> str:
                                "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
                                "HOME": str(folder), "PATH": "/usr/bin:/bin"})
     return done.stdout.strip()
+
+
+@pytest.fixture
+def unchecked_at_submit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Submit experiments as if their class could not be imported where they are submitted
+    (it lives on the worker's side only): accepted, and checked by the worker when it starts.
+    For tests of the worker's own refusals."""
+    monkeypatch.setattr("jobmagics.experiments.checking.find_class",
+                        lambda target, cwd: (None, "only the worker has it (a test)"))

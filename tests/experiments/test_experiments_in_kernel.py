@@ -138,7 +138,7 @@ def test_an_experiment_that_times_out_in_the_kernel_stops_its_data_file_and_keep
 
 
 def test_a_failing_experiment_in_the_kernel_fails_with_its_error_line_and_the_station_serves_on(
-        queue, start_worker, tmp_path, experiment_folder):
+        queue, start_worker, tmp_path, experiment_folder, unchecked_at_submit):
     startup, _ = _startup(tmp_path)
     start_worker("--resource", "hardware", "--startup", str(startup))
     folder = experiment_folder("lab", LAB)
