@@ -14,6 +14,7 @@ from .runtime import LEASE_S
 if TYPE_CHECKING:
     from .client import Queue
     from .job_array import JobArray
+    from .messages import Notification
 
 _FIRST_POLL_S = 0.002
 _MAX_POLL_S = 0.1
@@ -237,6 +238,11 @@ class Job:
         """Change settings of this waiting or pending job (``Queue.update``)."""
         self.queue.update(self.id, config=config, **changes)
         return self.refresh()
+
+    def notifications(self) -> list[Notification]:
+        """Where this job said (or will say) that it ended: each target, sent, failed (and
+        why) or waiting, and the tries it took (``Queue.notifications``)."""
+        return self.queue.notifications(self.id)
 
 
 class JobPage(list[Job]):

@@ -147,7 +147,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     job = found
     events = q.events(args.id)
     if args.json:
-        _print_json(job.to_dict() | {"events": events})
+        _print_json(job.to_dict() | {"events": events, "notifications": [
+            n.to_dict() for n in job.notifications()]})
     else:
         print(job_detail(job, events))
     return 0

@@ -10,6 +10,7 @@ from ..fields import settings
 from ..formats import cut, format_duration, progress_text
 from ..job import Job, JobPage
 from ..kinds import describe
+from ..messages import status_line
 from ..model import JobRecord, JobSettings, format_memory
 
 LABEL_WIDTH = 10               # the labels of a job's detail are right-aligned to this at least
@@ -89,7 +90,17 @@ def job_detail(job: Job, events: Sequence[dict[str, Any]]) -> str:
     lines.append("")
     lines.append(table(["TIME", "STATE", "DETAIL"],
                        ([timestamp(e["at"]), e["state"], e["detail"] or ""] for e in events)))
+    lines += _notification_lines(job)
     return "\n".join(lines)
+
+
+def _notification_lines(job: Job) -> list[str]:
+    """Where it said that it ended: each target, sent, failed (why) or waiting, and tries."""
+    sent = job.notifications()
+    if not sent:
+        return []
+    return ["", table(["NOTIFY", "ATTEMPT", "STATUS"],
+                      ([n.target, str(n.attempt), status_line(n, timestamp)] for n in sent))]
 
 
 def _detail_rows(job: Job) -> list[tuple[str, object]]:
