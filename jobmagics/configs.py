@@ -10,19 +10,21 @@ Files only, no SQL: a new version is claimed with O_EXCL (two users saving at on
 versions, never one overwritten), and the main pointer is replaced atomically."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import pwd
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import paths
-from .errors import InvalidJob
+from .errors import InvalidJob, PermissionDenied
 from .model import JOB_ID_RE, check_job_id
 
 if TYPE_CHECKING:
@@ -79,8 +81,12 @@ class ConfigStore:
              main: bool = True) -> int:
         """Store a new version (or find the identical one) and return its number; by default
         it also becomes the main version (``push``)."""
-        folder = self._folder(name, create=True)
         text = canonical_json(data, f"config {name!r}")
+        with self._writing(name):
+            return self._save(name, text, note, main)
+
+    def _save(self, name: str, text: str, note: str | None, main: bool) -> int:
+        folder = self._folder(name, create=True)
         digest = hashlib.sha256(text.encode()).hexdigest()
         existing = next((v for v in self.history(name) if v.sha256 == digest), None)
         version = (existing.version if existing
@@ -147,18 +153,61 @@ class ConfigStore:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and NAME_RE.match(p.name))
 
     def main_version(self, name: str) -> int | None:
+        return self._main_record(name).get("version")
+
+    def _main_record(self, name: str) -> dict[str, Any]:
         try:
-            return int(_read_json(self._folder(name, create=False) / MAIN_FILE)["version"])
+            record = _read_json(self._folder(name, create=False) / MAIN_FILE)
         except FileNotFoundError:
-            return None
+            return {}
+        return {"version": int(record["version"]), "set_by": record.get("set_by"),
+                "set_at": record.get("set_at")}
+
+    def summary(self, name: str) -> dict[str, Any]:
+        """One line of ``config list``: the main version, how many, the last change and who
+        made it (a new version, or the main one set)."""
+        versions = self.history(name)
+        if not versions:
+            raise InvalidJob(f"no config named {name!r} in this queue")
+        main = self._main_record(name)
+        changes = [(v.saved_at, v.saved_by) for v in versions]
+        if main.get("set_at") is not None:
+            changes.append((float(main["set_at"]), str(main.get("set_by"))))
+        changed_at, changed_by = max(changes)
+        return {"name": name, "main": main.get("version"), "versions": len(versions),
+                "latest": versions[-1].version, "changed_at": changed_at,
+                "changed_by": changed_by}
 
     def set_main(self, name: str, version: int) -> None:
         """Make an existing version the main one (what ``pull`` and new jobs get)."""
         folder = self._folder(name, create=False)
         if version not in self._version_numbers(folder):
-            raise InvalidJob(f"config {name!r} has no version {version}")
+            known = self._version_numbers(folder)
+            raise InvalidJob(f"config {name!r} has no version {version}" + (
+                f" (it has 1..{max(known)})" if known else " (no such config)"))
         record = {"version": version, "set_by": paths.current_user(), "set_at": time.time()}
-        _write_atomically(folder / MAIN_FILE, json.dumps(record), self._file_mode())
+        with self._writing(name):
+            _write_atomically(folder / MAIN_FILE, json.dumps(record), self._file_mode())
+
+    @contextlib.contextmanager
+    def _writing(self, name: str) -> Iterator[None]:
+        """A write the files' modes refuse is said as such: in a group queue every member may
+        write every config; in a system queue configs are files the service does not write,
+        so a config belongs to whoever pushed its first version (and root)."""
+        try:
+            yield
+        except PermissionError:
+            folder = self.root / name
+            try:
+                owner = pwd.getpwuid(folder.stat().st_uid).pw_name
+            except (OSError, KeyError):
+                owner = "another account"
+            system = (" in a system queue a config belongs to whoever pushed its first"
+                      " version; push under a name of your own" if self.layout.is_system()
+                      else "")
+            raise PermissionDenied(f"{paths.current_user()} may not change config {name!r}:"
+                                   f" its files belong to {owner}" + (f";{system}" if system
+                                                                      else "")) from None
 
     # ---- job snapshots ----------------------------------------------------------------
     def snapshot_path(self, job_id: str) -> Path:

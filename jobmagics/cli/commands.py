@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from ..job_array import JobArray
 from ..model import JobSettings, State
 from . import configs, editing, notify, retention, schedules
 from .arrays import array_detail, arrays_table, submit_array, unfinished_line
+from .bodies import body_from_arguments
 from .maintenance import cmd_backup, cmd_recover  # noqa: F401  (cmd_backup: via COMMANDS)
 from .parser import STATUS_ELEMENTS
 from .system import (  # noqa: F401  (the cmd_ functions: via COMMANDS)
@@ -64,32 +64,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def _submission(args: argparse.Namespace) -> dict[str, Any]:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    bodies = sum(x is not None and x != [] for x in (argv, args.code, args.file))
-    if bodies != 1:
-        raise InvalidJob("give a command after --, or --code CODE, or --file FILE.py (exactly one)")
-    options: dict[str, Any] = from_arguments(JobSettings, args)
-    if args.file is not None:
-        options["code"] = _read_code(args.file)
-        options["name"] = options.get("name") or os.path.basename(args.file)
-    elif args.code is not None:
-        options["code"] = args.code
-    else:
-        options["command"] = argv
-    return options
-
-
-def _read_code(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise InvalidJob(f"--file {path!r}: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidJob(f"--file {path!r} is not UTF-8 text"
-                         f" (byte 0x{data[exc.start]:02x} at offset {exc.start});"
-                         " a python job's code must be a text file") from None
+    body = body_from_arguments(args, argv)
+    return {**body, **from_arguments(JobSettings, args)}    # --name over --file's name
 
 
 def cmd_submit(args: argparse.Namespace) -> int:

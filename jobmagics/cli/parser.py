@@ -86,10 +86,11 @@ def _add_init(sub: Subparsers) -> None:
 
 def _add_submit(sub: Subparsers) -> None:
     p = sub.add_parser("submit",
-                       help="queue a command (after --), python --code or --file; prints the id")
+                       help="queue a command (after --), python --code or --file, or an"
+                            " --experiment with its --config; prints the id")
     _job_options(p)
-    p.add_argument("--code", help="python code to run")
-    p.add_argument("--file", help="python file to run (its text is queued)")
+    from .bodies import add_body_arguments  # what a job runs, shared with `schedule add`
+    add_body_arguments(p)
     p.add_argument("--array", metavar="SPEC",
                    help="an array of jobs, one per index ({index} in the command, $JOBMAGICS_"
                         f"ARRAY_INDEX, the variable index in python code); {ARRAY_SPEC_HELP};"
