@@ -23,7 +23,7 @@ from typing import Any
 from ..checks import resource_counts
 from ..errors import InvalidJob, InvalidTransition, JobNotFound
 from ..fields import declared_fields, editable
-from ..model import JobRecord, JobSettings, JobSpec, State
+from ..model import JobRecord, JobSettings, JobSpec, State, format_memory
 from . import lifecycle
 from .db import Database
 from .moves import _authorize
@@ -185,8 +185,10 @@ def _differences(job: JobRecord, spec: JobSpec, names: Sequence[str]) -> dict[st
             if getattr(spec, name) != getattr(job, name)}
 
 
-def value_text(value: Any) -> str:
+def value_text(value: Any, name: str = "") -> str:
     """A setting's value in an event's detail or a door's answer (None, []: ``none``)."""
+    if name == "memory" and isinstance(value, int):
+        return format_memory(value)
     if value is None or value == []:
         return "none"
     if isinstance(value, list):
@@ -207,7 +209,8 @@ def change_text(job: JobRecord, new: Mapping[str, Any]) -> str:
             parts += [f"config {key} {value_text(old.get(key))} -> {value_text(item)}"
                       for key, item in value.get("config", {}).items() if old.get(key) != item]
         else:
-            parts.append(f"{name} {value_text(getattr(job, name))} -> {value_text(value)}")
+            parts.append(f"{name} {value_text(getattr(job, name), name)} ->"
+                         f" {value_text(value, name)}")
     return ", ".join(parts)
 
 
