@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import codecs
+import importlib
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import JobFailed, WaitTimeout, WorkerLost
+from .errors import InvalidJob, JobFailed, WaitTimeout, WorkerLost
 from .model import TERMINAL, JobRecord, State
 from .runtime import LEASE_S
 
 if TYPE_CHECKING:
     from .client import Queue
+    from .data import ExperimentData
     from .job_array import JobArray
     from .messages import Notification
 
@@ -243,6 +245,40 @@ class Job:
         """Where this job said (or will say) that it ended: each target, sent, failed (and
         why) or waiting, and the tries it took (``Queue.notifications``)."""
         return self.queue.notifications(self.id)
+
+    def data(self) -> ExperimentData:
+        """This experiment's data (``jobmagics.data.load``): its points so far while it runs,
+        all of them once it ended. ``InvalidJob`` if it is no experiment or has no data yet."""
+        self._require_experiment("data")
+        if not self.data_path.exists():
+            raise InvalidJob(self._nothing_yet("data", self.data_path))
+        # the data layer sits above Job (it reads jobs and queues): found when asked for, as
+        # the HTML layer is, without a static import that would tie the two modules in a cycle
+        data = importlib.import_module(f"{__package__}.data")
+        loaded: ExperimentData = data.load_run(self)
+        return loaded
+
+    def snapshot(self) -> dict[str, Any]:
+        """What this experiment ran with (``configs.job_snapshot``): the config (defaults
+        merged), the code's identity (file, hash, git commit), the station, who and where."""
+        self._require_experiment("config snapshot")
+        from .configs import ConfigStore
+        store = ConfigStore(self.queue)
+        if not store.snapshot_path(self.id).exists():
+            raise InvalidJob(self._nothing_yet("config snapshot", store.snapshot_path(self.id)))
+        return store.snapshot(self.id)
+
+    def _require_experiment(self, what: str) -> None:
+        kind = self.last_read.kind
+        if kind != "experiment":
+            raise InvalidJob(f"{self.id} is a {kind} job, not an experiment: it has no {what}"
+                             " (experiments write one: q.submit(experiment='module:Class'))")
+
+    def _nothing_yet(self, what: str, path: Path) -> str:
+        state = self.refresh().state
+        if state in (State.WAITING, State.PENDING):
+            return f"{self.id} has no {what} yet: it is {state.value} (job.wait() first)"
+        return f"{self.id} has no {what}: {path} does not exist (it is {state.value})"
 
 
 class JobPage(list[Job]):

@@ -114,7 +114,7 @@ def history(args: argparse.Namespace) -> int:
                           for v in versions], indent=2))
         return 0
     print(table(["VERSION", "MAIN", "SAVED", "BY", "NOTE"],
-                [[v.version, "*" if v.main else "", timestamp(v.saved_at), v.saved_by,
+                [[str(v.version), "*" if v.main else "", timestamp(v.saved_at), v.saved_by,
                   v.note or ""] for v in versions]))
     return 0
 
