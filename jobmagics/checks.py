@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import InvalidJob
@@ -61,23 +61,87 @@ def format_memory(size: int | None) -> str:
     return f"{size}B"
 
 
-def parse_resource(spec: str) -> tuple[str, int]:
-    """'hardware' -> ('hardware', 1); 'gpu=2' -> ('gpu', 2)."""
-    name, _, cap = spec.partition("=")
+UNIT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_UNITS = 4096           # units of one resource a worker declares
+
+
+def _resource_name(name: str) -> str:
     name = name.strip()
     if not RESOURCE_RE.match(name):
         raise InvalidJob(
             f"bad resource name {name!r}: use letters, digits, '_', '-', '.',"
             " starting with a letter")
-    if not cap:
+    return name
+
+
+def parse_resource(spec: str) -> tuple[str, int]:
+    """A worker's declaration as (name, how many units): 'hardware' -> ('hardware', 1);
+    'gpu=2' -> ('gpu', 2); 'gpu=0,2,5' -> ('gpu', 3)."""
+    name, units = parse_resource_units(spec)
+    return name, len(units)
+
+
+def parse_resource_units(spec: str) -> tuple[str, list[str]]:
+    """A worker's declaration as (name, its named units): 'hardware' -> one unit '0';
+    'gpu=4' -> units '0' to '3'; 'gpu=0,2' or 'qick=boardA,boardB' -> those units (a single
+    named unit: 'gpu=3,')."""
+    name, _, given = spec.partition("=")
+    name = _resource_name(name)
+    given = given.strip()
+    if not given:
+        return name, ["0"]
+    if "," not in given:
+        if not given.isdigit():
+            raise InvalidJob(f"resource units in {spec!r}: give a number of units ({name}=4:"
+                             f" units 0-3) or a list of their names ({name}=0,2; one: {name}=a,)")
+        count = int(given)
+        if not 1 <= count <= MAX_UNITS:
+            raise InvalidJob(f"resource units in {spec!r} must be between 1 and {MAX_UNITS}")
+        return name, [str(i) for i in range(count)]
+    units = [u.strip() for u in given.split(",")]
+    if units[-1] == "":                  # 'gpu=3,': the one unit named 3
+        units.pop()
+    bad = [u for u in units if UNIT_RE.match(u) is None]
+    if bad or not units:
+        raise InvalidJob(f"bad unit {bad[0] if bad else ''!r} in {spec!r}: units are names of"
+                         " letters, digits, '_', '-', '.', separated by commas")
+    twice = sorted({u for u in units if units.count(u) > 1})
+    if twice:
+        raise InvalidJob(f"unit {twice[0]!r} is named twice in {spec!r}")
+    if len(units) > MAX_UNITS:
+        raise InvalidJob(f"at most {MAX_UNITS} units of one resource, not {len(units)}")
+    return name, units
+
+
+def parse_resource_request(spec: str) -> tuple[str, int]:
+    """What a job asks for: 'gpu' -> ('gpu', 1); 'gpu:2' -> ('gpu', 2) (two units of it)."""
+    name, colon, count = spec.partition(":")
+    name = _resource_name(name)
+    if not colon:
         return name, 1
     try:
-        capacity = int(cap)
+        units = int(count)
     except ValueError:
-        raise InvalidJob(f"resource capacity in {spec!r} must be a whole number") from None
-    if capacity < 1:
-        raise InvalidJob(f"resource capacity in {spec!r} must be at least 1")
-    return name, capacity
+        raise InvalidJob(f"the number of units in {spec!r} must be a whole number, as in"
+                         f" {name}:2") from None
+    if not 1 <= units <= MAX_UNITS:
+        raise InvalidJob(f"the number of units in {spec!r} must be between 1 and {MAX_UNITS}")
+    return name, units
+
+
+def resource_counts(resources: Iterable[str]) -> dict[str, int]:
+    """A job's ``resources`` ('gpu:2', 'hardware') as {name: units}; also the plain names of
+    queues written before units existed."""
+    counts: dict[str, int] = {}
+    for item in resources:
+        name, _, count = item.partition(":")
+        counts[name] = int(count) if count else 1
+    return counts
+
+
+def resource_request_text(name: str, count: int) -> str:
+    """The stored form of a request: 'gpu' for one unit, 'gpu:2' for two."""
+    return name if count == 1 else f"{name}:{count}"
 
 
 def check_int(name: str, value: object, low: int, high: int) -> int:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,10 +30,28 @@ ARRAY_INDEX_VAR = "JOBMAGICS_ARRAY_INDEX"
 ATTEMPT_VAR = "JOBMAGICS_ATTEMPT"   # with the id, marks every process of one attempt (recovery)
 QUEUE_VAR = "JOBMAGICS_QUEUE"
 REPORT_DIR_VAR = "JOBMAGICS_REPORT_DIR"     # set on a batch system: report through files there
+RESOURCE_VAR_PREFIX = "JOBMAGICS_RESOURCE_"  # + the resource's name: the units the job holds
+CUDA_VAR = "CUDA_VISIBLE_DEVICES"            # also set to the units of a resource named gpu
 _MIN_INTERVAL_S = 0.1   # progress from a tight loop must not hammer the shared database
 
 _current: dict[str, str] = {}        # set by executors that run jobs in a long-lived process
 _throttle: dict[str, object] = {"last_write": 0.0, "stage": None, "fraction": None}
+
+
+def resource_variable(name: str) -> str:
+    """``JOBMAGICS_RESOURCE_GPU`` for ``gpu``, ``JOBMAGICS_RESOURCE_QICK_A`` for ``qick-a``."""
+    return RESOURCE_VAR_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def units_environment(units: Mapping[str, Sequence[str]] | None) -> dict[str, str]:
+    """The variables that tell a job which units of its resources it holds (gpu 0 and 2:
+    ``JOBMAGICS_RESOURCE_GPU=0,2`` and ``CUDA_VISIBLE_DEVICES=0,2``)."""
+    variables = {}
+    for name, held in (units or {}).items():
+        variables[resource_variable(name)] = ",".join(held)
+        if name == "gpu":
+            variables[CUDA_VAR] = ",".join(held)
+    return variables
 
 
 def enter_job(job_id: str, queue_path: str) -> None:

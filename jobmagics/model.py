@@ -24,7 +24,9 @@ from .checks import (
     format_memory,
     parse_memory,
     parse_resource,
+    parse_resource_request,
     plain_json,
+    resource_request_text,
 )
 from .errors import InvalidJob, InvalidTransition
 from .fields import by_keyword, check_type, declared_fields, recorded, setting, settings
@@ -134,10 +136,18 @@ def _name(value: object) -> str | None:
 
 
 def _resources(value: object) -> list[str]:
+    """Sorted 'name' (one unit) or 'name:N' (N units) strings; a name asked twice with the
+    same count once (a queue written before units existed stored plain names: read as one)."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple, set, frozenset)):
         raise InvalidJob(f"resources must be a list of names, not {value!r:.80}")
-    return sorted({parse_resource(check_text("resource", r))[0] for r in items})
+    counts: dict[str, int] = {}
+    for item in items:
+        name, count = parse_resource_request(check_text("resource", item))
+        if counts.setdefault(name, count) != count:
+            raise InvalidJob(f"resource {name!r} is asked for twice, with {counts[name]} and"
+                             f" {count} units: ask once ({name}:N)")
+    return sorted(resource_request_text(name, count) for name, count in counts.items())
 
 
 def _job_ids(value: object) -> list[str]:
@@ -235,7 +245,8 @@ class JobSettings:
     priority: int = setting(0, "higher starts first", metavar="P", check=lambda v: check_int(
         "priority", v, -MAX_PRIORITY, MAX_PRIORITY), example=5, editable=True)
     resources: list[str] = setting(
-        [], "a resource the job holds while it runs (e.g. hardware)", flag="--resource",
+        [], "a resource the job holds while it runs (hardware; gpu:2 for two units)",
+        flag="--resource",
         metavar="R", check=_resources, json=True, example=["gpu"], editable=True)
     cpus: int = setting(1, "CPU slots the job needs", metavar="N",
                         check=lambda v: check_int("cpus", v, 1, 4096), example=2, editable=True)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from jobmagics.model import parse_memory, parse_resource
+from jobmagics.checks import parse_resource_units
+from jobmagics.model import parse_memory
 from jobmagics.paths import current_user
 
 
@@ -16,7 +17,8 @@ class WorkerOptions:
     queue: str | None = None
     slots: int = field(default_factory=lambda: os.cpu_count() or 1)
     memory: int = field(default_factory=lambda: psutil.virtual_memory().total)
-    resources: dict[str, int] = field(default_factory=dict)
+    resources: dict[str, int] = field(default_factory=dict)       # name -> how many units
+    units: dict[str, list[str]] = field(default_factory=dict)    # name -> its units' names
     startup: str | None = None
     drain: bool = False
     only_user: str | None = None
@@ -36,8 +38,10 @@ def add_worker_arguments(parser: argparse.ArgumentParser, *, whose: bool = True)
     parser.add_argument("--slots", type=int, default=None,
                         help="CPU slots (default: number of cores)")
     parser.add_argument("--memory", default=None, help="memory budget, e.g. 16G (default: all RAM)")
-    parser.add_argument("--resource", action="append", default=[], metavar="NAME[=CAP]",
-                        help="serve this resource (e.g. hardware, qick0, gpu=2); repeatable")
+    parser.add_argument("--resource", action="append", default=[], metavar="NAME[=UNITS]",
+                        help="serve this resource: hardware (one unit), gpu=4 (units 0-3),"
+                             " gpu=0,2 or qick=a,b (named units; jobs get free ones in"
+                             " CUDA_VISIBLE_DEVICES / JOBMAGICS_RESOURCE_<NAME>); repeatable")
     parser.add_argument("--startup", default=None, metavar="FILE",
                         help="python file run once in the persistent kernel of an exclusive"
                              " resource; experiment jobs run in that kernel against its global"
@@ -90,7 +94,8 @@ def options_from_args(args: argparse.Namespace, *, serves_everyone: bool = False
         options.slots = args.slots
     if args.memory is not None:
         options.memory = parse_memory(args.memory) or options.memory
-    options.resources = dict(parse_resource(r) for r in args.resource)
+    options.units = dict(parse_resource_units(r) for r in args.resource)
+    options.resources = {name: len(units) for name, units in options.units.items()}
     if args.startup is not None and not os.path.isfile(args.startup):
         raise InvalidJob(f"--startup {args.startup}: no such file")
     options.backends = ("local", *(backend for backend, wanted in

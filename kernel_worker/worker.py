@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from jobmagics import paths
+from jobmagics.checks import resource_counts
 from jobmagics.client import Queue
 from jobmagics.errors import DatabaseDamaged, DatabaseReplaced, DiskFull, JobmagicsError
 from jobmagics.liveness import process_start_time
@@ -113,7 +114,8 @@ class Worker(AdversityMixin):
             id=self.id, host=socket.gethostname(), pid=os.getpid(),
             pid_started=process_start_time(os.getpid()) or now, user=paths.current_user(),
             started_at=now, heartbeat_at=now, slots=self.options.slots, memory=self.options.memory,
-            resources=self.options.resources, only_user=self.options.only_user, state="running"))
+            resources=self.options.resources, only_user=self.options.only_user, state="running",
+            units=self.options.units))
         log.info("worker %s serving %s (slots %d, resources %s)", self.id, self.queue.path,
                  self.options.slots, ", ".join(self.options.resources) or "none")
 
@@ -245,7 +247,7 @@ class Worker(AdversityMixin):
         return Capacity(slots=self.options.slots - sum(j.cpus for j in local),
                         memory=self.options.memory - sum(j.memory or 0 for j in local),
                         resources=self.options.resources, backends=self.options.backends,
-                        only_user=self.options.only_user)
+                        only_user=self.options.only_user, units=self.options.units)
 
     def _turn(self, ended: list[tuple[Running, Outcome]], claiming: bool, now: float) -> None:
         """One transaction for the round: the processes started lately, the attempts that
@@ -430,5 +432,6 @@ def idle_claimable_soon(worker: Worker) -> bool:
     pending = worker.store.find(states=[State.PENDING], limit=200)
     return any(job.backend in worker.options.backends and
                (worker.options.only_user is None or job.user == worker.options.only_user) and
-               set(job.resources) <= set(worker.options.resources) for job in pending)
+               set(resource_counts(job.resources)) <= set(worker.options.resources)
+               for job in pending)
 

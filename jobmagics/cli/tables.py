@@ -11,7 +11,8 @@ from ..formats import cut, format_duration, progress_text
 from ..job import Job, JobPage
 from ..kinds import describe
 from ..messages import status_line
-from ..model import JobRecord, JobSettings, format_memory
+from ..model import JobRecord, JobSettings, State, format_memory
+from ..units import unit_shortfall, units_text
 
 LABEL_WIDTH = 10               # the labels of a job's detail are right-aligned to this at least
 SETTING_CHARS = 200            # a setting's value is cut to this in a job's detail
@@ -84,6 +85,7 @@ def job_detail(job: Job, events: Sequence[dict[str, Any]]) -> str:
     """The job's fields, one a line (every setting that differs from its default included),
     then its state history."""
     rows = _detail_rows(job)
+    rows += _unit_rows(job)
     rows += _other_settings(job.last_read, shown={name for name, _ in rows})
     width = max(LABEL_WIDTH, *(len(name) for name, _ in rows))
     lines = [f"{name:>{width}}  {value}" for name, value in rows]
@@ -121,6 +123,20 @@ def _detail_rows(job: Job) -> list[tuple[str, object]]:
         ("runs", describe(r)),
         ("log", job.log_path),
     ]
+
+
+def _unit_rows(job: Job) -> list[tuple[str, object]]:
+    """The units its resources hold (``gpu 0,2``), and why a pending job that asks for more
+    units than any worker has cannot start."""
+    record = job.last_read
+    rows: list[tuple[str, object]] = []
+    if record.units:
+        rows.append(("units", units_text(record.units)))
+    if record.state is State.PENDING and record.resources:
+        reason = unit_shortfall(record, job.queue.workers())
+        if reason is not None:
+            rows.append(("waits", reason))
+    return rows
 
 
 def _other_settings(record: JobRecord, shown: set[str]) -> list[tuple[str, str]]:

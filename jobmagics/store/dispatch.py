@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..checks import resource_counts
 from ..model import JobRecord, State, WorkerRecord
 from . import lifecycle
 from .db import Database
@@ -17,6 +18,11 @@ from .schema import LINE, USER_INDEXES_VERSION, SchemaAware
 # The claim names its partial index (jobs_claim or jobs_user_claim: WHERE state = 'pending'),
 # which SQLite accepts only for a query with that same literal, so the state is spelled in.
 _PENDING = f"'{State.PENDING.value}'"
+# A job's resource request as stored ('gpu' or 'gpu:2', see ``model._resources``), split in SQL.
+_NAME = ("(CASE WHEN instr(r.value, ':') > 0 THEN substr(r.value, 1, instr(r.value, ':') - 1)"
+         " ELSE r.value END)")
+_COUNT = ("(CASE WHEN instr(r.value, ':') > 0 THEN CAST(substr(r.value, instr(r.value, ':') + 1)"
+          " AS INTEGER) ELSE 1 END)")
 
 # The next job, in the claim order of everyone's pending jobs or (a worker serving one user)
 # of that user's own: such a worker no longer walks past everyone else's pending jobs.
@@ -28,9 +34,18 @@ WHERE state = {_PENDING} AND not_before <= :now
   {{user}}
   AND (resources = '[]' OR NOT EXISTS (
         SELECT 1 FROM json_each(jobs.resources) AS r
-        WHERE r.value NOT IN (SELECT value FROM json_each(:available))))
+        WHERE ifnull(json_extract(:free, '$."' || {_NAME} || '"'), 0) < {_COUNT}))
 ORDER BY {LINE}
 LIMIT 1
+"""
+
+# The units of their resources that the running jobs of this worker's machine hold: a unit
+# (gpu 2) is a device of one machine, so every worker on that machine that declares it shares
+# it, and workers on other machines have their own.
+_HELD_ON_HOST_SQL = f"""
+SELECT jobs.units FROM jobs JOIN workers ON workers.id = jobs.worker
+WHERE jobs.state = '{State.RUNNING.value}' AND jobs.units IS NOT NULL
+  AND workers.host = (SELECT host FROM workers WHERE id = ?)
 """
 
 
@@ -84,6 +99,12 @@ class Capacity:
     resources: dict[str, int] = field(default_factory=dict)
     backends: tuple[str, ...] = ("local",)
     only_user: str | None = None
+    units: dict[str, list[str]] = field(default_factory=dict)   # the named units it declares
+
+    def declared_units(self) -> dict[str, list[str]]:
+        """Each served resource's units: as declared, or (a count only) units '0' to 'N-1'."""
+        return {name: self.units.get(name) or [str(i) for i in range(count)]
+                for name, count in self.resources.items()}
 
 
 class DispatchMixin(SchemaAware):
@@ -99,11 +120,11 @@ class DispatchMixin(SchemaAware):
                              " DO UPDATE SET capacity = excluded.capacity", (name, capacity))
             conn.execute(
                 "INSERT OR REPLACE INTO workers(id, host, pid, pid_started, user, started_at,"
-                " heartbeat_at, slots, memory, resources, only_user, state)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " heartbeat_at, slots, memory, resources, only_user, state, units)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (worker.id, worker.host, worker.pid, worker.pid_started, worker.user,
                  worker.started_at, worker.heartbeat_at, worker.slots, worker.memory,
-                 dumps(worker.resources), worker.only_user, worker.state))
+                 dumps(worker.resources), worker.only_user, worker.state, dumps(worker.units)))
 
     def heartbeat(self, worker_id: str, state: str = "running") -> bool:
         """Returns False when the queue already gave this worker up for lost."""
@@ -152,7 +173,7 @@ class DispatchMixin(SchemaAware):
         sql = _CLAIM_SQL.format(index=index, user="AND user = :only_user" if own else "")
         if conn.execute("SELECT value FROM settings WHERE key = 'paused'").fetchone()[0] == "1":
             return []
-        free = self._free_resources(conn, capacity.resources)
+        free = _free_units(conn, worker_id, capacity.declared_units())
         slots, memory = capacity.slots, capacity.memory
         remote = any(b != "local" for b in capacity.backends)   # not bound by local slots
         backends = json.dumps(list(capacity.backends))
@@ -160,28 +181,17 @@ class DispatchMixin(SchemaAware):
             row = conn.execute(sql, {
                 "now": now, "slots": slots, "memory": memory, "only_user": capacity.only_user,
                 "backends": backends,
-                "available": json.dumps([r for r, n in free.items() if n > 0])}).fetchone()
+                "free": json.dumps({name: len(units) for name, units in free.items()}),
+            }).fetchone()
             if row is None:
                 break
             job = lifecycle.start(conn, job_from_row(row), worker_id, now)
+            if job.resources:
+                job = _hold_units(conn, job, free)
             claimed.append(job)
             slots -= job.cpus if job.backend == "local" else 0
             memory -= (job.memory or 0) if job.backend == "local" else 0
-            for name in job.resources:
-                free[name] -= 1
         return claimed
-
-    @staticmethod
-    def _free_resources(conn: sqlite3.Connection, served: dict[str, int]) -> dict[str, int]:
-        if not served:
-            return {}
-        rows = conn.execute("SELECT name, capacity, paused FROM resources").fetchall()
-        limits = {r["name"]: (0 if r["paused"] else r["capacity"])
-                  for r in rows if r["name"] in served}
-        held = conn.execute("SELECT value, count(*) FROM jobs, json_each(jobs.resources)"
-                            " WHERE state = ? GROUP BY value", (State.RUNNING.value,)).fetchall()
-        in_use = {r[0]: r[1] for r in held}
-        return {name: limit - in_use.get(name, 0) for name, limit in limits.items()}
 
     def set_started(self, job_id: str, worker_id: str, pid: int | None, pid_started: float | None,
                     backend_id: str | None = None) -> None:
@@ -232,6 +242,32 @@ class DispatchMixin(SchemaAware):
             outcomes = [(job.id, lifecycle.lose(conn, job, now, reason)) for job in jobs]
             conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
         return outcomes
+
+
+def _free_units(conn: sqlite3.Connection, worker_id: str,
+                declared: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The units of each resource this worker declares that no running job on its machine
+    holds (none of a paused resource), in the order declared."""
+    if not declared:
+        return {}
+    paused = {r[0] for r in conn.execute("SELECT name FROM resources WHERE paused = 1")}
+    taken: dict[str, set[str]] = {}
+    for (units,) in conn.execute(_HELD_ON_HOST_SQL, (worker_id,)):
+        for name, held in json.loads(units).items():
+            taken.setdefault(name, set()).update(held)
+    return {name: [] if name in paused else [u for u in units if u not in taken.get(name, ())]
+            for name, units in declared.items()}
+
+
+def _hold_units(conn: sqlite3.Connection, job: JobRecord,
+                free: dict[str, list[str]]) -> JobRecord:
+    """Give the claimed job the first free units of what it asks for (the claim checked there
+    are enough) and record them with its attempt; they are no longer free for this turn."""
+    held = {}
+    for name, count in resource_counts(job.resources).items():
+        held[name], free[name] = free[name][:count], free[name][count:]
+    conn.execute("UPDATE jobs SET units = ? WHERE id = ?", (dumps(held), job.id))
+    return dataclasses.replace(job, units=held)
 
 
 def _record_start(conn: sqlite3.Connection, worker_id: str, start: AttemptStart) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ParamSpec
 
+from jobmagics.context import units_environment
 from jobmagics.model import JobRecord
 
 from . import kernel_prelude
@@ -53,7 +54,8 @@ def begin_call(job: JobRecord, queue_root: str, trusted: bool = True,
         inline = None
     elif isinstance(payload, bytes) and len(payload) <= INLINE_PAYLOAD:
         inline = base64.b64encode(payload).decode()
-    return kernel_call(kernel_prelude.begin_job, job.id, queue_root, job.cwd, job.env, job.attempt,
+    env = {**job.env, **units_environment(job.units)}     # the units it holds (gpu 0, 2)
+    return kernel_call(kernel_prelude.begin_job, job.id, queue_root, job.cwd, env, job.attempt,
                        payload=inline)
 
 

@@ -9,7 +9,14 @@ import sys
 import tempfile
 from typing import IO, Any
 
-from jobmagics.context import ARRAY_ID_VAR, ARRAY_INDEX_VAR, ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
+from jobmagics.context import (
+    ARRAY_ID_VAR,
+    ARRAY_INDEX_VAR,
+    ATTEMPT_VAR,
+    JOB_ID_VAR,
+    QUEUE_VAR,
+    units_environment,
+)
 from jobmagics.model import JobRecord
 
 from ..identity import Identity
@@ -26,11 +33,14 @@ _WORKER_ENV = dict(os.environ)   # read once: copying os.environ per job costs m
 def job_environment(job: JobRecord, context: JobContext,
                     identity: Identity | None = None) -> dict[str, str]:
     """The worker's environment (the account's own HOME, USER, LOGNAME when the job runs as
-    its owner), the job's ``env``, and the marks of the job and its attempt."""
+    its owner), the job's ``env``, the units of its resources it holds (on this machine: a
+    batch system gives its own), and the marks of the job and its attempt."""
     base = {} if job.options.env_replace else dict(_WORKER_ENV)
     if identity is not None and not job.options.env_replace:
         base = identity.environment(base)
     base.update(job.env)
+    if job.units and job.backend == "local":
+        base.update(units_environment(job.units))
     base[JOB_ID_VAR] = job.id
     base[ATTEMPT_VAR] = str(job.attempt)
     base[QUEUE_VAR] = str(context.layout.root)

@@ -58,7 +58,7 @@ export interface IJobBase {
   name: string | null;
   /** Higher starts first. */
   priority: number;
-  /** A resource the job holds while it runs (e.g. hardware). */
+  /** A resource the job holds while it runs (hardware; gpu:2 for two units). */
   resources: string[];
   /** CPU slots the job needs. */
   cpus: number;
@@ -179,7 +179,7 @@ export interface ISubmitSpec {
   name?: string | null;
   /** Higher starts first. */
   priority?: number | null;
-  /** A resource the job holds while it runs (e.g. hardware). */
+  /** A resource the job holds while it runs (hardware; gpu:2 for two units). */
   resources?: string[] | null;
   /** CPU slots the job needs; default 1. */
   cpus?: number | null;
