@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,9 @@ import pytest
 
 import jobmagics
 from jobmagics.paths import QueueLayout
+from jobmagics.store import Store
 from jobmagics.store.retention_files import job_files
-from tests.conftest import WorkerProcess
+from tests.conftest import WorkerProcess, wait_for
 
 DAY = 86400.0
 TABLES_OF_A_JOB = (("jobs", "id"), ("events", "job_id"), ("payloads", "job_id"),
@@ -283,3 +286,43 @@ def test_a_bad_age_is_refused_and_nothing_changes(queue: jobmagics.Queue, queue_
     with pytest.raises(jobmagics.JobmagicsError, match="not an age"):
         queue.prune(bad)
     assert everything(queue_dir) == before
+
+
+def test_one_worker_of_three_applies_retention_days_once_a_day(
+        queue: jobmagics.Queue, queue_dir: Path,
+        start_worker: Callable[..., WorkerProcess]) -> None:
+    first = _fill(queue, queue_dir, 5)
+    queue.store.set_setting("retention.days", 1)
+    workers = [start_worker("--slots", "1") for _ in range(3)]
+
+    def runs() -> int:
+        return sum(w.output().count("retention (1 days): pruned") for w in workers)
+
+    wait_for(lambda: runs() == 1, timeout=60)
+    assert queue.stats()["total"] == 0 and rows_of(queue_dir, first)["events"] == 0
+    result = queue.store.setting("retention.last_result")
+    assert result["jobs"] == 5 and result["keep_data"] is True
+    second = _fill(queue, queue_dir, 3)           # old too, but today's turn is taken
+    queue.submit(["true"]).wait(60)               # (the workers saw the queue change)
+    assert all(queue.get(i) for i in second) and runs() == 1
+    queue.store.set_setting("retention.last_run", time.time() - DAY - 1)     # a day later
+    wait_for(lambda: runs() == 2, timeout=60)
+    assert rows_of(queue_dir, second)["jobs"] == 0
+    assert queue.stats()["total"] == 1            # the job that ended just now stays
+
+
+def test_of_many_stores_asking_at_once_one_takes_the_days_turn(queue_dir: Path) -> None:
+    jobmagics.Queue(queue_dir)
+    stores = [Store(QueueLayout(queue_dir)) for _ in range(6)]
+    start = threading.Barrier(len(stores))
+    now = time.time()
+
+    def ask(store: Store) -> bool:
+        start.wait()
+        return store.take_retention_turn(now, DAY)
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        answers = list(pool.map(ask, stores))
+    assert answers.count(True) == 1
+    assert not stores[0].take_retention_turn(now + DAY - 1, DAY)
+    assert stores[1].take_retention_turn(now + DAY, DAY)
