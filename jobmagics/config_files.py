@@ -126,6 +126,28 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
+def submitted_config(inline: str | None, file: str | None) -> dict[str, Any]:
+    """An experiment's config as the doors take it: ``--config-file``'s mapping with
+    ``--config``'s JSON object over it (either may be left out)."""
+    config = read_config_file(file) if file is not None else {}
+    if inline is not None:
+        config.update(inline_config(inline))
+    return config
+
+
+def inline_config(text: str, flag: str = "--config") -> dict[str, Any]:
+    """``--config '{"amplitude": 0.3}'``: a JSON object."""
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidJob(f"{flag} is not JSON: {exc} (write an object, e.g."
+                         " '{\"amplitude\": 0.3}')") from None
+    if not isinstance(data, dict):
+        raise InvalidJob(f"{flag} must be a JSON object of keys and values, not"
+                         f" {type(data).__name__} {text!r:.60}")
+    return plain_config(data, flag)
+
+
 def config_text(data: Mapping[str, Any], fmt: str = "yaml") -> str:
     """A config as YAML (keys in their order, block style) or indented JSON."""
     if fmt == "json":

@@ -7,11 +7,10 @@ the body keywords of ``Queue.submit``. Files are read whole before anything is q
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import Any
 
-from ..config_files import plain_config, read_config_file
+from ..config_files import submitted_config
 from ..errors import InvalidJob
 
 ONE_BODY = ("give a command after --, or --code CODE, or --file FILE.py, or --experiment"
@@ -46,37 +45,13 @@ def body_from_arguments(args: argparse.Namespace,
         raise InvalidJob("--config and --config-file are an experiment's: give --experiment"
                          " module:Class too")
     if args.experiment is not None:
-        return {"experiment": args.experiment, "config": experiment_config(args)}
+        return {"experiment": args.experiment,
+                "config": submitted_config(args.config, args.config_file)}
     if args.file is not None:
         return {"code": read_code(args.file), "name": os.path.basename(args.file)}
     if args.code is not None:
         return {"code": args.code}
     return {"command": argv}
-
-
-def experiment_config(args: argparse.Namespace) -> dict[str, Any]:
-    """``--config-file``'s mapping with ``--config``'s keys over it."""
-    config = read_config_file(args.config_file) if args.config_file is not None else {}
-    if args.config is not None:
-        config.update(inline_config(args.config))
-    return config
-
-
-def inline_config(text: str) -> dict[str, Any]:
-    """``--config '{"amplitude": 0.3}'``: a JSON object."""
-    try:
-        data = json.loads(text, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidJob(f"--config is not JSON: {exc} (write an object, e.g."
-                         " '{\"amplitude\": 0.3}')") from None
-    if not isinstance(data, dict):
-        raise InvalidJob(f"--config must be a JSON object of keys and values, not"
-                         f" {type(data).__name__} {text!r:.60}")
-    return plain_config(data, "--config")
-
-
-def _no_constant(constant: str) -> Any:
-    raise ValueError(f"{constant} is not a JSON number")
 
 
 def read_code(path: str) -> str:

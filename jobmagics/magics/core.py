@@ -15,6 +15,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import HTML, display
 
 from ..client import Queue
+from ..config_files import submitted_config
 from ..display import counts_text, jobs_table_html, move_lines, workers_html
 from ..errors import JobmagicsError
 from ..fields import comma_list, from_arguments
@@ -140,7 +141,9 @@ class JobMagics(Magics, EditingVerbs, ConfigVerbs):
         queue = self._queue(args.queue)
         common = from_arguments(JobSettings, args)
         job: Target
-        if args.sweep:
+        if args.experiment is not None or args.config is not None or args.config_file is not None:
+            job = self._submit_experiment(args, cell, queue, common)
+        elif args.sweep:
             job = self._submit_sweep(args, cell, queue, common)
         elif cell is not None:
             job = queue.submit(code=self._cell_code(args, cell), push=self._push(args),
@@ -163,6 +166,24 @@ class JobMagics(Magics, EditingVerbs, ConfigVerbs):
         display(job)                 # watch it while we wait
         job.live_view = None         # the cell's value: the final card
         return self._finish_wait(job, None)
+
+    @staticmethod
+    def _submit_experiment(args: Any, cell: str | None, queue: Queue,
+                           common: dict[str, Any]) -> Target:
+        """``%job submit --experiment M:C [--config JSON] [--config-file F] [--sweep ...]``:
+        checked at submit as from every door (``Queue._spec``)."""
+        if args.experiment is None:
+            raise UsageError("--config and --config-file are an experiment's: give"
+                             " --experiment module:Class too")
+        if cell is not None or args.command or args.push or args.pull:
+            raise UsageError("%job submit --experiment runs a class on the station: no cell,"
+                             " command, --push or --pull (%%job submit sends a cell as python)")
+        config = submitted_config(args.config, args.config_file)
+        if args.sweep:
+            return queue.submit_array(experiment=args.experiment, config=config,
+                                      items=sweep_grid(args.sweep), parallel=args.parallel,
+                                      **common)
+        return queue.submit(experiment=args.experiment, config=config, **common)
 
     def _submit_sweep(self, args: Any, cell: str | None, queue: Queue,
                       common: dict[str, Any]) -> JobArray:

@@ -37,11 +37,18 @@ def _settings(func: Callable[..., Any]) -> Callable[..., Any]:
           help="with --sweep: at most P of its jobs run at once, across all workers")
 @argument("--wait", action="store_true", help="block until the job ends (and pull its variables)")
 @argument("--out", metavar="NAME", help="also keep the Job (or array) in this notebook variable")
+@argument("--experiment", metavar="MODULE:CLASS",
+          help="an experiment to run on the station (line magic only), e.g."
+               " jobmagics.experiments:Rabi; with --sweep: one job per point")
+@argument("--config", metavar="JSON",
+          help="the experiment's config, a JSON object (over --config-file's)")
+@argument("--config-file", metavar="FILE", help="the experiment's config from a .yaml/.json file")
 @_queue
 @argument("command", nargs="*", metavar="-- CMD ARGS", help="a command job (line magic only)")
 def submit() -> None:
-    ("""Submit the cell body as a python job (``%%job submit``)"""
-     """ or a command (``%job submit -- CMD``).""")
+    ("""Submit the cell body as a python job (``%%job submit``), a command"""
+     """ (``%job submit -- CMD``) or an experiment (``%job submit --experiment M:C --config"""
+     """ JSON``).""")
 
 
 @magic_arguments("job queue")
