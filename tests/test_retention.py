@@ -59,9 +59,10 @@ def files_of(queue_dir: Path, job_id: str) -> list[Path]:
 
 
 def everything(queue_dir: Path) -> dict[str, Any]:
-    """Every row of every table and every file (size, mtime) of the queue."""
+    """Every row of every table (but the workers' heartbeats) and every file (size, mtime)."""
     with sqlite3.connect(queue_dir / "jobs.db") as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                  if r[0] != "workers"]
         rows = {t: sorted(map(repr, conn.execute(f"SELECT * FROM {t}"))) for t in tables}
     files = {str(p.relative_to(queue_dir)): (p.stat().st_size, p.stat().st_mtime_ns)
              for p in queue_dir.rglob("*")
