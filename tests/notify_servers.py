@@ -9,6 +9,7 @@ import email.policy
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -34,12 +35,14 @@ class SmtpSink:
         self.port = port or free_port()
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.times: list[float] = []          # when each message was accepted
         self._controller: Controller | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(  # type: ignore[arg-type]
             envelope.content, policy=email.policy.default))
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.times.append(time.time())
         return "250 OK"
 
     def start(self) -> SmtpSink:
@@ -88,7 +91,7 @@ class WebhookSink:
                     return              # no answer: the connection is dropped
                 if 200 <= sink.status < 300:
                     sink.posts.append({"headers": dict(self.headers),
-                                       "json": json.loads(body)})
+                                       "json": json.loads(body), "at": time.time()})
                 self.send_response(sink.status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
