@@ -86,12 +86,14 @@ def _outcome(job: JobRecord, state: str) -> str:
         took = _took(job)
         return f"completed in {took}" if took else "completed"
     if state == State.FAILED.value:
-        if error:
-            return f"failed: {error}"
+        if error:              # (never "failed: failed to ...")
+            return error if error.startswith("failed") else f"failed: {error}"
         return f"failed: exit code {job.exit_code}" if job.exit_code is not None else "failed"
     if state == State.TIMEOUT.value:
         return error if error.startswith("timed out") else "timed out"
-    if state == State.CANCELLED.value:
+    if state == State.CANCELLED.value:    # "was cancelled by bob", not "...: cancelled by bob"
+        if error.startswith("cancelled"):
+            return f"was {error}"
         return f"was cancelled: {error}" if error else "was cancelled"
     return f"ended {state}"
 

@@ -2,6 +2,7 @@
 (aiosmtpd) and webhooks to a real HTTP server, both on 127.0.0.1 and started here."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import jobmagics
 from jobmagics.cli import main
 from jobmagics.messages import Notification, sentence
-from jobmagics.store.outbox import FIRST_RETRY_S
+from jobmagics.store.outbox import FIRST_RETRY_S, GIVE_UP_S, retry_delay
 from tests.conftest import wait_for
 from tests.notify_servers import (  # noqa: F401  (the fixtures)
     SmtpSink,
@@ -152,3 +153,66 @@ def test_a_webhook_answering_404_is_given_up_at_once(
     [failed] = settled(job.wait(30))
     assert failed.status == "failed" and failed.tries == 1
     assert str(failed.last_error).startswith("HTTP 404")
+
+
+# ---- the outbox's rules, driven through the store with chosen clocks ------------------------
+@pytest.fixture
+def waiting_notification(queue: jobmagics.Queue, start_worker: Worker) -> tuple[Any, str]:
+    """A job that ended with one webhook notification nobody sends (the worker has no chores):
+    the store, and the live worker's id to take it as."""
+    worker = start_worker("--no-chores")
+    queue.submit(["true"], notify=["webhook:http://127.0.0.1:9/never"]).wait(30)
+    [registered] = [w for w in queue.workers() if f":{worker.pid}:" in w["id"]]
+    return queue.direct_store(), str(registered["id"])
+
+
+def test_a_taken_notification_is_leased_and_retried_with_doubling_backoff(
+        waiting_notification: tuple[Any, str]) -> None:
+    store, me = waiting_notification
+    now = time.time()
+    [(first, job)] = store.take_notifications(me, now)
+    assert first.tries == 1 and first.sending_by == me and job.state.value == "completed"
+    assert store.take_notifications(me, now) == []          # its live holder has it
+    store.notification_failed(first.id, me, "down", now)
+    assert store.take_notifications(me, now + FIRST_RETRY_S - 1) == []
+    assert store.next_notification_at(now) == pytest.approx(now + FIRST_RETRY_S)
+    [(second, _)] = store.take_notifications(me, now + FIRST_RETRY_S)
+    assert second.tries == 2 and second.last_error == "down"
+    store.notification_failed(second.id, me, "down again", now + FIRST_RETRY_S)
+    [again] = store.notifications(second.job_id)
+    assert again.next_try_at == pytest.approx(now + 3 * FIRST_RETRY_S)  # 10 s, then 20 s
+    assert [retry_delay(t) for t in (1, 2, 3, 9, 30)] == [10, 20, 40, 2560, 3600]
+
+
+def test_a_notification_still_failing_a_day_after_the_end_is_given_up(
+        waiting_notification: tuple[Any, str]) -> None:
+    store, me = waiting_notification
+    [(n, _)] = store.take_notifications(me, time.time())
+    store.notification_failed(n.id, me, "HTTP 503", n.created_at + GIVE_UP_S)
+    [given_up] = store.notifications(n.job_id)
+    assert given_up.status == "failed" and given_up.last_error == "HTTP 503"
+    assert store.take_notifications(me, n.created_at + 2 * GIVE_UP_S) == []
+    assert store.next_notification_at(time.time()) is None
+
+
+def test_a_notification_held_by_a_sender_that_is_not_alive_is_taken_at_once(
+        waiting_notification: tuple[Any, str]) -> None:
+    store, me = waiting_notification
+    now = time.time()
+    [(n, _)] = store.take_notifications("gone-worker", now)
+    [(again, _)] = store.take_notifications(me, now)         # its lease had hours to run
+    assert again.id == n.id and again.tries == 2
+    assert again.last_error == "worker gone-worker stopped while sending it"
+
+
+def test_the_sentence_says_each_end_once(queue: jobmagics.Queue) -> None:
+    held = queue.submit(["true"], hold=True, name="scan")
+    held.cancel()
+    record = held.refresh().record
+    assert sentence(record, "cancelled") == (f"Job {held.id} (scan) of {queue.user} was"
+                                             f" cancelled by {queue.user}")
+    timed_out = dataclasses.replace(record, error="timed out after 60 s")
+    assert sentence(timed_out, "timeout").endswith("of root timed out after 60 s".replace(
+        "root", queue.user))
+    failed = dataclasses.replace(record, error=None, exit_code=3, name=None)
+    assert sentence(failed, "failed") == f"Job {held.id} of {queue.user} failed: exit code 3"
