@@ -182,8 +182,8 @@ def changed_text(record: JobRecord, changes: Mapping[str, Any],
                  config: Mapping[str, Any]) -> str:
     """``priority 5, timeout 600, config amplitude 0.5``: what was asked, as the job has it."""
     allowed = editable(JobSettings)
-    parts = [f"{key} {value_text(getattr(record, allowed[key].name), allowed[key].name)}"
-             for key in changes]
+    parts = [f"{key} {value_text(getattr(record, field.name), field.name)}"
+             for key, field in allowed.items() if key in changes]
     held = (record.experiment or {}).get("config", {})
     parts += [f"config {key} {value_text(held.get(key))}" for key in config]
     return ", ".join(parts)

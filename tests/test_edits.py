@@ -102,7 +102,7 @@ def test_every_change_is_an_event_saying_who_changed_what(queue: jobmagics.Queue
     job.update(priority=5, timeout=600, name="fit-2")
     details = [e["detail"] for e in job.events()][1:]
     assert details == [f"{queue.user} moved it to the top",
-                       f"{queue.user} set priority 0 -> 5, timeout none -> 600, name fit -> fit-2"]
+                       f"{queue.user} set name fit -> fit-2, priority 0 -> 5, timeout none -> 600"]
     assert [e["state"] for e in job.events()][1:] == ["waiting", "waiting"]   # still held
     assert job.record.held and job.record.priority == 5 and job.record.timeout == 600
 

@@ -280,7 +280,8 @@ class EditsMixin(SchemaAware):
                     _check_known_resources(conn, spec)
             if vet is not None:
                 vet(specs)
-            names = [*changes, *(["experiment"] if config else [])]
+            names = [f.name for f in editable(JobSettings).values() if f.name in changes]
+            names += ["experiment"] if config else []          # (declaration order: the event)
             for job, spec in zip(jobs, specs, strict=True):
                 self._write_changes(conn, job, _differences(job, spec, names), actor, now)
             return [lifecycle.fetch_job(conn, job.id) for job in jobs]
