@@ -9,9 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from ..client import Queue
+from ..errors import InvalidJob
+from ..fields import flag_arguments, from_arguments
+from ..model import JobSettings
 from ..recurrence import OVERLAPS, ScheduleRecord
 from ..schedules import until
-from .submission import add_body_options, add_job_options, job_submission
+from .bodies import add_body_arguments, body_from_arguments
 from .tables import jobs_table, table
 
 _OPTIONS_AFTER_NAME: list[argparse.ArgumentParser] = []   # made with the parser
@@ -28,15 +31,13 @@ def add_commands(sub: Any) -> None:
                                         " remove, run-now")
     verbs = p.add_subparsers(dest="schedule_action", required=True, metavar="ACTION",
                              parser_class=type(p))
-    add = verbs.add_parser("add", help="submit a job again and again: --every 1h or --cron"
-                                       " '0 */2 * * *', then the job as for submit")
-    add.add_argument("name", metavar="NAME", help="the schedule's name (unique in the queue)")
+    add = verbs.add_parser("add", help="submit a job again and again: NAME --every 1h or"
+                                       " --cron '0 */2 * * *', then the job as for submit")
     _add_options(add)
-    add_body_options(add)
-    add.add_argument("argv", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    add.add_argument("words", nargs=argparse.REMAINDER, metavar="NAME [OPTIONS] -- CMD",
+                     help="the schedule's name (unique in the queue), options, the command")
     late = type(add)(prog="jobmagics schedule add", argument_default=argparse.SUPPRESS)
-    _add_options(late)
-    add_body_options(late)
+    _add_options(late, late=True)
     _OPTIONS_AFTER_NAME.append(late)        # (the CLI's one-line parser class, as given)
     listing = verbs.add_parser("list", help="every schedule with its next run and its last")
     listing.add_argument("--user", help="only this user's")
@@ -53,7 +54,10 @@ def add_commands(sub: Any) -> None:
                             help=QUEUE_HELP)
 
 
-def _add_options(p: argparse.ArgumentParser) -> None:
+def _add_options(p: argparse.ArgumentParser, late: bool = False) -> None:
+    """The rhythm's flags, every job setting's flag (as submit's, from model.JobSettings) and
+    the body's (cli/bodies, as submit's). ``late``: for the options after NAME, where a flag
+    not given must leave what was given before NAME alone."""
     p.add_argument("--every", metavar="DURATION", help="90s, 30m, 1h, 1d")
     p.add_argument("--cron", metavar="EXPR", help="five cron fields, e.g. '0 */2 * * *'")
     p.add_argument("--tz", metavar="ZONE", help="the cron's time zone (default: this"
@@ -61,15 +65,30 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overlap", choices=OVERLAPS, default="skip",
                    help="skip (default): no run while the previous one is still going;"
                         " queue: submit it anyway")
-    add_job_options(p)
+    for flags, kwargs in flag_arguments(JobSettings):
+        p.add_argument(*flags, **(kwargs | {"default": argparse.SUPPRESS} if late else kwargs))
+    add_body_arguments(p)
+    if late:
+        p.set_defaults(**{a.dest: argparse.SUPPRESS for a in p._actions if a.dest != "help"})
 
 
-def _options_after_name(args: argparse.Namespace) -> None:
-    """argparse hands everything after NAME to the command (a positional followed by the
-    command's REMAINDER): the options before ``--`` are parsed here, the rest is the command."""
-    cut = args.argv.index("--") if "--" in args.argv else len(args.argv)
-    head, args.argv = args.argv[:cut], args.argv[cut:]
-    _OPTIONS_AFTER_NAME[-1].parse_args(head, namespace=args)
+def _name_and_command(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """argparse hands everything from NAME on to ``words`` (a positional followed by a
+    command that may hold any flag): the options before ``--`` are parsed here, the rest is
+    the command."""
+    words = list(args.words)
+    if not words or words[0].startswith("-"):
+        raise InvalidJob("name the schedule: jobmagics schedule add NAME --every 1h -- CMD")
+    name, rest = words[0], words[1:]
+    cut = rest.index("--") if "--" in rest else len(rest)
+    _OPTIONS_AFTER_NAME[-1].parse_args(rest[:cut], namespace=args)
+    return name, rest[cut + 1:]
+
+
+def _submission(args: argparse.Namespace, command: list[str]) -> dict[str, Any]:
+    """``Queue.submit``'s keywords: the body as submit reads it, then the settings given
+    (``--name`` over a file's name)."""
+    return body_from_arguments(args, command) | from_arguments(JobSettings, args)
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -93,9 +112,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def _add(q: Queue, args: argparse.Namespace) -> int:
-    _options_after_name(args)
-    schedule = q.schedule(args.name, every=args.every, cron=args.cron, tz=args.tz,
-                          overlap=args.overlap, **job_submission(args))
+    name, command = _name_and_command(args)
+    schedule = q.schedule(name, every=args.every, cron=args.cron, tz=args.tz,
+                          overlap=args.overlap, **_submission(args, command))
     record = schedule.last_read
     print(f"{record.name}: {record.rhythm.describe()}, first run {next_run(record)}")
     return 0
