@@ -354,3 +354,37 @@ export async function actOnArray(id: string, action: JobAction): Promise<IArrayR
   );
   return reply.array;
 }
+
+/** Where `moveJob` puts a job in line among the jobs of its priority. */
+export type JobPlace = { top: true } | { bottom: true } | { before: string } | { after: string };
+
+/**
+ * Move a waiting or pending job in line among the waiting and pending jobs of
+ * its priority (`{top: true}`: next to start among them).
+ */
+export async function moveJob(id: string, place: JobPlace): Promise<IJobRow> {
+  const reply = await requestAPI<{ job: IJobRow }>(`jobs/${encodeURIComponent(id)}/move`, {
+    method: 'POST',
+    body: JSON.stringify(place)
+  });
+  return reply.job;
+}
+
+/** The settings a waiting or pending job's owner (or a queue admin) may change. */
+export interface IJobChanges {
+  name?: string | null;
+  priority?: number;
+  timeout?: number | null;
+  retries?: number;
+  /** Keys of an experiment's config to set. */
+  config?: Record<string, unknown>;
+}
+
+/** Change settings of a waiting or pending job; the change is in its history. */
+export async function updateJob(id: string, changes: IJobChanges): Promise<IJobRow> {
+  const reply = await requestAPI<{ job: IJobRow }>(`jobs/${encodeURIComponent(id)}/settings`, {
+    method: 'PATCH',
+    body: JSON.stringify(changes)
+  });
+  return reply.job;
+}

@@ -1,12 +1,14 @@
 /**
  * One job as a row of the sidebar (`li.jm-job[data-job-id]`): badge, name,
- * cancel/retry, progress, user, id and timing. Shared by the queue and history
+ * move to top (`editrow`), cancel/retry, progress, user, priority (click to
+ * change while the job waits), id and timing. Shared by the queue and history
  * lists and by the element lists of expanded arrays; built once and updated in
  * place, so that a click is never lost to a re-render.
  */
 import { refreshIcon, stopIcon } from '@jupyterlab/ui-components';
 
 import type { IJobBase, IJobRow } from './api';
+import { MOVE_TOP_BUTTON, PRIORITY_LABEL, updateEdits, wireEdits } from './editrow';
 import {
   describeSpec,
   formatAge,
@@ -46,15 +48,19 @@ export function createJobRow(openJob: (id: string) => void): HTMLElement {
     '<span class="jm-badge"></span>' +
     '<span class="jm-name"></span>' +
     '<span class="jm-actions">' +
+    MOVE_TOP_BUTTON +
     '<button class="jm-icon-button jp-Button jp-mod-minimal" data-action="cancel" title="Cancel"></button>' +
     '<button class="jm-icon-button jp-Button jp-mod-minimal" data-action="retry" title="Retry"></button>' +
     '</span></div>' +
     '<div class="jm-row2"><div class="jm-progress"><div class="jm-progress-bar"></div></div>' +
     '<span class="jm-stage"></span></div>' +
-    '<div class="jm-row3"><span class="jm-user"></span><span class="jm-id"></span>' +
+    '<div class="jm-row3"><span class="jm-user"></span>' +
+    PRIORITY_LABEL +
+    '<span class="jm-id"></span>' +
     '<span class="jm-time"></span></div>';
   stopIcon.element({ container: row.querySelector('[data-action="cancel"]') as HTMLElement });
   refreshIcon.element({ container: row.querySelector('[data-action="retry"]') as HTMLElement });
+  wireEdits(row);
   row.addEventListener('keydown', event => {
     if (event.key === 'Enter') {
       openJob(row.dataset.jobId!);
@@ -106,4 +112,5 @@ export function updateJobRow(
   retry.title = actions.retry
     ? `Retry ${job.id}`
     : `Only ${job.user} or a queue admin may retry this job`;
+  updateEdits(row, job, admin || job.user === user);
 }
