@@ -327,3 +327,18 @@ def test_of_many_stores_asking_at_once_one_takes_the_days_turn(queue_dir: Path) 
     assert answers.count(True) == 1
     assert not stores[0].take_retention_turn(now + DAY - 1, DAY)
     assert stores[1].take_retention_turn(now + DAY, DAY)
+
+
+def test_a_job_whose_notification_is_not_sent_yet_stays_until_it_is(
+        queue: jobmagics.Queue, queue_dir: Path) -> None:
+    job = queue.submit(["true"], notify=["webhook:http://127.0.0.1:9/hook"])
+    queue.cancel(job.id)                         # its notification waits in the outbox
+    age(queue_dir, [job.id])
+    report = queue.prune("1d")
+    assert report.jobs == 0 and report.kept_unsent == 1
+    with sqlite3.connect(queue_dir / "jobs.db") as conn:
+        assert conn.execute("SELECT count(*) FROM outbox WHERE job_id = ?",
+                            (job.id,)).fetchone()[0] == 1
+        conn.execute("UPDATE outbox SET sent_at = ? WHERE job_id = ?", (time.time(), job.id))
+    assert queue.prune("1d").jobs == 1
+    assert rows_of(queue_dir, [job.id])["outbox"] == 0
