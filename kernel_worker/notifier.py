@@ -14,6 +14,7 @@ import json
 import logging
 import smtplib
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -34,11 +35,17 @@ log = logging.getLogger("kernel_worker")
 # The worker pokes its chores when another process changed the queue, not when it ended a job
 # itself: this look (one indexed read) catches the notifications of its own jobs.
 POLL_S = 0.5
-BATCH = 16
+BATCH = 8                     # with PARALLEL_SENDS at once, all sent well within the lease
+PARALLEL_SENDS = 4            # threads of one round
+ROUNDS = 4                    # rounds under way at once (a hanging server holds only its own)
 WEBHOOK_TIMEOUT_S = 10.0
 SMTP_TIMEOUT_S = 30.0
 LOG_TAIL_BYTES = 8192
 SMTPS_PORT = 465              # implicit TLS (the others: plain, or STARTTLS with smtp.starttls)
+
+
+# the rounds of sending under way, per worker of this process
+_rounds: dict[str, list[threading.Thread]] = {}
 
 
 class SendFailed(Exception):
@@ -51,18 +58,52 @@ class SendFailed(Exception):
 
 
 def run(context: ChoreContext, now: float) -> float:
-    """Send what is due; the seconds until the next look."""
+    """Hand what is due to a sending thread (the chore thread also submits schedules' runs:
+    a server that takes its time must not delay them); the seconds until the next look."""
     store = context.store
+    rounds = _rounds[context.worker_id] = [t for t in _rounds.get(context.worker_id, [])
+                                           if t.is_alive()]
+    if len(rounds) >= ROUNDS:           # servers that hang: their rounds end with the timeouts
+        return POLL_S
     due = store.next_notification_at(now)
     if due is None or due > now:
         return POLL_S if due is None else min(POLL_S, due - now)
     taken = store.take_notifications(context.worker_id, now, BATCH)
-    settings = _settings(store.queue_settings()) if taken else {}
-    for notification, job in taken:
-        if context.stopping.is_set():
-            break                     # its lease ends with this worker: another one sends it
-        deliver(context, notification, job, settings)
-    return 0.0 if len(taken) == BATCH else POLL_S
+    if taken:
+        settings = _settings(store.queue_settings())
+        thread = threading.Thread(target=_deliver_all, args=(context, taken, settings),
+                                  name="jobmagics-notify", daemon=True)
+        rounds.append(thread)
+        thread.start()
+    return POLL_S
+
+
+def _deliver_all(context: ChoreContext, taken: list[tuple[Notification, JobRecord | None]],
+                 settings: dict[str, Any]) -> None:
+    """Several at once, so one slow server does not hold back the others' notifications.
+    Daemon threads: a worker that stops does not wait for a hanging server (what it had not
+    sent yet is left to the lease)."""
+    todo = list(reversed(taken))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while not context.stopping.is_set():
+            with lock:
+                if not todo:
+                    break
+                notification, job = todo.pop()
+            try:
+                deliver(context, notification, job, settings)
+            except Exception:                # the store failed to record it: the lease ends
+                log.exception("could not record the notification of %s", notification.job_id)
+        context.store.db.close()             # this thread's connection (the thread ends)
+
+    threads = [threading.Thread(target=work, name="jobmagics-notify", daemon=True)
+               for _ in range(min(PARALLEL_SENDS, len(taken)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def _settings(stored: dict[str, Any]) -> dict[str, Any]:

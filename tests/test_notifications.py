@@ -216,3 +216,17 @@ def test_the_sentence_says_each_end_once(queue: jobmagics.Queue) -> None:
         "root", queue.user))
     failed = dataclasses.replace(record, error=None, exit_code=3, name=None)
     assert sentence(failed, "failed") == f"Job {held.id} of {queue.user} failed: exit code 3"
+
+
+def test_a_hanging_server_does_not_hold_back_other_notifications(
+        queue: jobmagics.Queue, start_worker: Worker, webhook_sink: WebhookSink) -> None:
+    hanging = WebhookSink(hang=True).start()
+    try:
+        stuck = queue.submit(["true"], notify=[f"webhook:{hanging.url}"])
+        start_worker()
+        assert hanging.arrived.wait(30)
+        fine = queue.submit(["true"], notify=[f"webhook:{webhook_sink.url}"])
+        [sent] = settled(fine.wait(30))
+        assert sent.status == "sent" and [n.status for n in stuck.notifications()] == ["sending"]
+    finally:
+        hanging.stop()
