@@ -79,10 +79,6 @@ class PruneReport:
     vacuum: str = ""                   # what was done to shrink the database file
     seconds: float = 0.0
 
-    @property
-    def kept(self) -> int:
-        return self.kept_parents + self.kept_arrays + self.kept_unsent
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import InvalidJob
 from ..model import ACTIVE, State
+from ..paths import QueueLayout
 from ..retention_model import NO_JOB, PruneReport, SpaceReport, SpaceRow, check_space_by
 from . import retention_files
 from .db import Database
@@ -81,7 +82,7 @@ class RetentionMixin(SchemaAware):
     """``prune``, ``du`` and the daily turn of the workers' retention chore."""
 
     db: Database
-    layout: Any
+    layout: QueueLayout
 
     # ---- prune ------------------------------------------------------------------------
     def prune(self, *, cut: float, states: Sequence[State], user: str | None = None,
