@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import progress_bars
 from .client import shared_queue
 from .errors import InvalidJob, NotInJob
 
@@ -56,6 +57,7 @@ def units_environment(units: Mapping[str, Sequence[str]] | None) -> dict[str, st
 
 def enter_job(job_id: str, queue_path: str) -> None:
     """Used by executors that run several jobs in one process (a persistent kernel)."""
+    progress_bars.install(progress)          # its tqdm bars report to it
     _current.clear()
     _current.update(job_id=job_id, queue_path=queue_path)
     _throttle.update(last_write=0.0, stage=None, fraction=None)

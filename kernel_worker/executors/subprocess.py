@@ -28,6 +28,8 @@ from .process_group import ProcessGroupExecution
 from .zygote import Zygote
 
 _WORKER_ENV = dict(os.environ)   # read once: copying os.environ per job costs more than the claim
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_JOB_SITE = os.path.join(_ROOT, "jobmagics", "job_site")     # its sitecustomize: progress_bars
 
 
 def job_environment(job: JobRecord, context: JobContext,
@@ -48,8 +50,11 @@ def job_environment(job: JobRecord, context: JobContext,
         base[ARRAY_ID_VAR], base[ARRAY_INDEX_VAR] = job.array_id, str(job.array_index)
     if execution_of(job.kind).runner is not None:
         # the runners import jobmagics; make that work whatever the job's cwd
-        here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        base["PYTHONPATH"] = os.pathsep.join(p for p in (here, base.get("PYTHONPATH")) if p)
+        base["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, base.get("PYTHONPATH")) if p)
+    elif not job.options.env_replace:
+        # a command's Pythons report their tqdm bars (progress_bars; an environment the user
+        # gave whole is left exactly as given)
+        base["PYTHONPATH"] = os.pathsep.join(p for p in (_JOB_SITE, base.get("PYTHONPATH")) if p)
     return base
 
 

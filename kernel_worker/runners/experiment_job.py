@@ -11,6 +11,8 @@ import sys
 import traceback
 from types import FrameType
 
+from jobmagics import progress_bars
+from jobmagics.context import progress
 from jobmagics.errors import JobmagicsError
 from jobmagics.experiments import run_experiment
 
@@ -26,6 +28,7 @@ def _report(message: str) -> None:
 
 def main(queue_path: str, job_id: str) -> int:
     signal.signal(signal.SIGTERM, _stop)
+    progress_bars.install(progress)          # its tqdm bars report to the job
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # the log is read live
     try:
         run_experiment(job_id, queue_path)

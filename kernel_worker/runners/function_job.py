@@ -6,6 +6,8 @@ import sys
 import traceback
 from typing import Any
 
+from jobmagics import progress_bars
+from jobmagics.context import progress
 from jobmagics.errors import ResultNotSent
 from jobmagics.payloads import dump_exception, dump_value, load
 
@@ -17,6 +19,7 @@ MAX_ERROR = 500
 def main(queue_path: str, job_id: str, queue: Any = None) -> int:
     """``queue``: a ``Queue`` or a stand-in with its ``store``'s ``payload``/``save_result``
     (a forked child's, or the files of a batch system's job)."""
+    progress_bars.install(progress)          # its tqdm bars report to the job
     queue = queue or queue_for(queue_path, job_id)
     payload = queue.store.payload(job_id)
     if payload is None:

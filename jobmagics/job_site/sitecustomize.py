@@ -1,0 +1,47 @@
+"""On the PYTHONPATH of a command job (``kernel_worker.executors.subprocess.job_environment``):
+any Python the command starts while ``JOBMAGICS_JOB_ID`` is set has its tqdm bars report to
+the job (``jobmagics/progress_bars.py``, loaded by its path: nothing of jobmagics is imported
+until a bar reports). Then the ``sitecustomize`` this one shadows, if there is one, runs as
+it would have. Never raises: a command's Python must start whatever happens here."""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+
+def _report_progress_bars(here: str) -> None:
+    import importlib.util
+    package = os.path.dirname(here)
+    spec = importlib.util.spec_from_file_location(
+        "_jobmagics_progress_bars", os.path.join(package, "progress_bars.py"))
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    module.install(jobmagics_root=os.path.dirname(package))
+
+
+def _run_the_shadowed_sitecustomize(here: str) -> None:
+    """Found on the path without this folder and run as a module of its own (this one stays
+    ``sys.modules["sitecustomize"]``: the import system pops that name once this file ran)."""
+    import importlib.machinery
+    import importlib.util
+    rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+
+def _main() -> None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    if os.environ.get("JOBMAGICS_JOB_ID"):
+        with contextlib.suppress(Exception):    # a job's Python starts even if this fails
+            _report_progress_bars(here)
+    _run_the_shadowed_sitecustomize(here)
+
+
+_main()
