@@ -161,6 +161,9 @@ def _argv_json(value: object) -> bool:
 ARGV_JSON = JsonBody(list[str], "a list of strings",
                      'a non-empty list of strings, e.g. ["python", "fit.py"]', _argv_json)
 CODE_JSON = JsonBody(str, "a string", "a string", lambda value: isinstance(value, str))
+EXPERIMENT_JSON = JsonBody(str, 'a "module:Class" string, with "config" beside it',
+                           'a string naming the class, e.g. "jobmagics.experiments:Rabi"',
+                           lambda value: isinstance(value, str))
 
 
 # ---- the registry ---------------------------------------------------------------------
@@ -185,7 +188,7 @@ EXPERIMENT = Kind(
     name="experiment", keyword="experiment", example="experiment='module:Class'",
     body=lambda spec: spec.experiment, check_body=_check_experiment,
     describe_body=_describe_experiment, forkable=False,
-    json_body=None,     # not offered over REST (yet): a config comes beside its target
+    json_body=EXPERIMENT_JSON,     # its config comes beside it (server.bodies.BESIDE_BODIES)
     records_interpreter=False, takes_variables=False, live_output="log", error_ends_log=True,
     in_instrument_kernel=True)
 

@@ -23,7 +23,7 @@ from . import formats
 from .fields import JobField, Setting, declared_fields, settings
 from .kinds import one_of
 from .model import ACTIVE, TERMINAL, JobOptions, JobRecord, JobSettings, State
-from .server.bodies import JSON_BODIES
+from .server.bodies import BESIDE_BODIES, JSON_BODIES
 from .server.views import BIG_FIELDS, LISTED_COMMAND_CHARS, SUMMARY_CHARS
 
 COMMAND = "python -m jobmagics.typescript"
@@ -173,6 +173,8 @@ def submit_spec() -> Interface:
     props = [Property(keyword, f"{ts_type(sent.hint)} | null",
                       f"{_help(body_fields[keyword])} (give {one_body})", optional=True)
              for keyword, sent in JSON_BODIES.items()]
+    props += [Property(name, "Record<string, unknown> | null", f"{text} (with {keyword})",
+                       optional=True) for name, (keyword, text) in BESIDE_BODIES.items()]
     props += [Property(f.keyword, submitted_type(f), _help(f, default=True), optional=True)
               for f in settings(JobSettings)]
     return Interface("ISubmitSpec", f"The body of a submit (`POST jobs`): {one_body}, and"

@@ -74,7 +74,7 @@ def test_the_rendering_of_a_few_fields() -> None:
 
 def test_the_submit_body_takes_every_setting_by_its_keyword() -> None:
     keywords = {f.keyword for f in settings(JobSettings)}
-    assert set(members("ISubmitSpec")) == keywords | {"command", "code"}
+    assert set(members("ISubmitSpec")) == keywords | {"command", "code", "experiment", "config"}
 
 
 def test_a_listing_row_has_exactly_the_members_the_rest_api_sends(

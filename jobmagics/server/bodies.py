@@ -19,6 +19,9 @@ from ..model import JobSettings
 JSON_BODIES: dict[str, JsonBody] = {
     k.keyword: k.json_body for k in KINDS.values() if k.json_body is not None}
 BODIES = tuple(JSON_BODIES)
+# a field that goes beside one kind's body: its name -> (that body's keyword, what it is)
+_CONFIG = "the experiment's config, a JSON object; keys left out take its class's defaults"
+BESIDE_BODIES: dict[str, tuple[str, str]] = {"config": ("experiment", _CONFIG)}
 ONE_BODY = "give exactly one of " + one_of(
     [f'"{keyword}" ({sent.says})' for keyword, sent in JSON_BODIES.items()])
 ACTIONS = ("cancel", "retry", "hold", "release")
@@ -71,9 +74,10 @@ def submit_keywords(body: dict[str, Any], root: Path) -> dict[str, Any]:
     and the settings; the working directory is resolved inside the Jupyter root. Touches the
     filesystem: run it off the event loop."""
     try:
-        check_submission(JobSettings, body, extra=BODIES)
+        check_submission(JobSettings, body, extra=(*BODIES, *BESIDE_BODIES))
     except InvalidJob as exc:
         raise BadRequest(str(exc)) from None
+    _check_beside_bodies(body)
     keywords = {k: v for k, v in body.items() if k not in JSON_BODIES}    # the settings
     given = {k: body[k] for k in JSON_BODIES if body.get(k) is not None}  # null: not given
     if len(given) != 1:
@@ -84,6 +88,18 @@ def submit_keywords(body: dict[str, Any], root: Path) -> dict[str, Any]:
     keywords[keyword] = value
     keywords["cwd"] = working_directory(keywords.get("cwd"), root)
     return keywords
+
+
+def _check_beside_bodies(body: dict[str, Any]) -> None:
+    """``config`` goes with ``experiment`` only, and is a JSON object."""
+    for name, (keyword, _) in BESIDE_BODIES.items():
+        if body.get(name) is None:
+            continue
+        if body.get(keyword) is None:
+            raise BadRequest(f'"{name}" goes with "{keyword}": give "{keyword}" too')
+        if not isinstance(body[name], dict):
+            raise BadRequest(f'"{name}" must be a JSON object of keys and values, not'
+                             f" {type(body[name]).__name__}")
 
 
 def working_directory(cwd: Any, root: Path) -> str:

@@ -98,7 +98,8 @@ async def test_no_submit_body_makes_the_server_fail(api: Any, q: jobmagics.Queue
 def test_a_submit_body_names_the_kinds_json_can_carry_and_never_a_pickle() -> None:
     assert tuple(k.keyword for k in KINDS.values() if k.json_body is not None) == BODIES
     assert "command" in BODIES and "code" in BODIES and "function" not in BODIES
-    assert ONE_BODY == 'give exactly one of "command" (a list of strings) or "code" (a string)'
+    assert ONE_BODY == ('give exactly one of "command" (a list of strings), "code" (a string) or'
+                        ' "experiment" (a "module:Class" string, with "config" beside it)')
 
 
 @pytest.mark.parametrize("body", [{}, {"command": ["true"], "code": "pass"},

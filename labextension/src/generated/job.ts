@@ -167,14 +167,21 @@ export interface IJob extends IJobBase {
 }
 
 /**
- * The body of a submit (`POST jobs`): command or code, and settings (null or left out: the queue's
- * default).
+ * The body of a submit (`POST jobs`): command, code or experiment, and settings (null or left out:
+ * the queue's default).
  */
 export interface ISubmitSpec {
-  /** The argv of a command job (give command or code). */
+  /** The argv of a command job (give command, code or experiment). */
   command?: string[] | null;
-  /** The code of a python job (give command or code). */
+  /** The code of a python job (give command, code or experiment). */
   code?: string | null;
+  /** An experiment's module:Class target and JSON config (give command, code or experiment). */
+  experiment?: string | null;
+  /**
+   * The experiment's config, a JSON object; keys left out take its class's defaults (with
+   * experiment).
+   */
+  config?: Record<string, unknown> | null;
   /** A short name for the job. */
   name?: string | null;
   /** Higher starts first. */
