@@ -56,10 +56,10 @@ def _text(text: str) -> str | None:
 
 SETTINGS: tuple[QueueSetting, ...] = (
     QueueSetting("smtp.host", None, "the SMTP server that sends email notifications", _text),
-    QueueSetting("smtp.port", 25, "its port", _port),
+    QueueSetting("smtp.port", 25, "its port (465: implicit TLS)", _port),
     QueueSetting("smtp.from", None, "the sender of notifications (default: jobmagics@HOST)",
                  _text),
-    QueueSetting("smtp.starttls", False, "use STARTTLS", _bool),
+    QueueSetting("smtp.starttls", False, "upgrade the connection with STARTTLS", _bool),
     QueueSetting("smtp.user", None, "log in as this user (with smtp.password_file)", _text),
     QueueSetting("smtp.password_file", None,
                  "a file (readable by the workers only) holding the SMTP password", _text),
