@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +154,18 @@ def local_zone() -> str:
     if "zoneinfo" in parts:
         return "/".join(parts[parts.index("zoneinfo") + 1:])
     return "UTC"
+
+
+def next_run(record: ScheduleRecord, now: float | None = None) -> str:
+    """"14:00 (in 5m 00s)", with the date when it is not today; "paused"."""
+    if record.paused:
+        return "paused"
+    now = time.time() if now is None else now
+    when = datetime.fromtimestamp(record.next_at)
+    shown = when.strftime("%H:%M:%S" if when.second else "%H:%M")
+    if when.date() != datetime.fromtimestamp(now).date():
+        shown = when.strftime("%Y-%m-%d ") + shown
+    return f"{shown} ({until(record.next_at, now)})"
 
 
 def until(moment: float, now: float | None = None) -> str:

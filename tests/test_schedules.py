@@ -197,3 +197,25 @@ def test_a_calibration_chain_runs_rabi_then_saves_the_qubit_config_from_its_fit(
     assert qubit["pi_pulse_length"] == pytest.approx(rabi.result()["pi_pulse_length"])
     assert qubit["frequency"] == 5.1e9
     assert [j.id for j in schedule.runs()] == [update.id, rabi.id]
+
+
+def test_the_queue_panel_shows_a_schedules_section_only_when_there_are_schedules(queue):
+    from jobmagics.widgets import QueuePanel
+    panel = QueuePanel(queue)
+    try:
+        assert panel.schedules.layout.display == "none" and panel.schedules.value == ""
+        schedule = queue.schedule("fit", every="5m", command=["true"])
+        job = schedule.run_now()
+        panel.refresh()
+        text = panel.schedules.value
+        assert panel.schedules.layout.display == ""
+        assert "Schedules" in text and "<b>fit</b>" in text and "every 5m" in text
+        assert "(in 4m" in text and job.id in text and "pending" in text
+        schedule.pause()
+        panel.refresh()
+        assert "paused" in panel.schedules.value
+        schedule.remove()
+        panel.refresh()
+        assert panel.schedules.layout.display == "none"
+    finally:
+        panel.close()

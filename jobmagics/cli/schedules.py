@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from ..client import Queue
@@ -13,7 +11,7 @@ from ..errors import InvalidJob
 from ..fields import flag_arguments, from_arguments
 from ..model import JobSettings
 from ..recurrence import OVERLAPS, ScheduleRecord
-from ..schedules import until
+from ..schedules import next_run
 from .bodies import add_body_arguments, body_from_arguments
 from .tables import jobs_table, table
 
@@ -132,18 +130,6 @@ def _list(q: Queue, args: argparse.Namespace) -> int:
                 ([r.name, r.user, r.rhythm.describe(), next_run(r), last_run(r), r.overlap,
                   r.last_note or "-"] for r in records)))
     return 0
-
-
-def next_run(record: ScheduleRecord, now: float | None = None) -> str:
-    """"14:00 (in 5m 00s)", with the date when it is not today; "paused"."""
-    if record.paused:
-        return "paused"
-    now = time.time() if now is None else now
-    when = datetime.fromtimestamp(record.next_at)
-    shown = when.strftime("%H:%M:%S" if when.second else "%H:%M")
-    if when.date() != datetime.fromtimestamp(now).date():
-        shown = when.strftime("%Y-%m-%d ") + shown
-    return f"{shown} ({until(record.next_at, now)})"
 
 
 def last_run(record: ScheduleRecord) -> str:

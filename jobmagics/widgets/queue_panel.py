@@ -1,7 +1,8 @@
 """The live queue panel: the active arrays (one row each: counts per state as a stacked bar,
 progress, cancel), the first page of waiting/pending/running jobs of every user that are no
 array's elements (and how many more there are), then the recently finished arrays (one row
-each, retry at hand) above the recent history of jobs that are no array's elements. Filters
+each, retry at hand) above the recent history of jobs that are no array's elements, and the
+queue's recurring schedules (when there are any) with their next and last runs. Filters
 by user and by state (a state lists the arrays with elements in it, one row each, before the
 jobs in it: never an array's elements one by one); per-row state, progress and cancel."""
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..errors import JobmagicsError
 from ..formats import format_duration
 from ..job import Job
 from ..model import STATE_NAMES, TERMINAL, State
+from ..schedules import Schedule, next_run
 from .poller import shared_poller
 
 if TYPE_CHECKING:
@@ -129,8 +131,9 @@ class QueuePanel(w.VBox):
         self.more = w.HTML()              # "... and 179,950 more pending" below the first page
         self.message = w.HTML()
         self.rows_box = w.VBox()
+        self.schedules = w.HTML(layout=w.Layout(display="none"))   # shown when there are any
         super().__init__([w.HBox([self.user_filter, self.state_filter]), self.summary,
-                          self.rows_box, self.more, self.message], **kwargs)
+                          self.rows_box, self.more, self.schedules, self.message], **kwargs)
         self.add_class("jobmagics-queue-panel")
         self.rows: dict[str, JobRow | ArrayRow] = {}
         self._jobs: list[Job] = []
@@ -160,6 +163,7 @@ class QueuePanel(w.VBox):
             self.refresh()
         elif now >= self._next_liveness:
             self._recheck_workers()
+            self._show_schedules()        # "next in 4m 59s" moves on between changes too
         return True
 
     def items(self) -> list[Job | JobArray]:
@@ -217,10 +221,19 @@ class QueuePanel(w.VBox):
                 more = more_text(self.page) if self.page is not None else ""
                 self.more.value = f"<i>{html.escape(more)}</i>" if more else ""
                 self._update_users(jobs, arrays)
+                self._show_schedules()
             self._jobs = jobs
             finished = time.monotonic()
             self._next_refresh = finished + THROTTLE * (finished - started)
             self._next_liveness = finished + LIVENESS_S
+
+    def _show_schedules(self) -> None:
+        """The "Schedules" section: every schedule (of the user filtered on), its rhythm, next
+        run and last run; hidden while there are none."""
+        schedules = self.queue.schedules(self.user_filter.value or None)
+        with self.schedules.hold_sync():
+            self.schedules.value = schedules_html(schedules) if schedules else ""
+            self.schedules.layout.display = "" if schedules else "none"
 
     def _recheck_workers(self) -> None:
         """Mark (or unmark) running rows whose worker is gone; their elapsed times move on too."""
@@ -285,6 +298,25 @@ class QueuePanel(w.VBox):
                        self.rows_box):
             widget.close()
         super().close()
+
+
+def schedules_html(schedules: list[Schedule]) -> str:
+    """The section's table: one line per schedule."""
+    now = time.time()
+    lines = []
+    for schedule in schedules:
+        record = schedule.last_read
+        last = ("-" if record.last_job is None else
+                f"<code>{html.escape(record.last_job)}</code>"
+                f" {state_badge(record.last_state) if record.last_state else 'removed'}")
+        cells = [f"<b>{html.escape(record.name)}</b>", html.escape(record.user),
+                 html.escape(record.rhythm.describe()), html.escape(next_run(record, now)),
+                 last, html.escape(record.last_note or "")]
+        lines.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("schedule", "owner", "rhythm", "next run",
+                                              "last run", "note"))
+    return (f"<div class='jobmagics-schedules'><b>Schedules</b><table><tr>{head}</tr>"
+            f"{''.join(lines)}</table></div>")
 
 
 def _row_class(item: Job | JobArray) -> type[JobRow] | type[ArrayRow]:
