@@ -16,7 +16,7 @@ from .errors import InvalidJob, JobNotFound
 from .fields import editable, flag_arguments, from_arguments, settings
 from .job import Job
 from .model import JobRecord, JobSettings, check_job_id
-from .store.edits import CONFIG, check_editable, edited_spec, value_text
+from .store.edits import CONFIG, EDITABLE_STATES, check_editable, edited_spec, value_text
 
 if TYPE_CHECKING:
     from .paths import QueueLayout
@@ -97,8 +97,9 @@ class EditsAPI:
         """Change settings of waiting or pending jobs: ``priority``, ``name``, ``timeout``,
         ``retries``, ``retry_delay``, ``resources``, ``cpus``, ``memory``, ``notify``,
         ``notify_on`` (None clears one that may be empty, e.g. ``timeout=None``), and keys of
-        an experiment's ``config``. Several ids: all change, or none (the first problem is
-        raised, naming its job). Returns the job (a list for a list of ids)."""
+        an experiment's ``config``. An array's id stands for its waiting and pending
+        elements. Several ids: all change, or none (the first problem is raised, naming its
+        job). Returns the job (a list of the jobs changed for a list of ids)."""
         one = isinstance(job_ids, str)
         ids = [job_ids] if isinstance(job_ids, str) else list(job_ids)
         if config is not None and not isinstance(config, Mapping):
@@ -119,7 +120,12 @@ class EditsAPI:
         try:
             record = self.store.get(job_id)
         except JobNotFound:
-            return                        # the store says so (or that it is an array)
+            if not self.store.is_array(job_id):
+                return                    # the store says so
+            waiting = self.store.elements(job_id, states=list(EDITABLE_STATES), limit=1)
+            if not waiting:
+                return                    # the store says why
+            record = waiting[0]           # its elements share all but their item
         if record.user != self.user and not self._manager() and \
                 self.user not in self.store.setting("admins", []):
             return                        # the store refuses: not yours to change
@@ -143,8 +149,9 @@ MOVE_HELP = ("put a waiting or pending job elsewhere in line among the waiting a
              " of its priority: --top (next to start among them: no need to invent priorities),"
              " --bottom (behind them all; jobs submitted later still come after it), --before or"
              " --after ID2 (a job of the same priority waiting for the same resources)")
-SET_HELP = ("change settings of waiting or pending jobs (yours, or any as a queue admin): all of"
-            " them, or none if one cannot be changed; each change is in the job's history")
+SET_HELP = ("change settings of waiting or pending jobs (yours, or any as a queue admin; an"
+            " array's id: its waiting and pending elements): all of them, or none if one cannot"
+            " be changed; each change is in the job's history")
 CONFIG_HELP = ("set KEY of an experiment's config to VALUE (JSON, e.g. 0.5 or [1,2]; else text);"
                " repeatable")
 
@@ -187,3 +194,22 @@ def changed_text(record: JobRecord, changes: Mapping[str, Any],
     held = (record.experiment or {}).get("config", {})
     parts += [f"config {key} {value_text(held.get(key))}" for key in config]
     return ", ".join(parts)
+
+
+def set_lines(ids: Sequence[str], jobs: Sequence[Job], changes: Mapping[str, Any],
+              config: Mapping[str, Any]) -> list[str]:
+    """What ``set`` answers: a line per job, and one per array with how many of its elements
+    changed (``JOB-X: 12 elements: priority 5``)."""
+    arrays: dict[str, list[Job]] = {}
+    lines = []
+    for job in jobs:
+        array_id = job.last_read.array_id
+        if array_id is not None and array_id in ids and job.id not in ids:
+            arrays.setdefault(array_id, []).append(job)
+        else:
+            lines.append(f"{job.id}: {changed_text(job.last_read, changes, config)}")
+    for array_id, elements in arrays.items():
+        count = f"{len(elements)} element{'s' if len(elements) != 1 else ''}"
+        lines.append(f"{array_id}: {count}:"
+                     f" {changed_text(elements[0].last_read, changes, config)}")
+    return lines

@@ -108,3 +108,9 @@ def test_every_mistake_is_one_line_exit_2_and_changes_nothing(queue_dir: Path, a
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert says.format(**names) in done.stderr
     assert rows(q) == before
+
+
+def test_set_on_an_array_changes_its_waiting_elements_and_says_how_many(queue_dir: Path) -> None:
+    array = jobmagics.Queue(queue_dir).submit_array(["true"], items=range(4))
+    done = cli(queue_dir, "set", array.id, "--priority", "2")
+    assert (done.returncode, done.stdout) == (0, f"{array.id}: 4 elements: priority 2\n")

@@ -172,13 +172,21 @@ def test_a_setting_that_is_not_editable_is_refused_naming_those_that_are(
         queue.update(job.id, config={"points": 3})
 
 
-def test_an_array_id_is_refused_with_a_way_out(queue: jobmagics.Queue) -> None:
-    array = queue.submit_array(["true"], items=[1, 2])
+def test_an_array_cannot_be_moved_but_its_waiting_elements_can_be_set_at_once(
+        queue: jobmagics.Queue) -> None:
+    array = queue.submit_array(["true"], items=[1, 2, 3])
     with pytest.raises(InvalidJob, match=f"{array.id} is an array: move its elements one by one"):
         queue.move(array.id, top=True)
     element = f"{array.id}_1"
     queue.move(element, top=True)                        # an element is a job like any other
     assert pending_order(queue)[0] == element
+    queue.cancel(f"{array.id}_2")
+    changed = queue.update([array.id], priority=3)
+    assert sorted(j.id for j in changed) == [f"{array.id}_0", element]
+    assert [e.record.priority for e in array.elements] == [3, 3, 0]   # the cancelled one kept
+    queue.cancel(array.id)
+    with pytest.raises(InvalidTransition, match=f"{array.id} has no element to change"):
+        queue.update(array.id, priority=1)
 
 
 def test_an_experiments_config_keys_change_and_the_event_says_which(

@@ -10,9 +10,9 @@ from ..edits import (
     CONFIG_HELP,
     MOVE_HELP,
     SET_HELP,
-    changed_text,
     changes_from_arguments,
     edit_flag_arguments,
+    set_lines,
 )
 from ..store.edits import place_text
 
@@ -45,8 +45,8 @@ def cmd_move(args: argparse.Namespace) -> int:
 def cmd_set(args: argparse.Namespace) -> int:
     changes, config = changes_from_arguments(args)
     jobs = Queue(args.queue).update(args.ids, config=config or None, **changes)
-    for job in jobs:
-        print(f"{job.id}: {changed_text(job.last_read, changes, config)}")
+    for line in set_lines(args.ids, jobs, changes, config):
+        print(line)
     return 0
 
 

@@ -9,9 +9,9 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..edits import (
     CONFIG_HELP,
-    changed_text,
     changes_from_arguments,
     edit_flag_arguments,
+    set_lines,
 )
 from ..store.edits import place_text
 
@@ -49,8 +49,9 @@ def move_line() -> None:
 @argument("--config", action="append", metavar="KEY=VALUE", help=CONFIG_HELP)
 @_queue
 def set_settings() -> None:
-    """Change settings of waiting or pending jobs (yours, or any as a queue admin): all of
-    them, or none if one cannot be changed; each change is in the job's history."""
+    """Change settings of waiting or pending jobs (yours, or any as a queue admin; an array's
+    id: its waiting and pending elements): all of them, or none if one cannot be changed; each
+    change is in the job's history."""
 
 
 PARSERS: dict[str, Any] = {"move": move_line, "set": set_settings}
@@ -73,6 +74,7 @@ class EditingVerbs:
 
     def _cmd_set(self, args: Any, cell: str | None) -> None:
         changes, config = changes_from_arguments(args)
-        jobs = self._queue(args.queue).update(self._ids(args), config=config or None, **changes)
-        for job in jobs:
-            print(f"{job.id}: {changed_text(job.last_read, changes, config)}")
+        ids = self._ids(args)
+        jobs = self._queue(args.queue).update(ids, config=config or None, **changes)
+        for line in set_lines(ids, jobs, changes, config):
+            print(line)

@@ -25,6 +25,7 @@ from ..errors import InvalidJob, InvalidTransition, JobNotFound
 from ..fields import declared_fields, editable
 from ..model import JobRecord, JobSettings, JobSpec, State, format_memory
 from . import lifecycle
+from .arrays import array_elements_for
 from .db import Database
 from .moves import _authorize
 from .rows import dumps
@@ -52,7 +53,30 @@ def check_editable(job: JobRecord) -> None:
 def _refuse_array(conn: sqlite3.Connection, job_id: str, verb: str) -> None:
     if conn.execute("SELECT 1 FROM arrays WHERE id = ?", (job_id,)).fetchone() is not None:
         raise InvalidJob(f"{job_id} is an array: {verb} its elements one by one ({job_id}_0,"
-                         f" ...), or give each a priority (jobmagics set {job_id}_0 --priority N)")
+                         f" ...), or give them all a priority (jobmagics set {job_id} --priority"
+                         " N)")
+
+
+def _jobs_to_change(conn: sqlite3.Connection,
+                    ids: Sequence[str]) -> tuple[list[JobRecord], list[JobRecord]]:
+    """The jobs named, an array's id standing for its waiting and pending elements; and whose
+    owner must allow it (an array's first element stands for the array)."""
+    jobs: list[JobRecord] = []
+    owners: list[JobRecord] = []
+    for job_id in ids:
+        try:
+            jobs.append(lifecycle.fetch_job(conn, job_id))
+            continue
+        except JobNotFound:
+            elements = array_elements_for(conn, job_id, lambda j: j.state in EDITABLE_STATES)
+            if elements is None:
+                raise
+        if not elements.applicable:
+            raise elements.refusal("change")
+        jobs.extend(elements.applicable)
+        owners.append(elements.every[0])
+    unique = list({job.id: job for job in jobs}.values())
+    return unique, unique + owners
 
 
 def _fetch(conn: sqlite3.Connection, job_id: str, verb: str) -> JobRecord:
@@ -257,7 +281,8 @@ class EditsMixin(SchemaAware):
                config: Mapping[str, Any] | None, actor: str, *, manager: bool = False,
                vet: Vet | None = None) -> list[JobRecord]:
         """Change settings (``changes``: editable settings by field name) and keys of an
-        experiment's ``config`` of every job in ``job_ids``, or of none: each job is checked
+        experiment's ``config`` of every job in ``job_ids`` (an array's id: its waiting and
+        pending elements), or of none: each job is checked
         (it exists, ``actor`` may change it, it has not started, the edited job is valid as a
         submission, ``vet`` accepts it) before any is changed, in one transaction. Each job
         that changed records ``"<actor> set priority 0 -> 5, ..."``. Returns the jobs."""
@@ -269,9 +294,9 @@ class EditsMixin(SchemaAware):
                              f" ({', '.join(editable(JobSettings))}, or {CONFIG})")
         now = time.time()
         with self.db.write() as conn:
-            jobs = [_fetch(conn, job_id, "change") for job_id in ids]
+            jobs, owners = _jobs_to_change(conn, ids)
             if not manager:
-                _authorize(conn, jobs, actor, "change")
+                _authorize(conn, owners, actor, "change")
             for job in jobs:
                 check_editable(job)
             specs = [edited_spec(job, changes, config) for job in jobs]
