@@ -55,7 +55,7 @@ def counts_are_right(queue_dir: Path) -> bool:
 
 
 def files_of(queue_dir: Path, job_id: str) -> list[Path]:
-    return sorted(f.path for f in job_files(QueueLayout(queue_dir)) if f.job_id == job_id)
+    return sorted(Path(f.path) for f in job_files(QueueLayout(queue_dir)) if f.job_id == job_id)
 
 
 def everything(queue_dir: Path) -> dict[str, Any]:
