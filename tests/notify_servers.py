@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 import jobmagics
 
@@ -31,8 +32,9 @@ def free_port() -> int:
 class SmtpSink:
     """An aiosmtpd server collecting what it accepts (``messages``, parsed)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, login: tuple[str, str] | None = None) -> None:
         self.port = port or free_port()
+        self.login = login                    # (user, password) the server asks for
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.times: list[float] = []          # when each message was accepted
@@ -45,8 +47,18 @@ class SmtpSink:
         self.times.append(time.time())
         return "250 OK"
 
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
+                      auth_data: Any) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        return AuthResult(success=given == self.login, handled=False)  # (else: no 535 reply)
+
     def start(self) -> SmtpSink:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        auth: dict[str, Any] = {} if self.login is None else {
+            "authenticator": self._authenticate, "auth_require_tls": False,
+            "auth_required": True}
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **auth)
         self._controller.start()
         return self
 

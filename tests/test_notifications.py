@@ -230,3 +230,25 @@ def test_a_hanging_server_does_not_hold_back_other_notifications(
         assert sent.status == "sent" and [n.status for n in stuck.notifications()] == ["sending"]
     finally:
         hanging.stop()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_email_logs_in_with_the_password_from_its_file(
+        queue: jobmagics.Queue, start_worker: Worker, tmp_path: Path) -> None:
+    sink = SmtpSink(login=("queue-bot", "s3cret")).start()
+    try:
+        sink.configure(queue)
+        secret = tmp_path / "smtp-password"
+        secret.write_text("s3cret\n")
+        queue.set_setting("smtp.user", "queue-bot")
+        queue.set_setting("smtp.password_file", str(secret))
+        start_worker()
+        job = queue.submit(["true"], notify=["email:alice@example.org"])
+        assert [n.status for n in settled(job.wait(30))] == ["sent"]
+        secret.write_text("wrong\n")
+        refused = queue.submit(["true"], notify=["email:alice@example.org"])
+        [failed] = settled(refused.wait(30))
+        assert failed.status == "failed" and str(failed.last_error).startswith("SMTP 535")
+        assert len(sink.messages) == 1
+    finally:
+        sink.stop()
