@@ -98,6 +98,7 @@ def measure(n: int) -> dict[str, Any]:
                 "db_bytes_after": db_size(queue), "du_s": round(du_s, 3),
                 "du_files_bytes": space.files_total, "dry_run_s": round(planned.seconds, 2),
                 "prune_s": round(report.seconds, 2),
+                "longest_batch_s": round(report.longest_batch_s, 3),
                 "prune_jobs_per_s": round(report.jobs / report.seconds),
                 "pruned_jobs": report.jobs, "pruned_files": report.files,
                 "pages_freed": report.pages_freed, "vacuum": report.vacuum}
@@ -112,7 +113,8 @@ def main() -> None:
           f" ({figures['du_files_bytes'] / 1e6:.1f} MB of job files)")
     print(f"  prune --dry-run   {figures['dry_run_s']:.2f} s")
     print(f"  prune             {figures['prune_s']:.2f} s = {figures['prune_jobs_per_s']:,} jobs/s"
-          f" ({figures['pruned_files']:,} files)")
+          f" ({figures['pruned_files']:,} files; longest transaction"
+          f" {figures['longest_batch_s'] * 1000:.0f} ms)")
     print(f"  database          {figures['db_bytes_before'] / 1e6:.1f} MB ->"
           f" {figures['db_bytes_after'] / 1e6:.1f} MB ({figures['pages_freed']:,} pages freed;"
           f" {figures['vacuum']})")

@@ -78,6 +78,7 @@ class PruneReport:
     pages_freed: int | None = None     # None: not measured (a dry run)
     vacuum: str = ""                   # what was done to shrink the database file
     seconds: float = 0.0
+    longest_batch_s: float = 0.0       # the longest write transaction (what a worker waits)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -127,10 +127,12 @@ class RetentionMixin(SchemaAware):
             if not rows:
                 return pruned
             after = int(rows[-1]["seq"])
+            began = time.monotonic()
             with self._batch(report.dry_run) as conn:
                 choice = self._choose(conn, rows, criteria, arrays)
                 if not report.dry_run:
                     self._delete(conn, choice)
+            report.longest_batch_s = max(report.longest_batch_s, time.monotonic() - began)
             pruned.update(choice.jobs)
             report.jobs += len(choice.jobs)
             report.arrays += len(choice.arrays)
