@@ -388,3 +388,60 @@ export async function updateJob(id: string, changes: IJobChanges): Promise<IJobR
   });
   return reply.job;
 }
+
+/**
+ * A recurring schedule (`ScheduleRecord` on the server): it submits the same
+ * run every `every` seconds or at the times of `cron` in `tz`.
+ */
+export interface IScheduleRow {
+  name: string;
+  user: string;
+  host: string;
+  every: number | null;
+  cron: string | null;
+  tz: string | null;
+  /** "skip": no run while the previous one is still going; "queue": run anyway. */
+  overlap: string;
+  /** What a run submits, a line per step (hidden for another account's, in a system queue). */
+  what: string;
+  steps: number;
+  paused: boolean;
+  /** When its next run is due (Unix seconds). */
+  next_at: number;
+  /** Seconds until then when the list was read (null: paused). */
+  next_in: number | null;
+  created_at: number;
+  last_due: number | null;
+  last_job: string | null;
+  last_state: string | null;
+  /** How its last tick went: "14:00: JOB-...", "skipped 14:00: JOB-... still running". */
+  last_note: string | null;
+  /** In words: "every 2h", "cron 0 9 * * 1-5 (Europe/Berlin)". */
+  rhythm: string;
+  /** The current user may pause, resume or run it (its owner, or a queue admin). */
+  may_act: boolean;
+}
+
+export interface IScheduleList {
+  schedules: IScheduleRow[];
+  user: string;
+  version: number;
+}
+
+export type ScheduleAction = 'pause' | 'resume' | 'run-now';
+
+/** Every schedule of the queue, by name. */
+export function listSchedules(): Promise<IScheduleList> {
+  return requestAPI<IScheduleList>('schedules');
+}
+
+/** Pause, resume or run one schedule now; its new row and the jobs a run-now submitted. */
+export async function actOnSchedule(
+  name: string,
+  action: ScheduleAction
+): Promise<{ schedule: IScheduleRow; jobs: string[] }> {
+  return requestAPI<{ schedule: IScheduleRow; jobs: string[] }>(
+    `schedules/${encodeURIComponent(name)}/${action}`,
+    { method: 'POST' }
+  );
+}

@@ -11,6 +11,7 @@ import { ArrayList } from './arrays';
 import { jobsIcon } from './icons';
 import { createJobRow, updateJobRow } from './jobrow';
 import type { JobsModel } from './model';
+import { ScheduleList } from './schedules';
 import { ALL_STATES, isTerminal } from './states';
 
 export { renderBadge, renderProgress } from './jobrow';
@@ -143,6 +144,8 @@ export class JobsPanel extends Widget {
 
     const body = document.createElement('div');
     body.className = 'jm-body';
+    this._schedules = new ScheduleList({ container: body, refresh: () => this._model.refresh() });
+    void this._schedules.reload();
     this._activeTitle = document.createElement('h3');
     this._activeTitle.className = 'jm-section-title';
     body.appendChild(this._activeTitle);
@@ -198,6 +201,7 @@ export class JobsPanel extends Widget {
   private _onVersionChanged(): void {
     this._arrays.reload();
     this._finishedArrays.reload();
+    void this._schedules.reload();
   }
 
   private _onModelChanged(): void {
@@ -273,6 +277,7 @@ export class JobsPanel extends Widget {
     const now = Date.now() / 1000;
     this._arrays.render(showActive ? model.arrays : [], now);
     this._finishedArrays.render(showHistory ? model.finishedArrays : [], now);
+    this._schedules.render(now);
     const none = (text: string, arrays: unknown[]) => (arrays.length ? '' : text);
     this._renderList(
       this._activeList,
@@ -370,6 +375,7 @@ export class JobsPanel extends Widget {
   private _activeList!: HTMLElement;
   private _arrays!: ArrayList;
   private _finishedArrays!: ArrayList;
+  private _schedules!: ScheduleList;
   private _historyTitle!: HTMLElement;
   private _historyList!: HTMLElement;
 }
