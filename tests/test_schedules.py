@@ -219,3 +219,11 @@ def test_the_queue_panel_shows_a_schedules_section_only_when_there_are_schedules
         assert panel.schedules.layout.display == "none"
     finally:
         panel.close()
+
+
+def test_a_function_is_pickled_once_when_the_schedule_is_made_and_called_each_run(
+        queue, worker):
+    schedule = queue.schedule("double", every="1h", function=lambda x: x * 2, args=(21,))
+    first, second = schedule.run_now(), schedule.run_now()
+    assert first.result(timeout=60) == second.result(timeout=60) == 42
+    assert first.record.kind == "function" and first.record.schedule == "double"

@@ -112,7 +112,8 @@ class SchedulesMixin(SchemaAware):
         return self.schedule(name)
 
     def schedule(self, name: str) -> ScheduleRecord:
-        rows = self.db.read(f"{_SELECT} WHERE s.name = ?", (name,))
+        rows = self.db.read(f"{_SELECT} WHERE s.name = ?", (name,)) \
+            if self._schema_has(DAY_TO_DAY_VERSION) else []
         if not rows:
             raise ScheduleNotFound(str(name))
         return _record(rows[0])
