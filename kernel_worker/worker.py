@@ -274,6 +274,8 @@ class Worker(AdversityMixin):
         self._starts = []
         for run, end in ends:
             self._recorded(run, end, turn.states.get(run.job.id))
+        if any(run.job.notify for run, _ in ends):
+            self.chores.poke()    # its own commits do not change data_version for it
         for job in turn.claimed:
             self._start(job)
         if self._starts:     # the round's new processes, in one more commit (kept on failure)

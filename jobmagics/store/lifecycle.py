@@ -362,8 +362,9 @@ def retry(conn: sqlite3.Connection, job: JobRecord, actor: str, now: float) -> S
 
 
 def delete(conn: sqlite3.Connection, job: JobRecord, actor: str, now: float) -> None:
-    """Remove an ended job, with its events, payload, result and dependencies."""
+    """Remove an ended job, with its events, payload, result, dependencies and the
+    notifications of its end (sent or not: the job is gone)."""
     check_delete(conn, job, set())
     for table, column in (("jobs", "id"), ("events", "job_id"), ("payloads", "job_id"),
-                          ("results", "job_id"), ("deps", "child")):
+                          ("results", "job_id"), ("deps", "child"), ("outbox", "job_id")):
         conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (job.id,))
