@@ -7,7 +7,8 @@ waiting and pending jobs *of its priority* (its line) by giving it a key between
 neighbours' keys: ``top`` below the smallest, ``bottom`` above the largest but below the next
 submission's ``seq`` (jobs submitted later still come after it), ``before``/``after`` another
 job of the same line halfway to that job's neighbour. When halving leaves no room between two
-keys (some fifty moves into the same gap), the line is renumbered first, keeping its order.
+keys (some fifty moves into the same gap), the keys crowded in that unit are spread evenly
+across it first, keeping their order.
 A change of priority puts the job back in submission order within its new priority.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +37,6 @@ EDITABLE_STATES = (State.WAITING, State.PENDING)
 PLACES = ("top", "bottom", "before", "after")
 CONFIG = "config"            # what ``update`` calls the keys of an experiment's config it sets
 _KEY = "ifnull(place, seq)"
-_LINE_WHERE = "state IN (?, ?) AND priority = ? AND id != ?"
 _JSON_FIELDS = frozenset(f.name for f in declared_fields(JobSettings) if f.json)
 _BODY_FIELDS = tuple(f.name for f in dataclasses.fields(JobSettings))
 
@@ -94,16 +95,25 @@ def _key(conn: sqlite3.Connection, job_id: str) -> float:
 
 def _line_edge(conn: sqlite3.Connection, job: JobRecord, largest: bool,
                beyond: float | None = None) -> float | None:
-    """The smallest (or largest) key of the job's line but the job's own, only among keys
-    above (or below) ``beyond`` when given; None: there is none."""
-    condition = _LINE_WHERE
-    params: list[Any] = [*(s.value for s in EDITABLE_STATES), job.priority, job.id]
-    if beyond is not None:
-        condition += f" AND {_KEY} {'<' if largest else '>'} ?"
-        params.append(beyond)
-    row = conn.execute(f"SELECT {'max' if largest else 'min'}({_KEY}) FROM jobs"
-                       f" WHERE {condition}", params).fetchone()
-    return None if row[0] is None else float(row[0])
+    """The smallest (or largest) key of the job's line, only among keys above (or below)
+    ``beyond`` when given; None: there is none. The job's own key counts: a key next to it
+    keeps the job where it should be all the same."""
+    found = []
+    for state in EDITABLE_STATES:
+        # the state as a literal (a constant): the pending half is then a step in the claim
+        # index, which is partial on state = 'pending' (a parameter would not match it)
+        condition = f"state = '{state.value}' AND priority = ?"
+        params: list[Any] = [job.priority]
+        if beyond is not None:
+            condition += f" AND {_KEY} {'<' if largest else '>'} ?"
+            params.append(beyond)
+        row = conn.execute(f"SELECT {'max' if largest else 'min'}({_KEY}) FROM jobs"
+                           f" WHERE {condition}", params).fetchone()
+        if row[0] is not None:
+            found.append(float(row[0]))
+    if not found:
+        return None
+    return max(found) if largest else min(found)
 
 
 def _next_seq(conn: sqlite3.Connection) -> float:
@@ -137,15 +147,19 @@ def _between(low: float | None, high: float | None) -> float | None:
     return middle if low < middle < high else None
 
 
-def _renumber(conn: sqlite3.Connection, job: JobRecord) -> None:
-    """Whole keys for the job's line (but the job), in its order, all below the next
-    submission's seq: room again between any two neighbours."""
-    params = [*(s.value for s in EDITABLE_STATES), job.priority, job.id]
-    ids = [row[0] for row in conn.execute(
-        f"SELECT id FROM jobs WHERE {_LINE_WHERE} ORDER BY {_KEY}", params)]
-    first = _next_seq(conn) - len(ids) - 1
+def _respread(conn: sqlite3.Connection, job: JobRecord, near: float) -> None:
+    """Room again next to ``near``: the keys of the job's line in the unit ``[a, a + 1)`` that
+    holds it (where fifty halvings crowded them) spread evenly across that unit, in their
+    order. No key outside the unit moves, and no key leaves it: the line keeps its order."""
+    start = float(math.floor(near))
+    crowd = " UNION ALL ".join(      # literal states: each half a range of an index (above)
+        f"SELECT id, {_KEY} AS key FROM jobs WHERE state = '{state.value}' AND priority = ?"
+        f" AND {_KEY} >= ? AND {_KEY} < ?" for state in EDITABLE_STATES)
+    rows = conn.execute(crowd, [job.priority, start, start + 1] * len(EDITABLE_STATES))
+    ids = [job_id for job_id, _ in sorted(rows, key=lambda row: row[1])]
+    step = 1 / (len(ids) + 1)
     conn.executemany("UPDATE jobs SET place = ? WHERE id = ?",
-                     [(first + index, job_id) for index, job_id in enumerate(ids)])
+                     [(start + step * (index + 1), job_id) for index, job_id in enumerate(ids)])
 
 
 def _check_anchor(conn: sqlite3.Connection, job: JobRecord, other: str, where: str) -> None:
@@ -273,7 +287,8 @@ class EditsMixin(SchemaAware):
             return                                     # alone in its line: it is first already
         key = _between(low, high)
         if key is None:
-            _renumber(conn, job)
+            assert low is not None           # below the smallest key there is always room
+            _respread(conn, job, low)
             key = _between(*_gap(conn, job, where, other))
         conn.execute("UPDATE jobs SET place = ? WHERE id = ?", (key, job.id))
 
