@@ -3,13 +3,15 @@ email's body and the webhook's JSON, plus ``Notification``, one row of the outbo
 no I/O here (the worker's ``notifier`` reads the log tail and sends)."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .arrays import ArrayRecord
 from .formats import format_duration
-from .model import JobRecord, State
+from .model import RETRYABLE, JobRecord, State
 
 LOG_TAIL_LINES = 20
 
@@ -77,7 +79,21 @@ def _clock(moment: float) -> str:
 def sentence(job: JobRecord, state: str) -> str:
     """``Job JOB-... (fit) of alice failed: exit code 3`` / ``... completed in 2m 03s``."""
     name = f" ({job.name})" if job.name else ""
-    return f"Job {job.id}{name} of {job.user} {_outcome(job, state)}"
+    noun = "Array" if job.array_id == job.id else "Job"
+    return f"{noun} {job.id}{name} of {job.user} {_outcome(job, state)}"
+
+
+def as_array(element: JobRecord, array: ArrayRecord) -> JobRecord:
+    """What the notification of an array's end tells (posted with the element that ended it,
+    ``lifecycle.post_notifications``): the array's id, name and times, and its elements that
+    did not complete as its error."""
+    counts = {state: n for state, n in array.counts.items() if n}
+    bad = [f"{counts[s.value]} {s.value}" for s in RETRYABLE if counts.get(s.value)]
+    error = f"{', '.join(bad)} of its {array.size} elements" if bad else None
+    return dataclasses.replace(
+        element, id=array.id, array_id=array.id, name=array.name, error=error,
+        exit_code=None, started_at=array.started_at,
+        finished_at=array.finished_at or element.finished_at)
 
 
 def _outcome(job: JobRecord, state: str) -> str:

@@ -117,6 +117,8 @@ def deliver(context: ChoreContext, n: Notification, job: JobRecord | None,
     try:
         if job is None:
             raise SendFailed("the job was deleted before this was sent", permanent=True)
+        if job.array_id is not None:          # an element's end that ended its array
+            job = messages.as_array(job, store.array(job.array_id))
         kind, _, where = n.target.partition(":")
         if kind == "email":
             send_email(where, n, job, settings, _log_tail(context, job.id),

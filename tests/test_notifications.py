@@ -252,3 +252,17 @@ def test_email_logs_in_with_the_password_from_its_file(
         assert len(sink.messages) == 1
     finally:
         sink.stop()
+
+
+def test_an_array_sends_one_notification_when_its_last_element_ends(
+        queue: jobmagics.Queue, start_worker: Worker, webhook_sink: WebhookSink) -> None:
+    array = queue.submit_array(["sh", "-c", "exit $(( {item} == 3 ))"], items=range(6),
+                               name="sweep", notify=[f"webhook:{webhook_sink.url}"])
+    start_worker("--slots", "2")
+    array.wait(60)
+    wait_for(lambda: webhook_sink.posts, timeout=30)
+    time.sleep(1.0)                  # room for a wrong second post to arrive
+    assert len(webhook_sink.posts) == 1, [p["json"]["text"] for p in webhook_sink.posts]
+    text = webhook_sink.posts[0]["json"]["text"]
+    assert text == f"Array {array.id} (sweep) of {queue.user} failed: 1 failed of its 6 elements"
+    assert webhook_sink.posts[0]["json"]["job"]["id"] == array.id

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from ..arrays import aggregate_state
 from ..errors import InvalidTransition, JobNotFound
 from ..fields import per_attempt, stored_columns
 from ..model import ACTIVE, RETRYABLE, TERMINAL, JobRecord, JobSpec, State, check_transition
@@ -49,6 +50,8 @@ _ARRAY_ROOM_SQL = ("SELECT a.parallel - (SELECT count(*) FROM jobs"
 _NEXT_ELEMENTS_SQL = (f"SELECT {JOB_COLUMNS} FROM jobs WHERE array_id = ? AND state = ?"
                       " AND held = 0 AND array_index > ? ORDER BY array_index LIMIT ?")
 THROTTLED = "waiting for a free slot of its array"
+_ARRAY_COUNTS_SQL = ("SELECT state, count(*) FROM jobs INDEXED BY jobs_array WHERE array_id = ?"
+                     " GROUP BY state")
 # A parent's waiting children, from the parent's dependencies (not from every waiting job).
 _WAITING_CHILDREN_SQL = (
     f"SELECT {', '.join('j.' + c for c in stored_columns(JobRecord))}"
@@ -143,7 +146,14 @@ def post_notifications(conn: sqlite3.Connection, job: JobRecord, state: State,
                        now: float) -> None:
     """The job's notifications of this end, in the outbox, in the transaction that ends it:
     once per target and attempt, however often a worker retries the step (a worker sends
-    them, ``store.outbox``)."""
+    them, ``store.outbox``). An element of an array tells of the array's end instead (once
+    its last element ended, as the array's aggregated state), not of its own: a map over
+    10,000 items is one email, not 10,000."""
+    if job.array_id is not None:
+        counts = dict(conn.execute(_ARRAY_COUNTS_SQL, (job.array_id,)).fetchall())
+        if any(counts.get(s.value) for s in ACTIVE):
+            return
+        state = aggregate_state(counts)
     if job.notify_on == "failure" and state not in NOTIFIED_FAILURES:
         return
     conn.executemany("INSERT OR IGNORE INTO outbox(job_id, attempt, state, target, created_at,"
