@@ -1,9 +1,9 @@
 """`make bench`: retention on a big queue, saved under "retention" in bench/results.json.
 
 A queue of N finished jobs (default 100,000; three events and a small log file each; see
-``make_finished_jobs``) that ended 40 days ago: the time
-of `du` on it, of a dry run, and of the prune itself (jobs/s), with the database's size
-before and after and the pages given back. Usage: ``bench_retention.py [--jobs N]``."""
+``make_finished_jobs``) that ended 40 days ago: the time of `du` on it, of a dry run, and of
+the prune itself (jobs/s, its longest transaction), with the database's size before and after
+and the pages given back. Usage: ``bench_retention.py [--jobs N] [--dir FOLDER]``."""
 from __future__ import annotations
 
 import argparse
@@ -84,8 +84,8 @@ def db_size(queue: jobmagics.Queue) -> int:
     return sum(p.stat().st_size for p in queue.layout.database_files[:2] if p.exists())
 
 
-def measure(n: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench-retention-") as folder:
+def measure(n: int, base: str | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-retention-", dir=base) as folder:
         queue = jobmagics.Queue(Path(folder) / "queue")
         made_s = make_finished_jobs(queue, n)
         before = db_size(queue)
@@ -107,8 +107,12 @@ def measure(n: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=100_000)
-    figures = measure(parser.parse_args().jobs)
-    print(f"retention on {figures['jobs']:,} finished jobs (made in {figures['made_s']} s):")
+    parser.add_argument("--dir", help="where the queue is made (default: the temp folder;"
+                        " /dev/shm leaves the disk out)")
+    args = parser.parse_args()
+    figures = measure(args.jobs, args.dir) | {"folder": args.dir or tempfile.gettempdir()}
+    print(f"retention on {figures['jobs']:,} finished jobs in {figures['folder']}"
+          f" (made in {figures['made_s']} s):")
     print(f"  du                {figures['du_s']:.2f} s"
           f" ({figures['du_files_bytes'] / 1e6:.1f} MB of job files)")
     print(f"  prune --dry-run   {figures['dry_run_s']:.2f} s")
@@ -119,8 +123,9 @@ def main() -> None:
           f" {figures['db_bytes_after'] / 1e6:.1f} MB ({figures['pages_freed']:,} pages freed;"
           f" {figures['vacuum']})")
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    saved["retention"] = figures | {"machine": f"{os.cpu_count()} cores",
-                                    "at": time.strftime("%Y-%m-%d %H:%M")}
+    key = "retention" if args.dir is None else "retention_" + Path(args.dir).name
+    saved[key] = figures | {"machine": f"{os.cpu_count()} cores",
+                            "at": time.strftime("%Y-%m-%d %H:%M")}
     RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
     print(f"saved to {RESULTS}")
 
