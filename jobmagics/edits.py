@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from .errors import InvalidJob, JobNotFound
 from .fields import editable, flag_arguments, from_arguments, settings
@@ -19,6 +19,7 @@ from .model import JobRecord, JobSettings, check_job_id
 from .store.edits import CONFIG, EDITABLE_STATES, check_editable, edited_spec, value_text
 
 if TYPE_CHECKING:
+    from .client import Queue
     from .paths import QueueLayout
     from .service.remote import RemoteStore
     from .store import Store
@@ -82,7 +83,7 @@ class EditsAPI:
         where, other = where_to(top, bottom, before, after)
         record = self.store.move(check_job_id(job_id), where, other, self.user,
                                  manager=self._manager())
-        return Job(self, record.id, record)  # type: ignore[arg-type]
+        return Job(cast("Queue", self), record.id, record)
 
     @overload
     def update(self, job_ids: str, *, config: Mapping[str, Any] | None = None,
@@ -110,7 +111,7 @@ class EditsAPI:
             self._vet_edit(job_id, values, config)
         records = self.store.update(checked, values, dict(config) if config else None,
                                     self.user, manager=self._manager())
-        jobs = [Job(self, r.id, r) for r in records]  # type: ignore[arg-type]
+        jobs = [Job(cast("Queue", self), r.id, r) for r in records]
         return jobs[0] if one else jobs
 
     def _vet_edit(self, job_id: str, values: Mapping[str, Any],

@@ -7,7 +7,7 @@ waiting and pending jobs *of its priority* (its line) by giving it a key between
 neighbours' keys: ``top`` below the smallest, ``bottom`` above the largest but below the next
 submission's ``seq`` (jobs submitted later still come after it), ``before``/``after`` another
 job of the same line halfway to that job's neighbour. When halving leaves no room between two
-keys (some fifty moves into the same gap), the keys crowded in that unit are spread evenly
+keys (a few dozen moves into the same gap), the keys crowded in that unit are spread evenly
 across it first, keeping their order.
 A change of priority puts the job back in submission order within its new priority.
 """
@@ -149,7 +149,7 @@ def _between(low: float | None, high: float | None) -> float | None:
 
 def _respread(conn: sqlite3.Connection, job: JobRecord, near: float) -> None:
     """Room again next to ``near``: the keys of the job's line in the unit ``[a, a + 1)`` that
-    holds it (where fifty halvings crowded them) spread evenly across that unit, in their
+    holds it (where a few dozen halvings crowded them) spread evenly across that unit, in their
     order. No key outside the unit moves, and no key leaves it: the line keeps its order."""
     start = float(math.floor(near))
     crowd = " UNION ALL ".join(      # literal states: each half a range of an index (above)
