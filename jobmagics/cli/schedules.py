@@ -64,9 +64,9 @@ def _add_options(p: argparse.ArgumentParser, late: bool = False) -> None:
                    help="skip (default): no run while the previous one is still going;"
                         " queue: submit it anyway")
     for flags, kwargs in flag_arguments(JobSettings):
-        p.add_argument(*flags, **(kwargs | {"default": argparse.SUPPRESS} if late else kwargs))
+        p.add_argument(*flags, **kwargs)
     add_body_arguments(p)
-    if late:
+    if late:      # (set_defaults reaches the defaults the declared flags set explicitly)
         p.set_defaults(**{a.dest: argparse.SUPPRESS for a in p._actions if a.dest != "help"})
 
 
