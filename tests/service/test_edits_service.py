@@ -84,3 +84,43 @@ def test_an_edit_through_the_service_passes_the_instrument_policy(
     allowed = cli(lab.bob, system_queue, "set", job_id, "--resource", "hardware")
     assert allowed.returncode == 0, allowed.stderr
     assert root_queue.get(job_id).record.resources == ["hardware"]
+
+
+RAW = """
+import json, socket, sys
+from jobmagics.service import protocol
+def ask(op, *args, **kwargs):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(sys.argv[1] + "/service.sock")
+        protocol.send(sock, {"op": op, "args": list(args), "kwargs": kwargs})
+        answer = protocol.receive(sock)
+    return answer.get("error", ["done", ""])
+job = sys.argv[2]
+print(json.dumps({
+    "actor named": ask("update", [job], {"priority": 9}, None, actor=sys.argv[3]),
+    "manager claimed": ask("move", job, "top", None, manager=True),
+    "a setting not editable": ask("update", [job], {"user": "jmtest_bob"}, None),
+    "a wrong type": ask("update", [job], {"priority": [9]}, None),
+    "a place not known": ask("move", job, ["top"], None),
+    "not a list of ids": ask("update", job, {"priority": 9}, None),
+}))
+"""
+
+
+def test_the_service_takes_the_caller_from_the_socket_and_checks_every_value(
+        lab: Lab, system_queue: Path, root_queue: jobmagics.Queue, service: object) -> None:
+    ran = run_as(lab.alice, "import sys, jobmagics; print(jobmagics.Queue(sys.argv[1]).submit("
+                            "command=['true'], hold=True, cwd='/tmp').id)", str(system_queue))
+    job_id = ran.stdout.strip()
+    before = (root_queue.get(job_id).record, root_queue.events(job_id))
+    by_bob = run_as(lab.bob, RAW, str(system_queue), job_id, lab.alice)
+    by_alice = run_as(lab.alice, RAW, str(system_queue), job_id, lab.bob)
+    assert by_bob.returncode == 0 and by_alice.returncode == 0, by_bob.stderr + by_alice.stderr
+    bob, alice = (json.loads(ran.stdout.splitlines()[-1]) for ran in (by_bob, by_alice))
+    assert bob["actor named"][0] == bob["manager claimed"][0] == "InvalidJob"
+    assert "malformed request" in bob["actor named"][1] + bob["manager claimed"][1]
+    assert bob["a setting not editable"][0] == "PermissionDenied"     # not his, whatever asked
+    assert all(kind == "InvalidJob" for kind, _ in alice.values()), alice
+    assert "'user' cannot be changed" in alice["a setting not editable"][1]
+    assert "priority must be a whole number" in alice["a wrong type"][1]
+    assert (root_queue.get(job_id).record, root_queue.events(job_id)) == before
