@@ -16,7 +16,9 @@ class Experiment:
     """A measurement: a config dict in, data points out.
 
     Subclass it, list every config key with its default in ``defaults`` (unknown keys and
-    wrong types are refused before the station is touched), check ranges in ``validate``, and
+    wrong types are refused at submit, where the class can be imported, and again before the
+    station is touched), check ranges in ``validate`` (no station calls there: it runs at
+    submit too), and
     implement ``run(station, data)``: sweep, call the station, ``data.append(...)`` or
     ``data.extend(...)`` the points as they come, and return a small summary dict (fit results)
     that becomes the job's result. ``self.sweep(points)`` reports progress as it goes.

@@ -90,9 +90,9 @@ def experiment_names(module: Any) -> list[str]:
 
 
 def check_target(target: str, cwd: str | None = None) -> None:
-    """Submit-time check that the experiment's top-level module exists, seen from ``cwd`` (the
-    job's folder) and this environment. Nothing is imported: no lab code runs in the notebook
-    at submit time. The class, and submodules, are checked when the job starts."""
+    """That the experiment's top-level module exists, seen from ``cwd`` (the job's folder) and
+    this environment, importing nothing. (``Queue._spec`` goes further: see
+    ``experiments.checking``, which imports the class and checks the config where it can.)"""
     module_name, _ = split_target(target)
     top = module_name.split(".")[0]
     if top in sys.modules or top in sys.builtin_module_names:
