@@ -20,6 +20,7 @@ import functools
 import importlib
 import importlib.abc
 import importlib.machinery
+import math
 import os
 import sys
 import time
@@ -31,7 +32,8 @@ REPORTS_PER_S = 4
 _INTERVAL_S = 1.0 / REPORTS_PER_S
 _TQDM_MODULE = "tqdm.std"
 Report = Callable[[float | None, str | None], None]
-_state: dict[str, Any] = {"next_at": 0.0, "broken": False, "root": None, "report": None}
+_state: dict[str, Any] = {"broken": False, "root": None, "report": None}
+_due = [0.0]           # when the next report may go (monotonic); a list: read in the hot path
 
 
 def install(report: Report | None = None, jobmagics_root: str | None = None) -> None:
@@ -39,7 +41,8 @@ def install(report: Report | None = None, jobmagics_root: str | None = None) -> 
     (``jobmagics.progress``; None: imported at the first report, from ``jobmagics_root`` if
     this Python cannot import jobmagics otherwise: a command's own Python loading this file by
     its path). Idempotent; a new job in the same process starts with a fresh throttle."""
-    _state.update(next_at=0.0, broken=False)
+    _state["broken"] = False
+    _due[0] = 0.0
     if report is not None:
         _state["report"] = report
     if jobmagics_root is not None:
@@ -88,36 +91,49 @@ def _patch(module: ModuleType) -> None:
     bar_class = getattr(module, "tqdm", None)
     if bar_class is None or getattr(bar_class, "_jobmagics_reports", False):
         return
-    bar_class.update = _reporting(bar_class.update, closing=False)
-    bar_class.close = _reporting(bar_class.close, closing=True)
+    bar_class.update = _reporting_update(bar_class.update)
+    bar_class.close = _reporting_close(bar_class.close)
     bar_class._jobmagics_reports = True
 
 
-def _reporting(method: Callable[..., Any], closing: bool) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def wrapper(bar: Any, *args: Any, **kwargs: Any) -> Any:
-        if closing and not getattr(bar, "disable", True):
-            _report(bar, closing=True)       # before close: the bar still counts as live
-        result = method(bar, *args, **kwargs)
-        if not closing and not bar.disable and time.monotonic() >= _state["next_at"]:
+def _reporting_update(update: Callable[..., Any]) -> Callable[..., Any]:
+    """``update`` runs in the job's tightest loops: one clock read and a compare on top."""
+    clock, due = time.monotonic, _due
+
+    @functools.wraps(update)
+    def wrapper(bar: Any, n: float = 1) -> Any:
+        shown = update(bar, n)
+        if clock() >= due[0] and not bar.disable:
             _report(bar, closing=False)
-        return result
+        return shown
+    return wrapper
+
+
+def _reporting_close(close: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(close)
+    def wrapper(bar: Any) -> Any:
+        if not getattr(bar, "disable", True):
+            _report(bar, closing=True)       # before close: the bar still counts as live
+        return close(bar)
     return wrapper
 
 
 def _report(bar: Any, closing: bool) -> None:
     """Throttled; a closing bar is reported at once only if it is the last one open (the
     final count of the job's outermost bar), so many short inner bars write nothing extra."""
+    if _state["broken"]:
+        return
     try:
         bars = _live_bars(bar)
         now = time.monotonic()
-        if _state["broken"] or (now < _state["next_at"] and not (closing and len(bars) == 1)):
+        if now < _due[0] and not (closing and len(bars) == 1):
             return
-        _state["next_at"] = now + _INTERVAL_S
+        _due[0] = now + _INTERVAL_S
         fraction, stage = describe(bars)
         _progress()(fraction, stage)
     except Exception:  # noqa: BLE001 - a report must never break the job's own loop
-        _state["broken"] = True
+        _state["broken"] = True      # and the loop pays nothing more for it
+        _due[0] = math.inf
 
 
 def _live_bars(bar: Any) -> list[Any]:

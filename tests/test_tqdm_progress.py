@@ -4,6 +4,7 @@ in a plain subprocess. Each job stops half way until the test lets it go, so the
 there is the bar's, not the end's."""
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,9 +13,12 @@ from typing import Any
 import pytest
 
 import jobmagics
+from jobmagics import progress_bars
 from jobmagics.model import State
 from jobmagics.progress_bars import describe
 from tests.conftest import WorkerProcess, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Half way (10/20) after a pause longer than the throttle's window, so that update reports;
 # then it waits for the test's go-file.
@@ -113,3 +117,27 @@ class Bar:
 def test_nested_bars_are_one_fraction_and_one_stage(bars: list[Any], fraction: float | None,
                                                     stage: str) -> None:
     assert describe(bars) == (fraction, stage)
+
+
+THROTTLED = """
+import os, sys, time
+from jobmagics import progress_bars
+reports = []
+progress_bars.install(lambda fraction, stage: reports.append((fraction, stage)))
+assert "tqdm" not in sys.modules
+from tqdm import tqdm
+started = time.monotonic()
+bar = tqdm(total=300_000, desc="tight", file=open(os.devnull, "w"))
+for _ in range(300_000):
+    bar.update(1)
+bar.close()
+print(len(reports), time.monotonic() - started, reports[-1])
+"""
+
+
+def test_a_tight_loop_reports_a_few_times_a_second_and_its_end() -> None:
+    done = subprocess.run([sys.executable, "-c", THROTTLED], capture_output=True, text=True,
+                          timeout=120, check=True, cwd=ROOT)
+    count, elapsed, last = done.stdout.split(" ", 2)
+    assert int(count) <= float(elapsed) * progress_bars.REPORTS_PER_S + 2
+    assert last.strip() == "(1.0, 'tight 300000/300000')"
