@@ -16,22 +16,25 @@ Nothing here imports jobmagics at module level, and no failure of a report ever 
 job's loop."""
 from __future__ import annotations
 
-import functools
 import importlib
-import importlib.abc
-import importlib.machinery
-import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
-from types import ModuleType
-from typing import Any
+
+# Not ``from typing import TYPE_CHECKING``: typing, functools, importlib.abc (which import
+# collections, pathlib, ...) would cost every Python a command job starts tens of ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any
+
+    Report = Callable[[float | None, str | None], None]
 
 REPORTS_PER_S = 4
 _INTERVAL_S = 1.0 / REPORTS_PER_S
 _TQDM_MODULE = "tqdm.std"
-Report = Callable[[float | None, str | None], None]
 _state: dict[str, Any] = {"broken": False, "root": None, "report": None}
 _due = [0.0]           # when the next report may go (monotonic); a list: read in the hot path
 
@@ -54,11 +57,12 @@ def install(report: Report | None = None, jobmagics_root: str | None = None) -> 
         sys.meta_path.insert(0, _TqdmFinder())
 
 
-class _TqdmFinder(importlib.abc.MetaPathFinder):
-    """Finds ``tqdm.std`` as the other finders would, and patches it once it has run."""
+class _TqdmFinder:
+    """Finds ``tqdm.std`` as the other finders would, and patches it once it has run (a
+    meta path finder; not an ``importlib.abc`` subclass, whose import costs ~30 ms)."""
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
-                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+                  target: ModuleType | None = None) -> ModuleSpec | None:
         if fullname != _TQDM_MODULE:
             return None
         for finder in sys.meta_path:
@@ -66,16 +70,16 @@ class _TqdmFinder(importlib.abc.MetaPathFinder):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _PatchingLoader(spec.loader)
+                spec.loader = _PatchingLoader(spec.loader)  # type: ignore[assignment]
                 return spec
         return None
 
 
-class _PatchingLoader(importlib.abc.Loader):
+class _PatchingLoader:
     def __init__(self, loader: Any) -> None:
         self._loader = loader
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         created: ModuleType | None = self._loader.create_module(spec)
         return created
 
@@ -100,21 +104,26 @@ def _reporting_update(update: Callable[..., Any]) -> Callable[..., Any]:
     """``update`` runs in the job's tightest loops: one clock read and a compare on top."""
     clock, due = time.monotonic, _due
 
-    @functools.wraps(update)
     def wrapper(bar: Any, n: float = 1) -> Any:
         shown = update(bar, n)
         if clock() >= due[0] and not bar.disable:
             _report(bar, closing=False)
         return shown
-    return wrapper
+    return _wraps(wrapper, update)
 
 
 def _reporting_close(close: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(close)
     def wrapper(bar: Any) -> Any:
         if not getattr(bar, "disable", True):
             _report(bar, closing=True)       # before close: the bar still counts as live
         return close(bar)
+    return _wraps(wrapper, close)
+
+
+def _wraps(wrapper: Callable[..., Any], method: Callable[..., Any]) -> Callable[..., Any]:
+    """``functools.wraps`` without importing functools (see TYPE_CHECKING above)."""
+    wrapper.__name__, wrapper.__qualname__ = method.__name__, method.__qualname__
+    wrapper.__doc__, wrapper.__wrapped__ = method.__doc__, method  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -133,7 +142,7 @@ def _report(bar: Any, closing: bool) -> None:
         _progress()(fraction, stage)
     except Exception:  # noqa: BLE001 - a report must never break the job's own loop
         _state["broken"] = True      # and the loop pays nothing more for it
-        _due[0] = math.inf
+        _due[0] = float("inf")
 
 
 def _live_bars(bar: Any) -> list[Any]:
