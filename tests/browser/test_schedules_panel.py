@@ -2,10 +2,14 @@
 it lists a schedule with its rhythm and next run, and pauses, resumes and runs it."""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import jobmagics
+from tests.accounts import OTHER_USER, as_account
 
 from .conftest import ARTIFACTS, cli
 
@@ -46,3 +50,21 @@ def test_the_sidebar_lists_a_schedule_with_its_next_run_and_pauses_it(
     cli(lab_queue, "cancel", job.id)
     cli(lab_queue, "schedule", "remove", "nightly-fit")
     section.wait_for(state="hidden", timeout=10_000)
+
+
+def test_another_users_schedule_is_listed_without_its_buttons(
+        lab_page: Any, lab_queue: Path, lab_group: str | None) -> None:
+    if lab_group is None:
+        pytest.fail(f"this test needs a second Unix user ({OTHER_USER}): run the suite as root")
+    code = ("import sys, jobmagics; jobmagics.Queue(sys.argv[1]).schedule('alices', every='2h',"
+            " command=['true'])")
+    made = subprocess.run(as_account(OTHER_USER, "-c", code, str(lab_queue)), cwd="/",
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert made.returncode == 0, made.stderr
+    q = jobmagics.Queue(lab_queue)
+    q.store.set_setting("admins", [])                  # the server's user is no admin here
+    row = schedule_row(lab_page, "alices")
+    row.wait_for(timeout=10_000)
+    assert f"every 2h · {OTHER_USER}" in row.locator(".jm-rhythm").inner_text()
+    assert row.locator("button:visible").count() == 0
+    q.store.act_on_schedules("remove", ["alices"], q.user, manager=True)   # (clean up)
