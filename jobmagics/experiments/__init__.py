@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .base import Experiment, merged_config
 from .builtin import BUILTIN, T1, QubitSpectroscopy, Rabi, Ramsey, ResonatorSpectroscopy
-from .loading import check_target, load_experiment_class
+from .loading import load_experiment_class
 from .run import build_snapshot, run_experiment
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "Ramsey",
     "ResonatorSpectroscopy",
     "build_snapshot",
-    "check_target",
     "load_experiment_class",
     "merged_config",
     "run_experiment",

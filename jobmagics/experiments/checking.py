@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import InvalidJob
 from ..store.jobs import UNCHECKED
-from .loading import experiment_class, import_failure, import_or_reload, split_target
+from .loading import experiment_class, import_aside, import_failure, split_target
 
 _MAX_REASON = 300
 
@@ -86,7 +86,7 @@ def find_class(target: str, cwd: str) -> tuple[type | None, str | None]:
         return None, missing
     module_name, _ = split_target(target)
     try:
-        module = import_or_reload(module_name, [cwd])
+        module = import_aside(module_name, [cwd])
     except SyntaxError as exc:       # the very file the worker will read: refused as it would
         raise InvalidJob(import_failure(module_name, exc)) from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the worker's side may differ

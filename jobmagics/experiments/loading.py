@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import importlib
-import importlib.machinery
+import importlib.util
 import inspect
 import sys
 from collections.abc import Iterator, Sequence
@@ -50,6 +50,23 @@ def import_or_reload(module_name: str, folders: Sequence[str] = ()) -> Any:
         return importlib.import_module(module_name)
 
 
+def import_aside(module_name: str, folders: Sequence[str] = ()) -> Any:
+    """The module as it is on disk now, for a look at its classes, leaving the process's own
+    alone: one this process imported already (a notebook's ``import mylab``, holding its
+    state) is run again as a private copy, never reloaded in place. Raises what the import
+    raised."""
+    with _searching(folders):
+        already = sys.modules.get(module_name)
+        if already is None or module_name.startswith("jobmagics"):
+            return importlib.import_module(module_name)
+        spec = importlib.util.find_spec(module_name)
+        if spec is None or spec.loader is None:
+            return already
+        private = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(private)
+        return private
+
+
 def import_failure(module_name: str, exc: BaseException) -> str:
     """The worker's words for a module that failed to import."""
     return f"cannot import module {module_name}: {type(exc).__name__}: {exc}"
@@ -87,18 +104,3 @@ def experiment_names(module: Any) -> list[str]:
     return sorted(name for name, value in vars(module).items()
                   if inspect.isclass(value) and not name.startswith("_") and value is not base
                   and callable(getattr(value, "run", None)))
-
-
-def check_target(target: str, cwd: str | None = None) -> None:
-    """That the experiment's top-level module exists, seen from ``cwd`` (the job's folder) and
-    this environment, importing nothing. (``Queue._spec`` goes further: see
-    ``experiments.checking``, which imports the class and checks the config where it can.)"""
-    module_name, _ = split_target(target)
-    top = module_name.split(".")[0]
-    if top in sys.modules or top in sys.builtin_module_names:
-        return
-    search = [cwd, *sys.path] if cwd else list(sys.path)
-    if importlib.machinery.PathFinder.find_spec(top, [p or "." for p in search]) is None:
-        where = f" in {cwd} or" if cwd else ""
-        raise InvalidJob(f"cannot import module {module_name}: no module named {top!r}{where} in"
-                         " this Python environment")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from jobmagics.errors import InvalidJob
-from jobmagics.experiments import Experiment, Rabi, check_target, load_experiment_class
+from jobmagics.experiments import Experiment, Rabi, load_experiment_class
 
 
 def test_the_config_is_the_defaults_overlaid_with_what_was_submitted():
@@ -42,12 +42,28 @@ def test_an_experiment_without_defaults_accepts_any_keys():
     assert Free({"anything": [1, 2]}).config == {"anything": [1, 2]}
 
 
-def test_the_submit_time_check_finds_modules_in_the_job_folder_without_importing_them(tmp_path):
-    (tmp_path / "lab_module_never_imported.py").write_text("raise SystemExit('imported at submit time')\n")
-    check_target("lab_module_never_imported:Sweep", cwd=str(tmp_path))
-    check_target("jobmagics.experiments:Rabi")
-    with pytest.raises(InvalidJob, match=r"cannot import module no_such_lab_code\.sub: no module named 'no_such_lab_code'"):
-        check_target("no_such_lab_code.sub:Sweep", cwd=str(tmp_path))
+def test_the_submit_time_check_never_reloads_a_module_the_notebook_imported(tmp_path):
+    """A notebook's ``import mylab`` keeps its state (a connection made at run time) through a
+    submit that checks a class of that module, even after the file changed."""
+    import sys
+
+    from jobmagics.experiments.checking import find_class
+    module = tmp_path / "stateful_lab_module.py"
+    module.write_text("from jobmagics.experiments import Experiment\nstation = None\n"
+                      "class E(Experiment):\n    version = 1\n"
+                      "    def run(self, station, data):\n        return None\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import stateful_lab_module  # type: ignore[import-not-found]
+        stateful_lab_module.station = "connected"
+        module.write_text(module.read_text().replace("version = 1", "version = 20"))
+        cls, why = find_class("stateful_lab_module:E", str(tmp_path))
+        assert why is None and cls is not None and cls.version == 20   # the file as it is now
+        assert sys.modules["stateful_lab_module"] is stateful_lab_module
+        assert stateful_lab_module.station == "connected" and stateful_lab_module.E.version == 1
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("stateful_lab_module", None)
 
 
 def test_a_module_imported_earlier_is_reloaded_so_edits_are_run(tmp_path):
