@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from jobmagics import errors
 from jobmagics.context import ATTEMPT_VAR, JOB_ID_VAR, QUEUE_VAR
 
 from ..identity import Identity
@@ -262,6 +263,11 @@ def remove_connection_folder() -> None:
 
 
 def error_line(reply: dict[str, Any]) -> str:
-    """'ZeroDivisionError: division by zero' from an execute_reply (or an error output)."""
+    """'ZeroDivisionError: division by zero' from an execute_reply (or an error output); one
+    of jobmagics' own errors (an experiment's config refused in the instrument's kernel) is
+    its sentence alone, as the submit-time check says it."""
     name, value = reply.get("ename") or "Error", reply.get("evalue") or ""
+    ours = getattr(errors, str(name), None)
+    if value and isinstance(ours, type) and issubclass(ours, errors.JobmagicsError):
+        return str(value)
     return f"{name}: {value}" if value else str(name)
