@@ -7,8 +7,7 @@ without what it runs (its code is its owner's)."""
 from __future__ import annotations
 
 import dataclasses
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..checks import check_int
@@ -27,18 +26,10 @@ def add_schedule(s: Session, name: str, rhythm: object, overlap: str,
     if not isinstance(specs, list) or not specs:
         raise InvalidJob("a schedule runs at least one job")
     built = [protocol.spec_from_wire(data).validate() for data in specs]
-    _check_instrument_use(s, built)
+    s.check_instrument_use(built)
     record = s.store.add_schedule(check_schedule_name(name), s.caller.user, s.host,
                                   Rhythm.of(*rhythm), overlap, built)
     return _visible(s, record)
-
-
-def _check_instrument_use(s: Session, specs: Sequence[Any]) -> None:
-    """``operations.check_instrument_use``, the rule ``submit`` applies. ``operations`` imports
-    this module (to merge OPERATIONS), so it is reached through the session's module, not
-    imported back (which would tie the two modules in a cycle)."""
-    operations = sys.modules[type(s).__module__]
-    operations.check_instrument_use(s, specs)
 
 
 def schedule(s: Session, name: str) -> dict[str, Any]:
