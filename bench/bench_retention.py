@@ -126,7 +126,7 @@ def main() -> None:
     key = "retention" if args.dir is None else "retention_" + Path(args.dir).name
     saved[key] = figures | {"machine": f"{os.cpu_count()} cores",
                             "at": time.strftime("%Y-%m-%d %H:%M")}
-    RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
+    RESULTS.write_text(json.dumps(saved, indent=1, sort_keys=True) + "\n")
     print(f"saved to {RESULTS}")
 
 
