@@ -342,3 +342,21 @@ def test_a_job_whose_notification_is_not_sent_yet_stays_until_it_is(
         conn.execute("UPDATE outbox SET sent_at = ? WHERE job_id = ?", (time.time(), job.id))
     assert queue.prune("1d").jobs == 1
     assert rows_of(queue_dir, [job.id])["outbox"] == 0
+
+
+def test_a_folder_of_a_jobs_files_goes_with_it_and_a_link_never_takes_its_target(
+        queue: jobmagics.Queue, queue_dir: Path, tmp_path: Path) -> None:
+    job = queue.submit(["true"])
+    queue.cancel(job.id)
+    folder = queue_dir / "outputs" / job.id
+    (folder / "plots").mkdir(parents=True)
+    (folder / "plots" / "a.png").write_bytes(b"x" * 10_000)
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not the queue's")
+    (queue_dir / "data" / f"{job.id}.h5").symlink_to(precious)
+    (folder / "link").symlink_to(precious)
+    age(queue_dir, [job.id])
+    report = queue.prune("1d")
+    assert report.jobs == 1 and report.files == 2 and report.bytes >= 10_000
+    assert not folder.exists() and not (queue_dir / "data" / f"{job.id}.h5").is_symlink()
+    assert precious.read_text() == "not the queue's"
