@@ -190,8 +190,13 @@ class RemoteStore:
 
     def prune(self, *, cut: float, states: Sequence[State], user: str | None = None,
               keep_data: bool = False, dry_run: bool = False) -> PruneReport:
-        found = self.call("prune", cut=cut, states=_states(states), user=user,
-                          keep_data=keep_data, dry_run=dry_run)
+        sock = self._connection()
+        sock.settimeout(None)        # a big prune takes minutes on a busy disk: its answer
+        try:
+            found = self.call("prune", cut=cut, states=_states(states), user=user,
+                              keep_data=keep_data, dry_run=dry_run)
+        finally:
+            sock.settimeout(self.timeout)
         return PruneReport.from_dict(found)
 
     def du(self, by: str = "user") -> SpaceReport:
