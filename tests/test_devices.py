@@ -140,3 +140,26 @@ def test_requests_are_stored_normalised_and_old_plain_names_still_read() -> None
     assert spec.validate().resources == ["gpu", "qick:2"]
     with pytest.raises(InvalidJob, match="asked for twice"):
         JobSpec(kind="command", command=["true"], resources=["gpu:1", "gpu:2"]).validate()
+
+
+def test_workers_on_two_hosts_never_hold_more_units_than_the_resource_s_capacity(
+        queue: jobmagics.Queue) -> None:
+    """Units are a machine's devices, the capacity the queue's: two hosts declaring gpu=2
+    each (registered here under two host names) share two GPU jobs, as DESIGN promises."""
+    import time as clock
+
+    from jobmagics.model import WorkerRecord
+    from jobmagics.store import Capacity
+    now = clock.time()
+    for host in ("lab-a", "lab-b"):
+        queue.store.register_worker(WorkerRecord(
+            id=f"{host}:1:w", host=host, pid=1, pid_started=now, user=queue.user,
+            started_at=now, heartbeat_at=now, slots=4, memory=1 << 40,
+            resources={"gpu": 2}, only_user=None, state="running", units={"gpu": ["0", "1"]}))
+    queue.submit_many([{"command": ["true"], "resources": ["gpu"]}] * 4)
+    capacity = Capacity(slots=4, memory=1 << 40, resources={"gpu": 2},
+                        units={"gpu": ["0", "1"]})
+    first = queue.store.claim("lab-a:1:w", capacity, limit=4)
+    second = queue.store.claim("lab-b:1:w", capacity, limit=4)
+    assert [len(first), len(second)] == [2, 0]
+    assert sorted(u for job in first for u in (job.units or {})["gpu"]) == ["0", "1"]

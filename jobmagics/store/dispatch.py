@@ -48,6 +48,7 @@ WHERE jobs.state = '{State.RUNNING.value}' AND jobs.units IS NOT NULL
   AND workers.host = (SELECT host FROM workers WHERE id = ?)
 """
 
+_HELD_IN_QUEUE_SQL = "SELECT value FROM jobs, json_each(jobs.resources) WHERE state = ?"
 
 _RUNNING_ON_SQL = f"SELECT {JOB_COLUMNS} FROM jobs WHERE worker = ? AND state = ?"
 
@@ -246,17 +247,29 @@ class DispatchMixin(SchemaAware):
 
 def _free_units(conn: sqlite3.Connection, worker_id: str,
                 declared: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The units of each resource this worker declares that no running job on its machine
-    holds (none of a paused resource), in the order declared."""
+    """The units of each resource this worker declares that a job may take now, in the order
+    declared: none that a running job on its machine holds (a unit is a device of one
+    machine), and no more than the resource's capacity leaves across all workers (DESIGN: never
+    more held than its capacity, whoever holds it); none of a paused resource."""
     if not declared:
         return {}
-    paused = {r[0] for r in conn.execute("SELECT name FROM resources WHERE paused = 1")}
+    room = _room_in_queue(conn)
     taken: dict[str, set[str]] = {}
     for (units,) in conn.execute(_HELD_ON_HOST_SQL, (worker_id,)):
         for name, held in json.loads(units).items():
             taken.setdefault(name, set()).update(held)
-    return {name: [] if name in paused else [u for u in units if u not in taken.get(name, ())]
+    return {name: [u for u in units if u not in taken.get(name, ())][:max(0, room.get(name, 0))]
             for name, units in declared.items()}
+
+
+def _room_in_queue(conn: sqlite3.Connection) -> dict[str, int]:
+    """Each resource's capacity less the units running jobs hold, anywhere (0 when paused)."""
+    rows = conn.execute("SELECT name, capacity, paused FROM resources").fetchall()
+    room = {r["name"]: 0 if r["paused"] else int(r["capacity"]) for r in rows}
+    for (value,) in conn.execute(_HELD_IN_QUEUE_SQL, (State.RUNNING.value,)):
+        for name, count in resource_counts([value]).items():
+            room[name] = room.get(name, 0) - count
+    return room
 
 
 def _hold_units(conn: sqlite3.Connection, job: JobRecord,
