@@ -30,12 +30,13 @@ class RetentionAPI:
         def is_admin(self, user: str | None = None) -> bool: ...
 
     def prune(self, older_than: Any, *, states: str | State | Sequence[str | State] | None = None,
-              user: str | None = None, keep_data: bool = False,
+              user: str | None = None, keep_data: bool = True,
               dry_run: bool = False) -> PruneReport:
         """Remove finished jobs (in ``states``; default all four finished states) that ended
         more than ``older_than`` ago ("30d", "12h", "90m", "2w" or a ``timedelta``), with
-        their rows and files (``keep_data``: leave ``data/<id>.h5``). A job that something
-        still waiting or running depends on stays, and an array goes whole or not at all.
+        their rows and files (``keep_data``, the default: leave ``data/<id>.h5``). A job that
+        something still waiting or running depends on stays, and an array goes whole or not
+        at all.
         ``user``: whose jobs (yours by default; a queue admin prunes everyone's unless given
         one). ``dry_run``: change nothing, report the same."""
         cut = time.time() - parse_age(older_than)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import jobmagics
+from jobmagics.model import State
 from jobmagics.paths import QueueLayout
 from jobmagics.store import Store
 from jobmagics.store.retention_files import job_files
@@ -100,7 +101,7 @@ def test_a_prune_removes_old_jobs_rows_and_every_kind_of_file_they_left(
     keep = queue.submit(["true"]).wait(60)              # ended just now: stays
     age(queue_dir, [job.id for job in jobs])
 
-    report = queue.prune("1d")
+    report = queue.prune("1d", keep_data=False)
 
     assert report.jobs == 3 and not report.dry_run
     assert rows_of(queue_dir, [job.id for job in jobs]) == dict.fromkeys(
@@ -113,6 +114,13 @@ def test_a_prune_removes_old_jobs_rows_and_every_kind_of_file_they_left(
     assert queue.stats()["total"] == 1
 
 
+def test_a_prune_keeps_data_files_unless_asked(queue: jobmagics.Queue, queue_dir: Path,
+                                               worker: WorkerProcess) -> None:
+    job = queue.submit(experiment="jobmagics.experiments:Rabi", config={"points": 5}).wait(120)
+    age(queue_dir, [job.id])
+    assert queue.prune("1d").data_kept == 1 and queue.layout.data(job.id).exists()
+
+
 def test_keep_data_leaves_the_data_files_and_removes_the_rest(
         queue: jobmagics.Queue, queue_dir: Path, worker: WorkerProcess) -> None:
     job = queue.submit(experiment="jobmagics.experiments:Rabi", config={"points": 5}).wait(120)
@@ -121,10 +129,10 @@ def test_keep_data_leaves_the_data_files_and_removes_the_rest(
     assert report.jobs == 1 and report.data_kept == 1
     assert queue.layout.data(job.id).exists()
     assert not queue.layout.log(job.id).exists() and not queue.layout.config(job.id).exists()
-    again = queue.prune("1d")                 # the kept data file is its job's last trace
+    again = queue.prune("1d", keep_data=False)                 # the kept data file is its job's last trace
     assert again.jobs == 0 and again.orphan_files == 0 and queue.layout.data(job.id).exists()
     os.utime(queue.layout.data(job.id), (time.time() - 2 * DAY,) * 2)
-    assert queue.prune("1d").orphan_files == 1 and not queue.layout.data(job.id).exists()
+    assert queue.prune("1d", keep_data=False).orphan_files == 1 and not queue.layout.data(job.id).exists()
 
 
 def test_a_finished_parent_stays_while_a_job_after_it_waits(
@@ -133,12 +141,12 @@ def test_a_finished_parent_stays_while_a_job_after_it_waits(
     child = queue.submit(["true"], after=[parent], hold=True)
     parent.wait(60)                  # the child, held, stays waiting
     age(queue_dir, [parent.id])
-    report = queue.prune("1d")
+    report = queue.prune("1d", keep_data=False)
     assert report.jobs == 0 and report.kept_parents == 1
     assert queue.get(parent.id).state.value == "completed"
     queue.cancel(child.id)
     age(queue_dir, [child.id])
-    assert queue.prune("1d").jobs == 2
+    assert queue.prune("1d", keep_data=False).jobs == 2
 
 
 def test_an_array_goes_whole_or_not_at_all(queue: jobmagics.Queue, queue_dir: Path) -> None:
@@ -147,12 +155,12 @@ def test_an_array_goes_whole_or_not_at_all(queue: jobmagics.Queue, queue_dir: Pa
     queue.cancel(elements[0])
     queue.cancel(elements[1])                # the third still waits (held)
     age(queue_dir, elements)
-    report = queue.prune("1d")
+    report = queue.prune("1d", keep_data=False)
     assert report.jobs == 0 and report.kept_arrays == 1
     assert all(queue.get(i) for i in elements)
     queue.cancel(array.id)
     age(queue_dir, [elements[2]])
-    report = queue.prune("1d")
+    report = queue.prune("1d", keep_data=False)
     assert report.jobs == 3 and report.arrays == 1
     with sqlite3.connect(queue_dir / "jobs.db") as conn:
         assert conn.execute("SELECT count(*) FROM arrays WHERE id = ?", (array.id,)).fetchone()[0] == 0
@@ -165,10 +173,10 @@ def test_an_array_that_a_waiting_job_comes_after_stays(
     after = queue.submit(["true"], after=[array.id], hold=True)
     array.wait(60)
     age(queue_dir, [job.id for job in array.elements])
-    report = queue.prune("1d")
+    report = queue.prune("1d", keep_data=False)
     assert report.jobs == 0 and report.kept_parents == 1
     queue.cancel(after.id)
-    assert queue.prune("1d").jobs == 2
+    assert queue.prune("1d", keep_data=False).jobs == 2
 
 
 def test_a_dry_run_changes_nothing_and_reports_what_the_prune_then_does(
@@ -185,12 +193,12 @@ def test_a_dry_run_changes_nothing_and_reports_what_the_prune_then_does(
     os.utime(orphan, (time.time() - 2 * DAY,) * 2)
     before = everything(queue_dir)
 
-    planned = queue.prune("1d", dry_run=True)
+    planned = queue.prune("1d", keep_data=False, dry_run=True)
 
     assert everything(queue_dir) == before
     assert planned.dry_run and planned.jobs == 3 and planned.kept_parents == 1
     assert planned.kept_arrays == 1 and planned.orphan_files == 1
-    done_report = queue.prune("1d")
+    done_report = queue.prune("1d", keep_data=False)
     for name in ("jobs", "arrays", "files", "bytes", "orphan_files", "kept_parents",
                  "kept_arrays", "kept_unsent"):
         assert getattr(done_report, name) == getattr(planned, name), name
@@ -207,9 +215,9 @@ def test_orphan_files_go_only_when_old_and_never_while_their_job_has_a_row(
         path.write_text(name)
         if name != "JOB-20200101-00002":
             os.utime(path, (old, old))
-    mine = queue.prune("1d", user=queue.user)          # one user's prune leaves orphans be
+    mine = queue.prune("1d", user=queue.user, keep_data=False)          # one user's prune leaves orphans be
     assert mine.orphan_files == 0 and paths["JOB-20200101-00001"].exists()
-    report = queue.prune("1d")
+    report = queue.prune("1d", keep_data=False)
     assert report.orphan_files == 1 and not paths["JOB-20200101-00001"].exists()
     assert paths["JOB-20200101-00002"].exists()        # recent: a prune may be writing it
     assert paths[kept.id].exists()                     # its job has a row
@@ -231,7 +239,7 @@ def test_the_database_file_shrinks_after_a_prune_of_20000_jobs(queue: jobmagics.
     _fill(queue, queue_dir, 20_000)
     queue.store.checkpoint()
     before = (queue_dir / "jobs.db").stat().st_size
-    report = queue.prune("1d")
+    report = queue.prune("1d", keep_data=False)
     after = (queue_dir / "jobs.db").stat().st_size
     assert report.jobs == 20_000
     assert after < before / 4, (before, after)
@@ -251,7 +259,7 @@ def test_an_older_queue_without_incremental_vacuum_is_converted_by_its_first_pru
     _fill(queue, queue_dir, 4000)
     queue.store.checkpoint()
     before = (queue_dir / "jobs.db").stat().st_size
-    report = queue.prune("1d")
+    report = queue.prune("1d", keep_data=False)
     assert "converted" in report.vacuum
     assert (queue_dir / "jobs.db").stat().st_size < before / 2
     assert queue.du().auto_vacuum == "incremental"
@@ -265,7 +273,7 @@ def test_du_says_per_user_and_state_how_many_jobs_and_bytes_of_each_kind(
         queue: jobmagics.Queue, queue_dir: Path, worker: WorkerProcess) -> None:
     log_job = queue.submit(["sh", "-c", "head -c 100000 /dev/zero"]).wait(60)
     data_job = queue.submit(experiment="jobmagics.experiments:Rabi", config={"points": 5})
-    data_job.wait(120)
+    assert data_job.wait(120).state is State.COMPLETED, (data_job.error, data_job.log())
     (queue_dir / "logs" / "JOB-20200101-00001.log").write_text("x" * 5000)
     by_user = queue.du()
     mine = next(r for r in by_user.rows if r.key == queue.user)
@@ -334,13 +342,13 @@ def test_a_job_whose_notification_is_not_sent_yet_stays_until_it_is(
     job = queue.submit(["true"], notify=["webhook:http://127.0.0.1:9/hook"])
     queue.cancel(job.id)                         # its notification waits in the outbox
     age(queue_dir, [job.id])
-    report = queue.prune("1d")
+    report = queue.prune("1d", keep_data=False)
     assert report.jobs == 0 and report.kept_unsent == 1
     with sqlite3.connect(queue_dir / "jobs.db") as conn:
         assert conn.execute("SELECT count(*) FROM outbox WHERE job_id = ?",
                             (job.id,)).fetchone()[0] == 1
         conn.execute("UPDATE outbox SET sent_at = ? WHERE job_id = ?", (time.time(), job.id))
-    assert queue.prune("1d").jobs == 1
+    assert queue.prune("1d", keep_data=False).jobs == 1
     assert rows_of(queue_dir, [job.id])["outbox"] == 0
 
 
@@ -356,7 +364,7 @@ def test_a_folder_of_a_jobs_files_goes_with_it_and_a_link_never_takes_its_target
     (queue_dir / "data" / f"{job.id}.h5").symlink_to(precious)
     (folder / "link").symlink_to(precious)
     age(queue_dir, [job.id])
-    report = queue.prune("1d")
+    report = queue.prune("1d", keep_data=False)
     assert report.jobs == 1 and report.files == 2 and report.bytes >= 10_000
     assert not folder.exists() and not (queue_dir / "data" / f"{job.id}.h5").is_symlink()
     assert precious.read_text() == "not the queue's"

@@ -26,7 +26,12 @@ def add_commands(sub: Any) -> None:
                    help=f"only these finished states (default: {finished})")
     p.add_argument("--user", metavar="U", help="only U's jobs (yours unless you are a queue"
                    " admin, who prunes everyone's by default)")
-    p.add_argument("--keep-data", action="store_true", help="leave data/<id>.h5 in place")
+    data = p.add_mutually_exclusive_group()
+    data.add_argument("--keep-data", dest="keep_data", action="store_true", default=True,
+                      help="leave data/<id>.h5 in place (the default: measured data is kept"
+                           " unless you ask)")
+    data.add_argument("--remove-data", dest="keep_data", action="store_false",
+                      help="remove the jobs' data files too")
     p.add_argument("--dry-run", action="store_true", help="change nothing; say what would go")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = sub.add_parser("du", help=DU_HELP, description=DU_HELP)

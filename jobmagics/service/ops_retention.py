@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def prune(s: Session, cut: object = None, states: object = None, user: object = None,
-          keep_data: object = False, dry_run: object = False) -> dict[str, Any]:
+          keep_data: object = True, dry_run: object = False) -> dict[str, Any]:
     if not isinstance(cut, (int, float)) or isinstance(cut, bool):
         raise InvalidJob(f"a prune needs the time it cuts at, not {cut!r}")
     whose = None if user is None else check_text("user", user)

@@ -189,7 +189,7 @@ class RemoteStore:
         return dict(self.call("whoami"))
 
     def prune(self, *, cut: float, states: Sequence[State], user: str | None = None,
-              keep_data: bool = False, dry_run: bool = False) -> PruneReport:
+              keep_data: bool = True, dry_run: bool = False) -> PruneReport:
         sock = self._connection()
         sock.settimeout(None)        # a big prune takes minutes on a busy disk: its answer
         try:

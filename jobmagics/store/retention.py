@@ -88,7 +88,7 @@ class RetentionMixin(SchemaAware):
 
     # ---- prune ------------------------------------------------------------------------
     def prune(self, *, cut: float, states: Sequence[State], user: str | None = None,
-              keep_data: bool = False, dry_run: bool = False) -> PruneReport:
+              keep_data: bool = True, dry_run: bool = False) -> PruneReport:
         """Remove the finished jobs in ``states`` of ``user`` (None: everyone's) that ended
         before ``cut``, with their rows and files (``keep_data``: not ``data/``); ``dry_run``
         changes nothing and reports the same. See the module's docstring for the order."""

@@ -23,7 +23,7 @@ def test_pruning_everything_that_ended_while_a_worker_runs_jobs_loses_nothing_ac
     jobs = queue.submit_many([{"command": evidence.command(0.02), "name": f"race {i}"}
                               for i in range(sized(200, 2000))])
     ids = [job.id for job in jobs]
-    assert queue.prune("1d").jobs == len(old)
+    assert queue.prune("1d", keep_data=False).jobs == len(old)
     pruned, prunes, longest = 0, 0, 0.0
     while queue.store.count(states=[s for s in jobmagics.State if s not in FINISHED]):
         report = queue.store.prune(cut=time.time() + 3600, states=list(FINISHED))
@@ -50,7 +50,7 @@ def test_a_prune_keeps_what_is_still_to_run_among_old_jobs(
         conn.executemany("UPDATE jobs SET submitted_at = submitted_at - 864000 WHERE id = ?",
                          [(job.id,) for job in waiting])
     start_worker("--slots", "2")
-    assert queue.prune("1d").jobs == len(old)
+    assert queue.prune("1d", keep_data=False).jobs == len(old)
     for job in waiting:
         queue.release(job.id)
     for job in waiting:
