@@ -72,7 +72,7 @@ def test_a_running_job_cannot_be_set_or_moved_and_says_why(
     q = jobmagics.Queue(queue_dir)
     running = q.submit([sys.executable, "-c", "import time; time.sleep(30)"])
     start_worker("--slots", "1")
-    wait_for(lambda: running.record.state.value == "running", 30)
+    wait_for(lambda: running.record.state.value == "running" and running.record.pid, 30)
     before = rows(q)
     for argv in (["set", running.id, "--priority", "3"], ["move", running.id, "--top"]):
         done = cli(queue_dir, *argv)

@@ -112,7 +112,7 @@ def test_a_job_that_started_or_ended_says_why_it_cannot_change(
     running = queue.submit(SLEEP, name="running")
     done = quick(queue, "done")
     start_worker("--slots", "2")
-    wait_for(lambda: running.record.state.value == "running", 30)
+    wait_for(lambda: running.record.state.value == "running" and running.record.pid, 30)
     done.wait(30)
     before = rows(queue)
     for job, state in ((running, "running"), (done, "completed")):
