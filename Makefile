@@ -76,6 +76,7 @@ bench: setup-test
 	$(PY) bench/bench_schedules.py
 	$(PY) bench/bench_notifications.py
 	$(PY) bench/bench_retention.py
+	$(PY) bench/bench_edits.py
 
 ## make soak: the reliability scenarios with long loads (50+ worker kills, bigger submit storms)
 soak: setup-test
