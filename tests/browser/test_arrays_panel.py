@@ -45,7 +45,7 @@ def test_an_array_is_one_row_with_its_counts_that_expands_to_its_elements_and_ca
     assert segment(row, "pending").get_attribute("data-count") == "2"
     assert segment(row, "waiting").get_attribute("data-count") == "2"
     assert row.locator('[data-role="array-progress"]').inner_text() == "0/4 ended"
-    assert lab_page.locator(".jm-section-title").first.text_content() == "Queue (1 + 1 array)"
+    assert lab_page.locator(".jm-section-title", has_text="Queue").first.text_content() == "Queue (1 + 1 array)"
 
     row.locator(".jm-array-head .jm-name").click()
     elements(row).nth(3).wait_for(timeout=10_000)

@@ -27,7 +27,7 @@ def test_the_queue_shows_its_first_page_and_how_many_more(lab_page: Any, lab_que
         rows = lab_page.locator('[data-role="active-list"] li[data-job-id]')
         assert rows.count() == PAGE
         assert rows.first.get_attribute("data-job-id") == jobs[0].id      # start order
-        assert lab_page.locator(".jm-section-title").first.text_content() == f"Queue ({PAGE + 7})"
+        assert lab_page.locator(".jm-section-title", has_text="Queue").first.text_content() == f"Queue ({PAGE + 7})"
     finally:
         q.apply("cancel", [j.id for j in jobs])
     lab_page.locator('[data-role="active-list"] [data-role="more"]').wait_for(
