@@ -168,7 +168,7 @@ def test_an_experiment_config_that_is_not_json_is_refused(queue: jobmagics.Queue
 
 
 def test_an_experiment_whose_class_cannot_be_found_is_refused_at_submit(queue: jobmagics.Queue) -> None:
-    with pytest.raises(InvalidJob, match="module jobmagics.experiments has no class Rabbi"):
+    with pytest.raises(InvalidJob, match=r"module jobmagics\.experiments has no class Rabbi"):
         queue.submit(experiment="jobmagics.experiments:Rabbi")
     assert queue.count() == 0
 
