@@ -382,9 +382,8 @@ class Queue(EditsAPI, SchedulesAPI, RetentionAPI, NotificationsAPI):
             raise InvalidJob(f"job_ids must be a list of job ids, not {job_ids!r}")
         # a system queue's own account (its service's: root) may act on anyone's job, as the
         # service lets admins; in other queues the admins list says who may
-        service_account = self.layout.is_system() and not self.through_service
         return self.store.apply(action, [check_job_id(i) for i in job_ids], self.user,
-                                manager=service_account)
+                                manager=self.is_service_account)
 
     def cancel(self, job_id: str) -> State:
         state = self.apply("cancel", [job_id])[0][1]

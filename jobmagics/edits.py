@@ -16,13 +16,11 @@ from .errors import InvalidJob, JobNotFound
 from .fields import editable, flag_arguments, from_arguments, settings
 from .job import Job
 from .model import JobRecord, JobSettings, check_job_id
+from .queue_part import QueuePart
 from .store.edits import CONFIG, EDITABLE_STATES, check_editable, edited_spec, value_text
 
 if TYPE_CHECKING:
     from .client import Queue
-    from .paths import QueueLayout
-    from .service.remote import RemoteStore
-    from .store import Store
 
 
 def where_to(top: bool = False, bottom: bool = False, before: object = None,
@@ -58,22 +56,8 @@ def field_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-class EditsAPI:
+class EditsAPI(QueuePart):
     """A part of ``Queue``: ``move`` and ``update`` (``Job.move``/``Job.update`` call them)."""
-
-    if TYPE_CHECKING:
-        store: Store | RemoteStore
-        layout: QueueLayout
-        user: str
-
-        @property
-        def through_service(self) -> bool: ...
-
-        def _spec(self, **given: Any) -> tuple[Any, bytes | None]: ...
-
-    def _manager(self) -> bool:
-        """A system queue's own account (its service's) may act on anyone's job."""
-        return self.layout.is_system() and not self.through_service
 
     def move(self, job_id: str, *, top: bool = False, bottom: bool = False,
              before: str | Job | None = None, after: str | Job | None = None) -> Job:
@@ -82,7 +66,7 @@ class EditsAPI:
         waiting for the same resources. Returns the job."""
         where, other = where_to(top, bottom, before, after)
         record = self.store.move(check_job_id(job_id), where, other, self.user,
-                                 manager=self._manager())
+                                 manager=self.is_service_account)
         return Job(cast("Queue", self), record.id, record)
 
     @overload
@@ -110,7 +94,7 @@ class EditsAPI:
         for job_id in checked:
             self._vet_edit(job_id, values, config)
         records = self.store.update(checked, values, dict(config) if config else None,
-                                    self.user, manager=self._manager())
+                                    self.user, manager=self.is_service_account)
         jobs = [Job(cast("Queue", self), r.id, r) for r in records]
         return jobs[0] if one else jobs
 
@@ -127,7 +111,7 @@ class EditsAPI:
             if not waiting:
                 return                    # the store says why
             record = waiting[0]           # its elements share all but their item
-        if record.user != self.user and not self._manager() and \
+        if record.user != self.user and not self.is_service_account and \
                 self.user not in self.store.setting("admins", []):
             return                        # the store refuses: not yours to change
         check_editable(record)

@@ -20,11 +20,11 @@ from .errors import InvalidJob
 from .fields import by_keyword
 from .messages import Notification
 from .model import JobSettings, JobSpec, check_job_id
+from .queue_part import QueuePart
 from .queue_settings import SETTINGS, queue_setting
 
 if TYPE_CHECKING:
-    from .service.remote import RemoteStore
-    from .store import Store
+    pass
 
 DEFAULTS_FILE = "notify.json"
 
@@ -134,13 +134,8 @@ def with_notify_defaults(spec: JobSpec) -> JobSpec:
 
 
 # ---- the Queue's part ---------------------------------------------------------------------
-class NotificationsAPI:
+class NotificationsAPI(QueuePart):
     """A part of ``Queue``: what was sent for a job, and the queue's declared settings."""
-
-    if TYPE_CHECKING:
-        store: Store | RemoteStore
-
-        def _require_manager(self, verb: str) -> None: ...
 
     def notifications(self, job_id: str) -> list[Notification]:
         """The job's notifications: each target, whether it was sent, failed (and why) or

@@ -8,26 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import PermissionDenied
 from .model import State, check_text
+from .queue_part import QueuePart
 from .retention_model import PruneReport, SpaceReport, check_space_by, parse_age, prune_states
 
 if TYPE_CHECKING:
-    from .paths import QueueLayout
-    from .service.remote import RemoteStore
-    from .store import Store
+    pass
 
 
-class RetentionAPI:
+class RetentionAPI(QueuePart):
     """A part of ``Queue``: ``prune`` and ``du``."""
-
-    if TYPE_CHECKING:
-        store: Store | RemoteStore
-        layout: QueueLayout
-        user: str
-
-        @property
-        def through_service(self) -> bool: ...
-
-        def is_admin(self, user: str | None = None) -> bool: ...
 
     def prune(self, older_than: Any, *, states: str | State | Sequence[str | State] | None = None,
               user: str | None = None, keep_data: bool = True,
@@ -54,7 +43,7 @@ class RetentionAPI:
         """The user whose jobs a prune takes, None for everyone's. Admins (and a system
         queue's own account) prune anyone's, everyone's by default; others their own, and in
         a queue nobody shares (a personal one) that is every job in it."""
-        manager = self.is_admin() or (self.layout.is_system() and not self.through_service)
+        manager = self.is_admin() or (self.is_service_account)
         if manager:
             return user
         if user is not None and user != self.user:

@@ -16,13 +16,11 @@ from typing import TYPE_CHECKING, Any
 from .errors import InvalidJob
 from .formats import format_duration
 from .job import Job
+from .queue_part import QueuePart
 from .recurrence import Rhythm, ScheduleRecord, check_schedule_name
 
 if TYPE_CHECKING:
-    from .model import JobSpec
-    from .paths import QueueLayout
-    from .service.remote import RemoteStore
-    from .store import Store
+    pass
 
 
 class Schedule:
@@ -76,19 +74,8 @@ class Schedule:
         return self.last_read.to_dict()
 
 
-class SchedulesAPI:
+class SchedulesAPI(QueuePart):
     """A part of ``Queue``: recurring schedules."""
-
-    if TYPE_CHECKING:
-        store: Store | RemoteStore
-        layout: QueueLayout
-        user: str
-        host: str
-
-        @property
-        def through_service(self) -> bool: ...
-
-        def _spec(self, **given: Any) -> tuple[JobSpec, bytes | None]: ...
 
     def schedule(self, name: str, /, every: str | float | None = None, cron: str | None = None,
                  tz: str | None = None, overlap: str = "skip",
@@ -128,8 +115,8 @@ class SchedulesAPI:
         if isinstance(names, str) or not isinstance(names, Sequence):
             raise InvalidJob(f"names must be a list of schedule names, not {names!r:.80}")
         checked = [check_schedule_name(n) for n in names]
-        service_account = self.layout.is_system() and not self.through_service
-        return self.store.act_on_schedules(action, checked, self.user, manager=service_account)
+        return self.store.act_on_schedules(action, checked, self.user,
+                                           manager=self.is_service_account)
 
 
 def _steps(steps: object) -> list[dict[str, Any]]:
