@@ -226,7 +226,7 @@ def test_orphan_files_go_only_when_old_and_never_while_their_job_has_a_row(
 def _fill(queue: jobmagics.Queue, queue_dir: Path, n: int) -> list[str]:
     ids: list[str] = []
     while len(ids) < n:
-        jobs = queue.submit_many([{"command": ["echo", "x" * 200], "name": f"job {i}"}
+        jobs = queue.submit_many([{"command": ["echo", "x" * 200], "name": f"job {i}", "hold": True}
                                   for i in range(min(2000, n - len(ids)))])
         queue.apply("cancel", [job.id for job in jobs])
         ids += [job.id for job in jobs]

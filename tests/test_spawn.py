@@ -83,7 +83,7 @@ def test_a_worker_that_fails_to_start_raises_no_worker_with_its_last_line(
         spawn(queue, "--resource", "hardware=many", log=log)
     message = str(raised.value)
     assert "exited with status 2" in message
-    assert "resource capacity in 'hardware=many' must be a whole number" in message
+    assert "resource units in 'hardware=many': give a number of units" in message
     assert str(log) in message and "\n" not in message
 
 

@@ -24,7 +24,11 @@ def principal_component(iq: np.ndarray) -> np.ndarray:
 def _best_candidate(y: np.ndarray, bases: np.ndarray) -> tuple[int, np.ndarray, float]:
     """bases: (candidates, points, columns). Least squares for all candidates at once."""
     gram = np.einsum("kni,knj->kij", bases, bases) + 1e-12 * np.eye(bases.shape[2])
-    coefficients = np.linalg.solve(gram, np.einsum("kni,n->ki", bases, y)[..., None])[..., 0]
+    projected = np.einsum("kni,n->ki", bases, y)[..., None]
+    try:
+        coefficients = np.linalg.solve(gram, projected)[..., 0]
+    except np.linalg.LinAlgError:    # a candidate too narrow for the few points there are
+        coefficients = (np.linalg.pinv(gram) @ projected)[..., 0]
     residuals = np.sum((np.einsum("kni,ki->kn", bases, coefficients) - y) ** 2, axis=1)
     best = int(np.argmin(residuals))
     return best, coefficients[best], float(residuals[best])
