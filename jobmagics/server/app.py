@@ -10,7 +10,7 @@ from traitlets import Float, Int, Unicode, default, observe
 
 import jobmagics
 
-from . import editing, schedules
+from . import dashboard, editing, job_view, schedules
 from . import handlers as h
 from .arrays import ArrayHandler, ArraysHandler
 from .bodies import ACTIONS
@@ -100,7 +100,8 @@ def route_table() -> list[tuple[str, type[h.JobmagicsHandler]]]:
         (rf"/{api}/arrays/(?P<array_id>[^/]+)", ArrayHandler),
         (rf"/{api}/stats", h.StatsHandler),
         (rf"/{api}/whoami", h.WhoAmIHandler),
-        *((rf"/{api}/{path}", handler) for path, handler in (*editing.ROUTES, *schedules.ROUTES)),
+        *((rf"/{api}/{path}", handler) for path, handler in (*editing.ROUTES, *schedules.ROUTES,
+                                                             *job_view.ROUTES, *dashboard.ROUTES)),
         (rf"/{api}/changes", h.ChangesHandler),
         (rf"/{api}/(?P<rest>.*)", h.NoRouteHandler),
     ]
