@@ -57,7 +57,7 @@ stop-worker:
 SLURM_PIDS = ps -eo pid=,stat=,comm= | awk '$$2 !~ /^Z/ && $$3 ~ /^(slurmctld|slurmd|slurmstepd|munged|slurmdbd|mariadbd)$$/ {print $$1}' | sort
 test: setup-test
 	@$(SLURM_PIDS) > $(VENV)/.slurm-pids-before-test
-	$(PY) -m pytest tests --ignore=tests/browser $(PYTEST_ARGS)
+	$(PY) -m pytest tests --ignore=tests/browser --durations=25 $(PYTEST_ARGS)
 	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 	cd labextension && PATH=$(abspath $(VENV))/bin:$$PATH jlpm install && PATH=$(abspath $(VENV))/bin:$$PATH jlpm test
 	$(PY) -m pytest --nbval notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
