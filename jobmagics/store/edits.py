@@ -25,15 +25,15 @@ from typing import Any
 from ..checks import resource_counts
 from ..errors import InvalidJob, InvalidTransition, JobNotFound
 from ..fields import declared_fields, editable
-from ..model import JobRecord, JobSettings, JobSpec, State, format_memory
-from . import lifecycle
+from ..model import JobRecord, JobSettings, JobSpec, format_memory
+from . import lifecycle, rules
 from .arrays import array_elements_for
 from .db import Database
 from .moves import _authorize
 from .rows import dumps
+from .rules import EDITABLE_STATES
 from .schema import SchemaAware
 
-EDITABLE_STATES = (State.WAITING, State.PENDING)
 PLACES = ("top", "bottom", "before", "after")
 CONFIG = "config"            # what ``update`` calls the keys of an experiment's config it sets
 _KEY = "ifnull(place, seq)"
@@ -45,10 +45,8 @@ Vet = Callable[[Sequence[JobSpec]], None]
 
 
 def check_editable(job: JobRecord) -> None:
-    """Only a job that has not started may move or change."""
-    if job.state not in EDITABLE_STATES:
-        raise InvalidTransition(f"{job.id} is {job.state.value}: only waiting or pending jobs can"
-                                " be moved or changed")
+    """Only a job that has not started may move or change (``rules.edit_refusal``)."""
+    lifecycle.refuse(rules.edit_refusal(job))
 
 
 def _refuse_array(conn: sqlite3.Connection, job_id: str, verb: str) -> None:

@@ -18,6 +18,7 @@ from ..arrays import aggregate_state
 from ..errors import InvalidTransition, JobNotFound
 from ..fields import per_attempt, stored_columns
 from ..model import ACTIVE, RETRYABLE, TERMINAL, JobRecord, JobSpec, State, check_transition
+from . import rules
 from .rows import JOB_COLUMNS, SUBMITTED_COLUMNS, job_from_row, submitted_values
 
 # Column -> the value a new attempt starts with (started_at, worker, pid, progress, ...).
@@ -299,20 +300,23 @@ def lose(conn: sqlite3.Connection, job: JobRecord, now: float, reason: str) -> S
 # ---- a user's steps: checks (raising, naming the job, if the step is not legal now) ------
 # ``store.moves`` checks every job of a batch before it takes any step, so a batch changes all
 # or nothing; each step repeats the part of its check that looks at the job alone.
+# The part that looks at the job alone is ``rules``' (the doors show it as a row's ``may``).
+def refuse(refusal: str | None) -> None:
+    """Raise ``InvalidTransition`` with a rule's refusal, if it has one."""
+    if refusal is not None:
+        raise InvalidTransition(refusal)
+
+
 def check_cancel(conn: sqlite3.Connection, job: JobRecord, batch: set[str]) -> None:
-    if job.state in TERMINAL:
-        raise InvalidTransition(f"{job.id} is already {job.state.value}; nothing to cancel")
+    refuse(rules.cancel_refusal(job))
 
 
 def check_hold(conn: sqlite3.Connection, job: JobRecord, batch: set[str]) -> None:
-    if job.state not in (State.PENDING, State.WAITING) or job.held:
-        raise InvalidTransition(f"{job.id} is {'held' if job.held else job.state.value};"
-                                " only a pending or waiting job can be held")
+    refuse(rules.hold_refusal(job))
 
 
 def check_release(conn: sqlite3.Connection, job: JobRecord, batch: set[str]) -> None:
-    if not job.held:
-        raise InvalidTransition(f"{job.id} is not held")
+    refuse(rules.release_refusal(job))
 
 
 def check_retry(conn: sqlite3.Connection, job: JobRecord, batch: set[str]) -> None:
@@ -328,14 +332,11 @@ def check_retry(conn: sqlite3.Connection, job: JobRecord, batch: set[str]) -> No
 
 
 def _check_retryable(job: JobRecord) -> None:
-    if job.state not in _RETRYABLE:
-        raise InvalidTransition(f"{job.id} is {job.state.value}; only failed, cancelled or"
-                                " timed-out jobs can be retried")
+    refuse(rules.retry_refusal(job))
 
 
 def check_delete(conn: sqlite3.Connection, job: JobRecord, batch: set[str]) -> None:
-    if job.state in ACTIVE:
-        raise InvalidTransition(f"{job.id} is {job.state.value}; cancel it before deleting it")
+    refuse(rules.delete_refusal(job))
 
 
 # ---- a user's steps: each returns the job's state after it (None once deleted) ----------
