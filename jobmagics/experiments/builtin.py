@@ -27,6 +27,9 @@ class _SweepExperiment(Experiment):
     axis = "x"
     axis_unit = ""
     plotted = "amplitude"
+    # the fit drawn over the plotted column: (fits.MODELS name, {its shape parameter: the
+    # summary entry that holds it}); None: no curve
+    curve: ClassVar[tuple[str, dict[str, str]] | None] = None
 
     def validate(self) -> None:
         self.require(self.config["points"] >= 3,
@@ -45,7 +48,14 @@ class _SweepExperiment(Experiment):
             iq = self.measure(station, chunk)
             data.extend(**_iq_columns(self.axis, chunk, iq))
             measured.append(iq)
-        return self.fit(_iq_columns(self.axis, self.linspace(), np.concatenate(measured)))
+        columns = _iq_columns(self.axis, self.linspace(), np.concatenate(measured))
+        summary = self.fit(columns)
+        if self.curve is not None:        # what viewers draw over the data (job view, widget)
+            model, shape = self.curve
+            data.set_attrs(fit=fits.fitted_curve(
+                model, self.axis, self.plotted, columns[self.axis], columns[self.plotted],
+                **{name: summary[key] for name, key in shape.items()}))
+        return summary
 
     def measure(self, station: Any, points: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -61,6 +71,7 @@ class ResonatorSpectroscopy(_SweepExperiment):
     defaults: ClassVar[dict[str, Any]] = {"start": 7.000e9, "stop": 7.025e9, "points": 201,
                                           **_COMMON}
     axis, axis_unit = "frequency", "Hz"
+    curve = ("lorentzian", {"centre": "resonator_frequency", "width": "linewidth"})
 
     def measure(self, station: Any, points: np.ndarray) -> np.ndarray:
         return station.resonator_sweep(points, self.config["reps"])
@@ -77,6 +88,7 @@ class QubitSpectroscopy(_SweepExperiment):
     defaults: ClassVar[dict[str, Any]] = {"start": 5.08e9, "stop": 5.17e9, "points": 181,
                                           "amplitude": 0.02, **_COMMON}
     axis, axis_unit, plotted = "frequency", "Hz", "i"
+    curve = ("lorentzian", {"centre": "qubit_frequency", "width": "linewidth"})
 
     def validate(self) -> None:
         super().validate()
@@ -97,6 +109,7 @@ class Rabi(_SweepExperiment):
     defaults: ClassVar[dict[str, Any]] = {"start": 0.0, "stop": 200e-9, "points": 81,
                                           "amplitude": 0.5, "frequency": None, **_COMMON}
     axis, axis_unit, plotted = "length", "s", "i"
+    curve = ("damped_cosine", {"frequency": "rabi_frequency", "decay_time": "decay_time"})
 
     def validate(self) -> None:
         super().validate()
@@ -120,6 +133,7 @@ class T1(_SweepExperiment):
 
     defaults: ClassVar[dict[str, Any]] = {"start": 0.0, "stop": 150e-6, "points": 61, **_COMMON}
     axis, axis_unit, plotted = "delay", "s", "i"
+    curve = ("exponential_decay", {"decay_time": "t1"})
 
     def validate(self) -> None:
         super().validate()
@@ -139,6 +153,7 @@ class Ramsey(_SweepExperiment):
     defaults: ClassVar[dict[str, Any]] = {"start": 0.0, "stop": 20e-6, "points": 101,
                                           "detuning": 1.0e6, "frequency": None, **_COMMON}
     axis, axis_unit, plotted = "delay", "s", "i"
+    curve = ("damped_cosine", {"frequency": "fringe_frequency", "decay_time": "t2_star"})
 
     def validate(self) -> None:
         super().validate()

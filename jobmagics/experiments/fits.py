@@ -5,7 +5,8 @@ decay time) are fixed, so we search the shape parameters on a grid, solve the am
 closed form for every candidate at once, and refine the grid around the best one."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -63,8 +64,7 @@ def lorentzian_dip(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     widths = np.geomspace(step, span, 40)
 
     def shapes(centre: np.ndarray, width: np.ndarray) -> list[np.ndarray]:
-        return [np.ones_like(x[None, :] * centre),
-                1 / (1 + (2 * (x[None, :] - centre) / width) ** 2)]
+        return lorentzian_basis(x[None, :], centre, width)
 
     centre, width, coefficients, _ = _two_parameter_fit(y, shapes, centres, widths)
     return {"centre": centre, "width": abs(width), "depth": float(-coefficients[1]),
@@ -84,10 +84,10 @@ def exponential_decay(t: np.ndarray, y: np.ndarray) -> dict[str, float]:
     t, y = np.asarray(t, float), np.asarray(y, float)
     span = t.max() - t.min()
     times = np.geomspace(span / 100, span * 10, 120)
-    bases = np.stack([np.ones((len(times), len(t))), np.exp(-t[None, :] / times[:, None])], axis=2)
+    bases = np.stack(decay_basis(t[None, :], times[:, None]), axis=2)
     best, _, _ = _best_candidate(y, bases)
     fine = np.linspace(times[max(best - 1, 0)], times[min(best + 1, len(times) - 1)], 200)
-    bases = np.stack([np.ones((len(fine), len(t))), np.exp(-t[None, :] / fine[:, None])], axis=2)
+    bases = np.stack(decay_basis(t[None, :], fine[:, None]), axis=2)
     best, coefficients, _ = _best_candidate(y, bases)
     return {"decay_time": float(fine[best]), "amplitude": float(coefficients[1]),
             "offset": float(coefficients[0])}
@@ -113,11 +113,62 @@ def damped_cosine(t: np.ndarray, y: np.ndarray) -> dict[str, float]:
     decays = np.geomspace(span / 5, span * 100, 30)
 
     def shapes(frequency: np.ndarray, decay: np.ndarray) -> list[np.ndarray]:
-        envelope = np.exp(-t[None, :] / decay)
-        phase = 2 * np.pi * frequency * t[None, :]
-        return [np.ones_like(envelope), envelope * np.cos(phase), envelope * np.sin(phase)]
+        return damped_cosine_basis(t[None, :], frequency, decay)
 
     frequency, decay, coefficients, _ = _two_parameter_fit(y, shapes, frequencies, decays)
     return {"frequency": frequency, "decay_time": decay,
             "amplitude": float(np.hypot(coefficients[1], coefficients[2])),
             "offset": float(coefficients[0])}
+
+
+# ---- the models, once: a fit's basis columns for given shape parameters ------------------
+# Each model is a sum of amplitudes times these columns. The fits above search the shape
+# parameters with them; a fit curve (below) is the same columns with the amplitudes solved
+# for one plotted column, so what is drawn is what was fitted.
+def lorentzian_basis(x: np.ndarray, centre: Any, width: Any) -> list[np.ndarray]:
+    return [np.ones_like(x * centre), 1 / (1 + (2 * (x - centre) / width) ** 2)]
+
+
+def decay_basis(t: np.ndarray, decay_time: Any) -> list[np.ndarray]:
+    return [np.ones_like(t * decay_time), np.exp(-t / decay_time)]
+
+
+def damped_cosine_basis(t: np.ndarray, frequency: Any, decay_time: Any) -> list[np.ndarray]:
+    envelope = np.exp(-t / decay_time)
+    phase = 2 * np.pi * frequency * t
+    return [np.ones_like(envelope), envelope * np.cos(phase), envelope * np.sin(phase)]
+
+
+MODELS: Mapping[str, tuple[tuple[str, ...], Callable[..., list[np.ndarray]]]] = {
+    "lorentzian": (("centre", "width"), lorentzian_basis),
+    "exponential_decay": (("decay_time",), decay_basis),
+    "damped_cosine": (("frequency", "decay_time"), damped_cosine_basis),
+}
+
+
+def fitted_curve(model: str, x_name: str, y_name: str, x: np.ndarray, y: np.ndarray,
+                 **shape: float) -> dict[str, Any]:
+    """The curve of ``model`` with these shape parameters through ``y(x)`` (its amplitudes
+    solved by least squares), as plain data: an experiment stores it in its data file's
+    ``fit`` attribute and viewers draw it with ``sample`` (no experiment code needed)."""
+    names, basis = MODELS[model]
+    columns = np.stack(basis(np.asarray(x, float), *(shape[n] for n in names)), axis=1)
+    coefficients = np.linalg.lstsq(columns, np.asarray(y, float), rcond=None)[0]
+    return {"model": model, "x": x_name, "y": y_name,
+            "shape": {n: float(shape[n]) for n in names},
+            "coefficients": [float(c) for c in coefficients]}
+
+
+def evaluate(curve: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
+    """A ``fitted_curve`` at the points ``x``. ``KeyError``: an unknown model."""
+    names, basis = MODELS[curve["model"]]
+    columns = basis(np.asarray(x, float), *(float(curve["shape"][n]) for n in names))
+    return np.asarray(sum(float(c) * column for c, column in
+                          zip(curve["coefficients"], columns, strict=True)), dtype=float)
+
+
+def sample(curve: Mapping[str, Any], low: float, high: float,
+           points: int = 200) -> dict[str, np.ndarray]:
+    """``{x name: points evenly from low to high, y name: the curve there}``."""
+    x = np.linspace(low, high, points)
+    return {"x": x, str(curve["y"]): evaluate(curve, x)}

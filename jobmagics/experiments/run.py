@@ -91,7 +91,8 @@ def _measure(queue: Any, record: JobRecord, experiment: Any, station: Any,
              "config": snapshot["config"], "user": record.user,
              "station": snapshot["station"].get("name", ""),
              "snapshot": f"configs/{record.id}.json", "run_started_at": time.time(),
-             "run_finished_at": float("nan")}
+             "run_finished_at": float("nan"),
+             "fit": None}     # set at the end (SWMR readers see attributes change, not appear)
     with DataWriter(queue.layout.data(record.id), attrs=attrs) as data:
         setup = getattr(experiment, "setup", None)
         if callable(setup):

@@ -1,0 +1,118 @@
+"""An experiment's data file read from a point offset, for a viewer that already holds the
+points before it (JupyterLab's job view polls only what is new).
+
+``data/<id>.h5`` is written live in SWMR mode (``jobmagics.data.DataWriter``); here it is
+opened the same way a live reader opens it and the datasets refreshed, the 1-D numeric
+columns cut at the shortest (a write may land between two datasets) and sliced from the
+offset, at most ``MAX_POINTS`` at a time. JSON has no NaN: non-finite numbers are ``None``.
+When the run's file carries a fit curve (attribute ``fit``, see ``experiments.fits``) the
+finished run's answer samples it (``fits.sample``)."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .data import _python_value
+from .errors import InvalidJob
+from .experiments import fits
+
+MAX_POINTS = 100_000       # one answer carries at most this many points (ask again from there)
+FIT_POINTS = 200           # the fitted curve is sampled on this many points
+OPEN_RETRY_S = 1.0         # a reader may arrive in the instant the writer creates the file
+
+__all__ = ["MAX_POINTS", "read_data"]
+
+
+def read_data(path: Path, offset: int = 0, *, ended: bool = False,
+              limit: int = MAX_POINTS) -> dict[str, Any]:
+    """The columns of ``path`` from point ``offset`` (at most ``limit`` points) and what the
+    file says about the run: plot axes, units, status, summary, and the fit curve once the
+    run is complete. ``ended``: the job has ended (a run still 'running' then was killed).
+    No file yet: ``exists`` False and nothing else."""
+    answer: dict[str, Any] = {"exists": False, "offset": offset, "points": 0, "columns": {},
+                              "x": None, "y": [], "units": {}, "complete": False,
+                              "status": "interrupted" if ended else "waiting",
+                              "summary": None, "fit": None}
+    if not path.exists():
+        return answer
+    deadline = time.monotonic() + OPEN_RETRY_S
+    while True:
+        try:
+            with h5py.File(path, "r", libver="latest", swmr=True) as handle:
+                return answer | _read_open(handle, offset, ended, limit)
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise InvalidJob(f"cannot read {path.name}: {exc}") from None
+            time.sleep(0.05)
+
+
+def _read_open(handle: h5py.File, offset: int, ended: bool, limit: int) -> dict[str, Any]:
+    attrs = {key: _python_value(value) for key, value in handle.attrs.items()}
+    datasets = _columns(handle)
+    points = min((len(d) for d in datasets.values()), default=0)
+    end = min(points, offset + limit)
+    columns = {name: _json_numbers(d[offset:end]) if offset < end else []
+               for name, d in datasets.items()}
+    finished = attrs.get("finished_at")
+    complete = isinstance(finished, (int, float)) and math.isfinite(finished)
+    status = str(attrs.get("status") or "running")
+    if status == "running" and ended:
+        status = "interrupted"        # killed before it could close its file
+    x_name = attrs.get("plot_x") if attrs.get("plot_x") in datasets else None
+    y_names = [n for n in attrs.get("plot_y") or [] if n in datasets]
+    units = {name: str(_python_value(d.attrs["unit"])) for name, d in datasets.items()
+             if "unit" in d.attrs}
+    fit = attrs.get("fit")
+    curve = _fit_curve(fit, datasets, points) if complete and isinstance(fit, dict) else None
+    return {"exists": True, "points": points, "columns": columns, "x": x_name, "y": y_names,
+            "units": units, "complete": complete, "status": status,
+            "summary": attrs.get("summary") or None, "fit": curve}
+
+
+def _columns(handle: h5py.File) -> dict[str, h5py.Dataset]:
+    """The file's datasets of one real number per point, refreshed to what was written."""
+    found = {}
+    for name, item in handle.items():
+        if not isinstance(item, h5py.Dataset) or item.ndim != 1:
+            continue
+        if item.dtype.kind not in "biuf":      # complex, text, compound: not a plotted column
+            continue
+        item.refresh()
+        found[name] = item
+    return found
+
+
+def _json_numbers(values: np.ndarray) -> list[Any]:
+    """Plain numbers for JSON; non-finite ones as None (JSON has no NaN or Infinity)."""
+    if values.dtype.kind != "f":
+        return values.tolist()
+    finite = np.isfinite(values)
+    if finite.all():
+        return values.tolist()
+    as_objects = values.astype(object)
+    as_objects[~finite] = None
+    return as_objects.tolist()
+
+
+def _fit_curve(fit: dict[str, Any], datasets: dict[str, h5py.Dataset],
+               points: int) -> dict[str, list[Any]] | None:
+    """The file's fit curve sampled over the range of its x column; None when it cannot be
+    (an unknown model, a column that is not there)."""
+    x_name = fit.get("x")
+    if x_name not in datasets or points == 0:
+        return None
+    x = np.asarray(datasets[x_name][:points], dtype=float)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return None
+    try:
+        sampled = fits.sample(fit, float(x.min()), float(x.max()), FIT_POINTS)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return {name: _json_numbers(np.asarray(values, dtype=float))
+            for name, values in sampled.items()}
