@@ -9,8 +9,11 @@ import type { CommandRegistry } from '@lumino/commands';
 
 import { getArray, getJob, type IArrayRow, type IJobBase, listJobs } from './api';
 import { arrayEndedText } from './format';
+import { endMessage } from './notify_text';
 import type { JobsModel } from './model';
 import { endedSince, isActive, isTerminal, TERMINAL_STATES } from './states';
+
+export { endMessage };
 
 const TYPES: Record<string, Notification.TypeOptions> = {
   completed: 'success',
@@ -18,23 +21,6 @@ const TYPES: Record<string, Notification.TypeOptions> = {
   timeout: 'error',
   cancelled: 'warning'
 };
-
-/** The notification text for a job that ended. */
-export function endMessage(job: IJobBase): string {
-  const what = job.name ? `${job.id} (${job.name})` : job.id;
-  switch (job.state) {
-    case 'completed':
-      return `Job ${what} completed.`;
-    case 'failed':
-      return `Job ${what} failed${job.exit_code !== null ? ` with exit code ${job.exit_code}` : ''}${job.error ? `: ${job.error}` : '.'}`;
-    case 'timeout':
-      return `Job ${what} timed out.`;
-    case 'cancelled':
-      return `Job ${what} was cancelled.`;
-    default:
-      return `Job ${what} is ${job.state}.`;
-  }
-}
 
 /** "completed", "failed", "timed out", "was cancelled": how an array ended. */
 const ARRAY_ENDS: Record<string, string> = {

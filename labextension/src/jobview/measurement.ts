@@ -1,0 +1,125 @@
+/**
+ * An experiment's measurement in the job view: the live plot of its data and, once it
+ * completed, the fit summary. Each request asks only for the points after those held.
+ */
+import { Widget } from '@lumino/widgets';
+
+import { APIError, getJobData } from '../api';
+import { emptyData, type IPlotData, mergeDataPage, nextOffset } from './data';
+import { renderPlot } from './plot';
+import { formatValue } from './scales';
+import { fallbackMs, Waker } from './waker';
+
+/** A table of a result's parameters and values (`<table class="jm-summary">`). */
+export function renderSummary(table: HTMLElement, summary: Record<string, unknown>): void {
+  const rows = Object.entries(summary).map(([name, value]) => {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.textContent = name;
+    const td = document.createElement('td');
+    td.textContent = formatValue(value);
+    td.title = typeof value === 'number' ? String(value) : '';
+    tr.append(th, td);
+    return tr;
+  });
+  const head = document.createElement('tr');
+  head.innerHTML = '<th>Parameter</th><th>Value</th>';
+  table.replaceChildren(head, ...rows);
+}
+
+export class MeasurementSection extends Widget {
+  /** `active()` says whether the job may still measure (not in a terminal state). */
+  constructor(
+    private readonly _jobId: string,
+    private readonly _active: () => boolean
+  ) {
+    super();
+    this.addClass('jm-measurement');
+    this.node.innerHTML =
+      '<h3 class="jm-section-title">Data</h3>' +
+      '<div class="jm-plot-status" data-role="plot-status">Waiting for data…</div>' +
+      '<div class="jm-plot-holder"></div>' +
+      '<div class="jm-summary-holder" style="display:none"><h3 class="jm-section-title">Fit</h3>' +
+      '<table class="jm-summary" data-role="summary"></table></div>';
+    void this._follow();
+  }
+
+  /** Something changed in the queue: ask for new points now. */
+  wake(): void {
+    this._waker.wake();
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    super.dispose();
+    this._waker.wake();
+  }
+
+  get data(): IPlotData {
+    return this._data;
+  }
+
+  private async _follow(): Promise<void> {
+    while (!this.isDisposed) {
+      const wasActive = this._active();
+      let more = false;
+      try {
+        const page = await getJobData(this._jobId, nextOffset(this._data));
+        if (this.isDisposed) {
+          return;
+        }
+        const before = this._data.count;
+        this._data = mergeDataPage(this._data, page);
+        more = this._data.count > before && this._data.count < page.points;
+        this._render(page.exists, page.status);
+      } catch (error) {
+        this._status(error instanceof APIError ? `Cannot read its data: ${error.message}` : '');
+      }
+      if (more) {
+        continue;          // the server sent one page of many: ask for the next at once
+      }
+      if (!wasActive && (this._data.complete || this._data.count === 0)) {
+        // It ended and everything was read: wait for a change (a retry measures again).
+        await this._waker.sleep(null);
+      } else {
+        await this._waker.sleep(fallbackMs(this.isVisible));
+      }
+    }
+  }
+
+  private _status(text: string): void {
+    (this.node.querySelector('.jm-plot-status') as HTMLElement).textContent = text;
+  }
+
+  private _render(exists: boolean, status: string): void {
+    const data = this._data;
+    this.node.dataset.points = String(data.count);
+    this.node.dataset.complete = String(data.complete);
+    if (!exists) {
+      this._status(this._active() ? 'Waiting for data…' : 'This job wrote no data.');
+      return;
+    }
+    const words = `${data.count} point${data.count === 1 ? '' : 's'}`;
+    this._status(data.complete ? `${words}, complete` : `${words}${status ? ` (${status})` : ''}`);
+    const key = `${data.count}|${data.x}|${data.y.join(',')}|${data.fit ? 'fit' : ''}`;
+    if ((data.count > 0 || data.fit) && key !== this._plotted) {
+      this._plotted = key;
+      const holder = this.node.querySelector('.jm-plot-holder') as HTMLElement;
+      holder.replaceChildren(renderPlot(data));
+    }
+    const summary = this.node.querySelector('.jm-summary-holder') as HTMLElement;
+    if (data.summary && Object.keys(data.summary).length) {
+      renderSummary(summary.querySelector('table') as HTMLElement, data.summary);
+      summary.style.display = '';
+    } else {
+      summary.style.display = 'none';
+    }
+  }
+
+  private _data: IPlotData = emptyData();
+  /** What the plot on screen shows (redrawn only when that changes). */
+  private _plotted = '';
+  private _waker = new Waker();
+}

@@ -1,0 +1,40 @@
+/**
+ * How the job view's live sections wait: until the queue changes (the sidebar model's
+ * change signal, pushed by the server's long poll wakes them) or a slow fallback elapses.
+ */
+
+/** The fallback while a job runs: its data and outputs grow without the database moving. */
+export const FALLBACK_MS_VISIBLE = 1000;
+export const FALLBACK_MS_HIDDEN = 5000;
+
+export class Waker {
+  /** Resolves when woken, or after `ms` (never, for null). */
+  sleep(ms: number | null): Promise<void> {
+    const woken = new Promise<void>(resolve => {
+      this._wakeUp = resolve;
+    });
+    if (ms === null) {
+      return woken;
+    }
+    let timer = 0;
+    const slept = new Promise<void>(resolve => {
+      timer = window.setTimeout(resolve, ms);
+    });
+    return Promise.race([woken, slept]).finally(() => window.clearTimeout(timer));
+  }
+
+  wake(): void {
+    const wake = this._wakeUp;
+    this._wakeUp = null;
+    if (wake) {
+      wake();
+    }
+  }
+
+  private _wakeUp: (() => void) | null = null;
+}
+
+/** The fallback of a section: slower while it cannot be seen. */
+export function fallbackMs(visible: boolean): number {
+  return !document.hidden && visible ? FALLBACK_MS_VISIBLE : FALLBACK_MS_HIDDEN;
+}
