@@ -6,6 +6,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import type { IJob, IJobRow, ISubmitSpec, JobState } from './generated/job';
+import type { IDashboard } from './dashboard_text';
 
 // A job's fields are generated from their Python declaration (`python -m jobmagics.typescript`).
 export type {
@@ -444,4 +445,93 @@ export async function actOnSchedule(
     `schedules/${encodeURIComponent(name)}/${action}`,
     { method: 'POST' }
   );
+}
+
+// ---- the job view: what a job measured, printed and ran with (issue 13) ----------------
+
+/** A column of measured values from some point on (null: a missing point). */
+export type DataColumn = (number | null)[];
+
+/** One page of an experiment job's data, from a point offset on (`jobs/<id>/data`). */
+export interface IDataPage {
+  job: string;
+  /** False while the job has no data file yet. */
+  exists: boolean;
+  /** The first point of these columns. */
+  offset: number;
+  /** How many points the file holds in all. */
+  points: number;
+  columns: Record<string, DataColumn>;
+  /** The plot's x column, and the columns plotted against it. */
+  x: string | null;
+  y: string[];
+  units: Record<string, string>;
+  /** The file is closed: no more points will come. */
+  complete: boolean;
+  status: string;
+  /** The fit's parameters (the job's result) once it completed. */
+  summary: Record<string, unknown> | null;
+  /** The fit curve: its x values and one column per fitted y. */
+  fit: Record<string, number[]> | null;
+}
+
+/** A python job's captured rich outputs, from a byte offset on (`jobs/<id>/outputs`). */
+export interface IOutputsPage {
+  job: string;
+  offset: number;
+  /** The offset to ask from next. */
+  next: number;
+  /** nbformat output dicts. */
+  outputs: Record<string, unknown>[];
+  source: 'outputs' | 'log' | null;
+  /** No more will come (the job ended and everything was read). */
+  done: boolean;
+}
+
+export function getJobData(id: string, offset: number): Promise<IDataPage> {
+  return requestAPI<IDataPage>(`jobs/${encodeURIComponent(id)}/data${query({ offset })}`);
+}
+
+export function getJobOutputs(id: string, offset: number): Promise<IOutputsPage> {
+  return requestAPI<IOutputsPage>(`jobs/${encodeURIComponent(id)}/outputs${query({ offset })}`);
+}
+
+/** The job's submission as Python: `q.submit(experiment=..., config={...})`. */
+export function getSubmission(id: string): Promise<{ job: string; python: string }> {
+  return requestAPI<{ job: string; python: string }>(
+    `jobs/${encodeURIComponent(id)}/submission`
+  );
+}
+
+/** What `jobs/<id>` adds for the job view (absent from an older server). */
+export interface IJobViewDetails extends IJobDetails {
+  /** The experiment's module:Class target. */
+  experiment?: string | null;
+  /** The experiment's config snapshot (what produced its data). */
+  config?: Record<string, unknown> | null;
+  /** A small result (an experiment's fit summary), when the job has one. */
+  result?: unknown;
+  /**
+   * What produced an experiment's data (`experiments.build_snapshot`, its big entries left
+   * out and named in `omitted`): experiment, config (with defaults), submitted_config,
+   * code, environment, station, run_by, run_on...
+   */
+  snapshot?: Record<string, unknown> | null;
+}
+
+/** The lab's dashboard: each resource's header, the queue, the live workers, warnings. */
+export function getDashboard(): Promise<IDashboard> {
+  return requestAPI<IDashboard>('dashboard');
+}
+
+/**
+ * Pause or resume one resource (`resource` given) or the whole queue; answers
+ * the new dashboard. A non-admin is refused (403) with one sentence.
+ */
+export function pauseOrResume(
+  action: 'pause' | 'resume',
+  resource: string | null
+): Promise<IDashboard> {
+  const route = resource === null ? 'queue' : `resources/${encodeURIComponent(resource)}`;
+  return requestAPI<IDashboard>(`${route}/${action}`, { method: 'POST', body: '{}' });
 }

@@ -9,8 +9,7 @@ import { moveUpIcon } from '@jupyterlab/ui-components';
 
 import { moveJob, updateJob } from './api';
 import type { IJobBase } from './api';
-
-const EDITABLE_STATES = ['waiting', 'pending'];
+import type { IRowButton } from './row_actions';
 
 /** The button and the priority a row made by `createJobRow` holds. */
 function parts(row: HTMLElement): { top: HTMLButtonElement; priority: HTMLElement } {
@@ -45,17 +44,21 @@ export function wireEdits(row: HTMLElement): void {
   });
 }
 
-/** Show `job`'s edits as `may` (its owner or a queue admin) sees them. */
-export function updateEdits(row: HTMLElement, job: IJobBase, may: boolean): void {
+/** Show `job`'s edits as the row's buttons say (`rowButtons`: move to top, edit). */
+export function updateEdits(
+  row: HTMLElement,
+  job: IJobBase,
+  move: IRowButton,
+  edit: IRowButton
+): void {
   const { top, priority } = parts(row);
-  const waits = EDITABLE_STATES.includes(job.state);
-  const editable = waits && may;
+  const editable = edit.shown && edit.enabled;
   row.dataset.editable = editable ? '1' : '0';
-  top.style.display = waits ? '' : 'none';
-  top.disabled = !editable;
-  top.title = editable
+  top.style.display = move.shown ? '' : 'none';
+  top.disabled = !move.enabled;
+  top.title = move.enabled
     ? `Move ${job.id} to the top: next to start among priority ${job.priority}`
-    : `Only ${job.user} or a queue admin may move this job`;
+    : move.title;
   if (row.classList.contains('jm-mod-editing')) {
     return; // the user is typing a new priority: the next refresh after it shows it
   }

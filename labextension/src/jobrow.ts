@@ -5,7 +5,7 @@
  * lists and by the element lists of expanded arrays; built once and updated in
  * place, so that a click is never lost to a re-render.
  */
-import { refreshIcon, stopIcon } from '@jupyterlab/ui-components';
+import { pauseIcon, refreshIcon, runIcon, stopIcon } from '@jupyterlab/ui-components';
 
 import type { IJobBase, IJobRow } from './api';
 import { MOVE_TOP_BUTTON, PRIORITY_LABEL, updateEdits, wireEdits } from './editrow';
@@ -17,7 +17,8 @@ import {
   progressText,
   workerLostText
 } from './format';
-import { actionsFor, badgeFor, isTerminal, workerLost } from './states';
+import { type IRowButton, rowButtons } from './row_actions';
+import { badgeFor, isTerminal, workerLost } from './states';
 
 /** Renders a job's state badge into `el`. Shared with the detail view. */
 export function renderBadge(el: HTMLElement, job: IJobBase): void {
@@ -49,6 +50,8 @@ export function createJobRow(openJob: (id: string) => void): HTMLElement {
     '<span class="jm-name"></span>' +
     '<span class="jm-actions">' +
     MOVE_TOP_BUTTON +
+    '<button class="jm-icon-button jp-Button jp-mod-minimal" data-action="hold" title="Hold"></button>' +
+    '<button class="jm-icon-button jp-Button jp-mod-minimal" data-action="release" title="Release"></button>' +
     '<button class="jm-icon-button jp-Button jp-mod-minimal" data-action="cancel" title="Cancel"></button>' +
     '<button class="jm-icon-button jp-Button jp-mod-minimal" data-action="retry" title="Retry"></button>' +
     '</span></div>' +
@@ -60,6 +63,8 @@ export function createJobRow(openJob: (id: string) => void): HTMLElement {
     '<span class="jm-time"></span></div>';
   stopIcon.element({ container: row.querySelector('[data-action="cancel"]') as HTMLElement });
   refreshIcon.element({ container: row.querySelector('[data-action="retry"]') as HTMLElement });
+  pauseIcon.element({ container: row.querySelector('[data-action="hold"]') as HTMLElement });
+  runIcon.element({ container: row.querySelector('[data-action="release"]') as HTMLElement });
   wireEdits(row);
   row.addEventListener('keydown', event => {
     if (event.key === 'Enter') {
@@ -94,23 +99,27 @@ export function updateJobRow(
   );
   (row.querySelector('.jm-user') as HTMLElement).textContent = job.user;
   (row.querySelector('.jm-id') as HTMLElement).textContent = job.id;
+  updateRowTime(row, job, now);
+  const buttons = rowButtons(job, user, admin);
+  for (const action of ['cancel', 'retry', 'hold', 'release'] as const) {
+    showButton(row.querySelector(`[data-action="${action}"]`) as HTMLButtonElement, buttons[action]);
+  }
+  updateEdits(row, job, buttons.move, buttons.edit);
+}
+
+/** The row's time ("running 4m 05s", "queued 12s"): what moves while the job does not. */
+export function updateRowTime(row: HTMLElement, job: IJobRow, now: number): void {
   const time = row.querySelector('.jm-time') as HTMLElement;
-  time.textContent = workerLostText(job, now) ?? formatTiming(job, now);
-  time.title = `submitted ${formatAge(job.submitted_at, now)}`;
-  const actions = actionsFor(job, user, admin);
-  const cancel = row.querySelector('[data-action="cancel"]') as HTMLButtonElement;
-  const retry = row.querySelector('[data-action="retry"]') as HTMLButtonElement;
-  cancel.disabled = !actions.cancel;
-  cancel.style.display = isTerminal(job.state) ? 'none' : '';
-  cancel.title = actions.cancel
-    ? `Cancel ${job.id}`
-    : job.cancel_requested
-      ? 'Cancellation requested'
-      : `Only ${job.user} or a queue admin may cancel this job`;
-  retry.disabled = !actions.retry;
-  retry.style.display = isTerminal(job.state) && job.state !== 'completed' ? '' : 'none';
-  retry.title = actions.retry
-    ? `Retry ${job.id}`
-    : `Only ${job.user} or a queue admin may retry this job`;
-  updateEdits(row, job, admin || job.user === user);
+  const text = workerLostText(job, now) ?? formatTiming(job, now);
+  if (time.textContent !== text) {
+    time.textContent = text;
+    time.title = `submitted ${formatAge(job.submitted_at, now)}`;
+  }
+}
+
+/** A row button as `rowButtons` says: shown or not, enabled or not, and why. */
+export function showButton(button: HTMLButtonElement, how: IRowButton): void {
+  button.style.display = how.shown ? '' : 'none';
+  button.disabled = !how.enabled;
+  button.title = how.title;
 }

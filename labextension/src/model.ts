@@ -1,27 +1,38 @@
 /**
  * The live state of the queue as the browser sees it.
  *
- * One `JobsModel` per JupyterLab page. It refreshes by itself: change-driven
- * through the long-poll route `changes` (the server answers as soon as the
- * queue's data version moves), with a plain poll about once a second as a
- * fallback, backing off while the browser tab is hidden. Every request is
+ * One `JobsModel` per JupyterLab page. It refreshes by itself, pushed by the
+ * long-poll route `changes` (the server answers as soon as the queue's data
+ * version moves); a plain poll about once a second only while the long poll
+ * fails, backing off while the browser tab is hidden. Every request is
  * asynchronous; the UI never waits on it.
+ *
+ * A refresh reads what the sidebar shows, never the whole queue: the rows of
+ * the active list in view (`setWindow`: the list is virtualised, a page of a
+ * 1,000 active jobs at a time at most), the recent history only while it is
+ * in view, the dashboard, and the first page of everyone's queue that the
+ * notifications watch (one request with the rows in view when those are the
+ * top of the queue).
  */
 import { type ISignal, Signal } from '@lumino/signaling';
 
 import {
   APIError,
+  getDashboard,
   type IArrayRow,
   type IJobRow,
   type IQueuePage,
   type IWhoAmI,
   listArrays,
+  MAX_PAGE,
   listJobs,
   listQueue,
   waitForChange,
   whoami
 } from './api';
-import { moreByState, moreText, nextPollDelay } from './format';
+import type { IDashboard } from './dashboard_text';
+import { moreText, nextPollDelay } from './format';
+import { covers, fetchSpan, type IRange } from './virtual_list';
 import { ACTIVE_STATES, isTerminal, TERMINAL_STATES } from './states';
 
 /** What the panel shows when it cannot show jobs. */
@@ -39,8 +50,10 @@ export interface IFilter {
 const HISTORY_LIMIT = 50;
 /** Finished arrays shown above the recent history (one row each, retry at hand). */
 const FINISHED_ARRAYS = 10;
-/** The first page of the queue: a sidebar shows this many, then "… and N more". */
+/** The first page of everyone's queue (notifications), and of a one-state filter. */
 const ACTIVE_LIMIT = 100;
+/** The active list is fetched in pages of this many rows around the rows in view. */
+const WINDOW_PAGE = 50;
 /** Minimum spacing of two refreshes, so a burst of progress updates stays cheap. */
 const MIN_REFRESH_MS = 100;
 /** Long-poll duration asked of the server (seconds). */
@@ -51,6 +64,33 @@ const LONG_POLL_S = 25;
  * death between a refresh and the next poll).
  */
 const RUNNING_LONG_POLL_S = 5;
+
+/** The active rows a refresh fetched, and where they are in the list. */
+interface IActivePage {
+  jobs: IJobRow[];
+  /** Active jobs the filter matches. */
+  total: number;
+  /** Rows of the list (a one-state filter lists its first page only). */
+  count: number;
+  offset: number;
+  /** The rows asked for (fewer come at the end of the list). */
+  limit: number;
+  /** "… and 1,234 more running" under a one-state filter's page. */
+  more: string;
+  arrays: IArrayRow[];
+}
+
+/**
+ * The new rows, each one that did not change replaced by the object shown
+ * before: the list redraws a row only when its object changed.
+ */
+export function keepSame<T extends { id: string }>(before: T[], after: T[]): T[] {
+  const old = new Map(before.map(j => [j.id, j]));
+  return after.map(j => {
+    const was = old.get(j.id);
+    return was !== undefined && JSON.stringify(was) === JSON.stringify(j) ? was : j;
+  });
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms));
@@ -87,9 +127,19 @@ export class JobsModel {
     return this._finishedArrays;
   }
 
-  /** Active jobs (waiting/pending/running) in the current filter, queue order. */
+  /** The active jobs fetched (those around the rows in view), queue order, from `activeStart`. */
   get active(): IJobRow[] {
     return this._active;
+  }
+
+  /** The place in the active list of `active[0]`. */
+  get activeStart(): number {
+    return this._activeStart;
+  }
+
+  /** The active job at place `index` of the list, if fetched. */
+  activeAt(index: number): IJobRow | undefined {
+    return this._active[index - this._activeStart];
   }
 
   /** How many active jobs the current filter matches (shown or not). */
@@ -97,9 +147,54 @@ export class JobsModel {
     return this._activeTotal;
   }
 
-  /** "… and 179,950 more pending" below the first page of the queue, or "". */
+  /** How many rows the active list has (every active job; a one-state filter's first page). */
+  get activeCount(): number {
+    return this._activeCount;
+  }
+
+  /** "… and 1,234 more running" below a one-state filter's first page, or "". */
   get activeMore(): string {
     return this._activeMore;
+  }
+
+  /**
+   * The rows of the active list in view: what a refresh fetches. Rows out of
+   * what was fetched are fetched now, without waiting for a change.
+   */
+  setWindow(range: IRange): void {
+    if (range.end <= range.start) {
+      return; // hidden: keep what was shown
+    }
+    this._window = range;
+    if (!covers(this._held, range)) {
+      void this._loadWindow();
+    }
+  }
+
+  /** Whether the recent history is in view: it is read again on a change only then. */
+  set historyInView(value: boolean) {
+    const was = this._historyInView;
+    this._historyInView = value;
+    if (value && !was && this._historyStale) {
+      this._wake();
+    }
+  }
+
+  /** The lab's dashboard as last read (null: not read, or an older server without it). */
+  get dashboard(): IDashboard | null {
+    return this._dashboard;
+  }
+
+  /** When the dashboard was read (ms, `Date.now()`): heartbeat ages count on from there. */
+  get dashboardAt(): number {
+    return this._dashboardAt;
+  }
+
+  /** A dashboard answered by an action (pause, resume): shown until the next refresh. */
+  setDashboard(dashboard: IDashboard): void {
+    this._dashboard = dashboard;
+    this._dashboardAt = Date.now();
+    this._changed.emit();
   }
 
   /** "… and 1,234 more finished" below the recent history, or "". */
@@ -195,7 +290,7 @@ export class JobsModel {
     }
   }
 
-  /** Fetch identity, the active list and the history. True on success. */
+  /** Fetch identity, the active rows in view, the history in view, the dashboard. */
   private async _refresh(): Promise<boolean> {
     try {
       if (!this._me) {
@@ -209,13 +304,21 @@ export class JobsModel {
         state === 'history' ||
         (TERMINAL_STATES as readonly string[]).includes(state);
       const single = state !== 'all' && state !== 'active' && state !== 'history';
+      const filterKey = `${state}/${mine}`;
+      const readHistory =
+        wantHistory && (this._historyInView || this._historyFor !== filterKey);
+      const span = fetchSpan(this._window, WINDOW_PAGE, MAX_PAGE);
+      // The rows in view at the top of everyone's queue: the notifications' page serves both.
+      const shared = !mine && !single && span.offset === 0 && span.limit <= ACTIVE_LIMIT;
       const everyone = listQueue({ limit: ACTIVE_LIMIT });
       // An array is one row: its elements are never listed one by one (a 10,000-element
       // array would bury the history), here nor under a one-state filter.
       const [all, shown, history, finished] = await Promise.all([
         everyone,
-        wantActive ? this._fetchActive(state, mine, single, everyone) : Promise.resolve(null),
-        wantHistory
+        wantActive
+          ? this._fetchActive(state, mine, single, shared ? everyone : null, span)
+          : Promise.resolve(null),
+        readHistory
           ? listJobs({
               state: single ? [state] : [...TERMINAL_STATES],
               mine,
@@ -223,25 +326,29 @@ export class JobsModel {
               elements: false
             })
           : Promise.resolve(null),
-        wantHistory ? this._fetchFinishedArrays(mine, single ? state : null) : Promise.resolve([])
+        readHistory ? this._fetchFinishedArrays(mine, single ? state : null) : Promise.resolve(null),
+        this._fetchDashboard()
       ]);
       this._allActive = all.jobs.slice();
       this._allArrays = (all.arrays ?? []).slice();
       this._allActiveComplete = all.more === 0;
-      const active = shown ?? { jobs: [], total: 0, more: {}, arrays: [] };
-      // The lists are fetched side by side: a job that ended in between can be in
-      // both. Its terminal state is the newer one.
-      const ended = new Set((history ? history.jobs : []).map(j => j.id));
-      this._active = active.jobs.filter(j => !ended.has(j.id));
-      const endedArrays = new Set(finished.map(a => a.id));
-      this._arrays = active.arrays.filter(a => !endedArrays.has(a.id));
-      this._finishedArrays = finished;
-      this._activeTotal = active.total;
-      this._activeMore = moreText(active.more);
-      this._history = history ? history.jobs : [];
-      this._historyMore = history
-        ? moreText({ [single ? state : 'finished']: history.total - history.jobs.length })
-        : '';
+      if (readHistory && history && finished) {
+        this._history = keepSame(this._history, history.jobs);
+        this._finishedArrays = finished;
+        this._historyMore = moreText({
+          [single ? state : 'finished']: history.total - history.jobs.length
+        });
+        this._historyFor = filterKey;
+        this._historyStale = false;
+      } else if (!wantHistory) {
+        this._history = [];
+        this._finishedArrays = [];
+        this._historyMore = '';
+        this._historyFor = '';
+      } else {
+        this._historyStale = true;
+      }
+      this._takeActive(shown, readHistory && history ? history.jobs : [], readHistory ? this._finishedArrays : []);
       this._noteVersion(all.version);
       this._problem = null;
       return true;
@@ -255,40 +362,109 @@ export class JobsModel {
   }
 
   /**
-   * The first page of active jobs the filter shows, in start order, with how
-   * many it leaves out: the queue (everyone's or mine), or one active state.
+   * Keep the active rows fetched. The lists are fetched side by side: a job
+   * that ended in between can be in both; its terminal state is the newer one.
+   */
+  private _takeActive(shown: IActivePage | null, ended: IJobRow[], endedArrays: IArrayRow[]): void {
+    const active = shown ?? { jobs: [], total: 0, count: 0, offset: 0, limit: 0, more: '', arrays: [] };
+    const endedIds = new Set(ended.map(j => j.id));
+    const jobs = active.jobs.filter(j => !endedIds.has(j.id));
+    const gone = active.jobs.length - jobs.length;
+    this._active = keepSame(this._active, jobs);
+    this._activeStart = active.offset;
+    this._held = { start: active.offset, end: active.offset + active.limit - gone };
+    this._activeTotal = active.total - gone;
+    this._activeCount = active.count - gone;
+    this._activeMore = active.more;
+    const endedArrayIds = new Set(endedArrays.map(a => a.id));
+    this._arrays = active.arrays.filter(a => !endedArrayIds.has(a.id));
+  }
+
+  /** The dashboard, or null from a server without it (an older jobmagics). */
+  private async _fetchDashboard(): Promise<IDashboard | null> {
+    try {
+      const dashboard = await getDashboard();
+      this._dashboard = dashboard;
+      this._dashboardAt = Date.now();
+      return dashboard;
+    } catch (error) {
+      if (error instanceof APIError && error.status === 404 && error.type !== '') {
+        this._dashboard = null;
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The active rows the filter shows: the span around the rows in view of the
+   * queue (everyone's or mine), or one active state's newest page.
    */
   private async _fetchActive(
     state: string,
     mine: boolean,
     single: boolean,
-    everyone: Promise<IQueuePage>
-  ): Promise<{
-    jobs: IJobRow[];
-    total: number;
-    more: Record<string, number>;
-    arrays: IArrayRow[];
-  }> {
+    shared: Promise<IQueuePage> | null,
+    span: { offset: number; limit: number }
+  ): Promise<IActivePage> {
     if (single) {
       // One state: its newest jobs, shown oldest first, after the arrays with elements in it.
       const [list, page] = await Promise.all([
         listJobs({ state: [state], mine, limit: ACTIVE_LIMIT, elements: false }),
-        everyone
+        shared ?? listQueue({ limit: 1 })
       ]);
       const jobs = list.jobs.slice().reverse();
       const me = this._me ? this._me.user : '';
       const arrays = (page.arrays ?? []).filter(
         a => (a.counts[state] ?? 0) > 0 && (!mine || a.user === me)
       );
-      return { jobs, total: list.total, more: { [state]: list.total - jobs.length }, arrays };
+      return {
+        jobs,
+        total: list.total,
+        count: jobs.length,
+        offset: 0,
+        limit: jobs.length,
+        more: moreText({ [state]: list.total - jobs.length }),
+        arrays
+      };
     }
-    const page = mine ? await listQueue({ mine, limit: ACTIVE_LIMIT }) : await everyone;
+    const page = shared
+      ? await shared
+      : await listQueue({ mine, offset: span.offset, limit: span.limit });
     return {
-      jobs: page.jobs,
+      jobs: shared ? page.jobs.slice(0, span.limit) : page.jobs,
       total: page.total,
-      more: moreByState(page.counts, page.offset, page.jobs.length),
+      count: page.total,
+      offset: span.offset,
+      limit: span.limit,
+      more: '',
       arrays: page.arrays ?? []
     };
+  }
+
+  /** Fetch the rows in view now (the user scrolled out of what was fetched). */
+  private async _loadWindow(): Promise<void> {
+    if (this._windowLoading) {
+      return;
+    }
+    this._windowLoading = true;
+    try {
+      const { state, mine } = this._filter;
+      const single = state !== 'all' && state !== 'active' && state !== 'history';
+      while (!single && !this._disposed && !covers(this._held, this._window)) {
+        const span = fetchSpan(this._window, WINDOW_PAGE, MAX_PAGE);
+        const page = await this._fetchActive(state, mine, false, null, span);
+        if (this._filter.state !== state || this._filter.mine !== mine) {
+          break; // the filter changed meanwhile: its own refresh shows it
+        }
+        this._takeActive(page, [], []);
+        this._changed.emit();
+      }
+    } catch {
+      // The next refresh tries again (and shows the problem).
+    } finally {
+      this._windowLoading = false;
+    }
   }
 
   /**
@@ -370,6 +546,18 @@ export class JobsModel {
     }
   }
 
+  private _activeStart = 0;
+  private _activeCount = 0;
+  /** The rows of the active list fetched, and those in view (what a refresh fetches). */
+  private _held: IRange = { start: 0, end: 0 };
+  private _window: IRange = { start: 0, end: 30 };
+  private _windowLoading = false;
+  private _historyInView = true;
+  /** The filter the history was read for, and whether a change since went unread. */
+  private _historyFor = '';
+  private _historyStale = false;
+  private _dashboard: IDashboard | null = null;
+  private _dashboardAt = 0;
   private _arrays: IArrayRow[] = [];
   private _finishedArrays: IArrayRow[] = [];
   private _active: IJobRow[] = [];

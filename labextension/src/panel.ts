@@ -1,18 +1,27 @@
 /**
- * The "Jobs" sidebar: the live queue and recent history of every user.
+ * The "Jobs" sidebar, the lab's dashboard: each resource's state, the live
+ * workers and what runs next (`dashboard`), then the live queue (a virtualised
+ * list: only the rows in view are in the DOM) and the recent history of every
+ * user. Redrawn in place when the model refreshes; a one-second clock moves
+ * only the elapsed times.
  */
 import { Notification } from '@jupyterlab/apputils';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { actOnJob, type IJobRow, type JobAction } from './api';
+import { actOnJob, type IArrayRow, type IJobRow, type JobAction } from './api';
 import { ArrayList } from './arrays';
+import { DashboardView } from './dashboard';
 import { jobsIcon } from './icons';
-import { createJobRow, updateJobRow } from './jobrow';
+import { createJobRow, updateJobRow, updateRowTime } from './jobrow';
 import type { JobsModel } from './model';
 import { ScheduleList } from './schedules';
 import { ALL_STATES, isTerminal } from './states';
+import { VirtualList } from './virtual_list';
+
+/** The height of a job row (px): the virtualised list needs one height for all. */
+export const ROW_HEIGHT = 62;
 
 export { renderBadge, renderProgress } from './jobrow';
 
@@ -68,6 +77,8 @@ export class JobsPanel extends Widget {
 
   dispose(): void {
     this._stopClock();
+    this._virtual.dispose();
+    this._historyWatch.disconnect();
     this._model.changed.disconnect(this._onModelChanged, this);
     this._model.versionChanged.disconnect(this._onVersionChanged, this);
     super.dispose();
@@ -144,6 +155,13 @@ export class JobsPanel extends Widget {
 
     const body = document.createElement('div');
     body.className = 'jm-body';
+    const dashboard = document.createElement('div');
+    body.appendChild(dashboard);
+    this._dashboard = new DashboardView({
+      container: dashboard,
+      model: this._model,
+      openJob: this._openJob
+    });
     this._schedules = new ScheduleList({ container: body, refresh: () => this._model.refresh() });
     void this._schedules.reload();
     this._activeTitle = document.createElement('h3');
@@ -154,6 +172,16 @@ export class JobsPanel extends Widget {
     this._activeList.className = 'jm-list';
     this._activeList.dataset.role = 'active-list';
     body.appendChild(this._activeList);
+    this._virtual = new VirtualList<IJobRow>({
+      list: this._activeList,
+      scroller: body,
+      rowHeight: ROW_HEIGHT,
+      key: job => job.id,
+      create: () => createJobRow(this._openJob),
+      update: (row, job) => this._showRow(row, job),
+      placeholder: placeholderRow,
+      onRange: range => this._model.setWindow(range)
+    });
     this._historyTitle = document.createElement('h3');
     this._historyTitle.className = 'jm-section-title';
     body.appendChild(this._historyTitle);
@@ -163,6 +191,18 @@ export class JobsPanel extends Widget {
     this._historyList.dataset.role = 'history-list';
     body.appendChild(this._historyList);
     node.appendChild(body);
+    // The history is read again on a change only while it is in view.
+    this._historyWatch = new IntersectionObserver(
+      entries => {
+        for (const entry of entries) {
+          this._historySeen.set(entry.target, entry.isIntersecting);
+        }
+        this._model.historyInView = Array.from(this._historySeen.values()).some(v => v);
+      },
+      { root: body }
+    );
+    this._historyWatch.observe(this._historyTitle);
+    this._historyWatch.observe(this._historyList);
 
     // One delegated listener for every row and button.
     body.addEventListener('click', event => this._onClick(event));
@@ -275,16 +315,16 @@ export class JobsPanel extends Widget {
     this._historyTitle.style.display = showHistory ? '' : 'none';
     this._historyList.style.display = showHistory ? '' : 'none';
     const now = Date.now() / 1000;
+    this._dashboard.render();
     this._arrays.render(showActive ? model.arrays : [], now);
     this._finishedArrays.render(showHistory ? model.finishedArrays : [], now);
     this._schedules.render(now);
     const none = (text: string, arrays: unknown[]) => (arrays.length ? '' : text);
-    this._renderList(
-      this._activeList,
-      model.active,
-      now,
-      none('No queued or running jobs.', model.arrays),
-      model.activeMore
+    this._virtual.render(
+      showActive ? model.activeCount : 0,
+      index => model.activeAt(index),
+      showActive ? model.activeMore : '',
+      showActive ? none('No queued or running jobs.', model.arrays) : ''
     );
     this._renderList(
       this._historyList,
@@ -328,7 +368,10 @@ export class JobsPanel extends Widget {
       if (!row) {
         row = createJobRow(this._openJob);
       }
-      updateJobRow(row, job, now, me ? me.user : '', me ? me.admin : false);
+      if (this._shown.get(row) !== job) {
+        updateJobRow(row, job, now, me ? me.user : '', me ? me.admin : false);
+        this._shown.set(row, job);
+      }
       const at = list.children[index];
       if (at !== row) {
         list.insertBefore(row, at ?? null);
@@ -349,10 +392,37 @@ export class JobsPanel extends Widget {
     }
   }
 
+  /** A job row of the queue shows `job` (called only when it changed). */
+  private _showRow(row: HTMLElement, job: IJobRow): void {
+    const me = this._model.me;
+    updateJobRow(row, job, Date.now() / 1000, me ? me.user : '', me ? me.admin : false);
+  }
+
+  /** The clock: elapsed times and heartbeat ages move; nothing is fetched or rebuilt. */
+  private _tick(): void {
+    const now = Date.now() / 1000;
+    this._virtual.forEachRow((row, job) => updateRowTime(row, job, now));
+    for (const row of Array.from(this._historyList.children) as HTMLElement[]) {
+      const job = this._shown.get(row);
+      if (job) {
+        updateRowTime(row, job, now);
+      }
+    }
+    this._dashboard.render();
+    this._arrays.render(this._arraysShown(), now);
+    this._schedules.render(now);
+  }
+
+  private _arraysShown(): IArrayRow[] {
+    const state = this._model.filter.state;
+    const showActive = state === 'all' || state === 'active' || (!isTerminal(state) && state !== 'history');
+    return showActive ? this._model.arrays : [];
+  }
+
   private _startClock(): void {
     if (this._clock === null) {
       // Elapsed times move even when the queue does not.
-      this._clock = window.setInterval(() => this._render(), 1000);
+      this._clock = window.setInterval(() => this._tick(), 1000);
     }
   }
 
@@ -373,9 +443,23 @@ export class JobsPanel extends Widget {
   private _whoNode!: HTMLElement;
   private _activeTitle!: HTMLElement;
   private _activeList!: HTMLElement;
+  private _virtual!: VirtualList<IJobRow>;
+  private _dashboard!: DashboardView;
+  private _historyWatch!: IntersectionObserver;
+  private _historySeen = new Map<Element, boolean>();
+  /** The job each history row shows (a row is redrawn only when its job changed). */
+  private _shown = new WeakMap<HTMLElement, IJobRow>();
   private _arrays!: ArrayList;
   private _finishedArrays!: ArrayList;
   private _schedules!: ScheduleList;
   private _historyTitle!: HTMLElement;
   private _historyList!: HTMLElement;
+}
+
+/** A row of the queue not fetched yet (the user scrolled past what was fetched). */
+function placeholderRow(): HTMLElement {
+  const row = document.createElement('li');
+  row.className = 'jm-job jm-placeholder';
+  row.textContent = '…';
+  return row;
 }
