@@ -9,10 +9,11 @@ When the run's file carries a fit curve (attribute ``fit``, see ``experiments.fi
 finished run's answer samples it (``fits.sample``)."""
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -21,11 +22,14 @@ from .data import _python_value
 from .errors import InvalidJob
 from .experiments import fits
 
+if TYPE_CHECKING:
+    from .job import Job
+
 MAX_POINTS = 100_000       # one answer carries at most this many points (ask again from there)
 FIT_POINTS = 200           # the fitted curve is sampled on this many points
 OPEN_RETRY_S = 1.0         # a reader may arrive in the instant the writer creates the file
 
-__all__ = ["MAX_POINTS", "read_data"]
+__all__ = ["MAX_POINTS", "read_data", "run_facts"]
 
 
 def read_data(path: Path, offset: int = 0, *, ended: bool = False,
@@ -71,7 +75,7 @@ def _read_open(handle: h5py.File, offset: int, ended: bool, limit: int) -> dict[
     curve = _fit_curve(fit, datasets, points) if complete and isinstance(fit, dict) else None
     return {"exists": True, "points": points, "columns": columns, "x": x_name, "y": y_names,
             "units": units, "complete": complete, "status": status,
-            "summary": attrs.get("summary") or None, "fit": curve}
+            "summary": json_safe(attrs.get("summary")) or None, "fit": curve}
 
 
 def _columns(handle: h5py.File) -> dict[str, h5py.Dataset]:
@@ -99,6 +103,17 @@ def _json_numbers(values: np.ndarray) -> list[Any]:
     return as_objects.tolist()
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with its non-finite numbers (at any depth) as None: JSON has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
 def _fit_curve(fit: dict[str, Any], datasets: dict[str, h5py.Dataset],
                points: int) -> dict[str, list[Any]] | None:
     """The file's fit curve sampled over the range of its x column; None when it cannot be
@@ -116,3 +131,59 @@ def _fit_curve(fit: dict[str, Any], datasets: dict[str, h5py.Dataset],
         return None
     return {name: _json_numbers(np.asarray(values, dtype=float))
             for name, values in sampled.items()}
+
+
+# ---- what produced a run and what it found: the one-job JSON's small extras -------------
+SNAPSHOT_ENTRY_CHARS = 8192      # a bigger entry of a config snapshot is left out (code source)
+SUMMARY_CHARS = 16384            # a result summary is fit parameters: a bigger one is cut
+_SOURCE_KEYS = ("source",)        # the class's whole source text: its file and hash remain
+
+
+def run_facts(job: Job) -> dict[str, Any]:
+    """An experiment job's ``result`` (its summary, from its data file: never a pickle) and
+    ``snapshot`` (what ran: experiment, config with defaults, code identity, station), both
+    small; None each when there is none (yet, or not an experiment)."""
+    if job.last_read.kind != "experiment":
+        return {"result": None, "snapshot": None}
+    return {"result": _small(_summary(job.data_path), SUMMARY_CHARS),
+            "snapshot": _small_snapshot(job)}
+
+
+def _summary(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        with h5py.File(path, "r", libver="latest", swmr=True) as handle:
+            summary = _python_value(handle.attrs.get("summary"))
+    except OSError:            # being created this instant: the next look finds it
+        return None
+    return json_safe(summary) if isinstance(summary, dict) and summary else None
+
+
+def _small_snapshot(job: Job) -> dict[str, Any] | None:
+    try:
+        snapshot = job.snapshot()
+    except (InvalidJob, OSError, ValueError):
+        return None
+    code = snapshot.get("code")
+    if isinstance(code, dict):
+        snapshot["code"] = {k: v for k, v in code.items() if k not in _SOURCE_KEYS}
+    return _small(json_safe(snapshot), SNAPSHOT_ENTRY_CHARS, per_entry=True)
+
+
+def _small(data: dict[str, Any] | None, limit: int,
+           per_entry: bool = False) -> dict[str, Any] | None:
+    """``data`` without the entries whose JSON is longer than ``limit`` (each one, when
+    ``per_entry``; else those past ``limit`` in all), their names under ``omitted``, so a
+    viewer can say what is not shown."""
+    if data is None:
+        return None
+    sizes = {key: len(json.dumps(value, default=str)) for key, value in data.items()}
+    kept: dict[str, Any] = {}
+    total = 0
+    for key, value in data.items():
+        total += sizes[key]
+        if sizes[key] <= limit and (per_entry or total <= limit):
+            kept[key] = value
+    omitted = [key for key in data if key not in kept]
+    return kept | ({"omitted": omitted} if omitted else {})

@@ -76,11 +76,13 @@ def _clock(moment: float) -> str:
 
 
 # ---- the texts --------------------------------------------------------------------------
-def sentence(job: JobRecord, state: str) -> str:
-    """``Job JOB-... (fit) of alice failed: exit code 3`` / ``... completed in 2m 03s``."""
+def sentence(job: JobRecord, state: str, viewer: str | None = None) -> str:
+    """``Job JOB-... (fit) of alice failed: exit code 3`` / ``... completed in 2m 03s``;
+    told to ``viewer``, their own job is ``Job JOB-... (fit) failed: exit code 3``."""
     name = f" ({job.name})" if job.name else ""
     noun = "Array" if job.array_id == job.id else "Job"
-    return f"{noun} {job.id}{name} of {job.user} {_outcome(job, state)}"
+    whose = "" if viewer == job.user else f" of {job.user}"
+    return f"{noun} {job.id}{name}{whose} {_outcome(job, state)}"
 
 
 def as_array(element: JobRecord, array: ArrayRecord) -> JobRecord:

@@ -24,12 +24,16 @@ def last_line(path: str | os.PathLike[str], limit: int = 4096) -> str | None:
     return lines[-1] if lines else None
 
 
-def read_output_events(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """New complete lines of an outputs file from ``offset``; returns them and the new offset."""
+def read_output_events(path: Path, offset: int = 0,
+                       limit: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """New complete lines of an outputs file from ``offset``; returns them and the new offset.
+    ``limit``: read about that many bytes at most (a longer line, an image, still comes whole)."""
     try:
         with open(path, "rb") as handle:
             handle.seek(offset)
-            chunk = handle.read()
+            chunk = handle.read(-1 if limit is None else limit)
+            if limit is not None and b"\n" not in chunk:
+                chunk += handle.readline()
     except FileNotFoundError:
         return [], offset
     end = chunk.rfind(b"\n") + 1          # a line still being written waits for the next read
