@@ -10,6 +10,7 @@ import {
 import { ICommandPalette, MainAreaWidget, Notification } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import { INotebookTracker, type NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { CommandToolbarButton } from '@jupyterlab/ui-components';
 
 import { submitJob } from './api';
@@ -17,6 +18,7 @@ import { jobsIcon } from './icons';
 import { JobView } from './logview';
 import { JobsModel } from './model';
 import { JobNotifier } from './notify';
+import { OutputsClearedWatcher } from './outputs_cleared';
 import { JobsPanel } from './panel';
 
 export namespace CommandIDs {
@@ -30,12 +32,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jobmagics:plugin',
   description: 'The "Jobs" sidebar of the jobmagics lab job queue.',
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer, INotebookTracker],
+  optional: [ICommandPalette, ILayoutRestorer, INotebookTracker, IRenderMimeRegistry],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    notebooks: INotebookTracker | null
+    notebooks: INotebookTracker | null,
+    rendermime: IRenderMimeRegistry | null
   ) => {
     const { commands, shell } = app;
     const model = new JobsModel();
@@ -44,7 +47,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const openJob = (id: string) => {
       let view = views.get(id);
       if (!view || view.isDisposed) {
-        const content = new JobView(id, model);
+        const content = new JobView(id, model, rendermime);
         view = new MainAreaWidget({ content });
         view.id = `jobmagics-job-view-${id}`;
         view.title.label = id;
@@ -165,6 +168,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       notebooks.forEach(addButton);
       notebooks.activeCellChanged.connect(() => commands.notifyCommandChanged(CommandIDs.submitCell));
       notebooks.currentChanged.connect(() => commands.notifyCommandChanged(CommandIDs.submitCell));
+      // Live job widgets whose outputs are cleared stop their background work in the kernel.
+      new OutputsClearedWatcher(notebooks);
     }
   }
 };

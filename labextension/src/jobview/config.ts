@@ -32,15 +32,63 @@ export async function copyText(text: string): Promise<void> {
   }
 }
 
-/** The experiment's target and config, from the details or the job's own `experiment`. */
-export function snapshotOf(
-  details: IJobViewDetails
-): { target: string | null; config: Record<string, unknown> | null } {
-  const own = (details.job.experiment ?? {}) as { target?: string; config?: Record<string, unknown> };
+type Dict = Record<string, unknown>;
+
+function dictOf(value: unknown): Dict {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Dict) : {};
+}
+
+export interface ISnapshotView {
+  target: string | null;
+  /** The config the run used (defaults included, from the run's snapshot when there is one). */
+  config: Dict | null;
+  /** The keys the submission gave (the others are the experiment's defaults). */
+  submitted: Set<string>;
+  /** What else says what produced the data: station, code, environment, where it ran. */
+  provenance: [string, string][];
+}
+
+/** What produced the job, from the run's snapshot, else from the job's own `experiment`. */
+export function snapshotOf(details: IJobViewDetails): ISnapshotView {
+  const own = dictOf(details.job.experiment);
+  const snap = dictOf(details.snapshot);
+  const submittedConfig = dictOf(snap.submitted_config ?? own.config);
+  const config = (snap.config ?? details.config ?? own.config ?? null) as Dict | null;
+  const code = dictOf(snap.code);
+  const git = dictOf(code.git);
+  const env = dictOf(snap.environment);
+  const station = dictOf(snap.station);
+  const rows: [string, string][] = [
+    ['Station', String(station.name ?? '')],
+    ['Code', [code.file, code.source_sha256 ? `sha256 ${String(code.source_sha256).slice(0, 12)}` : '',
+      git.commit ? `git ${String(git.commit).slice(0, 10)}${git.file_modified ? ' (modified)' : ''}` : '']
+      .filter(Boolean).join(', ')],
+    ['Ran as', snap.run_by ? `${snap.run_by}@${snap.run_on ?? ''}` : ''],
+    ['Versions', env.jobmagics ? `jobmagics ${env.jobmagics}, python ${env.python ?? '?'}, ` +
+      `numpy ${env.numpy ?? '?'}, h5py ${env.h5py ?? '?'}` : '']
+  ];
   return {
-    target: details.experiment ?? own.target ?? null,
-    config: details.config ?? own.config ?? null
+    target: (snap.experiment as string | undefined) ?? details.experiment ?? (own.target as string | undefined) ?? null,
+    config: config && Object.keys(config).length ? config : null,
+    submitted: new Set(Object.keys(submittedConfig)),
+    provenance: rows.filter(([, value]) => value)
   };
+}
+
+function row(key: string, value: string, note = ''): HTMLTableRowElement {
+  const tr = document.createElement('tr');
+  const th = document.createElement('th');
+  th.textContent = key;
+  const td = document.createElement('td');
+  td.textContent = value;
+  tr.append(th, td);
+  if (note) {
+    const small = document.createElement('td');
+    small.className = 'jm-config-note';
+    small.textContent = note;
+    tr.appendChild(small);
+  }
+  return tr;
 }
 
 export class ConfigSection extends Widget {
@@ -51,6 +99,7 @@ export class ConfigSection extends Widget {
       '<h3 class="jm-section-title">Submission</h3>' +
       '<div class="jm-experiment" data-role="experiment" style="display:none"></div>' +
       '<table class="jm-config-table" data-role="config"></table>' +
+      '<table class="jm-provenance" data-role="provenance"></table>' +
       '<div class="jm-copy-row"><button class="jp-Button jp-mod-styled jm-copy-submission" ' +
       'data-role="copy-submission">Copy as q.submit(...)</button>' +
       '<span class="jm-copy-status" data-role="copy-status"></span></div>';
@@ -59,21 +108,18 @@ export class ConfigSection extends Widget {
   }
 
   render(details: IJobViewDetails): void {
-    const { target, config } = snapshotOf(details);
+    const view = snapshotOf(details);
     const experiment = this.node.querySelector('.jm-experiment') as HTMLElement;
-    experiment.textContent = target ? `Experiment ${target}` : '';
-    experiment.style.display = target ? '' : 'none';
-    const table = this.node.querySelector('.jm-config-table') as HTMLElement;
-    const rows = Object.entries(config ?? {}).map(([key, value]) => {
-      const tr = document.createElement('tr');
-      const th = document.createElement('th');
-      th.textContent = key;
-      const td = document.createElement('td');
-      td.textContent = formatValue(value);
-      tr.append(th, td);
-      return tr;
-    });
-    table.replaceChildren(...rows);
+    experiment.textContent = view.target ? `Experiment ${view.target}` : '';
+    experiment.style.display = view.target ? '' : 'none';
+    const defaults = view.submitted.size > 0 || details.snapshot;
+    const rows = Object.entries(view.config ?? {}).map(([key, value]) =>
+      row(key, formatValue(value), defaults && !view.submitted.has(key) ? 'default' : '')
+    );
+    (this.node.querySelector('.jm-config-table') as HTMLElement).replaceChildren(...rows);
+    (this.node.querySelector('.jm-provenance') as HTMLElement).replaceChildren(
+      ...view.provenance.map(([key, value]) => row(key, value))
+    );
   }
 
   private async _copy(button: HTMLButtonElement): Promise<void> {

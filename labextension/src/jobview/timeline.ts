@@ -71,13 +71,14 @@ export function renderTimeline(list: HTMLElement, entries: readonly ITimelineEnt
       const li = document.createElement('li');
       li.className = 'jm-timeline-entry';
       li.dataset.state = entry.state;
+      // Who made the change is in its detail's words ("held by alice"); kept apart for tools.
+      li.dataset.who = entry.who;
       li.append(
         cell('jm-timeline-dot', ''),
         cell('jm-timeline-state', entry.state),
         cell('jm-timeline-at', formatTimestamp(entry.at)),
         cell('jm-timeline-since', entry.since),
         cell('jm-timeline-stayed', entry.stayed),
-        cell('jm-timeline-who', entry.who ? `by ${entry.who}` : ''),
         cell('jm-timeline-detail', entry.detail)
       );
       li.title = entry.detail;
