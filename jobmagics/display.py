@@ -80,9 +80,10 @@ def row_status_html(job: Job, record: JobRecord) -> str:
     return f"{state_html(record)}{progress} · {format_duration(elapsed(job, record=record))}"
 
 
-def job_html(job: Job) -> str:
-    """A small card: id, name, user, state, progress and stage, times, error."""
-    record = job.record
+def job_html(job: Job, record: JobRecord | None = None) -> str:
+    """A small card: id, name, user, state, progress and stage, times, error (``record``: one
+    already read)."""
+    record = record or job.record
     rows = [("job", f"<code>{html.escape(job.id)}</code>"),
             ("name", html.escape(record.name or "-")), ("user", html.escape(record.user)),
             ("state", state_html(record)),
@@ -152,27 +153,62 @@ def workers_html(workers: Iterable[dict[str, Any]], mine: Iterable[int] = ()) ->
             + "</tbody></table>")
 
 
-def _live_view_bundle(view: Any, include: Any, exclude: Any) -> dict[str, Any] | None:
-    """The widget's own bundle, if the thing shown has a live widget still open (its comm)."""
-    if view is None or getattr(view, "comm", None) is None:
-        return None
-    return dict(view._repr_mimebundle_(include=include, exclude=exclude) or {})
+def summary_html(summary: Mapping[str, Any]) -> str:
+    """A run's summary (an experiment's fit: ``rabi_frequency 4.97 MHz ...``) as a small table;
+    "" when it has none."""
+    if not summary:
+        return ""
+    cells = "".join(f'<tr><th style="text-align:left;padding-right:1em">{html.escape(str(k))}'
+                    f'</th><td style="text-align:left">{html.escape(_short(v))}</td></tr>'
+                    for k, v in summary.items())
+    return f'<table class="jobmagics-summary">{cells}</table>'
 
 
-def job_mimebundle(job: Job, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
-    """A job with a live widget (``%%job submit`` gives it one) carries it: displaying the job
-    shows the widget."""
-    bundle = _live_view_bundle(job.live_view, include, exclude)
-    if bundle is None:
-        return None
-    record = job.record
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = str(value)
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+def again_text(job_id: str) -> str:
+    """How to run an ended job again, as the final card says it."""
+    return f"run it again: job.retry() or %job retry {job_id}"
+
+
+def final_job_html(job: Job, record: JobRecord, summary: Mapping[str, Any] | None = None,
+                   png: bytes | None = None, tail: str = "") -> str:
+    """The card a live job widget becomes when its job ended (and what an ended job shows):
+    the card's rows, the run's summary, its final plot (an embedded PNG), the last lines of
+    its output and, when it did not complete, how to run it again."""
+    import base64
+    parts = [job_html(job, record)]
+    if summary:
+        parts.append(f"<div><b>result</b>{summary_html(summary)}</div>")
+    if png:
+        encoded = base64.b64encode(png).decode("ascii")
+        parts.append(f'<img class="jobmagics-plot" style="max-width:32em" alt="data of {job.id}"'
+                     f' src="data:image/png;base64,{encoded}"/>')
+    if tail:
+        parts.append('<pre class="jobmagics-tail" style="max-height:12em;overflow:auto;'
+                     f'margin:0.3em 0">{html.escape(tail)}</pre>')
+    if record.state in (State.FAILED, State.CANCELLED, State.TIMEOUT):
+        parts.append(f'<div class="jobmagics-again"><code>job.retry()</code> or <code>%job retry'
+                     f' {html.escape(job.id)}</code> runs it again</div>')
+    return f'<div class="jobmagics-final">{"".join(parts)}</div>'
+
+
+def final_job_text(job: Job, record: JobRecord, summary: Mapping[str, Any] | None = None) -> str:
+    """The final card as text (nbconvert to text, terminals)."""
     name = f" {record.name!r}" if record.name else ""
-    # the state lives in the widget; these fallbacks (nbconvert, plain front ends) name the job only
-    bundle["text/plain"] = f"<Job {job.id}{name} (live widget)>"
-    bundle["text/html"] = (f"<div class='jobmagics-job'><code>{html.escape(job.id)}</code> "
-                           f"{html.escape(record.name or '')} · {html.escape(record.user)}: "
-                           f"<code>%job status {html.escape(job.id)}</code> shows its state</div>")
-    return bundle
+    took = format_duration(elapsed(job, record=record))
+    lines = [f"<Job {job.id}{name} {record.state.value} after {took}>"]
+    if record.error:
+        lines.append(f"  error: {record.error}")
+    lines += [f"  {k}: {_short(v)}" for k, v in (summary or {}).items()]
+    if record.state in (State.FAILED, State.CANCELLED, State.TIMEOUT):
+        lines.append(f"  {again_text(job.id)}")
+    return "\n".join(lines)
 
 
 # ---- arrays -------------------------------------------------------------------------------
@@ -239,23 +275,6 @@ def array_html(array: JobArray, elements: int = ARRAY_CARD_ELEMENTS) -> str:
             if rest > 0 else "")
     listed = jobs_table_html(first, "Elements", "no elements") + more if elements else ""
     return f'<div class="jobmagics-array"><table>{cells}</table>{listed}</div>'
-
-
-def array_mimebundle(array: JobArray, include: Any = None,
-                     exclude: Any = None) -> dict[str, Any] | None:
-    """An array with a live widget carries it, as a job does (``job_mimebundle``)."""
-    bundle = _live_view_bundle(array.live_view, include, exclude)
-    if bundle is None:
-        return None
-    record = array.last_read
-    name = f" {record.name!r}" if record.name else ""
-    bundle["text/plain"] = f"<JobArray {array.id}{name} of {record.size} (live widget)>"
-    bundle["text/html"] = (f"<div class='jobmagics-array'><code>{html.escape(array.id)}</code>"
-                           f" {html.escape(record.name or '')} · {html.escape(record.user)}:"
-                           f" an array of {record.size:,};"
-                           f" <code>%job status {html.escape(array.id)}</code> shows its state"
-                           "</div>")
-    return bundle
 
 
 def move_lines(action: str, asked: Sequence[str], outcomes: Sequence[tuple[str, State | None]],

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .job_array import JobArray
     from .messages import Notification
 
+LIVE_DISPLAY = f"{__package__}.widgets.live_display"
 _FIRST_POLL_S = 0.002
 _MAX_POLL_S = 0.1
 # a running job is re-read this often while waited on: a worker's death commits nothing
@@ -31,8 +32,7 @@ class Job:
         self.queue = queue
         self.id = job_id
         self._record = record
-        # the live widget that shows this job (set by ``%%job submit``): displaying the job
-        # shows that widget; None shows the HTML card
+        # the live widget this job was last displayed as in a notebook (None: not shown live)
         self.live_view: Any = None
 
     def __repr__(self) -> str:
@@ -44,10 +44,11 @@ class Job:
         from .display import job_html
         return job_html(self)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
-        """A job with a ``live_view`` displays as that widget (see jobmagics.display)."""
-        from .display import job_mimebundle
-        return job_mimebundle(self, include, exclude)
+    def _ipython_display_(self) -> None:
+        """Shown in a notebook (however: a cell's value, ``display``, ``%job status``): its live
+        widget while it runs, its final card once it ended (``widgets.live_display``; found by
+        name, as the data layer is: the widgets import the client, which imports Job)."""
+        importlib.import_module(LIVE_DISPLAY).show(self)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, Job) and other.id == self.id

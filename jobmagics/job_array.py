@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from .model import TERMINAL, JobSpec, State, parse_states
 if TYPE_CHECKING:
     from .client import Queue
 
+LIVE_DISPLAY = f"{__package__}.widgets.live_display"
 _FIRST_POLL_S = 0.002
 _MAX_POLL_S = 0.1
 
@@ -27,7 +29,7 @@ class JobArray:
         self.queue = queue
         self.id = array_id
         self._record = record
-        self.live_view: Any = None      # the live widget showing it (see jobmagics.display)
+        self.live_view: Any = None      # the live widget it was last displayed as
 
     def __repr__(self) -> str:
         record = self.record
@@ -39,11 +41,10 @@ class JobArray:
         from .display import array_html
         return array_html(self)
 
-    def _repr_mimebundle_(self, include: Any = None,
-                          exclude: Any = None) -> dict[str, Any] | None:
-        """An array with a ``live_view`` displays as that widget (see jobmagics.display)."""
-        from .display import array_mimebundle
-        return array_mimebundle(self, include, exclude)
+    def _ipython_display_(self) -> None:
+        """Shown in a notebook: its live widget until every element ended, then its card
+        (``widgets.live_display``, found by name as ``Job``'s is)."""
+        importlib.import_module(LIVE_DISPLAY).show(self)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, JobArray) and other.id == self.id

@@ -23,6 +23,7 @@ from ..job import Job
 from ..job_array import JobArray
 from ..model import JobSettings, State
 from ..outputs import job_outputs
+from ..widgets import live_views
 from . import configs, editing, owned_worker
 from .configs import ConfigVerbs
 from .editing import EditingVerbs
@@ -45,6 +46,8 @@ class JobMagics(Magics, EditingVerbs, ConfigVerbs):
 
     def __init__(self, shell: Any = None) -> None:
         super().__init__(shell)
+        # the jobmagics.views comm target and the re-run hook, before any widget is shown
+        live_views.install(live_views.kernel_shell())
         self._queues: dict[str, Queue] = {}
         self._last_job: Target | None = None      # an array too (%%job submit --sweep)
 
@@ -113,14 +116,6 @@ class JobMagics(Magics, EditingVerbs, ConfigVerbs):
         if out:
             self._namespace[out] = job
 
-    @staticmethod
-    def _live(job: Target) -> Target:
-        if isinstance(job, JobArray):
-            return _live_array(job)
-        from ..widgets import JobWidget  # ipywidgets: loaded by the first live job
-        job.live_view = JobWidget(job)
-        return job
-
     def _pull_into_notebook(self, job: Target) -> list[str]:
         """A job's pulled variables; an array's: one list per variable, in index order."""
         if isinstance(job, JobArray):
@@ -157,15 +152,14 @@ class JobMagics(Magics, EditingVerbs, ConfigVerbs):
                                  " not with commands")
             job = queue.submit(command=args.command, **common)
         self._remember(job, args.out)
-        self._live(job)
         if job.last_read.backend == "local" and not queue.workers():
             print(f"no worker serves {queue.path} yet: the job waits until one starts"
                   " (%job worker start runs one in this kernel)", file=sys.stderr)
         if not args.wait:
-            return job
-        display(job)                 # watch it while we wait
-        job.live_view = None         # the cell's value: the final card
-        return self._finish_wait(job, None)
+            return job               # the cell's value: its live widget (widgets.live_display)
+        display(job)                 # watch it while we wait: it becomes its final card
+        self._finish_wait(job, None)
+        return None
 
     @staticmethod
     def _submit_experiment(args: Any, cell: str | None, queue: Queue,
@@ -230,9 +224,8 @@ class JobMagics(Magics, EditingVerbs, ConfigVerbs):
         return QueuePanel(self._queue(args.queue), history=args.history, limit=args.limit)
 
     def _cmd_status(self, args: Any, cell: str | None) -> Target:
-        """A job's card; an array's live widget (its elements paged), else its card."""
-        found = self._target(args)
-        return self._live(found) if isinstance(found, JobArray) else found
+        """The job (array) as the cell's value: live until it ended, then its final card."""
+        return self._target(args)
 
     def _cmd_logs(self, args: Any, cell: str | None) -> None:
         print(self._get(args).log(), end="")
@@ -276,7 +269,7 @@ class JobMagics(Magics, EditingVerbs, ConfigVerbs):
         queue = self._queue(args.queue)
         ids = self._ids(args)
         queue.apply("retry", ids)               # all of them or none
-        jobs = [self._live(queue.lookup(job_id)) for job_id in ids]
+        jobs = [queue.lookup(job_id) for job_id in ids]
         for job in jobs[:-1]:
             display(job)
         self._remember(jobs[-1], None)
@@ -313,19 +306,6 @@ class JobMagics(Magics, EditingVerbs, ConfigVerbs):
 
 
 JobMagics.job.__doc__ = inspect.cleandoc(JobMagics.job.__doc__ or "") + "\n\n" + help_text()
-
-
-def _live_array(array: JobArray) -> JobArray:
-    """The live array widget as the array's view; without it (widgets/array_view.py not there
-    yet) the array shows as its HTML card."""
-    try:
-        from ..widgets.array_view import ArrayWidget  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != "jobmagics.widgets.array_view":
-            raise
-        return array
-    array.live_view = ArrayWidget(array)
-    return array
 
 
 def _first_index(array: JobArray) -> int:

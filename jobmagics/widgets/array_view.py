@@ -14,6 +14,7 @@ import contextlib
 import html
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -37,8 +38,10 @@ class ArrayWidget(w.VBox):
 
     counts = Dict(help="elements per state, as last read").tag(sync=True)
 
-    def __init__(self, array: JobArray, y: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, array: JobArray, y: str | None = None,
+                 on_end: Callable[[ArrayWidget], None] | None = None, **kwargs: Any) -> None:
         self.array = array
+        self.on_end = on_end        # called once when the array ended (see JobWidget)
         self.header = w.HTML()
         self.stack = w.HTML()
         self.bar = w.FloatProgress(min=0.0, max=1.0, value=0.0, layout=w.Layout(width="50%"))
@@ -107,6 +110,9 @@ class ArrayWidget(w.VBox):
                     self.elements.refresh()
                 if self.plot is not None:
                     self.plot.update(record, final=record.terminal)
+            if record.terminal and self.on_end is not None:
+                ended, self.on_end = self.on_end, None
+                ended(self)
 
     def _show(self, record: ArrayRecord) -> None:
         self.state = record.state.value

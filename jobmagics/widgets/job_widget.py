@@ -1,16 +1,21 @@
 """The live job widget: id, name, user, state, progress and stage, elapsed time, the job's
-output as it is produced, and cancel / retry buttons. Plain ipywidgets, no custom JavaScript."""
+output as it is produced, an experiment's data plotted as it arrives (its fit drawn over it and
+its summary shown when it completes), and cancel / retry buttons. Plain ipywidgets, no custom
+JavaScript. ``state`` is a synced trait: a front end (or a test) reads the job's state from
+the model itself."""
 from __future__ import annotations
 
 import contextlib
 import html
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
+from traitlets import Unicode
 
-from ..display import bar_style, elapsed, error_html, state_html
+from ..display import bar_style, elapsed, error_html, state_html, summary_html
 from ..errors import JobmagicsError
 from ..formats import format_duration, progress_text
 from ..model import TERMINAL, State
@@ -31,15 +36,21 @@ _STYLE = ("<style>.jobmagics-indeterminate .progress-bar{background-image:linear
 
 
 class JobWidget(w.VBox):
-    """Shows one job and keeps itself up to date through the kernel's shared poller."""
+    """Shows one job and keeps itself up to date through the kernel's shared poller.
+    ``on_end`` is called once, from whichever thread saw the job end (the live display
+    replaces the widget by the job's final card then)."""
 
-    def __init__(self, job: Job, **kwargs: Any) -> None:
+    state = Unicode("", help="the job's state, as last read").tag(sync=True)
+
+    def __init__(self, job: Job, on_end: Callable[[JobWidget], None] | None = None,
+                 **kwargs: Any) -> None:
         self.job = job
         self.header = w.HTML()
         self.bar = w.FloatProgress(min=0.0, max=1.0, value=0.0, layout=w.Layout(width="50%"))
         self.stage = w.Label()
         self.output = w.Output(layout=w.Layout(max_height="24em", overflow="auto"))
         self.plot = DataPlot(job)               # shown once the job writes data/<id>.h5
+        self.summary = w.HTML()                 # an experiment's summary, once it completed
         self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="warning",
                                       layout=w.Layout(width="auto"))
         self.retry_button = w.Button(description="Retry", icon="redo",
@@ -48,14 +59,15 @@ class JobWidget(w.VBox):
         self.cancel_button.on_click(lambda _b: self._act(self.job.queue.cancel))
         self.retry_button.on_click(lambda _b: self._act(self.job.queue.retry, new_attempt=True))
         super().__init__(children=[
-            self.header, w.HBox([self.bar, self.stage]), self.plot.image, self.output,
+            self.header, w.HBox([self.bar, self.stage]), self.plot.image, self.summary,
+            self.output,
             w.HBox([self.cancel_button, self.retry_button, self.message])], **kwargs)
         self.add_class("jobmagics-job-widget")
         self._lock = threading.RLock()          # the poller thread and button clicks both update
         self._follower = OutputFollower(job)
         self._record: Any = None                # the job as last read: polling reads only on change
         self._last_second = -1
-        self.state = ""
+        self.on_end = on_end
         self.refresh()
         if not self._finished():
             shared_poller().subscribe(self)
@@ -98,6 +110,10 @@ class JobWidget(w.VBox):
                 self._follow_output(terminal=record.state in TERMINAL)
                 if record.state in TERMINAL:
                     self.plot.update(final=True)
+                    self.summary.value = summary_html(self.plot.summary)
+            if record.state in TERMINAL and self.on_end is not None:
+                ended, self.on_end = self.on_end, None
+                ended(self)
 
     def _show_record(self, record: Any) -> None:
         state = record.state.value
@@ -137,7 +153,7 @@ class JobWidget(w.VBox):
     def _held(self) -> Any:
         """One batch of state updates per widget instead of one message per trait."""
         with contextlib.ExitStack() as stack:
-            for widget in (self, self.header, self.bar, self.stage, self.output,
+            for widget in (self, self.header, self.bar, self.stage, self.summary, self.output,
                            self.cancel_button, self.retry_button):
                 stack.enter_context(widget.hold_sync())
             yield
@@ -161,7 +177,7 @@ class JobWidget(w.VBox):
     def close(self) -> None:
         shared_poller().unsubscribe(self)
         self.plot.close()
-        for child in (self.header, self.bar, self.stage, self.output, self.cancel_button,
-                      self.retry_button, self.message, *self.children):
+        for child in (self.header, self.bar, self.stage, self.summary, self.output,
+                      self.cancel_button, self.retry_button, self.message, *self.children):
             child.close()
         super().close()

@@ -1,22 +1,39 @@
-"""ONE background poller per kernel, shared by every job widget and queue panel.
+"""ONE background poller per kernel, shared by every job widget, array widget and queue panel.
 
-It reads ``PRAGMA data_version`` of each watched queue about every 100 ms (a cheap read in
-autocommit mode: no transaction is held open, so the WAL can always be checkpointed) and
-tells each subscriber whether its queue changed. Subscribers are held by weak reference;
-the thread exits when none is left and starts again with the next one. It never prints:
-a subscriber's exception is kept in ``errors`` for debugging."""
+It sleeps until a watched queue changes, then tells each subscriber whether its queue's data
+changed. Two inotify watches (``jobmagics.watch.FolderWatch``) wake it: one on each queue's
+folder (the database and its WAL: a state change is shown within milliseconds) and one on its
+``logs``, ``outputs`` and ``data`` folders (live output and data: looked at no more often than
+every ``FILES_S``, so a job printing 1,000 lines a second costs about ten wakes a second, not
+1,000). A wake is confirmed with ``PRAGMA data_version`` (a cheap read in autocommit mode: no
+transaction is held open, so the WAL can always be checkpointed); a wake that finds no new
+version looks again a few times shortly after (a commit's fsync can end after its write woke
+us). Between changes it ticks once a second (elapsed times; a dead worker writes nothing, so
+"worker lost" is looked for). Without inotify it polls every ``FALLBACK_POLL_S``.
+
+Subscribers are held by weak reference; the thread exits when none is left and starts again
+with the next one. It never prints: a subscriber's exception is kept in ``errors``."""
 from __future__ import annotations
 
 import collections
+import contextlib
+import os
+import select
 import threading
 import time
 import weakref
 from typing import TYPE_CHECKING, Protocol
 
+from ..watch import FALLBACK_POLL_S, FolderWatch
+
 if TYPE_CHECKING:
     from ..client import Queue
 
-INTERVAL_S = 0.1
+TICK_S = 1.0             # between changes: elapsed times move on, lost workers are looked for
+FILES_S = 0.1            # output and data files: looked at no more often than this
+COALESCE_S = 0.003       # after a wake, let the rest of a burst of writes arrive
+RECHECKS = (0.005, 0.015, 0.04, 0.1)   # a wake without a new data_version: look again after
+FILE_FOLDERS = ("logs", "outputs", "data")
 
 
 class Subscriber(Protocol):
@@ -26,15 +43,35 @@ class Subscriber(Protocol):
         """Update from the queue; ``changed`` says its data changed. Return False to unsubscribe."""
 
 
+class _Watches:
+    """The two watches over every watched queue, made again when the set of queues changes."""
+
+    def __init__(self, queues: dict[str, Queue]) -> None:
+        self.keys = frozenset(queues)
+        roots = [q.layout.root for q in queues.values()]
+        self.database = FolderWatch(roots)
+        self.files = FolderWatch([root / name for root in roots for name in FILE_FOLDERS])
+
+    @property
+    def polling(self) -> bool:
+        return not (self.database.watching and self.files.watching)
+
+    def close(self) -> None:
+        self.database.close()
+        self.files.close()
+
+
 class Poller:
-    def __init__(self, interval: float = INTERVAL_S) -> None:
-        self.interval = interval
+    def __init__(self, tick: float = TICK_S) -> None:
+        self.tick = tick
         self.errors: collections.deque[str] = collections.deque(maxlen=50)
-        self.ticks = 0
+        self.ticks = 0           # passes over the subscribers (each wake or tick)
         self._subscribers: weakref.WeakSet[Subscriber] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._versions: dict[str, int] = {}
+        self._watches: _Watches | None = None
+        self._poke_r, self._poke_w = _pipe()
 
     def subscribe(self, subscriber: Subscriber) -> None:
         with self._lock:
@@ -43,10 +80,14 @@ class Poller:
                 self._thread = threading.Thread(target=self._run, name="jobmagics-poller",
                                                 daemon=True)
                 self._thread.start()
+            else:
+                self._poke()           # a new queue to watch: the thread makes its watches anew
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         with self._lock:
             self._subscribers.discard(subscriber)
+            if not self._subscribers:
+                self._poke()           # nothing left: let the thread end now, not at its tick
 
     @property
     def running(self) -> bool:
@@ -56,19 +97,78 @@ class Poller:
         with self._lock:
             return list(self._subscribers)
 
+    def _poke(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._poke_w, b"x")
+
     def _run(self) -> None:
+        rechecks: list[float] = []
+        files_due = 0.0
         while True:
             with self._lock:
                 subscribers = list(self._subscribers)
                 if not subscribers:
                     self._thread = None
+                    self._close_watches()
                     return
+            watches = self._watch(subscribers)
             changed = self._changed_queues(subscribers)
             for subscriber in subscribers:
                 self._poll_one(subscriber, changed.get(str(subscriber.queue.path), False))
             del subscribers                 # keep no strong reference while sleeping
             self.ticks += 1
-            time.sleep(self.interval)
+            if any(changed.values()):
+                rechecks = []
+            files_due = self._wait(watches, rechecks, files_due)
+
+    def _watch(self, subscribers: list[Subscriber]) -> _Watches:
+        queues = {str(s.queue.path): s.queue for s in subscribers}
+        if self._watches is None or self._watches.keys != frozenset(queues):
+            self._close_watches()
+            self._watches = _Watches(queues)
+        return self._watches
+
+    def _close_watches(self) -> None:
+        if self._watches is not None:
+            self._watches.close()
+            self._watches = None
+
+    def _wait(self, watches: _Watches, rechecks: list[float], files_due: float) -> float:
+        """Sleep until the database changes, files change (at most every FILES_S), a recheck
+        is due, or the tick; returns when the files may be looked at next."""
+        now = time.monotonic()
+        timeout = self.tick
+        if rechecks:
+            timeout = min(timeout, rechecks[0])
+        if watches.polling:
+            timeout = min(timeout, FALLBACK_POLL_S)
+        readers = [self._poke_r]
+        database_fd, files_fd = watches.database.fileno(), watches.files.fileno()
+        if database_fd is not None:
+            readers.append(database_fd)
+        if files_fd is not None:
+            if now >= files_due:
+                readers.append(files_fd)
+            else:
+                timeout = min(timeout, files_due - now)
+        try:
+            ready, _, _ = select.select(readers, [], [], max(0.0, timeout))
+        except (OSError, ValueError):
+            return files_due
+        if not ready:
+            if rechecks:
+                rechecks.pop(0)
+            return files_due
+        time.sleep(COALESCE_S)            # the rest of the burst, then one look for all of it
+        if self._poke_r in ready:
+            _drain(self._poke_r)
+        if database_fd in ready:
+            watches.database.drain()
+            rechecks[:] = list(RECHECKS)
+        if files_fd in ready:
+            watches.files.drain()
+            return time.monotonic() + FILES_S
+        return files_due
 
     def _changed_queues(self, subscribers: list[Subscriber]) -> dict[str, bool]:
         queues = {str(s.queue.path): s.queue for s in subscribers}
@@ -91,6 +191,19 @@ class Poller:
             keep = True
         if keep is False:
             self.unsubscribe(subscriber)
+
+
+def _pipe() -> tuple[int, int]:
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    return read, write
+
+
+def _drain(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        while os.read(fd, 4096):
+            pass
 
 
 _poller: Poller | None = None

@@ -22,6 +22,7 @@ from ..display import (
     counts_bar_html,
     error_html,
     more_text,
+    queue_html,
     row_status_html,
     state_badge,
 )
@@ -30,6 +31,7 @@ from ..formats import format_duration
 from ..job import Job
 from ..model import STATE_NAMES, TERMINAL, State
 from ..schedules import Schedule, next_run
+from .live_views import LiveView, install, kernel_shell
 from .poller import shared_poller
 
 if TYPE_CHECKING:
@@ -150,6 +152,12 @@ class QueuePanel(w.VBox):
 
     def __repr__(self) -> str:
         return f"QueuePanel({str(self.queue.path)!r})"
+
+    def _ipython_display_(self) -> None:
+        """Displayed (``%job queue``, ``q``): a live output until it is gone (``live_views``),
+        the HTML listing beside it for front ends without widgets."""
+        install(kernel_shell())
+        LiveView(self).show({"text/plain": repr(self.queue), "text/html": queue_html(self.queue)})
 
     def poll(self, changed: bool) -> bool:
         """Re-read on a change, but never more than a 1/THROTTLE share of the time (a huge queue

@@ -77,7 +77,7 @@ def test_the_repr_of_jobs_and_queues_is_html_for_nbconvert(shell, queue_dir):
     queue = Queue(queue_dir)
     job = queue.submit(command=["echo", "<hi>"], name="a <b>")
     assert job.id in job._repr_html_() and "a &lt;b&gt;" in job._repr_html_()
-    assert job._repr_mimebundle_() is None, "a plain Job has no live widget: _repr_html_ is used"
+    assert not hasattr(job, "_repr_mimebundle_"), "IPython shows a Job by _ipython_display_"
     assert job.id in queue._repr_html_() and "pending" in queue._repr_html_()
 
 
