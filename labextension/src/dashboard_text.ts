@@ -48,11 +48,25 @@ export interface IWorkerStatus {
   pid: number;
   slots: number;
   slots_in_use: number;
-  resources: string[];
+  /** The resources it serves (by name, with their units). */
+  resources: Record<string, number> | string[];
   /** Seconds since its last heartbeat when the dashboard was read. */
   heartbeat_age: number;
   alive: boolean;
   draining: boolean;
+}
+
+/** "hardware, gpu×2": resources by name, with their units when more than one. */
+export function resourceNames(resources: Record<string, number> | string[] | null): string {
+  if (!resources) {
+    return '';
+  }
+  if (Array.isArray(resources)) {
+    return resources.join(', ');
+  }
+  return Object.entries(resources)
+    .map(([name, units]) => (units > 1 ? `${name}×${units}` : name))
+    .join(', ');
 }
 
 export interface IDashboard {
@@ -115,8 +129,9 @@ export function heartbeatText(ageSeconds: number): string {
 /** A worker's line: "host · 1/2 slots · hardware · 3 s ago" (+ " · draining" / " · lost"). */
 export function workerText(w: IWorkerStatus, ageSeconds: number): string {
   const parts = [w.host, `${w.slots_in_use}/${w.slots} slots`];
-  if (w.resources.length) {
-    parts.push(w.resources.join(', '));
+  const resources = resourceNames(w.resources);
+  if (resources) {
+    parts.push(resources);
   }
   parts.push(w.alive ? heartbeatText(ageSeconds) : `no heartbeat for ${heartbeatText(ageSeconds).replace(' ago', '')}`);
   if (w.draining) {
@@ -141,10 +156,9 @@ export function nextText(job: INextJob): string {
   if (job.priority) {
     parts.push(`P${job.priority}`);
   }
-  const res = job.resources;
-  const names = Array.isArray(res) ? res : res ? Object.keys(res) : [];
-  if (names.length) {
-    parts.push(names.join(', '));
+  const resources = resourceNames(job.resources);
+  if (resources) {
+    parts.push(resources);
   }
   return parts.join(' · ');
 }

@@ -53,6 +53,8 @@ test("a worker's line: host, slots in use, resources, heartbeat; a lost one says
   const w = { id: 'w1', host: 'lab-pc', user: 'root', pid: 12, slots: 2, slots_in_use: 1,
     resources: ['hardware'], heartbeat_age: 3, alive: true, draining: false };
   assert.equal(workerText(w, 3.2), 'lab-pc · 1/2 slots · hardware · 3 s ago');
+  assert.equal(workerText({ ...w, resources: { hardware: 1, gpu: 2 } }, 3.2),
+    'lab-pc · 1/2 slots · hardware, gpu×2 · 3 s ago');
   assert.equal(workerText({ ...w, alive: false, draining: true, resources: [] }, 95),
     'lab-pc · 1/2 slots · no heartbeat for 1m 35s · draining');
 });
