@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import JobNotFound
 from ..job import Job
+from ..job_data import run_facts
 from ..kinds import describe
+from ..messages import sentence
 from ..model import JobRecord
 
 if TYPE_CHECKING:
@@ -49,7 +51,14 @@ def listed(job: Job) -> dict[str, Any]:
         data["command"] = None
     data.update(summary=summary(record), brief=True, log_path=str(job.log_path),
                 data_path=str(job.data_path), outputs_path=str(job.outputs_path))
+    data["sentence"] = ended_sentence(record, job.queue.user)
     return data
+
+
+def ended_sentence(record: JobRecord, viewer: str) -> str | None:
+    """How a notification tells ``viewer`` that the job ended, in one sentence
+    (``messages.sentence``); None while it has not ended."""
+    return sentence(record, record.state.value, viewer) if record.terminal else None
 
 
 def listed_array(array: JobArray, may_act: bool) -> dict[str, Any]:
@@ -99,7 +108,7 @@ def detailed(q: Queue, job_id: str) -> dict[str, Any]:
     data = job.to_dict() | {"summary": summary(record), "brief": False}
     if may_act:
         data["env"] = dict(record.env)    # may hold secrets: its owner's (and admins') only
-    return {"job": data, "events": q.events(job_id), "can_act": may_act}
+    return {"job": data, "events": q.events(job_id), "can_act": may_act} | run_facts(job)
 
 
 def read_log(job: Job, offset: int) -> dict[str, Any]:
