@@ -89,6 +89,12 @@ class Queue(EditsAPI, SchedulesAPI, RetentionAPI, NotificationsAPI):
         from .display import queue_html
         return queue_html(self)
 
+    def _ipython_display_(self) -> None:
+        """Shown in a notebook (``q``): the live queue panel (``widgets.live_display``, found
+        by name: the widgets import the client)."""
+        import importlib
+        importlib.import_module(f"{__package__}.widgets.live_display").show(self)
+
     # ---- submitting -------------------------------------------------------------------
     def submit(self, command: Sequence[str] | None = None, *, code: str | None = None,
                function: Callable[..., Any] | None = None, args: Sequence[Any] = (),
@@ -458,10 +464,17 @@ class Queue(EditsAPI, SchedulesAPI, RetentionAPI, NotificationsAPI):
         listed = set(self.store.setting(key, []))
         self.store.set_setting(key, sorted(listed | set(names) if add else listed - set(names)))
 
+    def may_manage(self) -> bool:
+        """May this user pause and resume the queue and change its lists: its owner (root, the
+        folder's owner), a queue admin, or a system queue's service account."""
+        if self.through_service:         # the service decides; it lets admins
+            return self.is_admin()
+        return os.getuid() in (0, self.path.stat().st_uid) or self.is_admin()
+
     def _require_manager(self, verb: str) -> None:
         if self.through_service:
             return                       # the service decides, from the kernel's word
-        if os.getuid() in (0, self.path.stat().st_uid) or self.is_admin():
+        if self.may_manage():
             return
         raise PermissionDenied(f"{self.user} may not {verb} this queue:"
                                " only its owner or a queue admin may")

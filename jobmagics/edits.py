@@ -17,7 +17,8 @@ from .fields import editable, flag_arguments, from_arguments, settings
 from .job import Job
 from .model import JobRecord, JobSettings, check_job_id
 from .queue_part import QueuePart
-from .store.edits import CONFIG, EDITABLE_STATES, check_editable, edited_spec, value_text
+from .store.edits import CONFIG, check_editable, edited_spec, value_text
+from .store.rules import EDITABLE_STATES
 
 if TYPE_CHECKING:
     from .client import Queue

@@ -10,7 +10,7 @@ from traitlets import Float, Int, Unicode, default, observe
 
 import jobmagics
 
-from . import dashboard, editing, job_view, schedules
+from . import changes, dashboard, editing, job_view, schedules
 from . import handlers as h
 from .arrays import ArrayHandler, ArraysHandler
 from .bodies import ACTIONS
@@ -55,6 +55,7 @@ class JobmagicsApp(ExtensionApp):
         self._queue: jobmagics.Queue | None = None
         self._queue_lock = threading.Lock()
         self._calls: QueueCalls | None = None
+        self._feed: changes.ChangeFeed | None = None
         self.log.info("jobmagics: serving queue %s", self.queue or "(default)")
 
     def initialize_handlers(self) -> None:
@@ -74,6 +75,25 @@ class JobmagicsApp(ExtensionApp):
         if getattr(self, "_calls", None) is None:
             self._calls = QueueCalls(self.queue_threads, self.queue_wait)
         return self._calls  # type: ignore[return-value]
+
+    async def change_feed(self) -> changes.ChangeFeed:
+        """The one watch of the queue folder that wakes every long poll (made on first use,
+        on the server's event loop; closed when the server stops)."""
+        queue = await self.calls.run(self.get_queue)
+        folder = str(queue.layout.db.parent)
+        feed = self._feed
+        if feed is not None and feed.folder != folder:      # the queue setting changed
+            feed.close()
+            feed = None
+        if feed is None:
+            feed = self._feed = changes.ChangeFeed(
+                folder, lambda: self.calls.run(queue.data_version))
+        return feed
+
+    async def stop_extension(self) -> None:
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            feed.close()
 
     def get_queue(self) -> jobmagics.Queue:
         """The queue, opened on first use (and again after a failure, e.g. a missing mount).
@@ -102,6 +122,6 @@ def route_table() -> list[tuple[str, type[h.JobmagicsHandler]]]:
         (rf"/{api}/whoami", h.WhoAmIHandler),
         *((rf"/{api}/{path}", handler) for path, handler in (*editing.ROUTES, *schedules.ROUTES,
                                                              *job_view.ROUTES, *dashboard.ROUTES)),
-        (rf"/{api}/changes", h.ChangesHandler),
+        (rf"/{api}/changes", changes.ChangesHandler),
         (rf"/{api}/(?P<rest>.*)", h.NoRouteHandler),
     ]

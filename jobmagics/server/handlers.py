@@ -27,11 +27,9 @@ routes take an array's id as a job's.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
-import time
 from collections.abc import Callable
 from http.client import responses
 from pathlib import Path
@@ -62,9 +60,6 @@ if TYPE_CHECKING:
 API = "jobmagics/api"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-CHANGES_POLL_S = 0.1
-CHANGES_MAX_S = 30.0
-LIVENESS_POLL_S = 1.0        # how often a long poll looks whether a worker died
 RETRY_AFTER_S = 1
 STATES = {s.value for s in State}
 FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
@@ -216,7 +211,8 @@ class JobsHandler(JobmagicsHandler):
             jobs = q.jobs(state=states, user=who, name=name, since=since, limit=limit,
                           offset=offset, elements=elements)
             total = q.count(state=states, user=who, name=name, since=since, elements=elements)
-            return {"jobs": [listed(j) for j in jobs], "total": total, "limit": limit,
+            may = may_act_on(q)
+            return {"jobs": [listed(j, may) for j in jobs], "total": total, "limit": limit,
                     "offset": offset, "user": q.user, "version": version}
 
         await self.answer(page)
@@ -257,7 +253,8 @@ class QueueHandler(JobmagicsHandler):
             jobs = q.queue(limit=limit, offset=offset, user=q.user if mine else user,
                            elements=elements)
             may = may_act_on(q)
-            return {"jobs": [listed(j) for j in jobs], "counts": jobs.counts, "total": jobs.total,
+            return {"jobs": [listed(j, may) for j in jobs], "counts": jobs.counts,
+                    "total": jobs.total,
                     "more": jobs.more, "limit": limit, "offset": offset, "user": q.user,
                     "version": version,
                     "arrays": [listed_array(a, may(a.last_read.user)) for a in jobs.arrays]}
@@ -296,43 +293,6 @@ class WhoAmIHandler(JobmagicsHandler):
     @authorized
     async def get(self) -> None:
         await self.answer(lambda q: {"user": q.user, "admin": q.is_admin(), "queue": str(q.path)})
-
-
-class ChangesHandler(JobmagicsHandler):
-    """Long poll: answers as soon as the queue's data version differs from ``version``, or a
-    worker stops being alive. A worker's death commits nothing (no version moves), yet its
-    running jobs now read "worker lost": the sidebar must look again."""
-
-    _closed = False
-
-    def on_connection_close(self) -> None:
-        self._closed = True
-
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
-        version = self.int_arg("version", -1, minimum=None)
-        timeout = self.float_arg("timeout")
-        timeout = 25.0 if timeout is None else min(max(timeout, 0.0), CHANGES_MAX_S)
-        deadline = time.monotonic() + timeout
-        current, alive = await self.queue_call(lambda q: (q.data_version(), alive_workers(q)))
-        next_look = time.monotonic() + LIVENESS_POLL_S
-        workers_changed = False
-        while current == version and not workers_changed and time.monotonic() < deadline \
-                and not self._closed:
-            await asyncio.sleep(CHANGES_POLL_S)
-            current = await self.queue_call(lambda q: q.data_version())
-            if time.monotonic() >= next_look:
-                next_look = time.monotonic() + LIVENESS_POLL_S
-                workers_changed = await self.queue_call(alive_workers) != alive
-        if not self._closed:
-            changed = current != version or workers_changed
-            self.finish(json.dumps({"version": current, "changed": changed,
-                                    "workers_changed": workers_changed}))
-
-
-def alive_workers(q: jobmagics.Queue) -> frozenset[str]:
-    return frozenset(w["id"] for w in q.workers(alive_only=True))
 
 
 class ActionHandler(JobmagicsHandler):

@@ -21,6 +21,7 @@ from ..job_data import run_facts
 from ..kinds import describe
 from ..messages import sentence
 from ..model import JobRecord
+from ..store import rules
 
 if TYPE_CHECKING:
     from ..client import Queue
@@ -39,9 +40,11 @@ def summary(record: JobRecord) -> str:
     return describe(record, SUMMARY_CHARS)
 
 
-def listed(job: Job) -> dict[str, Any]:
-    """A job as listings show it: every field but the big ones, plus its summary. Built
-    field by field (``dataclasses.asdict`` deep-copies: 5x the cost, at 200 jobs a page)."""
+def listed(job: Job, may: Callable[[str], bool] | None = None) -> dict[str, Any]:
+    """A job as listings show it: every field but the big ones, plus its summary and ``may``,
+    the actions the current user may take on it now (``may``: ``may_act_on``, read once for a
+    page). Built field by field (``dataclasses.asdict`` deep-copies: 5x the cost, at 200 jobs
+    a page)."""
     record = job.last_read          # as the listing read it: one page is one moment, read once
     data = {name: getattr(record, name) for name in LISTED_FIELDS}
     data["state"] = record.state.value
@@ -52,7 +55,14 @@ def listed(job: Job) -> dict[str, Any]:
     data.update(summary=summary(record), brief=True, log_path=str(job.log_path),
                 data_path=str(job.data_path), outputs_path=str(job.outputs_path))
     data["sentence"] = ended_sentence(record, job.queue.user)
+    data["may"] = may_do(record, may or may_act_on(job.queue))
     return data
+
+
+def may_do(record: JobRecord, may: Callable[[str], bool]) -> list[str]:
+    """The actions (``store.rules.RULES``) the current user may take on the job now: its
+    state allows them and it is theirs (or they are an admin)."""
+    return rules.allowed(record) if may(record.user) else []
 
 
 def ended_sentence(record: JobRecord, viewer: str) -> str | None:
@@ -70,7 +80,7 @@ def listed_array(array: JobArray, may_act: bool) -> dict[str, Any]:
 def may_act_on(q: Queue) -> Callable[[str], bool]:
     """``may(owner)``: whether the current user may act on what ``owner`` submitted (the
     admins list read once for a whole page)."""
-    admin = q.is_admin()
+    admin = q.is_admin() or q.is_service_account
     return lambda owner: admin or owner == q.user
 
 
@@ -95,8 +105,9 @@ def array_page(q: Queue, array_id: str, offset: int, limit: int,
     record = array.last_read
     elements = array.elements_page(offset=offset, limit=limit, state=states)
     total = sum(record.counts.get(s, 0) for s in states) if states else record.size
-    return {"array": listed_array(array, may_act_on(q)(record.user)),
-            "elements": [listed(job) for job in elements], "offset": offset, "limit": limit,
+    may = may_act_on(q)
+    return {"array": listed_array(array, may(record.user)),
+            "elements": [listed(job, may) for job in elements], "offset": offset, "limit": limit,
             "total": total, "more": max(0, total - offset - len(elements))}
 
 
@@ -105,7 +116,8 @@ def detailed(q: Queue, job_id: str) -> dict[str, Any]:
     job = q.get(job_id)
     record = job.last_read
     may_act = record.user == q.user or q.is_admin()
-    data = job.to_dict() | {"summary": summary(record), "brief": False}
+    data = job.to_dict() | {"summary": summary(record), "brief": False,
+                            "may": may_do(record, lambda owner: may_act)}
     if may_act:
         data["env"] = dict(record.env)    # may hold secrets: its owner's (and admins') only
     return {"job": data, "events": q.events(job_id), "can_act": may_act} | run_facts(job)

@@ -289,6 +289,7 @@ OPERATIONS: dict[str, Callable[..., Any]] = {op.__name__: op for op in (
     array, is_array, elements, arrays,
     set_setting, set_paused, workers, pid_of, events, whoami,
     _read("active_counts"), _read("state_counts"), _read("resources"), _read("setting"),
+    _read("dashboard_lines"),
 )}
 
 from . import ops_edits, ops_notifications, ops_retention, ops_schedules  # noqa: E402

@@ -29,7 +29,8 @@ READS = frozenset({"get", "find", "count", "active", "active_counts", "state_cou
                    "notifications", "queue_settings",
                    "workers", "resources", "setting", "payload", "result", "pid_of",
                    "data_version", "whoami", "array", "is_array", "elements", "arrays", "du",
-                   "schedule", "schedules", "schedule_runs", "next_schedule_due"})
+                   "schedule", "schedules", "schedule_runs", "next_schedule_due",
+                   "dashboard_lines"})
 
 
 class ConnectionClosed(EOFError):

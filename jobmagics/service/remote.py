@@ -144,6 +144,9 @@ class RemoteStore:
     def resources(self) -> dict[str, dict[str, Any]]:
         return dict(self.call("resources"))
 
+    def dashboard_lines(self, limit: int = 5) -> dict[str, Any]:
+        return dict(self.call("dashboard_lines", limit))
+
     def setting(self, key: str, default: Any = None) -> Any:
         return self.call("setting", key, default)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from ..paths import QueueLayout
 from .arrays import ArraysMixin
 from .backup import Backup, backup
+from .dashboard import DashboardMixin
 from .db import BUSY_TIMEOUT_S, Database
 from .dispatch import Capacity, DispatchMixin
 from .edits import EditsMixin
@@ -20,7 +21,7 @@ __all__ = ["Capacity", "Store", "Submission"]
 
 
 class Store(JobsMixin, ArraysMixin, MovesMixin, DispatchMixin, EditsMixin, SchedulesMixin,
-            OutboxMixin, RetentionMixin):
+            OutboxMixin, RetentionMixin, DashboardMixin):
     """All reads and writes of one queue's database: submission and reading (``jobs``), job
     arrays (``arrays``), the user's moves (``moves``) and the worker's side (``dispatch``),
     each a mixin that needs only ``self.db``. None of them writes a job's state: each takes

@@ -44,6 +44,8 @@ class Database:
         self._local = threading.local()
         self._commits = 0            # our own commits: PRAGMA data_version only counts others'
         self._lock = threading.Lock()
+        self._version_lock = threading.Lock()
+        self._version_conn: tuple[sqlite3.Connection | None, int] = (None, 0)
         self._writable_checked = False
         self._schema_current = False         # known to be SCHEMA_VERSION (checked by writes)
         self._wal_active = False             # known once the journal mode is set
@@ -267,8 +269,22 @@ class Database:
             raise self._explain(exc) from None
 
     def data_version(self) -> int:
-        """Changes whenever any process (this one included) commits to the queue."""
-        version = self.read("PRAGMA data_version")[0][0]
+        """Changes whenever any process (this one included) commits to the queue. Read on
+        one connection of this process (under a lock), whichever thread asks: each connection
+        counts from its own start, so numbers from two threads' connections could not be
+        compared (a server answers from a pool of threads that come and go)."""
+        if self.read_only:
+            self._leave_read_only()
+        with self._version_lock:
+            conn, pid = self._version_conn
+            if conn is None or pid != os.getpid():
+                conn = self._connect(create=False)
+                self._version_conn = (conn, os.getpid())
+            self.guard.check()
+            try:
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise self._explain(exc) from None
         return int(version) + self._commits
 
     def checkpoint(self) -> None:

@@ -1,0 +1,143 @@
+"""Push without polling: the long poll ``GET /jobmagics/api/changes`` answers within a few
+milliseconds of a commit to the queue.
+
+One :class:`ChangeFeed` per server watches the queue folder (one ``FolderWatch``, an inotify
+descriptor registered on the event loop with ``loop.add_reader``), however many long polls
+wait (a browser tab each). When the folder fires, the feed asks ``data_version`` (off the loop)
+whether the database really changed, and if so wakes every waiting long poll at once: it sets
+the current ``asyncio.Event`` and puts a fresh one in its place. Each long poll then reads the
+version itself and answers. A worker's death commits nothing, so a long poll still looks at
+the workers once a second. Without inotify the feed never fires and long polls look every
+``FALLBACK_POLL_S``, as before.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..watch import FALLBACK_POLL_S, FolderWatch
+from .handlers import JobmagicsHandler
+
+if TYPE_CHECKING:
+    import jobmagics
+
+CHANGES_MAX_S = 30.0
+CHANGES_DEFAULT_S = 25.0
+LIVENESS_POLL_S = 1.0        # how often a long poll looks whether a worker died
+
+
+class ChangeFeed:
+    """Wakes every waiting long poll when the queue's database changes (see the module)."""
+
+    def __init__(self, folder: str, read_version: Callable[[], Awaitable[int]]) -> None:
+        self.folder = folder
+        self._read_version = read_version
+        self._event = asyncio.Event()
+        self._seen: int | None = None
+        self._checking = False
+        self._again = False
+        self._loop = asyncio.get_running_loop()
+        self._watch = FolderWatch([folder])
+        self.wakes = 0                       # how many changes it announced (for tests, logs)
+        fd = self._watch.fileno()
+        if fd is not None:
+            self._loop.add_reader(fd, self._on_folder_change)
+
+    @property
+    def watching(self) -> bool:
+        return self._watch.watching
+
+    def next_change(self) -> asyncio.Event:
+        """The event set at the next confirmed change (take it *before* reading the version:
+        a change in between then still wakes the waiter)."""
+        return self._event
+
+    def _on_folder_change(self) -> None:
+        self._watch.drain()
+        if self._checking:             # a look is under way: look once more after it
+            self._again = True
+            return
+        self._checking = True
+        self._loop.create_task(self._confirm())
+
+    async def _confirm(self) -> None:
+        try:
+            again = True
+            while again:
+                self._again = False
+                try:
+                    version: int | None = await self._read_version()
+                except Exception:  # noqa: BLE001 - unreadable now: let the long polls look
+                    version = None
+                if version is None or version != self._seen:
+                    self._seen = version
+                    self._announce()
+                again = self._again
+        finally:
+            self._checking = False
+
+    def _announce(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        self.wakes += 1
+        event.set()
+
+    def close(self) -> None:
+        fd = self._watch.fileno()
+        if fd is not None:
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(fd)
+        self._watch.close()
+        self._announce()                     # let the waiting long polls answer now
+
+
+class ChangesHandler(JobmagicsHandler):
+    """Long poll: answers as soon as the queue's data version differs from ``version``, or a
+    worker stops being alive. A worker's death commits nothing (no version moves), yet its
+    running jobs now read "worker lost": the sidebar must look again."""
+
+    _closed = False
+
+    def on_connection_close(self) -> None:
+        self._closed = True
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        version = self.int_arg("version", -1, minimum=None)
+        timeout = self.float_arg("timeout")
+        timeout = CHANGES_DEFAULT_S if timeout is None else min(max(timeout, 0.0), CHANGES_MAX_S)
+        deadline = time.monotonic() + timeout
+        feed = await self.app.change_feed()
+        woken = feed.next_change()
+        current, alive = await self.queue_call(lambda q: (q.data_version(), alive_workers(q)))
+        next_look = time.monotonic() + LIVENESS_POLL_S
+        workers_changed = False
+        while current == version and not workers_changed and not self._closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            pause = min(left, max(0.0, next_look - time.monotonic()))
+            if not feed.watching:
+                pause = min(pause, FALLBACK_POLL_S)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(woken.wait(), pause)
+            woken = feed.next_change()
+            current = await self.queue_call(lambda q: q.data_version())
+            if time.monotonic() >= next_look:
+                next_look = time.monotonic() + LIVENESS_POLL_S
+                workers_changed = await self.queue_call(alive_workers) != alive
+        if not self._closed:
+            changed = current != version or workers_changed
+            self.finish(json.dumps({"version": current, "changed": changed,
+                                    "workers_changed": workers_changed}))
+
+
+def alive_workers(q: jobmagics.Queue) -> frozenset[str]:
+    return frozenset(w["id"] for w in q.workers(alive_only=True))
