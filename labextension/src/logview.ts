@@ -11,7 +11,7 @@ import { Panel, Widget } from '@lumino/widgets';
 
 import { actOnJob, getJob, type IJob, type IJobViewDetails, type JobAction } from './api';
 import { ConfigSection } from './jobview/config';
-import { JobHeader } from './jobview/header';
+import { JobFields, JobHeader } from './jobview/header';
 import { LogSection } from './jobview/log';
 import { MeasurementSection } from './jobview/measurement';
 import { OutputsSection } from './jobview/outputs';
@@ -47,6 +47,7 @@ export class JobView extends Panel {
     this._log = new LogSection(jobId, () => this._isActive());
     this.addWidget(this._header);
     this.addWidget(this._timeline);
+    this.addWidget(this._fields);
     this.addWidget(this._log);
     this._live.push(this._log);
     this._model.versionChanged.connect(this._onVersion, this);
@@ -130,6 +131,7 @@ export class JobView extends Panel {
     this.node.dataset.state = job.state;
     const me = this._model.me;
     this._header.render(job, actionsFor(job, me ? me.user : '', me ? me.admin : false));
+    this._fields.render(job);
     this._addSections(job);
     this._config.render(details);
     renderTimeline(
@@ -166,6 +168,7 @@ export class JobView extends Panel {
   }
 
   private _header: JobHeader;
+  private _fields = new JobFields();
   private _config: ConfigSection;
   private _timeline: Widget;
   private _log: LogSection;

@@ -40,8 +40,11 @@ def plotted_points(page: Any, job_id: str) -> int:
         }""", job_id))
 
 
-def screenshot(page: Any, job_id: str, name: str) -> None:
+def screenshot(page: Any, job_id: str, name: str, section: str = "") -> None:
+    """The view as it shows now, with ``section`` (a selector in the view) scrolled into it."""
     ARTIFACTS.mkdir(exist_ok=True)
+    if section:
+        view(page, job_id).locator(section).first.scroll_into_view_if_needed()
     page.locator(f'.jp-MainAreaWidget:has(.jm-JobView[data-job-id="{job_id}"])').screenshot(
         path=str(ARTIFACTS / name))
 
@@ -59,6 +62,8 @@ def test_an_experiments_plot_gains_points_while_it_runs_then_shows_the_fit_and_s
         points = plotted_points(lab_page, job.id)
         if not seen or points != seen[-1]:
             seen.append(points)
+            if 20 <= points < 60 and not (ARTIFACTS / "job-view-experiment-running.png").exists():
+                screenshot(lab_page, job.id, "job-view-experiment-running.png", ".jm-measurement")
         if found.get_attribute("data-state") == "completed" and points == 60:
             break
         time.sleep(0.1)
@@ -68,7 +73,7 @@ def test_an_experiments_plot_gains_points_while_it_runs_then_shows_the_fit_and_s
     assert seen[-1] == 60, seen
     plot = found.locator("svg.jm-plot")
     found.locator('svg.jm-plot[data-fit="true"]').wait_for(timeout=30_000)
-    assert plot.locator(".jm-plot-fit").count() == 1
+    assert plot.locator("path.jm-plot-fit").count() == 1
     assert plot.locator(".jm-plot-series .jm-plot-point").count() == 60
     assert "length (ns)" in plot.locator(".jm-plot-xlabel").text_content()
     assert plot.locator(".jm-plot-xtick").count() >= 3
@@ -80,7 +85,7 @@ def test_an_experiments_plot_gains_points_while_it_runs_then_shows_the_fit_and_s
     offsets = [int(url.split("offset=")[1].split("&")[0]) for url in data_requests]
     assert offsets and offsets == sorted(offsets), offsets
     assert offsets[-1] == 60, offsets
-    screenshot(lab_page, job.id, "job-view-experiment.png")
+    screenshot(lab_page, job.id, "job-view-experiment.png", ".jm-measurement")
 
 
 def test_copy_as_submit_puts_the_experiment_and_its_config_on_the_clipboard_as_python(
@@ -103,7 +108,7 @@ def test_copy_as_submit_puts_the_experiment_and_its_config_on_the_clipboard_as_p
     keywords = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
     assert keywords["experiment"] == RABI
     assert keywords["config"]["amplitude"] == 0.3 and keywords["config"]["points"] == 9
-    screenshot(lab_page, job.id, "job-view-submission.png")
+    screenshot(lab_page, job.id, "job-view-submission.png", ".jm-config")
 
 
 def test_the_timeline_lists_each_state_with_who_made_the_change(
@@ -121,7 +126,7 @@ def test_the_timeline_lists_each_state_with_who_made_the_change(
     assert entries.nth(1).get_attribute("data-who") == q.user          # released by
     assert entries.nth(2).get_attribute("data-who") == job.refresh().record.worker
     assert found.locator(".jm-timeline-since").nth(3).inner_text().startswith("+")
-    screenshot(lab_page, job.id, "job-view-timeline.png")
+    screenshot(lab_page, job.id, "job-view-timeline.png", ".jm-timeline")
 
 
 # A 24 x 16 orange PNG, built without any image library.
@@ -162,7 +167,7 @@ def test_a_python_jobs_text_html_and_image_render_in_the_view_as_they_come(
     assert src.startswith("data:image/png;base64,")
     lab_page.locator(f'.jm-JobView[data-job-id="{job.id}"][data-state="completed"]').wait_for(
         timeout=30_000)
-    screenshot(lab_page, job.id, "job-view-outputs.png")
+    screenshot(lab_page, job.id, "job-view-outputs.png", ".jm-outputs")
 
 
 def test_a_python_jobs_error_shows_its_traceback(
@@ -174,4 +179,4 @@ def test_a_python_jobs_error_shows_its_traceback(
     error.filter(has_text="ZeroDivisionError").wait_for(timeout=60_000)
     text = error.inner_text()
     assert "inner()" in text and "1 / 0" in text, text
-    screenshot(lab_page, job.id, "job-view-error.png")
+    screenshot(lab_page, job.id, "job-view-error.png", ".jm-outputs")

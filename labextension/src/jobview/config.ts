@@ -114,7 +114,7 @@ export class ConfigSection extends Widget {
     experiment.style.display = view.target ? '' : 'none';
     const defaults = view.submitted.size > 0 || details.snapshot;
     const rows = Object.entries(view.config ?? {}).map(([key, value]) =>
-      row(key, formatValue(value), defaults && !view.submitted.has(key) ? 'default' : '')
+      row(key, value === null ? 'None' : formatValue(value), defaults && !view.submitted.has(key) ? 'default' : '')
     );
     (this.node.querySelector('.jm-config-table') as HTMLElement).replaceChildren(...rows);
     (this.node.querySelector('.jm-provenance') as HTMLElement).replaceChildren(

@@ -1,5 +1,5 @@
 /**
- * The top of the job view: badge, id and name, action buttons, progress, a problem line,
+ * The top of the job view: badge, id and name, action buttons, progress, a problem line;
  * and the job's fields (who, what it runs, where, when, with what).
  */
 import { Widget } from '@lumino/widgets';
@@ -67,9 +67,7 @@ export class JobHeader extends Widget {
       '<span class="jm-detail-actions"></span></div>' +
       '<div class="jm-row2"><div class="jm-progress"><div class="jm-progress-bar"></div></div>' +
       '<span class="jm-stage"></span></div>' +
-      '<div class="jm-problem" style="display:none"></div>' +
-      '<details class="jm-fields-section" open><summary>Details</summary>' +
-      '<table class="jm-fields"><tbody></tbody></table></details>';
+      '<div class="jm-problem" style="display:none"></div>';
     const actions = this.node.querySelector('.jm-detail-actions') as HTMLElement;
     for (const action of ACTIONS) {
       const button = document.createElement('button');
@@ -103,6 +101,20 @@ export class JobHeader extends Widget {
       const action = button.dataset.action as keyof IActions;
       button.disabled = !allowed[action];
     }
+  }
+}
+
+/** The job's fields, below what it measured or displayed (open: they are read often). */
+export class JobFields extends Widget {
+  constructor() {
+    super();
+    this.addClass('jm-fields-section');
+    this.node.innerHTML =
+      '<details open><summary>Details</summary>' +
+      '<table class="jm-fields"><tbody></tbody></table></details>';
+  }
+
+  render(job: IJob): void {
     const tbody = this.node.querySelector('.jm-fields tbody') as HTMLElement;
     tbody.replaceChildren();
     for (const [key, value] of fieldRows(job, Date.now() / 1000)) {

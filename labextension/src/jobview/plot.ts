@@ -135,6 +135,12 @@ function drawFit(svg: SVGElement, data: IPlotData, xAxis: IAxis, yAxis: IAxis): 
       d: pathOf(fit.x, fit[name], xAxis.scale, yAxis.scale) }));
     drew = true;
   });
+  if (drew) {
+    const x = MARGIN.left + 8 + data.y.length * 90;
+    svg.appendChild(el('line', { class: 'jm-plot-fit', x1: x, x2: x + 22, y1: MARGIN.top - 14,
+      y2: MARGIN.top - 14 }));
+    svg.appendChild(el('text', { class: 'jm-plot-legend-fit', x: x + 28, y: MARGIN.top - 10 }, 'fit'));
+  }
   return drew;
 }
 
