@@ -2,6 +2,7 @@
  * The words of a notification when a job ends: one sentence, no repetition. Pure module,
  * unit-tested with `node --test`.
  */
+import { formatDuration } from './format';
 import type { IJobBase } from './generated/job';
 
 /** The first line of a job's error, or "". */
@@ -17,7 +18,9 @@ function outcome(job: IJobBase): string {
   const error = firstLine(job.error);
   switch (job.state) {
     case 'completed':
-      return 'completed';
+      return typeof job.started_at === 'number' && typeof job.finished_at === 'number'
+        ? `completed in ${formatDuration(job.finished_at - job.started_at)}`
+        : 'completed';
     case 'failed':
       if (error) {
         return error.startsWith('failed') ? error : `failed: ${error}`;

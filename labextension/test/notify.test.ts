@@ -31,6 +31,10 @@ test('without a sentence a failure says its exit code once', () => {
 
 test('completions, timeouts and cancellations read as one sentence each', () => {
   assert.equal(endMessage(job({ state: 'completed', name: null })), 'Job JOB-20261130-00007 completed');
+  assert.equal(
+    endMessage(job({ state: 'completed', started_at: 100, finished_at: 223 })),
+    'Job JOB-20261130-00007 (fit) completed in 2m 03s'
+  );
   assert.equal(endMessage(job({ state: 'timeout', error: 'timed out after 10s' })),
     'Job JOB-20261130-00007 (fit) timed out after 10s');
   assert.equal(endMessage(job({ state: 'cancelled', error: 'cancelled by bob' })),
