@@ -144,6 +144,8 @@ def job_row() -> Interface:
         Property("experiment", "{ target: string } | null", "an experiment's module:Class"
                  " target (its config comes from the one-job route)"),
         Property("brief", "true", "a listing's row"),
+        Property("sentence", "string | null", "how a notification tells the current user that"
+                 " it ended, in one sentence (messages.sentence); null while it has not"),
     )
     return Interface("IJobRow", "A job in a listing (`GET jobs`, `GET queue`) and in the answer"
                      f" of a submit or an action: without {', '.join(left_out)}.",

@@ -152,6 +152,11 @@ export interface IJobRow extends IJobBase {
   experiment: { target: string } | null;
   /** A listing's row. */
   brief: true;
+  /**
+   * How a notification tells the current user that it ended, in one sentence (messages.sentence);
+   * null while it has not.
+   */
+  sentence: string | null;
 }
 
 /** One job whole (`GET jobs/<id>`). */
