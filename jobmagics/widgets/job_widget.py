@@ -58,8 +58,9 @@ class JobWidget(w.VBox):
         self.message = w.HTML()
         self.cancel_button.on_click(lambda _b: self._act(self.job.queue.cancel))
         self.retry_button.on_click(lambda _b: self._act(self.job.queue.retry, new_attempt=True))
+        style = w.HTML(_STYLE, layout=w.Layout(display="none"))   # sent once, not every tick
         super().__init__(children=[
-            self.header, w.HBox([self.bar, self.stage]), self.plot.image, self.summary,
+            style, self.header, w.HBox([self.bar, self.stage]), self.plot.image, self.summary,
             self.output,
             w.HBox([self.cancel_button, self.retry_button, self.message])], **kwargs)
         self.add_class("jobmagics-job-widget")
@@ -93,18 +94,24 @@ class JobWidget(w.VBox):
                 self.refresh(reread=changed)
             else:
                 self._follow_output()
+            if self.comm is None:               # it ended: its live display closed it
+                return False
             with self.plot.image.hold_sync():
                 self.plot.update(final=self._finished())
             return not self._finished()
 
     def refresh(self, reread: bool = True) -> None:
         with self._lock:
-            if reread or self._record is None:
-                self._record = self.job.refresh().record
-            elif self._record.state is State.RUNNING:    # a worker's death writes nothing: look
-                self.job.queue.mark_lost_workers([self._record])
-            record = self._record
-            self._last_second = int(time.time())
+            before = self._record
+            if reread or before is None:
+                self._record = self.job.refresh().last_read      # one read, not two
+            elif before.state is State.RUNNING:    # a worker's death writes nothing: look
+                self.job.queue.mark_lost_workers([before])
+            record, second = self._record, int(time.time())
+            if reread and record == before and second == self._last_second:
+                self._follow_output()               # another job's change (or a heartbeat)
+                return
+            self._last_second = second
             with self._held():
                 self._show_record(record)
                 self._follow_output(terminal=record.state in TERMINAL)
@@ -121,7 +128,7 @@ class JobWidget(w.VBox):
         name = f" <b>{html.escape(record.name)}</b>" if record.name else ""
         took = format_duration(elapsed(self.job, record=record))
         self.header.value = (
-            f"{_STYLE}<code>{html.escape(self.job.id)}</code>{name} · {html.escape(record.user)}"
+            f"<code>{html.escape(self.job.id)}</code>{name} · {html.escape(record.user)}"
             f" · {state_html(record)} · <span class='jobmagics-elapsed'>{took}</span>"
             + (f"<br>{error_html(record.error)}" if record.error else ""))
         self._show_progress(record)

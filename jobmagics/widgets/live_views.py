@@ -43,7 +43,7 @@ class LiveView:
         self.widget = widget
         self.final = final
         self.display_id = uuid.uuid4().hex
-        self.cell_id = _cell["id"]
+        self.cell_id = current_cell_id()
         self._lock = threading.RLock()
         self._shown = False
         self._ended = False
@@ -102,6 +102,18 @@ def close_views(model_ids: Iterable[Any]) -> int:
     return len(found)
 
 
+def current_cell_id() -> str | None:
+    """The id of the cell running now: JupyterLab's ``cellId`` in the execute request's
+    metadata (read at display time: the first display may come before the hook saw a cell)."""
+    shell = kernel_shell()
+    try:
+        parent = shell.kernel.get_parent() if shell is not None else None
+    except Exception:  # noqa: BLE001 - an older ipykernel: what the pre_run_cell hook saw
+        parent = None
+    cell_id = ((parent or {}).get("metadata") or {}).get("cellId")
+    return cell_id if isinstance(cell_id, str) else _cell["id"]
+
+
 def kernel_shell() -> Any:
     """The IPython shell of a kernel that can show widgets (None: a terminal, a script)."""
     try:
@@ -137,6 +149,8 @@ def _before_cell(info: Any) -> None:
     if not cell_id:
         return
     with _lock:
+        for model_id in [i for i, view in _views.items() if view.widget.comm is None]:
+            del _views[model_id]            # closed by other means (``widget.close()``)
         earlier = [view for view in _views.values() if view.cell_id == cell_id]
     for view in earlier:
         view.close()

@@ -43,14 +43,33 @@ class Subscriber(Protocol):
         """Update from the queue; ``changed`` says its data changed. Return False to unsubscribe."""
 
 
+class _DatabaseWatch(FolderWatch):
+    """The queue folders, where only the database's own files count: the integrity verdict
+    beside it is rewritten at every checkpoint, and a wake for it would be a wasted look."""
+
+    def __init__(self, queues: dict[str, Queue]) -> None:
+        super().__init__([q.layout.root for q in queues.values()])
+        self.names = {p.name for q in queues.values() for p in q.layout.database_files}
+
+    def database_changed(self) -> bool:
+        """Drain the events; did one name the database or its journal?"""
+        if self._inotify is None:
+            return True
+        try:
+            events = self._inotify.read(timeout=0)
+        except OSError:
+            return True
+        return any(event.name in self.names for event in events)
+
+
 class _Watches:
     """The two watches over every watched queue, made again when the set of queues changes."""
 
     def __init__(self, queues: dict[str, Queue]) -> None:
         self.keys = frozenset(queues)
-        roots = [q.layout.root for q in queues.values()]
-        self.database = FolderWatch(roots)
-        self.files = FolderWatch([root / name for root in roots for name in FILE_FOLDERS])
+        self.database = _DatabaseWatch(queues)
+        self.files = FolderWatch([q.layout.root / name for q in queues.values()
+                                  for name in FILE_FOLDERS])
 
     @property
     def polling(self) -> bool:
@@ -65,12 +84,13 @@ class Poller:
     def __init__(self, tick: float = TICK_S) -> None:
         self.tick = tick
         self.errors: collections.deque[str] = collections.deque(maxlen=50)
-        self.ticks = 0           # passes over the subscribers (each wake or tick)
+        self.ticks = 0           # passes over the subscribers (a change, files, or the tick)
         self._subscribers: weakref.WeakSet[Subscriber] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._versions: dict[str, int] = {}
         self._watches: _Watches | None = None
+        self._files_woke = False         # the last wake was for output or data files
         self._poke_r, self._poke_w = _pipe()
 
     def subscribe(self, subscriber: Subscriber) -> None:
@@ -104,6 +124,7 @@ class Poller:
     def _run(self) -> None:
         rechecks: list[float] = []
         files_due = 0.0
+        polled = 0.0               # when the subscribers were last polled
         while True:
             with self._lock:
                 subscribers = list(self._subscribers)
@@ -113,10 +134,13 @@ class Poller:
                     return
             watches = self._watch(subscribers)
             changed = self._changed_queues(subscribers)
-            for subscriber in subscribers:
-                self._poll_one(subscriber, changed.get(str(subscriber.queue.path), False))
+            # a recheck that found nothing new is not worth a pass over the subscribers
+            if any(changed.values()) or self._files_woke or time.monotonic() - polled >= self.tick:
+                polled = time.monotonic()
+                for subscriber in subscribers:
+                    self._poll_one(subscriber, changed.get(str(subscriber.queue.path), False))
+                self.ticks += 1
             del subscribers                 # keep no strong reference while sleeping
-            self.ticks += 1
             if any(changed.values()):
                 rechecks = []
             files_due = self._wait(watches, rechecks, files_due)
@@ -136,29 +160,33 @@ class Poller:
     def _wait(self, watches: _Watches, rechecks: list[float], files_due: float) -> float:
         """Sleep until the database changes, files change (at most every FILES_S), a recheck
         is due, or the tick; returns when the files may be looked at next."""
-        now = time.monotonic()
-        timeout = self.tick
-        if rechecks:
-            timeout = min(timeout, rechecks[0])
+        timeout = min([self.tick, *rechecks[:1]])
         if watches.polling:
             timeout = min(timeout, FALLBACK_POLL_S)
-        readers = [self._poke_r]
+        deadline = time.monotonic() + timeout
+        self._files_woke = False
         database_fd, files_fd = watches.database.fileno(), watches.files.fileno()
-        if database_fd is not None:
-            readers.append(database_fd)
-        if files_fd is not None:
-            if now >= files_due:
+        while True:
+            now = time.monotonic()
+            readers = [fd for fd in (self._poke_r, database_fd) if fd is not None]
+            if files_fd is not None and now >= files_due:
                 readers.append(files_fd)
-            else:
-                timeout = min(timeout, files_due - now)
-        try:
-            ready, _, _ = select.select(readers, [], [], max(0.0, timeout))
-        except (OSError, ValueError):
-            return files_due
-        if not ready:
-            if rechecks:
-                rechecks.pop(0)
-            return files_due
+            wait = deadline - now
+            if files_fd is not None and now < files_due:
+                wait = min(wait, files_due - now)
+            try:
+                ready, _, _ = select.select(readers, [], [], max(0.0, wait))
+            except (OSError, ValueError):
+                return files_due
+            if not ready:
+                if time.monotonic() < deadline and files_fd is not None:
+                    continue                    # the files may be looked at again: wait on
+                if rechecks:
+                    rechecks.pop(0)
+                return files_due
+            if ready == [database_fd] and not watches.database.database_changed():
+                continue                        # the verdict file, a lock: not a change
+            break
         time.sleep(COALESCE_S)            # the rest of the burst, then one look for all of it
         if self._poke_r in ready:
             _drain(self._poke_r)
@@ -167,6 +195,7 @@ class Poller:
             rechecks[:] = list(RECHECKS)
         if files_fd in ready:
             watches.files.drain()
+            self._files_woke = True
             return time.monotonic() + FILES_S
         return files_due
 
