@@ -67,6 +67,10 @@ export class JobView extends Panel {
     this._wakeSections();
   }
 
+  private _state(): string | null {
+    return this._job ? this._job.state : null;
+  }
+
   private _isActive(): boolean {
     return this._job === null || !isTerminal(this._job.state);
   }
@@ -126,6 +130,7 @@ export class JobView extends Panel {
   private _render(details: IJobViewDetails): void {
     const job = details.job;
     const wasActive = this._isActive();
+    const state = this._state();
     this._job = job;
     this.title.label = job.name ? `${job.name} (${job.id})` : job.id;
     this.node.dataset.state = job.state;
@@ -138,8 +143,8 @@ export class JobView extends Panel {
       this._timeline.node.querySelector('.jm-timeline-list') as HTMLElement,
       timelineEntries(details.events, Date.now() / 1000)
     );
-    if (wasActive !== this._isActive()) {
-      // Ended (or retried): the sections read their last (or first) pages now.
+    if (wasActive !== this._isActive() || state !== job.state) {
+      // Started, ended or retried: the sections read their first (or last) pages now.
       this._wakeSections();
     }
   }
@@ -152,12 +157,12 @@ export class JobView extends Panel {
     this._sectionsAdded = true;
     const sections: Widget[] = [];
     if (job.kind === 'experiment') {
-      const measurement = new MeasurementSection(this.jobId, () => this._isActive());
+      const measurement = new MeasurementSection(this.jobId, () => this._state());
       sections.push(measurement);
       this._live.push(measurement);
     }
     if (KINDS_WITH_OUTPUTS.has(job.kind)) {
-      const outputs = new OutputsSection(this.jobId, () => this._isActive(), this._rendermime);
+      const outputs = new OutputsSection(this.jobId, () => this._state(), this._rendermime);
       sections.push(outputs);
       this._live.push(outputs);
     }

@@ -15,6 +15,7 @@ import {
   paddedDomain
 } from '../src/jobview/scales';
 import { timelineEntries, whoOf } from '../src/jobview/timeline';
+import { FALLBACK_MS_HIDDEN, FALLBACK_MS_VISIBLE, pauseMs } from '../src/jobview/waker';
 
 test('the extent skips missing points and is null without any', () => {
   assert.deepEqual(extent([3, null, -1], [NaN, 7]), [-1, 7]);
@@ -182,4 +183,18 @@ test('who made a change is read from the details the store writes', () => {
   assert.equal(whoOf('exit 3'), '');
   assert.equal(whoOf('dependency JOB-20261130-00001 completed'), '');
   assert.equal(whoOf(null), '');
+});
+
+test('a live section waits for a change while the job is queued or ended and read', () => {
+  assert.equal(pauseMs('pending', false, true), null);
+  assert.equal(pauseMs('waiting', false, true), null);
+  assert.equal(pauseMs('completed', true, true), null);
+  assert.equal(pauseMs('failed', true, false), null);
+});
+
+test('a live section polls slowly while the job runs, or ended with more to read', () => {
+  assert.equal(pauseMs('running', false, true), FALLBACK_MS_VISIBLE);
+  assert.equal(pauseMs('running', true, false), FALLBACK_MS_HIDDEN);
+  assert.equal(pauseMs('completed', false, true), FALLBACK_MS_VISIBLE);
+  assert.equal(pauseMs(null, true, true), FALLBACK_MS_VISIBLE);
 });

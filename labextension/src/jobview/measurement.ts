@@ -8,7 +8,7 @@ import { APIError, getJobData } from '../api';
 import { emptyData, type IPlotData, mergeDataPage, nextOffset } from './data';
 import { renderPlot } from './plot';
 import { formatValue } from './scales';
-import { fallbackMs, Waker } from './waker';
+import { pauseMs, Waker } from './waker';
 
 /** A table of a result's parameters and values (`<table class="jm-summary">`). */
 export function renderSummary(table: HTMLElement, summary: Record<string, unknown>): void {
@@ -28,10 +28,10 @@ export function renderSummary(table: HTMLElement, summary: Record<string, unknow
 }
 
 export class MeasurementSection extends Widget {
-  /** `active()` says whether the job may still measure (not in a terminal state). */
+  /** `state()` is the job's state as the view last read it (null: not read yet). */
   constructor(
     private readonly _jobId: string,
-    private readonly _active: () => boolean
+    private readonly _state: () => string | null
   ) {
     super();
     this.addClass('jm-measurement');
@@ -63,7 +63,7 @@ export class MeasurementSection extends Widget {
 
   private async _follow(): Promise<void> {
     while (!this.isDisposed) {
-      const wasActive = this._active();
+      const state = this._state();     // before the request: its answer is at least as new
       let more = false;
       try {
         const page = await getJobData(this._jobId, nextOffset(this._data));
@@ -80,12 +80,8 @@ export class MeasurementSection extends Widget {
       if (more) {
         continue;          // the server sent one page of many: ask for the next at once
       }
-      if (!wasActive && (this._data.complete || this._data.count === 0)) {
-        // It ended and everything was read: wait for a change (a retry measures again).
-        await this._waker.sleep(null);
-      } else {
-        await this._waker.sleep(fallbackMs(this.isVisible));
-      }
+      const readAll = this._data.complete || this._data.count === 0;
+      await this._waker.sleep(pauseMs(state, readAll, this.isVisible));
     }
   }
 
@@ -98,7 +94,8 @@ export class MeasurementSection extends Widget {
     this.node.dataset.points = String(data.count);
     this.node.dataset.complete = String(data.complete);
     if (!exists) {
-      this._status(this._active() ? 'Waiting for data…' : 'This job wrote no data.');
+      const ended = !['waiting', 'pending', 'running', null].includes(this._state());
+      this._status(ended ? 'This job wrote no data.' : 'Waiting for data…');
       return;
     }
     const words = `${data.count} point${data.count === 1 ? '' : 's'}`;

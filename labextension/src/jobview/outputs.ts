@@ -12,7 +12,7 @@ import {
 import { Panel, Widget } from '@lumino/widgets';
 
 import { APIError, getJobOutputs } from '../api';
-import { fallbackMs, Waker } from './waker';
+import { pauseMs, Waker } from './waker';
 
 /** The registry of a page without JupyterLab's (a test page, a front end without the token). */
 function standaloneRegistry(): IRenderMimeRegistry {
@@ -21,13 +21,13 @@ function standaloneRegistry(): IRenderMimeRegistry {
 
 export class OutputsSection extends Panel {
   /**
-   * `active()` says whether the job may still display more. `rendermime` is JupyterLab's
+   * `state()` is the job's state as the view last read it. `rendermime` is JupyterLab's
    * (with the renderers of other extensions); outputs are untrusted: a queue's files are not
    * the user's own notebook, so HTML is sanitized and scripts do not run.
    */
   constructor(
     private readonly _jobId: string,
-    private readonly _active: () => boolean,
+    private readonly _state: () => string | null,
     rendermime: IRenderMimeRegistry | null
   ) {
     super();
@@ -63,7 +63,7 @@ export class OutputsSection extends Panel {
 
   private async _follow(): Promise<void> {
     while (!this.isDisposed) {
-      const wasActive = this._active();
+      const state = this._state();     // before the request: its answer is at least as new
       let done = false;
       let got = 0;
       try {
@@ -88,7 +88,7 @@ export class OutputsSection extends Panel {
       if (got > 0 && !done) {
         continue;         // more may be waiting beyond this page
       }
-      await this._waker.sleep(!wasActive && done ? null : fallbackMs(this.isVisible));
+      await this._waker.sleep(pauseMs(state, done, this.isVisible));
     }
   }
 

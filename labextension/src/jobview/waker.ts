@@ -34,7 +34,23 @@ export class Waker {
   private _wakeUp: (() => void) | null = null;
 }
 
+/**
+ * How long a live section sleeps before it asks again (null: until woken). A queued job has
+ * nothing to read and its start is a queue change; an ended one, once read to its end, waits
+ * for a retry (a change too). `state` is null before the job's details came.
+ */
+export function pauseMs(state: string | null, readAll: boolean, visible: boolean): number | null {
+  if (state === 'waiting' || state === 'pending') {
+    return null;
+  }
+  if (state !== null && state !== 'running' && readAll) {
+    return null;
+  }
+  return fallbackMs(visible);
+}
+
 /** The fallback of a section: slower while it cannot be seen. */
 export function fallbackMs(visible: boolean): number {
-  return !document.hidden && visible ? FALLBACK_MS_VISIBLE : FALLBACK_MS_HIDDEN;
+  const hidden = typeof document !== 'undefined' && document.hidden;
+  return !hidden && visible ? FALLBACK_MS_VISIBLE : FALLBACK_MS_HIDDEN;
 }
