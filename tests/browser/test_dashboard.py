@@ -6,15 +6,32 @@ what runs next, and each row's buttons enabled exactly when the server says the 
 Screenshots of each go to tests/browser/artifacts/."""
 from __future__ import annotations
 
+import json
+import shutil
 import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import jobmagics
+from tests.accounts import as_account
 
-from .conftest import ARTIFACTS, Worker, cli, submit_as_other_user
+from .conftest import (
+    ARTIFACTS,
+    BIN,
+    OTHER_USER,
+    TOKEN,
+    LabServer,
+    Worker,
+    cli,
+    open_jobs_panel,
+    submit_as_other_user,
+)
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +163,76 @@ def test_row_buttons_are_enabled_for_my_jobs_and_disabled_for_another_users(
             q.cancel(theirs)
         finally:
             q.remove_admin(q.user)
+
+
+class AccountLabServer(LabServer):
+    """A real `jupyter lab` run as another Unix account (``runuser``, with the runtime other
+    accounts can read: ``tests.accounts``), on the same queue: a lab member who is no admin."""
+
+    def __init__(self, home: Path, queue: Path, user: str) -> None:
+        super().__init__(home, queue)
+        self.user = user
+        subprocess.run(["chown", "-R", user, str(home)], check=True)
+
+    def start(self, timeout: float = 90.0) -> None:
+        share = BIN.parent / "share" / "jupyter"          # JupyterLab's assets, our labextension
+        env = {"HOME": str(self.home), "JUPYTER_PATH": str(share),
+               "JUPYTERLAB_SETTINGS_DIR": str(self.home / "settings"),
+               "JUPYTERLAB_WORKSPACES_DIR": str(self.home / "workspaces"),
+               "JUPYTER_RUNTIME_DIR": str(self.home / "runtime"),
+               "JOBMAGICS_QUEUE": str(self.queue)}
+        argv = as_account(
+            self.user, "-m", "jupyterlab", "--no-browser", "--ip", "127.0.0.1", "--port",
+            str(self.port), "--port-retries", "0", f"--IdentityProvider.token={TOKEN}",
+            "--LabApp.news_url=None", f"--ServerApp.root_dir={self.root_dir}",
+            f"--LabApp.app_dir={share / 'lab'}",
+            "--ServerApp.jpserver_extensions={'jobmagics.server': True}", env=env)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                            cwd=self.root_dir)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"jupyter lab as {self.user} exited:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/status?token={TOKEN}", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"jupyter lab as {self.user} did not answer:\n{self.output()}")
+
+
+def test_a_member_who_is_no_admin_is_not_offered_pause_and_is_refused_with_the_reason(
+        chromium: Any, lab_queue: Path, lab_group: Any, lab_worker: Any) -> None:
+    if lab_group is None:
+        pytest.fail("this test needs a second Unix user: run the suite as root")
+    server = AccountLabServer(Path(tempfile.mkdtemp(prefix="jobmagics-lab-member-")),
+                              lab_queue, OTHER_USER)
+    server.start()
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/lab?reset&token={TOKEN}")
+        open_jobs_panel(page)
+        page.locator(".jm-who", has_text=OTHER_USER).wait_for(timeout=10_000)
+        pause = page.locator(
+            '.jm-dashboard .jm-resource[data-resource="hardware"] button[data-pause]')
+        pause.wait_for(timeout=15_000)
+        assert pause.is_disabled()
+        assert pause.get_attribute("title") == "Only a queue admin may pause hardware"
+        queue_pause = page.locator('.jm-dashboard [data-role="queue-state"] button[data-pause]')
+        assert queue_pause.is_disabled()
+        shot(page, "member-no-pause")
+        status, answer = page.evaluate(
+            """async token => {
+              const r = await fetch('/jobmagics/api/resources/hardware/pause',
+                {method: 'POST', body: '{}', headers: {Authorization: 'token ' + token}});
+              return [r.status, await r.text()];
+            }""", TOKEN)
+        assert status == 403, answer
+        assert f"{OTHER_USER} may not pause" in json.loads(answer)["error"]
+        assert not jobmagics.Queue(lab_queue).stats()["resources"]["hardware"]["paused"]
+    finally:
+        context.close()
+        server.stop()
+        shutil.rmtree(server.home, ignore_errors=True)
