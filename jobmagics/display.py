@@ -153,6 +153,30 @@ def workers_html(workers: Iterable[dict[str, Any]], mine: Iterable[int] = ()) ->
             + "</tbody></table>")
 
 
+def live_job_fallback(job: Job) -> dict[str, str]:
+    """What a live job widget's output carries beside the view (nbconvert, front ends without
+    widgets): the job's name only, since its state lives in the widget (and, once the job
+    ended, in the final card that replaces the output)."""
+    record = job.last_read
+    name = f" {record.name!r}" if record.name else ""
+    return {"text/plain": f"<Job {job.id}{name} (live widget)>",
+            "text/html": (f"<div class='jobmagics-job'><code>{html.escape(job.id)}</code> "
+                          f"{html.escape(record.name or '')} · {html.escape(record.user)}: "
+                          f"<code>%job status {html.escape(job.id)}</code> shows its state</div>")}
+
+
+def live_array_fallback(array: JobArray) -> dict[str, str]:
+    """``live_job_fallback`` of an array."""
+    record = array.last_read
+    name = f" {record.name!r}" if record.name else ""
+    return {"text/plain": f"<JobArray {array.id}{name} of {record.size} (live widget)>",
+            "text/html": (f"<div class='jobmagics-array'><code>{html.escape(array.id)}</code>"
+                          f" {html.escape(record.name or '')} · {html.escape(record.user)}:"
+                          f" an array of {record.size:,};"
+                          f" <code>%job status {html.escape(array.id)}</code> shows its state"
+                          "</div>")}
+
+
 def summary_html(summary: Mapping[str, Any]) -> str:
     """A run's summary (an experiment's fit: ``rabi_frequency 4.97 MHz ...``) as a small table;
     "" when it has none."""

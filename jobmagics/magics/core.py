@@ -158,8 +158,7 @@ class JobMagics(Magics, EditingVerbs, ConfigVerbs):
         if not args.wait:
             return job               # the cell's value: its live widget (widgets.live_display)
         display(job)                 # watch it while we wait: it becomes its final card
-        self._finish_wait(job, None)
-        return None
+        return self._finish_wait(job, None)   # (shown once: widgets.live_display)
 
     @staticmethod
     def _submit_experiment(args: Any, cell: str | None, queue: Queue,

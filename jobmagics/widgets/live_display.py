@@ -18,6 +18,8 @@ from ..display import (
     final_job_html,
     final_job_text,
     job_html,
+    live_array_fallback,
+    live_job_fallback,
     queue_html,
 )
 from ..job import Job
@@ -47,29 +49,40 @@ def show_job(job: Job) -> None:
     record = job.refresh().record
     shell = kernel_shell()
     if record.state in TERMINAL:
-        _display(final_job_bundle(job))
+        if not _shown_live_in_this_cell(job, shell):
+            _display(final_job_bundle(job))
         return
-    fallback = {"text/plain": repr(job), "text/html": job_html(job, record)}
     if shell is None:
-        _display(fallback)
+        _display({"text/plain": repr(job), "text/html": job_html(job, record)})
         return
     install(shell)
+    fallback = live_job_fallback(job)
     view = LiveView(None, final=_job_final)
     view.widget = JobWidget(job, on_end=view.ended)
+    view.widget.shown_in = shell.execution_count
     job.live_view = view.widget
     view.show(fallback)
+
+
+def _shown_live_in_this_cell(thing: Job | JobArray, shell: Any) -> bool:
+    """Was it shown live earlier in the cell running now? (``%%job submit --wait`` shows it
+    while it waits and returns it: its live output already became the final card.)"""
+    shown_in = getattr(thing.live_view, "shown_in", None)
+    return shell is not None and shown_in == shell.execution_count
 
 
 def show_array(array: JobArray) -> None:
     record = array.refresh().last_read
     shell = kernel_shell()
-    fallback = {"text/plain": repr(array), "text/html": array_html(array)}
     if record.terminal or shell is None:
-        _display(fallback)
+        if not _shown_live_in_this_cell(array, shell):
+            _display({"text/plain": repr(array), "text/html": array_html(array)})
         return
     install(shell)
+    fallback = live_array_fallback(array)
     view = LiveView(None, final=_array_final)
     view.widget = ArrayWidget(array, on_end=view.ended)
+    view.widget.shown_in = shell.execution_count
     array.live_view = view.widget
     view.show(fallback)
 

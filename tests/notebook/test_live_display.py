@@ -207,3 +207,13 @@ def test_a_burst_of_output_wakes_the_poller_a_few_times_not_once_per_line(nb, qu
     wait_for(lambda: subscribers(nb) == 0, timeout=30)
     assert "1999" in queue.jobs(limit=1)[0].log()
     assert nb.kernel.value("shared_poller().ticks") - before < 400
+
+
+def test_a_submit_that_waits_shows_its_job_once_and_returns_it(nb, queue, worker):
+    messages = nb.run("%%job submit --wait --name waited\nprint('waited for')")
+    shown = [m for m in messages if m["msg_type"] in ("display_data", "execute_result")]
+    assert len(shown) == 1 and shown[0]["content"]["metadata"]["jobmagics"]["live"]
+    display_id = shown[0]["content"]["transient"]["display_id"]
+    nb.wait(lambda m: m["msg_type"] == "update_display_data"
+            and m["content"]["transient"].get("display_id") == display_id)
+    assert nb.kernel.value("_.id") == queue.jobs(name="waited", limit=1)[0].id
