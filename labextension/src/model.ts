@@ -55,7 +55,7 @@ const ACTIVE_LIMIT = 100;
 /** The active list is fetched in pages of this many rows around the rows in view. */
 const WINDOW_PAGE = 50;
 /** Minimum spacing of two refreshes, so a burst of progress updates stays cheap. */
-const MIN_REFRESH_MS = 100;
+const MIN_REFRESH_MS = 40;
 /** Long-poll duration asked of the server (seconds). */
 const LONG_POLL_S = 25;
 /**
@@ -110,6 +110,11 @@ export class JobsModel {
   /** Emitted after every refresh (successful or not). */
   get changed(): ISignal<this, void> {
     return this._changed;
+  }
+
+  /** Emitted when the rows in view arrived, before the rest of a refresh. */
+  get shownChanged(): ISignal<this, void> {
+    return this._shownChanged;
   }
 
   /** Emitted with the queue's new data version whenever it moves. */
@@ -313,11 +318,7 @@ export class JobsModel {
       const everyone = listQueue({ limit: ACTIVE_LIMIT });
       // An array is one row: its elements are never listed one by one (a 10,000-element
       // array would bury the history), here nor under a one-state filter.
-      const [all, shown, history, finished] = await Promise.all([
-        everyone,
-        wantActive
-          ? this._fetchActive(state, mine, single, shared ? everyone : null, span)
-          : Promise.resolve(null),
+      const rest = Promise.all([
         readHistory
           ? listJobs({
               state: single ? [state] : [...TERMINAL_STATES],
@@ -329,6 +330,17 @@ export class JobsModel {
         readHistory ? this._fetchFinishedArrays(mine, single ? state : null) : Promise.resolve(null),
         this._fetchDashboard()
       ]);
+      rest.catch(() => undefined); // (awaited below: a failure is not left unhandled)
+      const [all, shown] = await Promise.all([
+        everyone,
+        wantActive
+          ? this._fetchActive(state, mine, single, shared ? everyone : null, span)
+          : Promise.resolve(null)
+      ]);
+      // The rows in view show as soon as they come; the history and dashboard follow.
+      this._takeActive(shown, [], []);
+      this._shownChanged.emit();
+      const [history, finished] = await rest;
       this._allActive = all.jobs.slice();
       this._allArrays = (all.arrays ?? []).slice();
       this._allActiveComplete = all.more === 0;
@@ -348,7 +360,8 @@ export class JobsModel {
       } else {
         this._historyStale = true;
       }
-      this._takeActive(shown, readHistory && history ? history.jobs : [], readHistory ? this._finishedArrays : []);
+      const ended = readHistory && history ? history.jobs : [];
+      this._takeActive(shown, ended, readHistory ? this._finishedArrays : []);
       this._noteVersion(all.version);
       this._problem = null;
       return true;
@@ -580,6 +593,7 @@ export class JobsModel {
   private _wakeUp: (() => void) | null = null;
   private _onVisibility: () => void;
   private _changed = new Signal<this, void>(this);
+  private _shownChanged = new Signal<this, void>(this);
   private _versionChanged = new Signal<this, number>(this);
 }
 

@@ -42,6 +42,7 @@ export class JobsPanel extends Widget {
     this.title.caption = 'Jobs';
     this._build();
     this._model.changed.connect(this._onModelChanged, this);
+    this._model.shownChanged.connect(this._onShownChanged, this);
     this._model.versionChanged.connect(this._onVersionChanged, this);
   }
 
@@ -80,6 +81,7 @@ export class JobsPanel extends Widget {
     this._virtual.dispose();
     this._historyWatch.disconnect();
     this._model.changed.disconnect(this._onModelChanged, this);
+    this._model.shownChanged.disconnect(this._onShownChanged, this);
     this._model.versionChanged.disconnect(this._onVersionChanged, this);
     super.dispose();
   }
@@ -242,6 +244,13 @@ export class JobsPanel extends Widget {
     this._arrays.reload();
     this._finishedArrays.reload();
     void this._schedules.reload();
+  }
+
+  /** The rows in view came (the rest of the refresh follows): show them now. */
+  private _onShownChanged(): void {
+    if (this.isVisible) {
+      this._render();
+    }
   }
 
   private _onModelChanged(): void {

@@ -1,6 +1,6 @@
-"""The sidebar at scale and under loss, in real Chromium: it shows the first page of the queue
-and says how many more there are; a running job whose worker died says so, in the warning
-style. (Its own JupyterLab and queue: module-scoped fixtures.)"""
+"""The sidebar at scale and under loss, in real Chromium: it lists every active job, with only
+the rows in view in the DOM (a virtualised list, fetched as the user scrolls); a running job
+whose worker died says so, in the warning style. (Its own JupyterLab and queue: module-scoped fixtures.)"""
 from __future__ import annotations
 
 import re
@@ -11,30 +11,44 @@ from typing import Any
 
 import jobmagics
 
-from .conftest import Worker
+from .conftest import ARTIFACTS, Worker
 
-PAGE = 100          # the sidebar's first page of the queue (labextension/src/model.ts)
+PAGE = 100          # more jobs than a sidebar shows at once
 
 
-def test_the_queue_shows_its_first_page_and_how_many_more(lab_page: Any, lab_queue: Path) -> None:
+def test_the_queue_lists_every_active_job_with_only_the_rows_in_view_in_the_dom(
+        lab_page: Any, lab_queue: Path) -> None:
     q = jobmagics.Queue(lab_queue)
     jobs = q.submit_many([{"command": ["sleep", "60"], "name": f"held{i}", "hold": True}
                           for i in range(PAGE + 7)])
+    rows = lab_page.locator('[data-role="active-list"] li[data-job-id]')
     try:
-        more = lab_page.locator('[data-role="active-list"] [data-role="more"]')
-        more.wait_for(timeout=15_000)
-        assert more.inner_text() == "… and 7 more waiting"
-        rows = lab_page.locator('[data-role="active-list"] li[data-job-id]')
-        assert rows.count() == PAGE
+        lab_page.locator(f'[data-role="active-list"] li[data-job-id="{jobs[0].id}"]').wait_for(
+            timeout=15_000)
         assert rows.first.get_attribute("data-job-id") == jobs[0].id      # start order
         assert lab_page.locator(".jm-section-title", has_text="Queue").first.text_content() == f"Queue ({PAGE + 7})"
+        assert 0 < rows.count() < PAGE                   # virtualised: the rows in view only
+        assert lab_page.locator('[data-role="active-list"] [data-role="more"]').count() == 0
+        # Scrolled to the end of the list, its last job shows (its page fetched on the scroll).
+        lab_page.locator(".jm-JobsPanel .jm-body").evaluate(
+            """body => {
+              const list = body.querySelector('[data-role="active-list"]');
+              body.scrollTop += list.getBoundingClientRect().bottom
+                - body.getBoundingClientRect().top - body.clientHeight;
+            }""")
+        lab_page.locator(f'[data-role="active-list"] li[data-job-id="{jobs[-1].id}"]').wait_for(
+            timeout=15_000)
+        assert rows.count() < PAGE
+        lab_page.locator(".jm-JobsPanel").screenshot(path=str(ARTIFACTS / "queue-scrolled.png"))
     finally:
         q.apply("cancel", [j.id for j in jobs])
-    lab_page.locator('[data-role="active-list"] [data-role="more"]').wait_for(
-        state="detached", timeout=15_000)
+    # The history, read again while in view: scrolled to the bottom, it shows the cancelled jobs.
+    lab_page.locator(".jm-JobsPanel .jm-body").evaluate("b => { b.scrollTop = b.scrollHeight; }")
     history_more = lab_page.locator('[data-role="history-list"] [data-role="more"]')
     history_more.wait_for(timeout=15_000)
     assert history_more.inner_text() == f"… and {PAGE + 7 - 50} more finished"
+    lab_page.locator(".jm-JobsPanel .jm-section-title", has_text="Queue (0)").wait_for(
+        timeout=15_000)
 
 
 def test_a_running_job_whose_worker_died_says_since_when(
