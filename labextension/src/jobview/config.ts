@@ -58,17 +58,23 @@ export function snapshotOf(details: IJobViewDetails): ISnapshotView {
   const git = dictOf(code.git);
   const env = dictOf(snap.environment);
   const station = dictOf(snap.station);
+  const sha = code.source_sha256 ? `sha256 ${String(code.source_sha256).slice(0, 12)}` : '';
+  const commit = git.commit
+    ? `git ${String(git.commit).slice(0, 10)}${git.file_modified ? ' (modified)' : ''}`
+    : '';
   const rows: [string, string][] = [
     ['Station', String(station.name ?? '')],
-    ['Code', [code.file, code.source_sha256 ? `sha256 ${String(code.source_sha256).slice(0, 12)}` : '',
-      git.commit ? `git ${String(git.commit).slice(0, 10)}${git.file_modified ? ' (modified)' : ''}` : '']
-      .filter(Boolean).join(', ')],
+    ['Code', [code.file, sha, commit].filter(Boolean).join(', ')],
     ['Ran as', snap.run_by ? `${snap.run_by}@${snap.run_on ?? ''}` : ''],
     ['Versions', env.jobmagics ? `jobmagics ${env.jobmagics}, python ${env.python ?? '?'}, ` +
       `numpy ${env.numpy ?? '?'}, h5py ${env.h5py ?? '?'}` : '']
   ];
   return {
-    target: (snap.experiment as string | undefined) ?? details.experiment ?? (own.target as string | undefined) ?? null,
+    target:
+      (snap.experiment as string | undefined) ??
+      details.experiment ??
+      (own.target as string | undefined) ??
+      null,
     config: config && Object.keys(config).length ? config : null,
     submitted: new Set(Object.keys(submittedConfig)),
     provenance: rows.filter(([, value]) => value)
@@ -113,9 +119,10 @@ export class ConfigSection extends Widget {
     experiment.textContent = view.target ? `Experiment ${view.target}` : '';
     experiment.style.display = view.target ? '' : 'none';
     const defaults = view.submitted.size > 0 || details.snapshot;
-    const rows = Object.entries(view.config ?? {}).map(([key, value]) =>
-      row(key, value === null ? 'None' : formatValue(value), defaults && !view.submitted.has(key) ? 'default' : '')
-    );
+    const rows = Object.entries(view.config ?? {}).map(([key, value]) => {
+      const shown = value === null ? 'None' : formatValue(value);
+      return row(key, shown, defaults && !view.submitted.has(key) ? 'default' : '');
+    });
     (this.node.querySelector('.jm-config-table') as HTMLElement).replaceChildren(...rows);
     (this.node.querySelector('.jm-provenance') as HTMLElement).replaceChildren(
       ...view.provenance.map(([key, value]) => row(key, value))
