@@ -46,7 +46,7 @@ def show(thing: Job | JobArray | Queue) -> None:
 
 
 def show_job(job: Job) -> None:
-    record = job.refresh().record
+    record = job.refresh().last_read          # one read (.record would read again)
     shell = kernel_shell()
     if record.state in TERMINAL:
         if not _shown_live_in_this_cell(job, shell):
