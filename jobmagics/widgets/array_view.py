@@ -4,10 +4,11 @@ and retry of the whole array, an expandable list of its elements (a page of 100 
 each can show its own live job widget) and, for an experiment sweep, a live plot of the
 results so far. Plain ipywidgets, no custom JavaScript.
 
-Kept up to date by the kernel's shared poller (``widgets.poller``): it looks at the queue's
-``data_version`` about every 100 ms and this widget reads the array again only when that
-moved; from that thread it only sets trait values, in one batch (``hold_sync``), and never
-prints. It stops when the array ended and on ``close()``."""
+Kept up to date by the kernel's shared poller (``widgets.poller``): it wakes when the queue's
+database changes (inotify, confirmed by ``data_version``) and this widget reads the array again
+only then; from that thread it only sets trait values, in one batch (``hold_sync``), and never
+prints. It stops when the array ended (``on_end``: a live display becomes the array's card)
+and on ``close()``."""
 from __future__ import annotations
 
 import contextlib
