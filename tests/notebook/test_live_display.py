@@ -217,3 +217,29 @@ def test_a_submit_that_waits_shows_its_job_once_and_returns_it(nb, queue, worker
     nb.wait(lambda m: m["msg_type"] == "update_display_data"
             and m["content"]["transient"].get("display_id") == display_id)
     assert nb.kernel.value("_.id") == queue.jobs(name="waited", limit=1)[0].id
+
+
+def test_the_data_plot_draws_the_stored_fit_over_the_data_and_reads_the_summary(queue):
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from jobmagics.data import DataWriter, load
+    from jobmagics.experiments import fits
+    from jobmagics.widgets.data_plot import _draw_fit, data_png
+    job = queue.submit(command=["true"], hold=True)
+    x = np.linspace(0.0, 1.0, 21)
+    y = 1 - np.exp(-x / 0.3)
+    job.data_path.parent.mkdir(parents=True, exist_ok=True)
+    with DataWriter(job.data_path) as data:
+        data.set_plot("delay", "amplitude")
+        data.extend(delay=x, amplitude=y)
+        data.set_attrs(fit=fits.fitted_curve("exponential_decay", "delay", "amplitude", x, y,
+                                             decay_time=0.3))
+        data.close(summary={"t1": 0.3})
+    png, summary = data_png(job)
+    assert png is not None and png.startswith(b"\x89PNG") and summary == {"t1": 0.3}
+    ax = Figure().subplots()
+    loaded = load(job)
+    loaded.plot(ax=ax)
+    _draw_fit(ax, loaded.attrs["fit"], loaded)
+    assert [line.get_label() for line in ax.lines] == ["amplitude", "fit (exponential_decay)"]
