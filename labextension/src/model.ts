@@ -50,8 +50,13 @@ export interface IFilter {
 const HISTORY_LIMIT = 50;
 /** Finished arrays shown above the recent history (one row each, retry at hand). */
 const FINISHED_ARRAYS = 10;
-/** The first page of everyone's queue (notifications), and of a one-state filter. */
+/** The first page of a one-state filter. */
 const ACTIVE_LIMIT = 100;
+/**
+ * The first page of everyone's queue, which the notifications watch: read on every change,
+ * so kept to the rows a sidebar shows at first (a listed job is about 1 KB of JSON).
+ */
+const EVERYONE_LIMIT = 50;
 /** The active list is fetched in pages of this many rows around the rows in view. */
 const WINDOW_PAGE = 50;
 /** Minimum spacing of two refreshes, so a burst of progress updates stays cheap. */
@@ -314,8 +319,8 @@ export class JobsModel {
         wantHistory && (this._historyInView || this._historyFor !== filterKey);
       const span = fetchSpan(this._window, WINDOW_PAGE, MAX_PAGE);
       // The rows in view at the top of everyone's queue: the notifications' page serves both.
-      const shared = !mine && !single && span.offset === 0 && span.limit <= ACTIVE_LIMIT;
-      const everyone = listQueue({ limit: ACTIVE_LIMIT });
+      const shared = !mine && !single && span.offset === 0 && span.limit <= EVERYONE_LIMIT;
+      const everyone = listQueue({ limit: EVERYONE_LIMIT });
       // An array is one row: its elements are never listed one by one (a 10,000-element
       // array would bury the history), here nor under a one-state filter.
       const rest = Promise.all([

@@ -193,7 +193,8 @@ export class JobsPanel extends Widget {
     this._historyList.dataset.role = 'history-list';
     body.appendChild(this._historyList);
     node.appendChild(body);
-    // The history is read again on a change only while it is in view.
+    // The history is read again on a change only while it is in view or a screen below it
+    // (behind a long queue it is not: a scroll brings it, read again, into view).
     this._historyWatch = new IntersectionObserver(
       entries => {
         for (const entry of entries) {
@@ -201,7 +202,7 @@ export class JobsPanel extends Widget {
         }
         this._model.historyInView = Array.from(this._historySeen.values()).some(v => v);
       },
-      { root: body }
+      { root: body, rootMargin: '0px 0px 100% 0px' }
     );
     this._historyWatch.observe(this._historyTitle);
     this._historyWatch.observe(this._historyList);
