@@ -37,10 +37,11 @@ def read_data(path: Path, offset: int = 0, *, ended: bool = False,
     """The columns of ``path`` from point ``offset`` (at most ``limit`` points) and what the
     file says about the run: plot axes, units, status, summary, and the fit curve once the
     run is complete. ``ended``: the job has ended (a run still 'running' then was killed).
-    No file yet: ``exists`` False and nothing else."""
+    No file yet: ``exists`` False, status ``waiting`` (``none`` once the job ended without
+    writing one)."""
     answer: dict[str, Any] = {"exists": False, "offset": offset, "points": 0, "columns": {},
                               "x": None, "y": [], "units": {}, "complete": False,
-                              "status": "interrupted" if ended else "waiting",
+                              "status": "none" if ended else "waiting",
                               "summary": None, "fit": None}
     if not path.exists():
         return answer
