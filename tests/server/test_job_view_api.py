@@ -218,6 +218,27 @@ async def test_an_ended_job_with_only_its_notebook_answers_from_the_notebook(
     assert again["outputs"] == []
 
 
+async def test_big_outputs_come_in_parts_of_whole_lines_without_loss(
+        api: Any, q: jobmagics.Queue) -> None:
+    from jobmagics.server.views import LOG_CHUNK
+    job = q.submit(code="print(1)")
+    outputs = [{"output_type": "stream", "name": "stdout", "text": f"{n}" * (LOG_CHUNK * 3 // 5)}
+               for n in range(4)]
+    path = q.layout.outputs(job.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(o) + "\n" for o in outputs) + '{"output_type": "str')
+    received, offset, answers = [], 0, 0
+    while True:
+        _, body = await api("GET", f"jobs/{job.id}/outputs", params={"offset": str(offset)})
+        if not body["outputs"]:
+            break
+        answers += 1
+        received += body["outputs"]
+        offset = body["next"]
+    assert received == outputs and answers > 1        # the line being written waits
+    assert offset == path.stat().st_size - len('{"output_type": "str')
+
+
 async def test_a_command_job_has_no_outputs_and_points_to_its_log(
         api: Any, q: jobmagics.Queue) -> None:
     job = q.submit(["echo", "hi"])
