@@ -79,15 +79,16 @@ class JobmagicsApp(ExtensionApp):
     async def change_feed(self) -> changes.ChangeFeed:
         """The one watch of the queue folder that wakes every long poll (made on first use,
         on the server's event loop; closed when the server stops)."""
-        queue = await self.calls.run(self.get_queue)
+        queue = self._queue
+        if queue is None:                          # opened once, off the loop
+            queue = await self.calls.run(self.get_queue)
         folder = str(queue.layout.db.parent)
         feed = self._feed
         if feed is not None and feed.folder != folder:      # the queue setting changed
             feed.close()
             feed = None
         if feed is None:
-            feed = self._feed = changes.ChangeFeed(
-                folder, lambda: self.calls.run(queue.data_version))
+            feed = self._feed = changes.ChangeFeed(folder, queue.data_version)
         return feed
 
     async def stop_extension(self) -> None:

@@ -3,12 +3,12 @@ milliseconds of a commit to the queue.
 
 One :class:`ChangeFeed` per server watches the queue folder (one ``FolderWatch``, an inotify
 descriptor registered on the event loop with ``loop.add_reader``), however many long polls
-wait (a browser tab each). When the folder fires, the feed asks ``data_version`` (off the loop)
-whether the database really changed, and if so wakes every waiting long poll at once: it sets
-the current ``asyncio.Event`` and puts a fresh one in its place. Each long poll then reads the
-version itself and answers. A worker's death commits nothing, so a long poll still looks at
-the workers once a second. Without inotify the feed never fires and long polls look every
-``FALLBACK_POLL_S``, as before.
+wait (a browser tab each). When the folder fires, the feed asks ``data_version`` (on its own
+thread) whether the database really changed, and if so wakes every waiting long poll at once:
+it sets the current ``asyncio.Event`` and puts a fresh one in its place. Each long poll then
+answers with the version the feed confirmed (``data_version`` is one number per process). A
+worker's death commits nothing, so a long poll still looks at the workers once a second.
+Without inotify the feed never fires and long polls look every ``FALLBACK_POLL_S``, as before.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from jupyter_server.auth.decorator import authorized
@@ -36,16 +37,20 @@ LIVENESS_POLL_S = 1.0        # how often a long poll looks whether a worker died
 class ChangeFeed:
     """Wakes every waiting long poll when the queue's database changes (see the module)."""
 
-    def __init__(self, folder: str, read_version: Callable[[], Awaitable[int]]) -> None:
+    def __init__(self, folder: str, read_version: Callable[[], int]) -> None:
         self.folder = folder
         self._read_version = read_version
+        # its own thread (not the server's queue calls): a look never waits behind requests,
+        # and nothing of it outlives the feed
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="jobmagics-changes")
         self._event = asyncio.Event()
-        self._seen: int | None = None
+        self.version: int | None = None      # the last one it confirmed (None: unreadable)
         self._checking = False
         self._again = False
         self._loop = asyncio.get_running_loop()
         self._watch = FolderWatch([folder])
         self.wakes = 0                       # how many changes it announced (for tests, logs)
+        self.closed = False
         fd = self._watch.fileno()
         if fd is not None:
             self._loop.add_reader(fd, self._on_folder_change)
@@ -73,11 +78,12 @@ class ChangeFeed:
             while again:
                 self._again = False
                 try:
-                    version: int | None = await self._read_version()
+                    version: int | None = await self._loop.run_in_executor(
+                        self._reader, self._read_version)
                 except Exception:  # noqa: BLE001 - unreadable now: let the long polls look
                     version = None
-                if version is None or version != self._seen:
-                    self._seen = version
+                if version is None or version != self.version:
+                    self.version = version
                     self._announce()
                 again = self._again
         finally:
@@ -94,6 +100,8 @@ class ChangeFeed:
             with contextlib.suppress(Exception):
                 self._loop.remove_reader(fd)
         self._watch.close()
+        self._reader.shutdown(wait=False, cancel_futures=True)
+        self.closed = True
         self._announce()                     # let the waiting long polls answer now
 
 
@@ -119,7 +127,8 @@ class ChangesHandler(JobmagicsHandler):
         current, alive = await self.queue_call(lambda q: (q.data_version(), alive_workers(q)))
         next_look = time.monotonic() + LIVENESS_POLL_S
         workers_changed = False
-        while current == version and not workers_changed and not self._closed:
+        while current == version and not workers_changed and not self._closed \
+                and not feed.closed:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
@@ -128,8 +137,10 @@ class ChangesHandler(JobmagicsHandler):
                 pause = min(pause, FALLBACK_POLL_S)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(woken.wait(), pause)
-            woken = feed.next_change()
-            current = await self.queue_call(lambda q: q.data_version())
+            confirmed = feed.version if woken.is_set() else None   # no read of our own then
+            woken = feed.next_change()               # before reading: no change falls between
+            current = confirmed if confirmed is not None else await self.queue_call(
+                lambda q: q.data_version())
             if time.monotonic() >= next_look:
                 next_look = time.monotonic() + LIVENESS_POLL_S
                 workers_changed = await self.queue_call(alive_workers) != alive
