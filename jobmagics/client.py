@@ -378,6 +378,12 @@ class Queue(EditsAPI, SchedulesAPI, RetentionAPI, NotificationsAPI):
         """A number that changes whenever anyone commits to this queue (for cheap polling)."""
         return self.store.data_version()
 
+    def change_version(self) -> int:
+        """A number that changes whenever what a live view shows changes (jobs, arrays,
+        resources, settings, schedules, the workers' list); unlike ``data_version`` not with
+        every worker's heartbeat."""
+        return self.store.change_version()
+
     # ---- acting on jobs ---------------------------------------------------------------
     def apply(self, action: str, job_ids: Sequence[str]) -> list[tuple[str, State | None]]:
         """``cancel``, ``retry``, ``hold``, ``release`` or ``delete`` every job in ``job_ids``, or

@@ -184,6 +184,9 @@ class RemoteStore:
     def data_version(self) -> int:
         return int(self.call("data_version"))
 
+    def change_version(self) -> int:
+        return int(self.call("change_version"))
+
     def backup(self, dest: os.PathLike[str]) -> Backup:
         raise PermissionDenied(f"only the service's account copies a system queue: sudo"
                                f" jobmagics backup {os.fspath(dest)} --queue {self.layout.root}")

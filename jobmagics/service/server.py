@@ -115,6 +115,8 @@ class Service:
             op, args, kwargs = _parse(request)
             if op == "data_version":
                 return {"ok": self.store.data_version()}
+            if op == "change_version":
+                return {"ok": self.store.change_version()}
             handler = OPERATIONS.get(op)
             if handler is None:
                 raise QueueError(f"the service has no operation {op!r}")

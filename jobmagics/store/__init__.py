@@ -16,6 +16,7 @@ from .moves import MovesMixin
 from .outbox import OutboxMixin
 from .retention import RetentionMixin
 from .schedules import SchedulesMixin
+from .schema import CHANGES_VERSION
 
 __all__ = ["Capacity", "Store", "Submission"]
 
@@ -33,6 +34,14 @@ class Store(JobsMixin, ArraysMixin, MovesMixin, DispatchMixin, EditsMixin, Sched
 
     def data_version(self) -> int:
         return self.db.data_version()
+
+    def change_version(self) -> int:
+        """Moves when what a live view shows changes (jobs, arrays, resources, settings,
+        schedules, the workers' list), not with a worker's heartbeat: views re-read on this.
+        (A queue read as it is, older than v7: ``data_version``, which moves with both.)"""
+        if not self._schema_has(CHANGES_VERSION):
+            return self.data_version()
+        return int(self.db.read("SELECT n FROM changes WHERE id = 1")[0][0])
 
     def checkpoint(self) -> None:
         self.db.checkpoint()

@@ -8,6 +8,25 @@ from ..errors import QueueError
 from .rows import JOB_COLUMNS, job_columns
 
 # Each entry migrates from version i to i+1; PRAGMA user_version records where a db stands.
+# The tables live views show (the job widget, the queue panel, the sidebar): a write to any row
+# of them moves ``changes.n``. Workers' rows too, but not a heartbeat alone (see v7).
+SHOWN_TABLES = ("jobs", "arrays", "resources", "settings", "schedules")
+_BUMP = "UPDATE changes SET n = n + 1 WHERE id = 1;"
+
+
+def change_triggers() -> str:
+    """The v7 triggers that move ``changes.n``."""
+    triggers = [f"CREATE TRIGGER changes_{table}_{event.lower()} AFTER {event} ON {table}"
+                f" BEGIN {_BUMP} END;"
+                for table in SHOWN_TABLES for event in ("INSERT", "UPDATE", "DELETE")]
+    triggers += [f"CREATE TRIGGER changes_workers_{event.lower()} AFTER {event} ON workers"
+                 f" BEGIN {_BUMP} END;" for event in ("INSERT", "DELETE")]
+    triggers.append("CREATE TRIGGER changes_workers_update AFTER UPDATE ON workers"
+                    " WHEN NEW.heartbeat_at IS OLD.heartbeat_at OR NEW.state IS NOT OLD.state"
+                    f" BEGIN {_BUMP} END;")
+    return "\n".join(triggers)
+
+
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE jobs (
@@ -217,6 +236,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_due ON outbox(next_try_at) WHERE sent_at IS NULL AND failed_at IS NULL;
     CREATE INDEX outbox_job ON outbox(job_id);
     """,
+    # v7: what live views show changed. Every worker's heartbeat commits once a second, which
+    # moves PRAGMA data_version; a widget, a queue panel or a sidebar that re-read on every
+    # commit re-read once a second per worker for nothing. ``changes.n`` moves with every row
+    # written in the tables they show (a group member's hand-written UPDATE included), and with a
+    # worker's row unless the write is a heartbeat alone.
+    "CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);\n"
+    "INSERT INTO changes(id, n) VALUES (1, 0);\n" + change_triggers(),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -225,6 +251,7 @@ USER_INDEXES_VERSION = 3     # jobs_user (user, state, seq), jobs_user_claim
 SUBMITTED_INDEX_VERSION = 4  # jobs_submitted
 ARRAYS_VERSION = 5           # arrays, jobs.array_id/array_index
 DAY_TO_DAY_VERSION = 6       # jobs.place/units/notify/notify_on/schedule, schedules, outbox
+CHANGES_VERSION = 7          # changes.n: what live views show changed (not a heartbeat)
 # A job's place in the claim order: priority first, then where it stands in line (its
 # submission order unless a user moved it). The claim indexes are on this very expression.
 LINE = "priority DESC, ifnull(place, seq)"

@@ -89,6 +89,8 @@ class Poller:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._versions: dict[str, int] = {}
+        self._shown: dict[str, int | None] = {}      # each queue's change_version as last read
+        self._committed = False
         self._watches: _Watches | None = None
         self._files_woke = False         # the last wake was for output or data files
         self._poke_r, self._poke_w = _pipe()
@@ -141,7 +143,7 @@ class Poller:
                     self._poll_one(subscriber, changed.get(str(subscriber.queue.path), False))
                 self.ticks += 1
             del subscribers                 # keep no strong reference while sleeping
-            if any(changed.values()):
+            if self._committed:
                 rechecks = []
             files_due = self._wait(watches, rechecks, files_due)
 
@@ -200,16 +202,23 @@ class Poller:
         return files_due
 
     def _changed_queues(self, subscribers: list[Subscriber]) -> dict[str, bool]:
+        """Which queues changed in what views show. A commit that moved only ``data_version``
+        (a worker's heartbeat, once a second each) is no change for them; ``self._committed``
+        says whether anything committed at all (then a recheck is not needed)."""
         queues = {str(s.queue.path): s.queue for s in subscribers}
         changed = {}
+        self._committed = False
         for key, queue in queues.items():
             try:
                 version = queue.data_version()
+                committed = self._versions.get(key) != version
+                shown = queue.change_version() if committed else self._shown.get(key)
             except Exception as exc:  # noqa: BLE001 - a broken queue must not stop the others
                 self.errors.append(f"{key}: {type(exc).__name__}: {exc}")
                 continue
-            changed[key] = self._versions.get(key) != version
-            self._versions[key] = version
+            changed[key] = committed and self._shown.get(key) != shown
+            self._committed = self._committed or committed
+            self._versions[key], self._shown[key] = version, shown
         return changed
 
     def _poll_one(self, subscriber: Subscriber, changed: bool) -> None:
