@@ -77,6 +77,11 @@ bench: setup-test
 	$(PY) bench/bench_notifications.py
 	$(PY) bench/bench_retention.py
 	$(PY) bench/bench_edits.py
+	$(PY) bench/bench_live.py
+	$(PY) bench/bench_job_view.py
+	$(PY) bench/bench_job_view_page.py
+	$(PY) bench/bench_sidebar_server.py
+	$(PY) bench/bench_sidebar.py
 
 ## make soak: the reliability scenarios with long loads (50+ worker kills, bigger submit storms)
 soak: setup-test
