@@ -133,6 +133,7 @@ def main() -> int:
         finally:
             server.stop()
             q.cancel(mover)
+            q.delete(mover)                   # the kept queue stays as it was built
     finally:
         shutil.rmtree(home, ignore_errors=True)
     figures = {"stored": stored, "active": active,

@@ -299,6 +299,11 @@ class Database:
     def close(self) -> None:
         """Close this thread's connection; the last one to close checkpoints the WAL into the
         file, so the integrity verdict is moved along (else the next writer checks again)."""
+        with self._version_lock:                 # the version's reader first (it never writes)
+            reader, pid = self._version_conn
+            self._version_conn = (None, 0)
+        if reader is not None and pid == os.getpid():
+            reader.close()
         conn = getattr(self._local, "conn", None)
         if conn is None:
             return
