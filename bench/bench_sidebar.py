@@ -74,26 +74,43 @@ WATCH = """
 }
 """
 
-# Clicks the Jobs tab and answers how many ms until the first row of the queue is in the DOM.
-OPEN = """
-() => new Promise((resolve, reject) => {
+# Armed before the Jobs tab is clicked (a real click: the tab bar answers pointer events):
+# window.__jmOpened answers [ms from the press to the first row of the queue in the DOM, rows].
+ARM = """
+() => {
   const tab = document.querySelector('.jp-SideBar [data-id="jobmagics-jobs"]');
-  const panel = document.querySelector('.jm-JobsPanel');
-  if (panel && panel.offsetParent !== null) tab.click();      // shown by the layout: hide it
-  setTimeout(() => reject(new Error('no row within 30 s')), 30000);
-  const t0 = performance.now();
-  const done = () => {
-    const rows = document.querySelectorAll(
-      '.jm-JobsPanel [data-role="active-list"] li[data-job-id]');
-    if (rows.length) { resolve([performance.now() - t0, rows.length]); return true; }
-    return false;
-  };
-  const obs = new MutationObserver(() => { if (done()) obs.disconnect(); });
-  obs.observe(document.body, { childList: true, subtree: true });
-  tab.click();
-  if (done()) obs.disconnect();
-})
+  window.__jmOpened = new Promise((resolve, reject) => {
+    let t0 = null;
+    tab.addEventListener('pointerdown', () => { t0 = performance.now(); },
+                         { capture: true, once: true });
+    const done = () => {
+      const rows = document.querySelectorAll(
+        '.jm-JobsPanel [data-role="active-list"] li[data-job-id]');
+      if (t0 === null || !rows.length) return false;
+      resolve([performance.now() - t0, rows.length]);
+      return true;
+    };
+    const obs = new MutationObserver(() => { if (done()) obs.disconnect(); });
+    obs.observe(document.body, { childList: true, subtree: true });
+    setTimeout(() => reject(new Error('no row within 30 s')), 30000);
+  });
+}
 """
+
+
+def open_panel(page: Any) -> tuple[float, int]:
+    """Click the Jobs tab (hidden first if the layout shows it): ms to the first rows, rows."""
+    tab = page.locator('.jp-SideBar [data-id="jobmagics-jobs"]')
+    tab.wait_for(timeout=60_000)
+    panel = page.locator(".jm-JobsPanel")
+    if panel.is_visible():
+        tab.click()
+        panel.wait_for(state="hidden", timeout=10_000)
+    page.evaluate(ARM)
+    tab.click()
+    ms, rows = page.evaluate("() => window.__jmOpened")
+    return float(ms), int(rows)
+
 
 CHANGER = """
 import json, sys, time, jobmagics
@@ -125,8 +142,7 @@ def open_times(browser: Any, url: str, opens: int) -> dict[str, Any]:
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
         page.goto(f"{url}/lab?reset&token={TOKEN}")
-        page.locator('.jp-SideBar [data-id="jobmagics-jobs"]').wait_for(timeout=60_000)
-        ms, count = page.evaluate(OPEN)
+        ms, count = open_panel(page)
         times.append(ms)
         rows.append(count)
         context.close()
@@ -157,8 +173,7 @@ def under_change(browser: Any, url: str, queue: Path, seconds: float) -> dict[st
             requests[route] = requests.get(route, 0) + 1
 
     page.goto(f"{url}/lab?reset&token={TOKEN}")
-    page.locator('.jp-SideBar [data-id="jobmagics-jobs"]').wait_for(timeout=60_000)
-    page.evaluate(OPEN)
+    open_panel(page)
     first = [j.id for j in jobmagics.Queue(queue).queue(limit=10)]
     page.wait_for_timeout(1500)
     page.evaluate(WATCH)
