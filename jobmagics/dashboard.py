@@ -24,7 +24,7 @@ DRAINING = "stopping"          # a worker's state while it finishes its jobs and
 
 def dashboard(q: Queue) -> dict[str, Any]:
     """Everything the sidebar's header shows, read now (see the module's docstring)."""
-    version = q.data_version()          # first: a change after it makes the sidebar look again
+    version = q.change_version()          # first: a change after it makes the sidebar look again
     stats = q.stats()
     lines = q.store.dashboard_lines(NEXT_SHOWN)
     paused = bool(stats["paused"])

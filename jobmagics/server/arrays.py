@@ -28,7 +28,7 @@ class ArraysHandler(JobmagicsHandler):
         limit = self.int_arg("limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
 
         def page(q: jobmagics.Queue) -> dict[str, Any]:
-            version = q.data_version()
+            version = q.change_version()
             arrays = q.arrays(user=q.user if mine else user, active=active, limit=limit)
             may = may_act_on(q)
             return {"arrays": [listed_array(a, may(a.last_read.user)) for a in arrays],

@@ -3,11 +3,13 @@ milliseconds of a commit to the queue.
 
 One :class:`ChangeFeed` per server watches the queue folder (one ``FolderWatch``, an inotify
 descriptor registered on the event loop with ``loop.add_reader``), however many long polls
-wait (a browser tab each). When the folder fires, the feed asks ``data_version`` (on its own
-thread) whether the database really changed, and if so wakes every waiting long poll at once:
-it sets the current ``asyncio.Event`` and puts a fresh one in its place. Each long poll then
-answers with the version the feed confirmed (``data_version`` is one number per process). A
-worker's death commits nothing, so a long poll still looks at the workers once a second.
+wait (a browser tab each). When the folder fires, the feed asks ``change_version`` (on its own
+thread) whether what the sidebar shows really changed (not a worker's heartbeat: that commit
+moves ``data_version`` once a second per worker, and would make every tab re-read for nothing),
+and if so wakes every waiting long poll at once: it sets the current ``asyncio.Event`` and puts
+a fresh one in its place. Each long poll then answers with the version the feed confirmed (the
+pages' ``version`` is the same number). A worker's death commits nothing, so a long poll still
+looks at the workers once a second.
 Without inotify the feed never fires and long polls look every ``FALLBACK_POLL_S``, as before.
 """
 from __future__ import annotations
@@ -124,7 +126,7 @@ class ChangesHandler(JobmagicsHandler):
         deadline = time.monotonic() + timeout
         feed = await self.app.change_feed()
         woken = feed.next_change()
-        current, alive = await self.queue_call(lambda q: (q.data_version(), alive_workers(q)))
+        current, alive = await self.queue_call(lambda q: (q.change_version(), alive_workers(q)))
         next_look = time.monotonic() + LIVENESS_POLL_S
         workers_changed = False
         while current == version and not workers_changed and not self._closed \
@@ -140,7 +142,7 @@ class ChangesHandler(JobmagicsHandler):
             confirmed = feed.version if woken.is_set() else None   # no read of our own then
             woken = feed.next_change()               # before reading: no change falls between
             current = confirmed if confirmed is not None else await self.queue_call(
-                lambda q: q.data_version())
+                lambda q: q.change_version())
             if time.monotonic() >= next_look:
                 next_look = time.monotonic() + LIVENESS_POLL_S
                 workers_changed = await self.queue_call(alive_workers) != alive

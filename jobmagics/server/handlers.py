@@ -207,7 +207,7 @@ class JobsHandler(JobmagicsHandler):
 
         def page(q: jobmagics.Queue) -> dict[str, Any]:
             who = q.user if mine else user
-            version = q.data_version()
+            version = q.change_version()
             jobs = q.jobs(state=states, user=who, name=name, since=since, limit=limit,
                           offset=offset, elements=elements)
             total = q.count(state=states, user=who, name=name, since=since, elements=elements)
@@ -249,7 +249,7 @@ class QueueHandler(JobmagicsHandler):
         elements = self.flag_arg("elements", False)
 
         def page(q: jobmagics.Queue) -> dict[str, Any]:
-            version = q.data_version()
+            version = q.change_version()
             jobs = q.queue(limit=limit, offset=offset, user=q.user if mine else user,
                            elements=elements)
             may = may_act_on(q)

@@ -35,7 +35,7 @@ class SchedulesHandler(JobmagicsHandler):
     @authorized
     async def get(self) -> None:
         def page(q: jobmagics.Queue) -> dict[str, Any]:
-            version = q.data_version()
+            version = q.change_version()
             may, now = may_act_on(q), time.time()
             return {"schedules": [listed_schedule(s, may(s.last_read.user), now)
                                   for s in q.schedules()],
