@@ -81,7 +81,7 @@ bench: setup-test
 	$(PY) bench/bench_job_view.py
 	$(PY) bench/bench_job_view_page.py
 	$(PY) bench/bench_sidebar_server.py --keep $(abspath $(VENV))/bench-sidebar-queue
-	$(PY) bench/bench_sidebar.py
+	$(PY) bench/bench_sidebar.py --keep $(abspath $(VENV))/bench-sidebar-queue
 
 ## make soak: the reliability scenarios with long loads (50+ worker kills, bigger submit storms)
 soak: setup-test
