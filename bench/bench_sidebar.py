@@ -81,17 +81,19 @@ ARM = """
   const tab = document.querySelector('.jp-SideBar [data-id="jobmagics-jobs"]');
   window.__jmOpened = new Promise((resolve, reject) => {
     let t0 = null;
-    tab.addEventListener('pointerdown', () => { t0 = performance.now(); },
-                         { capture: true, once: true });
+    // rows count once shown (a hidden panel keeps its rows in the DOM); looked for every frame
+    // from the press: a panel whose rows are already there changes nothing a MutationObserver sees
     const done = () => {
-      const rows = document.querySelectorAll(
-        '.jm-JobsPanel [data-role="active-list"] li[data-job-id]');
+      const rows = Array.from(document.querySelectorAll(
+        '.jm-JobsPanel [data-role="active-list"] li[data-job-id]'))
+        .filter(row => row.offsetParent !== null);
       if (t0 === null || !rows.length) return false;
       resolve([performance.now() - t0, rows.length]);
       return true;
     };
-    const obs = new MutationObserver(() => { if (done()) obs.disconnect(); });
-    obs.observe(document.body, { childList: true, subtree: true });
+    const look = () => { if (!done()) requestAnimationFrame(look); };
+    tab.addEventListener('pointerdown', () => { t0 = performance.now(); look(); },
+                         { capture: true, once: true });
     setTimeout(() => reject(new Error('no row within 30 s')), 30000);
   });
 }
@@ -205,7 +207,8 @@ def main() -> int:
     parser.add_argument("--active", type=int, default=1_000)
     parser.add_argument("--opens", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--keep", type=Path, help="build the queue in DIR and keep it; reuse it")
+    parser.add_argument("--keep", type=lambda p: Path(p).resolve(),
+                        help="build the queue in DIR and keep it; reuse it")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="jm-bench-sidebar-"))
     try:

@@ -322,8 +322,9 @@ export class JobsModel {
       const shared = !mine && !single && span.offset === 0 && span.limit <= EVERYONE_LIMIT;
       const everyone = listQueue({ limit: EVERYONE_LIMIT });
       // An array is one row: its elements are never listed one by one (a 10,000-element
-      // array would bury the history), here nor under a one-state filter.
-      const rest = Promise.all([
+      // array would bury the history), here nor under a one-state filter. Asked once the rows
+      // in view came: on a busy server they would otherwise compete with them.
+      const readRest = () => Promise.all([
         readHistory
           ? listJobs({
               state: single ? [state] : [...TERMINAL_STATES],
@@ -335,7 +336,6 @@ export class JobsModel {
         readHistory ? this._fetchFinishedArrays(mine, single ? state : null) : Promise.resolve(null),
         this._fetchDashboard()
       ]);
-      rest.catch(() => undefined); // (awaited below: a failure is not left unhandled)
       const [all, shown] = await Promise.all([
         everyone,
         wantActive
@@ -345,7 +345,7 @@ export class JobsModel {
       // The rows in view show as soon as they come; the history and dashboard follow.
       this._takeActive(shown, [], []);
       this._shownChanged.emit();
-      const [history, finished] = await rest;
+      const [history, finished] = await readRest();
       this._allActive = all.jobs.slice();
       this._allArrays = (all.arrays ?? []).slice();
       this._allActiveComplete = all.more === 0;
