@@ -29,7 +29,7 @@ from ..model import JobRecord, JobSettings, JobSpec, format_memory
 from . import lifecycle, rules
 from .arrays import array_elements_for
 from .db import Database
-from .moves import _authorize
+from .moves import authorize
 from .rows import dumps
 from .rules import EDITABLE_STATES
 from .schema import SchemaAware
@@ -269,7 +269,7 @@ class EditsMixin(SchemaAware):
         with self.db.write() as conn:
             job = _fetch(conn, job_id, "move")
             if not manager:
-                _authorize(conn, [job], actor, "move")
+                authorize(conn, [job], actor, "move")
             check_editable(job)
             if other is not None:
                 _check_anchor(conn, job, other, where)
@@ -309,7 +309,7 @@ class EditsMixin(SchemaAware):
         with self.db.write() as conn:
             jobs, owners = _jobs_to_change(conn, ids)
             if not manager:
-                _authorize(conn, owners, actor, "change")
+                authorize(conn, owners, actor, "change")
             for job in jobs:
                 check_editable(job)
             specs = [edited_spec(job, changes, config) for job in jobs]

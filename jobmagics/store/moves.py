@@ -28,7 +28,9 @@ MOVES: dict[str, tuple[Check, Act]] = {
 }
 
 
-def _authorize(conn: sqlite3.Connection, jobs: Sequence[JobRecord], actor: str, verb: str) -> None:
+def authorize(conn: sqlite3.Connection, jobs: Sequence[JobRecord], actor: str, verb: str) -> None:
+    """``PermissionDenied`` naming the first of ``jobs`` that ``actor`` neither owns nor may act
+    on as a queue admin (read in the caller's transaction): every user verb asks this."""
     strangers = [job for job in jobs if job.user != actor]
     if not strangers:
         return
@@ -90,7 +92,7 @@ class MovesMixin(SchemaAware):
             jobs, arrays = _jobs_and_elements(conn, ids, check)
             batch = set(ids) | {job.id for job in jobs}
             if not manager:          # the queue's owner (root for a system queue) may act
-                _authorize(conn, jobs + [a.every[0] for a in arrays if a.every], actor, action)
+                authorize(conn, jobs + [a.every[0] for a in arrays if a.every], actor, action)
             for array in arrays:
                 if not array.applicable:
                     raise array.refusal(action)
