@@ -25,6 +25,7 @@ from .kinds import one_of
 from .model import ACTIVE, TERMINAL, JobOptions, JobRecord, JobSettings, State
 from .server.bodies import BESIDE_BODIES, JSON_BODIES
 from .server.views import BIG_FIELDS, LISTED_COMMAND_CHARS, SUMMARY_CHARS
+from .store.rules import RULES
 
 COMMAND = "python -m jobmagics.typescript"
 OUTPUT = Path(__file__).resolve().parents[1] / "labextension" / "src" / "generated" / "job.ts"
@@ -133,6 +134,9 @@ def job_base() -> Interface:
                  f"what it runs, on one line of at most {SUMMARY_CHARS} characters"),
         Property("brief", "boolean", "true in listings: code, options, environment and an"
                  " experiment's config come from the one-job route"),
+        Property("may", f"({' | '.join(json.dumps(action) for action in RULES)})[]",
+                 "the actions the current user may take on it now: its state allows them"
+                 " (store.rules) and it is theirs, or they are a queue admin"),
     ]
     return Interface("IJobBase", "What every JSON of a job carries: a listing's rows and the"
                      " one-job route.", tuple(props))

@@ -141,6 +141,11 @@ export interface IJobBase {
    * route.
    */
   brief: boolean;
+  /**
+   * The actions the current user may take on it now: its state allows them (store.rules) and it is
+   * theirs, or they are a queue admin.
+   */
+  may: ("cancel" | "retry" | "hold" | "release" | "move" | "edit")[];
 }
 
 /**
