@@ -103,7 +103,7 @@ def main() -> int:
     report(figures)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["job_view"] = figures
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     return 0
 
 

@@ -264,7 +264,7 @@ def report(figures: dict[str, Any]) -> None:
         print(f"requests per change: {figures['requests_per_change']}")
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["sidebar"] = figures
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
