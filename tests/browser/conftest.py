@@ -211,6 +211,18 @@ def lab_page(chromium: Any, lab_server: LabServer, request: pytest.FixtureReques
     assert not jobmagics_errors, f"uncaught errors in the page: {jobmagics_errors}"
 
 
+def cell(source: str, index: int) -> dict[str, Any]:
+    """A code cell of a notebook written by a test (``id`` c<index>)."""
+    return {"cell_type": "code", "execution_count": None, "id": f"c{index}", "metadata": {},
+            "outputs": [], "source": source}
+
+
+def run_cell(page: Any, index: int) -> None:
+    """Run the notebook's cell ``index`` as a user does (click it, Shift+Enter)."""
+    page.locator(".jp-Notebook .jp-CodeCell").nth(index).locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+
+
 def open_jobs_panel(page: Any) -> None:
     """Show the Jobs panel (the left-bar tab toggles it, and the restored layout may
     already show it: click until it is visible)."""

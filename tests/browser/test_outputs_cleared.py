@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .conftest import ARTIFACTS, TOKEN
+from .conftest import ARTIFACTS, TOKEN, cell, run_cell
 
 RECORDER = """\
 received = []
@@ -28,16 +28,6 @@ display(view('plain-model-2'), raw=True)
 """
 
 REPORT = "import json; print('RECEIVED', json.dumps(received))"
-
-
-def cell(source: str, index: int) -> dict[str, Any]:
-    return {"cell_type": "code", "execution_count": None, "id": f"c{index}", "metadata": {},
-            "outputs": [], "source": source}
-
-
-def run_cell(page: Any, index: int) -> None:
-    page.locator(".jp-Notebook .jp-CodeCell").nth(index).locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
 
 
 def test_clearing_or_rerunning_a_live_output_tells_the_kernel_which_views_closed(

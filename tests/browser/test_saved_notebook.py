@@ -6,21 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .conftest import ARTIFACTS, TOKEN
+from .conftest import ARTIFACTS, TOKEN, cell, run_cell
 
 SETUP = "%load_ext jobmagics\nimport jobmagics\nq = jobmagics.Queue()"
 SHOW = "job = q.submit(command=['sh', '-c', 'sleep 4; echo the end'], name='saved'); job"
 LATER = "print('another cell ran meanwhile')"
-
-
-def cell(source: str, index: int) -> dict[str, Any]:
-    return {"cell_type": "code", "execution_count": None, "id": f"c{index}", "metadata": {},
-            "outputs": [], "source": source}
-
-
-def run_cell(page: Any, index: int) -> None:
-    page.locator(".jp-Notebook .jp-CodeCell").nth(index).locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
 
 
 def test_a_live_job_ends_as_its_final_card_and_a_saved_notebook_reopens_with_it(
