@@ -10,6 +10,7 @@ how to run it again). A job already ended shows that final card at once: no widg
 Outside a kernel (a terminal IPython) the same cards are shown as HTML and text."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..client import Queue
@@ -55,13 +56,7 @@ def show_job(job: Job) -> None:
     if shell is None:
         _display({"text/plain": repr(job), "text/html": job_html(job, record)})
         return
-    install(shell)
-    fallback = live_job_fallback(job)
-    view = LiveView(None, final=_job_final)
-    view.widget = JobWidget(job, on_end=view.ended)
-    view.widget.shown_in = shell.execution_count
-    job.live_view = view.widget
-    view.show(fallback)
+    _show_live(job, shell, JobWidget, _job_final, live_job_fallback(job))
 
 
 def _shown_live_in_this_cell(thing: Job | JobArray, shell: Any) -> bool:
@@ -78,12 +73,18 @@ def show_array(array: JobArray) -> None:
         if not _shown_live_in_this_cell(array, shell):
             _display({"text/plain": repr(array), "text/html": array_html(array)})
         return
+    _show_live(array, shell, ArrayWidget, _array_final, live_array_fallback(array))
+
+
+def _show_live(thing: Job | JobArray, shell: Any, widget_class: Any,
+               final: Callable[[Any], dict[str, str]], fallback: dict[str, str]) -> None:
+    """Display ``thing`` as a new live widget of ``widget_class`` (its output becomes
+    ``final(widget)`` when it ends), remembered as the thing's live view of this cell."""
     install(shell)
-    fallback = live_array_fallback(array)
-    view = LiveView(None, final=_array_final)
-    view.widget = ArrayWidget(array, on_end=view.ended)
+    view = LiveView(None, final=final)
+    view.widget = widget_class(thing, on_end=view.ended)
     view.widget.shown_in = shell.execution_count
-    array.live_view = view.widget
+    thing.live_view = view.widget
     view.show(fallback)
 
 
