@@ -50,13 +50,11 @@ class ExclusiveGuard:
         if self._fd is not None:
             return
         fd = self._open()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fd)
+        holder = _lock_or_name_holder(fd)
+        if holder is not None:
             os.close(fd)
             raise InvalidJob(f"station {self.name!r} is in use by {holder or 'another process'}:"
-                             " an instrument serves one job at a time") from None
+                             " an instrument serves one job at a time")
         _write_holder(fd, describe_holder())
         self._fd = fd
 
@@ -92,6 +90,25 @@ class ExclusiveGuard:
         finally:
             self._operation = None
             self._busy.release()
+
+
+# A holder writes its name just after taking the lock and clears it just before letting go:
+# a refusal looks a moment longer so that it can name who holds the station.
+HOLDER_NAME_WAIT = 0.5
+
+
+def _lock_or_name_holder(fd: int) -> str | None:
+    """None once the lock is ours; else who holds it ("" when nobody wrote a name)."""
+    deadline = time.monotonic() + HOLDER_NAME_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return None
+        except BlockingIOError:
+            holder = _read_holder(fd)
+        if holder or time.monotonic() >= deadline:
+            return holder
+        time.sleep(0.01)
 
 
 def _read_holder(fd: int) -> str:

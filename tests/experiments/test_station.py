@@ -1,6 +1,8 @@
 """The simulated station on its own: plausible physics, and one user at a time."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -73,6 +75,27 @@ def test_a_second_connection_is_refused_and_names_the_holder(tmp_path):
         SimulatedStation(lock_path=tmp_path / "station.lock").connect()
     first.close()
     SimulatedStation(lock_path=tmp_path / "station.lock").connect().close()
+
+
+def test_a_connection_refused_while_the_holder_is_still_writing_its_name_still_names_it(tmp_path):
+    # the race two jobs starting together meet: the first has the lock but not yet written who
+    lock = tmp_path / "station.lock"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(0.2)\n"
+        "os.pwrite(fd, b'JOB-20261130-00001, pid 1 on lab\\n', 0)\n"
+        "sys.stdin.read()\n")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        with pytest.raises(InvalidJob, match="is in use by JOB-20261130-00001, pid 1 on lab"):
+            SimulatedStation(lock_path=lock).connect()
+    finally:
+        holder.kill()
+        holder.wait()
+    SimulatedStation(lock_path=lock).connect().close()   # the kernel freed the dead holder's lock
 
 
 def test_overlapping_measurements_on_one_connection_are_refused(tmp_path):
