@@ -384,6 +384,11 @@ class Queue(EditsAPI, SchedulesAPI, RetentionAPI, NotificationsAPI):
         every worker's heartbeat."""
         return self.store.change_version()
 
+    def change_versions(self) -> dict[str, int]:
+        """``change_version`` as ``"n"``, and a count per part of a view (``"ended"``: the
+        history; ``"schedules"``), each moving only when that part changed."""
+        return self.store.change_versions()
+
     # ---- acting on jobs ---------------------------------------------------------------
     def apply(self, action: str, job_ids: Sequence[str]) -> list[tuple[str, State | None]]:
         """``cancel``, ``retry``, ``hold``, ``release`` or ``delete`` every job in ``job_ids``, or

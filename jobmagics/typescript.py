@@ -25,6 +25,7 @@ from .kinds import one_of
 from .model import ACTIVE, TERMINAL, JobOptions, JobRecord, JobSettings, State
 from .server.bodies import BESIDE_BODIES, JSON_BODIES
 from .server.views import BIG_FIELDS, LISTED_COMMAND_CHARS, SUMMARY_CHARS
+from .store.changes import CHANGE_TOPICS
 from .store.rules import RULES
 
 COMMAND = "python -m jobmagics.typescript"
@@ -237,6 +238,17 @@ def render_states() -> list[str]:
     ]
 
 
+def render_topics() -> list[str]:
+    lines = ["/**", " * What the long poll `changes` counts apart (store.changes.CHANGE_TOPICS): a",
+             " * part of the sidebar reads again only when its own count moved.", " *"]
+    lines += [f" * - {topic}: {line}" if i == 0 else f" *   {line}"
+              for topic, text in CHANGE_TOPICS.items()
+              for i, line in enumerate(textwrap.wrap(text, WIDTH - 8 - len(topic)))]
+    quoted = [f"'{topic}'" for topic in CHANGE_TOPICS]
+    return [*lines, " */", f"export type ChangeTopic = {' | '.join(quoted)};",
+            f"export const CHANGE_TOPICS: readonly ChangeTopic[] = [{', '.join(quoted)}];", ""]
+
+
 def render_examples() -> list[str]:
     examples = formats.examples()
     lines = ["/** formatDuration(seconds) must give these texts (formats.format_duration). */",
@@ -258,6 +270,7 @@ def render() -> str:
         "// from jobmagics/formats.py. Do not edit: change the declaration and run the command.",
         "",
         *render_states(),
+        *render_topics(),
     ]
     for interface in interfaces():
         lines += render_interface(interface)

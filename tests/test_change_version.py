@@ -45,3 +45,41 @@ def test_a_worker_that_registers_or_drains_moves_the_change_version(queue) -> No
         conn.execute("UPDATE workers SET heartbeat_at = 10, state = 'draining' WHERE id = 'w1'")
     assert queue.change_version() > registered
 
+
+
+def topics_moved(queue, act) -> set[str]:
+    before = queue.change_versions()
+    act()
+    after = queue.change_versions()
+    return {topic for topic in after if after[topic] != before[topic]}
+
+
+def test_a_hold_or_a_release_moves_no_topic_but_an_ending_moves_ended(queue) -> None:
+    job = queue.submit(["true"])
+    assert topics_moved(queue, lambda: queue.hold(job.id)) == {"n"}
+    assert topics_moved(queue, lambda: queue.release(job.id)) == {"n"}
+    assert topics_moved(queue, lambda: queue.cancel(job.id)) == {"n", "ended"}
+    assert topics_moved(queue, lambda: queue.retry(job.id)) == {"n", "ended"}   # left the history
+    assert topics_moved(queue, lambda: queue.cancel(job.id)) == {"n", "ended"}
+    assert topics_moved(queue, lambda: queue.delete(job.id)) == {"n", "ended"}
+
+
+def test_a_hand_written_update_of_a_finished_job_moves_ended(queue) -> None:
+    job = queue.submit(["true"])
+    queue.cancel(job.id)
+    with sqlite3.connect(queue.layout.db) as conn:
+        def write() -> None:
+            conn.execute("UPDATE jobs SET error = 'edited by hand' WHERE id = ?", (job.id,))
+            conn.commit()
+        assert topics_moved(queue, write) == {"n", "ended"}
+
+
+def test_a_schedule_and_the_jobs_it_submitted_move_schedules(queue) -> None:
+    other = queue.submit(["true"], hold=True)
+    schedule = queue.schedule("tick", every="1h", command=["true"])
+    assert "schedules" in topics_moved(queue, lambda: schedule.pause())
+    assert "schedules" in topics_moved(queue, lambda: schedule.resume())
+    assert "schedules" in topics_moved(queue, lambda: schedule.run_now())
+    run = schedule.runs()[0]
+    assert topics_moved(queue, lambda: queue.cancel(run.id)) == {"n", "ended", "schedules"}
+    assert topics_moved(queue, lambda: queue.release(other.id)) == {"n"}

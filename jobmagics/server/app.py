@@ -88,7 +88,7 @@ class JobmagicsApp(ExtensionApp):
             feed.close()
             feed = None
         if feed is None:
-            feed = self._feed = changes.ChangeFeed(folder, queue.change_version)
+            feed = self._feed = changes.ChangeFeed(folder, queue.change_versions)
         return feed
 
     async def stop_extension(self) -> None:

@@ -20,16 +20,19 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..watch import FALLBACK_POLL_S, FolderWatch
 from .handlers import JobmagicsHandler
+from .views import version_fields
 
 if TYPE_CHECKING:
     import jobmagics
+
+Versions = dict[str, int]     # Queue.change_versions(): "n" and each topic's count
 
 CHANGES_MAX_S = 30.0
 CHANGES_DEFAULT_S = 25.0
@@ -39,14 +42,14 @@ LIVENESS_POLL_S = 1.0        # how often a long poll looks whether a worker died
 class ChangeFeed:
     """Wakes every waiting long poll when the queue's database changes (see the module)."""
 
-    def __init__(self, folder: str, read_version: Callable[[], int]) -> None:
+    def __init__(self, folder: str, read_versions: Callable[[], Versions]) -> None:
         self.folder = folder
-        self._read_version = read_version
+        self._read_versions = read_versions
         # its own thread (not the server's queue calls): a look never waits behind requests,
         # and nothing of it outlives the feed
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="jobmagics-changes")
         self._event = asyncio.Event()
-        self.version: int | None = None      # the last one it confirmed (None: unreadable)
+        self.versions: Versions | None = None   # the last it confirmed (None: unreadable)
         self._checking = False
         self._again = False
         self._loop = asyncio.get_running_loop()
@@ -80,12 +83,12 @@ class ChangeFeed:
             while again:
                 self._again = False
                 try:
-                    version: int | None = await self._loop.run_in_executor(
-                        self._reader, self._read_version)
+                    versions: Versions | None = await self._loop.run_in_executor(
+                        self._reader, self._read_versions)
                 except Exception:  # noqa: BLE001 - unreadable now: let the long polls look
-                    version = None
-                if version is None or version != self.version:
-                    self.version = version
+                    versions = None
+                if versions is None or versions != self.versions:
+                    self.versions = versions
                     self._announce()
                 again = self._again
         finally:
@@ -108,7 +111,7 @@ class ChangeFeed:
 
 
 class ChangesHandler(JobmagicsHandler):
-    """Long poll: answers as soon as the queue's data version differs from ``version``, or a
+    """Long poll: answers as soon as the queue's change version differs from ``version``, or a
     worker stops being alive. A worker's death commits nothing (no version moves), yet its
     running jobs now read "worker lost": the sidebar must look again."""
 
@@ -126,10 +129,10 @@ class ChangesHandler(JobmagicsHandler):
         deadline = time.monotonic() + timeout
         feed = await self.app.change_feed()
         woken = feed.next_change()
-        current, alive = await self.queue_call(lambda q: (q.change_version(), alive_workers(q)))
+        current, alive = await self.queue_call(lambda q: (q.change_versions(), alive_workers(q)))
         next_look = time.monotonic() + LIVENESS_POLL_S
         workers_changed = False
-        while current == version and not workers_changed and not self._closed \
+        while current["n"] == version and not workers_changed and not self._closed \
                 and not feed.closed:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -139,17 +142,22 @@ class ChangesHandler(JobmagicsHandler):
                 pause = min(pause, FALLBACK_POLL_S)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(woken.wait(), pause)
-            confirmed = feed.version if woken.is_set() else None   # no read of our own then
+            confirmed = feed.versions if woken.is_set() else None   # no read of our own then
             woken = feed.next_change()               # before reading: no change falls between
             current = confirmed if confirmed is not None else await self.queue_call(
-                lambda q: q.change_version())
+                lambda q: q.change_versions())
             if time.monotonic() >= next_look:
                 next_look = time.monotonic() + LIVENESS_POLL_S
                 workers_changed = await self.queue_call(alive_workers) != alive
         if not self._closed:
-            changed = current != version or workers_changed
-            self.finish(json.dumps({"version": current, "changed": changed,
-                                    "workers_changed": workers_changed}))
+            self.finish(json.dumps(changes_answer(current, version, workers_changed)))
+
+
+def changes_answer(versions: Versions, asked: int, workers_changed: bool) -> dict[str, Any]:
+    """The long poll's answer: the version now and each topic's count (as a page carries
+    them), whether it moved from the one asked about, and whether the live workers changed."""
+    return {**version_fields(versions), "changed": versions["n"] != asked or workers_changed,
+            "workers_changed": workers_changed}
 
 
 def alive_workers(q: jobmagics.Queue) -> frozenset[str]:

@@ -50,7 +50,7 @@ from ..errors import (
 )
 from ..model import State
 from .bodies import BadRequest, bulk_action, json_object, submit_keywords
-from .views import detailed, listed, listed_array, may_act_on, read_log, row_of
+from .views import detailed, listed, listed_array, may_act_on, read_log, row_of, version_fields
 
 if TYPE_CHECKING:
     import jobmagics
@@ -249,14 +249,14 @@ class QueueHandler(JobmagicsHandler):
         elements = self.flag_arg("elements", False)
 
         def page(q: jobmagics.Queue) -> dict[str, Any]:
-            version = q.change_version()
+            versions = version_fields(q.change_versions())   # first: see changes.py
             jobs = q.queue(limit=limit, offset=offset, user=q.user if mine else user,
                            elements=elements)
             may = may_act_on(q)
             return {"jobs": [listed(j, may) for j in jobs], "counts": jobs.counts,
                     "total": jobs.total,
                     "more": jobs.more, "limit": limit, "offset": offset, "user": q.user,
-                    "version": version,
+                    **versions,
                     "arrays": [listed_array(a, may(a.last_read.user)) for a in jobs.arrays]}
 
         await self.answer(page)

@@ -152,3 +152,10 @@ def _whole_utf8(data: bytes, at_end: bool) -> bytes:
             need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
             return data if cut >= need else data[:-cut]
     return data
+
+
+def version_fields(versions: dict[str, int]) -> dict[str, Any]:
+    """A page's ``version`` (``Queue.change_version``) and ``topics``: each part of a view's
+    own count (``store.changes.CHANGE_TOPICS``), so that it reads again only when that moved."""
+    return {"version": versions["n"],
+            "topics": {topic: n for topic, n in versions.items() if topic != "n"}}

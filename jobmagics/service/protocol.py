@@ -28,10 +28,13 @@ _BYTES = "$bytes"
 READS = frozenset({"get", "find", "count", "active", "active_counts", "state_counts", "events",
                    "notifications", "queue_settings",
                    "workers", "resources", "setting", "payload", "result", "pid_of",
-                   "data_version", "change_version", "whoami", "array", "is_array", "elements",
-                   "arrays", "du",
+                   "data_version", "change_version", "change_versions", "whoami", "array",
+                   "is_array", "elements", "arrays", "du",
                    "schedule", "schedules", "schedule_runs", "next_schedule_due",
                    "dashboard_lines"})
+
+# how far the queue moved: answered by the service itself, to anyone (no job is named)
+VERSIONS = frozenset({"data_version", "change_version", "change_versions"})
 
 
 class ConnectionClosed(EOFError):

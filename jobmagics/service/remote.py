@@ -187,6 +187,9 @@ class RemoteStore:
     def change_version(self) -> int:
         return int(self.call("change_version"))
 
+    def change_versions(self) -> dict[str, int]:
+        return {topic: int(n) for topic, n in self.call("change_versions").items()}
+
     def backup(self, dest: os.PathLike[str]) -> Backup:
         raise PermissionDenied(f"only the service's account copies a system queue: sudo"
                                f" jobmagics backup {os.fspath(dest)} --queue {self.layout.root}")

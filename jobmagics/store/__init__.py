@@ -6,6 +6,7 @@ from pathlib import Path
 from ..paths import QueueLayout
 from .arrays import ArraysMixin
 from .backup import Backup, backup
+from .changes import CHANGE_TOPICS, versions_query
 from .dashboard import DashboardMixin
 from .db import BUSY_TIMEOUT_S, Database
 from .dispatch import Capacity, DispatchMixin
@@ -16,7 +17,7 @@ from .moves import MovesMixin
 from .outbox import OutboxMixin
 from .retention import RetentionMixin
 from .schedules import SchedulesMixin
-from .schema import CHANGES_VERSION
+from .schema import CHANGE_TOPICS_VERSION, CHANGES_VERSION
 
 __all__ = ["Capacity", "Store", "Submission"]
 
@@ -42,6 +43,16 @@ class Store(JobsMixin, ArraysMixin, MovesMixin, DispatchMixin, EditsMixin, Sched
         if not self._schema_has(CHANGES_VERSION):
             return self.data_version()
         return int(self.db.read("SELECT n FROM changes WHERE id = 1")[0][0])
+
+    def change_versions(self) -> dict[str, int]:
+        """``change_version`` as ``"n"`` and each topic's own count (``CHANGE_TOPICS``): a part
+        of a view reads again only when its topic moved. (Older than v8: every topic is ``n``,
+        as if each moved with every change.)"""
+        if not self._schema_has(CHANGE_TOPICS_VERSION):
+            n = self.change_version()
+            return {"n": n} | dict.fromkeys(CHANGE_TOPICS, n)
+        n, *counts = self.db.read(versions_query())[0]
+        return {"n": int(n)} | dict(zip(CHANGE_TOPICS, map(int, counts), strict=True))
 
     def checkpoint(self) -> None:
         self.db.checkpoint()

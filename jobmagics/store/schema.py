@@ -5,28 +5,10 @@ import sqlite3
 from typing import Any
 
 from ..errors import QueueError
+from .changes import v7_triggers, v8_migration
 from .rows import JOB_COLUMNS, job_columns
 
 # Each entry migrates from version i to i+1; PRAGMA user_version records where a db stands.
-# The tables live views show (the job widget, the queue panel, the sidebar): a write to any row
-# of them moves ``changes.n``. Workers' rows too, but not a heartbeat alone (see v7).
-SHOWN_TABLES = ("jobs", "arrays", "resources", "settings", "schedules")
-_BUMP = "UPDATE changes SET n = n + 1 WHERE id = 1;"
-
-
-def change_triggers() -> str:
-    """The v7 triggers that move ``changes.n``."""
-    triggers = [f"CREATE TRIGGER changes_{table}_{event.lower()} AFTER {event} ON {table}"
-                f" BEGIN {_BUMP} END;"
-                for table in SHOWN_TABLES for event in ("INSERT", "UPDATE", "DELETE")]
-    triggers += [f"CREATE TRIGGER changes_workers_{event.lower()} AFTER {event} ON workers"
-                 f" BEGIN {_BUMP} END;" for event in ("INSERT", "DELETE")]
-    triggers.append("CREATE TRIGGER changes_workers_update AFTER UPDATE ON workers"
-                    " WHEN NEW.heartbeat_at IS OLD.heartbeat_at OR NEW.state IS NOT OLD.state"
-                    f" BEGIN {_BUMP} END;")
-    return "\n".join(triggers)
-
-
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE jobs (
@@ -242,7 +224,10 @@ MIGRATIONS: list[str] = [
     # written in the tables they show (a group member's hand-written UPDATE included), and with a
     # worker's row unless the write is a heartbeat alone.
     "CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);\n"
-    "INSERT INTO changes(id, n) VALUES (1, 0);\n" + change_triggers(),
+    "INSERT INTO changes(id, n) VALUES (1, 0);\n" + v7_triggers(),
+    # v8: the parts of a view each move with their own topic (``store.changes.CHANGE_TOPICS``):
+    # a hold or a release moves ``n`` but not ``ended``, so the history is not read again.
+    v8_migration(),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -252,6 +237,7 @@ SUBMITTED_INDEX_VERSION = 4  # jobs_submitted
 ARRAYS_VERSION = 5           # arrays, jobs.array_id/array_index
 DAY_TO_DAY_VERSION = 6       # jobs.place/units/notify/notify_on/schedule, schedules, outbox
 CHANGES_VERSION = 7          # changes.n: what live views show changed (not a heartbeat)
+CHANGE_TOPICS_VERSION = 8    # changes.ended, changes.schedules: which part of a view changed
 # A job's place in the claim order: priority first, then where it stands in line (its
 # submission order unless a user moved it). The claim indexes are on this very expression.
 LINE = "priority DESC, ifnull(place, seq)"

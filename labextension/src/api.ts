@@ -5,7 +5,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import type { IJob, IJobRow, ISubmitSpec, JobState } from './generated/job';
+import type { ChangeTopic, IJob, IJobRow, ISubmitSpec, JobState } from './generated/job';
 import type { IDashboard } from './dashboard_text';
 
 // A job's fields are generated from their Python declaration (`python -m jobmagics.typescript`).
@@ -100,6 +100,8 @@ export interface IQueuePage {
   offset: number;
   user: string;
   version: number;
+  /** Each part of the sidebar's own count (absent from an older server): see IChanges. */
+  topics?: ChangeCounts;
 }
 
 export interface IJobDetails {
@@ -121,8 +123,13 @@ export interface IWhoAmI {
   queue: string;
 }
 
+/** How far each part of what the sidebar shows moved (`ChangeTopic`). */
+export type ChangeCounts = Readonly<Record<ChangeTopic, number>>;
+
 export interface IChanges {
   version: number;
+  /** Each topic's count: a part reads again only when its own moved (absent: older server). */
+  topics?: ChangeCounts;
   changed: boolean;
   /** A worker died (or started) during the poll: running jobs may read "worker lost". */
   workers_changed?: boolean;

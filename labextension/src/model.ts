@@ -18,6 +18,7 @@ import { type ISignal, Signal } from '@lumino/signaling';
 
 import {
   APIError,
+  type ChangeCounts,
   getDashboard,
   type IArrayRow,
   type IJobRow,
@@ -34,11 +35,19 @@ import type { IDashboard } from './dashboard_text';
 import { moreText, nextPollDelay } from './format';
 import { covers, fetchSpan, type IRange } from './virtual_list';
 import { ACTIVE_STATES, isTerminal, TERMINAL_STATES } from './states';
+import { CHANGE_TOPICS, type ChangeTopic } from './generated/job';
 
 /** What the panel shows when it cannot show jobs. */
 export interface IModelProblem {
   kind: 'no-extension' | 'queue' | 'busy' | 'network' | 'other';
   message: string;
+}
+
+/** The queue moved: its new version and which parts of the sidebar moved with it. */
+export interface IQueueChange {
+  version: number;
+  /** The topics that moved since the version before; null: not known (read everything). */
+  moved: ReadonlySet<ChangeTopic> | null;
 }
 
 export interface IFilter {
@@ -122,9 +131,14 @@ export class JobsModel {
     return this._shownChanged;
   }
 
-  /** Emitted with the queue's new data version whenever it moves. */
-  get versionChanged(): ISignal<this, number> {
+  /** Emitted whenever the queue's version moves, with the topics that moved. */
+  get versionChanged(): ISignal<this, IQueueChange> {
     return this._versionChanged;
+  }
+
+  /** Each topic's count as last read (null: not known, e.g. from an older server). */
+  get topics(): ChangeCounts | null {
+    return this._topics;
   }
 
   /** Active arrays in the current filter, newest first: one row each. */
@@ -315,8 +329,6 @@ export class JobsModel {
         (TERMINAL_STATES as readonly string[]).includes(state);
       const single = state !== 'all' && state !== 'active' && state !== 'history';
       const filterKey = `${state}/${mine}`;
-      const readHistory =
-        wantHistory && (this._historyInView || this._historyFor !== filterKey);
       const span = fetchSpan(this._window, WINDOW_PAGE, MAX_PAGE);
       // The rows in view at the top of everyone's queue: the notifications' page serves both.
       const shared = !mine && !single && span.offset === 0 && span.limit <= EVERYONE_LIMIT;
@@ -324,7 +336,7 @@ export class JobsModel {
       // An array is one row: its elements are never listed one by one (a 10,000-element
       // array would bury the history), here nor under a one-state filter. Asked once the rows
       // in view came: on a busy server they would otherwise compete with them.
-      const readRest = () => Promise.all([
+      const readRest = (readHistory: boolean) => Promise.all([
         readHistory
           ? listJobs({
               state: single ? [state] : [...TERMINAL_STATES],
@@ -345,7 +357,14 @@ export class JobsModel {
       // The rows in view show as soon as they come; the history and dashboard follow.
       this._takeActive(shown, [], []);
       this._shownChanged.emit();
-      const [history, finished] = await readRest();
+      // The history reads again only when a job ended since it was read (the `ended` topic):
+      // a hold, a release or a job starting leaves it as it is.
+      const ended = all.topics?.ended ?? null;
+      const historyFresh =
+        this._historyFor === filterKey && ended !== null && ended === this._historyEnded;
+      const readHistory =
+        wantHistory && !historyFresh && (this._historyInView || this._historyFor !== filterKey);
+      const [history, finished] = await readRest(readHistory);
       this._allActive = all.jobs.slice();
       this._allArrays = (all.arrays ?? []).slice();
       this._allActiveComplete = all.more === 0;
@@ -356,18 +375,19 @@ export class JobsModel {
           [single ? state : 'finished']: history.total - history.jobs.length
         });
         this._historyFor = filterKey;
+        this._historyEnded = ended;
         this._historyStale = false;
       } else if (!wantHistory) {
         this._history = [];
         this._finishedArrays = [];
         this._historyMore = '';
         this._historyFor = '';
-      } else {
+      } else if (!historyFresh) {
         this._historyStale = true;
       }
-      const ended = readHistory && history ? history.jobs : [];
-      this._takeActive(shown, ended, readHistory ? this._finishedArrays : []);
-      this._noteVersion(all.version);
+      const endedJobs = readHistory && history ? history.jobs : [];
+      this._takeActive(shown, endedJobs, readHistory ? this._finishedArrays : []);
+      this._noteVersion(all.version, all.topics);
       this._problem = null;
       return true;
     } catch (error) {
@@ -504,11 +524,16 @@ export class JobsModel {
     }
   }
 
-  private _noteVersion(version: number): void {
-    if (version !== this._version) {
-      this._version = version;
-      this._versionChanged.emit(version);
+  private _noteVersion(version: number, topics: ChangeCounts | undefined): void {
+    if (version === this._version) {
+      return;
     }
+    const before = this._topics;
+    const now = topics ?? null;
+    const moved = before && now ? new Set(CHANGE_TOPICS.filter(t => now[t] !== before[t])) : null;
+    this._version = version;
+    this._topics = now;
+    this._versionChanged.emit({ version, moved });
   }
 
   /**
@@ -536,7 +561,7 @@ export class JobsModel {
     const timeout = running ? RUNNING_LONG_POLL_S : LONG_POLL_S;
     const changed = waitForChange(this._version, timeout, abort.signal).then(
       reply => {
-        this._noteVersion(reply.version);
+        this._noteVersion(reply.version, reply.topics);
       },
       async (error: unknown) => {
         if (abort.signal.aborted) {
@@ -573,6 +598,8 @@ export class JobsModel {
   private _historyInView = true;
   /** The filter the history was read for, and whether a change since went unread. */
   private _historyFor = '';
+  /** The `ended` count the history was read at (null: not known). */
+  private _historyEnded: number | null = null;
   private _historyStale = false;
   private _dashboard: IDashboard | null = null;
   private _dashboardAt = 0;
@@ -590,6 +617,7 @@ export class JobsModel {
   private _problem: IModelProblem | null = null;
   private _filter: IFilter = { state: 'all', mine: false };
   private _version = -1;
+  private _topics: ChangeCounts | null = null;
   private _started = false;
   private _disposed = false;
   private _longPollWorks = true;
@@ -599,7 +627,7 @@ export class JobsModel {
   private _onVisibility: () => void;
   private _changed = new Signal<this, void>(this);
   private _shownChanged = new Signal<this, void>(this);
-  private _versionChanged = new Signal<this, number>(this);
+  private _versionChanged = new Signal<this, IQueueChange>(this);
 }
 
 /** Turn a failed request into the message the panel shows. */

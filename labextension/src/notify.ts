@@ -10,7 +10,7 @@ import type { CommandRegistry } from '@lumino/commands';
 import { getArray, getJob, type IArrayRow, type IJobBase, listJobs } from './api';
 import { arrayEndedText } from './format';
 import { endMessage } from './notify_text';
-import type { JobsModel } from './model';
+import type { IQueueChange, JobsModel } from './model';
 import { endedSince, isActive, isTerminal, TERMINAL_STATES } from './states';
 
 export { endMessage };
@@ -77,6 +77,14 @@ export class JobNotifier {
     for (const id of this._myActive) {
       // A retried job may end again: notify again then.
       this._notified.delete(id);
+    }
+    // No job ended since the last look (the `ended` count did not move): those that left
+    // the first page were held or overtaken. One that ended since is _onVersion's to report.
+    const endedCount = this._model.topics?.ended ?? null;
+    const noneEnded = endedCount !== null && endedCount === this._endedCount;
+    this._endedCount = endedCount;
+    if (noneEnded) {
+      return;
     }
     if (ended.length > MAX_SEPARATE) {
       if (this._model.allActiveComplete) {
@@ -145,15 +153,28 @@ export class JobNotifier {
 
   /**
    * Jobs that started and ended between two refreshes never show up as
-   * active: look at my newest finished jobs on every change. An element among
+   * active: look at my newest finished jobs whenever one ended. An element among
    * them stands for its array (one that was never seen active: a quick one).
    */
-  private _onVersion(): void {
+  private _onVersion(_: JobsModel, change: IQueueChange): void {
+    if (change.moved && !change.moved.has('ended')) {
+      return;
+    }
+    this._lookAtEnded();
+  }
+
+  /** My newest finished jobs: one look at a time; an ending seen meanwhile looks once more. */
+  private _lookAtEnded(): void {
     const me = this._model.me;
-    if (!me || this._checking) {
+    if (!me) {
+      return;
+    }
+    if (this._checking) {
+      this._checkAgain = true;
       return;
     }
     this._checking = true;
+    this._checkAgain = false;
     void listJobs({ state: [...TERMINAL_STATES], mine: true, since: this._since, limit: 20 })
       .then(
         list => {
@@ -176,6 +197,9 @@ export class JobNotifier {
       )
       .finally(() => {
         this._checking = false;
+        if (this._checkAgain) {
+          this._lookAtEnded();
+        }
       });
   }
 
@@ -238,6 +262,9 @@ export class JobNotifier {
   /** Arrays whose row is being read (so that each is read once at a time). */
   private _lookingAt = new Set<string>();
   private _checking = false;
+  private _checkAgain = false;
+  /** The `ended` count at the last look at my active jobs (null: not known). */
+  private _endedCount: number | null = null;
   /** Page load time (epoch seconds), minus a little clock skew. */
   private _since = Date.now() / 1000 - 5;
 }

@@ -15,7 +15,8 @@ import { ArrayList } from './arrays';
 import { DashboardView } from './dashboard';
 import { jobsIcon } from './icons';
 import { createJobRow, updateJobRow, updateRowTime } from './jobrow';
-import type { JobsModel } from './model';
+import type { ChangeTopic } from './generated/job';
+import type { IQueueChange, JobsModel } from './model';
 import { ScheduleList } from './schedules';
 import { ALL_STATES, isTerminal } from './states';
 import { VirtualList } from './virtual_list';
@@ -241,10 +242,15 @@ export class JobsPanel extends Widget {
   }
 
   /** The queue moved: the elements of expanded arrays are read again. */
-  private _onVersionChanged(): void {
+  private _onVersionChanged(_: JobsModel, change: IQueueChange): void {
+    const moved = (topic: ChangeTopic) => change.moved === null || change.moved.has(topic);
     this._arrays.reload();
-    this._finishedArrays.reload();
-    void this._schedules.reload();
+    if (moved('ended')) {
+      this._finishedArrays.reload();
+    }
+    if (moved('schedules')) {
+      void this._schedules.reload();
+    }
   }
 
   /** The rows in view came (the rest of the refresh follows): show them now. */

@@ -317,3 +317,28 @@ def test_a_missing_server_extension_is_explained_in_the_panel(
         context.close()
     finally:
         server.stop()
+
+
+def test_holds_and_releases_reread_the_rows_but_not_the_history_and_an_ending_does(
+        lab_page: Any, lab_queue: Path) -> None:
+    q = jobmagics.Queue(lab_queue)
+    job = q.submit(command=["sleep", "600"], cpus=64, name="never-fits")   # no worker claims it
+    row = lab_page.locator(f'[data-role="active-list"] li[data-job-id="{job.id}"]')
+    row.wait_for(timeout=20_000)
+    lab_page.wait_for_timeout(1_000)                  # what the first refreshes read is past
+    reads: list[str] = []
+    lab_page.on("request", lambda r: reads.append(r.url.split("/jobmagics/api/")[1])
+                if "/jobmagics/api/" in r.url else None)
+    for action, state in [("hold", "waiting"), ("release", "pending")] * 3:
+        q.apply(action, [job.id])
+        lab_page.locator(f'[data-role="active-list"] li[data-job-id="{job.id}"]'
+                         f'[data-state="{state}"]').wait_for(timeout=10_000)
+    lab_page.wait_for_timeout(500)
+    ended_reads = [r for r in reads if r.startswith("jobs?") and "cancelled" in r]
+    assert sum(r.startswith("queue") for r in reads) >= 6        # the rows followed each change
+    assert ended_reads == [] and not any(r.startswith("schedules") for r in reads), reads
+    q.cancel(job.id)
+    lab_page.locator(f'[data-role="history-list"] li[data-job-id="{job.id}"]'
+                     '[data-state="cancelled"]').wait_for(timeout=10_000)
+    assert row.count() == 0
+    assert any(r.startswith("jobs?") and "cancelled" in r for r in reads), reads

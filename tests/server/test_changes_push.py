@@ -90,3 +90,23 @@ async def test_the_watch_is_closed_when_the_server_stops(api: Any, jobmagics_app
     assert jobmagics_app._feed is None and not feed.watching
     status, body = await asyncio.wait_for(waiting, 20)     # woken: it answers, unchanged
     assert status == 200 and body["changed"] is False
+
+
+async def test_the_answer_says_which_parts_moved_so_a_hold_does_not_reread_the_history(
+        api: Any, q: jobmagics.Queue, jobmagics_app: Any) -> None:
+    job = q.submit(["sleep", "60"])
+    _, page = await api("GET", "queue")
+    _, first = await api("GET", "changes", params={"version": "-1", "timeout": "0"})
+    assert first["version"] == page["version"] and set(first["topics"]) == {"ended", "schedules"}
+
+    async def answer_to(act: Any) -> dict[str, Any]:
+        _, seen = await api("GET", "changes", params={"version": "-1", "timeout": "0"})
+        waiting = await long_poll(api, seen["version"])
+        await until_watched(jobmagics_app)
+        await asyncio.get_running_loop().run_in_executor(None, act)
+        status, body = await asyncio.wait_for(waiting, 20)
+        assert status == 200 and body["changed"] and body["version"] > seen["version"]
+        return {topic: body["topics"][topic] - seen["topics"][topic] for topic in body["topics"]}
+
+    assert await answer_to(lambda: q.hold(job.id)) == {"ended": 0, "schedules": 0}
+    assert (await answer_to(lambda: q.cancel(job.id)))["ended"] > 0

@@ -56,7 +56,7 @@ def test_an_error_class_that_is_not_ours_reads_as_a_queue_error() -> None:
 
 
 def test_every_operation_a_client_may_repeat_is_one_that_exists() -> None:
-    assert set(OPERATIONS) | {"data_version", "change_version"} >= protocol.READS
+    assert set(OPERATIONS) | protocol.VERSIONS >= protocol.READS
     assert not {"submit", "apply", "save_result", "set_progress", "set_setting",
                 "set_paused"} & protocol.READS
 

@@ -63,3 +63,18 @@ def test_a_schedule_through_the_service_passes_the_instrument_policy(
                      "--resource", "hardware", "--code", "print(1)")
     assert allowed.returncode == 0, allowed.stderr
     assert root_queue.get_schedule("mine").last_read.user == lab.bob
+
+
+def test_a_member_reads_the_queues_change_counts_through_the_service(
+        lab: Lab, system_queue: Path, root_queue: jobmagics.Queue, service: object) -> None:
+    # a member's sidebar asks the service (the member cannot read jobs.db): the counts it
+    # answers are the database's own, and a schedule written moves the schedules topic
+    read = ("import json, sys, jobmagics\n"
+            "print(json.dumps(jobmagics.Queue(sys.argv[1]).change_versions()))")
+    before = run_as(lab.alice, read, str(system_queue))
+    assert before.returncode == 0, before.stderr
+    assert json.loads(before.stdout) == root_queue.change_versions()
+    assert run_as(lab.alice, ADD, str(system_queue), "counted", "1h").returncode == 0
+    after = json.loads(run_as(lab.alice, read, str(system_queue)).stdout)
+    assert after["schedules"] > json.loads(before.stdout)["schedules"]
+    assert after == root_queue.change_versions()

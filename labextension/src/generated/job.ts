@@ -27,6 +27,18 @@ export const ACTIVE_STATES: readonly JobState[] = ['waiting', 'pending', 'runnin
 /** The states a job ends in (model.TERMINAL). */
 export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled', 'timeout'];
 
+/**
+ * What the long poll `changes` counts apart (store.changes.CHANGE_TOPICS): a
+ * part of the sidebar reads again only when its own count moved.
+ *
+ * - ended: a job entered or left a terminal state, or a finished job or array was written or
+ *   removed (the history, finished arrays, end notifications)
+ * - schedules: a schedule, or a job a schedule submitted, was written (the schedules' rows show
+ *   their last run's state)
+ */
+export type ChangeTopic = 'ended' | 'schedules';
+export const CHANGE_TOPICS: readonly ChangeTopic[] = ['ended', 'schedules'];
+
 /** Declared extras that some kinds and doors use (model.JobOptions). */
 export interface IJobOptions {
   /** Keep stdout and stderr apart for the caller (run()). */
