@@ -21,6 +21,7 @@ from ..job_data import run_facts
 from ..kinds import describe
 from ..messages import sentence
 from ..model import JobRecord
+from ..paths import JOB_FILES
 from ..store import rules
 
 if TYPE_CHECKING:
@@ -52,8 +53,9 @@ def listed(job: Job, may: Callable[[str], bool] | None = None) -> dict[str, Any]
         data["experiment"] = {"target": record.experiment.get("target")}
     if record.command is not None and sum(len(a) for a in record.command) > LISTED_COMMAND_CHARS:
         data["command"] = None
-    data.update(summary=summary(record), brief=True, log_path=str(job.log_path),
-                data_path=str(job.data_path), outputs_path=str(job.outputs_path))
+    layout = job.queue.layout
+    data.update(summary=summary(record), brief=True,
+                **{f"{kind}_path": layout.job_file(kind, record.id) for kind in JOB_FILES})
     data["sentence"] = ended_sentence(record, job.queue.user)
     data["may"] = may_do(record, may or may_act_on(job.queue))
     return data

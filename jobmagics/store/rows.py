@@ -44,8 +44,9 @@ def job_from_row(row: sqlite3.Row) -> JobRecord:
     columns a query added after them for ordering (seq, ...) are dropped."""
     data: dict[str, Any] = dict(zip(_STORED, row, strict=False))     # longer rows: extras
     for name in _JSON_FIELDS:
-        if data[name] is not None:
-            data[name] = json.loads(data[name])
+        text = data[name]
+        if text is not None:       # most are empty: a fresh one without decoding (pages of 1,000)
+            data[name] = [] if text == "[]" else {} if text == "{}" else json.loads(text)
     for name in _BOOL_FIELDS:
         data[name] = bool(data[name])
     data["state"] = State(data["state"])

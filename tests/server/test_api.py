@@ -524,7 +524,8 @@ async def test_changes_answers_unchanged_after_the_timeout(api: Any) -> None:
     status, body = await api("GET", "changes", params={"version": str(listing["version"]),
                                                        "timeout": "0.3"})
     assert status == 200
-    assert body == {"version": listing["version"], "changed": False, "workers_changed": False}
+    assert body == {"version": listing["version"], "changed": False, "workers_changed": False,
+                    "topics": {"ended": 0, "schedules": 0}}
 
 
 async def test_the_server_keeps_answering_while_a_long_poll_waits(api: Any) -> None:

@@ -138,4 +138,5 @@ async def test_a_long_poll_answers_when_a_worker_dies(api: Any, server_worker: A
         server_worker.wait()
     status, body = await asyncio.wait_for(waiting, 20)
     assert status == 200
-    assert body == {"version": listing["version"], "changed": True, "workers_changed": True}
+    assert body == {"version": listing["version"], "changed": True, "workers_changed": True,
+                    "topics": {"ended": 0, "schedules": 0}}
