@@ -253,10 +253,10 @@ export class JobsPanel extends Widget {
     }
   }
 
-  /** The rows in view came (the rest of the refresh follows): show them now. */
+  /** The rows in view came (the rest of the refresh follows): show them, and only them, now. */
   private _onShownChanged(): void {
-    if (this.isVisible) {
-      this._render();
+    if (this.isVisible && !this._model.problem) {
+      this._renderActive(this._showActive(), Date.now() / 1000);
     }
   }
 
@@ -319,37 +319,47 @@ export class JobsPanel extends Widget {
       : '';
     this._whoNode.title = me ? `Queue directory: ${me.queue}` : '';
     const state = model.filter.state;
-    const showActive = state === 'all' || state === 'active' || !isTerminal(state) && state !== 'history';
     const showHistory = state === 'all' || state === 'history' || isTerminal(state);
-    const arrays = model.arrays.length;
-    this._activeTitle.textContent =
-      `Queue (${model.activeTotal.toLocaleString('en-US')}` +
-      (arrays ? ` + ${arrays.toLocaleString('en-US')} array${arrays === 1 ? '' : 's'})` : ')');
-    this._activeTitle.style.display = showActive ? '' : 'none';
-    this._activeList.style.display = showActive ? '' : 'none';
     this._historyTitle.textContent = 'Recent history';
     this._historyTitle.style.display = showHistory ? '' : 'none';
     this._historyList.style.display = showHistory ? '' : 'none';
     const now = Date.now() / 1000;
     this._dashboard.render();
-    this._arrays.render(showActive ? model.arrays : [], now);
+    this._renderActive(this._showActive(), now);
     this._finishedArrays.render(showHistory ? model.finishedArrays : [], now);
     this._schedules.render(now);
-    const none = (text: string, arrays: unknown[]) => (arrays.length ? '' : text);
-    this._virtual.render(
-      showActive ? model.activeCount : 0,
-      index => model.activeAt(index),
-      showActive ? model.activeMore : '',
-      showActive ? none('No queued or running jobs.', model.arrays) : ''
-    );
     this._renderList(
       this._historyList,
       model.history,
       now,
-      none('No finished jobs.', model.finishedArrays),
+      model.finishedArrays.length ? '' : 'No finished jobs.',
       model.historyMore
     );
     this._revealArray();
+  }
+
+  /** Whether the filter shows the active list (every state but the finished ones). */
+  private _showActive(): boolean {
+    const state = this._model.filter.state;
+    return state === 'all' || state === 'active' || (!isTerminal(state) && state !== 'history');
+  }
+
+  /** The active list: its title, its arrays and the rows in view. */
+  private _renderActive(show: boolean, now: number): void {
+    const model = this._model;
+    const arrays = model.arrays.length;
+    this._activeTitle.textContent =
+      `Queue (${model.activeTotal.toLocaleString('en-US')}` +
+      (arrays ? ` + ${arrays.toLocaleString('en-US')} array${arrays === 1 ? '' : 's'})` : ')');
+    this._activeTitle.style.display = show ? '' : 'none';
+    this._activeList.style.display = show ? '' : 'none';
+    this._arrays.render(show ? model.arrays : [], now);
+    this._virtual.render(
+      show ? model.activeCount : 0,
+      index => model.activeAt(index),
+      show ? model.activeMore : '',
+      show && !arrays ? 'No queued or running jobs.' : ''
+    );
   }
 
   /**
