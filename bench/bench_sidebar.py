@@ -65,6 +65,19 @@ WATCH = """
   window.__jmLong = [];
   new PerformanceObserver(l => l.getEntries().forEach(e => window.__jmLong.push(e.duration)))
     .observe({ type: 'longtask' });
+  // each request of the sidebar: [route, sent, answered] (ms since the epoch, as the commits)
+  window.__jmFetches = [];
+  const fetch0 = window.fetch;
+  window.fetch = async (...args) => {
+    const url = String(args[0] instanceof Request ? args[0].url : args[0]);
+    const sent = Date.now();
+    const answer = await fetch0(...args);
+    if (url.includes('/jobmagics/api/')) {
+      const route = url.split('/jobmagics/api/')[1].split('?')[0];
+      window.__jmFetches.push([route, sent, Date.now()]);   // (the answer is small: one packet)
+    }
+    return answer;
+  };
   window.__jmFrames = [];
   let last = performance.now();
   const frame = t => {
@@ -151,17 +164,37 @@ def open_times(browser: Any, url: str, opens: int) -> dict[str, Any]:
     return {"open_ms": times, "open_p50_ms": statistics.median(times), "rows_in_dom": max(rows)}
 
 
-def lags(seen: list[list[Any]], log: list[list[Any]]) -> list[float]:
-    """For each change, ms from its commit to the page showing it (the row left or came)."""
-    out = []
+def lags(seen: list[list[Any]], log: list[list[Any]], keep_missing: bool = False) -> list[Any]:
+    """For each change, ms from its commit to the page showing it (the row left or came);
+    one not seen is left out (or None with ``keep_missing``)."""
+    out: list[Any] = []
     for at, job, action in log:
         want = "removed" if action == "hold" else "added"
         shown = [t for t, jid, what, state in seen if jid == job and t >= at - 5 and (
             what == want or (what == "state" and state == ("waiting" if action == "hold"
                                                           else "pending")))]
-        if shown:
-            out.append(min(shown) - at)
+        if shown or keep_missing:
+            out.append(min(shown) - at if shown else None)
     return out
+
+
+def phases(seen: list[list[Any]], log: list[list[Any]],
+           fetches: list[list[Any]]) -> dict[str, float]:
+    """Where a change's lag goes (p50 ms): the commit to the long poll's answer, that to the
+    rows asked, the rows' request, and their answer to the row changing in the page."""
+    polls = sorted(end for route, _, end in fetches if route == "changes")
+    rows = sorted((sent, end) for route, sent, end in fetches if route == "queue")
+    parts: dict[str, list[float]] = {"poll": [], "to_request": [], "request": [], "render": []}
+    for (at, _, _), lag in zip(log, lags(seen, log, keep_missing=True), strict=True):
+        answered = next((t for t in polls if t >= at), None)
+        asked = next(((s, e) for s, e in rows if answered is not None and s >= answered), None)
+        if lag is None or answered is None or asked is None or asked[1] > at + lag:
+            continue
+        parts["poll"].append(answered - at)
+        parts["to_request"].append(asked[0] - answered)
+        parts["request"].append(asked[1] - asked[0])
+        parts["render"].append(at + lag - asked[1])
+    return {f"{name}_p50_ms": round(statistics.median(v), 1) for name, v in parts.items() if v}
 
 
 def under_change(browser: Any, url: str, queue: Path, seconds: float) -> dict[str, Any]:
@@ -184,6 +217,7 @@ def under_change(browser: Any, url: str, queue: Path, seconds: float) -> dict[st
                               str(seconds)], capture_output=True, text=True, check=True, cwd=ROOT)
     page.wait_for_timeout(1000)
     seen = page.evaluate("() => window.__jmSeen")
+    fetches = page.evaluate("() => window.__jmFetches")
     long_tasks = page.evaluate("() => window.__jmLong")
     frames = page.evaluate(
         "() => { cancelAnimationFrame(window.__jmRaf); return window.__jmFrames; }")
@@ -198,7 +232,8 @@ def under_change(browser: Any, url: str, queue: Path, seconds: float) -> dict[st
             "frame_gap_max_ms": round(max(frames, default=0), 1),
             "frame_gaps_over_50ms": sum(1 for f in frames if f > 50),
             "requests_per_change": {k: round(v / max(1, len(log)), 2)
-                                    for k, v in sorted(requests.items())}}
+                                    for k, v in sorted(requests.items())},
+            "lag_parts": phases(seen, log, fetches)}
 
 
 def main() -> int:
@@ -262,6 +297,7 @@ def report(figures: dict[str, Any]) -> None:
               f"gap p99 {figures['frame_gap_p99_ms']} ms, "
               f"max {figures['frame_gap_max_ms']} ms, {figures['frame_gaps_over_50ms']} over 50 ms")
         print(f"requests per change: {figures['requests_per_change']}")
+        print(f"where the lag goes, p50 ms: {figures['lag_parts']}")
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["sidebar"] = figures
     RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")

@@ -5,7 +5,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import type { ChangeTopic, IJob, IJobRow, ISubmitSpec, JobState } from './generated/job';
+import type { IJob, IJobRow, ISubmitSpec, JobState } from './generated/job';
+import type { ChangeCounts } from './topics';
 import type { IDashboard } from './dashboard_text';
 
 // A job's fields are generated from their Python declaration (`python -m jobmagics.typescript`).
@@ -122,9 +123,6 @@ export interface IWhoAmI {
   admin: boolean;
   queue: string;
 }
-
-/** How far each part of what the sidebar shows moved (`ChangeTopic`). */
-export type ChangeCounts = Readonly<Record<ChangeTopic, number>>;
 
 export interface IChanges {
   version: number;

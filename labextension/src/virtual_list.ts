@@ -233,3 +233,15 @@ function spacer(which: string): HTMLElement {
   li.setAttribute('aria-hidden', 'true');
   return li;
 }
+
+/**
+ * The new rows, each one that did not change replaced by the object shown
+ * before: the list redraws a row only when its object changed.
+ */
+export function keepSame<T extends { id: string }>(before: T[], after: T[]): T[] {
+  const old = new Map(before.map(j => [j.id, j]));
+  return after.map(j => {
+    const was = old.get(j.id);
+    return was !== undefined && JSON.stringify(was) === JSON.stringify(j) ? was : j;
+  });
+}
