@@ -4,7 +4,6 @@ bench/results.json.
 Each figure is printed next to its target (2-core machine) and, where one exists, its floor."""
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import statistics
@@ -18,13 +17,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from results import save, stamp
+
 import jobmagics
 from jobmagics.liveness import process_start_time
 from jobmagics.model import WorkerRecord
 from jobmagics.store import Capacity
 from kernel_worker import WorkerHandle, spawn
-
-RESULTS = Path(__file__).with_name("results.json")
 
 
 def fresh_queue(base: Path, name: str) -> jobmagics.Queue:
@@ -296,11 +295,8 @@ def main() -> None:
                       bench_python_jobs, bench_latency, bench_run_overhead, bench_listings):
             results.update(bench(base))
     report(results)
-    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    saved["core"] = {k: round(v, 3) for k, v in results.items()} | {
-        "machine": f"{os.cpu_count()} cores", "at": time.strftime("%Y-%m-%d %H:%M")}
-    RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
-    print(f"\nsaved to {RESULTS}")
+    path = save("core", {k: round(v, 3) for k, v in results.items()} | stamp())
+    print(f"\nsaved to {path}")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_server import RESULTS, Server
+from bench_server import Server
+from results import save
 
 import jobmagics
 from jobmagics.data import DataWriter
@@ -101,9 +102,7 @@ def main() -> int:
                "last_100_over_http": figure(tail, len(tail_text)),
                "whole_in_process": figure(local, len(body))}
     report(figures)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["job_view"] = figures
-    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    save("job_view", figures)
     return 0
 
 

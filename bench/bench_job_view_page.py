@@ -29,11 +29,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results import save
+
 import jobmagics
 from kernel_worker import spawn
 from tests.browser.conftest import CHROMIUM, TOKEN, LabServer, open_jobs_panel
 
-RESULTS = Path(__file__).with_name("results.json")
 RABI = "jobmagics.experiments:Rabi"
 
 # Clicks the job's row and answers [ms until the plot holds `points` points and the fit, the
@@ -147,9 +148,7 @@ def main() -> int:
           f"{figures['live_bytes']:,} bytes, against {figures['bytes_if_each_asked_all']:,} "
           f"if each asked for every point "
           f"({figures['bytes_if_each_asked_all'] / max(1, figures['live_bytes']):.1f}x)")
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["job_view_page"] = figures
-    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    save("job_view_page", figures)
     return 0
 
 

@@ -10,7 +10,6 @@ ipywidgets) and a real worker, as a notebook front end sees them:
 Printed with the ratio to the targets, and merged into bench/results.json under "live"."""
 from __future__ import annotations
 
-import json
 import os
 import queue as queue_module
 import statistics
@@ -26,10 +25,11 @@ from jupyter_client.manager import start_new_kernel
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results import save, stamp
+
 import jobmagics
 from kernel_worker import spawn
 
-RESULTS = Path(__file__).with_name("results.json")
 TARGET_LAG_MS = 30.0
 TARGET_IDLE_CPU = 1.0
 JOBS = 30
@@ -156,11 +156,7 @@ def main() -> int:
         target = targets.get(key)
         ratio = f"   (target <= {target:g}: {value / target:.2f}x of it)" if target else ""
         print(f"{key:36s} {value:9.2f}{ratio}")
-    figures.update(jobs=JOBS, idle_seconds=IDLE_S, machine=f"{os.cpu_count()} cores",
-                   at=time.strftime("%Y-%m-%d %H:%M"))
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["live"] = figures
-    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    save("live", figures | {"jobs": JOBS, "idle_seconds": IDLE_S} | stamp())
     return 0
 
 

@@ -4,7 +4,6 @@ IPython kernel (jupyter_client), as a notebook front end sees them. Printed, and
 bench/results.json under "notebook"."""
 from __future__ import annotations
 
-import json
 import os
 import queue as queue_module
 import statistics
@@ -20,10 +19,11 @@ from jupyter_client.manager import start_new_kernel
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results import save, stamp
+
 import jobmagics
 from kernel_worker import spawn
 
-RESULTS = Path(__file__).with_name("results.json")
 TARGETS = {"cell_latency_p50_ms": "well under 1000", "widget_lag_p50_ms": "< 250",
            "idle_cpu_percent": "< 1"}
 
@@ -157,10 +157,7 @@ def main() -> int:
     for key, value in figures.items():
         target = TARGETS.get(key)
         print(f"{key:28s} {value:10.3f}" + (f"   (target {target})" if target else ""))
-    figures.update(machine=f"{os.cpu_count()} cores", at=time.strftime("%Y-%m-%d %H:%M"))
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["notebook"] = figures
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    save("notebook", figures | stamp())
     return 0
 
 

@@ -10,7 +10,6 @@ Target: under 2 s. Usage: ``bench_recovery.py [--rounds N]`` (default 5); with
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -21,11 +20,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from results import save, stamp
+
 import jobmagics
 from kernel_worker import proctrack, spawn
 from kernel_worker.proctrack.base import running
 
-RESULTS = Path(__file__).with_name("results.json")
 TARGET_S = 2.0
 ROUND_TIMEOUT_S = 60.0
 
@@ -141,13 +141,10 @@ def main() -> None:
                   f"  ({f['processes_per_attempt']:.0f} processes per attempt,"
                   f" {f['rounds']} rounds)"
                   f"{'' if f['max_s'] < TARGET_S else '  OVER TARGET'}")
-    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     forced = os.environ.get(proctrack.BACKEND_VAR, "auto") != "auto"   # e.g. the marks fallback
-    saved["recovery_" + tracking if forced else "recovery"] = figures | {
-        "process_tracking": tracking, "machine": f"{os.cpu_count()} cores",
-        "at": time.strftime("%Y-%m-%d %H:%M")}
-    RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
-    print(f"saved to {RESULTS}")
+    path = save("recovery_" + tracking if forced else "recovery",
+                figures | {"process_tracking": tracking} | stamp())
+    print(f"saved to {path}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ and the pages given back. Usage: ``bench_retention.py [--jobs N] [--dir FOLDER]`
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
 import sys
@@ -18,13 +17,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from results import save, stamp
+
 import jobmagics
 from jobmagics.model import State, WorkerRecord
 from jobmagics.retention_model import PruneReport
 from jobmagics.store import Capacity
 from jobmagics.store.dispatch import AttemptEnd
 
-RESULTS = Path(__file__).with_name("results.json")
 BATCH = 1000
 TEMPLATE = 2000             # jobs made through the store; the rest copies
 WORKER = "bench:retention"
@@ -122,12 +122,8 @@ def main() -> None:
     print(f"  database          {figures['db_bytes_before'] / 1e6:.1f} MB ->"
           f" {figures['db_bytes_after'] / 1e6:.1f} MB ({figures['pages_freed']:,} pages freed;"
           f" {figures['vacuum']})")
-    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     key = "retention" if args.dir is None else "retention_" + Path(args.dir).name
-    saved[key] = figures | {"machine": f"{os.cpu_count()} cores",
-                            "at": time.strftime("%Y-%m-%d %H:%M")}
-    RESULTS.write_text(json.dumps(saved, indent=1, sort_keys=True) + "\n")
-    print(f"saved to {RESULTS}")
+    print(f"saved to {save(key, figures | stamp())}")
 
 
 if __name__ == "__main__":

@@ -32,9 +32,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results import save
+
 import jobmagics
 
-RESULTS = Path(__file__).with_name("results.json")
 TOKEN = "jobmagics-bench-server"
 BIN = Path(sys.executable).parent
 LOCK_HOLDER = """
@@ -212,9 +213,7 @@ def main() -> int:
     finally:
         shutil.rmtree(home, ignore_errors=True)
     report(figures)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["server"] = figures
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    save("server", figures)
     return 0
 
 

@@ -6,7 +6,6 @@ and from four at once (the service commits the submissions that arrive together 
 transaction), and the sidebar's page (50 of 1,000 active jobs) in milliseconds."""
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -20,10 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import accounts
+from results import save
 
 from jobmagics import Queue, paths
 
-RESULTS = Path(__file__).with_name("results.json")
 SUBMITS = 1500
 PAGE_ROUNDS = 200
 
@@ -135,6 +134,4 @@ def main() -> dict[str, Any]:
 if __name__ == "__main__":
     results = main()
     if results:
-        saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        saved["service"] = results
-        RESULTS.write_text(json.dumps(saved, indent=1, sort_keys=True) + "\n")
+        save("service", results)

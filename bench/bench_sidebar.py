@@ -36,11 +36,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_server import build_queue
+from results import save
 
 import jobmagics
 from tests.browser.conftest import CHROMIUM, TOKEN, LabServer
 
-RESULTS = Path(__file__).with_name("results.json")
 OPEN_TARGET_MS = 200.0
 LAG_TARGET_MS = 30.0
 
@@ -298,9 +298,7 @@ def report(figures: dict[str, Any]) -> None:
               f"max {figures['frame_gap_max_ms']} ms, {figures['frame_gaps_over_50ms']} over 50 ms")
         print(f"requests per change: {figures['requests_per_change']}")
         print(f"where the lag goes, p50 ms: {figures['lag_parts']}")
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["sidebar"] = figures
-    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    save("sidebar", figures)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_server import RESULTS, Server
+from bench_server import Server
+from results import save
 
 import jobmagics
 
@@ -142,9 +143,7 @@ def main() -> int:
                "first_page_plus_dashboard_ms": round(queue_ms + board_ms, 2),
                "long_poll_lag": spread(one), "long_poll_lag_ten_tabs": spread(ten)}
     report(figures)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["sidebar_server"] = figures
-    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    save("sidebar_server", figures)
     return 0
 
 

@@ -26,11 +26,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from results import save, saved, stamp
+
 import jobmagics
 from kernel_worker import spawn
 from kernel_worker.executors.batch_tracker import REFRESH_S
 
-RESULTS = Path(__file__).with_name("results.json")
 STAMP = ["date", "+%s.%N"]            # the job: print when it started
 SETTINGS = ("SchedulerType", "SchedulerParameters", "MinJobAge", "SelectType", "KillWait")
 
@@ -230,20 +231,16 @@ def main() -> None:
     ensure_slurm()
     settings = slurm_settings()
     load_before = os.getloadavg()[0]     # other work on the machine shows in these figures
-    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results: dict[str, Any] = dict(saved.get("slurm", {}))
+    results: dict[str, Any] = dict(saved().get("slurm", {}))
     if args.array:
         results["arrays"] = bench_arrays(args.array, args.rounds)
     if not args.only_arrays:
         results.update(bench_jobs(args.jobs, args.singles, args.rounds))
     results.update({"jobmagics_tracker_refresh_s": REFRESH_S, "slurm_settings": settings,
-                    "machine": f"{os.cpu_count()} cores",
                     "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-                    "at": time.strftime("%Y-%m-%d %H:%M")})
+                    **stamp()})
     print(json.dumps(results, indent=2))
-    saved["slurm"] = results
-    RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
-    print(f"\nsaved to {RESULTS} under 'slurm'")
+    print(f"\nsaved to {save('slurm', results)} under 'slurm'")
 
 
 def bench_jobs(count: int, singles: int, rounds_wanted: int) -> dict[str, Any]:
