@@ -6,7 +6,7 @@ import { Widget } from '@lumino/widgets';
 
 import { getLog } from '../api';
 import { formatBytes } from '../format';
-import { Waker } from './waker';
+import { Follower } from './waker';
 
 /** How much of a long log to show when the view opens (bytes from the end). */
 const INITIAL_TAIL = 256 * 1024;
@@ -28,13 +28,13 @@ export class LogSection extends Widget {
       '<label class="jm-follow"><input type="checkbox" checked> Follow</label></div>' +
       '<pre class="jm-log" data-role="log"></pre>';
     this._log = this.node.querySelector('.jm-log') as HTMLElement;
-    this._follow = this.node.querySelector('.jm-follow input') as HTMLInputElement;
-    void this._tail();
+    this._followBox = this.node.querySelector('.jm-follow input') as HTMLInputElement;
+    this._follower.start();
   }
 
   /** Something changed in the queue: look at the log now. */
   wake(): void {
-    this._waker.wake();
+    this._follower.wake();
   }
 
   dispose(): void {
@@ -42,51 +42,45 @@ export class LogSection extends Widget {
       return;
     }
     super.dispose();
-    this._waker.wake();
+    this._follower.wake();
   }
 
-  /** Follow the log: fetch new bytes from the last offset until the job is over. */
-  private async _tail(): Promise<void> {
-    let offset = -INITIAL_TAIL;
-    let first = true;
-    while (!this.isDisposed) {
-      let done = false;
-      let full = false;
-      try {
-        const chunk = await getLog(this._jobId, offset);
-        if (this.isDisposed) {
-          return;
-        }
-        if (first && chunk.size > INITIAL_TAIL) {
-          this._append(`… (${formatBytes(chunk.size - INITIAL_TAIL)} of earlier output not shown)\n`);
-        }
-        first = false;
-        full = chunk.text.length > 0 && chunk.offset < chunk.size;
-        offset = chunk.offset;
-        if (chunk.text) {
-          this._append(chunk.text);
-        }
-        (this.node.querySelector('.jm-log-size') as HTMLElement).textContent = formatBytes(
-          chunk.size
-        );
-        done = chunk.done && !full;
-      } catch {
-        // Keep trying: the server may be restarting.
-      }
-      if (done) {
-        this.node.dataset.logDone = 'true';
-        // Finished: wait for a retry (the job becoming active again) before tailing more.
-        await this._waker.sleep(null);
-        if (this._active()) {
-          this.node.dataset.logDone = 'false';
-        }
-        continue;
-      }
-      if (!full) {
-        const hidden = document.hidden || !this.isVisible;
-        await this._waker.sleep(hidden ? TAIL_MS_HIDDEN : TAIL_MS_VISIBLE);
-      }
+  /**
+   * Fetch the bytes after the last offset; the pause before fetching again. Once the job
+   * is over, until woken: a retry makes it write again.
+   */
+  private async _step(): Promise<number | null> {
+    if (this.node.dataset.logDone === 'true' && this._active()) {
+      this.node.dataset.logDone = 'false';
     }
+    let full = false;
+    try {
+      const chunk = await getLog(this._jobId, this._offset);
+      if (this.isDisposed) {
+        return null;
+      }
+      if (this._offset < 0 && chunk.size > INITIAL_TAIL) {
+        this._append(`… (${formatBytes(chunk.size - INITIAL_TAIL)} of earlier output not shown)\n`);
+      }
+      full = chunk.text.length > 0 && chunk.offset < chunk.size;
+      this._offset = chunk.offset;
+      if (chunk.text) {
+        this._append(chunk.text);
+      }
+      (this.node.querySelector('.jm-log-size') as HTMLElement).textContent = formatBytes(
+        chunk.size
+      );
+      if (chunk.done && !full) {
+        this.node.dataset.logDone = 'true';
+        return null;
+      }
+    } catch {
+      // Keep trying: the server may be restarting.
+    }
+    if (full) {
+      return 0;
+    }
+    return document.hidden || !this.isVisible ? TAIL_MS_HIDDEN : TAIL_MS_VISIBLE;
   }
 
   private _append(text: string): void {
@@ -98,13 +92,18 @@ export class LogSection extends Widget {
       this._chars -= (log.firstChild.textContent || '').length;
       log.removeChild(log.firstChild);
     }
-    if (this._follow.checked && atBottom) {
+    if (this._followBox.checked && atBottom) {
       log.scrollTop = log.scrollHeight;
     }
   }
 
   private _log: HTMLElement;
-  private _follow: HTMLInputElement;
+  private _followBox: HTMLInputElement;
   private _chars = 0;
-  private _waker = new Waker();
+  /** Where the next fetch starts (negative at first: that many bytes from the end). */
+  private _offset = -INITIAL_TAIL;
+  private _follower = new Follower(
+    () => this._step(),
+    () => !this.isDisposed
+  );
 }

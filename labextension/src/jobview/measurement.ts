@@ -8,7 +8,7 @@ import { APIError, getJobData } from '../api';
 import { emptyData, type IPlotData, mergeDataPage, nextOffset } from './data';
 import { renderPlot } from './plot';
 import { formatValue } from './scales';
-import { pauseMs, Waker } from './waker';
+import { Follower, pauseMs } from './waker';
 
 /** A table of a result's parameters and values (`<table class="jm-summary">`). */
 export function renderSummary(table: HTMLElement, summary: Record<string, unknown>): void {
@@ -41,12 +41,12 @@ export class MeasurementSection extends Widget {
       '<div class="jm-plot-holder"></div>' +
       '<div class="jm-summary-holder" style="display:none"><h3 class="jm-section-title">Fit</h3>' +
       '<table class="jm-summary" data-role="summary"></table></div>';
-    void this._follow();
+    this._follower.start();
   }
 
   /** Something changed in the queue: ask for new points now. */
   wake(): void {
-    this._waker.wake();
+    this._follower.wake();
   }
 
   dispose(): void {
@@ -54,35 +54,32 @@ export class MeasurementSection extends Widget {
       return;
     }
     super.dispose();
-    this._waker.wake();
+    this._follower.wake();
   }
 
   get data(): IPlotData {
     return this._data;
   }
 
-  private async _follow(): Promise<void> {
-    while (!this.isDisposed) {
-      const state = this._state();     // before the request: its answer is at least as new
-      let more = false;
-      try {
-        const page = await getJobData(this._jobId, nextOffset(this._data));
-        if (this.isDisposed) {
-          return;
-        }
-        const before = this._data.count;
-        this._data = mergeDataPage(this._data, page);
-        more = this._data.count > before && this._data.count < page.points;
-        this._render(page.exists, page.status);
-      } catch (error) {
-        this._status(error instanceof APIError ? `Cannot read its data: ${error.message}` : '');
+  /** Ask for the points not held yet; the pause before asking again. */
+  private async _step(): Promise<number | null> {
+    const state = this._state();     // before the request: its answer is at least as new
+    try {
+      const page = await getJobData(this._jobId, nextOffset(this._data));
+      if (this.isDisposed) {
+        return null;
       }
-      if (more) {
-        continue;          // the server sent one page of many: ask for the next at once
+      const before = this._data.count;
+      this._data = mergeDataPage(this._data, page);
+      this._render(page.exists, page.status);
+      if (this._data.count > before && this._data.count < page.points) {
+        return 0;          // the server sent one page of many: ask for the next at once
       }
-      const readAll = this._data.complete || this._data.count === 0;
-      await this._waker.sleep(pauseMs(state, readAll, this.isVisible));
+    } catch (error) {
+      this._status(error instanceof APIError ? `Cannot read its data: ${error.message}` : '');
     }
+    const readAll = this._data.complete || this._data.count === 0;
+    return pauseMs(state, readAll, this.isVisible);
   }
 
   private _status(text: string): void {
@@ -118,5 +115,8 @@ export class MeasurementSection extends Widget {
   private _data: IPlotData = emptyData();
   /** What the plot on screen shows (redrawn only when that changes). */
   private _plotted = '';
-  private _waker = new Waker();
+  private _follower = new Follower(
+    () => this._step(),
+    () => !this.isDisposed
+  );
 }

@@ -12,7 +12,7 @@ import {
 import { Panel, Widget } from '@lumino/widgets';
 
 import { APIError, getJobOutputs } from '../api';
-import { pauseMs, Waker } from './waker';
+import { Follower, pauseMs } from './waker';
 
 /** The registry of a page without JupyterLab's (a test page, a front end without the token). */
 function standaloneRegistry(): IRenderMimeRegistry {
@@ -44,12 +44,12 @@ export class OutputsSection extends Panel {
     });
     this._area.addClass('jm-outputs-area');
     this.addWidget(this._area);
-    void this._follow();
+    this._follower.start();
   }
 
   /** Something changed in the queue: ask for new outputs now. */
   wake(): void {
-    this._waker.wake();
+    this._follower.wake();
   }
 
   dispose(): void {
@@ -58,38 +58,35 @@ export class OutputsSection extends Panel {
     }
     super.dispose();
     this._model.dispose();
-    this._waker.wake();
+    this._follower.wake();
   }
 
-  private async _follow(): Promise<void> {
-    while (!this.isDisposed) {
-      const state = this._state();     // before the request: its answer is at least as new
-      let done = false;
-      let got = 0;
-      try {
-        const page = await getJobOutputs(this._jobId, this._next);
-        if (this.isDisposed) {
-          return;
-        }
-        if (page.offset < this._next || page.next < this._next) {
-          // The file was rewritten (a retry's new attempt): show it from its start.
-          this._model.clear();
-        }
-        for (const output of page.outputs) {
-          this._model.add(output as unknown as nbformat.IOutput);
-        }
-        got = page.outputs.length;
-        this._next = page.next;
-        done = page.done;
-        this._showStatus(page.source, done);
-      } catch (error) {
-        this._status(error instanceof APIError ? `Cannot read its outputs: ${error.message}` : '');
+  /** Ask for the outputs after those held; the pause before asking again. */
+  private async _step(): Promise<number | null> {
+    const state = this._state();     // before the request: its answer is at least as new
+    let done = false;
+    try {
+      const page = await getJobOutputs(this._jobId, this._next);
+      if (this.isDisposed) {
+        return null;
       }
-      if (got > 0 && !done) {
-        continue;         // more may be waiting beyond this page
+      if (page.offset < this._next || page.next < this._next) {
+        // The file was rewritten (a retry's new attempt): show it from its start.
+        this._model.clear();
       }
-      await this._waker.sleep(pauseMs(state, done, this.isVisible));
+      for (const output of page.outputs) {
+        this._model.add(output as unknown as nbformat.IOutput);
+      }
+      this._next = page.next;
+      done = page.done;
+      this._showStatus(page.source, done);
+      if (page.outputs.length > 0 && !done) {
+        return 0;         // more may be waiting beyond this page
+      }
+    } catch (error) {
+      this._status(error instanceof APIError ? `Cannot read its outputs: ${error.message}` : '');
     }
+    return pauseMs(state, done, this.isVisible);
   }
 
   private _showStatus(source: string | null, done: boolean): void {
@@ -113,5 +110,8 @@ export class OutputsSection extends Panel {
   private _area: OutputArea;
   private _model = new OutputAreaModel({ trusted: false });
   private _next = 0;
-  private _waker = new Waker();
+  private _follower = new Follower(
+    () => this._step(),
+    () => !this.isDisposed
+  );
 }

@@ -35,6 +35,39 @@ export class Waker {
 }
 
 /**
+ * A live section's loop: `step()` reads once and says how long to pause before the next
+ * read (0: read on at once; null: until woken). It ends once `alive()` is false; a
+ * disposed section calls `wake()` so that a pause ends at once.
+ */
+export class Follower {
+  constructor(
+    private readonly _step: () => Promise<number | null>,
+    private readonly _alive: () => boolean
+  ) {}
+
+  /** Begin (once the section is built: the first step runs now). */
+  start(): void {
+    void this._run();
+  }
+
+  /** Something changed in the queue: end the pause now. */
+  wake(): void {
+    this._waker.wake();
+  }
+
+  private async _run(): Promise<void> {
+    while (this._alive()) {
+      const pause = await this._step();
+      if (pause !== 0 && this._alive()) {
+        await this._waker.sleep(pause);
+      }
+    }
+  }
+
+  private _waker = new Waker();
+}
+
+/**
  * How long a live section sleeps before it asks again (null: until woken). A queued job has
  * nothing to read and its start is a queue change; an ended one, once read to its end, waits
  * for a retry (a change too). `state` is null before the job's details came.
