@@ -10,10 +10,11 @@ import { refreshIcon } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { actOnJob, type IArrayRow, type IJobRow, type JobAction } from './api';
+import { actOnJob, type IJobRow, type JobAction } from './api';
 import { ArrayList } from './arrays';
 import { DashboardView } from './dashboard';
 import { jobsIcon } from './icons';
+import { HistoryList } from './history_list';
 import { createJobRow, updateJobRow, updateRowTime } from './jobrow';
 import type { ChangeTopic } from './generated/job';
 import type { IQueueChange, JobsModel } from './model';
@@ -189,10 +190,11 @@ export class JobsPanel extends Widget {
     this._historyTitle.className = 'jm-section-title';
     body.appendChild(this._historyTitle);
     this._finishedArrays = this._arrayList(body, 'finished-array-list');
-    this._historyList = document.createElement('ul');
-    this._historyList.className = 'jm-list';
-    this._historyList.dataset.role = 'history-list';
-    body.appendChild(this._historyList);
+    const historyList = document.createElement('ul');
+    historyList.className = 'jm-list';
+    historyList.dataset.role = 'history-list';
+    body.appendChild(historyList);
+    this._history = new HistoryList(historyList, this._openJob);
     node.appendChild(body);
     // The history is read again on a change only while it is in view or a screen below it
     // (behind a long queue it is not: a scroll brings it, read again, into view).
@@ -206,7 +208,7 @@ export class JobsPanel extends Widget {
       { root: body, rootMargin: '0px 0px 100% 0px' }
     );
     this._historyWatch.observe(this._historyTitle);
-    this._historyWatch.observe(this._historyList);
+    this._historyWatch.observe(historyList);
 
     // One delegated listener for every row and button.
     body.addEventListener('click', event => this._onClick(event));
@@ -322,16 +324,16 @@ export class JobsPanel extends Widget {
     const showHistory = state === 'all' || state === 'history' || isTerminal(state);
     this._historyTitle.textContent = 'Recent history';
     this._historyTitle.style.display = showHistory ? '' : 'none';
-    this._historyList.style.display = showHistory ? '' : 'none';
+    this._history.node.style.display = showHistory ? '' : 'none';
     const now = Date.now() / 1000;
     this._dashboard.render();
     this._renderActive(this._showActive(), now);
     this._finishedArrays.render(showHistory ? model.finishedArrays : [], now);
     this._schedules.render(now);
-    this._renderList(
-      this._historyList,
+    this._history.render(
       model.history,
       now,
+      model.me,
       model.finishedArrays.length ? '' : 'No finished jobs.',
       model.historyMore
     );
@@ -362,62 +364,6 @@ export class JobsPanel extends Widget {
     );
   }
 
-  /**
-   * Keyed update: rows are reused so that a click is never lost to a re-render.
-   * `more` ("… and 179,950 more pending") follows a list that shows one page.
-   */
-  private _renderList(
-    list: HTMLElement,
-    jobs: IJobRow[],
-    now: number,
-    empty: string,
-    more: string
-  ): void {
-    const me = this._model.me;
-    const existing = new Map<string, HTMLElement>();
-    for (const child of Array.from(list.children) as HTMLElement[]) {
-      if (child.dataset.jobId) {
-        existing.set(child.dataset.jobId, child);
-      } else {
-        child.remove();
-      }
-    }
-    const wanted = new Set(jobs.map(j => j.id));
-    for (const [id, row] of existing) {
-      if (!wanted.has(id)) {
-        row.remove();
-        existing.delete(id);
-      }
-    }
-    jobs.forEach((job, index) => {
-      let row = existing.get(job.id);
-      if (!row) {
-        row = createJobRow(this._openJob);
-      }
-      if (this._shown.get(row) !== job) {
-        updateJobRow(row, job, now, me ? me.user : '', me ? me.admin : false);
-        this._shown.set(row, job);
-      }
-      const at = list.children[index];
-      if (at !== row) {
-        list.insertBefore(row, at ?? null);
-      }
-    });
-    if (jobs.length === 0 && !more && empty) {
-      const li = document.createElement('li');
-      li.className = 'jm-empty';
-      li.textContent = empty;
-      list.appendChild(li);
-    }
-    if (more) {
-      const li = document.createElement('li');
-      li.className = 'jm-more';
-      li.dataset.role = 'more';
-      li.textContent = more;
-      list.appendChild(li);
-    }
-  }
-
   /** A job row of the queue shows `job` (called only when it changed). */
   private _showRow(row: HTMLElement, job: IJobRow): void {
     const me = this._model.me;
@@ -428,21 +374,10 @@ export class JobsPanel extends Widget {
   private _tick(): void {
     const now = Date.now() / 1000;
     this._virtual.forEachRow((row, job) => updateRowTime(row, job, now));
-    for (const row of Array.from(this._historyList.children) as HTMLElement[]) {
-      const job = this._shown.get(row);
-      if (job) {
-        updateRowTime(row, job, now);
-      }
-    }
+    this._history.tick(now);
     this._dashboard.render();
-    this._arrays.render(this._arraysShown(), now);
+    this._arrays.render(this._showActive() ? this._model.arrays : [], now);
     this._schedules.render(now);
-  }
-
-  private _arraysShown(): IArrayRow[] {
-    const state = this._model.filter.state;
-    const showActive = state === 'all' || state === 'active' || (!isTerminal(state) && state !== 'history');
-    return showActive ? this._model.arrays : [];
   }
 
   private _startClock(): void {
@@ -473,13 +408,11 @@ export class JobsPanel extends Widget {
   private _dashboard!: DashboardView;
   private _historyWatch!: IntersectionObserver;
   private _historySeen = new Map<Element, boolean>();
-  /** The job each history row shows (a row is redrawn only when its job changed). */
-  private _shown = new WeakMap<HTMLElement, IJobRow>();
+  private _history!: HistoryList;
   private _arrays!: ArrayList;
   private _finishedArrays!: ArrayList;
   private _schedules!: ScheduleList;
   private _historyTitle!: HTMLElement;
-  private _historyList!: HTMLElement;
 }
 
 /** A row of the queue not fetched yet (the user scrolled past what was fetched). */
