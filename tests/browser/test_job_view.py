@@ -99,8 +99,15 @@ def test_copy_as_submit_puts_the_experiment_and_its_config_on_the_clipboard_as_p
     config.filter(has_text="amplitude").wait_for(timeout=30_000)
     assert "Experiment jobmagics.experiments:Rabi" in found.locator(
         '[data-role="experiment"]').inner_text()
+    lab_page.bring_to_front()           # the Clipboard API writes only from a focused page
     found.locator('[data-role="copy-submission"]').click()
-    found.locator('[data-role="copy-status"]', has_text="Copied").wait_for(timeout=10_000)
+    # "Copied" shows for a few seconds; data-copied stays (a loaded machine may look late)
+    section = found.locator(".jm-config")
+    lab_page.wait_for_function(
+        "el => el.dataset.copied === 'true' || el.querySelector('.jm-copy-status')"
+        ".textContent.startsWith('Could not')", arg=section.element_handle(), timeout=20_000)
+    status = section.locator('[data-role="copy-status"]').inner_text()
+    assert section.get_attribute("data-copied") == "true", status
     text = lab_page.evaluate("navigator.clipboard.readText()")
     tree = ast.parse(text)              # valid Python
     call = tree.body[-1].value          # q.submit(...)
