@@ -180,20 +180,21 @@ def lags(seen: list[list[Any]], log: list[list[Any]], keep_missing: bool = False
 
 def phases(seen: list[list[Any]], log: list[list[Any]],
            fetches: list[list[Any]]) -> dict[str, float]:
-    """Where a change's lag goes (p50 ms): the commit to the long poll's answer, that to the
-    rows asked, the rows' request, and their answer to the row changing in the page."""
+    """Where a change's lag goes (p50 ms): the commit to the long poll's answer (which brings
+    the rows when the page asks it to), the rows' own request when one was made, and the last
+    answer to the row changing in the page."""
     polls = sorted(end for route, _, end in fetches if route == "changes")
     rows = sorted((sent, end) for route, sent, end in fetches if route == "queue")
-    parts: dict[str, list[float]] = {"poll": [], "to_request": [], "request": [], "render": []}
+    parts: dict[str, list[float]] = {"poll": [], "rows_request": [], "render": []}
     for (at, _, _), lag in zip(log, lags(seen, log, keep_missing=True), strict=True):
         answered = next((t for t in polls if t >= at), None)
-        asked = next(((s, e) for s, e in rows if answered is not None and s >= answered), None)
-        if lag is None or answered is None or asked is None or asked[1] > at + lag:
+        if lag is None or answered is None or answered > at + lag:
             continue
+        asked = next(((s, e) for s, e in rows if s >= answered and e <= at + lag), None)
         parts["poll"].append(answered - at)
-        parts["to_request"].append(asked[0] - answered)
-        parts["request"].append(asked[1] - asked[0])
-        parts["render"].append(at + lag - asked[1])
+        if asked is not None:
+            parts["rows_request"].append(asked[1] - answered)
+        parts["render"].append(at + lag - (asked[1] if asked else answered))
     return {f"{name}_p50_ms": round(statistics.median(v), 1) for name, v in parts.items() if v}
 
 

@@ -8,7 +8,8 @@ A queue of ``--stored`` finished jobs and ``--active`` active ones (a tenth of t
 2. the long poll's lag: ``GET changes`` waits, this process commits (hold or release a job),
    and the time from the start of that commit to the long poll's answer, p50/p90 over
    ``--changes`` commits (target p50 <= 30 ms; the old 0.1 s poll gave ~50 ms by design), with
-   one long poll waiting and with ten at once (ten browser tabs: one watch serves them).
+   one long poll waiting, with ten at once (ten browser tabs: one watch serves them), and with
+   one that asks the answer to bring the first 50 rows (``include=queue``, as the sidebar does).
 
 Building the queue takes a minute or two: ``--keep DIR`` keeps it and reuses it next time.
 Numbers are printed and merged into bench/results.json under "sidebar_server".
@@ -72,16 +73,17 @@ def version_now(server: Server) -> int:
 
 
 def lags(server: Server, q: jobmagics.Queue, job_id: str, changes: int,
-         waiters: int) -> list[float]:
+         waiters: int, also: str = "") -> list[float]:
     """Milliseconds from the start of a commit to the last of ``waiters`` long polls' answers,
-    once per change."""
+    once per change; ``also``: more arguments of the poll (``&include=queue&limit=50``)."""
     measured: list[float] = []
     for n in range(changes):
         version = version_now(server)
         answered: list[float] = []
 
         def wait(version: int = version, answered: list[float] = answered) -> None:
-            status, body, _ = server.get(f"jobmagics/api/changes?version={version}&timeout=20")
+            status, body, _ = server.get(
+                f"jobmagics/api/changes?version={version}&timeout=20{also}")
             answered.append(time.perf_counter())
             assert status == 200 and json.loads(body)["changed"], body
 
@@ -131,6 +133,7 @@ def main() -> int:
             q.release(mover)
             one = lags(server, q, mover, args.changes, 1)
             ten = lags(server, q, mover, max(10, args.changes // 5), 10)
+            with_rows = lags(server, q, mover, args.changes, 1, "&include=queue&limit=50")
         finally:
             server.stop()
             q.cancel(mover)
@@ -141,7 +144,8 @@ def main() -> int:
                "queue_first_page": {"p50_ms": queue_ms, "bytes": queue_bytes},
                "dashboard": {"p50_ms": board_ms, "bytes": board_bytes},
                "first_page_plus_dashboard_ms": round(queue_ms + board_ms, 2),
-               "long_poll_lag": spread(one), "long_poll_lag_ten_tabs": spread(ten)}
+               "long_poll_lag": spread(one), "long_poll_lag_ten_tabs": spread(ten),
+               "long_poll_lag_with_rows": spread(with_rows)}
     report(figures)
     save("sidebar_server", figures)
     return 0
@@ -156,7 +160,8 @@ def report(f: dict[str, Any]) -> None:
     together = f["first_page_plus_dashboard_ms"]
     print(f"  together {together} ms: {together / 200:.2f}x the 200 ms target")
     for label, key in (("one long poll", "long_poll_lag"),
-                       ("ten long polls", "long_poll_lag_ten_tabs")):
+                       ("ten long polls", "long_poll_lag_ten_tabs"),
+                       ("one bringing the first 50 rows", "long_poll_lag_with_rows")):
         lag = f[key]
         print(f"  commit -> answer, {label}: p50 {lag['p50_ms']} ms, p90 {lag['p90_ms']} ms,"
               f" max {lag['max_ms']} ms over {lag['n']} commits"

@@ -26,6 +26,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..watch import FALLBACK_POLL_S, FolderWatch
+from .bodies import BadRequest
 from .handlers import JobmagicsHandler
 from .views import version_fields
 
@@ -112,8 +113,9 @@ class ChangeFeed:
 
 class ChangesHandler(JobmagicsHandler):
     """Long poll: answers as soon as the queue's change version differs from ``version``, or a
-    worker stops being alive. A worker's death commits nothing (no version moves), yet its
-    running jobs now read "worker lost": the sidebar must look again."""
+    worker stops being alive; ``include=queue`` (with ``GET queue``'s own arguments) puts that
+    page, read after the change, in a changed answer. A worker's death commits nothing (no
+    version moves), yet its running jobs now read "worker lost": the sidebar must look again."""
 
     _closed = False
 
@@ -123,6 +125,10 @@ class ChangesHandler(JobmagicsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        include = self.get_argument("include", "")
+        if include not in ("", "queue"):
+            raise BadRequest(f"include may be 'queue', not {include[:100]!r}")
+        page = self.queue_page() if include else None     # its arguments checked now
         version = self.int_arg("version", -1, minimum=None)
         timeout = self.float_arg("timeout")
         timeout = CHANGES_DEFAULT_S if timeout is None else min(max(timeout, 0.0), CHANGES_MAX_S)
@@ -149,8 +155,16 @@ class ChangesHandler(JobmagicsHandler):
             if time.monotonic() >= next_look:
                 next_look = time.monotonic() + LIVENESS_POLL_S
                 workers_changed = await self.queue_call(alive_workers) != alive
+        if self._closed:
+            return
+        answer = changes_answer(current, version, workers_changed)
+        if page is None or not answer["changed"]:
+            self.finish(json.dumps(answer))
+            return
+        # The page the sidebar would ask for next comes with the news: one round trip, not two
+        text = await self.queue_call(lambda q: json.dumps(answer | {"queue": page(q)}, default=str))
         if not self._closed:
-            self.finish(json.dumps(changes_answer(current, version, workers_changed)))
+            self.finish(text)
 
 
 def changes_answer(versions: Versions, asked: int, workers_changed: bool) -> dict[str, Any]:

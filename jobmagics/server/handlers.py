@@ -50,7 +50,7 @@ from ..errors import (
 )
 from ..model import State
 from .bodies import BadRequest, bulk_action, json_object, submit_keywords
-from .views import detailed, listed, listed_array, may_act_on, read_log, row_of, version_fields
+from .views import detailed, listed, may_act_on, queue_page, read_log, row_of
 
 if TYPE_CHECKING:
     import jobmagics
@@ -174,6 +174,17 @@ class JobmagicsHandler(APIHandler):
                              f" (one of {', '.join(sorted(STATES))})")
         return states
 
+    def queue_page(self) -> Callable[[jobmagics.Queue], dict[str, Any]]:
+        """The page of the active list this request's arguments ask for (``limit``,
+        ``offset``, ``user``/``mine``, ``elements``): what ``GET queue`` answers and what a long
+        poll asked ``include=queue`` carries. Arguments are checked now, the page read later."""
+        user, mine = self.owner_args()
+        limit = self.int_arg("limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
+        offset = self.int_arg("offset", 0, 0)
+        elements = self.flag_arg("elements", False)
+        return lambda q: queue_page(q, limit=limit, offset=offset,
+                                    user=q.user if mine else user, elements=elements)
+
     def owner_args(self) -> tuple[str | None, bool]:
         """(``user=`` filter, ``mine=1``: the server's own user's jobs only)."""
         return self.text_arg("user"), self.get_argument("mine", "") not in ("", "0", "false")
@@ -243,23 +254,7 @@ class QueueHandler(JobmagicsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        user, mine = self.owner_args()
-        limit = self.int_arg("limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
-        offset = self.int_arg("offset", 0, 0)
-        elements = self.flag_arg("elements", False)
-
-        def page(q: jobmagics.Queue) -> dict[str, Any]:
-            versions = version_fields(q.change_versions())   # first: see changes.py
-            jobs = q.queue(limit=limit, offset=offset, user=q.user if mine else user,
-                           elements=elements)
-            may = may_act_on(q)
-            return {"jobs": [listed(j, may) for j in jobs], "counts": jobs.counts,
-                    "total": jobs.total,
-                    "more": jobs.more, "limit": limit, "offset": offset, "user": q.user,
-                    **versions,
-                    "arrays": [listed_array(a, may(a.last_read.user)) for a in jobs.arrays]}
-
-        await self.answer(page)
+        await self.answer(self.queue_page())
 
 
 class JobHandler(JobmagicsHandler):

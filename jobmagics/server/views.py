@@ -156,6 +156,19 @@ def _whole_utf8(data: bytes, at_end: bool) -> bytes:
     return data
 
 
+def queue_page(q: Queue, *, limit: int, offset: int, user: str | None,
+               elements: bool) -> dict[str, Any]:
+    """The active jobs in the order they will run, one page of them, with the ``counts`` per
+    state, the ``total``, how many ``more`` follow, the active ``arrays`` (one row each unless
+    ``elements``) and the version they were read at."""
+    versions = version_fields(q.change_versions())   # first: a change after it is seen again
+    jobs = q.queue(limit=limit, offset=offset, user=user, elements=elements)
+    may = may_act_on(q)
+    return {"jobs": [listed(j, may) for j in jobs], "counts": jobs.counts, "total": jobs.total,
+            "more": jobs.more, "limit": limit, "offset": offset, "user": q.user, **versions,
+            "arrays": [listed_array(a, may(a.last_read.user)) for a in jobs.arrays]}
+
+
 def version_fields(versions: dict[str, int]) -> dict[str, Any]:
     """A page's ``version`` (``Queue.change_version``) and ``topics``: each part of a view's
     own count (``store.changes.CHANGE_TOPICS``), so that it reads again only when that moved."""

@@ -131,6 +131,8 @@ export interface IChanges {
   changed: boolean;
   /** A worker died (or started) during the poll: running jobs may read "worker lost". */
   workers_changed?: boolean;
+  /** The page asked for with `include`, read after the change (changed answers only). */
+  queue?: IQueuePage;
 }
 
 export type JobAction = 'cancel' | 'retry' | 'hold' | 'release';
@@ -254,17 +256,13 @@ export interface IQueueOptions {
   offset?: number;
 }
 
+function queueQuery(options: IQueueOptions): Record<string, string | number | boolean | undefined> {
+  return { user: options.user, mine: options.mine, limit: options.limit, offset: options.offset };
+}
+
 /** The active jobs (running, pending, waiting) in start order, one page. */
 export function listQueue(options: IQueueOptions = {}): Promise<IQueuePage> {
-  return requestAPI<IQueuePage>(
-    'queue' +
-      query({
-        user: options.user,
-        mine: options.mine,
-        limit: options.limit,
-        offset: options.offset
-      })
-  );
+  return requestAPI<IQueuePage>(`queue${query(queueQuery(options))}`);
 }
 
 export function getJob(id: string): Promise<IJobDetails> {
@@ -279,12 +277,19 @@ export function whoami(): Promise<IWhoAmI> {
   return requestAPI<IWhoAmI>('whoami');
 }
 
+/**
+ * The long poll: answers when the queue moved from `version` (or after `timeout`
+ * seconds). `include`: the page of `listQueue(include)` read after the change
+ * comes with a changed answer (`queue`), so that it needs no request of its own.
+ */
 export function waitForChange(
   version: number,
   timeout: number,
-  signal?: AbortSignal
+  signal?: AbortSignal,
+  include?: IQueueOptions
 ): Promise<IChanges> {
-  return requestAPI<IChanges>(`changes${query({ version, timeout })}`, { signal });
+  const page = include ? { include: 'queue', ...queueQuery(include) } : {};
+  return requestAPI<IChanges>(`changes${query({ version, timeout, ...page })}`, { signal });
 }
 
 export async function submitJob(spec: ISubmitSpec): Promise<IJobRow> {

@@ -12,7 +12,7 @@
  */
 import { type ISignal, Signal } from '@lumino/signaling';
 
-import { APIError, waitForChange } from './api';
+import { APIError, type IQueueOptions, type IQueuePage, waitForChange } from './api';
 import { nextPollDelay } from './format';
 import type { ChangeTopic } from './generated/job';
 import { type ChangeCounts, movedTopics } from './topics';
@@ -71,11 +71,23 @@ export class ChangeWaiter {
   }
 
   /**
+   * The page the last long poll brought (asked for with `include`), once: null
+   * when the wait ended otherwise (a wake-up, a timer, an older server).
+   */
+  takePage(): IQueuePage | null {
+    const page = this._page;
+    this._page = null;
+    return page;
+  }
+
+  /**
    * Until the next refresh is due: the long poll answered (the queue moved),
    * `wake()` was called (filter changed, tab shown, user action), or the
    * poll timer ran out. `running`: a job runs (poll for dead workers sooner).
+   * `include`: the queue page the answer should bring (`takePage`).
    */
-  async wait(lastOk: boolean, running: boolean): Promise<void> {
+  async wait(lastOk: boolean, running: boolean, include?: IQueueOptions): Promise<void> {
+    this._page = null;
     const woken = new Promise<void>(resolve => {
       this._wakeUp = resolve;
     });
@@ -91,8 +103,14 @@ export class ChangeWaiter {
     this._idleRounds = 0;
     const abort = new AbortController();
     const timeout = running ? RUNNING_LONG_POLL_S : LONG_POLL_S;
-    const answered = waitForChange(this._version, timeout, abort.signal).then(
-      reply => this.note(reply.version, reply.topics),
+    const answered = waitForChange(this._version, timeout, abort.signal, include).then(
+      reply => {
+        if (abort.signal.aborted) {
+          return; // woken meanwhile: the refresh reads for itself
+        }
+        this.note(reply.version, reply.topics);
+        this._page = reply.queue ?? null;
+      },
       async (error: unknown) => {
         if (abort.signal.aborted) {
           return;
@@ -111,8 +129,9 @@ export class ChangeWaiter {
     abort.abort();
   }
 
-  /** End the current wait now. */
+  /** End the current wait now (the refresh then reads for itself). */
   wake(): void {
+    this._page = null;
     const wake = this._wakeUp;
     this._wakeUp = null;
     if (wake) {
@@ -128,6 +147,7 @@ export class ChangeWaiter {
 
   private _version = -1;
   private _topics: ChangeCounts | null = null;
+  private _page: IQueuePage | null = null;
   private _longPollWorks = true;
   private _idleRounds = 0;
   private _wakeUp: (() => void) | null = null;

@@ -245,7 +245,8 @@ export class JobsModel {
       const running =
         this._allActive.some(j => j.state === 'running') ||
         this._active.arrays.some(a => a.state === 'running');
-      await this._changes.wait(ok, running);
+      // The long poll's answer brings everyone's first page: the refresh's first read
+      await this._changes.wait(ok, running, { limit: EVERYONE_LIMIT });
       const spent = Date.now() - t0;
       if (spent < MIN_REFRESH_MS) {
         await sleep(MIN_REFRESH_MS - spent);
@@ -272,7 +273,8 @@ export class JobsModel {
       const span = this._active.span;
       // The rows in view at the top of everyone's queue: the notifications' page serves both.
       const shared = !mine && !single && span.offset === 0 && span.limit <= EVERYONE_LIMIT;
-      const everyone = listQueue({ limit: EVERYONE_LIMIT });
+      const pushed = this._changes.takePage();
+      const everyone = pushed ? Promise.resolve(pushed) : listQueue({ limit: EVERYONE_LIMIT });
       const [all, shown] = await Promise.all([
         everyone,
         wantActive ? this._active.fetch(filter, span, shared ? everyone : null) : Promise.resolve(null)

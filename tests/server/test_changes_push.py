@@ -110,3 +110,31 @@ async def test_the_answer_says_which_parts_moved_so_a_hold_does_not_reread_the_h
 
     assert await answer_to(lambda: q.hold(job.id)) == {"ended": 0, "schedules": 0}
     assert (await answer_to(lambda: q.cancel(job.id)))["ended"] > 0
+
+
+async def test_a_long_poll_asked_to_include_the_queue_brings_the_page_read_after_the_change(
+        api: Any, q: jobmagics.Queue, jobmagics_app: Any) -> None:
+    _, seen = await api("GET", "changes", params={"version": "-1", "timeout": "0"})
+    waiting = asyncio.ensure_future(api("GET", "changes", params={
+        "version": str(seen["version"]), "timeout": "25", "include": "queue", "limit": "5"}))
+    await until_watched(jobmagics_app)
+    job = await asyncio.get_running_loop().run_in_executor(None, lambda: q.submit(["true"]))
+    status, body = await asyncio.wait_for(waiting, 20)
+    assert status == 200 and body["changed"]
+    page = body["queue"]
+    assert job.id in [j["id"] for j in page["jobs"]] and page["limit"] == 5
+    assert page["version"] >= body["version"] and "ended" in page["topics"]
+    _, same = await api("GET", "queue", params={"limit": "5"})
+    assert [j["id"] for j in same["jobs"]] == [j["id"] for j in page["jobs"]]
+
+
+async def test_a_long_poll_that_times_out_carries_no_page_and_a_bad_include_is_refused(
+        api: Any) -> None:
+    _, seen = await api("GET", "changes", params={"version": "-1", "timeout": "0"})
+    status, body = await api("GET", "changes", params={
+        "version": str(seen["version"]), "timeout": "0.3", "include": "queue"})
+    assert status == 200 and body["changed"] is False and "queue" not in body
+    status, body = await api("GET", "changes", params={"version": "0", "include": "jobs"})
+    assert status == 400 and "include may be 'queue'" in body["error"]
+    status, body = await api("GET", "changes", params={"include": "queue", "limit": "-1"})
+    assert status == 400 and "limit must be at least 0" in body["error"]
