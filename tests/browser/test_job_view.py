@@ -99,6 +99,9 @@ def test_copy_as_submit_puts_the_experiment_and_its_config_on_the_clipboard_as_p
     config.filter(has_text="amplitude").wait_for(timeout=30_000)
     assert "Experiment jobmagics.experiments:Rabi" in found.locator(
         '[data-role="experiment"]').inner_text()
+    provenance = found.locator('[data-role="provenance"]')
+    provenance.filter(has_text="Station config").wait_for(timeout=30_000)   # the run's snapshot
+    assert "simulated, its defaults (no station config saved)" in provenance.inner_text()
     lab_page.bring_to_front()           # the Clipboard API writes only from a focused page
     found.locator('[data-role="copy-submission"]').click()
     # "Copied" shows for a few seconds; data-copied stays (a loaded machine may look late)

@@ -64,6 +64,7 @@ export function snapshotOf(details: IJobViewDetails): ISnapshotView {
     : '';
   const rows: [string, string][] = [
     ['Station', String(station.name ?? '')],
+    ['Station config', stationConfigText(dictOf(snap.station_origin))],
     ['Code', [code.file, sha, commit].filter(Boolean).join(', ')],
     ['Ran as', snap.run_by ? `${snap.run_by}@${snap.run_on ?? ''}` : ''],
     ['Versions', env.jobmagics ? `jobmagics ${env.jobmagics}, python ${env.python ?? '?'}, ` +
@@ -79,6 +80,24 @@ export function snapshotOf(details: IJobViewDetails): ISnapshotView {
     submitted: new Set(Object.keys(submittedConfig)),
     provenance: rows.filter(([, value]) => value)
   };
+}
+
+/**
+ * Where the station's settings came from (the snapshot's `station_origin`): the version of
+ * the saved config it used, the factory that made it, or the worker kernel that held it.
+ */
+export function stationConfigText(origin: Dict): string {
+  if (origin.config) {
+    const sha = origin.sha256 ? ` (sha256 ${String(origin.sha256).slice(0, 12)})` : '';
+    return `${String(origin.config)} v${String(origin.version ?? '?')}${sha}`;
+  }
+  if (origin.factory) {
+    return `made by ${String(origin.factory)}`;
+  }
+  if (origin.provided_by) {
+    return `held by the ${String(origin.provided_by)}`;
+  }
+  return origin.simulated ? 'simulated, its defaults (no station config saved)' : '';
 }
 
 function row(key: string, value: string, note = ''): HTMLTableRowElement {
