@@ -105,9 +105,14 @@ class DataWriter:
     def set_units(self, **units: str) -> None:
         self._units.update(units)
 
-    def set_plot(self, x: str, *y: str) -> None:
-        """Which dataset is the sweep axis and which are measured: live plots use this."""
-        self.set_attrs(plot_x=x, plot_y=list(y))
+    def set_plot(self, x: str, *y: str, x_range: tuple[float, float] | None = None) -> None:
+        """Which dataset is the sweep axis and which are measured: live plots use this.
+        ``x_range``: where the sweep will go (its first and last value), so that a live plot
+        spans the planned sweep from the first point instead of growing with the points."""
+        attrs: dict[str, Any] = {"plot_x": x, "plot_y": list(y)}
+        if x_range is not None:
+            attrs["plot_x_range"] = sorted(float(v) for v in x_range)
+        self.set_attrs(**attrs)
 
     # ---- writing ----------------------------------------------------------------------
     def append(self, **values: Any) -> None:
@@ -240,6 +245,10 @@ class ExperimentData:
         measured = self.attrs.get("plot_y") or [k for k in self.arrays if k != x_name]
         for name in [y] if y else measured:
             ax.plot(self[x_name], self[name], ".-", label=name)
+        planned = self.attrs.get("plot_x_range")
+        if planned is not None and len(planned) == 2 and planned[1] > planned[0]:
+            margin = (planned[1] - planned[0]) * 0.03      # the whole sweep, not the points so far
+            ax.set_xlim(planned[0] - margin, planned[1] + margin)
         unit = self.units.get(x_name)
         ax.set_xlabel(f"{x_name} ({unit})" if unit else x_name)
         ax.set_title(f"{self.attrs.get('experiment', '')} {self.job_id or self.path.stem}".strip())

@@ -40,7 +40,8 @@ def read_data(path: Path, offset: int = 0, *, ended: bool = False,
     No file yet: ``exists`` False, status ``waiting`` (``none`` once the job ended without
     writing one)."""
     answer: dict[str, Any] = {"exists": False, "offset": offset, "points": 0, "columns": {},
-                              "x": None, "y": [], "units": {}, "complete": False,
+                              "x": None, "y": [], "x_range": None, "units": {},
+                              "complete": False,
                               "status": "none" if ended else "waiting",
                               "summary": None, "fit": None}
     if not path.exists():
@@ -74,8 +75,11 @@ def _read_open(handle: h5py.File, offset: int, ended: bool, limit: int) -> dict[
              if "unit" in d.attrs}
     fit = attrs.get("fit")
     curve = _fit_curve(fit, datasets, points) if complete and isinstance(fit, dict) else None
+    planned = attrs.get("plot_x_range")
+    x_range = ([float(v) for v in planned] if isinstance(planned, list) and len(planned) == 2
+               else None)
     return {"exists": True, "points": points, "columns": columns, "x": x_name, "y": y_names,
-            "units": units, "complete": complete, "status": status,
+            "x_range": x_range, "units": units, "complete": complete, "status": status,
             "summary": json_safe(attrs.get("summary")) or None, "fit": curve}
 
 

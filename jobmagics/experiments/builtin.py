@@ -42,7 +42,8 @@ class _SweepExperiment(Experiment):
     def run(self, station: Any, data: DataWriter) -> dict[str, Any]:
         data.set_units(**{self.axis: self.axis_unit}, i="a.u.", q="a.u.", amplitude="a.u.",
                        phase="rad")
-        data.set_plot(self.axis, self.plotted)
+        data.set_plot(self.axis, self.plotted,
+                      x_range=(self.config["start"], self.config["stop"]))
         measured = []
         for chunk in self.sweep(self.linspace(), stage=type(self).__name__):
             iq = self.measure(station, chunk)

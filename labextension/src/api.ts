@@ -475,6 +475,8 @@ export interface IDataPage {
   /** The plot's x column, and the columns plotted against it. */
   x: string | null;
   y: string[];
+  /** Where the sweep will go (its first and last x), when the experiment said so. */
+  x_range?: [number, number] | null;
   units: Record<string, string>;
   /** The file is closed: no more points will come. */
   complete: boolean;

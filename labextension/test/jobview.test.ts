@@ -198,3 +198,13 @@ test('a live section polls slowly while the job runs, or ended with more to read
   assert.equal(pauseMs('completed', false, true), FALLBACK_MS_VISIBLE);
   assert.equal(pauseMs(null, true, true), FALLBACK_MS_VISIBLE);
 });
+
+test('the planned sweep comes with the first page and stays: the axis spans it from the start', () => {
+  const first = page({ offset: 0, points: 1, columns: { length: [0], i: [5], q: [7] }, x_range: [0, 2e-7] });
+  let data = mergeDataPage(emptyData(), first);
+  assert.deepEqual(data.xRange, [0, 2e-7]);
+  data = mergeDataPage(data, page({ offset: 1, points: 2, columns: { length: [1e-8], i: [6], q: [8] }, x_range: [0, 2e-7] }));
+  assert.deepEqual(data.xRange, [0, 2e-7]);
+  assert.deepEqual(extent(data.columns.length, data.xRange ?? []), [0, 2e-7]);
+  assert.equal(mergeDataPage(emptyData(), page({ columns: {} })).xRange, null);   // not said: none
+});

@@ -25,6 +25,17 @@ def test_points_appended_one_by_one_and_in_chunks_read_back_in_order(tmp_path: P
     assert read.units == {"delay": "s"} and read.complete and read.status == "completed"
 
 
+def test_a_plot_of_the_first_points_spans_the_planned_sweep(tmp_path: Path):
+    from matplotlib.figure import Figure
+    with DataWriter(tmp_path / "run.h5") as data:
+        data.set_plot("delay", "signal", x_range=(10.0, 0.0))       # given either way round
+        data.extend(delay=np.array([0.0, 1.0]), signal=np.array([3.0, 2.0]))
+        read = load(tmp_path / "run.h5")                           # read while it runs
+        assert read.attrs["plot_x_range"] == [0.0, 10.0]
+        low, high = read.plot(ax=Figure().subplots()).get_xlim()
+        assert low < 0.0 and high > 10.0 and high - low < 11.0     # the sweep, a small margin
+
+
 def test_every_append_must_give_the_same_datasets(tmp_path: Path):
     with DataWriter(tmp_path / "run.h5") as data:
         data.append(x=1.0, y=2.0)

@@ -10,6 +10,8 @@ export interface IPlotData {
   count: number;
   x: string | null;
   y: string[];
+  /** The planned sweep's first and last x: the axis spans it from the first point. */
+  xRange: [number, number] | null;
   units: Record<string, string>;
   summary: Record<string, unknown> | null;
   fit: Record<string, number[]> | null;
@@ -18,7 +20,17 @@ export interface IPlotData {
 }
 
 export function emptyData(): IPlotData {
-  return { columns: {}, count: 0, x: null, y: [], units: {}, summary: null, fit: null, complete: false };
+  return {
+    columns: {},
+    count: 0,
+    x: null,
+    y: [],
+    xRange: null,
+    units: {},
+    summary: null,
+    fit: null,
+    complete: false
+  };
 }
 
 function pageLength(page: IDataPage): number {
@@ -43,6 +55,7 @@ export function mergeDataPage(held: IPlotData, page: IDataPage): IPlotData {
   const meta = {
     x: page.x,
     y: page.y,
+    xRange: page.x_range ?? null,
     units: page.units,
     summary: page.summary,
     fit: page.fit

@@ -155,7 +155,7 @@ export function renderPlot(data: IPlotData): SVGElement {
   if (fit) {
     yValues.push(...data.y.filter(name => fit[name]).map(name => fit[name]));
   }
-  const xAxis = makeAxis(fit?.x ? [xs, fit.x] : [xs], xName ? data.units[xName] ?? '' : '',
+  const xAxis = makeAxis([xs, fit?.x ?? [], data.xRange ?? []], xName ? data.units[xName] ?? '' : '',
     [MARGIN.left, WIDTH - MARGIN.right]);
   const yUnits = new Set(data.y.map(name => data.units[name] ?? ''));
   const yUnit = yUnits.size === 1 ? [...yUnits][0] : '';
