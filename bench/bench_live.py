@@ -10,8 +10,6 @@ ipywidgets) and a real worker, as a notebook front end sees them:
 Printed with the ratio to the targets, and merged into bench/results.json under "live"."""
 from __future__ import annotations
 
-import os
-import queue as queue_module
 import statistics
 import sys
 import tempfile
@@ -19,12 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-from jupyter_client.manager import start_new_kernel
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kernel_harness import FrontEndKernel, percentile
 from results import save, stamp
 
 import jobmagics
@@ -36,33 +32,12 @@ JOBS = 30
 IDLE_S = 30.0
 
 
-class Kernel:
-    """A kernel driven like a front end; every JobWidget's state updates with arrival times."""
+class Kernel(FrontEndKernel):
+    """Every JobWidget's state updates, with their arrival times (epoch seconds)."""
 
     def __init__(self, queue_dir: Path) -> None:
-        env = dict(os.environ, JOBMAGICS_QUEUE=str(queue_dir), PYTHONPATH=str(ROOT))
-        self.manager, self.client = start_new_kernel(kernel_name="python3", env=env,
-                                                     startup_timeout=60)
         self.states: dict[str, list[tuple[str, float]]] = {}    # model id -> (state, arrived)
-        self.run("%load_ext jobmagics\nimport jobmagics\nq = jobmagics.Queue()")
-
-    def run(self, code: str) -> None:
-        msg_id = self.client.execute(code)
-        while True:
-            reply = self.client.get_shell_msg(timeout=120)
-            if reply["parent_header"].get("msg_id") == msg_id:
-                break
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"{code!r}: {reply['content'].get('evalue')}")
-
-    def pump(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                msg = self.client.get_iopub_msg(timeout=left)
-            except queue_module.Empty:
-                return
-            self._track(msg, time.time())
+        super().__init__(queue_dir, "%load_ext jobmagics\nimport jobmagics\nq = jobmagics.Queue()")
 
     def wait_state(self, state: str, timeout: float = 60.0) -> tuple[str, float]:
         """The (model id, arrival) of the first widget whose state became ``state`` since the
@@ -77,7 +52,8 @@ class Kernel:
             self.pump(0.05)
         raise TimeoutError(f"no widget reached {state!r} within {timeout} s")
 
-    def _track(self, msg: dict[str, Any], arrived: float) -> None:
+    def track(self, msg: dict[str, Any]) -> None:
+        arrived = time.time()
         content = msg["content"]
         if msg["msg_type"] == "comm_open":
             state = content["data"].get("state", {})
@@ -87,19 +63,6 @@ class Kernel:
             update = content["data"].get("state", {})
             if "state" in update:
                 self.states[content["comm_id"]].append((update["state"], arrived))
-
-    def cpu_seconds(self) -> float:
-        times = psutil.Process(self.manager.provisioner.pid).cpu_times()
-        return times.user + times.system
-
-    def close(self) -> None:
-        self.client.stop_channels()
-        self.manager.shutdown_kernel(now=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def bench_lag(kernel: Kernel, q: jobmagics.Queue, n: int = JOBS) -> dict[str, float]:

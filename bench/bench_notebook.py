@@ -4,7 +4,6 @@ IPython kernel (jupyter_client), as a notebook front end sees them. Printed, and
 bench/results.json under "notebook"."""
 from __future__ import annotations
 
-import os
 import queue as queue_module
 import statistics
 import sys
@@ -13,12 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-from jupyter_client.manager import start_new_kernel
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kernel_harness import FrontEndKernel, percentile
 from results import save, stamp
 
 import jobmagics
@@ -28,37 +25,12 @@ TARGETS = {"cell_latency_p50_ms": "well under 1000", "widget_lag_p50_ms": "< 250
            "idle_cpu_percent": "< 1"}
 
 
-class Kernel:
-    """A kernel driven like a front end; keeps the widget models it is sent, with arrival times."""
+class Kernel(FrontEndKernel):
+    """Keeps the widget models it is sent, with arrival times."""
 
     def __init__(self, queue_dir: Path) -> None:
-        env = dict(os.environ, JOBMAGICS_QUEUE=str(queue_dir), PYTHONPATH=str(ROOT))
-        self.manager, self.client = start_new_kernel(kernel_name="python3", env=env,
-                                                     startup_timeout=60)
         self.models: dict[str, dict[str, Any]] = {}
-        self.run("%load_ext jobmagics")
-
-    def run(self, code: str) -> float:
-        """Execute a cell; returns seconds from request to reply (what the user waits)."""
-        started = time.perf_counter()
-        msg_id = self.client.execute(code)
-        while True:
-            reply = self.client.get_shell_msg(timeout=120)
-            if reply["parent_header"].get("msg_id") == msg_id:
-                break
-        elapsed = time.perf_counter() - started
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"{code!r}: {reply['content'].get('evalue')}")
-        self.pump(0.05)
-        return elapsed
-
-    def pump(self, seconds: float) -> None:
-        deadline = time.perf_counter() + seconds
-        while (left := deadline - time.perf_counter()) > 0:
-            try:
-                self._track(self.client.get_iopub_msg(timeout=left))
-            except queue_module.Empty:
-                return
+        super().__init__(queue_dir, "%load_ext jobmagics")
 
     def wait_for_text(self, text: str, timeout: float = 30.0) -> float:
         """Seconds until some widget model's value contains ``text``, measured at arrival."""
@@ -69,11 +41,11 @@ class Kernel:
             except queue_module.Empty:
                 continue
             arrived = time.perf_counter()
-            if text in str(self._track(msg)):
+            if text in str(self.track(msg)):
                 return arrived
         raise TimeoutError(f"no widget showed {text!r} within {timeout} s")
 
-    def _track(self, msg: dict[str, Any]) -> Any:
+    def track(self, msg: dict[str, Any]) -> Any:
         content = msg["content"]
         if msg["msg_type"] == "comm_open":
             self.models[content["comm_id"]] = dict(content["data"].get("state", {}))
@@ -81,20 +53,6 @@ class Kernel:
         if msg["msg_type"] == "comm_msg" and content["data"].get("method") == "update":
             return content["data"].get("state", {}).get("value")
         return None
-
-    def cpu_seconds(self) -> float:
-        process = psutil.Process(self.manager.provisioner.pid)
-        times = process.cpu_times()
-        return times.user + times.system
-
-    def close(self) -> None:
-        self.client.stop_channels()
-        self.manager.shutdown_kernel(now=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def bench_cell_latency(kernel: Kernel, n: int = 20) -> dict[str, float]:
