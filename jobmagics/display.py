@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .arrays import ArrayRecord, split_element_id
 from .formats import format_duration, progress_text
-from .model import State
+from .model import RETRYABLE, State
 
 if TYPE_CHECKING:
     from .client import Queue
@@ -195,9 +195,15 @@ def _short(value: Any) -> str:
     return text if len(text) <= 120 else text[:119] + "…"
 
 
+def again_ways(job_id: str) -> tuple[str, str]:
+    """The two ways to run an ended job again: from Python and as a magic."""
+    return "job.retry()", f"%job retry {job_id}"
+
+
 def again_text(job_id: str) -> str:
     """How to run an ended job again, as the final card says it."""
-    return f"run it again: job.retry() or %job retry {job_id}"
+    python, magic = again_ways(job_id)
+    return f"run it again: {python} or {magic}"
 
 
 def final_job_html(job: Job, record: JobRecord, summary: Mapping[str, Any] | None = None,
@@ -216,9 +222,10 @@ def final_job_html(job: Job, record: JobRecord, summary: Mapping[str, Any] | Non
     if tail:
         parts.append('<pre class="jobmagics-tail" style="max-height:12em;overflow:auto;'
                      f'margin:0.3em 0">{html.escape(tail)}</pre>')
-    if record.state in (State.FAILED, State.CANCELLED, State.TIMEOUT):
-        parts.append(f'<div class="jobmagics-again"><code>job.retry()</code> or <code>%job retry'
-                     f' {html.escape(job.id)}</code> runs it again</div>')
+    if record.state in RETRYABLE:
+        python, magic = (html.escape(way) for way in again_ways(job.id))
+        parts.append(f'<div class="jobmagics-again"><code>{python}</code> or <code>{magic}</code>'
+                     " runs it again</div>")
     return f'<div class="jobmagics-final">{"".join(parts)}</div>'
 
 
@@ -230,7 +237,7 @@ def final_job_text(job: Job, record: JobRecord, summary: Mapping[str, Any] | Non
     if record.error:
         lines.append(f"  error: {record.error}")
     lines += [f"  {k}: {_short(v)}" for k, v in (summary or {}).items()]
-    if record.state in (State.FAILED, State.CANCELLED, State.TIMEOUT):
+    if record.state in RETRYABLE:
         lines.append(f"  {again_text(job.id)}")
     return "\n".join(lines)
 
