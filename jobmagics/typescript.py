@@ -22,7 +22,7 @@ from typing import Any
 from . import formats
 from .fields import JobField, Setting, declared_fields, settings
 from .kinds import one_of
-from .model import ACTIVE, TERMINAL, JobOptions, JobRecord, JobSettings, State
+from .model import ACTIVE, RETRYABLE, TERMINAL, JobOptions, JobRecord, JobSettings, State
 from .server.bodies import BESIDE_BODIES, JSON_BODIES
 from .server.views import BIG_FIELDS, LISTED_COMMAND_CHARS, SUMMARY_CHARS
 from .store.changes import CHANGE_TOPICS
@@ -234,6 +234,8 @@ def render_states() -> list[str]:
                    "Waiting, pending or running (model.ACTIVE)."),
         *_constant("TERMINAL_STATES", [s for s in ordered if s in TERMINAL],
                    "The states a job ends in (model.TERMINAL)."),
+        *_constant("RETRYABLE_STATES", [s for s in ordered if s in RETRYABLE],
+                   "The ended states a retry runs again (model.RETRYABLE)."),
         "",
     ]
 

@@ -20,11 +20,10 @@ import {
 } from './api';
 import { arrayProgressText, arraySegments, formatAge, formatTiming } from './format';
 import { createJobRow, updateJobRow } from './jobrow';
-import { ACTIVE_STATES } from './states';
+import { ACTIVE_STATES, RETRYABLE_STATES } from './states';
 
 /** Elements fetched per "more". */
 export const ELEMENTS_PAGE = 100;
-const RETRYABLE = ['failed', 'cancelled', 'timeout'];
 
 /** The elements of an expanded array, as far as they were fetched. */
 interface IExpanded {
@@ -324,7 +323,7 @@ export class ArrayList {
 
   private _renderActions(row: HTMLElement, array: IArrayRow): void {
     const active = ACTIVE_STATES.some(s => (array.counts[s] ?? 0) > 0);
-    const retryable = RETRYABLE.some(s => (array.counts[s] ?? 0) > 0);
+    const retryable = RETRYABLE_STATES.some(s => (array.counts[s] ?? 0) > 0);
     const cancel = row.querySelector('[data-array-action="cancel"]') as HTMLButtonElement;
     const retry = row.querySelector('[data-array-action="retry"]') as HTMLButtonElement;
     const only = `Only ${array.user} or a queue admin may`;

@@ -88,6 +88,10 @@ export class ChangeWaiter {
    */
   async wait(lastOk: boolean, running: boolean, include?: IQueueOptions): Promise<void> {
     this._page = null;
+    if (this._wokenEarly) {
+      this._wokenEarly = false; // woken while the refresh ran (a filter changed): refresh again
+      return;
+    }
     const woken = new Promise<void>(resolve => {
       this._wakeUp = resolve;
     });
@@ -98,6 +102,7 @@ export class ChangeWaiter {
         ? nextPollDelay(hidden, this._idleRounds)
         : nextPollDelay(hidden, this._idleRounds, 2000);
       await Promise.race([sleep(delay), woken]);
+      this._wakeUp = null; // from now on a wake-up is for the next wait
       return;
     }
     this._idleRounds = 0;
@@ -124,18 +129,24 @@ export class ChangeWaiter {
       }
     );
     await Promise.race([answered, woken]);
+    this._wakeUp = null; // from now on a wake-up is for the next wait
     // Never leave a long poll hanging: it would hold one of the browser's
     // few connections to the server.
     abort.abort();
   }
 
-  /** End the current wait now (the refresh then reads for itself). */
+  /**
+   * End the current wait now (the refresh then reads for itself); called while no wait is
+   * under way (a refresh runs), the next wait ends at once: no wake-up is lost.
+   */
   wake(): void {
     this._page = null;
     const wake = this._wakeUp;
     this._wakeUp = null;
     if (wake) {
       wake();
+    } else {
+      this._wokenEarly = true;
     }
   }
 
@@ -151,6 +162,7 @@ export class ChangeWaiter {
   private _longPollWorks = true;
   private _idleRounds = 0;
   private _wakeUp: (() => void) | null = null;
+  private _wokenEarly = false;
   private _onVisibility: () => void;
   private _changed = new Signal<this, IQueueChange>(this);
 }

@@ -3,10 +3,16 @@
  * imports) so that it can be unit-tested with plain `node --test`.
  */
 
-import { ACTIVE_STATES, JOB_STATES, type JobState, TERMINAL_STATES } from './generated/job';
+import {
+  ACTIVE_STATES,
+  JOB_STATES,
+  type JobState,
+  RETRYABLE_STATES,
+  TERMINAL_STATES
+} from './generated/job';
 
 // The states are generated from model.State (`python -m jobmagics.typescript`).
-export { ACTIVE_STATES, TERMINAL_STATES };
+export { ACTIVE_STATES, RETRYABLE_STATES, TERMINAL_STATES };
 export type { JobState };
 export const ALL_STATES: readonly JobState[] = JOB_STATES;
 

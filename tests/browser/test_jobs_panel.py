@@ -238,7 +238,7 @@ def test_submit_cell_as_job_queues_the_cell_through_the_server(
     assert job.name == "submit-me.ipynb cell 1"
     assert job.record.cwd == str(lab_server.root_dir.resolve())
     open_jobs_panel(lab_page)
-    row(lab_page, job_id).wait_for(timeout=5_000)
+    row(lab_page, job_id).wait_for(timeout=15_000)
 
 
 def choose_theme(page: Any, theme: str) -> None:

@@ -26,6 +26,8 @@ export const JOB_STATES: readonly JobState[] = [
 export const ACTIVE_STATES: readonly JobState[] = ['waiting', 'pending', 'running'];
 /** The states a job ends in (model.TERMINAL). */
 export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled', 'timeout'];
+/** The ended states a retry runs again (model.RETRYABLE). */
+export const RETRYABLE_STATES: readonly JobState[] = ['failed', 'cancelled', 'timeout'];
 
 /**
  * What the long poll `changes` counts apart (store.changes.CHANGE_TOPICS): a

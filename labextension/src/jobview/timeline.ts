@@ -4,6 +4,7 @@
  */
 import type { IEvent } from '../api';
 import { formatDuration, formatTimestamp } from '../format';
+import { isTerminal } from '../states';
 
 export interface ITimelineEntry {
   state: string;
@@ -17,7 +18,6 @@ export interface ITimelineEntry {
   stayed: string;
 }
 
-const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout']);
 
 /**
  * Who made a change, as the store's details say it: "submitted by alice", "cancel requested by
@@ -43,7 +43,7 @@ export function timelineEntries(events: readonly IEvent[], now: number): ITimeli
     let stayed = '';
     if (next) {
       stayed = formatDuration(next.at - event.at);
-    } else if (!ENDED.has(event.state)) {
+    } else if (!isTerminal(event.state)) {
       stayed = `${formatDuration(now - event.at)} so far`;
     }
     return {
