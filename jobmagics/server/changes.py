@@ -132,7 +132,22 @@ class ChangesHandler(JobmagicsHandler):
         version = self.int_arg("version", -1, minimum=None)
         timeout = self.float_arg("timeout")
         timeout = CHANGES_DEFAULT_S if timeout is None else min(max(timeout, 0.0), CHANGES_MAX_S)
-        deadline = time.monotonic() + timeout
+        current, workers_changed = await self._wait(version, time.monotonic() + timeout)
+        if self._closed:
+            return
+        answer = changes_answer(current, version, workers_changed)
+        if page is None or not answer["changed"]:
+            self.finish(json.dumps(answer))
+            return
+        # The page the sidebar would ask for next comes with the news: one round trip, not two
+        text = await self.queue_call(lambda q: json.dumps(answer | {"queue": page(q)}, default=str))
+        if not self._closed:
+            self.finish(text)
+
+
+    async def _wait(self, version: int, deadline: float) -> tuple[Versions, bool]:
+        """Until the versions differ from ``version``, the live workers change, the client
+        leaves or ``deadline``: the versions then, and whether the workers changed."""
         feed = await self.app.change_feed()
         woken = feed.next_change()
         current, alive = await self.queue_call(lambda q: (q.change_versions(), alive_workers(q)))
@@ -155,16 +170,7 @@ class ChangesHandler(JobmagicsHandler):
             if time.monotonic() >= next_look:
                 next_look = time.monotonic() + LIVENESS_POLL_S
                 workers_changed = await self.queue_call(alive_workers) != alive
-        if self._closed:
-            return
-        answer = changes_answer(current, version, workers_changed)
-        if page is None or not answer["changed"]:
-            self.finish(json.dumps(answer))
-            return
-        # The page the sidebar would ask for next comes with the news: one round trip, not two
-        text = await self.queue_call(lambda q: json.dumps(answer | {"queue": page(q)}, default=str))
-        if not self._closed:
-            self.finish(text)
+        return current, workers_changed
 
 
 def changes_answer(versions: Versions, asked: int, workers_changed: bool) -> dict[str, Any]:
