@@ -74,10 +74,6 @@ export class JobNotifier {
     const mineNow = this._model.allActive.filter(j => j.user === user);
     let ended = endedSince(this._myActive, mineNow);
     this._myActive = new Set(mineNow.map(j => j.id));
-    for (const id of this._myActive) {
-      // A retried job may end again: notify again then.
-      this._notified.delete(id);
-    }
     // No job ended since the last look (the `ended` count did not move): those that left
     // the first page were held or overtaken. One that ended since is _onVersion's to report.
     const endedCount = this._model.topics?.ended ?? null;
@@ -91,7 +87,7 @@ export class JobNotifier {
         // The whole queue was listed: they really ended (a bulk cancel, say). One
         // notification, not a flood of them (nor a request per job).
         for (const id of ended) {
-          this._notified.add(id);
+          this._notified.set(id, Date.now() / 1000);
         }
         Notification.info(`${ended.length} of your jobs ended (see the Jobs panel).`, {
           autoClose: 6000
@@ -119,13 +115,9 @@ export class JobNotifier {
     const mineNow = new Set(this._model.allArrays.filter(a => a.user === user).map(a => a.id));
     const ended = [...this._myActiveArrays].filter(id => !mineNow.has(id));
     this._myActiveArrays = mineNow;
-    for (const id of mineNow) {
-      // A retried array may end again: notify again then.
-      this._notifiedArrays.delete(id);
-    }
     if (ended.length > MAX_SEPARATE) {
       for (const id of ended) {
-        this._notifiedArrays.add(id);
+        this._notifiedArrays.set(id, Date.now() / 1000);
       }
       Notification.info(`${ended.length} of your arrays ended (see the Jobs panel).`, {
         autoClose: 6000
@@ -137,9 +129,13 @@ export class JobNotifier {
     }
   }
 
-  /** Read an array's row (no elements) and notify if it ended. */
-  private _lookAtArray(id: string): void {
-    if (this._notifiedArrays.has(id) || this._lookingAt.has(id)) {
+  /**
+   * Read an array's row (no elements) and notify if it ended. `endedBy`: an element's end
+   * seen (its array's end, if notified, is not earlier: no need to look).
+   */
+  private _lookAtArray(id: string, endedBy?: number | null): void {
+    const known = endedBy !== undefined && notifiedFor(this._notifiedArrays, id, endedBy);
+    if (known || this._lookingAt.has(id)) {
       return;
     }
     this._lookingAt.add(id);
@@ -182,7 +178,7 @@ export class JobNotifier {
             if (job.array_id) {
               // An array last seen active is _arraysChanged's to report.
               if (!this._myActiveArrays.has(job.array_id)) {
-                this._lookAtArray(job.array_id);
+                this._lookAtArray(job.array_id, job.finished_at);
               }
               continue;
             }
@@ -208,14 +204,14 @@ export class JobNotifier {
     if (!me || job.user !== me.user || !isTerminal(job.state) || isActive(job.state)) {
       return;
     }
-    if (this._notified.has(job.id)) {
+    if (notifiedFor(this._notified, job.id, job.finished_at)) {
       return;
     }
     // Only jobs that ended while this page was open.
     if (job.finished_at !== null && job.finished_at < this._since) {
       return;
     }
-    this._notified.add(job.id);
+    this._notified.set(job.id, job.finished_at ?? Date.now() / 1000);
     Notification.emit(endMessage(job), TYPES[job.state] ?? 'info', {
       autoClose: job.state === 'completed' ? 6000 : false,
       actions: [
@@ -236,13 +232,14 @@ export class JobNotifier {
     if (!me || array.user !== me.user || !isTerminal(array.state)) {
       return;
     }
-    if (this._notifiedArrays.has(array.id) || this._myActiveArrays.has(array.id)) {
+    const known = notifiedFor(this._notifiedArrays, array.id, array.finished_at);
+    if (known || this._myActiveArrays.has(array.id)) {
       return;
     }
     if (array.finished_at !== null && array.finished_at < this._since) {
       return;
     }
-    this._notifiedArrays.add(array.id);
+    this._notifiedArrays.set(array.id, array.finished_at ?? Date.now() / 1000);
     Notification.emit(arrayEndMessage(array), TYPES[array.state] ?? 'info', {
       autoClose: array.state === 'completed' ? 6000 : false,
       actions: [
@@ -256,9 +253,15 @@ export class JobNotifier {
   }
 
   private _myActive = new Set<string>();
-  private _notified = new Set<string>();
+  /**
+   * The end (finished_at) each job was notified for: a retried job that ends again is notified
+   * again, while an older page that still shows it active (the long poll's page is read
+   * before the list of my finished jobs) cannot make one end notified twice.
+   */
+  private _notified = new Map<string, number>();
   private _myActiveArrays = new Set<string>();
-  private _notifiedArrays = new Set<string>();
+  /** The same for arrays. */
+  private _notifiedArrays = new Map<string, number>();
   /** Arrays whose row is being read (so that each is read once at a time). */
   private _lookingAt = new Set<string>();
   private _checking = false;
@@ -267,4 +270,10 @@ export class JobNotifier {
   private _endedCount: number | null = null;
   /** Page load time (epoch seconds), minus a little clock skew. */
   private _since = Date.now() / 1000 - 5;
+}
+
+/** Whether `id` was notified for an end at or after `finishedAt` (that end, or a later one). */
+function notifiedFor(notified: Map<string, number>, id: string, finishedAt: number | null): boolean {
+  const at = notified.get(id);
+  return at !== undefined && (finishedAt === null || at >= finishedAt);
 }
