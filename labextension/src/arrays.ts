@@ -20,6 +20,7 @@ import {
 } from './api';
 import { arrayProgressText, arraySegments, formatAge, formatTiming } from './format';
 import { createJobRow, updateJobRow } from './jobrow';
+import { keptRows, placeRow } from './keyed_rows';
 import { ACTIVE_STATES, RETRYABLE_STATES } from './states';
 
 /** Elements fetched per "more". */
@@ -347,33 +348,16 @@ export class ArrayList {
     }
     list.style.display = '';
     const me = this._me();
-    const existing = new Map<string, HTMLElement>();
-    let footer: HTMLElement | null = null;
-    for (const child of Array.from(list.children) as HTMLElement[]) {
-      if (child.dataset.jobId) {
-        existing.set(child.dataset.jobId, child);
-      } else if (child.dataset.role === 'elements-footer') {
-        footer = child;
-      } else {
-        child.remove();
-      }
-    }
+    const isFooter = (child: HTMLElement) => child.dataset.role === 'elements-footer';
     const wanted = new Set(expanded.elements.map(job => job.id));
-    for (const [id, row] of existing) {
-      if (!wanted.has(id)) {
-        row.remove();
-      }
-    }
-    // Rows are moved only when out of place, so that a click is never lost to a re-render.
+    const existing = keptRows(list, 'jobId', wanted, isFooter);
+    const footer = (Array.from(list.children) as HTMLElement[]).find(isFooter) ?? null;
     expanded.elements.forEach((job, index) => {
       const row = existing.get(job.id) ?? createJobRow(this._openJob);
       updateJobRow(row, job, now, me ? me.user : '', me ? me.admin : false);
       const name = row.querySelector('.jm-name') as HTMLElement;
       name.textContent = `[${job.array_index}] ${name.textContent}`;
-      const at = list.children[index];
-      if (at !== row) {
-        list.insertBefore(row, at ?? null);
-      }
+      placeRow(list, row, index);
     });
     this._renderFooter(list, footer, expanded);
   }

@@ -33,7 +33,8 @@ const LONG_POLL_S = 25;
  */
 const RUNNING_LONG_POLL_S = 5;
 
-function sleep(ms: number): Promise<void> {
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms));
 }
 

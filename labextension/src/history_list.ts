@@ -5,6 +5,7 @@
  */
 import type { IJobRow, IWhoAmI } from './api';
 import { createJobRow, updateJobRow, updateRowTime } from './jobrow';
+import { keptRows, placeRow } from './keyed_rows';
 
 export class HistoryList {
   /** `openJob` opens a job's view (a row's id is a link to it). */
@@ -19,31 +20,14 @@ export class HistoryList {
    */
   render(jobs: IJobRow[], now: number, me: IWhoAmI | null, empty: string, more: string): void {
     const list = this.node;
-    const existing = new Map<string, HTMLElement>();
-    for (const child of Array.from(list.children) as HTMLElement[]) {
-      if (child.dataset.jobId) {
-        existing.set(child.dataset.jobId, child);
-      } else {
-        child.remove();
-      }
-    }
-    const wanted = new Set(jobs.map(j => j.id));
-    for (const [id, row] of existing) {
-      if (!wanted.has(id)) {
-        row.remove();
-        existing.delete(id);
-      }
-    }
+    const existing = keptRows(list, 'jobId', new Set(jobs.map(j => j.id)));
     jobs.forEach((job, index) => {
       const row = existing.get(job.id) ?? createJobRow(this._openJob);
       if (this._shown.get(row) !== job) {
         updateJobRow(row, job, now, me ? me.user : '', me ? me.admin : false);
         this._shown.set(row, job);
       }
-      const at = list.children[index];
-      if (at !== row) {
-        list.insertBefore(row, at ?? null);
-      }
+      placeRow(list, row, index);
     });
     if (jobs.length === 0 && !more && empty) {
       list.appendChild(note('jm-empty', empty));

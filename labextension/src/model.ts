@@ -26,7 +26,7 @@ import {
   listQueue,
   whoami
 } from './api';
-import { ChangeWaiter, type IQueueChange } from './changes';
+import { ChangeWaiter, type IQueueChange, sleep } from './changes';
 import type { IDashboard } from './dashboard_text';
 import { moreText } from './format';
 import { describeProblem, type IModelProblem } from './problems';
@@ -53,10 +53,6 @@ const FINISHED_ARRAYS = 10;
 const EVERYONE_LIMIT = 50;
 /** Minimum spacing of two refreshes, so a burst of progress updates stays cheap. */
 const MIN_REFRESH_MS = 40;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
-}
 
 export class JobsModel {
   constructor() {

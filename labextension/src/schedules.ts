@@ -10,6 +10,7 @@ import { Notification } from '@jupyterlab/apputils';
 
 import { actOnSchedule, type IScheduleRow, listSchedules, type ScheduleAction } from './api';
 import { formatDuration } from './format';
+import { keptRows, placeRow } from './keyed_rows';
 
 /** "14:00" (seconds when they are not 0), with the date when not today. */
 export function formatNextRun(row: IScheduleRow, now: number): string {
@@ -68,24 +69,11 @@ export class ScheduleList {
   /** Show the rows read last, their countdowns at `now`. */
   render(now: number): void {
     this._section.style.display = this._rows.length ? '' : 'none';
-    const existing = new Map<string, HTMLElement>();
-    for (const child of Array.from(this._list.children) as HTMLElement[]) {
-      existing.set(child.dataset.schedule ?? '', child);
-    }
-    const wanted = new Set(this._rows.map(r => r.name));
-    for (const [name, row] of existing) {
-      if (!wanted.has(name)) {
-        row.remove();
-        existing.delete(name);
-      }
-    }
+    const existing = keptRows(this._list, 'schedule', new Set(this._rows.map(r => r.name)));
     this._rows.forEach((schedule, index) => {
       const row = existing.get(schedule.name) ?? createRow(schedule.name);
       updateRow(row, schedule, now);
-      const at = this._list.children[index];
-      if (at !== row) {
-        this._list.insertBefore(row, at ?? null);
-      }
+      placeRow(this._list, row, index);
     });
   }
 

@@ -5,25 +5,12 @@
  * in the warning style.
  */
 import { type IWorkerStatus, workerText } from './dashboard_text';
+import { keptRows, placeRow } from './keyed_rows';
 
 /** Show `workers` in `list`; `elapsed`: seconds since the dashboard was read. */
 export function renderWorkers(list: HTMLElement, workers: IWorkerStatus[], elapsed: number): void {
-  const existing = new Map<string, HTMLElement>();
-  for (const child of Array.from(list.children) as HTMLElement[]) {
-    if (child.dataset.workerId) {
-      existing.set(child.dataset.workerId, child);
-    } else {
-      child.remove();
-    }
-  }
-  const wanted = new Set(workers.map(w => w.id));
-  for (const [id, row] of existing) {
-    if (!wanted.has(id)) {
-      row.remove();
-    }
-  }
-  let before: Element | null = null;
-  for (const worker of workers) {
+  const existing = keptRows(list, 'workerId', new Set(workers.map(w => w.id)));
+  workers.forEach((worker, index) => {
     let row = existing.get(worker.id);
     if (!row) {
       row = document.createElement('li');
@@ -31,12 +18,8 @@ export function renderWorkers(list: HTMLElement, workers: IWorkerStatus[], elaps
       row.dataset.workerId = worker.id;
     }
     showWorker(row, worker, worker.heartbeat_age + elapsed);
-    const at: Element | null = before ? before.nextElementSibling : list.firstElementChild;
-    if (at !== row) {
-      list.insertBefore(row, at);
-    }
-    before = row;
-  }
+    placeRow(list, row, index);
+  });
   if (workers.length === 0) {
     const li = document.createElement('li');
     li.className = 'jm-empty';
